@@ -1,0 +1,113 @@
+"""Runtime settings: one frozen object, built from ETALAGE_* variables and command-line flags."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+__all__ = ["Settings", "SettingsError", "parse_key_ring"]
+
+
+class SettingsError(ValueError):
+    """A setting has a value Etalage cannot use; the message names the setting."""
+
+
+def _bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"expected true or false, got {text!r}")
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(word.strip() for word in text.split(",") if word.strip())
+
+
+def parse_key_ring(text: str) -> tuple[tuple[str, bytes], ...]:
+    """`id:secret,old:secret` (first signs, all verify); a bare secret gets the id `k1`."""
+    ring = []
+    for entry in (part.strip() for part in text.split(",")):
+        if not entry:
+            continue
+        key_id, sep, secret = entry.partition(":")
+        if not sep:
+            key_id, secret = "k1", entry
+        if not key_id.isalnum():
+            raise ValueError(f"key id {key_id!r} must be letters and digits")
+        if len(secret) < 16:
+            raise ValueError(f"the secret for key {key_id!r} is shorter than 16 characters")
+        ring.append((key_id, secret.encode()))
+    if len({key_id for key_id, _ in ring}) != len(ring):
+        raise ValueError("key ids must be unique")
+    return tuple(ring)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything Etalage needs to run. Environment names are ETALAGE_<FIELD> in upper case."""
+
+    upstream: str = ""
+    rules_dir: Path = Path("rules")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # Signing keys for the visitor cookie; see parse_key_ring for the format.
+    secret: tuple[tuple[str, bytes], ...] = field(default=(), repr=False, metadata={"parse": parse_key_ring})
+    cookie_name: str = "etalage_vid"
+    cookie_max_age: int = 180 * 24 * 3600
+    # Pass the client's Host upstream (as CDNs do); off sends the upstream URL's own host.
+    preserve_host: bool = field(default=True, metadata={"parse": _bool})
+    connect_timeout: float = 5.0
+    read_timeout: float = 30.0
+    # Largest decompressed HTML page Etalage will buffer to personalize; larger pages stream through.
+    max_page_bytes: int = 4 * 1024 * 1024
+    # Time budget for a profile lookup; past it the page is served unpersonalized.
+    store_timeout: float = 0.05
+    admin_token: str = field(default="", repr=False)
+    # Peers whose X-Forwarded-* headers are trusted and extended instead of overwritten.
+    trusted_proxies: frozenset[str] = field(default=frozenset(), metadata={"parse": _words})
+    log_level: str = "info"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:
+        """Settings from ETALAGE_* variables; keyword overrides (from flags) win. None means not given."""
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            name = f"ETALAGE_{f.name.upper()}"
+            if name not in environ:
+                continue
+            raw = environ[name]
+            parse = f.metadata.get("parse") or _PARSERS.get(str(f.type), str)
+            try:
+                values[f.name] = parse(raw)
+            except ValueError as exc:
+                raise SettingsError(f"{name}: {exc}") from exc
+        values.update({key: value for key, value in overrides.items() if value is not None})
+        return cls(**values).validated()
+
+    def validated(self) -> Settings:
+        if self.upstream:
+            parts = urlsplit(self.upstream)
+            if parts.scheme not in {"http", "https"} or not parts.hostname:
+                raise SettingsError(f"upstream: expected an http(s) URL like http://shop:8080, got {self.upstream!r}")
+            if parts.path not in {"", "/"} or parts.query or parts.fragment:
+                raise SettingsError("upstream: give scheme, host and port only; paths are forwarded as requested")
+        if not 0 < self.port < 65536:
+            raise SettingsError(f"port: {self.port} is not a TCP port")
+        for name in ("connect_timeout", "read_timeout", "store_timeout"):
+            if getattr(self, name) <= 0:
+                raise SettingsError(f"{name}: must be positive")
+        return self
+
+    @property
+    def upstream_origin(self) -> str:
+        """scheme://host[:port] of the upstream, without a trailing slash."""
+        return self.upstream.rstrip("/")
+
+
+_PARSERS = {"int": int, "float": float, "Path": Path, "str": str}

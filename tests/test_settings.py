@@ -1,0 +1,40 @@
+from pathlib import Path
+
+import pytest
+
+from etalage.settings import Settings, SettingsError
+
+
+def test_settings_read_etalage_variables():
+    settings = Settings.from_env({"ETALAGE_PORT": "9001", "ETALAGE_UPSTREAM": "http://shop:8080", "ETALAGE_PRESERVE_HOST": "false"})
+    assert (settings.port, settings.upstream, settings.preserve_host) == (9001, "http://shop:8080", False)
+
+
+def test_settings_flags_win_over_variables():
+    settings = Settings.from_env({"ETALAGE_RULES_DIR": "/a"}, rules_dir=Path("/b"))
+    assert settings.rules_dir == Path("/b")
+
+
+def test_settings_name_the_variable_with_a_bad_value():
+    with pytest.raises(SettingsError, match="ETALAGE_PORT"):
+        Settings.from_env({"ETALAGE_PORT": "eighty"})
+
+
+def test_settings_refuse_an_upstream_with_a_path():
+    with pytest.raises(SettingsError, match="upstream"):
+        Settings.from_env({}, upstream="http://shop:8080/shop")
+
+
+def test_settings_parse_a_key_ring_newest_first():
+    settings = Settings.from_env({"ETALAGE_SECRET": "k2:0123456789abcdefXY,k1:abcdefghijklmnopqr"})
+    assert [key_id for key_id, _ in settings.secret] == ["k2", "k1"]
+
+
+def test_settings_refuse_a_short_secret():
+    with pytest.raises(SettingsError, match="ETALAGE_SECRET"):
+        Settings.from_env({"ETALAGE_SECRET": "short"})
+
+
+def test_settings_do_not_show_secrets_in_repr():
+    settings = Settings.from_env({"ETALAGE_SECRET": "0123456789abcdefXYZ", "ETALAGE_ADMIN_TOKEN": "tok-123"})
+    assert "0123456789abcdef" not in repr(settings) and "tok-123" not in repr(settings)
