@@ -1,0 +1,158 @@
+"""Byte-level HTML tag scanner: where start and end tags are, as byte offsets.
+
+selectolax (lexbor) builds the tree but keeps no source positions, so `etalage.page` finds tags
+here and checks every range it derives against lexbor's tree before using it. This scanner only
+has to be right often enough to be useful; it never has to be right to be safe.
+
+It follows the WHATWG tokenizer in everything that decides where a tag starts and ends:
+
+- tag names start with an ASCII letter (`<1`, `< a`, `<-` are text);
+- a quote opens an attribute value only right after `=`; quoted values may hold `>` and `<`;
+- a tag that meets the end of the input before its `>` is no tag (the tokenizer drops it and
+  everything after it);
+- comments (`<!-- -->`, `--!>`, the abrupt `<!-->` / `<!--->`; an unterminated one runs to the
+  end), doctypes and the other `<!...>`, `<?...>`, `</1...>` bogus comments;
+- raw text: script (with its escaped and double-escaped states), style, xmp, iframe, noembed,
+  noframes, noscript (as a browser with scripting parses it); RCDATA: textarea, title;
+  plaintext: everything after it is text.
+
+Not modelled are tree-construction decisions that change the tokenizer: in foreign content
+`<svg><style>` is not raw text and `<![CDATA[` opens a CDATA section; a `<style>` that `<select>`
+ignores. Tags inside `<template>` are kept apart, as lexbor keeps template content out of the
+document tree.
+
+Speed: the input is lower-cased once (bytes.lower() only touches A-Z, offsets stay), then one
+`re.finditer` pass with possessive quantifiers only (linear, no backtracking). The Python loop
+runs once per tag, never per byte.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+__all__ = ["TagScan", "scan", "FORMATTING"]
+
+_S = rb"\t\n\f\r "  # HTML whitespace (CR too: the input stream turns CRLF / CR into LF)
+_SEP = rb"[\t\n\f\r />]"  # what may follow a tag name
+# Attributes: separators (whitespace, a '/' not before '>'), then name [= value]. A quote opens a
+# value only right after '='; an unclosed quoted value fails the tag (end of input inside a tag).
+# The first alternative is the common ` name="value"`, only there for speed.
+_ATTRS = (
+    rb"(?:[" + _S + rb"]++[a-z][-a-z0-9_:.]*+=\"[^\"]*+\""
+    rb"|[" + _S + rb"]++|/(?!>)|[^" + _S + rb"/>][^" + _S + rb"/=>]*+"
+    rb"(?:[" + _S + rb"]*+=[" + _S + rb"]*+"
+    rb"(?:\"[^\"]*+\"|'[^']*+'|[^" + _S + rb">\"'][^" + _S + rb">]*+|(?=>))"
+    rb"|(?![" + _S + rb"]*+=)))*+"
+)
+_NAME = rb"[a-z][^" + _S + rb"/>]*+"
+
+# Script data and its escaped / double-escaped states (WHATWG tokenizer, "script data" states).
+_D_CHARS = rb"(?:[^<]++|<(?!/script" + _SEP + rb"|!--))"
+_E_CHARS = rb"(?:[^<-]++|-(?!-++>)|<(?!/?script" + _SEP + rb"))"
+_DE_CHARS = rb"(?:[^<-]++|-(?!-++>)|<(?!/script" + _SEP + rb"))"
+_ESCAPED = (
+    rb"(?:" + _E_CHARS + rb"|<script" + _SEP + _DE_CHARS + rb"*+</script" + _SEP + rb")*+"
+    rb"(?:--++>|<script" + _SEP + _DE_CHARS + rb"*+(?:--++>|\Z)|(?=</script" + _SEP + rb")|\Z)"
+)
+_SCRIPT_BODY = rb"(?:" + _D_CHARS + rb"|<!---*+>|<!--" + _ESCAPED + rb")*+"
+
+# Group numbers are part of the contract with scan(): the group that closes last names the token.
+_TOKEN = re.compile(
+    rb"<(?:"
+    # 1 name, 2 '/' or '': start tag (not a raw-text one)
+    rb"(?!(?:script|style|xmp|iframe|noembed|noframes|noscript|textarea|title|plaintext)" + _SEP + rb")"
+    rb"(" + _NAME + rb")" + _ATTRS + rb"(/?)>"
+    # 3 name, 4 '>': end tag
+    rb"|/(" + _NAME + rb")" + _ATTRS + rb"/?(>)"
+    # comments, doctype, bogus comments, '</>': not tags
+    rb"|!--(?:-?>|.*?--!?>|.*)"
+    rb"|[!?][^>]*+>?"
+    rb"|/(?![a-z>])[^>]*+>?"
+    rb"|/>"
+    # 5 name, 6 content: raw text / RCDATA element (content up to its end tag)
+    rb"|(style|xmp|iframe|noembed|noframes|noscript|textarea|title)(?=" + _SEP + rb")" + _ATTRS + rb"/?>"
+    rb"((?:[^<]++|<(?!/\5" + _SEP + rb"))*+)"
+    # 7 name, 8 content: script
+    rb"|(script)(?=" + _SEP + rb")" + _ATTRS + rb"/?>(" + _SCRIPT_BODY + rb")"
+    # 9 name, 10 content: plaintext; everything after it is text
+    rb"|(plaintext)(?=" + _SEP + rb")" + _ATTRS + rb"/?>(.*)"
+    # a tag cut off by the end of the input is dropped together with the rest of the input
+    rb"|(?=/?[a-z]).*"
+    rb")",
+    re.S,
+)
+
+# Elements the "active formatting elements" list tracks, and form (the form element pointer): an
+# item that leaves one of them open can change how the items after it are parsed.
+FORMATTING = frozenset(
+    {b"a", b"b", b"big", b"code", b"em", b"font", b"i", b"nobr", b"s", b"small", b"strike", b"strong", b"tt", b"u", b"form"}
+)
+
+
+@dataclass(slots=True)
+class TagScan:
+    """Tags outside comments, raw text and template content, by lower-case name, in source order.
+
+    starts[name]: offsets of the '<' of start tags; ends[name]: the same for end tags.
+    `lowered` is the scanned input in lower case (same offsets), for follow-up matching.
+    """
+
+    lowered: bytes
+    starts: dict[bytes, list[int]] = field(default_factory=dict)
+    ends: dict[bytes, list[int]] = field(default_factory=dict)
+
+    def tag_end(self, lt: int) -> int:
+        """Offset of the '>' that closes the start or end tag whose '<' is at `lt`."""
+        m = _TAG_AT.match(self.lowered, lt)
+        if m is None:  # not a tag scan() reported
+            raise ValueError(f"no tag at {lt}")
+        return m.end() - 1
+
+
+_TAG_AT = re.compile(rb"</?" + _NAME + _ATTRS + rb"/?>")
+
+
+def scan(data: bytes, pos: int = 0) -> TagScan:
+    """Scan `data` from offset `pos`; reported offsets are positions in `data`."""
+    lowered = data.lower()
+    result = TagScan(lowered)
+    starts = result.starts
+    ends = result.ends
+    depth = 0  # <template> nesting: its content is not part of the document tree
+    for m in _TOKEN.finditer(lowered, pos):
+        kind = m.lastindex
+        if kind is None:
+            continue
+        if kind == 4:
+            name = m[3]
+            if depth:
+                if name != b"template":
+                    continue
+                depth -= 1
+                if depth:
+                    continue
+            bucket = ends.get(name)
+            if bucket is None:
+                ends[name] = [m.start()]
+            else:
+                bucket.append(m.start())
+            continue
+        if kind == 2:
+            name = m[1]
+            if name == b"template":
+                depth += 1
+                if depth > 1:
+                    continue
+            elif depth:
+                continue
+        elif depth:
+            continue
+        else:
+            name = m[kind - 1]
+        bucket = starts.get(name)
+        if bucket is None:
+            starts[name] = [m.start()]
+        else:
+            bucket.append(m.start())
+    return result
