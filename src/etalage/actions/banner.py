@@ -1,0 +1,50 @@
+"""banner: replace a block's content with the template for the visitor's top category."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ..page import Block, Edit
+from ..ruleset import Fields
+from ..templates import Template
+from .base import Action, CompileContext, PageContext, encode_fragment, mark_block
+
+PROVIDES = frozenset({"category", "category_label"})
+
+
+class Banner(Action):
+    kind = "banner"
+
+    def __init__(self, templates: Mapping[str, Template]) -> None:
+        self.templates = templates
+
+    @classmethod
+    def compile(cls, fields: Fields, context: CompileContext) -> Banner | None:
+        table = fields.take("templates", dict)
+        if table is None:
+            return None
+        per_category = fields.sub("templates", table)
+        templates = {}
+        for category in table:
+            if category not in context.site.labels:
+                per_category.problem(
+                    f"{fields.name}: unknown category '{category}' in 'templates'",
+                    category,
+                    f"categories are: {', '.join(context.site.categories)}",
+                )
+                per_category.take(category, str)
+                continue
+            template = context.template(per_category, category, PROVIDES)
+            if template is not None:
+                templates[category] = template
+        per_category.finish()
+        return cls(templates)
+
+    def apply(self, rule_id: str, block: Block | None, page: PageContext) -> list[Edit]:
+        assert block is not None
+        top = page.profile.top_category(page.site.categories)
+        template = self.templates.get(top) if top else None
+        if template is None:
+            return []
+        html = template.render({"category": top, "category_label": page.site.labels[top]})
+        return [mark_block(block, rule_id), Edit(block.inner_start, block.inner_end, encode_fragment(html, page.charset))]

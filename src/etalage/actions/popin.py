@@ -1,0 +1,49 @@
+"""popin: a newsletter pop-in for the category a visitor keeps coming back to, before </body>.
+
+Shown once the visitor viewed a category `min_views` times, never for a category they already
+subscribed to; the most viewed qualifying category wins, site order breaks ties.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+from ..page import Block, Edit
+from ..ruleset import Fields
+from ..templates import Template
+from .base import Action, CompileContext, PageContext, encode_fragment
+
+PROVIDES = frozenset({"category", "category_label"})
+
+
+class Popin(Action):
+    kind = "popin"
+    needs_block = False
+
+    def __init__(self, min_views: int, template: Template) -> None:
+        self.min_views = min_views
+        self.template = template
+
+    @classmethod
+    def compile(cls, fields: Fields, context: CompileContext) -> Popin | None:
+        min_views = fields.take("min_views", int, 3, lambda n: None if n >= 1 else "must be at least 1")
+        template = context.template(fields, "template", PROVIDES)
+        if template is None:
+            return None
+        return cls(min_views, template)
+
+    def apply(self, rule_id: str, block: Block | None, page: PageContext) -> list[Edit]:
+        insert_at = page.layout.body_end
+        if insert_at is None:
+            return []
+        profile = page.profile
+        best, best_views = None, self.min_views - 1
+        for category in page.site.categories:
+            views = profile.category_views.get(category, 0)
+            if views > best_views and category not in profile.newsletters:
+                best, best_views = category, views
+        if best is None:
+            return []
+        inner = self.template.render({"category": best, "category_label": page.site.labels[best]})
+        wrapper = f'<div class="etalage-popin" data-etalage-rule="{escape(rule_id)}" data-etalage-category="{escape(best)}">'
+        return [Edit(insert_at, insert_at, encode_fragment(f"{wrapper}{inner}</div>", page.charset))]

@@ -1,0 +1,292 @@
+"""Loading a rules folder: every `*.toml` file merged, validated up front, compiled into a RuleSet.
+
+Every problem in every file is collected and reported as `file:line: reason (hint)`, so a marketer
+fixes a folder in one pass; a folder with any problem is refused whole and the caller keeps the
+last good rule set.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from selectolax.lexbor import LexborHTMLParser
+
+from ._tomlpos import KeyLines
+from .actions import ACTIONS, CompileContext
+from .consent import CONSENT_SOURCES, ConsentPolicy
+from .page import BlockSpec
+from .ruleset import BlockDef, Fields, LearnRule, Problem, Rule, RuleSet, RuleSetError, Site
+from .templates import Template, TemplateError, compile_template
+
+__all__ = ["load_rules"]
+
+_SLUG = re.compile(r"[a-z0-9][a-z0-9_-]*")
+_TOML_POSITION = re.compile(r"\(at line (\d+), column \d+\)")
+_SECTIONS = ("site", "consent", "learn", "blocks", "rule")
+_LEARN_GROUPS = {"category_view": "category", "product_view": "product", "newsletter_subscribe": "category"}
+_PROBE_DOCUMENT = LexborHTMLParser("<p></p>")
+
+
+def _slug_check(value: str) -> str | None:
+    if _SLUG.fullmatch(value):
+        return None
+    return f"{value!r} must be lower-case letters, digits, '-' or '_', starting with a letter or digit"
+
+
+def _selector_check(value: str) -> str | None:
+    try:
+        _PROBE_DOCUMENT.css(value)
+    except Exception as exc:  # selectolax raises several types for bad selectors
+        return f"invalid CSS selector {value!r} ({exc})"
+    return None
+
+
+class _Folder:
+    """The state of one load: the folder, its parsed files, the problems found so far."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.root = directory.resolve()
+        self.unreadable = False
+        self.problems: list[Problem] = []
+        self.digest = hashlib.sha256()
+        self.templates: dict[tuple[str, frozenset[str]], Template | None] = {}
+
+    def relative(self, path: Path) -> str:
+        try:
+            return str(path.resolve().relative_to(self.root.parent))
+        except ValueError:
+            return str(path)
+
+    def read_toml(self, path: Path) -> tuple[dict[str, Any], KeyLines] | None:
+        name = self.relative(path)
+        data = path.read_bytes()
+        self.digest.update(name.encode() + b"\0" + data + b"\0")
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = data[: exc.start].count(b"\n") + 1
+            self.problems.append(Problem(name, line, "not valid UTF-8 text", "save the file as UTF-8"))
+            self.unreadable = True
+            return None
+        try:
+            document = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            match = _TOML_POSITION.search(str(exc))
+            message = _TOML_POSITION.sub("", str(exc)).strip()
+            self.problems.append(
+                Problem(name, int(match.group(1)) if match else 1, f"TOML syntax error: {message}", "check quotes, brackets and '=' on this line")
+            )
+            self.unreadable = True
+            return None
+        return document, KeyLines(text)
+
+    def template(self, fields: Fields, key: str, provided: frozenset[str]) -> Template | None:
+        relative = fields.take(key, str)
+        if relative is None:
+            return None
+        path = (self.root / relative).resolve()
+        if not path.is_relative_to(self.root):
+            fields.problem(f"{fields.name}: template {relative!r} is outside the rules folder", key)
+            return None
+        cache_key = (str(path), provided)
+        if cache_key in self.templates:
+            return self.templates[cache_key]
+        template = None
+        if not path.is_file():
+            fields.problem(f"{fields.name}: template file {relative!r} not found", key, f"looked in {self.relative(path.parent)}")
+        else:
+            data = path.read_bytes()
+            self.digest.update(relative.encode() + b"\0" + data + b"\0")
+            try:
+                template = compile_template(relative, data.decode("utf-8"), provided)
+            except UnicodeDecodeError:
+                self.problems.append(Problem(self.relative(path), 1, "template is not valid UTF-8 text"))
+            except TemplateError as exc:
+                self.problems.append(Problem(self.relative(path), exc.line, str(exc), f"used by {fields.where(key)}"))
+        self.templates[cache_key] = template
+        return template
+
+
+def load_rules(directory: Path) -> RuleSet:
+    """Load and validate a rules folder; raises RuleSetError listing every problem."""
+    folder = _Folder(directory)
+    if not directory.is_dir():
+        raise RuleSetError([Problem(str(directory), 1, "rules folder not found")])
+    tables: dict[str, list[Fields]] = {section: [] for section in _SECTIONS}
+    files = sorted(directory.glob("*.toml"))
+    if not files:
+        folder.problems.append(Problem(str(directory), 1, "no .toml rule files in this folder"))
+    for path in files:
+        parsed = folder.read_toml(path)
+        if parsed is None:
+            continue
+        document, lines = parsed
+        top = Fields(document, (), folder.relative(path), lines, folder.problems)
+        for section in _SECTIONS:
+            value = top.take(section, (dict, list), None)
+            if value is None:
+                continue
+            if section in ("learn", "rule"):
+                if not isinstance(value, list):
+                    top.problem(f"'{section}' must be written as [[{section}]] tables", section)
+                    continue
+                tables[section] += [top.entry(section, index, entry) for index, entry in enumerate(value)]
+            else:
+                tables[section].append(top.sub(section, value))
+        top.finish()
+
+    site = _site(tables["site"], folder, files)
+    consent = _consent(tables["consent"], folder)
+    learn = tuple(filter(None, (_learn(fields) for fields in tables["learn"])))
+    blocks = _blocks(tables["blocks"])
+    rules = _rules(tables["rule"], site, blocks, folder)
+    if folder.problems:
+        raise RuleSetError(sorted(folder.problems, key=lambda p: (p.file, p.line)))
+    return RuleSet(site, consent, learn, blocks, rules, folder.digest.hexdigest()[:16])
+
+
+def _single(found: list[Fields], section: str) -> Fields | None:
+    for extra in found[1:]:
+        extra.problem(f"[{section}] is defined again (first at {found[0].where()})")
+    return found[0] if found else None
+
+
+def _site(found: list[Fields], folder: _Folder, files: list[Path]) -> Site:
+    fields = _single(found, "site")
+    if fields is None:
+        # A file that did not parse may well hold the [site] table: its own error says enough.
+        if files and not folder.unreadable:
+            folder.problems.append(Problem(folder.relative(files[0]), 1, "no [site] table in any rule file", 'add [site] with categories = { slug = "Label" }'))
+        return Site((), {})
+    table = fields.take("categories", dict) or {}
+    categories = fields.sub("categories", table)
+    labels = {}
+    for slug in table:
+        label = categories.take(slug, str, check=lambda _value, slug=slug: _slug_check(slug))
+        if label is not None:
+            labels[slug] = label
+    fields.finish()
+    return Site(tuple(labels), labels)
+
+
+def _consent(found: list[Fields], folder: _Folder) -> ConsentPolicy:
+    fields = _single(found, "consent")
+    if fields is None:
+        return ConsentPolicy()
+    source = fields.take(
+        "source", str, "onetrust", lambda s: None if s in CONSENT_SOURCES else f"unknown consent source {s!r} (known: {', '.join(CONSENT_SOURCES)})"
+    )
+    cookie = fields.take("cookie", str, "OptanonConsent")
+    groups = fields.strings("groups", ("C0004",)) or ("C0004",)
+    fields.finish()
+    return ConsentPolicy(source=source, cookie=cookie, groups=groups)
+
+
+def _learn(fields: Fields) -> LearnRule | None:
+    event = fields.take(
+        "event", str, check=lambda e: None if e in _LEARN_GROUPS else f"unknown event {e!r} (known: {', '.join(_LEARN_GROUPS)})"
+    )
+    pattern = fields.regex("path", fields.take("path", str))
+    query = fields.take("query", str, None)
+    fields.finish()
+    if event is None or pattern is None:
+        return None
+    group = _LEARN_GROUPS[event]
+    if query is None and group not in pattern.groupindex:
+        fields.problem(f"{fields.name}: 'path' needs a named group (?P<{group}>...) or a 'query' parameter to read the {group} from", "path")
+        return None
+    return LearnRule(event, pattern, query, fields.where())
+
+
+def _blocks(found: list[Fields]) -> dict[str, BlockDef]:
+    blocks: dict[str, BlockDef] = {}
+    for section in found:
+        for name, value in section.table.items():
+            section.take(name, dict, check=lambda _v, name=name: _slug_check(name))
+            fields = section.sub(name, value)
+            if name in blocks:
+                fields.problem(f"block '{name}' is defined again (first at {blocks[name].source})")
+                continue
+            selector = fields.take("selector", str, check=_selector_check)
+            items = fields.take("items", str, None, _selector_check)
+            item_id = fields.take("item_id", str, None)
+            item_category = fields.take("item_category", str, None)
+            if items is None and (item_id or item_category):
+                fields.problem(f"{fields.name}: item_id and item_category need 'items' (a selector for the product cards)", "items")
+            if items is not None and item_category is None:
+                fields.problem(f"{fields.name}: 'items' needs 'item_category', the card attribute that holds the category", "items")
+            fields.finish()
+            if selector is None:
+                continue
+            attrs = tuple(attr for attr in (item_id, item_category) if attr)
+            blocks[name] = BlockDef(BlockSpec(name, selector, items, attrs), item_id, item_category, fields.where())
+    return blocks
+
+
+def _rules(found: list[Fields], site: Site, blocks: dict[str, BlockDef], folder: _Folder) -> tuple[Rule, ...]:
+    rules: list[Rule] = []
+    seen: dict[str, str] = {}
+    for fields in found:
+        rule_id = fields.take("id", str, check=_slug_check)
+        if rule_id is not None:
+            fields.label = f"rule '{rule_id}'"
+        kind = fields.take("action", str, check=lambda a: None if a in ACTIONS else f"unknown action {a!r} (known: {', '.join(ACTIONS)})")
+        if fields.take("enabled", bool, True) is False:
+            continue
+        block_name = fields.take("block", str, None)
+        pages = tuple(filter(None, (fields.regex("pages", p) for p in fields.strings("pages", ()) or ())))
+        priority = fields.take("priority", int, 0)
+        if rule_id is not None and rule_id in seen:
+            fields.problem(f"rule id '{rule_id}' is used again (first at {seen[rule_id]})", "id")
+        elif rule_id is not None:
+            seen[rule_id] = fields.where("id")
+        action_type = ACTIONS.get(kind) if kind else None
+        block = None
+        if action_type is not None:
+            block = _rule_block(fields, action_type, block_name, blocks)
+        if action_type is None:
+            fields.finish()
+            continue
+        action = action_type.compile(fields, CompileContext(site, block, folder.template))
+        fields.finish()
+        if action is not None and rule_id is not None and (block is not None or not action_type.needs_block):
+            rules.append(Rule(rule_id, action, block_name if action_type.needs_block else None, pages, priority, fields.where()))
+    _check_conflicts(rules, folder)
+    # Stable sort: file order decides among different blocks at equal priority.
+    return tuple(sorted(rules, key=lambda rule: -rule.priority))
+
+
+def _rule_block(fields: Fields, action_type: type, block_name: str | None, blocks: dict[str, BlockDef]) -> BlockDef | None:
+    if not action_type.needs_block:
+        if block_name is not None:
+            fields.problem(f"{fields.name}: a {action_type.kind} rule does not take a 'block'", "block")
+        return None
+    if block_name is None:
+        fields.problem(f"{fields.name}: a {action_type.kind} rule needs 'block', the name of a [blocks.<name>] table")
+        return None
+    block = blocks.get(block_name)
+    if block is None:
+        fields.problem(f"{fields.name}: unknown block '{block_name}'", "block", f"defined blocks: {', '.join(blocks) or 'none'}")
+        return None
+    if action_type.needs_items and block.spec.item_selector is None:
+        fields.problem(f"{fields.name}: a {action_type.kind} rule needs a block with 'items' and 'item_category'; block '{block_name}' has none", "block")
+        return None
+    return block
+
+
+def _check_conflicts(rules: list[Rule], folder: _Folder) -> None:
+    """Two rules on one block at the same priority would leave the winner to chance: refuse."""
+    claimed: dict[tuple[str, int], Rule] = {}
+    for rule in rules:
+        target = rule.block or rule.action.kind
+        first = claimed.setdefault((target, rule.priority), rule)
+        if first is not rule:
+            file, _, line = rule.source.rpartition(":")
+            folder.problems.append(
+                Problem(file, int(line), f"rules '{first.id}' and '{rule.id}' both change '{target}' at priority {rule.priority}", f"give one of them a higher 'priority' (first at {first.source})")
+            )
