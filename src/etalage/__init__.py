@@ -1,4 +1,7 @@
 """Etalage: a consent-first personalization proxy for webshops."""
 
-__all__ = ["__version__"]
+from .app import create_app
+from .settings import Settings
+
+__all__ = ["Settings", "create_app", "__version__"]
 __version__ = "0.1.0"

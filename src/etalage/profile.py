@@ -31,13 +31,15 @@ class Profile:
     first_seen: float = 0.0
     last_seen: float = 0.0
 
-    def touch(self, now: float) -> None:
-        """Count a visit when the previous page view is long enough ago."""
+    def touch(self, now: float) -> bool:
+        """Record a page view; True when it starts a new visit (the previous one is long enough ago)."""
         if not self.first_seen:
             self.first_seen = now
-        if now - self.last_seen > VISIT_GAP_SECONDS:
+        new_visit = now - self.last_seen > VISIT_GAP_SECONDS
+        if new_visit:
             self.visits += 1
         self.last_seen = now
+        return new_visit
 
     def view_category(self, category: str) -> None:
         self.category_views[category] = self.category_views.get(category, 0) + 1

@@ -59,7 +59,8 @@ class Settings:
     # Signing keys for the visitor cookie; see parse_key_ring for the format.
     secret: tuple[tuple[str, bytes], ...] = field(default=(), repr=False, metadata={"parse": parse_key_ring})
     cookie_name: str = "etalage_vid"
-    cookie_max_age: int = 180 * 24 * 3600
+    # Profiles, and the id cookie, expire after this many days without a visit.
+    retention_days: int = 180
     # Pass the client's Host upstream (as CDNs do); off sends the upstream URL's own host.
     preserve_host: bool = field(default=True, metadata={"parse": _bool})
     connect_timeout: float = 5.0
@@ -99,10 +100,14 @@ class Settings:
                 raise SettingsError("upstream: give scheme, host and port only; paths are forwarded as requested")
         if not 0 < self.port < 65536:
             raise SettingsError(f"port: {self.port} is not a TCP port")
-        for name in ("connect_timeout", "read_timeout", "store_timeout"):
+        for name in ("connect_timeout", "read_timeout", "store_timeout", "retention_days", "max_page_bytes"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name}: must be positive")
         return self
+
+    @property
+    def retention_seconds(self) -> int:
+        return self.retention_days * 24 * 3600
 
     @property
     def upstream_origin(self) -> str:

@@ -1,0 +1,159 @@
+"""The `etalage` command: demo, serve, rules check."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import asyncio
+import json
+import logging
+import os
+import secrets
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import uvicorn
+
+from .app import create_app
+from .loader import load_rules
+from .ruleset import RuleSetError
+from .settings import Settings, SettingsError
+
+__all__ = ["main"]
+
+_PROJECT_RULES = Path(__file__).resolve().parents[2] / "rules"
+
+
+def _default_rules() -> Path:
+    """The project's rules/ when running from a checkout, else ./rules."""
+    return _PROJECT_RULES if _PROJECT_RULES.is_dir() else Path("rules")
+
+
+def _server(app: object, host: str, port: int, log_level: str) -> uvicorn.Server:
+    # Etalage forwards the origin's own Date and Server headers, and handles X-Forwarded-* itself.
+    config = uvicorn.Config(
+        app,  # type: ignore[arg-type]
+        host=host,
+        port=port,
+        log_level=log_level,
+        lifespan="on",
+        server_header=False,
+        date_header=False,
+        proxy_headers=False,
+        access_log=False,
+    )
+    return uvicorn.Server(config)
+
+
+def _demo_secret(state_dir: Path) -> str:
+    """A signing key kept in the demo's state folder, so visitor cookies survive a restart."""
+    path = state_dir / "secret"
+    if not path.exists():
+        state_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(32) + "\n")
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .demo.shop import create_shop_app
+
+    environ = dict(os.environ)
+    environ.setdefault("ETALAGE_SECRET", _demo_secret(Path(args.state_dir)))
+    settings = Settings.from_env(
+        environ,
+        upstream=f"http://127.0.0.1:{args.shop_port}",
+        rules_dir=Path(args.rules),
+        host=args.host,
+        port=args.port,
+    )
+    app = create_app(settings)
+    shop = _server(create_shop_app(), "127.0.0.1", args.shop_port, settings.log_level)
+    proxy = _server(app, settings.host, settings.port, settings.log_level)
+    print(f"Demo shop (the origin):   http://127.0.0.1:{args.shop_port}/")
+    print(f"Etalage in front of it:   http://{settings.host}:{settings.port}/")
+    print("Accept the cookie banner, browse /c/rodents three times, then open / through Etalage. Ctrl-C stops both.")
+
+    async def run() -> None:
+        await asyncio.gather(shop.serve(), proxy.serve())
+
+    asyncio.run(run())
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    settings = Settings.from_env(
+        os.environ,
+        upstream=args.upstream,
+        rules_dir=Path(args.rules) if args.rules else None,
+        host=args.host,
+        port=args.port,
+    )
+    app = create_app(settings)
+    print(f"Etalage on http://{settings.host}:{settings.port}/ in front of {settings.upstream_origin}")
+    asyncio.run(_server(app, settings.host, settings.port, settings.log_level).serve())
+    return 0
+
+
+def _cmd_rules_check(args: argparse.Namespace) -> int:
+    directory = Path(args.directory)
+    try:
+        ruleset = load_rules(directory)
+    except RuleSetError as exc:
+        if args.format == "json":
+            print(json.dumps({"ok": False, "problems": [dataclasses.asdict(p) for p in exc.problems]}, indent=2))
+        else:
+            for problem in exc.problems:
+                print(problem)
+            print(f"{len(exc.problems)} problem(s) in {directory}", file=sys.stderr)
+        return 1
+    if args.format == "json":
+        print(json.dumps({"ok": True, "rules": [rule.id for rule in ruleset.rules], "blocks": list(ruleset.blocks)}, indent=2))
+    else:
+        print(f"{directory}: OK, {len(ruleset.rules)} rule(s), {len(ruleset.blocks)} block(s)")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="etalage", description="Consent-first personalization proxy for webshops.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser("demo", help="run the bundled pet shop with Etalage in front of it")
+    demo.add_argument("--port", type=int, default=8000, help="Etalage's port (default 8000)")
+    demo.add_argument("--shop-port", type=int, default=8080, help="the demo shop's port (default 8080)")
+    demo.add_argument("--host", default="127.0.0.1", help="address Etalage listens on (default 127.0.0.1)")
+    demo.add_argument("--rules", default=str(_default_rules()), help="rules folder (default: the project's rules/)")
+    demo.add_argument("--state-dir", default=".etalage-demo", help="where the demo keeps its signing key")
+    demo.set_defaults(handler=_cmd_demo)
+
+    serve = commands.add_parser("serve", help="run Etalage in front of a site")
+    serve.add_argument("--upstream", help="the site's URL, e.g. http://127.0.0.1:8080 (ETALAGE_UPSTREAM)")
+    serve.add_argument("--rules", help="rules folder (ETALAGE_RULES_DIR, default ./rules)")
+    serve.add_argument("--host", help="listen address (ETALAGE_HOST, default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="listen port (ETALAGE_PORT, default 8000)")
+    serve.set_defaults(handler=_cmd_serve)
+
+    rules = commands.add_parser("rules", help="work with rule folders")
+    rules_commands = rules.add_subparsers(dest="rules_command", required=True)
+    check = rules_commands.add_parser("check", help="validate a rules folder; exit 1 with file:line: reason per problem")
+    check.add_argument("directory")
+    check.add_argument("--format", choices=("text", "json"), default="text")
+    check.set_defaults(handler=_cmd_rules_check)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=os.environ.get("ETALAGE_LOG_LEVEL", "info").upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return args.handler(args)
+    except (SettingsError, RuleSetError) as exc:
+        print(f"etalage: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,327 @@
+"""The reverse proxy: forward every request, personalize consented HTML page views, fail open.
+
+Decided at response-headers time (as Starlette's GZip middleware holds back the response start):
+a response streams through untouched unless it is a 200 text/html answer to a GET from a visitor
+who consented, on a path some rule targets; only then is the body buffered and rewritten.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any
+
+from . import compression
+from .consent import Consent, read_consent
+from .cookies import parse_cookie_header
+from .headers import get_header, merge_vary, without_hop_by_hop
+from .learn import learn_from_request
+from .metrics import Metrics
+from .personalize import Personalizer
+from .profile import Profile
+from .ruleset import RuleSet
+from .settings import Settings
+from .signing import VisitorSigner
+from .store import ProfileStore, StoreError
+from .types import CookieJar, RawHeaders, Receive, Scope, Send
+from .upstream import Upstream, UpstreamError, UpstreamResponse, UpstreamTimeout
+
+__all__ = ["Proxy"]
+
+log = logging.getLogger("etalage.proxy")
+
+_FORWARDING = frozenset({b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host", b"forwarded"})
+# Conditional headers would let the origin answer 304 to a page Etalage must rewrite.
+_CONDITIONALS = frozenset({b"if-none-match", b"if-modified-since"})
+# Headers that describe the origin's bytes and are wrong for a rewritten body.
+_STALE_AFTER_REWRITE = frozenset({b"content-length", b"etag", b"last-modified", b"content-md5", b"accept-ranges", b"cache-control", b"expires"})
+_ERROR_PAGES = {
+    400: "Bad Request",
+    502: "Bad Gateway",
+    504: "Gateway Timeout",
+}
+
+
+class ClientDisconnected(Exception):
+    """The client went away while its request body was being forwarded."""
+
+
+def _error_page(status: int) -> tuple[int, RawHeaders, bytes]:
+    reason = _ERROR_PAGES[status]
+    body = (
+        f"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{status} {reason}</title></head>"
+        f"<body><h1>{status} {reason}</h1><p>The shop could not answer this request. Please try again in a moment.</p></body></html>"
+    ).encode()
+    headers = [
+        (b"content-type", b"text/html; charset=utf-8"),
+        (b"content-length", str(len(body)).encode()),
+        (b"cache-control", b"no-store"),
+    ]
+    return status, headers, body
+
+
+def _is_html(content_type: bytes | None) -> bool:
+    return content_type is not None and content_type.split(b";", 1)[0].strip().lower() == b"text/html"
+
+
+class Proxy:
+    def __init__(
+        self,
+        settings: Settings,
+        ruleset: RuleSet,
+        upstream: Upstream,
+        store: ProfileStore,
+        signer: VisitorSigner,
+        metrics: Metrics,
+    ) -> None:
+        self.settings = settings
+        self.ruleset = ruleset
+        self._upstream = upstream
+        self._store = store
+        self._signer = signer
+        self._metrics = metrics
+        self._personalizer = Personalizer(metrics)
+        self._upstream_host = settings.upstream_origin.split("://", 1)[1].encode()
+        self._background: set[asyncio.Task[None]] = set()
+
+    # -- request side -------------------------------------------------------------------------
+
+    def _public_origin(self, scope: Scope, headers: RawHeaders) -> tuple[str, bytes]:
+        """Scheme and host the client used; X-Forwarded-Proto/Host count only from trusted proxies."""
+        client = scope.get("client")
+        scheme = scope.get("scheme", "http")
+        host = get_header(headers, b"host") or self._upstream_host
+        if client and client[0] in self.settings.trusted_proxies:
+            proto = get_header(headers, b"x-forwarded-proto")
+            if proto:
+                scheme = proto.decode("latin-1").split(",")[0].strip().lower()
+            host = get_header(headers, b"x-forwarded-host") or host
+        return scheme, host
+
+    def _forward_headers(self, scope: Scope, headers: RawHeaders, scheme: str, host: bytes, strip_conditionals: bool) -> RawHeaders:
+        client = scope.get("client")
+        peer = client[0] if client else ""
+        forwarded_for = peer.encode()
+        if peer in self.settings.trusted_proxies:
+            prior = get_header(headers, b"x-forwarded-for")
+            forwarded_for = prior + b", " + forwarded_for if prior else forwarded_for
+        drop = _FORWARDING | (_CONDITIONALS if strip_conditionals else frozenset())
+        if not self.settings.preserve_host:
+            drop |= {b"host"}
+        out = without_hop_by_hop(headers, drop)
+        if not self.settings.preserve_host:
+            out.append((b"host", self._upstream_host))
+        out += [(b"x-forwarded-for", forwarded_for), (b"x-forwarded-proto", scheme.encode()), (b"x-forwarded-host", host)]
+        return out
+
+    def _consent(self, ruleset: RuleSet, headers: RawHeaders) -> tuple[Consent, CookieJar]:
+        jar = parse_cookie_header((get_header(headers, b"cookie") or b"").decode("latin-1"))
+        sec_gpc = get_header(headers, b"sec-gpc")
+        return read_consent(ruleset.consent, jar, sec_gpc.decode("latin-1") if sec_gpc else None), jar
+
+    def _cookie(self, value: str, max_age: int, secure: bool) -> bytes:
+        cookie = f"{self.settings.cookie_name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax"
+        return (cookie + "; Secure" if secure else cookie).encode("latin-1")
+
+    async def _visitor(self, consent: Consent, jar: CookieJar, secure: bool) -> tuple[str | None, Profile | None, bytes | None]:
+        """(visitor id, profile, Set-Cookie value) for a page view.
+
+        Without consent there is no id and no profile; an id cookie that still arrives means consent
+        was withdrawn: the profile is erased and the cookie expired. A profile of None with an id
+        means the store failed and the page is served unpersonalized.
+        """
+        values = jar.get(self.settings.cookie_name)
+        verified = self._signer.verify(values[0]) if values and len(values) == 1 else None
+        if not consent.granted:
+            if verified is not None:
+                self._in_background(self._store.erase(verified.visitor_id), "erase")
+            return None, None, self._cookie("", 0, secure) if values else None
+        if verified is None:
+            visitor_id = self._signer.new_id()
+            return visitor_id, Profile(), self._cookie(self._signer.sign(visitor_id), self.settings.retention_seconds, secure)
+        set_cookie = self._cookie(self._signer.sign(verified.visitor_id), self.settings.retention_seconds, secure) if verified.stale_key else None
+        return verified.visitor_id, await self._load(verified.visitor_id), set_cookie
+
+    async def _load(self, visitor_id: str) -> Profile | None:
+        try:
+            profile = await asyncio.wait_for(self._store.load(visitor_id), self.settings.store_timeout)
+        except TimeoutError:
+            log.warning("profile store slower than %.0f ms; serving unpersonalized", self.settings.store_timeout * 1000)
+            self._metrics.inc("etalage_fail_open_total", reason="store_timeout")
+            return None
+        except StoreError as exc:
+            log.warning("profile store failed (%s); serving unpersonalized", exc)
+            self._metrics.inc("etalage_fail_open_total", reason="store_error")
+            return None
+        return profile if profile is not None else Profile()
+
+    def _in_background(self, work: Coroutine[Any, Any, None], what: str) -> None:
+        """Profile writes leave the response path; a failing one is logged and counted."""
+
+        async def guarded() -> None:
+            try:
+                await work
+            except StoreError as exc:
+                log.warning("profile store %s failed: %s", what, exc)
+                self._metrics.inc("etalage_fail_open_total", reason=f"store_{what}_error")
+
+        task = asyncio.create_task(guarded())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def drain(self) -> None:
+        """Wait for pending profile writes (graceful shutdown)."""
+        while self._background:
+            await asyncio.gather(*self._background)
+
+    # -- the exchange -------------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await send({"type": "websocket.close", "code": 1003})
+            return
+        method: str = scope["method"]
+        raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
+        if not raw_path.startswith(b"/"):
+            # Absolute-form or asterisk targets: Etalage is not a forward proxy.
+            await self._send_whole(send, *_error_page(400))
+            return
+        query: bytes = scope["query_string"]
+        headers: RawHeaders = scope["headers"]
+        path: str = scope["path"]
+        ruleset = self.ruleset
+        scheme, host = self._public_origin(scope, headers)
+        consent = jar = None
+        if method == "GET":
+            consent, jar = self._consent(ruleset, headers)
+        wants_rewrite = consent is not None and consent.granted and bool(ruleset.rules_for(path))
+        forward = self._forward_headers(scope, headers, scheme, host, strip_conditionals=wants_rewrite)
+        try:
+            response = await self._upstream.send(method, raw_path + b"?" + query if query else raw_path, forward, self._request_body(headers, receive))
+        except UpstreamError as exc:
+            kind = "timeout" if isinstance(exc, UpstreamTimeout) else "unavailable"
+            log.warning("%s %s: %s", method, path, exc)
+            self._metrics.inc("etalage_upstream_errors_total", kind=kind)
+            await self._send_whole(send, *_error_page(504 if kind == "timeout" else 502))
+            return
+        except ClientDisconnected:
+            return
+        except Exception:
+            # Whatever else goes wrong talking to the origin, the client gets a clean 502, never a traceback.
+            log.exception("%s %s: forwarding failed", method, path)
+            self._metrics.inc("etalage_upstream_errors_total", kind="internal")
+            await self._send_whole(send, *_error_page(502))
+            return
+        try:
+            headers_out = self._response_headers(response.headers, scheme, host)
+            content_type = get_header(headers_out, b"content-type")
+            if consent is None or jar is None or response.status != 200 or not _is_html(content_type) or get_header(headers_out, b"content-range"):
+                self._metrics.inc("etalage_requests_total", outcome="passed")
+                await self._stream(send, response, headers_out, method == "HEAD")
+                return
+            secure = scheme == "https"
+            visitor_id, profile, set_cookie = await self._visitor(consent, jar, secure)
+            if visitor_id is not None and profile is not None and profile.touch(time.time()) and set_cookie is None:
+                # Once per visit the cookie is renewed, so it expires with the profile, not at a fixed date.
+                set_cookie = self._cookie(self._signer.sign(visitor_id), self.settings.retention_seconds, secure)
+            if set_cookie is not None:
+                headers_out = self._private(headers_out + [(b"set-cookie", set_cookie)])
+            if visitor_id is None or profile is None:
+                self._metrics.inc("etalage_requests_total", outcome="passed")
+                await self._stream(send, response, headers_out, False)
+                return
+            learn_from_request(ruleset.learn, ruleset.site, path, query.decode("latin-1"), profile)
+            self._in_background(self._store.save(visitor_id, profile), "save")
+            if wants_rewrite:
+                await self._send_personalized(send, response, headers_out, ruleset, path, profile)
+            else:
+                self._metrics.inc("etalage_requests_total", outcome="passed")
+                await self._stream(send, response, headers_out, False)
+        finally:
+            await response.aclose()
+
+    @staticmethod
+    def _request_body(headers: RawHeaders, receive: Receive) -> AsyncIterator[bytes] | None:
+        if get_header(headers, b"content-length") in (None, b"0") and get_header(headers, b"transfer-encoding") is None:
+            return None
+
+        async def body() -> AsyncIterator[bytes]:
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise ClientDisconnected()
+                chunk = message.get("body", b"")
+                if chunk:
+                    yield chunk
+                if not message.get("more_body", False):
+                    return
+
+        return body()
+
+    def _response_headers(self, upstream_headers: RawHeaders, scheme: str, host: bytes) -> RawHeaders:
+        headers = without_hop_by_hop(upstream_headers)
+        origin = self.settings.upstream_origin.encode()
+        public = scheme.encode() + b"://" + host
+        for index, (name, value) in enumerate(headers):
+            if name.lower() == b"location" and (value == origin or value.startswith(origin + b"/")):
+                headers[index] = (name, public + value[len(origin) :])
+        return headers
+
+    @staticmethod
+    def _private(headers: RawHeaders) -> RawHeaders:
+        """No shared cache may store this response for anyone else."""
+        kept = [(name, value) for name, value in headers if name.lower() not in (b"cache-control", b"expires")]
+        return merge_vary(kept + [(b"cache-control", b"private, no-store")], b"Cookie")
+
+    async def _stream(self, send: Send, response: UpstreamResponse, headers: RawHeaders, head: bool, prefix: list[bytes] | None = None) -> None:
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
+        if head:
+            await send({"type": "http.response.body", "body": b""})
+            return
+        for chunk in prefix or ():
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        async for chunk in response.aiter_raw():
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def _send_personalized(self, send: Send, response: UpstreamResponse, headers: RawHeaders, ruleset: RuleSet, path: str, profile: Profile) -> None:
+        """Buffer, rewrite and send the page; the origin's bytes go out when anything stands in the way."""
+        limit = self.settings.max_page_bytes
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_raw():
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > limit:
+                self._metrics.inc("etalage_fail_open_total", reason="page_too_large")
+                await self._stream(send, response, headers, False, prefix=chunks)
+                return
+        raw = b"".join(chunks)
+        encoding = (get_header(headers, b"content-encoding") or b"").decode("latin-1").strip().lower()
+        body = compression.decode(raw, encoding, limit) if encoding in compression.SUPPORTED else None
+        result = None
+        if body is None:
+            self._metrics.inc("etalage_fail_open_total", reason="undecodable_body")
+        else:
+            try:
+                content_type = (get_header(headers, b"content-type") or b"").decode("latin-1")
+                result = self._personalizer.personalize(ruleset, path, body, content_type, profile)
+            except Exception:
+                log.exception("personalizing %s failed; serving the origin's page", path)
+                self._metrics.inc("etalage_fail_open_total", reason="rewrite_error")
+        if result is None:
+            self._metrics.inc("etalage_requests_total", outcome="passed")
+            await self._send_whole(send, response.status, headers, raw)
+            return
+        out = compression.encode(result.body, encoding)
+        rewritten = [(name, value) for name, value in headers if name.lower() not in _STALE_AFTER_REWRITE]
+        rewritten.append((b"content-length", str(len(out)).encode()))
+        self._metrics.inc("etalage_requests_total", outcome="personalized")
+        await self._send_whole(send, response.status, self._private(rewritten), out)
+
+    @staticmethod
+    async def _send_whole(send: Send, status: int, headers: RawHeaders, body: bytes) -> None:
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,81 @@
+"""The `etalage` command as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from etalage.cli import main
+
+from .conftest import ACCEPT_ONETRUST, PROJECT_RULES
+
+BAD = Path(__file__).parent / "rulesets" / "bad"
+
+
+def test_cli_rules_check_accepts_the_project_rules(capsys):
+    assert main(["rules", "check", str(PROJECT_RULES)]) == 0
+    assert "OK" in capsys.readouterr().out
+
+
+def test_cli_rules_check_lists_problems_and_fails(capsys):
+    assert main(["rules", "check", str(BAD / "typo-key")]) == 1
+    assert capsys.readouterr().out.splitlines() == (BAD / "typo-key" / "expected.txt").read_text().splitlines()
+
+
+def test_cli_rules_check_json_output(capsys):
+    main(["rules", "check", "--format", "json", str(BAD / "typo-key")])
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] is False and report["problems"][1] == {
+        "file": "typo-key/site.toml",
+        "line": 10,
+        "message": "rule 'hero': unknown key 'blok'",
+        "hint": "did you mean 'block'?",
+    }
+
+
+def test_cli_serve_refuses_to_start_without_a_secret(capsys, monkeypatch):
+    monkeypatch.delenv("ETALAGE_SECRET", raising=False)
+    assert main(["serve", "--upstream", "http://127.0.0.1:9", "--rules", str(PROJECT_RULES)]) == 2
+    assert "ETALAGE_SECRET" in capsys.readouterr().err
+
+
+def test_cli_serve_refuses_a_broken_rules_folder(capsys, monkeypatch):
+    monkeypatch.setenv("ETALAGE_SECRET", "0123456789abcdef0123")
+    assert main(["serve", "--upstream", "http://127.0.0.1:9", "--rules", str(BAD / "typo-key")]) == 2
+    assert "typo-key/site.toml:10" in capsys.readouterr().err
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_cli_demo_serves_the_shop_through_etalage(tmp_path):
+    port, shop_port = _free_port(), _free_port()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    command = [sys.executable, "-m", "etalage", "demo", "--port", str(port), "--shop-port", str(shop_port), "--state-dir", str(tmp_path)]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env) as demo:
+        try:
+            # uvicorn logs one "running on" line per server once it accepts connections.
+            seen, output = 0, []
+            for line in demo.stdout:  # type: ignore[union-attr]
+                output.append(line)
+                seen += "Uvicorn running on" in line
+                if seen == 2:
+                    break
+            text = "".join(output)
+            assert f"http://127.0.0.1:{shop_port}/" in text and f"http://127.0.0.1:{port}/" in text
+            response = httpx.get(f"http://127.0.0.1:{port}/", cookies={"OptanonConsent": ACCEPT_ONETRUST})
+            assert response.status_code == 200 and "Pootjes" in response.text
+            assert re.match(r"etalage_vid=[\w-]+\.k1\.", response.headers["set-cookie"])
+        finally:
+            demo.terminate()
+            demo.wait(timeout=30)

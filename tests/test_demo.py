@@ -1,0 +1,58 @@
+"""The journey from the issue, through Etalage in front of the bundled demo shop with the project's rules."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from selectolax.lexbor import LexborHTMLParser
+
+from etalage.demo.catalog import PRODUCTS_BY_ID
+
+PAGES = ["/", "/c/dogs", "/c/rodents", "/p/" + next(iter(PRODUCTS_BY_ID)), "/newsletter", "/login", "/consent", "/static/shop.css", "/nope"]
+
+
+def card_ids(html: bytes, selector: str = "#popular li") -> list[str]:
+    return [card.attributes["data-product-id"] for card in LexborHTMLParser(html).css(selector)]
+
+
+@pytest.fixture
+def journey(shop_etalage: str) -> bytes:
+    with httpx.Client(base_url=shop_etalage) as client:
+        # Click "Accept" in the shop's own consent banner, through Etalage.
+        assert client.post("/consent", data={"choice": "accept"}).status_code == 303
+        for _ in range(3):
+            assert client.get("/c/rodents").status_code == 200
+        return client.get("/").content
+
+
+def test_demo_hero_banner_is_about_rodents(journey):
+    hero = LexborHTMLParser(journey).css_first("#hero")
+    assert hero.attributes["data-etalage-rule"] == "hero-by-interest" and "Rodents" in hero.text()
+
+
+def test_demo_popular_grid_puts_rodents_first_and_keeps_every_product(journey, shop):
+    origin_ids = card_ids(httpx.get(f"{shop}/").content)
+    ids = card_ids(journey)
+    rodents = sum(PRODUCTS_BY_ID[i].category == "rodents" for i in origin_ids)
+    assert sorted(ids) == sorted(origin_ids)
+    assert all(PRODUCTS_BY_ID[i].category == "rodents" for i in ids[:rodents])
+
+
+def test_demo_rodent_newsletter_popin_appears(journey):
+    popin = LexborHTMLParser(journey).css_first(".etalage-popin")
+    assert popin.attributes["data-etalage-category"] == "rodents" and "Rodents newsletter" in popin.text()
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_demo_pages_are_byte_identical_without_consent(shop_etalage, shop, path):
+    with httpx.Client(base_url=shop_etalage) as client:
+        client.post("/consent", data={"choice": "reject"})
+        for _ in range(3):
+            client.get("/c/rodents")
+        through = client.get(path)
+        direct = httpx.get(f"{shop}{path}", cookies=client.cookies)
+    assert (through.status_code, through.content) == (direct.status_code, direct.content)
+
+
+def test_demo_pages_are_byte_identical_before_any_choice(shop_etalage, shop):
+    assert httpx.get(f"{shop_etalage}/").content == httpx.get(f"{shop}/").content
