@@ -11,10 +11,11 @@ import pytest
 from selectolax.lexbor import LexborHTMLParser
 
 from etalage import create_app
-from etalage.profile import Profile
+from etalage.profile import Event, Profile
+from etalage.signing import VisitorSigner
 from etalage.store import MemoryStore, ProfileStore, StoreError
 
-from .conftest import ACCEPT_ONETRUST, PROXY_RULES, REJECT_ONETRUST, running, settings_for
+from .conftest import ACCEPT_ONETRUST, PROXY_RULES, REJECT_ONETRUST, SECRET, running, settings_for
 from .origin import HOME
 
 
@@ -22,7 +23,7 @@ class FailingStore(ProfileStore):
     async def load(self, visitor_id: str) -> Profile | None:
         raise StoreError("connection refused")
 
-    async def save(self, visitor_id: str, profile: Profile) -> None:
+    async def record(self, visitor_id: str, events) -> None:
         raise StoreError("connection refused")
 
     async def erase(self, visitor_id: str) -> None:
@@ -247,10 +248,9 @@ def test_personalization_keeps_the_cookie_within_a_visit(proxy):
 
 
 def test_personalization_renews_the_cookie_on_a_new_visit(proxy, store):
-    with consented(proxy) as client:
-        browse(client, "/home")
-        visitor = client.cookies["etalage_vid"].split(".")[0]
-        client.get("/echo")  # handled after the first page view's profile write
-        asyncio.run(store.save(visitor, Profile(visits=1, first_seen=1.0, last_seen=1.0)))
-        renewed = client.get("/home").headers["set-cookie"]
-    assert renewed.startswith("etalage_vid=" + visitor) and "Max-Age=15552000" in renewed
+    signer = VisitorSigner(SECRET)
+    visitor = signer.new_id()
+    asyncio.run(store.record(visitor, [Event("page_view", "/", 1.0)]))  # last seen long ago
+    cookies = {"OptanonConsent": ACCEPT_ONETRUST, "etalage_vid": signer.sign(visitor)}
+    renewed = httpx.get(f"{proxy}/home", cookies=cookies).headers["set-cookie"]
+    assert renewed.startswith(f"etalage_vid={visitor}.") and "Max-Age=15552000" in renewed

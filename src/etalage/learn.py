@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs
 
-from .profile import Profile
+from .profile import Event
 from .ruleset import LearnRule, Site
 
 __all__ = ["learn_from_request"]
 
 
-def learn_from_request(rules: tuple[LearnRule, ...], site: Site, path: str, query: str, profile: Profile) -> list[str]:
-    """Apply every matching learn rule to `profile`; returns what was learned, e.g. ['category_view:rodents']."""
-    learned = []
+def learn_from_request(rules: tuple[LearnRule, ...], site: Site, path: str, query: str, now: float) -> list[Event]:
+    """The events a page view at `path` teaches: always a page_view, plus what matching learn rules read."""
+    learned = [Event("page_view", path, now)]
     params: dict[str, list[str]] | None = None
     for rule in rules:
         match = rule.path.search(path)
@@ -27,13 +27,7 @@ def learn_from_request(rules: tuple[LearnRule, ...], site: Site, path: str, quer
             value = match.group("category" if rule.event != "product_view" else "product")
         if not value:
             continue
-        if rule.event == "product_view":
-            profile.view_product(value)
-        elif value not in site.labels:
+        if rule.event != "product_view" and value not in site.labels:
             continue  # only the shop's own categories; anything else in a URL is noise
-        elif rule.event == "category_view":
-            profile.view_category(value)
-        else:
-            profile.subscribe(value)
-        learned.append(f"{rule.event}:{value}")
+        learned.append(Event(rule.event, value, now))
     return learned

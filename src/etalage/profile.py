@@ -1,16 +1,20 @@
-"""The visitor profile and what a page view teaches it.
+"""The visitor profile and the events that change it.
 
-Profiles are stored as versioned JSON (orjson), so a store never shares a mutable object between
-two requests and a later schema can read an older one.
+A page view yields events (what it taught); the proxy applies them to its copy for this page,
+and the store applies the same events to the stored profile. Stores never write back a whole
+profile they read earlier, so two workers handling one visitor cannot overwrite each other's
+updates. Profiles are stored as versioned JSON (orjson), so a later schema can read an older one.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import orjson
 
-__all__ = ["Profile", "ProfileDecodeError", "SCHEMA_VERSION"]
+__all__ = ["Event", "Profile", "ProfileDecodeError", "SCHEMA_VERSION"]
 
 SCHEMA_VERSION = 1
 # A new visit starts after this much inactivity, as in most analytics tools.
@@ -22,6 +26,12 @@ class ProfileDecodeError(ValueError):
     """Stored profile bytes are not a profile this version can read."""
 
 
+class Event(NamedTuple):
+    kind: str  # page_view | category_view | product_view | newsletter_subscribe
+    value: str
+    at: float  # Unix time
+
+
 @dataclass(slots=True)
 class Profile:
     category_views: dict[str, int] = field(default_factory=dict)
@@ -31,27 +41,27 @@ class Profile:
     first_seen: float = 0.0
     last_seen: float = 0.0
 
-    def touch(self, now: float) -> bool:
-        """Record a page view; True when it starts a new visit (the previous one is long enough ago)."""
-        if not self.first_seen:
-            self.first_seen = now
-        new_visit = now - self.last_seen > VISIT_GAP_SECONDS
-        if new_visit:
-            self.visits += 1
-        self.last_seen = now
-        return new_visit
+    def starts_visit(self, now: float) -> bool:
+        """Whether a page view at `now` begins a new visit (the previous one is long enough ago)."""
+        return not self.last_seen or now - self.last_seen > VISIT_GAP_SECONDS
 
-    def view_category(self, category: str) -> None:
-        self.category_views[category] = self.category_views.get(category, 0) + 1
-
-    def view_product(self, product_id: str) -> None:
-        if product_id in self.recent_products:
-            self.recent_products.remove(product_id)
-        self.recent_products.insert(0, product_id)
-        del self.recent_products[RECENT_PRODUCTS:]
-
-    def subscribe(self, category: str) -> None:
-        self.newsletters.add(category)
+    def apply(self, events: Iterable[Event]) -> None:
+        for kind, value, at in events:
+            if kind == "page_view":
+                if not self.first_seen:
+                    self.first_seen = at
+                if self.starts_visit(at):
+                    self.visits += 1
+                self.last_seen = max(self.last_seen, at)
+            elif kind == "category_view":
+                self.category_views[value] = self.category_views.get(value, 0) + 1
+            elif kind == "product_view":
+                if value in self.recent_products:
+                    self.recent_products.remove(value)
+                self.recent_products.insert(0, value)
+                del self.recent_products[RECENT_PRODUCTS:]
+            elif kind == "newsletter_subscribe":
+                self.newsletters.add(value)
 
     def top_category(self, order: tuple[str, ...]) -> str | None:
         """The most viewed category; ties go to the one listed first in the site's category order."""

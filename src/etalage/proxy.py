@@ -222,8 +222,9 @@ class Proxy:
                 await self._stream(send, response, headers_out, method == "HEAD")
                 return
             secure = scheme == "https"
+            now = time.time()
             visitor_id, profile, set_cookie = await self._visitor(consent, jar, secure)
-            if visitor_id is not None and profile is not None and profile.touch(time.time()) and set_cookie is None:
+            if visitor_id is not None and profile is not None and profile.starts_visit(now) and set_cookie is None:
                 # Once per visit the cookie is renewed, so it expires with the profile, not at a fixed date.
                 set_cookie = self._cookie(self._signer.sign(visitor_id), self.settings.retention_seconds, secure)
             if set_cookie is not None:
@@ -232,8 +233,9 @@ class Proxy:
                 self._metrics.inc("etalage_requests_total", outcome="passed")
                 await self._stream(send, response, headers_out, False)
                 return
-            learn_from_request(ruleset.learn, ruleset.site, path, query.decode("latin-1"), profile)
-            self._in_background(self._store.save(visitor_id, profile), "save")
+            events = learn_from_request(ruleset.learn, ruleset.site, path, query.decode("latin-1"), now)
+            profile.apply(events)
+            self._in_background(self._store.record(visitor_id, events), "record")
             if wants_rewrite:
                 await self._send_personalized(send, response, headers_out, ruleset, path, profile)
             else:

@@ -11,7 +11,9 @@ import abc
 
 from cachetools import TTLCache
 
-from .profile import Profile, ProfileDecodeError
+from collections.abc import Sequence
+
+from .profile import Event, Profile, ProfileDecodeError
 
 __all__ = ["ProfileStore", "MemoryStore", "StoreError"]
 
@@ -25,7 +27,8 @@ class ProfileStore(abc.ABC):
     async def load(self, visitor_id: str) -> Profile | None: ...
 
     @abc.abstractmethod
-    async def save(self, visitor_id: str, profile: Profile) -> None: ...
+    async def record(self, visitor_id: str, events: Sequence[Event]) -> None:
+        """Apply `events` to the stored profile (creating it), atomically with respect to other writers."""
 
     @abc.abstractmethod
     async def erase(self, visitor_id: str) -> None: ...
@@ -49,7 +52,10 @@ class MemoryStore(ProfileStore):
         except ProfileDecodeError as exc:
             raise StoreError(str(exc)) from exc
 
-    async def save(self, visitor_id: str, profile: Profile) -> None:
+    async def record(self, visitor_id: str, events: Sequence[Event]) -> None:
+        # One event loop runs this without awaiting in between: nothing else writes meanwhile.
+        profile = await self.load(visitor_id) or Profile()
+        profile.apply(events)
         # Re-inserting resets the TTL: retention slides with activity.
         self._profiles[visitor_id] = profile.dumps()
 
