@@ -20,14 +20,12 @@ from .origin import HOME
 
 
 class FailingStore(ProfileStore):
-    async def load(self, visitor_id: str) -> Profile | None:
+    """Every operation fails as a store that lost its connection does."""
+
+    async def _fail(self, *args: object) -> None:
         raise StoreError("connection refused")
 
-    async def record(self, visitor_id: str, events) -> None:
-        raise StoreError("connection refused")
-
-    async def erase(self, visitor_id: str) -> None:
-        raise StoreError("connection refused")
+    load = record = link = load_customer = record_customer = erase = _fail  # type: ignore[assignment]
 
 
 class HangingStore(FailingStore):

@@ -63,6 +63,22 @@ class Profile:
             elif kind == "newsletter_subscribe":
                 self.newsletters.add(value)
 
+    def merge(self, other: Profile) -> None:
+        """Fold another profile of the same person into this one (an anonymous one at login).
+
+        Counts add up, recency takes the latest, sets unite. Merging is only ever done once per
+        pair (the store removes the merged profile), which keeps the adding idempotent.
+        """
+        for category, views in other.category_views.items():
+            self.category_views[category] = self.category_views.get(category, 0) + views
+        newer, older = (other, self) if other.last_seen > self.last_seen else (self, other)
+        self.recent_products = list(dict.fromkeys(newer.recent_products + older.recent_products))[:RECENT_PRODUCTS]
+        self.newsletters |= other.newsletters
+        self.visits += other.visits
+        firsts = [t for t in (self.first_seen, other.first_seen) if t]
+        self.first_seen = min(firsts) if firsts else 0.0
+        self.last_seen = max(self.last_seen, other.last_seen)
+
     def top_category(self, order: tuple[str, ...]) -> str | None:
         """The most viewed category; ties go to the one listed first in the site's category order."""
         best, best_views = None, 0

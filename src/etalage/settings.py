@@ -70,6 +70,12 @@ class Settings:
     # Time budget for a profile lookup; past it the page is served unpersonalized.
     store_timeout: float = 0.05
     admin_token: str = field(default="", repr=False)
+    # Profiles in Redis (redis://host:port/db) instead of the embedded store.
+    redis_url: str = field(default="", repr=False)
+    # How Etalage talks to the upstream: httpx, httpx-aiohttp (httpx over an aiohttp transport) or aiohttp.
+    upstream_client: str = "httpx"
+    # Worker processes for `serve`; 0 means one per CPU core.
+    workers: int = 1
     # Peers whose X-Forwarded-* headers are trusted and extended instead of overwritten.
     trusted_proxies: frozenset[str] = field(default=frozenset(), metadata={"parse": _words})
     log_level: str = "info"
@@ -98,6 +104,12 @@ class Settings:
                 raise SettingsError(f"upstream: expected an http(s) URL like http://shop:8080, got {self.upstream!r}")
             if parts.path not in {"", "/"} or parts.query or parts.fragment:
                 raise SettingsError("upstream: give scheme, host and port only; paths are forwarded as requested")
+        if self.upstream_client not in UPSTREAM_CLIENTS:
+            raise SettingsError(f"upstream_client: {self.upstream_client!r} is not one of {', '.join(UPSTREAM_CLIENTS)}")
+        if self.workers < 0:
+            raise SettingsError("workers: must be 0 (one per core) or more")
+        if self.redis_url and urlsplit(self.redis_url).scheme not in {"redis", "rediss", "unix"}:
+            raise SettingsError("redis_url: expected redis://host:port/db, rediss://... or unix://...")
         if not 0 < self.port < 65536:
             raise SettingsError(f"port: {self.port} is not a TCP port")
         for name in ("connect_timeout", "read_timeout", "store_timeout", "retention_days", "max_page_bytes"):
@@ -115,4 +127,5 @@ class Settings:
         return self.upstream.rstrip("/")
 
 
+UPSTREAM_CLIENTS = ("httpx", "httpx-aiohttp", "aiohttp")
 _PARSERS = {"int": int, "float": float, "Path": Path, "str": str}
