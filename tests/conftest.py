@@ -90,9 +90,15 @@ def origin(origin_app: OriginApp) -> Iterator[str]:
 
 
 @pytest.fixture
-def etalage(origin: str) -> Iterator[str]:
+def upstream_client() -> str:
+    """The upstream client Etalage uses; test modules that make claims for every client override it."""
+    return "httpx"
+
+
+@pytest.fixture
+def etalage(origin: str, upstream_client: str) -> Iterator[str]:
     """Etalage with the proxy test rules in front of the scriptable test origin."""
-    with running(create_app(settings_for(origin, PROXY_RULES))) as url:
+    with running(create_app(settings_for(origin, PROXY_RULES, upstream_client=upstream_client))) as url:
         yield url
 
 

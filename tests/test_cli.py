@@ -79,3 +79,9 @@ def test_cli_demo_serves_the_shop_through_etalage(tmp_path):
         finally:
             demo.terminate()
             demo.wait(timeout=30)
+
+
+def test_cli_serve_refuses_several_workers_on_the_embedded_store(capsys, monkeypatch):
+    monkeypatch.setenv("ETALAGE_SECRET", "0123456789abcdef0123")
+    assert main(["serve", "--upstream", "http://127.0.0.1:9", "--rules", str(PROJECT_RULES), "--workers", "2"]) == 2
+    assert "--redis-url" in capsys.readouterr().err

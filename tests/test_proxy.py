@@ -6,13 +6,26 @@ import gzip
 import json
 
 import httpx
+import pytest
 
 from etalage import create_app
+from etalage.settings import UPSTREAM_CLIENTS
 
 from .conftest import ACCEPT_ONETRUST, PROXY_RULES, closed_port_url, raw_request, running, settings_for
 from .origin import HOME
 
 CONSENT = {"OptanonConsent": ACCEPT_ONETRUST}
+
+
+@pytest.fixture(params=UPSTREAM_CLIENTS)
+def upstream_client(request: pytest.FixtureRequest) -> str:
+    """Every proxy behaviour holds whichever client talks to the upstream."""
+    return request.param
+
+
+def known_defect(request: pytest.FixtureRequest, client: str, reason: str) -> None:
+    if request.getfixturevalue("upstream_client") == client:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
 
 
 def echo(response: httpx.Response) -> dict:
@@ -26,7 +39,8 @@ def sent_headers(record: dict) -> dict[str, list[str]]:
     return out
 
 
-def test_proxy_forwards_method_path_query_and_body(etalage):
+def test_proxy_forwards_method_path_query_and_body(etalage, request):
+    known_defect(request, "httpx-aiohttp", "hands aiohttp str(url), which re-encodes the query (%2F becomes /)")
     record = echo(httpx.put(f"{etalage}/echo/a%20b?x=1&y=%2F", content=b"payload"))
     assert (record["method"], record["target"], record["body"]) == ("PUT", "/echo/a%20b?x=1&y=%2F", "payload")
 
@@ -79,8 +93,8 @@ def test_proxy_overwrites_forwarded_headers_from_untrusted_clients(etalage, orig
     assert headers["x-forwarded-host"] == [etalage.removeprefix("http://")]
 
 
-def test_proxy_extends_forwarded_headers_from_trusted_proxies(origin, origin_app):
-    settings = settings_for(origin, PROXY_RULES, trusted_proxies=frozenset({"127.0.0.1"}))
+def test_proxy_extends_forwarded_headers_from_trusted_proxies(origin, origin_app, upstream_client):
+    settings = settings_for(origin, PROXY_RULES, upstream_client=upstream_client, trusted_proxies=frozenset({"127.0.0.1"}))
     with running(create_app(settings)) as url:
         httpx.get(f"{url}/echo", headers={"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https", "X-Forwarded-Host": "shop.example"})
     headers = sent_headers(origin_app.seen[-1])
@@ -93,14 +107,14 @@ def test_proxy_passes_the_client_host_by_default(etalage, origin_app):
     assert sent_headers(origin_app.seen[-1])["host"] == ["www.shop.example"]
 
 
-def test_proxy_sends_the_upstream_host_when_configured(origin, origin_app):
-    with running(create_app(settings_for(origin, PROXY_RULES, preserve_host=False))) as url:
+def test_proxy_sends_the_upstream_host_when_configured(origin, origin_app, upstream_client):
+    with running(create_app(settings_for(origin, PROXY_RULES, upstream_client=upstream_client, preserve_host=False))) as url:
         httpx.get(f"{url}/echo", headers={"Host": "www.shop.example"})
     assert sent_headers(origin_app.seen[-1])["host"] == [origin.removeprefix("http://")]
 
 
-def test_proxy_does_not_follow_redirects_and_rewrites_upstream_locations(origin):
-    with running(create_app(settings_for(origin, PROXY_RULES, preserve_host=False))) as url:
+def test_proxy_does_not_follow_redirects_and_rewrites_upstream_locations(origin, upstream_client):
+    with running(create_app(settings_for(origin, PROXY_RULES, upstream_client=upstream_client, preserve_host=False))) as url:
         response = httpx.get(f"{url}/redirect")
     assert response.status_code == 302
     assert response.headers["location"] == f"{url}/c/dogs?x=1"
@@ -119,20 +133,21 @@ def test_proxy_streams_non_html_untouched(etalage):
     assert response.content == b"".join(bytes([i]) * 1000 for i in range(5))
 
 
-def test_proxy_maps_an_upstream_timeout_to_504(origin):
-    with running(create_app(settings_for(origin, PROXY_RULES, read_timeout=0.2))) as url:
+def test_proxy_maps_an_upstream_timeout_to_504(origin, upstream_client):
+    with running(create_app(settings_for(origin, PROXY_RULES, upstream_client=upstream_client, read_timeout=0.2))) as url:
         response = httpx.get(f"{url}/hang")
     assert response.status_code == 504 and "no-store" in response.headers["cache-control"]
 
 
-def test_proxy_maps_a_refused_connection_to_502():
-    with running(create_app(settings_for(closed_port_url(), PROXY_RULES))) as url:
+def test_proxy_maps_a_refused_connection_to_502(upstream_client, request):
+    known_defect(request, "httpx-aiohttp", "maps aiohttp's connection errors to httpx.ConnectTimeout")
+    with running(create_app(settings_for(closed_port_url(), PROXY_RULES, upstream_client=upstream_client))) as url:
         response = httpx.get(f"{url}/")
     assert response.status_code == 502
 
 
-def test_proxy_error_pages_show_no_internals():
-    with running(create_app(settings_for(closed_port_url(), PROXY_RULES))) as url:
+def test_proxy_error_pages_show_no_internals(upstream_client):
+    with running(create_app(settings_for(closed_port_url(), PROXY_RULES, upstream_client=upstream_client))) as url:
         body = httpx.get(f"{url}/").text
     assert "Traceback" not in body and "httpx" not in body and "127.0.0.1" not in body and "Connect" not in body
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import AsyncIterator
 
 import httpx
@@ -16,9 +17,9 @@ from .settings import Settings, SettingsError
 from .signing import VisitorSigner
 from .store import MemoryStore, ProfileStore
 from .types import Receive, Scope, Send
-from .upstream import HttpxUpstream
+from .upstream import create_upstream
 
-__all__ = ["create_app", "Etalage"]
+__all__ = ["create_app", "create_app_from_env", "Etalage"]
 
 
 class Etalage:
@@ -36,6 +37,14 @@ class Etalage:
             await self.proxy(scope, receive, send)
 
 
+def _store(settings: Settings) -> ProfileStore:
+    if settings.redis_url:
+        from .redis_store import RedisStore
+
+        return RedisStore(settings.redis_url, retention=settings.retention_seconds)
+    return MemoryStore(retention=settings.retention_seconds)
+
+
 def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None, store: ProfileStore | None = None) -> Etalage:
     """Build Etalage; raises SettingsError or RuleSetError (with every problem) when it cannot run."""
     if not settings.upstream:
@@ -47,8 +56,8 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
         )
     ruleset = load_rules(settings.rules_dir)
     metrics = Metrics()
-    profiles = store if store is not None else MemoryStore(retention=settings.retention_seconds)
-    upstream = HttpxUpstream(settings.upstream_origin, settings.connect_timeout, settings.read_timeout, transport)
+    profiles = store if store is not None else _store(settings)
+    upstream = create_upstream(settings.upstream_client, settings.upstream_origin, settings.connect_timeout, settings.read_timeout, transport)
     proxy = Proxy(settings, ruleset, upstream, profiles, VisitorSigner(settings.secret), metrics)
 
     @contextlib.asynccontextmanager
@@ -62,3 +71,8 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
 
     control = Starlette(routes=control_routes(metrics, settings.admin_token), lifespan=lifespan)
     return Etalage(proxy, control, metrics)
+
+
+def create_app_from_env() -> Etalage:
+    """App factory for worker processes, which get their settings through ETALAGE_* variables."""
+    return create_app(Settings.from_env(os.environ))

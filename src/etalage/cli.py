@@ -30,20 +30,12 @@ def _default_rules() -> Path:
     return _PROJECT_RULES if _PROJECT_RULES.is_dir() else Path("rules")
 
 
+# Etalage forwards the origin's own Date and Server headers, and handles X-Forwarded-* itself.
+_UVICORN = {"lifespan": "on", "server_header": False, "date_header": False, "proxy_headers": False, "access_log": False}
+
+
 def _server(app: object, host: str, port: int, log_level: str) -> uvicorn.Server:
-    # Etalage forwards the origin's own Date and Server headers, and handles X-Forwarded-* itself.
-    config = uvicorn.Config(
-        app,  # type: ignore[arg-type]
-        host=host,
-        port=port,
-        log_level=log_level,
-        lifespan="on",
-        server_header=False,
-        date_header=False,
-        proxy_headers=False,
-        access_log=False,
-    )
-    return uvicorn.Server(config)
+    return uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level=log_level, **_UVICORN))  # type: ignore[arg-type]
 
 
 def _demo_secret(state_dir: Path) -> str:
@@ -67,6 +59,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         rules_dir=Path(args.rules),
         host=args.host,
         port=args.port,
+        redis_url=args.redis_url,
     )
     app = create_app(settings)
     shop = _server(create_shop_app(), "127.0.0.1", args.shop_port, settings.log_level)
@@ -83,16 +76,30 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    settings = Settings.from_env(
-        os.environ,
-        upstream=args.upstream,
-        rules_dir=Path(args.rules) if args.rules else None,
-        host=args.host,
-        port=args.port,
+    flags = {
+        "upstream": args.upstream,
+        "rules_dir": Path(args.rules) if args.rules else None,
+        "host": args.host,
+        "port": args.port,
+        "redis_url": args.redis_url,
+        "workers": args.workers,
+    }
+    settings = Settings.from_env(os.environ, **flags)
+    workers = settings.workers or os.cpu_count() or 1
+    if workers > 1 and not settings.redis_url:
+        raise SettingsError("workers: the embedded profile store lives in one process; give --redis-url to run several workers")
+    app = create_app(settings)  # fails fast here, in the parent, on bad settings or rules
+    print(f"Etalage on http://{settings.host}:{settings.port}/ in front of {settings.upstream_origin} ({workers} worker(s))")
+    if workers == 1:
+        asyncio.run(_server(app, settings.host, settings.port, settings.log_level).serve())
+        return 0
+    # Worker processes build their own app from the environment: hand the flags over there.
+    for name, value in flags.items():
+        if value is not None:
+            os.environ[f"ETALAGE_{name.upper()}"] = str(value)
+    uvicorn.run(
+        "etalage.app:create_app_from_env", factory=True, workers=workers, host=settings.host, port=settings.port, log_level=settings.log_level, **_UVICORN
     )
-    app = create_app(settings)
-    print(f"Etalage on http://{settings.host}:{settings.port}/ in front of {settings.upstream_origin}")
-    asyncio.run(_server(app, settings.host, settings.port, settings.log_level).serve())
     return 0
 
 
@@ -124,7 +131,8 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--shop-port", type=int, default=8080, help="the demo shop's port (default 8080)")
     demo.add_argument("--host", default="127.0.0.1", help="address Etalage listens on (default 127.0.0.1)")
     demo.add_argument("--rules", default=str(_default_rules()), help="rules folder (default: the project's rules/)")
-    demo.add_argument("--state-dir", default=".etalage-demo", help="where the demo keeps its signing key")
+    demo.add_argument("--state-dir", default=".etalage-demo", help="where the demo keeps its signing key and profiles")
+    demo.add_argument("--redis-url", help="keep profiles in Redis (redis://host:port/db) instead of the embedded store")
     demo.set_defaults(handler=_cmd_demo)
 
     serve = commands.add_parser("serve", help="run Etalage in front of a site")
@@ -132,6 +140,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--rules", help="rules folder (ETALAGE_RULES_DIR, default ./rules)")
     serve.add_argument("--host", help="listen address (ETALAGE_HOST, default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="listen port (ETALAGE_PORT, default 8000)")
+    serve.add_argument("--redis-url", help="keep profiles in Redis, e.g. redis://127.0.0.1:6379/0 (ETALAGE_REDIS_URL)")
+    serve.add_argument("--workers", type=int, help="worker processes, 0 = one per core; needs Redis (ETALAGE_WORKERS, default 1)")
     serve.set_defaults(handler=_cmd_serve)
 
     rules = commands.add_parser("rules", help="work with rule folders")
