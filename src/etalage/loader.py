@@ -19,15 +19,15 @@ from ._tomlpos import KeyLines
 from .actions import ACTIONS, CompileContext
 from .consent import CONSENT_SOURCES, ConsentPolicy
 from .page import BlockSpec
-from .ruleset import BlockDef, Fields, LearnRule, Problem, Rule, RuleSet, RuleSetError, Site
+from .ruleset import BlockDef, Fields, LearnRule, LoginSource, Problem, Product, Rule, RuleSet, RuleSetError, Site
 from .templates import Template, TemplateError, compile_template
 
 __all__ = ["load_rules"]
 
 _SLUG = re.compile(r"[a-z0-9][a-z0-9_-]*")
 _TOML_POSITION = re.compile(r"\(at line (\d+), column \d+\)")
-_SECTIONS = ("site", "consent", "learn", "blocks", "rule")
-_LEARN_GROUPS = {"category_view": "category", "product_view": "product", "newsletter_subscribe": "category"}
+_SECTIONS = ("site", "consent", "login", "catalog", "learn", "blocks", "rule")
+_LEARN_GROUPS = {"category_view": "category", "product_view": "product", "newsletter_subscribe": "category", "purchase": "product"}
 _PROBE_DOCUMENT = LexborHTMLParser("<p></p>")
 
 
@@ -142,12 +142,14 @@ def load_rules(directory: Path) -> RuleSet:
 
     site = _site(tables["site"], folder, files)
     consent = _consent(tables["consent"], folder)
+    login = _login(tables["login"])
+    catalog = _catalog(tables["catalog"], site)
     learn = tuple(filter(None, (_learn(fields) for fields in tables["learn"])))
     blocks = _blocks(tables["blocks"])
     rules = _rules(tables["rule"], site, blocks, folder)
     if folder.problems:
         raise RuleSetError(sorted(folder.problems, key=lambda p: (p.file, p.line)))
-    return RuleSet(site, consent, learn, blocks, rules, folder.digest.hexdigest()[:16])
+    return RuleSet(site, consent, learn, login, catalog, blocks, rules, folder.digest.hexdigest()[:16])
 
 
 def _single(found: list[Fields], section: str) -> Fields | None:
@@ -170,8 +172,9 @@ def _site(found: list[Fields], folder: _Folder, files: list[Path]) -> Site:
         label = categories.take(slug, str, check=lambda _value, slug=slug: _slug_check(slug))
         if label is not None:
             labels[slug] = label
+    half_life_days = fields.take("interest_half_life_days", (int, float), 30, lambda d: None if d > 0 else "must be more than 0")
     fields.finish()
-    return Site(tuple(labels), labels)
+    return Site(tuple(labels), labels, half_life_days * 24 * 3600.0)
 
 
 def _consent(found: list[Fields], folder: _Folder) -> ConsentPolicy:
@@ -187,12 +190,38 @@ def _consent(found: list[Fields], folder: _Folder) -> ConsentPolicy:
     return ConsentPolicy(source=source, cookie=cookie, groups=groups)
 
 
+def _login(found: list[Fields]) -> LoginSource:
+    fields = _single(found, "login")
+    if fields is None:
+        return LoginSource()
+    header = fields.take("header", str, None)
+    cookie = fields.take("cookie", str, None)
+    fields.finish()
+    return LoginSource(header.lower() if header else None, cookie)
+
+
+def _catalog(found: list[Fields], site: Site) -> dict[str, Product]:
+    catalog: dict[str, Product] = {}
+    for section in found:
+        for product_id, value in section.table.items():
+            entry = section.sub(product_id, section.take(product_id, dict, {}))
+            category = entry.take(
+                "category", str, check=lambda c: None if c in site.labels else f"unknown category {c!r} (categories are: {', '.join(site.categories)})"
+            )
+            lasts_days = entry.take("lasts_days", int, None, lambda d: None if d > 0 else "must be at least 1")
+            entry.finish()
+            if category is not None:
+                catalog[product_id] = Product(category, lasts_days)
+    return catalog
+
+
 def _learn(fields: Fields) -> LearnRule | None:
     event = fields.take(
         "event", str, check=lambda e: None if e in _LEARN_GROUPS else f"unknown event {e!r} (known: {', '.join(_LEARN_GROUPS)})"
     )
     pattern = fields.regex("path", fields.take("path", str))
     query = fields.take("query", str, None)
+    order_query = fields.take("order_query", str, None)
     fields.finish()
     if event is None or pattern is None:
         return None
@@ -200,7 +229,10 @@ def _learn(fields: Fields) -> LearnRule | None:
     if query is None and group not in pattern.groupindex:
         fields.problem(f"{fields.name}: 'path' needs a named group (?P<{group}>...) or a 'query' parameter to read the {group} from", "path")
         return None
-    return LearnRule(event, pattern, query, fields.where())
+    if event == "purchase" and order_query is None:
+        fields.problem(f"{fields.name}: a purchase needs 'order_query', the query parameter holding the order id")
+        return None
+    return LearnRule(event, pattern, query, order_query, fields.where())
 
 
 def _blocks(found: list[Fields]) -> dict[str, BlockDef]:

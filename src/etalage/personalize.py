@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from dataclasses import dataclass
 
 from cachetools import LRUCache
@@ -57,7 +58,7 @@ class Personalizer:
         if not rules:
             return None
         layout = self._layout(ruleset, rules, body)
-        page = PageContext(layout, profile, ruleset.site, charset_of(content_type, body), path)
+        page = PageContext(layout, profile, ruleset.site, charset_of(content_type, body), path, time.time())
         edits: list[Edit] = []
         claimed: set[str] = set()
         fired: list[str] = []

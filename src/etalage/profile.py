@@ -3,23 +3,25 @@
 A page view yields events (what it taught); the proxy applies them to its copy for this page,
 and the store applies the same events to the stored profile. Stores never write back a whole
 profile they read earlier, so two workers handling one visitor cannot overwrite each other's
-updates. Profiles are stored as versioned JSON (orjson), so a later schema can read an older one.
+updates. Profiles are stored as versioned JSON (orjson); older versions are upgraded on read.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import orjson
 
-__all__ = ["Event", "Profile", "ProfileDecodeError", "SCHEMA_VERSION"]
+__all__ = ["Event", "EVENT_KINDS", "Profile", "Purchase", "ProfileDecodeError", "SCHEMA_VERSION", "LIFECYCLE_STAGES"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # A new visit starts after this much inactivity, as in most analytics tools.
 VISIT_GAP_SECONDS = 30 * 60
 RECENT_PRODUCTS = 20
+KEPT_PURCHASES = 100
+LIFECYCLE_STAGES = ("prospect", "customer", "repeat_customer")
 
 
 class ProfileDecodeError(ValueError):
@@ -27,95 +29,221 @@ class ProfileDecodeError(ValueError):
 
 
 class Event(NamedTuple):
-    kind: str  # page_view | category_view | product_view | newsletter_subscribe
+    """Something the profile learns. `value` is a category, product id, customer id, ...; `data` holds
+    structured details (a purchase's order, sku, category and quantity)."""
+
+    kind: str
     value: str
     at: float  # Unix time
+    data: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Purchase:
+    order: str
+    sku: str
+    category: str
+    at: float
+    quantity: int = 1
 
 
 @dataclass(slots=True)
 class Profile:
     category_views: dict[str, int] = field(default_factory=dict)
+    # When each category was last viewed: interest fades with a half-life from there.
+    category_seen: dict[str, float] = field(default_factory=dict)
     recent_products: list[str] = field(default_factory=list)
     newsletters: set[str] = field(default_factory=set)
+    purchases: list[Purchase] = field(default_factory=list)
+    # Chosen by the visitor on their own page: interests count as strong interest, exclusions are never shown.
+    interests: set[str] = field(default_factory=set)
+    exclusions: set[str] = field(default_factory=set)
+    # Suggestions the visitor marked "not for me" ("<rule id>:<category>"), never shown again.
+    dismissed: set[str] = field(default_factory=set)
+    segments: set[str] = field(default_factory=set)
+    customer_id: str | None = None
     visits: int = 0
     first_seen: float = 0.0
     last_seen: float = 0.0
+
+    # -- learning -------------------------------------------------------------------------------
 
     def starts_visit(self, now: float) -> bool:
         """Whether a page view at `now` begins a new visit (the previous one is long enough ago)."""
         return not self.last_seen or now - self.last_seen > VISIT_GAP_SECONDS
 
     def apply(self, events: Iterable[Event]) -> None:
-        for kind, value, at in events:
-            if kind == "page_view":
-                if not self.first_seen:
-                    self.first_seen = at
-                if self.starts_visit(at):
-                    self.visits += 1
-                self.last_seen = max(self.last_seen, at)
-            elif kind == "category_view":
-                self.category_views[value] = self.category_views.get(value, 0) + 1
-            elif kind == "product_view":
-                if value in self.recent_products:
-                    self.recent_products.remove(value)
-                self.recent_products.insert(0, value)
-                del self.recent_products[RECENT_PRODUCTS:]
-            elif kind == "newsletter_subscribe":
-                self.newsletters.add(value)
+        for event in events:
+            handler = _HANDLERS.get(event.kind)
+            if handler is not None:
+                handler(self, event)
+
+    def _page_view(self, event: Event) -> None:
+        if not self.first_seen:
+            self.first_seen = event.at
+        if self.starts_visit(event.at):
+            self.visits += 1
+        self.last_seen = max(self.last_seen, event.at)
+
+    def _category_view(self, event: Event) -> None:
+        self.category_views[event.value] = self.category_views.get(event.value, 0) + 1
+        self.category_seen[event.value] = max(self.category_seen.get(event.value, 0.0), event.at)
+
+    def _product_view(self, event: Event) -> None:
+        if event.value in self.recent_products:
+            self.recent_products.remove(event.value)
+        self.recent_products.insert(0, event.value)
+        del self.recent_products[RECENT_PRODUCTS:]
+
+    def _purchase(self, event: Event) -> None:
+        data = event.data or {}
+        purchase = Purchase(str(data.get("order", "")), event.value, str(data.get("category", "")), event.at, int(data.get("quantity", 1)))
+        # The same order line learned twice (a reload of the thank-you page, a re-import) counts once.
+        if any(p.order == purchase.order and p.sku == purchase.sku for p in self.purchases):
+            return
+        self.purchases.append(purchase)
+        self.purchases.sort(key=lambda p: p.at)
+        del self.purchases[:-KEPT_PURCHASES]
+
+    def _dismiss(self, event: Event) -> None:
+        # "Not for me" hides that suggestion for good and halves the interest in its category.
+        self.dismissed.add(event.value)
+        category = event.value.rpartition(":")[2]
+        if category in self.category_views:
+            self.category_views[category] //= 2
+
+    def _interest(self, event: Event) -> None:
+        self.interests.add(event.value)
+        self.exclusions.discard(event.value)
+
+    def _exclusion(self, event: Event) -> None:
+        self.exclusions.add(event.value)
+        self.interests.discard(event.value)
+
+    def _customer(self, event: Event) -> None:
+        self.customer_id = event.value
 
     def merge(self, other: Profile) -> None:
         """Fold another profile of the same person into this one (an anonymous one at login).
 
-        Counts add up, recency takes the latest, sets unite. Merging is only ever done once per
-        pair (the store removes the merged profile), which keeps the adding idempotent.
+        Counts add up, recency takes the latest, sets unite; the stricter choice wins: an exclusion
+        from either side stands. The store removes the merged profile, so nothing merges twice.
         """
         for category, views in other.category_views.items():
             self.category_views[category] = self.category_views.get(category, 0) + views
+        for category, seen in other.category_seen.items():
+            self.category_seen[category] = max(self.category_seen.get(category, 0.0), seen)
         newer, older = (other, self) if other.last_seen > self.last_seen else (self, other)
         self.recent_products = list(dict.fromkeys(newer.recent_products + older.recent_products))[:RECENT_PRODUCTS]
+        for purchase in other.purchases:
+            self._purchase(Event("purchase", purchase.sku, purchase.at, {"order": purchase.order, "category": purchase.category, "quantity": purchase.quantity}))
         self.newsletters |= other.newsletters
+        self.exclusions |= other.exclusions
+        self.interests = (self.interests | other.interests) - self.exclusions
+        self.dismissed |= other.dismissed
+        self.segments |= other.segments
+        self.customer_id = self.customer_id or other.customer_id
         self.visits += other.visits
         firsts = [t for t in (self.first_seen, other.first_seen) if t]
         self.first_seen = min(firsts) if firsts else 0.0
         self.last_seen = max(self.last_seen, other.last_seen)
 
-    def top_category(self, order: tuple[str, ...]) -> str | None:
-        """The most viewed category; ties go to the one listed first in the site's category order."""
-        best, best_views = None, 0
-        for category in order:
-            views = self.category_views.get(category, 0)
-            if views > best_views:
-                best, best_views = category, views
-        return best
+    # -- reading --------------------------------------------------------------------------------
+
+    @property
+    def lifecycle(self) -> str:
+        orders = {purchase.order for purchase in self.purchases}
+        return LIFECYCLE_STAGES[min(len(orders), 2)]
+
+    def affinity(self, category: str, now: float, half_life: float) -> float:
+        """Interest in a category: its views, halved for every `half_life` seconds since the last one.
+
+        Explicitly chosen interests count as strong interest; excluded categories have none.
+        """
+        if category in self.exclusions:
+            return 0.0
+        views = self.category_views.get(category, 0)
+        score = views * 0.5 ** (max(now - self.category_seen.get(category, now), 0.0) / half_life) if views else 0.0
+        return score + (10.0 if category in self.interests else 0.0)
+
+    # -- storage --------------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "v": SCHEMA_VERSION,
+            "category_views": self.category_views,
+            "category_seen": self.category_seen,
+            "recent_products": self.recent_products,
+            "newsletters": sorted(self.newsletters),
+            "purchases": [[p.order, p.sku, p.category, p.at, p.quantity] for p in self.purchases],
+            "interests": sorted(self.interests),
+            "exclusions": sorted(self.exclusions),
+            "dismissed": sorted(self.dismissed),
+            "segments": sorted(self.segments),
+            "customer_id": self.customer_id,
+            "visits": self.visits,
+            "first_seen": self.first_seen,
+            "last_seen": self.last_seen,
+        }
 
     def dumps(self) -> bytes:
-        return orjson.dumps(
-            {
-                "v": SCHEMA_VERSION,
-                "category_views": self.category_views,
-                "recent_products": self.recent_products,
-                "newsletters": sorted(self.newsletters),
-                "visits": self.visits,
-                "first_seen": self.first_seen,
-                "last_seen": self.last_seen,
-            }
-        )
+        return orjson.dumps(self.to_dict())
 
     @classmethod
     def loads(cls, data: bytes) -> Profile:
         try:
             raw = orjson.loads(data)
-            if raw.get("v") != SCHEMA_VERSION:
-                raise ProfileDecodeError(f"unknown profile schema version {raw.get('v')!r}")
+            version = raw.get("v")
+            if version not in (1, SCHEMA_VERSION):
+                raise ProfileDecodeError(f"unknown profile schema version {version!r}")
             return cls(
                 category_views={str(k): int(v) for k, v in raw["category_views"].items()},
+                category_seen={str(k): float(v) for k, v in raw.get("category_seen", {}).items()},
                 recent_products=[str(p) for p in raw["recent_products"]][:RECENT_PRODUCTS],
                 newsletters={str(c) for c in raw["newsletters"]},
+                purchases=[Purchase(str(o), str(s), str(c), float(a), int(q)) for o, s, c, a, q in raw.get("purchases", [])],
+                interests={str(c) for c in raw.get("interests", [])},
+                exclusions={str(c) for c in raw.get("exclusions", [])},
+                dismissed={str(c) for c in raw.get("dismissed", [])},
+                segments={str(c) for c in raw.get("segments", [])},
+                customer_id=raw.get("customer_id"),
                 visits=int(raw["visits"]),
                 first_seen=float(raw["first_seen"]),
                 last_seen=float(raw["last_seen"]),
             )
+        except ProfileDecodeError:
+            raise
         except (orjson.JSONDecodeError, AttributeError, KeyError, TypeError, ValueError) as exc:
-            if isinstance(exc, ProfileDecodeError):
-                raise
             raise ProfileDecodeError(f"stored profile is not readable: {exc}") from exc
+
+
+def _adds_to(attribute: str) -> Callable[[Profile, Event], None]:
+    def handler(profile: Profile, event: Event) -> None:
+        getattr(profile, attribute).add(event.value)
+
+    return handler
+
+
+def _removes_from(attribute: str) -> Callable[[Profile, Event], None]:
+    def handler(profile: Profile, event: Event) -> None:
+        getattr(profile, attribute).discard(event.value)
+
+    return handler
+
+
+_HANDLERS: dict[str, Callable[[Profile, Event], None]] = {
+    "page_view": Profile._page_view,
+    "category_view": Profile._category_view,
+    "product_view": Profile._product_view,
+    "purchase": Profile._purchase,
+    "newsletter_subscribe": _adds_to("newsletters"),
+    "newsletter_unsubscribe": _removes_from("newsletters"),
+    "interest": Profile._interest,
+    "interest_removed": _removes_from("interests"),
+    "exclusion": Profile._exclusion,
+    "exclusion_removed": _removes_from("exclusions"),
+    "dismiss": Profile._dismiss,
+    "segment": _adds_to("segments"),
+    "customer": Profile._customer,
+}
+EVENT_KINDS = frozenset(_HANDLERS)

@@ -21,7 +21,7 @@ from .learn import learn_from_request
 from .metrics import Metrics
 from .personalize import Personalizer
 from .profile import Profile
-from .ruleset import RuleSet
+from .ruleset import LoginSource, RuleSet
 from .settings import Settings
 from .signing import VisitorSigner
 from .store import ProfileStore, StoreError
@@ -125,24 +125,39 @@ class Proxy:
         cookie = f"{self.settings.cookie_name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax"
         return (cookie + "; Secure" if secure else cookie).encode("latin-1")
 
-    async def _visitor(self, consent: Consent, jar: CookieJar, secure: bool) -> tuple[str | None, Profile | None, bytes | None]:
-        """(visitor id, profile, Set-Cookie value) for a page view.
+    def _visitor(self, consent: Consent, jar: CookieJar, secure: bool) -> tuple[str | None, bool, bytes | None]:
+        """(visitor id, whether it is a returning one, Set-Cookie value) for a response to this visitor.
 
-        Without consent there is no id and no profile; an id cookie that still arrives means consent
-        was withdrawn: the profile is erased and the cookie expired. A profile of None with an id
-        means the store failed and the page is served unpersonalized.
+        Without consent there is no id; an id cookie that still arrives means consent was
+        withdrawn: the profile is erased and the cookie expired.
         """
         values = jar.get(self.settings.cookie_name)
         verified = self._signer.verify(values[0]) if values and len(values) == 1 else None
         if not consent.granted:
             if verified is not None:
                 self._in_background(self._store.erase(verified.visitor_id), "erase")
-            return None, None, self._cookie("", 0, secure) if values else None
+            return None, False, self._cookie("", 0, secure) if values else None
         if verified is None:
             visitor_id = self._signer.new_id()
-            return visitor_id, Profile(), self._cookie(self._signer.sign(visitor_id), self.settings.retention_seconds, secure)
+            return visitor_id, False, self._cookie(self._signer.sign(visitor_id), self.settings.retention_seconds, secure)
         set_cookie = self._cookie(self._signer.sign(verified.visitor_id), self.settings.retention_seconds, secure) if verified.stale_key else None
-        return verified.visitor_id, await self._load(verified.visitor_id), set_cookie
+        return verified.visitor_id, True, set_cookie
+
+    @staticmethod
+    def _logged_in(login: LoginSource, headers: RawHeaders) -> str | None:
+        """The customer id the origin's response announces (a header, or a cookie it sets), if any."""
+        if login.header:
+            value = get_header(headers, login.header.encode())
+            if value:
+                return value.decode("latin-1").strip() or None
+        if login.cookie:
+            prefix = login.cookie.encode() + b"="
+            for name, value in headers:
+                if name.lower() == b"set-cookie" and value.startswith(prefix):
+                    customer = value[len(prefix) :].split(b";", 1)[0].strip().strip(b'"')
+                    # An empty or expired cookie is a logout, not a login.
+                    return customer.decode("latin-1") or None if b"max-age=0" not in value.lower() else None
+        return None
 
     async def _load(self, visitor_id: str) -> Profile | None:
         try:
@@ -193,10 +208,8 @@ class Proxy:
         path: str = scope["path"]
         ruleset = self.ruleset
         scheme, host = self._public_origin(scope, headers)
-        consent = jar = None
-        if method == "GET":
-            consent, jar = self._consent(ruleset, headers)
-        wants_rewrite = consent is not None and consent.granted and bool(ruleset.rules_for(path))
+        consent, jar = self._consent(ruleset, headers)
+        wants_rewrite = method == "GET" and consent.granted and bool(ruleset.rules_for(path))
         forward = self._forward_headers(scope, headers, scheme, host, strip_conditionals=wants_rewrite)
         try:
             response = await self._upstream.send(method, raw_path + b"?" + query if query else raw_path, forward, self._request_body(headers, receive))
@@ -215,34 +228,57 @@ class Proxy:
             await self._send_whole(send, *_error_page(502))
             return
         try:
-            headers_out = self._response_headers(response.headers, scheme, host)
-            content_type = get_header(headers_out, b"content-type")
-            if consent is None or jar is None or response.status != 200 or not _is_html(content_type) or get_header(headers_out, b"content-range"):
-                self._metrics.inc("etalage_requests_total", outcome="passed")
-                await self._stream(send, response, headers_out, method == "HEAD")
-                return
-            secure = scheme == "https"
-            now = time.time()
-            visitor_id, profile, set_cookie = await self._visitor(consent, jar, secure)
-            if visitor_id is not None and profile is not None and profile.starts_visit(now) and set_cookie is None:
-                # Once per visit the cookie is renewed, so it expires with the profile, not at a fixed date.
-                set_cookie = self._cookie(self._signer.sign(visitor_id), self.settings.retention_seconds, secure)
-            if set_cookie is not None:
-                headers_out = self._private(headers_out + [(b"set-cookie", set_cookie)])
-            if visitor_id is None or profile is None:
-                self._metrics.inc("etalage_requests_total", outcome="passed")
-                await self._stream(send, response, headers_out, False)
-                return
-            events = learn_from_request(ruleset.learn, ruleset.site, path, query.decode("latin-1"), now)
-            profile.apply(events)
-            self._in_background(self._store.record(visitor_id, events), "record")
-            if wants_rewrite:
-                await self._send_personalized(send, response, headers_out, ruleset, path, profile)
-            else:
-                self._metrics.inc("etalage_requests_total", outcome="passed")
-                await self._stream(send, response, headers_out, False)
+            await self._respond(send, response, ruleset, method, path, query, (scheme, host), consent, jar, wants_rewrite)
         finally:
             await response.aclose()
+
+    async def _respond(
+        self,
+        send: Send,
+        response: UpstreamResponse,
+        ruleset: RuleSet,
+        method: str,
+        path: str,
+        query: bytes,
+        public: tuple[str, bytes],
+        consent: Consent,
+        jar: CookieJar,
+        wants_rewrite: bool,
+    ) -> None:
+        scheme, host = public
+        headers = self._response_headers(response.headers, scheme, host)
+        content_type = get_header(headers, b"content-type")
+        is_page = method == "GET" and response.status == 200 and _is_html(content_type) and get_header(headers, b"content-range") is None
+        customer = self._logged_in(ruleset.login, response.headers) if consent.granted else None
+        if not is_page and customer is None:
+            self._metrics.inc("etalage_requests_total", outcome="passed")
+            await self._stream(send, response, headers, method == "HEAD")
+            return
+        secure = scheme == "https"
+        now = time.time()
+        visitor_id, returning, set_cookie = self._visitor(consent, jar, secure)
+        profile = None
+        if visitor_id is not None and customer is not None:
+            self._in_background(self._store.link(visitor_id, customer), "link")
+        if visitor_id is not None and is_page:
+            profile = await self._load(visitor_id) if returning else Profile()
+            if profile is not None and profile.starts_visit(now) and set_cookie is None:
+                # Once per visit the cookie is renewed, so it expires with the profile, not at a fixed date.
+                set_cookie = self._cookie(self._signer.sign(visitor_id), self.settings.retention_seconds, secure)
+        if set_cookie is not None:
+            headers = self._private(headers + [(b"set-cookie", set_cookie)])
+        if visitor_id is None or profile is None:
+            self._metrics.inc("etalage_requests_total", outcome="passed")
+            await self._stream(send, response, headers, method == "HEAD")
+            return
+        events = learn_from_request(ruleset, path, query.decode("latin-1"), now)
+        profile.apply(events)
+        self._in_background(self._store.record(visitor_id, events), "record")
+        if wants_rewrite:
+            await self._send_personalized(send, response, headers, ruleset, path, profile)
+        else:
+            self._metrics.inc("etalage_requests_total", outcome="passed")
+            await self._stream(send, response, headers, False)
 
     @staticmethod
     def _request_body(headers: RawHeaders, receive: Receive) -> AsyncIterator[bytes] | None:

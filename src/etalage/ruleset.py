@@ -20,7 +20,7 @@ from .page import BlockSpec
 if TYPE_CHECKING:
     from .actions import Action
 
-__all__ = ["Problem", "RuleSetError", "Site", "LearnRule", "BlockDef", "Rule", "RuleSet", "Fields", "MISSING"]
+__all__ = ["Problem", "RuleSetError", "Site", "Product", "LearnRule", "LoginSource", "BlockDef", "Rule", "RuleSet", "Fields", "MISSING"]
 
 MISSING: Any = object()
 
@@ -49,14 +49,32 @@ class Site:
     # Category slugs in the order the shop lists them; ties in interest go to the earlier one.
     categories: tuple[str, ...]
     labels: Mapping[str, str]
+    # Interest in a category halves after this many seconds without viewing it.
+    half_life: float = 30 * 24 * 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class Product:
+    category: str
+    # For replenishable products: how many days one purchase lasts.
+    lasts_days: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class LearnRule:
-    event: str  # category_view | product_view | newsletter_subscribe
+    event: str  # category_view | product_view | newsletter_subscribe | purchase
     path: re.Pattern[str]
     query: str | None  # take the value from this query parameter instead of the path's named group
+    order_query: str | None  # purchases: the query parameter holding the order id
     source: str
+
+
+@dataclass(frozen=True, slots=True)
+class LoginSource:
+    """Where the origin's responses say who logged in. Never a request cookie: visitors can forge those."""
+
+    header: str | None = None
+    cookie: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +104,8 @@ class RuleSet:
     site: Site
     consent: ConsentPolicy
     learn: tuple[LearnRule, ...]
+    login: LoginSource
+    catalog: Mapping[str, Product]
     blocks: Mapping[str, BlockDef]
     # Highest priority first; file order breaks ties (equal priorities on one block are a load error).
     rules: tuple[Rule, ...]

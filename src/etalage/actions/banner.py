@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ..page import Block, Edit
-from ..ruleset import Fields
+from ..profile import Profile
+from ..ruleset import Fields, Site
 from ..templates import Template
-from .base import Action, CompileContext, PageContext, encode_fragment, mark_block
+from .base import Action, CompileContext, PageContext, encode_fragment, mark_block, ranked_categories
 
 PROVIDES = frozenset({"category", "category_label"})
 
@@ -40,11 +41,21 @@ class Banner(Action):
         per_category.finish()
         return cls(templates)
 
+    def _choice(self, rule_id: str, profile: Profile, site: Site, now: float) -> str | None:
+        """The visitor's strongest category, if it has a template."""
+        ranked = ranked_categories(profile, site, now, rule_id)
+        return ranked[0][0] if ranked and ranked[0][0] in self.templates else None
+
     def apply(self, rule_id: str, block: Block | None, page: PageContext) -> list[Edit]:
         assert block is not None
-        top = page.profile.top_category(page.site.categories)
-        template = self.templates.get(top) if top else None
-        if template is None:
+        top = self._choice(rule_id, page.profile, page.site, page.now)
+        if top is None:
             return []
-        html = template.render({"category": top, "category_label": page.site.labels[top]})
+        html = self.templates[top].render({"category": top, "category_label": page.site.labels[top]})
         return [mark_block(block, rule_id), Edit(block.inner_start, block.inner_end, encode_fragment(html, page.charset))]
+
+    def why(self, rule_id: str, profile: Profile, site: Site, now: float) -> str | None:
+        top = self._choice(rule_id, profile, site, now)
+        if top is None:
+            return None
+        return f"shows a {site.labels[top]} banner, because {site.labels[top]} is what you look at most"

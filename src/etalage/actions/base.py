@@ -13,7 +13,7 @@ from ..profile import Profile
 from ..ruleset import BlockDef, Fields, Site
 from ..templates import Template
 
-__all__ = ["Action", "CompileContext", "PageContext", "mark_block", "encode_fragment"]
+__all__ = ["Action", "CompileContext", "PageContext", "mark_block", "encode_fragment", "ranked_categories"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +31,23 @@ class PageContext:
     site: Site
     charset: str
     path: str
+    now: float
+
+    def ranked_categories(self, rule_id: str) -> list[tuple[str, float]]:
+        """Categories with some interest, strongest first (site order breaks ties), minus the ones the
+        visitor excluded or marked "not for me" for this rule."""
+        return ranked_categories(self.profile, self.site, self.now, rule_id)
+
+
+def ranked_categories(profile: Profile, site: Site, now: float, rule_id: str) -> list[tuple[str, float]]:
+    scored = []
+    for category in site.categories:
+        if f"{rule_id}:{category}" in profile.dismissed:
+            continue
+        score = profile.affinity(category, now, site.half_life)
+        if score > 0:
+            scored.append((category, score))
+    return sorted(scored, key=lambda pair: -pair[1])
 
 
 def encode_fragment(text: str, charset: str) -> bytes:
@@ -56,3 +73,7 @@ class Action(abc.ABC):
     @abc.abstractmethod
     def apply(self, rule_id: str, block: Block | None, page: PageContext) -> list[Edit]:
         """Edits for this page view; [] leaves the page alone."""
+
+    @abc.abstractmethod
+    def why(self, rule_id: str, profile: Profile, site: Site, now: float) -> str | None:
+        """In the visitor's own words, why this rule would personalize for them now; None if it would not."""

@@ -9,7 +9,8 @@ from __future__ import annotations
 from html import escape
 
 from ..page import Block, Edit
-from ..ruleset import Fields
+from ..profile import Profile
+from ..ruleset import Fields, Site
 from ..templates import Template
 from .base import Action, CompileContext, PageContext, encode_fragment
 
@@ -24,6 +25,21 @@ class Popin(Action):
         self.min_views = min_views
         self.template = template
 
+    def _choice(self, rule_id: str, profile: Profile, site: Site) -> str | None:
+        best, best_views = None, self.min_views - 1
+        for category in site.categories:
+            views = profile.category_views.get(category, 0)
+            hidden = category in profile.newsletters or category in profile.exclusions or f"{rule_id}:{category}" in profile.dismissed
+            if views > best_views and not hidden:
+                best, best_views = category, views
+        return best
+
+    def why(self, rule_id: str, profile: Profile, site: Site, now: float) -> str | None:
+        best = self._choice(rule_id, profile, site)
+        if best is None:
+            return None
+        return f"offers the {site.labels[best]} newsletter, because you viewed {site.labels[best]} {profile.category_views[best]} times"
+
     @classmethod
     def compile(cls, fields: Fields, context: CompileContext) -> Popin | None:
         min_views = fields.take("min_views", int, 3, lambda n: None if n >= 1 else "must be at least 1")
@@ -36,12 +52,7 @@ class Popin(Action):
         insert_at = page.layout.body_end
         if insert_at is None:
             return []
-        profile = page.profile
-        best, best_views = None, self.min_views - 1
-        for category in page.site.categories:
-            views = profile.category_views.get(category, 0)
-            if views > best_views and category not in profile.newsletters:
-                best, best_views = category, views
+        best = self._choice(rule_id, page.profile, page.site)
         if best is None:
             return []
         inner = self.template.render({"category": best, "category_label": page.site.labels[best]})

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from ..page import Block, Edit, reorder_items
-from ..ruleset import Fields
-from .base import Action, CompileContext, PageContext, mark_block
+from ..profile import Profile
+from ..ruleset import Fields, Site
+from .base import Action, CompileContext, PageContext, mark_block, ranked_categories
 
 
 class Sort(Action):
@@ -22,9 +23,21 @@ class Sort(Action):
 
     def apply(self, rule_id: str, block: Block | None, page: PageContext) -> list[Edit]:
         assert block is not None
-        views = page.profile.category_views
-        scores = [views.get(item.attrs.get(self.category_attr, ""), 0) for item in block.items]
+        interest = dict(page.ranked_categories(rule_id))
+        excluded = page.profile.exclusions
+        # Excluded categories go last; otherwise stronger interest first, the shop's order for ties.
+        scores = []
+        for item in block.items:
+            category = item.attrs.get(self.category_attr, "")
+            scores.append(-1.0 if category in excluded else interest.get(category, 0.0))
         order = sorted(range(len(scores)), key=lambda index: -scores[index])
         if order == list(range(len(scores))):
             return []
         return [mark_block(block, rule_id), *reorder_items(block, order)]
+
+    def why(self, rule_id: str, profile: Profile, site: Site, now: float) -> str | None:
+        ranked = ranked_categories(profile, site, now, rule_id)
+        if not ranked:
+            return None
+        names = ", ".join(site.labels[category] for category, _ in ranked[:3])
+        return f"lists products in the order of your interests: {names}"

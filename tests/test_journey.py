@@ -1,0 +1,86 @@
+"""Customer-journey learning through Etalage in front of the demo shop: login, devices, purchases."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from selectolax.lexbor import LexborHTMLParser
+
+from etalage import create_app
+from etalage.demo.shop import customer_id_for
+from etalage.store import MemoryStore
+
+from .conftest import running, settings_for
+
+EMAIL = "sanne@example.nl"
+
+
+@pytest.fixture
+def store() -> MemoryStore:
+    return MemoryStore(retention=3600)
+
+
+@pytest.fixture
+def proxy(shop, store):
+    with running(create_app(settings_for(shop), store=store)) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def device(base_url: str) -> Iterator[httpx.Client]:
+    """A browser whose visitor accepted the shop's consent banner."""
+    with httpx.Client(base_url=base_url) as client:
+        client.post("/consent", data={"choice": "accept"})
+        yield client
+
+
+def hero_text(client: httpx.Client) -> str:
+    return LexborHTMLParser(client.get("/").content).css_first("#hero").text()
+
+
+def test_journey_login_on_a_second_device_shows_the_same_profile(proxy):
+    with device(proxy) as laptop, device(proxy) as phone:
+        for _ in range(3):
+            laptop.get("/c/rodents")
+        laptop.post("/login", data={"email": EMAIL})
+        phone.post("/login", data={"email": EMAIL})
+        assert "Small pets" in hero_text(phone)
+
+
+def test_journey_login_merges_anonymous_history_into_the_customer(proxy, store):
+    with device(proxy) as laptop:
+        laptop.get("/c/birds")
+        laptop.post("/login", data={"email": EMAIL})
+        laptop.get("/c/birds")
+    profile = asyncio.run(store.load_customer(customer_id_for(EMAIL)))
+    assert profile is not None and profile.category_views == {"birds": 2}
+
+
+def test_journey_a_forged_shop_cookie_links_nothing(proxy, store):
+    with device(proxy) as attacker:
+        attacker.cookies.set("shop_customer", customer_id_for(EMAIL))
+        attacker.get("/c/birds")
+    assert asyncio.run(store.load_customer(customer_id_for(EMAIL))) is None
+
+
+def test_journey_product_views_count_towards_their_category(proxy):
+    with device(proxy) as client:
+        for _ in range(3):
+            client.get("/p/rodent-hamster-wheel-20")
+        popin = LexborHTMLParser(client.get("/").content).css_first(".etalage-popin")
+    assert popin is not None and popin.attributes["data-etalage-category"] == "rodents"
+
+
+def test_journey_a_purchase_makes_the_visitor_a_customer(proxy, store):
+    with device(proxy) as client:
+        thank_you = client.post("/checkout", data={"product": "dog-kibble-5kg"}).headers["location"]
+        client.get(thank_you)
+        client.get(thank_you)  # a reload learns nothing new
+        visitor = client.cookies["etalage_vid"].split(".")[0]
+        client.get("/")
+    profile = asyncio.run(store.load(visitor))
+    assert profile.lifecycle == "customer" and [(p.sku, p.category) for p in profile.purchases] == [("dog-kibble-5kg", "dogs")]
