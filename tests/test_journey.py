@@ -84,3 +84,13 @@ def test_journey_a_purchase_makes_the_visitor_a_customer(proxy, store):
         client.get("/")
     profile = asyncio.run(store.load(visitor))
     assert profile.lifecycle == "customer" and [(p.sku, p.category) for p in profile.purchases] == [("dog-kibble-5kg", "dogs")]
+
+
+def test_journey_interest_survives_a_restart_of_etalage(shop, tmp_path):
+    settings = settings_for(shop, profiles_file=str(tmp_path / "profiles.json"))
+    with running(create_app(settings)) as first, device(first) as client:
+        for _ in range(3):
+            client.get("/c/rodents")
+        cookies = dict(client.cookies)
+    with running(create_app(settings)) as second, httpx.Client(base_url=second, cookies=cookies) as client:
+        assert "Small pets" in hero_text(client)

@@ -128,3 +128,42 @@ def test_memory_store_reports_corrupt_entries_as_store_errors():
     store._profiles["v:v"] = b"garbage"
     with pytest.raises(StoreError):
         asyncio.run(store.load("v"))
+
+
+def test_memory_store_file_survives_a_restart(tmp_path):
+    path = tmp_path / "profiles.json"
+
+    async def first_run() -> None:
+        store = MemoryStore(retention=3600, path=path)
+        await store.record("v", [Event("category_view", "rodents", 1.0)])
+        await store.link("v", "cust-1")
+        await store.aclose()
+
+    asyncio.run(first_run())
+    again = MemoryStore(retention=3600, path=path)
+    assert asyncio.run(again.load("v")).category_views == {"rodents": 1}
+
+
+def test_memory_store_file_forgets_erased_visitors(tmp_path):
+    path = tmp_path / "profiles.json"
+
+    async def run() -> None:
+        store = MemoryStore(retention=3600, path=path)
+        await store.record("v", [Event("category_view", "rodents", 1.0)])
+        await store.erase("v")
+
+    asyncio.run(run())
+    assert b"rodents" not in path.read_bytes()
+
+
+def test_memory_store_file_drops_profiles_past_retention(tmp_path):
+    path = tmp_path / "profiles.json"
+    path.write_bytes(b'{"format": 1, "profiles": {"v:old": [1.0, "{}"]}, "links": {}}')
+    assert asyncio.run(MemoryStore(retention=3600, path=path).load("old")) is None
+
+
+def test_memory_store_unreadable_file_is_a_store_error(tmp_path):
+    path = tmp_path / "profiles.json"
+    path.write_bytes(b"not json")
+    with pytest.raises(StoreError, match="profiles.json"):
+        MemoryStore(retention=3600, path=path)

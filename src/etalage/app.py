@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from pathlib import Path
 from collections.abc import AsyncIterator
 
 import httpx
@@ -42,7 +43,7 @@ def _store(settings: Settings) -> ProfileStore:
         from .redis_store import RedisStore
 
         return RedisStore(settings.redis_url, retention=settings.retention_seconds)
-    return MemoryStore(retention=settings.retention_seconds)
+    return MemoryStore(retention=settings.retention_seconds, path=Path(settings.profiles_file) if settings.profiles_file else None)
 
 
 def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None, store: ProfileStore | None = None) -> Etalage:

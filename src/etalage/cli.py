@@ -19,6 +19,7 @@ from .app import create_app
 from .loader import load_rules
 from .ruleset import RuleSetError
 from .settings import Settings, SettingsError
+from .store import StoreError
 
 __all__ = ["main"]
 
@@ -53,6 +54,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     environ = dict(os.environ)
     environ.setdefault("ETALAGE_SECRET", _demo_secret(Path(args.state_dir)))
+    # The demo's visitors keep their profiles across restarts (the embedded store saves them here).
+    environ.setdefault("ETALAGE_PROFILES_FILE", str(Path(args.state_dir) / "profiles.json"))
     settings = Settings.from_env(
         environ,
         upstream=f"http://127.0.0.1:{args.shop_port}",
@@ -158,7 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=os.environ.get("ETALAGE_LOG_LEVEL", "info").upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         return args.handler(args)
-    except (SettingsError, RuleSetError) as exc:
+    except (SettingsError, RuleSetError, StoreError) as exc:
         print(f"etalage: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

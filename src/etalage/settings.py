@@ -72,6 +72,8 @@ class Settings:
     admin_token: str = field(default="", repr=False)
     # Profiles in Redis (redis://host:port/db) instead of the embedded store.
     redis_url: str = field(default="", repr=False)
+    # Where the embedded store keeps its profiles between runs; empty keeps them in memory only.
+    profiles_file: str = ""
     # How Etalage talks to the upstream: httpx, httpx-aiohttp (httpx over an aiohttp transport) or aiohttp.
     upstream_client: str = "httpx"
     # Worker processes for `serve`; 0 means one per CPU core.
