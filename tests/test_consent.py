@@ -1,4 +1,4 @@
-from etalage.consent import ConsentPolicy, read_consent
+from etalage.consent import ConsentPolicy, OneTrustSettings, read_consent
 from etalage.cookies import parse_cookie_header
 
 from .conftest import ACCEPT_ONETRUST, REJECT_ONETRUST
@@ -52,7 +52,7 @@ def test_consent_onetrust_gpc_flag_means_no():
 
 
 def test_consent_groups_are_configurable():
-    policy = ConsentPolicy(groups=("C0003",))
+    policy = ConsentPolicy(onetrust=OneTrustSettings(groups=("C0003",)))
     granted = read_consent(policy, parse_cookie_header("OptanonConsent=interactionCount=1&groups=C0003%3A1%2CC0004%3A0"), None)
     assert granted.granted
 

@@ -17,7 +17,7 @@ from selectolax.lexbor import LexborHTMLParser
 
 from ._tomlpos import KeyLines
 from .actions import ACTIONS, CompileContext
-from .consent import CONSENT_SOURCES, ConsentPolicy
+from .consent import ConsentPolicy, build_policy
 from .page import BlockSpec
 from .ruleset import BlockDef, Fields, LearnRule, LoginSource, Problem, Product, Rule, RuleSet, RuleSetError, Site
 from .templates import Template, TemplateError, compile_template
@@ -181,13 +181,32 @@ def _consent(found: list[Fields], folder: _Folder) -> ConsentPolicy:
     fields = _single(found, "consent")
     if fields is None:
         return ConsentPolicy()
-    source = fields.take(
-        "source", str, "onetrust", lambda s: None if s in CONSENT_SOURCES else f"unknown consent source {s!r} (known: {', '.join(CONSENT_SOURCES)})"
-    )
-    cookie = fields.take("cookie", str, "OptanonConsent")
-    groups = fields.strings("groups", ("C0004",)) or ("C0004",)
+    return build_policy(fields)  # validates [consent] and its [consent.<source>] tables, then finish()
+
+
+def _login(found: list[Fields]) -> LoginSource:
+    fields = _single(found, "login")
+    if fields is None:
+        return LoginSource()
+    header = fields.take("header", str, None)
+    cookie = fields.take("cookie", str, None)
     fields.finish()
-    return ConsentPolicy(source=source, cookie=cookie, groups=groups)
+    return LoginSource(header.lower() if header else None, cookie)
+
+
+def _catalog(found: list[Fields], site: Site) -> dict[str, Product]:
+    catalog: dict[str, Product] = {}
+    for section in found:
+        for product_id, value in section.table.items():
+            entry = section.sub(product_id, section.take(product_id, dict, {}))
+            category = entry.take(
+                "category", str, check=lambda c: None if c in site.labels else f"unknown category {c!r} (categories are: {', '.join(site.categories)})"
+            )
+            lasts_days = entry.take("lasts_days", int, None, lambda d: None if d > 0 else "must be at least 1")
+            entry.finish()
+            if category is not None:
+                catalog[product_id] = Product(category, lasts_days)
+    return catalog
 
 
 def _login(found: list[Fields]) -> LoginSource:
