@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 from pathlib import Path
@@ -11,9 +12,9 @@ import httpx
 from starlette.applications import Starlette
 
 from .control import RESERVED_PREFIX, control_routes
-from .loader import load_rules
 from .metrics import Metrics
 from .proxy import Proxy
+from .rulebook import RuleBook
 from .settings import Settings, SettingsError
 from .signing import VisitorSigner
 from .store import MemoryStore, ProfileStore
@@ -26,10 +27,11 @@ __all__ = ["create_app", "create_app_from_env", "Etalage"]
 class Etalage:
     """The ASGI application: /.etalage/* and lifespan go to Etalage's own routes, the rest to the shop."""
 
-    def __init__(self, proxy: Proxy, control: Starlette, metrics: Metrics) -> None:
+    def __init__(self, proxy: Proxy, control: Starlette, metrics: Metrics, rules: RuleBook) -> None:
         self.proxy = proxy
         self.control = control
         self.metrics = metrics
+        self.rules = rules
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan" or scope["path"].startswith(RESERVED_PREFIX):
@@ -55,23 +57,26 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
             "secret: not set (ETALAGE_SECRET); visitor ids are signed with it. "
             "Make one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
         )
-    ruleset = load_rules(settings.rules_dir)
+    rules = RuleBook(settings.rules_dir)
     metrics = Metrics()
     profiles = store if store is not None else _store(settings)
     upstream = create_upstream(settings.upstream_client, settings.upstream_origin, settings.connect_timeout, settings.read_timeout, transport)
-    proxy = Proxy(settings, ruleset, upstream, profiles, VisitorSigner(settings.secret), metrics)
+    proxy = Proxy(settings, rules, upstream, profiles, VisitorSigner(settings.secret), metrics)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        watcher = asyncio.create_task(rules.watch()) if settings.watch_rules else None
         try:
             yield
         finally:
+            if watcher is not None:
+                watcher.cancel()
             await proxy.drain()
             await profiles.aclose()
             await upstream.aclose()
 
-    control = Starlette(routes=control_routes(metrics, settings.admin_token), lifespan=lifespan)
-    return Etalage(proxy, control, metrics)
+    control = Starlette(routes=control_routes(metrics, rules, settings.admin_token), lifespan=lifespan)
+    return Etalage(proxy, control, metrics, rules)
 
 
 def create_app_from_env() -> Etalage:

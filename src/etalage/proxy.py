@@ -21,6 +21,7 @@ from .learn import learn_from_request
 from .metrics import Metrics
 from .personalize import Personalizer
 from .profile import Profile
+from .rulebook import RuleBook
 from .ruleset import LoginSource, RuleSet
 from .settings import Settings
 from .signing import VisitorSigner
@@ -70,14 +71,14 @@ class Proxy:
     def __init__(
         self,
         settings: Settings,
-        ruleset: RuleSet,
+        rules: RuleBook,
         upstream: Upstream,
         store: ProfileStore,
         signer: VisitorSigner,
         metrics: Metrics,
     ) -> None:
         self.settings = settings
-        self.ruleset = ruleset
+        self.rules = rules
         self._upstream = upstream
         self._store = store
         self._signer = signer
@@ -206,7 +207,7 @@ class Proxy:
         query: bytes = scope["query_string"]
         headers: RawHeaders = scope["headers"]
         path: str = scope["path"]
-        ruleset = self.ruleset
+        ruleset = self.rules.current
         scheme, host = self._public_origin(scope, headers)
         consent, jar = self._consent(ruleset, headers)
         wants_rewrite = method == "GET" and consent.granted and bool(ruleset.rules_for(path))

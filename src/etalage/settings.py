@@ -76,6 +76,8 @@ class Settings:
     profiles_file: str = ""
     # How Etalage talks to the upstream: httpx, httpx-aiohttp (httpx over an aiohttp transport) or aiohttp.
     upstream_client: str = "httpx"
+    # Reload the rules folder when a file in it changes (off: rules load once at start).
+    watch_rules: bool = field(default=True, metadata={"parse": _bool})
     # Worker processes for `serve`; 0 means one per CPU core.
     workers: int = 1
     # Peers whose X-Forwarded-* headers are trusted and extended instead of overwritten.
