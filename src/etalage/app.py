@@ -16,6 +16,7 @@ from .metrics import Metrics
 from .proxy import Proxy
 from .rulebook import RuleBook
 from .settings import Settings, SettingsError
+from .shedding import LoadShedder
 from .signing import VisitorSigner
 from .store import MemoryStore, ProfileStore
 from .types import Receive, Scope, Send
@@ -27,11 +28,12 @@ __all__ = ["create_app", "create_app_from_env", "Etalage"]
 class Etalage:
     """The ASGI application: /.etalage/* and lifespan go to Etalage's own routes, the rest to the shop."""
 
-    def __init__(self, proxy: Proxy, control: Starlette, metrics: Metrics, rules: RuleBook) -> None:
+    def __init__(self, proxy: Proxy, control: Starlette, metrics: Metrics, rules: RuleBook, shedder: LoadShedder) -> None:
         self.proxy = proxy
         self.control = control
         self.metrics = metrics
         self.rules = rules
+        self.shedder = shedder
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan" or scope["path"].startswith(RESERVED_PREFIX):
@@ -61,22 +63,25 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
     metrics = Metrics()
     profiles = store if store is not None else _store(settings)
     upstream = create_upstream(settings.upstream_client, settings.upstream_origin, settings.connect_timeout, settings.read_timeout, transport)
-    proxy = Proxy(settings, rules, upstream, profiles, VisitorSigner(settings.secret), metrics)
+    shedder = LoadShedder(settings.overload_lag)
+    proxy = Proxy(settings, rules, upstream, profiles, VisitorSigner(settings.secret), metrics, shedder)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        watcher = asyncio.create_task(rules.watch()) if settings.watch_rules else None
+        background = [asyncio.create_task(shedder.run())]
+        if settings.watch_rules:
+            background.append(asyncio.create_task(rules.watch()))
         try:
             yield
         finally:
-            if watcher is not None:
-                watcher.cancel()
+            for task in background:
+                task.cancel()
             await proxy.drain()
             await profiles.aclose()
             await upstream.aclose()
 
     control = Starlette(routes=control_routes(metrics, rules, settings.admin_token), lifespan=lifespan)
-    return Etalage(proxy, control, metrics, rules)
+    return Etalage(proxy, control, metrics, rules, shedder)
 
 
 def create_app_from_env() -> Etalage:

@@ -24,6 +24,7 @@ from .profile import Profile
 from .rulebook import RuleBook
 from .ruleset import LoginSource, RuleSet
 from .settings import Settings
+from .shedding import LoadShedder
 from .signing import VisitorSigner
 from .store import ProfileStore, StoreError
 from .types import CookieJar, RawHeaders, Receive, Scope, Send
@@ -76,8 +77,10 @@ class Proxy:
         store: ProfileStore,
         signer: VisitorSigner,
         metrics: Metrics,
+        shedder: LoadShedder,
     ) -> None:
         self.settings = settings
+        self.shedder = shedder
         self.rules = rules
         self._upstream = upstream
         self._store = store
@@ -275,7 +278,11 @@ class Proxy:
         events = learn_from_request(ruleset, path, query.decode("latin-1"), now)
         profile.apply(events)
         self._in_background(self._store.record(visitor_id, events), "record")
-        if wants_rewrite:
+        if wants_rewrite and self.shedder.overloaded:
+            self._metrics.inc("etalage_fail_open_total", reason="overload")
+            self._metrics.inc("etalage_requests_total", outcome="passed")
+            await self._stream(send, response, headers, False)
+        elif wants_rewrite:
             await self._send_personalized(send, response, headers, ruleset, path, profile)
         else:
             self._metrics.inc("etalage_requests_total", outcome="passed")

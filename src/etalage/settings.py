@@ -76,6 +76,8 @@ class Settings:
     profiles_file: str = ""
     # How Etalage talks to the upstream: httpx, httpx-aiohttp (httpx over an aiohttp transport) or aiohttp.
     upstream_client: str = "httpx"
+    # Event-loop lag in seconds above which personalization is shed (pages pass through unchanged).
+    overload_lag: float = 0.1
     # Reload the rules folder when a file in it changes (off: rules load once at start).
     watch_rules: bool = field(default=True, metadata={"parse": _bool})
     # Worker processes for `serve`; 0 means one per CPU core.
@@ -116,7 +118,7 @@ class Settings:
             raise SettingsError("redis_url: expected redis://host:port/db, rediss://... or unix://...")
         if not 0 < self.port < 65536:
             raise SettingsError(f"port: {self.port} is not a TCP port")
-        for name in ("connect_timeout", "read_timeout", "store_timeout", "retention_days", "max_page_bytes"):
+        for name in ("connect_timeout", "read_timeout", "store_timeout", "retention_days", "max_page_bytes", "overload_lag"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name}: must be positive")
         return self
