@@ -12,6 +12,7 @@ import httpx
 from starlette.applications import Starlette
 
 from .control import RESERVED_PREFIX, control_routes
+from .me import me_routes
 from .metrics import Metrics
 from .proxy import Proxy
 from .rulebook import RuleBook
@@ -64,7 +65,8 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
     profiles = store if store is not None else _store(settings)
     upstream = create_upstream(settings.upstream_client, settings.upstream_origin, settings.connect_timeout, settings.read_timeout, transport)
     shedder = LoadShedder(settings.overload_lag)
-    proxy = Proxy(settings, rules, upstream, profiles, VisitorSigner(settings.secret), metrics, shedder)
+    signer = VisitorSigner(settings.secret)
+    proxy = Proxy(settings, rules, upstream, profiles, signer, metrics, shedder)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -80,7 +82,10 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
             await profiles.aclose()
             await upstream.aclose()
 
-    control = Starlette(routes=control_routes(metrics, rules, settings.admin_token), lifespan=lifespan)
+    routes = control_routes(metrics, rules, settings.admin_token) + me_routes(
+        store=profiles, signer=signer, rules=lambda: rules.current, settings=settings
+    )
+    control = Starlette(routes=routes, lifespan=lifespan)
     return Etalage(proxy, control, metrics, rules, shedder)
 
 

@@ -243,6 +243,7 @@ _HANDLERS: dict[str, Callable[[Profile, Event], None]] = {
     "exclusion": Profile._exclusion,
     "exclusion_removed": _removes_from("exclusions"),
     "dismiss": Profile._dismiss,
+    "dismiss_removed": _removes_from("dismissed"),
     "segment": _adds_to("segments"),
     "customer": Profile._customer,
 }

@@ -185,6 +185,7 @@ class MemoryStore(ProfileStore):
         if anonymous is not None:
             customer.merge(anonymous)
             self._profiles.pop(self._key(visitor_id), None)
+        customer.apply([Event("customer", customer_id, time.time())])
         self._profiles[f"c:{customer_id}"] = customer.dumps()
         self._links[visitor_id] = customer_id
         self._changed(f"c:{customer_id}", f"link:{visitor_id}")

@@ -58,4 +58,7 @@ class Banner(Action):
         top = self._choice(rule_id, profile, site, now)
         if top is None:
             return None
-        return f"shows a {site.labels[top]} banner, because {site.labels[top]} is what you look at most"
+        label = site.labels[top]
+        if top in profile.interests:
+            return f"shows a {label} banner, because you told us you are interested in {label}"
+        return f"shows a {label} banner, because {label} is what you look at most"
