@@ -21,9 +21,18 @@ from .page import Edit, PageLayout, analyse, charset_of, splice
 from .profile import Profile
 from .ruleset import Rule, RuleSet
 
-__all__ = ["Personalizer", "Personalized"]
+__all__ = ["Personalizer", "Personalized", "Outcome"]
 
 log = logging.getLogger("etalage.personalize")
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one rule did on one page view, for `etalage rules explain` and previews."""
+
+    rule: str
+    fired: bool
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,40 +61,61 @@ class Personalizer:
                 self._layouts[key] = layout
         return layout
 
-    def personalize(self, ruleset: RuleSet, path: str, body: bytes, content_type: str | None, profile: Profile) -> Personalized | None:
-        """The personalized page, or None when no rule changes it."""
-        rules = ruleset.rules_for(path)
+    def personalize(
+        self, ruleset: RuleSet, path: str, body: bytes, content_type: str | None, profile: Profile, explain: list[Outcome] | None = None
+    ) -> Personalized | None:
+        """The personalized page, or None when no rule changes it.
+
+        With `explain`, every rule of the set gets an Outcome there: fired, or the first reason it did not.
+        """
+        rules = ruleset.rules if explain is not None else ruleset.rules_for(path)
         if not rules:
             return None
-        layout = self._layout(ruleset, rules, body)
-        page = PageContext(layout, profile, ruleset.site, charset_of(content_type, body), path, time.time())
+        note = explain.append if explain is not None else _ignore
+        layout = self._layout(ruleset, ruleset.rules_for(path), body)
+        now = time.time()
+        page = PageContext(layout, profile, ruleset.site, charset_of(content_type, body), path, now)
         edits: list[Edit] = []
-        claimed: set[str] = set()
+        claimed: dict[str, str] = {}
         fired: list[str] = []
         for rule in rules:
             target = rule.block or rule.action.kind
+            if not rule.applies_to(path):
+                note(Outcome(rule.id, False, f"not for this page: {path} matches none of {', '.join(p.pattern for p in rule.pages)}"))
+                continue
             if target in claimed:
+                note(Outcome(rule.id, False, f"'{target}' was already changed by rule '{claimed[target]}', which goes first"))
                 continue
             block = layout.blocks.get(rule.block) if rule.block else None
             if rule.block and block is None:
+                problem = next((p for p in layout.problems if p.startswith(f"{rule.block}:")), f"{rule.block}: not found")
+                note(Outcome(rule.id, False, f"block not on this page ({problem})"))
                 continue
             try:
                 rule_edits = rule.action.apply(rule.id, block, page)
             except Exception:
                 log.exception("rule %s (%s) failed on %s; that block stays as the origin sent it", rule.id, rule.source, path)
                 self._metrics.inc("etalage_fail_open_total", reason="rule_error")
+                note(Outcome(rule.id, False, "failed with an error (see the log); the block stays as the origin sent it"))
                 continue
             if not rule_edits:
+                note(Outcome(rule.id, False, "nothing to change for this visitor"))
                 continue
             if any(a.start < b.end and b.start < a.end for a in rule_edits for b in edits):
                 log.warning("rule %s overlaps a block already changed on %s; skipped", rule.id, path)
                 self._metrics.inc("etalage_fail_open_total", reason="rule_overlap")
+                note(Outcome(rule.id, False, "its block overlaps one another rule already changed"))
                 continue
             edits += rule_edits
-            claimed.add(target)
+            claimed[target] = rule.id
             fired.append(rule.id)
+            note(Outcome(rule.id, True, rule.action.why(rule.id, profile, ruleset.site, now) or "fired"))
         if not edits:
             return None
         for rule_id in fired:
             self._metrics.inc("etalage_rule_fired_total", rule=rule_id)
         return Personalized(splice(body, edits), tuple(fired))
+
+
+def _ignore(outcome: Outcome) -> None:
+    """Outcomes are only collected when explaining."""
