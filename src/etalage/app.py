@@ -14,6 +14,7 @@ from starlette.applications import Starlette
 from .control import RESERVED_PREFIX, control_routes
 from .me import me_routes
 from .metrics import Metrics
+from .preview import PreviewSigner, preview_routes
 from .proxy import Proxy
 from .rulebook import RuleBook
 from .settings import Settings, SettingsError
@@ -66,7 +67,8 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
     upstream = create_upstream(settings.upstream_client, settings.upstream_origin, settings.connect_timeout, settings.read_timeout, transport)
     shedder = LoadShedder(settings.overload_lag)
     signer = VisitorSigner(settings.secret)
-    proxy = Proxy(settings, rules, upstream, profiles, signer, metrics, shedder)
+    previews = PreviewSigner(settings.admin_token)
+    proxy = Proxy(settings, rules, upstream, profiles, signer, metrics, shedder, previews)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -82,8 +84,10 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
             await profiles.aclose()
             await upstream.aclose()
 
-    routes = control_routes(metrics, rules, settings.admin_token) + me_routes(
-        store=profiles, signer=signer, rules=lambda: rules.current, settings=settings
+    routes = (
+        control_routes(metrics, rules, settings.admin_token)
+        + me_routes(store=profiles, signer=signer, rules=lambda: rules.current, settings=settings)
+        + preview_routes(previews)
     )
     control = Starlette(routes=routes, lifespan=lifespan)
     return Etalage(proxy, control, metrics, rules, shedder)

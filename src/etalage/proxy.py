@@ -23,6 +23,7 @@ from .personalize import Personalizer
 from .profile import Profile
 from .rulebook import RuleBook
 from .ruleset import LoginSource, RuleSet
+from .preview import PREVIEW_COOKIE, PreviewSigner
 from .settings import Settings
 from .shedding import LoadShedder
 from .signing import VisitorSigner
@@ -78,9 +79,11 @@ class Proxy:
         signer: VisitorSigner,
         metrics: Metrics,
         shedder: LoadShedder,
+        previews: PreviewSigner,
     ) -> None:
         self.settings = settings
         self.shedder = shedder
+        self._previews = previews
         self.rules = rules
         self._upstream = upstream
         self._store = store
@@ -213,7 +216,9 @@ class Proxy:
         ruleset = self.rules.current
         scheme, host = self._public_origin(scope, headers)
         consent, jar = self._consent(ruleset, headers)
-        wants_rewrite = method == "GET" and consent.granted and bool(ruleset.rules_for(path))
+        preview_tokens = jar.get(PREVIEW_COOKIE) if method == "GET" else None
+        preview = self._previews.verify(preview_tokens[0]) if preview_tokens else None
+        wants_rewrite = method == "GET" and (consent.granted or preview is not None) and bool(ruleset.rules_for(path))
         forward = self._forward_headers(scope, headers, scheme, host, strip_conditionals=wants_rewrite)
         try:
             response = await self._upstream.send(method, raw_path + b"?" + query if query else raw_path, forward, self._request_body(headers, receive))
@@ -232,9 +237,23 @@ class Proxy:
             await self._send_whole(send, *_error_page(502))
             return
         try:
-            await self._respond(send, response, ruleset, method, path, query, (scheme, host), consent, jar, wants_rewrite)
+            if preview is not None:
+                await self._respond_preview(send, response, ruleset, path, (scheme, host), preview, wants_rewrite)
+            else:
+                await self._respond(send, response, ruleset, method, path, query, (scheme, host), consent, jar, wants_rewrite)
         finally:
             await response.aclose()
+
+    async def _respond_preview(
+        self, send: Send, response: UpstreamResponse, ruleset: RuleSet, path: str, public: tuple[str, bytes], profile: Profile, wants_rewrite: bool
+    ) -> None:
+        """A previewing browser: personalized for the signed profile; no consent, no store, never cached."""
+        headers = self._private(self._response_headers(response.headers, *public))
+        is_page = response.status == 200 and _is_html(get_header(headers, b"content-type")) and get_header(headers, b"content-range") is None
+        if is_page and wants_rewrite:
+            await self._send_personalized(send, response, headers, ruleset, path, profile)
+        else:
+            await self._stream(send, response, headers, False)
 
     async def _respond(
         self,
