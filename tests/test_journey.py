@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -12,9 +13,13 @@ from selectolax.lexbor import LexborHTMLParser
 
 from etalage import create_app
 from etalage.demo.shop import customer_id_for
+from etalage.profile import Event
+from etalage.signing import VisitorSigner
 from etalage.store import MemoryStore
 
-from .conftest import running, settings_for
+from .conftest import ACCEPT_ONETRUST, SECRET, running, settings_for
+
+DAY = 24 * 3600.0
 
 EMAIL = "sanne@example.nl"
 
@@ -94,3 +99,42 @@ def test_journey_interest_survives_a_restart_of_etalage(shop, tmp_path):
         cookies = dict(client.cookies)
     with running(create_app(settings)) as second, httpx.Client(base_url=second, cookies=cookies) as client:
         assert "Small pets" in hero_text(client)
+
+
+BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"}
+
+
+def returning_visitor(base_url: str, store: MemoryStore, events: list[Event]) -> httpx.Client:
+    """A consenting browser whose signed visitor id already has `events` in the store."""
+    signer = VisitorSigner(SECRET)
+    visitor = signer.new_id()
+    asyncio.run(store.record(visitor, events))
+    cookies = {"OptanonConsent": ACCEPT_ONETRUST, "etalage_vid": signer.sign(visitor)}
+    return httpx.Client(base_url=base_url, cookies=cookies, headers=BROWSER)
+
+
+def hero_rule(client: httpx.Client, path: str = "/") -> str | None:
+    return LexborHTMLParser(client.get(path).content).css_first("#hero").attributes.get("data-etalage-rule")
+
+
+def test_journey_campaign_visitors_see_the_campaign_banner(proxy, store):
+    with returning_visitor(proxy, store, []) as client:
+        assert hero_rule(client, "/?utm_campaign=spring-2026") == "spring-campaign"
+
+
+def test_journey_a_consumable_about_to_run_out_gets_a_restock_reminder(proxy, store):
+    bought = time.time() - 27 * DAY  # demo dog kibble lasts 30 days
+    with returning_visitor(proxy, store, [Event("purchase", "dog-kibble-5kg", bought, {"order": "o1", "category": "dogs", "quantity": 1})]) as client:
+        assert hero_rule(client) == "restock-reminder"
+
+
+def test_journey_a_visitor_back_after_weeks_is_welcomed_back(proxy, store):
+    long_ago = time.time() - 40 * DAY
+    with returning_visitor(proxy, store, [Event("page_view", "/", long_ago)]) as client:
+        assert hero_rule(client) == "welcome-back"
+
+
+def test_journey_a_recent_visitor_gets_the_interest_banner_instead(proxy, store):
+    recently = time.time() - 3600
+    with returning_visitor(proxy, store, [Event("page_view", "/", recently), Event("category_view", "fish", recently)]) as client:
+        assert hero_rule(client) == "hero-by-interest"

@@ -10,12 +10,13 @@ from __future__ import annotations
 import difflib
 import time
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import orjson
 
 from . import compression
+from .conditions import Visit
 from .metrics import Metrics
 from .page import charset_of
 from .personalize import Outcome, Personalizer
@@ -76,7 +77,7 @@ def profile_from_options(views: list[str], interests: list[str], exclusions: lis
     return profile
 
 
-def explain(url: str, ruleset: RuleSet, profile: Profile, transport: httpx.BaseTransport | None = None) -> Explanation:
+def explain(url: str, ruleset: RuleSet, profile: Profile, user_agent: str = "", transport: httpx.BaseTransport | None = None) -> Explanation:
     """Fetch `url` from the shop and explain what the rules do to it for `profile`."""
     with httpx.Client(transport=transport, follow_redirects=False, timeout=30) as client:
         response = client.get(url, headers={"Accept": "text/html"})
@@ -87,7 +88,9 @@ def explain(url: str, ruleset: RuleSet, profile: Profile, transport: httpx.BaseT
         return report
     # httpx decoded the body already; the proxy does the same with compression.decode.
     body = response.content if response.headers.get("content-encoding", "") in compression.SUPPORTED else b""
-    result = Personalizer(Metrics()).personalize(ruleset, urlsplit(url).path or "/", body, content_type, profile, explain=report.outcomes)
+    parts = urlsplit(url)
+    visit = Visit(profile, ruleset.site, ruleset.catalog, parts.path or "/", parse_qs(parts.query, keep_blank_values=True), None, user_agent, time.time(), profile.previous_visit or None)
+    result = Personalizer(Metrics()).personalize(ruleset, visit, body, content_type, explain=report.outcomes)
     if result is not None:
         charset = charset_of(content_type, body)
         before = body.decode(charset, "replace").splitlines(keepends=True)

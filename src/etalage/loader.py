@@ -17,6 +17,7 @@ from selectolax.lexbor import LexborHTMLParser
 
 from ._tomlpos import KeyLines
 from .actions import ACTIONS, CompileContext
+from .conditions import Condition, compile_condition, compile_segments, never_fires
 from .consent import ConsentPolicy, build_policy
 from .page import BlockSpec
 from .ruleset import BlockDef, Fields, LearnRule, LoginSource, Problem, Product, Rule, RuleSet, RuleSetError, Site
@@ -26,7 +27,7 @@ __all__ = ["load_rules"]
 
 _SLUG = re.compile(r"[a-z0-9][a-z0-9_-]*")
 _TOML_POSITION = re.compile(r"\(at line (\d+), column \d+\)")
-_SECTIONS = ("site", "consent", "login", "catalog", "learn", "blocks", "rule")
+_SECTIONS = ("site", "consent", "login", "catalog", "segments", "learn", "blocks", "rule")
 _LEARN_GROUPS = {"category_view": "category", "product_view": "product", "newsletter_subscribe": "category", "purchase": "product"}
 _PROBE_DOCUMENT = LexborHTMLParser("<p></p>")
 
@@ -144,9 +145,10 @@ def load_rules(directory: Path) -> RuleSet:
     consent = _consent(tables["consent"], folder)
     login = _login(tables["login"])
     catalog = _catalog(tables["catalog"], site)
+    segments = compile_segments(tables["segments"], site, catalog)
     learn = tuple(filter(None, (_learn(fields) for fields in tables["learn"])))
     blocks = _blocks(tables["blocks"])
-    rules = _rules(tables["rule"], site, blocks, folder)
+    rules = _rules(tables["rule"], site, catalog, segments, blocks, folder)
     if folder.problems:
         raise RuleSetError(sorted(folder.problems, key=lambda p: (p.file, p.line)))
     return RuleSet(site, consent, learn, login, catalog, blocks, rules, folder.digest.hexdigest()[:16])
@@ -279,7 +281,9 @@ def _blocks(found: list[Fields]) -> dict[str, BlockDef]:
     return blocks
 
 
-def _rules(found: list[Fields], site: Site, blocks: dict[str, BlockDef], folder: _Folder) -> tuple[Rule, ...]:
+def _rules(
+    found: list[Fields], site: Site, catalog: dict[str, Product], segments: dict[str, Condition], blocks: dict[str, BlockDef], folder: _Folder
+) -> tuple[Rule, ...]:
     rules: list[Rule] = []
     seen: dict[str, str] = {}
     for fields in found:
@@ -291,6 +295,9 @@ def _rules(found: list[Fields], site: Site, blocks: dict[str, BlockDef], folder:
             continue
         block_name = fields.take("block", str, None)
         pages = tuple(filter(None, (fields.regex("pages", p) for p in fields.strings("pages", ()) or ())))
+        when = compile_condition(fields, "when", site, catalog, segments)
+        if when is not None and (reason := never_fires(when)):
+            fields.problem(f"{fields.name} can never fire: {reason}", "when", "loosen or remove one of the conditions")
         priority = fields.take("priority", int, 0)
         if rule_id is not None and rule_id in seen:
             fields.problem(f"rule id '{rule_id}' is used again (first at {seen[rule_id]})", "id")
@@ -305,8 +312,8 @@ def _rules(found: list[Fields], site: Site, blocks: dict[str, BlockDef], folder:
             continue
         action = action_type.compile(fields, CompileContext(site, block, folder.template))
         fields.finish()
-        if action is not None and rule_id is not None and (block is not None or not action_type.needs_block):
-            rules.append(Rule(rule_id, action, block_name if action_type.needs_block else None, pages, priority, fields.where()))
+        if action is not None and rule_id is not None and when is not None and (block is not None or not action_type.needs_block):
+            rules.append(Rule(rule_id, action, block_name if action_type.needs_block else None, pages, priority, fields.where(), when))
     _check_conflicts(rules, folder)
     # Stable sort: file order decides among different blocks at equal priority.
     return tuple(sorted(rules, key=lambda rule: -rule.priority))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import time
 from dataclasses import dataclass
 
 from cachetools import LRUCache
@@ -18,7 +17,7 @@ from cachetools import LRUCache
 from .actions import PageContext
 from .metrics import Metrics
 from .page import Edit, PageLayout, analyse, charset_of, splice
-from .profile import Profile
+from .conditions import Visit
 from .ruleset import Rule, RuleSet
 
 __all__ = ["Personalizer", "Personalized", "Outcome"]
@@ -61,19 +60,17 @@ class Personalizer:
                 self._layouts[key] = layout
         return layout
 
-    def personalize(
-        self, ruleset: RuleSet, path: str, body: bytes, content_type: str | None, profile: Profile, explain: list[Outcome] | None = None
-    ) -> Personalized | None:
+    def personalize(self, ruleset: RuleSet, visit: Visit, body: bytes, content_type: str | None, explain: list[Outcome] | None = None) -> Personalized | None:
         """The personalized page, or None when no rule changes it.
 
         With `explain`, every rule of the set gets an Outcome there: fired, or the first reason it did not.
         """
+        path, profile, now = visit.path, visit.profile, visit.now
         rules = ruleset.rules if explain is not None else ruleset.rules_for(path)
         if not rules:
             return None
         note = explain.append if explain is not None else _ignore
         layout = self._layout(ruleset, ruleset.rules_for(path), body)
-        now = time.time()
         page = PageContext(layout, profile, ruleset.site, charset_of(content_type, body), path, now)
         edits: list[Edit] = []
         claimed: dict[str, str] = {}
@@ -85,6 +82,12 @@ class Personalizer:
                 continue
             if target in claimed:
                 note(Outcome(rule.id, False, f"'{target}' was already changed by rule '{claimed[target]}', which goes first"))
+                continue
+            if explain is None:
+                if not rule.when.test(visit):
+                    continue
+            elif not (verdict := rule.when.check(visit)).ok:
+                note(Outcome(rule.id, False, f"not for this visitor: {verdict.reason}"))
                 continue
             block = layout.blocks.get(rule.block) if rule.block else None
             if rule.block and block is None:

@@ -65,6 +65,8 @@ class Profile:
     visits: int = 0
     first_seen: float = 0.0
     last_seen: float = 0.0
+    # The last page view of the visit before this one ("welcome back after 30 days" holds all visit long).
+    previous_visit: float = 0.0
 
     # -- learning -------------------------------------------------------------------------------
 
@@ -83,6 +85,7 @@ class Profile:
             self.first_seen = event.at
         if self.starts_visit(event.at):
             self.visits += 1
+            self.previous_visit = self.last_seen
         self.last_seen = max(self.last_seen, event.at)
 
     def _category_view(self, event: Event) -> None:
@@ -184,6 +187,7 @@ class Profile:
             "visits": self.visits,
             "first_seen": self.first_seen,
             "last_seen": self.last_seen,
+            "previous_visit": self.previous_visit,
         }
 
     def dumps(self) -> bytes:
@@ -210,6 +214,7 @@ class Profile:
                 visits=int(raw["visits"]),
                 first_seen=float(raw["first_seen"]),
                 last_seen=float(raw["last_seen"]),
+                previous_visit=float(raw.get("previous_visit", 0.0)),
             )
         except ProfileDecodeError:
             raise

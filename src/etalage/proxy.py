@@ -12,8 +12,10 @@ import logging
 import time
 from collections.abc import AsyncIterator, Coroutine
 from typing import Any
+from urllib.parse import parse_qs
 
 from . import compression
+from .conditions import Visit
 from .consent import Consent, read_consent
 from .cookies import parse_cookie_header
 from .headers import get_header, merge_vary, without_hop_by_hop
@@ -63,6 +65,22 @@ def _error_page(status: int) -> tuple[int, RawHeaders, bytes]:
         (b"cache-control", b"no-store"),
     ]
     return status, headers, body
+
+
+def _visit(ruleset: RuleSet, profile: Profile, path: str, query: bytes, headers: RawHeaders, now: float) -> Visit:
+    """What the rules' conditions see of this page view."""
+    referrer = get_header(headers, b"referer")
+    return Visit(
+        profile=profile,
+        site=ruleset.site,
+        catalog=ruleset.catalog,
+        path=path,
+        query=parse_qs(query.decode("latin-1"), keep_blank_values=True),
+        referrer=referrer.decode("latin-1") if referrer else None,
+        user_agent=(get_header(headers, b"user-agent") or b"").decode("latin-1"),
+        now=now,
+        previous_visit=profile.previous_visit or None,
+    )
 
 
 def _is_html(content_type: bytes | None) -> bool:
@@ -238,20 +256,19 @@ class Proxy:
             return
         try:
             if preview is not None:
-                await self._respond_preview(send, response, ruleset, path, (scheme, host), preview, wants_rewrite)
+                visit = _visit(ruleset, preview, path, query, headers, time.time())
+                await self._respond_preview(send, response, ruleset, visit, (scheme, host), wants_rewrite)
             else:
-                await self._respond(send, response, ruleset, method, path, query, (scheme, host), consent, jar, wants_rewrite)
+                await self._respond(send, response, ruleset, method, path, query, headers, (scheme, host), consent, jar, wants_rewrite)
         finally:
             await response.aclose()
 
-    async def _respond_preview(
-        self, send: Send, response: UpstreamResponse, ruleset: RuleSet, path: str, public: tuple[str, bytes], profile: Profile, wants_rewrite: bool
-    ) -> None:
+    async def _respond_preview(self, send: Send, response: UpstreamResponse, ruleset: RuleSet, visit: Visit, public: tuple[str, bytes], wants_rewrite: bool) -> None:
         """A previewing browser: personalized for the signed profile; no consent, no store, never cached."""
         headers = self._private(self._response_headers(response.headers, *public))
         is_page = response.status == 200 and _is_html(get_header(headers, b"content-type")) and get_header(headers, b"content-range") is None
         if is_page and wants_rewrite:
-            await self._send_personalized(send, response, headers, ruleset, path, profile)
+            await self._send_personalized(send, response, headers, ruleset, visit)
         else:
             await self._stream(send, response, headers, False)
 
@@ -263,6 +280,7 @@ class Proxy:
         method: str,
         path: str,
         query: bytes,
+        request_headers: RawHeaders,
         public: tuple[str, bytes],
         consent: Consent,
         jar: CookieJar,
@@ -302,7 +320,7 @@ class Proxy:
             self._metrics.inc("etalage_requests_total", outcome="passed")
             await self._stream(send, response, headers, False)
         elif wants_rewrite:
-            await self._send_personalized(send, response, headers, ruleset, path, profile)
+            await self._send_personalized(send, response, headers, ruleset, _visit(ruleset, profile, path, query, request_headers, now))
         else:
             self._metrics.inc("etalage_requests_total", outcome="passed")
             await self._stream(send, response, headers, False)
@@ -351,7 +369,7 @@ class Proxy:
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send({"type": "http.response.body", "body": b""})
 
-    async def _send_personalized(self, send: Send, response: UpstreamResponse, headers: RawHeaders, ruleset: RuleSet, path: str, profile: Profile) -> None:
+    async def _send_personalized(self, send: Send, response: UpstreamResponse, headers: RawHeaders, ruleset: RuleSet, visit: Visit) -> None:
         """Buffer, rewrite and send the page; the origin's bytes go out when anything stands in the way."""
         limit = self.settings.max_page_bytes
         chunks: list[bytes] = []
@@ -372,9 +390,9 @@ class Proxy:
         else:
             try:
                 content_type = (get_header(headers, b"content-type") or b"").decode("latin-1")
-                result = self._personalizer.personalize(ruleset, path, body, content_type, profile)
+                result = self._personalizer.personalize(ruleset, visit, body, content_type)
             except Exception:
-                log.exception("personalizing %s failed; serving the origin's page", path)
+                log.exception("personalizing %s failed; serving the origin's page", visit.path)
                 self._metrics.inc("etalage_fail_open_total", reason="rewrite_error")
         if result is None:
             self._metrics.inc("etalage_requests_total", outcome="passed")

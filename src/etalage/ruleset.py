@@ -19,6 +19,7 @@ from .page import BlockSpec
 
 if TYPE_CHECKING:
     from .actions import Action
+    from .conditions import Condition
 
 __all__ = ["Problem", "RuleSetError", "Site", "Product", "LearnRule", "LoginSource", "BlockDef", "Rule", "RuleSet", "Fields", "MISSING"]
 
@@ -94,6 +95,7 @@ class Rule:
     pages: tuple[re.Pattern[str], ...]
     priority: int
     source: str  # file:line, for messages
+    when: Condition  # who the rule is for (conditions.ALWAYS when the rule says nothing)
 
     def applies_to(self, path: str) -> bool:
         return not self.pages or any(page.search(path) for page in self.pages)

@@ -1,4 +1,9 @@
-"""banner: replace a block's content with the template for the visitor's top category."""
+"""banner: replace a block's content with a template.
+
+Either `templates = { category = file }`, one per category, chosen by the visitor's strongest
+interest; or one `template = file` shown whenever the rule's conditions hold (a campaign, a
+restock reminder, a welcome back), which knows no category.
+"""
 
 from __future__ import annotations
 
@@ -16,11 +21,18 @@ PROVIDES = frozenset({"category", "category_label"})
 class Banner(Action):
     kind = "banner"
 
-    def __init__(self, templates: Mapping[str, Template]) -> None:
+    def __init__(self, templates: Mapping[str, Template], fixed: Template | None = None) -> None:
         self.templates = templates
+        self.fixed = fixed
 
     @classmethod
     def compile(cls, fields: Fields, context: CompileContext) -> Banner | None:
+        if "template" in fields.table:
+            if "templates" in fields.table:
+                fields.problem(f"{fields.name}: give 'template' (one for everyone) or 'templates' (one per category), not both", "template")
+            fields.take("templates", dict, None)
+            fixed = context.template(fields, "template", frozenset())
+            return cls({}, fixed) if fixed is not None else None
         table = fields.take("templates", dict)
         if table is None:
             return None
@@ -48,6 +60,8 @@ class Banner(Action):
 
     def apply(self, rule_id: str, block: Block | None, page: PageContext) -> list[Edit]:
         assert block is not None
+        if self.fixed is not None:
+            return [mark_block(block, rule_id), Edit(block.inner_start, block.inner_end, encode_fragment(self.fixed.render({}), page.charset))]
         top = self._choice(rule_id, page.profile, page.site, page.now)
         if top is None:
             return []
@@ -55,6 +69,8 @@ class Banner(Action):
         return [mark_block(block, rule_id), Edit(block.inner_start, block.inner_end, encode_fragment(html, page.charset))]
 
     def why(self, rule_id: str, profile: Profile, site: Site, now: float) -> str | None:
+        if self.fixed is not None:
+            return "shows a message for visitors like you (see the rule's conditions)"
         top = self._choice(rule_id, profile, site, now)
         if top is None:
             return None
