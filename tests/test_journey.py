@@ -138,3 +138,10 @@ def test_journey_a_recent_visitor_gets_the_interest_banner_instead(proxy, store)
     recently = time.time() - 3600
     with returning_visitor(proxy, store, [Event("page_view", "/", recently), Event("category_view", "fish", recently)]) as client:
         assert hero_rule(client) == "hero-by-interest"
+
+
+def test_journey_the_visitors_page_says_why_a_condition_driven_message_shows(proxy, store):
+    bought = time.time() - 27 * DAY
+    with returning_visitor(proxy, store, [Event("purchase", "dog-kibble-5kg", bought, {"order": "o1", "category": "dogs", "quantity": 1})]) as client:
+        why = {item["rule"]: item["text"] for item in client.get("/.etalage/me.json").json()["why"]}
+    assert "restock-reminder" in why and "spring-campaign" not in why

@@ -45,6 +45,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from .conditions import ALWAYS, Visit
 from .consent import Consent, read_consent
 from .cookies import parse_cookie_header
 from .profile import EVENT_KINDS, Event, Profile
@@ -358,10 +359,17 @@ class _MePage:
     # -- reading ------------------------------------------------------------------------------------
 
     def _why(self, ruleset: RuleSet, profile: Profile, now: float) -> list[tuple[str, str]]:
+        """Why each rule personalizes for this visitor: only rules whose conditions hold for them
+        (seen as a plain visit of the home page), in the action's words or else the conditions'."""
+        visit = Visit(profile, ruleset.site, ruleset.catalog, "/", {}, None, "", now, profile.previous_visit or None)
         reasons = []
         for rule in ruleset.rules:
             try:
+                if rule.when is not ALWAYS and not rule.when.test(visit):
+                    continue
                 text = rule.action.why(rule.id, profile, ruleset.site, now)
+                if text is None and rule.when is not ALWAYS:
+                    text = f"shows you a message because: {rule.when.describe()}"
             except Exception:
                 log.exception("rule %s: explaining it to the visitor failed", rule.id)
                 continue
@@ -503,6 +511,8 @@ class _MePage:
     async def _record(self, visitor: _Visitor, events: Sequence[Event]) -> None:
         assert visitor.visitor_id is not None
         await self._timed(self.store.record(visitor.visitor_id, events))
+        # The page reloads after this POST, maybe on another worker: the correction must be written by then.
+        await self._timed(self.store.flush())
 
     @staticmethod
     def _category(visitor: _Visitor, form: Mapping[str, str]) -> str:

@@ -62,6 +62,9 @@ class ProfileStore(abc.ABC):
     async def erase(self, visitor_id: str) -> None:
         """Forget the person behind this visitor id: their profile (the customer's when linked) and the link."""
 
+    async def flush(self) -> None:
+        """Write what is queued now (stores that batch writes); the next read anywhere sees it."""
+
     async def aclose(self) -> None:
         """Flush pending writes and release connections."""
 
@@ -176,15 +179,18 @@ class MemoryStore(ProfileStore):
         self._apply(self._key(visitor_id), events)
 
     async def link(self, visitor_id: str, customer_id: str) -> None:
-        if self._links.get(visitor_id) == customer_id:
+        current = self._links.get(visitor_id)
+        if current == customer_id:
             self._links[visitor_id] = customer_id
             self._changed(f"link:{visitor_id}")
             return
         customer = self._get(f"c:{customer_id}") or Profile()
-        anonymous = self._get(self._key(visitor_id))
-        if anonymous is not None:
-            customer.merge(anonymous)
-            self._profiles.pop(self._key(visitor_id), None)
+        if current is None:
+            # Only an anonymous history merges; a device switching accounts keeps each customer's own.
+            anonymous = self._get(f"v:{visitor_id}")
+            if anonymous is not None:
+                customer.merge(anonymous)
+                self._profiles.pop(f"v:{visitor_id}", None)
         customer.apply([Event("customer", customer_id, time.time())])
         self._profiles[f"c:{customer_id}"] = customer.dumps()
         self._links[visitor_id] = customer_id

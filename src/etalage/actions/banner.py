@@ -70,7 +70,7 @@ class Banner(Action):
 
     def why(self, rule_id: str, profile: Profile, site: Site, now: float) -> str | None:
         if self.fixed is not None:
-            return "shows a message for visitors like you (see the rule's conditions)"
+            return None  # the same message for everyone: the rule's conditions are the reason
         top = self._choice(rule_id, profile, site, now)
         if top is None:
             return None
