@@ -24,7 +24,7 @@ from .store import MemoryStore, ProfileStore
 from .types import Receive, Scope, Send
 from .upstream import create_upstream
 
-__all__ = ["create_app", "create_app_from_env", "Etalage"]
+__all__ = ["create_app", "create_app_from_env", "create_store", "Etalage"]
 
 
 class Etalage:
@@ -44,7 +44,8 @@ class Etalage:
             await self.proxy(scope, receive, send)
 
 
-def _store(settings: Settings) -> ProfileStore:
+def create_store(settings: Settings) -> ProfileStore:
+    """The profile store the settings name: Redis with a URL, else the embedded store."""
     if settings.redis_url:
         from .redis_store import RedisStore
 
@@ -63,7 +64,7 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
         )
     rules = RuleBook(settings.rules_dir)
     metrics = Metrics()
-    profiles = store if store is not None else _store(settings)
+    profiles = store if store is not None else create_store(settings)
     upstream = create_upstream(settings.upstream_client, settings.upstream_origin, settings.connect_timeout, settings.read_timeout, transport)
     shedder = LoadShedder(settings.overload_lag)
     signer = VisitorSigner(settings.secret)

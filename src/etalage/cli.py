@@ -125,6 +125,38 @@ def _cmd_rules_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_import(args: argparse.Namespace) -> int:
+    from .app import create_store
+    from .importer import ImportFileError, detect_format, run_import
+
+    flags = {"rules_dir": Path(args.rules) if args.rules else None, "redis_url": args.redis_url, "profiles_file": args.profiles_file}
+    if args.profiles_file:
+        flags["redis_url"] = ""  # the flag names the target: an ETALAGE_REDIS_URL in the environment does not win over it
+    settings = Settings.from_env(os.environ, **flags)
+    if not settings.redis_url and not settings.profiles_file:
+        raise SettingsError(
+            "import: nowhere to keep the profiles; give --redis-url (ETALAGE_REDIS_URL) or --profiles-file (ETALAGE_PROFILES_FILE), "
+            "e.g. --profiles-file .etalage-demo/profiles.json for the demo (an import into memory would vanish at exit)"
+        )
+    path = Path(args.file)
+    try:
+        detect_format(path, args.format)
+    except ImportFileError as exc:
+        raise SettingsError(f"import: {exc}") from None
+    ruleset = load_rules(settings.rules_dir if args.rules or "ETALAGE_RULES_DIR" in os.environ else _default_rules())
+    # Redis: a bounded number of store calls at once; the embedded store answers without waiting.
+    concurrency = 32 if settings.redis_url else 1
+
+    async def run() -> int:
+        return await run_import(path, create_store(settings), ruleset, fmt=args.format, concurrency=concurrency)
+
+    try:
+        return asyncio.run(run())
+    except KeyboardInterrupt:
+        print("etalage import: interrupted; the customers written so far are complete, importing the file again is safe", file=sys.stderr)
+        return 130
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="etalage", description="Consent-first personalization proxy for webshops.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -153,6 +185,25 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("directory")
     check.add_argument("--format", choices=("text", "json"), default="text")
     check.set_defaults(handler=_cmd_rules_check)
+
+    from .importer import __doc__ as import_doc
+
+    importing = commands.add_parser(
+        "import",
+        help="load customers (segments, newsletters, purchases) from a CRM export into the profile store",
+        description="Load customers from a CSV or JSON Lines file into the profile store.\n"
+        "Bad rows are reported as FILE:LINE: reason while the good ones load. Exit status:\n"
+        "0 all loaded, 1 some rows were bad (the others loaded), 2 the file or the store failed.",
+        epilog=(import_doc or "").split("\n", 2)[2],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    importing.add_argument("file", help="the export: .csv, or .jsonl / .ndjson")
+    importing.add_argument("--rules", help="rules folder whose categories and catalog the file is checked against (ETALAGE_RULES_DIR, default: the project's rules/)")
+    target = importing.add_mutually_exclusive_group()
+    target.add_argument("--redis-url", help="import into Redis, e.g. redis://127.0.0.1:6379/0 (ETALAGE_REDIS_URL); safe while Etalage runs")
+    target.add_argument("--profiles-file", help="import into the embedded store's file (ETALAGE_PROFILES_FILE); not while Etalage runs on it")
+    importing.add_argument("--format", choices=("csv", "jsonl"), help="the file's format (default: from its extension)")
+    importing.set_defaults(handler=_cmd_import)
     return parser
 
 
