@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import pytest
@@ -16,6 +18,13 @@ from etalage.rulebook import RuleBook
 from .conftest import ACCEPT_ONETRUST, PROXY_RULES, running, settings_for
 
 TOKEN = "admin-token-for-tests"
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    """Change a rule file the way editors save: a complete new file renamed over the old one."""
+    staged = path.with_name(path.name + ".saving")
+    staged.write_text(path.read_text().replace(old, new))
+    os.replace(staged, path)
 
 
 def wait_until(book: RuleBook, condition: Callable[[], bool], timeout: float = 30.0) -> bool:
@@ -72,7 +81,8 @@ def test_rulebook_a_template_edit_takes_effect_without_restart(live, rules_dir):
     with httpx.Client(base_url=url, cookies={"OptanonConsent": ACCEPT_ONETRUST}) as client:
         client.get("/c/rodents")
         old_version = book.current.version
-        (rules_dir / "templates" / "hero.html").write_text("<h1>Fresh {{ category_label }} deals</h1>")
+        hero_template = rules_dir / "templates" / "hero.html"
+        edit(hero_template, hero_template.read_text(), "<h1>Fresh {{ category_label }} deals</h1>")
         assert wait_until(book, lambda: book.current.version != old_version)
         assert hero(client) == "Fresh Rodents deals"
 
@@ -81,14 +91,14 @@ def test_rulebook_a_broken_edit_keeps_serving_the_last_good_rules(live, rules_di
     url, book = live
     with httpx.Client(base_url=url, cookies={"OptanonConsent": ACCEPT_ONETRUST}) as client:
         client.get("/c/rodents")
-        (rules_dir / "rules.toml").write_text((rules_dir / "rules.toml").read_text().replace('action = "banner"', 'action = "baner"'))
+        edit(rules_dir / "rules.toml", 'action = "banner"', 'action = "baner"')
         assert wait_until(book, lambda: book.failed_at is not None)
         assert hero(client) == "For Rodents loversShop Rodents €"
 
 
 def test_rulebook_the_admin_status_shows_the_last_load_error(live, rules_dir):
     url, book = live
-    (rules_dir / "rules.toml").write_text((rules_dir / "rules.toml").read_text().replace('action = "banner"', 'action = "baner"'))
+    edit(rules_dir / "rules.toml", 'action = "banner"', 'action = "baner"')
     assert wait_until(book, lambda: book.failed_at is not None)
     status = httpx.get(f"{url}/.etalage/admin/rules", headers={"Authorization": f"Bearer {TOKEN}"}).json()
     problem = status["last_error"]["problems"][0]
