@@ -85,3 +85,21 @@ def test_cli_serve_refuses_several_workers_on_the_embedded_store(capsys, monkeyp
     monkeypatch.setenv("ETALAGE_SECRET", "0123456789abcdef0123")
     assert main(["serve", "--upstream", "http://127.0.0.1:9", "--rules", str(PROJECT_RULES), "--workers", "2"]) == 2
     assert "--redis-url" in capsys.readouterr().err
+
+
+def test_cli_rules_explain_prints_rules_and_the_diff(shop, capsys):
+    assert main(["rules", "explain", f"{shop}/", "--rules", str(PROJECT_RULES), "--views", "rodents=3"]) == 0
+    out = capsys.readouterr().out
+    assert "fired   hero-by-interest" in out and "+" in out and "Small pets" in out
+
+
+def test_cli_rules_preview_prints_a_signed_link(capsys, monkeypatch):
+    monkeypatch.setenv("ETALAGE_ADMIN_TOKEN", "admin-token-for-tests")
+    assert main(["rules", "preview", "http://127.0.0.1:8000", "--views", "rodents=3"]) == 0
+    assert capsys.readouterr().out.startswith("http://127.0.0.1:8000/.etalage/preview?token=")
+
+
+def test_cli_rules_preview_needs_the_admin_token(capsys, monkeypatch):
+    monkeypatch.delenv("ETALAGE_ADMIN_TOKEN", raising=False)
+    assert main(["rules", "preview", "http://127.0.0.1:8000"]) == 2
+    assert "ETALAGE_ADMIN_TOKEN" in capsys.readouterr().err

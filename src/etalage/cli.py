@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import asyncio
+import dataclasses
 import json
 import logging
 import os
 import secrets
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import httpx
 import uvicorn
 
-from .app import create_app
+from .app import create_app, create_store
+from .explain import explain, profile_from_json, profile_from_options
 from .loader import load_rules
+from .preview import PreviewSigner
+from .profile import Profile, ProfileDecodeError
 from .ruleset import RuleSetError
 from .settings import Settings, SettingsError
 from .store import StoreError
@@ -125,8 +130,63 @@ def _cmd_rules_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _profile_from_args(args: argparse.Namespace) -> Profile:
+    """The profile a command should assume: a JSON file, a stored visitor, or inline attributes."""
+    if args.profile:
+        return profile_from_json(Path(args.profile).read_bytes())
+    if args.visitor:
+        settings = Settings.from_env(os.environ, redis_url=args.redis_url, profiles_file=args.profiles_file)
+        if not settings.redis_url and not settings.profiles_file:
+            raise SettingsError("--visitor needs --redis-url or --profiles-file to look the visitor up")
+
+        async def lookup() -> Profile | None:
+            store = create_store(settings)
+            try:
+                return await store.load(args.visitor.split(".")[0])
+            finally:
+                await store.aclose()
+
+        return asyncio.run(lookup()) or Profile()
+    return profile_from_options(args.views, args.interest, args.exclude, args.subscribed, args.purchase)
+
+
+def _cmd_rules_explain(args: argparse.Namespace) -> int:
+    ruleset = load_rules(Path(args.rules))
+    profile = _profile_from_args(args)
+    try:
+        report = explain(args.url, ruleset, profile, user_agent=args.user_agent)
+    except httpx.HTTPError as exc:
+        print(f"etalage: could not fetch {args.url}: {exc}", file=sys.stderr)
+        return 2
+    print(report.render(profile), end="")
+    return 0
+
+
+def _cmd_rules_preview(args: argparse.Namespace) -> int:
+    settings = Settings.from_env(os.environ)
+    if not settings.admin_token:
+        raise SettingsError("admin_token: previews are signed with ETALAGE_ADMIN_TOKEN; set it (the same value as the running Etalage)")
+    profile = _profile_from_args(args)
+    token = PreviewSigner(settings.admin_token).issue(profile.to_dict(), time.time() + args.hours * 3600)
+    print(f"{args.base_url.rstrip('/')}/.etalage/preview?token={token}")
+    print(f"Valid for {args.hours:g} hour(s) in the browser that opens it; end it at /.etalage/preview/end.", file=sys.stderr)
+    return 0
+
+
+def _profile_arguments(parser: argparse.ArgumentParser) -> None:
+    given = parser.add_argument_group("the visitor to assume (default: a new visitor)")
+    given.add_argument("--profile", help="a JSON file with profile fields (as /.etalage/me.json shows them)")
+    given.add_argument("--visitor", help="a visitor id (or its cookie value) to look up in the store")
+    given.add_argument("--redis-url", help="with --visitor: the Redis holding the profiles")
+    given.add_argument("--profiles-file", help="with --visitor: the embedded store's file")
+    given.add_argument("--views", action="append", default=[], metavar="CATEGORY=N", help="category views, e.g. rodents=3")
+    given.add_argument("--interest", action="append", default=[], metavar="CATEGORY", help="an interest the visitor chose")
+    given.add_argument("--exclude", action="append", default=[], metavar="CATEGORY", help="a category the visitor excluded")
+    given.add_argument("--subscribed", action="append", default=[], metavar="CATEGORY", help="a newsletter the visitor has")
+    given.add_argument("--purchase", action="append", default=[], metavar="SKU[@DAYS_AGO]", help="a purchase, e.g. dog-kibble-5kg@27")
+
+
 def _cmd_import(args: argparse.Namespace) -> int:
-    from .app import create_store
     from .importer import ImportFileError, detect_format, run_import
 
     flags = {"rules_dir": Path(args.rules) if args.rules else None, "redis_url": args.redis_url, "profiles_file": args.profiles_file}
@@ -186,6 +246,19 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--format", choices=("text", "json"), default="text")
     check.set_defaults(handler=_cmd_rules_check)
 
+    explaining = rules_commands.add_parser("explain", help="show which rules fire on a page for a given visitor, why, and the HTML diff")
+    explaining.add_argument("url", help="the shop page, e.g. http://127.0.0.1:8080/")
+    explaining.add_argument("--rules", default=str(_default_rules()), help="rules folder (default: the project's rules/)")
+    explaining.add_argument("--user-agent", default="Mozilla/5.0 (X11; Linux x86_64) etalage-explain", help="the visitor's browser")
+    _profile_arguments(explaining)
+    explaining.set_defaults(handler=_cmd_rules_explain)
+
+    previewing = rules_commands.add_parser("preview", help="print an admin-signed link that shows the shop as a given visitor would see it")
+    previewing.add_argument("base_url", help="where Etalage is reached, e.g. http://127.0.0.1:8000")
+    previewing.add_argument("--hours", type=float, default=8, help="how long the link works (default 8)")
+    _profile_arguments(previewing)
+    previewing.set_defaults(handler=_cmd_rules_preview)
+
     from .importer import __doc__ as import_doc
 
     importing = commands.add_parser(
@@ -212,7 +285,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=os.environ.get("ETALAGE_LOG_LEVEL", "info").upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         return args.handler(args)
-    except (SettingsError, RuleSetError, StoreError) as exc:
+    except (SettingsError, RuleSetError, StoreError, ProfileDecodeError, OSError) as exc:
         print(f"etalage: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
