@@ -1,11 +1,16 @@
 """Etalage's own endpoints under /.etalage/."""
 
+import asyncio
+
 import httpx
 import pytest
 
 from etalage import create_app
+from etalage.profile import Event
+from etalage.signing import VisitorSigner
+from etalage.store import MemoryStore
 
-from .conftest import PROXY_RULES, running, settings_for
+from .conftest import PROXY_RULES, SECRET, running, settings_for
 
 
 @pytest.fixture
@@ -34,3 +39,31 @@ def test_control_metrics_count_proxied_requests(with_token):
 
 def test_control_reserved_paths_are_never_forwarded(etalage, origin_app):
     assert httpx.get(f"{etalage}/.etalage/anything").status_code == 404 and origin_app.seen == []
+
+
+def test_control_api_link_ties_a_signed_visitor_to_a_customer(origin):
+    store = MemoryStore(retention=3600)
+    signer = VisitorSigner(SECRET)
+    visitor = signer.new_id()
+    asyncio.run(store.record(visitor, [Event("category_view", "dogs", 1.0)]))
+    with running(create_app(settings_for(origin, PROXY_RULES, admin_token="s3cret-token"), store=store)) as url:
+        response = httpx.post(
+            f"{url}/.etalage/api/link", json={"visitor": signer.sign(visitor), "customer": "cust-42"}, headers={"Authorization": "Bearer s3cret-token"}
+        )
+    assert response.status_code == 204 and asyncio.run(store.load_customer("cust-42")).category_views == {"dogs": 1}
+
+
+def test_control_api_link_refuses_an_unsigned_visitor_id(with_token):
+    response = httpx.post(
+        f"{with_token}/.etalage/api/link", json={"visitor": "AAAAAAAAAAAAAAAAAAAAAA", "customer": "cust-42"}, headers={"Authorization": "Bearer s3cret-token"}
+    )
+    assert response.status_code == 403
+
+
+def test_control_api_link_needs_the_admin_token(with_token):
+    assert httpx.post(f"{with_token}/.etalage/api/link", json={"visitor": "x", "customer": "y"}).status_code == 401
+
+
+def test_control_api_link_explains_a_malformed_body(with_token):
+    response = httpx.post(f"{with_token}/.etalage/api/link", content=b"nope", headers={"Authorization": "Bearer s3cret-token"})
+    assert response.status_code == 400 and "visitor" in response.text

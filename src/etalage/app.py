@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import httpx
 from starlette.applications import Starlette
 
-from .control import RESERVED_PREFIX, control_routes
+from .control import RESERVED_PREFIX, api_routes, control_routes
 from .me import me_routes
 from .metrics import Metrics
 from .preview import PreviewSigner, preview_routes
@@ -87,6 +87,7 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
 
     routes = (
         control_routes(metrics, rules, settings.admin_token)
+        + api_routes(profiles, signer, settings.admin_token)
         + me_routes(store=profiles, signer=signer, rules=lambda: rules.current, settings=settings)
         + preview_routes(previews)
     )

@@ -10,10 +10,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+import orjson
+
 from .metrics import Metrics
 from .rulebook import RuleBook
+from .signing import VisitorSigner
+from .store import ProfileStore, StoreError
 
-__all__ = ["control_routes", "RESERVED_PREFIX"]
+__all__ = ["control_routes", "api_routes", "RESERVED_PREFIX"]
 
 RESERVED_PREFIX = "/.etalage/"
 
@@ -71,3 +75,32 @@ def control_routes(metrics: Metrics, rules: RuleBook, admin_token: str) -> list[
         )
 
     return [Route("/.etalage/health", health), Route("/.etalage/metrics", prometheus), Route("/.etalage/admin/rules", rules_status)]
+
+
+def api_routes(store: ProfileStore, signer: VisitorSigner, admin_token: str) -> list[Route]:
+    async def link(request: Request) -> Response:
+        """The shop's backend tells Etalage who logged in: {"visitor": <etalage_vid cookie value>, "customer": <id>}.
+
+        For shops whose pages cannot carry a login header. The visitor is named by its signed cookie
+        value, so the call cannot tie a made-up id to a customer.
+        """
+        if refusal := _refusal(request, admin_token):
+            return refusal
+        try:
+            data = orjson.loads(await request.body())
+            visitor, customer = data["visitor"], data["customer"]
+            if not isinstance(visitor, str) or not isinstance(customer, str) or not customer.strip():
+                raise TypeError("visitor and customer must be non-empty strings")
+        except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+            return PlainTextResponse(f'expected JSON {{"visitor": "<etalage_vid cookie value>", "customer": "<customer id>"}}: {exc}\n', status_code=400)
+        verified = signer.verify(visitor)
+        if verified is None:
+            return PlainTextResponse("visitor: not a valid signed visitor id\n", status_code=403)
+        try:
+            await store.link(verified.visitor_id, customer.strip())
+            await store.flush()
+        except StoreError as exc:
+            return PlainTextResponse(f"profile store unavailable: {exc}\n", status_code=503)
+        return Response(status_code=204, headers={"cache-control": "no-store"})
+
+    return [Route("/.etalage/api/link", link, methods=["POST"])]
