@@ -18,7 +18,6 @@ beside the repository; the tests skip when it is absent.
 
 from __future__ import annotations
 
-import os
 import random
 from pathlib import Path
 
@@ -27,11 +26,7 @@ from selectolax.lexbor import LexborHTMLParser
 
 from etalage.page import Block, BlockSpec, Edit, analyse, reorder_items, splice
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-CORPUS = Path(
-    os.environ.get("ETALAGE_HTML5LIB_CORPUS") or REPO_ROOT.parent / "shared" / "corpora" / "html5lib-tree-construction"
-)
-DAT_FILES = sorted(CORPUS.rglob("*.dat")) if CORPUS.is_dir() else []
+from .corpus import PARAMS, cases, corpus_file
 
 SPECS = (
     BlockSpec("b", "div"),
@@ -41,22 +36,6 @@ SPECS = (
 )
 MARKER = "<!--etalage-test-->"
 PROBE = b"<div id=etalage-probe></div>"
-
-
-def cases(path: Path) -> list[bytes]:
-    """The `#data` inputs of a .dat file, as bytes exactly as written (lines up to `#errors`)."""
-    found: list[bytes] = []
-    current: list[bytes] | None = None
-    for line in path.read_bytes().split(b"\n"):
-        if current is not None:
-            if line == b"#errors":
-                found.append(b"\n".join(current))
-                current = None
-            else:
-                current.append(line)
-        elif line == b"#data":
-            current = []
-    return found
 
 
 def parse(data: bytes) -> LexborHTMLParser:
@@ -158,15 +137,6 @@ WRAPPED_SPECS = (
     BlockSpec("wi", "#wrap", "*", ("data-x",)),
     BlockSpec("r", "tbody", "tr"),
 )
-
-
-def corpus_file(path: Path | None) -> Path:
-    if path is None:
-        pytest.skip(f"html5lib tree-construction corpus not found at {CORPUS} (set ETALAGE_HTML5LIB_CORPUS)")
-    return path
-
-
-PARAMS = dict(argnames="path", argvalues=DAT_FILES or [None], ids=[str(p.relative_to(CORPUS)) for p in DAT_FILES] or ["corpus-missing"])
 
 
 @pytest.mark.parametrize(**PARAMS)
