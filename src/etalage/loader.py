@@ -211,31 +211,6 @@ def _catalog(found: list[Fields], site: Site) -> dict[str, Product]:
     return catalog
 
 
-def _login(found: list[Fields]) -> LoginSource:
-    fields = _single(found, "login")
-    if fields is None:
-        return LoginSource()
-    header = fields.take("header", str, None)
-    cookie = fields.take("cookie", str, None)
-    fields.finish()
-    return LoginSource(header.lower() if header else None, cookie)
-
-
-def _catalog(found: list[Fields], site: Site) -> dict[str, Product]:
-    catalog: dict[str, Product] = {}
-    for section in found:
-        for product_id, value in section.table.items():
-            entry = section.sub(product_id, section.take(product_id, dict, {}))
-            category = entry.take(
-                "category", str, check=lambda c: None if c in site.labels else f"unknown category {c!r} (categories are: {', '.join(site.categories)})"
-            )
-            lasts_days = entry.take("lasts_days", int, None, lambda d: None if d > 0 else "must be at least 1")
-            entry.finish()
-            if category is not None:
-                catalog[product_id] = Product(category, lasts_days)
-    return catalog
-
-
 def _learn(fields: Fields) -> LearnRule | None:
     event = fields.take(
         "event", str, check=lambda e: None if e in _LEARN_GROUPS else f"unknown event {e!r} (known: {', '.join(_LEARN_GROUPS)})"
