@@ -31,10 +31,7 @@ class OriginApp:
     seen: list[dict[str, object]] = field(default_factory=list)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            while (await receive())["type"] != "lifespan.shutdown":
-                await send({"type": "lifespan.startup.complete"})
-            await send({"type": "lifespan.shutdown.complete"})
+        if await lifespan(scope, receive, send):
             return
         body = b""
         while True:
@@ -110,6 +107,16 @@ class OriginApp:
         for index in range(5):
             await send({"type": "http.response.body", "body": bytes([index]) * 1000, "more_body": True})
         await send({"type": "http.response.body", "body": b""})
+
+
+async def lifespan(scope: Scope, receive: Receive, send: Send) -> bool:
+    """Answer the ASGI lifespan protocol; True when `scope` was a lifespan scope."""
+    if scope["type"] != "lifespan":
+        return False
+    while (await receive())["type"] != "lifespan.shutdown":
+        await send({"type": "lifespan.startup.complete"})
+    await send({"type": "lifespan.shutdown.complete"})
+    return True
 
 
 def _own_host(scope: Scope) -> bytes:

@@ -18,6 +18,7 @@ from etalage.types import Receive, Scope, Send
 
 from .conftest import ACCEPT_ONETRUST, running, settings_for
 from .corpus import DAT_FILES, PARAMS, cases, corpus_file
+from .origin import lifespan
 
 RULES = Path(__file__).parent / "rulesets" / "good" / "corpus"
 POPIN = re.compile(rb'<div class="etalage-popin" data-etalage-rule="popin" data-etalage-category="dogs"><aside>The Dogs newsletter</aside>\n?</div>')
@@ -31,10 +32,7 @@ class CorpusOrigin:
         self.pages = {f"/f/{f}/{n}": data for f, path in enumerate(DAT_FILES) for n, data in enumerate(cases(path))}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            while (await receive())["type"] != "lifespan.shutdown":
-                await send({"type": "lifespan.startup.complete"})
-            await send({"type": "lifespan.shutdown.complete"})
+        if await lifespan(scope, receive, send):
             return
         body = PAGE if scope["path"] == "/c/dogs" else self.pages[scope["path"]]
         headers = [(b"content-type", b"text/html; charset=utf-8"), (b"content-length", str(len(body)).encode())]
