@@ -252,3 +252,11 @@ def test_personalization_renews_the_cookie_on_a_new_visit(proxy, store):
     cookies = {"OptanonConsent": ACCEPT_ONETRUST, "etalage_vid": signer.sign(visitor)}
     renewed = httpx.get(f"{proxy}/home", cookies=cookies).headers["set-cookie"]
     assert renewed.startswith(f"etalage_vid={visitor}.") and "Max-Age=15552000" in renewed
+
+
+def test_personalization_records_an_impression_for_each_fired_rule(proxy, store):
+    with consented(proxy) as client:
+        browse(client, "/c/rodents", "/home")
+        visitor = client.cookies["etalage_vid"].split(".")[0]
+        client.get("/echo")  # handled after the impression write
+    assert asyncio.run(store.load(visitor)).shown_since("hero", 0) == 2

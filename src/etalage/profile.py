@@ -21,6 +21,9 @@ SCHEMA_VERSION = 2
 VISIT_GAP_SECONDS = 30 * 60
 RECENT_PRODUCTS = 20
 KEPT_PURCHASES = 100
+# Impressions kept per rule: enough for weekly frequency caps.
+KEPT_IMPRESSIONS = 50
+WEEK = 7 * 24 * 3600.0
 LIFECYCLE_STAGES = ("prospect", "customer", "repeat_customer")
 
 
@@ -67,6 +70,9 @@ class Profile:
     last_seen: float = 0.0
     # The last page view of the visit before this one ("welcome back after 30 days" holds all visit long).
     previous_visit: float = 0.0
+    visit_started: float = 0.0
+    # When each rule last personalized a page for this visitor (frequency caps), newest last.
+    impressions: dict[str, list[float]] = field(default_factory=dict)
 
     # -- learning -------------------------------------------------------------------------------
 
@@ -86,6 +92,7 @@ class Profile:
         if self.starts_visit(event.at):
             self.visits += 1
             self.previous_visit = self.last_seen
+            self.visit_started = event.at
         self.last_seen = max(self.last_seen, event.at)
 
     def _category_view(self, event: Event) -> None:
@@ -107,6 +114,15 @@ class Profile:
         self.purchases.append(purchase)
         self.purchases.sort(key=lambda p: p.at)
         del self.purchases[:-KEPT_PURCHASES]
+
+    def _shown(self, event: Event) -> None:
+        shown = [at for at in self.impressions.get(event.value, []) if at > event.at - WEEK]
+        shown.append(event.at)
+        self.impressions[event.value] = shown[-KEPT_IMPRESSIONS:]
+
+    def shown_since(self, rule_id: str, since: float) -> int:
+        """How often a rule personalized a page for this visitor since `since`."""
+        return sum(1 for at in self.impressions.get(rule_id, ()) if at >= since)
 
     def _dismiss(self, event: Event) -> None:
         # "Not for me" hides that suggestion for good and halves the interest in its category.
@@ -188,6 +204,8 @@ class Profile:
             "first_seen": self.first_seen,
             "last_seen": self.last_seen,
             "previous_visit": self.previous_visit,
+            "visit_started": self.visit_started,
+            "impressions": self.impressions,
         }
 
     def dumps(self) -> bytes:
@@ -217,6 +235,8 @@ class Profile:
                 first_seen=float(raw["first_seen"]),
                 last_seen=float(raw["last_seen"]),
                 previous_visit=float(raw.get("previous_visit", 0.0)),
+                visit_started=float(raw.get("visit_started", 0.0)),
+                impressions={str(k): [float(t) for t in v][-KEPT_IMPRESSIONS:] for k, v in raw.get("impressions", {}).items()},
             )
         except ProfileDecodeError:
             raise
@@ -249,6 +269,7 @@ _HANDLERS: dict[str, Callable[[Profile, Event], None]] = {
     "interest_removed": _removes_from("interests"),
     "exclusion": Profile._exclusion,
     "exclusion_removed": _removes_from("exclusions"),
+    "shown": Profile._shown,
     "dismiss": Profile._dismiss,
     "dismiss_removed": _removes_from("dismissed"),
     "segment": _adds_to("segments"),

@@ -22,7 +22,7 @@ from .headers import get_header, merge_vary, without_hop_by_hop
 from .learn import learn_from_request
 from .metrics import Metrics
 from .personalize import Personalizer
-from .profile import Profile
+from .profile import Event, Profile
 from .rulebook import RuleBook
 from .ruleset import LoginSource, RuleSet
 from .preview import PREVIEW_COOKIE, PreviewSigner
@@ -320,7 +320,7 @@ class Proxy:
             self._metrics.inc("etalage_requests_total", outcome="passed")
             await self._stream(send, response, headers, False)
         elif wants_rewrite:
-            await self._send_personalized(send, response, headers, ruleset, _visit(ruleset, profile, path, query, request_headers, now))
+            await self._send_personalized(send, response, headers, ruleset, _visit(ruleset, profile, path, query, request_headers, now), visitor_id)
         else:
             self._metrics.inc("etalage_requests_total", outcome="passed")
             await self._stream(send, response, headers, False)
@@ -369,7 +369,9 @@ class Proxy:
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send({"type": "http.response.body", "body": b""})
 
-    async def _send_personalized(self, send: Send, response: UpstreamResponse, headers: RawHeaders, ruleset: RuleSet, visit: Visit) -> None:
+    async def _send_personalized(
+        self, send: Send, response: UpstreamResponse, headers: RawHeaders, ruleset: RuleSet, visit: Visit, visitor_id: str | None = None
+    ) -> None:
         """Buffer, rewrite and send the page; the origin's bytes go out when anything stands in the way."""
         limit = self.settings.max_page_bytes
         chunks: list[bytes] = []
@@ -398,6 +400,9 @@ class Proxy:
             self._metrics.inc("etalage_requests_total", outcome="passed")
             await self._send_whole(send, response.status, headers, raw)
             return
+        if visitor_id is not None:
+            # Impressions feed frequency caps (and later, measurement).
+            self._in_background(self._store.record(visitor_id, [Event("shown", rule, visit.now) for rule in result.fired]), "record")
         out = compression.encode(result.body, encoding)
         rewritten = [(name, value) for name, value in headers if name.lower() not in _STALE_AFTER_REWRITE]
         rewritten.append((b"content-length", str(len(out)).encode()))
