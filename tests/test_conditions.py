@@ -822,7 +822,7 @@ def test_conditions_error_unknown_condition_suggests_a_close_kind():
 def test_conditions_error_unknown_condition_lists_the_kinds():
     assert problems_of('[[rule]]\nwhen = { weather = "sunny" }\n') == [
         "rules.toml:2: rule 'r': when: unknown condition 'weather' (hint: known conditions: all, any, not, segment, affinity, top, lifecycle, "
-        "visits, days_since_last_visit, purchased, replenishment_due, subscribed, interested_in, excluded, crm_segment, path, query, referrer, device, time)"
+        "visits, days_since_last_visit, purchased, replenishment_due, subscribed, interested_in, excluded, crm_segment, path, query, referrer, device, time, dates)"
     ]
 
 
@@ -1064,3 +1064,40 @@ def test_conditions_when_key_is_not_reported_as_unknown_by_the_rule():
     compile_condition(rule, "when", SITE, CATALOG, {})
     rule.finish()
     assert problems == []
+
+
+SPRING = '{ dates = { from = 2025-03-01, until = 2025-03-31, timezone = "Europe/Amsterdam" } }'
+
+
+def test_conditions_dates_hold_inside_the_schedule():
+    assert verdict(when(SPRING), visit()) == Verdict(True, "scheduled from 2025-03-01 until 2025-03-31")
+
+
+def test_conditions_dates_have_not_started():
+    early = datetime(2025, 2, 28, 23, 59, tzinfo=AMSTERDAM).timestamp()
+    assert verdict(when(SPRING), visit(now=early)).reason == "not started yet (scheduled from 2025-03-01 until 2025-03-31)"
+
+
+def test_conditions_dates_until_includes_the_whole_last_day():
+    last_evening = datetime(2025, 3, 31, 23, 59, tzinfo=AMSTERDAM).timestamp()
+    assert verdict(when(SPRING), visit(now=last_evening)).ok
+
+
+def test_conditions_dates_have_ended():
+    after = datetime(2025, 4, 1, 0, 0, tzinfo=AMSTERDAM).timestamp()
+    assert verdict(when(SPRING), visit(now=after)).reason == "ended (scheduled from 2025-03-01 until 2025-03-31)"
+
+
+def test_conditions_dates_with_an_offset_need_no_time_zone():
+    assert not verdict(when("{ dates = { until = 2025-03-14T10:00:00Z } }"), visit()).ok
+
+
+def test_conditions_dates_ending_before_they_start_never_fire():
+    condition = when('{ dates = { from = 2025-04-01, until = 2025-03-01, timezone = "UTC" } }')
+    assert never_fires(condition) == "'scheduled from 2025-04-01 until 2025-03-01': it ends before it starts"
+
+
+def test_conditions_dates_need_a_bound():
+    assert problems_of("[[rule]]\nwhen = { dates = {} }\n") == [
+        "rules.toml:2: rule 'r': when.dates: give 'from', 'until' or both (hint: e.g. dates = { from = 2026-03-01, until = 2026-04-30, timezone = \"Europe/Amsterdam\" })"
+    ]

@@ -100,7 +100,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, time as Time
+from datetime import date, datetime, time as Time, timedelta
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -1130,6 +1130,34 @@ class TimeWindow(Condition):
         return self.days is None and (self.start, self.end) == (0, 1440)
 
 
+@dataclass(frozen=True, slots=True)
+class DateWindow(Condition):
+    """A schedule: the rule runs from one moment until another (either may be open)."""
+
+    start: float | None  # Unix time, inclusive
+    end: float | None  # Unix time, exclusive
+    span: str
+
+    def test(self, visit: Visit) -> bool:
+        return (self.start is None or visit.now >= self.start) and (self.end is None or visit.now < self.end)
+
+    def check(self, visit: Visit) -> Verdict:
+        if self.start is not None and visit.now < self.start:
+            return Verdict(False, f"not started yet (scheduled {self.span})")
+        if self.end is not None and visit.now >= self.end:
+            return Verdict(False, f"ended (scheduled {self.span})")
+        return Verdict(True, f"scheduled {self.span}")
+
+    def describe(self) -> str:
+        return f"scheduled {self.span}"
+
+    def _never(self) -> str | None:
+        if self.start is not None and self.end is not None and self.end <= self.start:
+            return f"'{self.describe()}': it ends before it starts"
+        return None
+
+
+
 # -- static analysis ---------------------------------------------------------------------------
 
 
@@ -1222,6 +1250,7 @@ _EXAMPLES = {
     "referrer": 'referrer = { host = "google.*" }',
     "device": 'device = ["mobile", "tablet"]',
     "time": 'time = { days = ["sat", "sun"], from = "18:00", to = "23:00", timezone = "Europe/Amsterdam" }',
+    "dates": 'dates = { from = 2026-03-01, until = 2026-04-30, timezone = "Europe/Amsterdam" }',
 }
 CONDITION_KINDS = tuple(_EXAMPLES)
 
@@ -1775,6 +1804,44 @@ def _time(c: _Compiler, fields: Fields, key: str, owner: str, path: str) -> Cond
     return TimeWindow(days, start if start is not None else 0, end if end is not None else 1440, zone)
 
 
+
+def _dates(c: _Compiler, fields: Fields, key: str, owner: str, path: str) -> Condition | None:
+    table = c.value_table(fields, key, owner, path)
+    if table is None:
+        return None
+    moments = (datetime, date)
+    start_value = table.optional("from", moments)
+    end_value = table.optional("until", moments)
+    zone = c.zone(table) if any(_is_local(v) for v in (start_value, end_value)) else None
+    if start_value is None and end_value is None and not table.bad:
+        table.problem("give 'from', 'until' or both", hint=f"e.g. {_EXAMPLES['dates']}")
+    table.finish()
+    if table.bad or (zone is None and any(_is_local(v) for v in (start_value, end_value))):
+        return None
+    start = _instant(start_value, zone, end_of_day=False) if start_value is not None else None
+    end = _instant(end_value, zone, end_of_day=True) if end_value is not None else None
+    return DateWindow(start, end, _span(start_value, end_value))
+
+
+def _is_local(value: Any) -> bool:
+    """A date, or a date-time without an offset: read in the shop's time zone."""
+    return value is not None and (not isinstance(value, datetime) or value.tzinfo is None)
+
+
+def _instant(value: date | datetime, zone: ZoneInfo | None, end_of_day: bool) -> float:
+    if isinstance(value, datetime):
+        return (value if value.tzinfo is not None else value.replace(tzinfo=zone)).timestamp()
+    # A date: from the start of that day, until the end of that day (inclusive for people).
+    day = value + timedelta(days=1) if end_of_day else value
+    return datetime(day.year, day.month, day.day, tzinfo=zone).timestamp()
+
+
+def _span(start: date | datetime | None, end: date | datetime | None) -> str:
+    if start is not None and end is not None:
+        return f"from {start.isoformat()} until {end.isoformat()}"
+    return f"from {start.isoformat()}" if start is not None else f"until {end.isoformat()}"  # type: ignore[union-attr]
+
+
 _BUILDERS: dict[str, Callable[[_Compiler, Fields, str, str, str], Condition | None]] = {
     "all": _all_or_any,
     "any": _all_or_any,
@@ -1796,6 +1863,7 @@ _BUILDERS: dict[str, Callable[[_Compiler, Fields, str, str, str], Condition | No
     "referrer": _referrer,
     "device": _device,
     "time": _time,
+    "dates": _dates,
 }
 assert tuple(_BUILDERS) == CONDITION_KINDS
 
