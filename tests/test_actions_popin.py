@@ -50,3 +50,17 @@ def test_popin_cap_per_week():
     popin = Popin(3, TEMPLATE, (("week", 1),))
     assert not fires(popin, dog_lover(now, [now - 3 * 86400]), now)
     assert fires(popin, dog_lover(now, [now - 8 * 86400]), now)
+
+
+def test_popin_label_links_to_the_visitors_page():
+    now = time.time()
+    page = PageContext(analyse(PAGE, []), dog_lover(now, []), SITE, "utf-8", "/", now)
+    (edit,) = Popin(3, TEMPLATE, (), "Recommended <for> you").apply("popin", None, page)
+    assert b'<p class="etalage-label"><small>Recommended &lt;for&gt; you \xc2\xb7 <a href="/.etalage/me">why?</a></small></p>' in edit.data
+
+
+def test_popin_without_a_label_stays_covert():
+    now = time.time()
+    page = PageContext(analyse(PAGE, []), dog_lover(now, []), SITE, "utf-8", "/", now)
+    (edit,) = Popin(3, TEMPLATE).apply("popin", None, page)
+    assert b"etalage-label" not in edit.data

@@ -13,7 +13,7 @@ from ..page import Block, Edit
 from ..profile import Profile
 from ..ruleset import Fields, Site
 from ..templates import Template
-from .base import Action, CompileContext, PageContext, encode_fragment, mark_block, ranked_categories
+from .base import Action, CompileContext, PageContext, encode_fragment, label_html, mark_block, ranked_categories
 
 PROVIDES = frozenset({"category", "category_label"})
 
@@ -21,18 +21,20 @@ PROVIDES = frozenset({"category", "category_label"})
 class Banner(Action):
     kind = "banner"
 
-    def __init__(self, templates: Mapping[str, Template], fixed: Template | None = None) -> None:
+    def __init__(self, templates: Mapping[str, Template], fixed: Template | None = None, label: str | None = None) -> None:
         self.templates = templates
         self.fixed = fixed
+        self.label = label_html(label)
 
     @classmethod
     def compile(cls, fields: Fields, context: CompileContext) -> Banner | None:
+        label = fields.take("label", str, None)
         if "template" in fields.table:
             if "templates" in fields.table:
                 fields.problem(f"{fields.name}: give 'template' (one for everyone) or 'templates' (one per category), not both", "template")
             fields.take("templates", dict, None)
             fixed = context.template(fields, "template", frozenset())
-            return cls({}, fixed) if fixed is not None else None
+            return cls({}, fixed, label) if fixed is not None else None
         table = fields.take("templates", dict)
         if table is None:
             return None
@@ -51,7 +53,7 @@ class Banner(Action):
             if template is not None:
                 templates[category] = template
         per_category.finish()
-        return cls(templates)
+        return cls(templates, None, label)
 
     def _choice(self, rule_id: str, profile: Profile, site: Site, now: float) -> str | None:
         """The visitor's strongest category, if it has a template."""
@@ -61,11 +63,12 @@ class Banner(Action):
     def apply(self, rule_id: str, block: Block | None, page: PageContext) -> list[Edit]:
         assert block is not None
         if self.fixed is not None:
-            return [mark_block(block, rule_id), Edit(block.inner_start, block.inner_end, encode_fragment(self.fixed.render({}), page.charset))]
+            html = self.fixed.render({}) + self.label
+            return [mark_block(block, rule_id), Edit(block.inner_start, block.inner_end, encode_fragment(html, page.charset))]
         top = self._choice(rule_id, page.profile, page.site, page.now)
         if top is None:
             return []
-        html = self.templates[top].render({"category": top, "category_label": page.site.labels[top]})
+        html = self.templates[top].render({"category": top, "category_label": page.site.labels[top]}) + self.label
         return [mark_block(block, rule_id), Edit(block.inner_start, block.inner_end, encode_fragment(html, page.charset))]
 
     def why(self, rule_id: str, profile: Profile, site: Site, now: float) -> str | None:

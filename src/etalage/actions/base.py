@@ -13,7 +13,7 @@ from ..profile import Profile
 from ..ruleset import BlockDef, Fields, Site
 from ..templates import Template
 
-__all__ = ["Action", "CompileContext", "PageContext", "mark_block", "encode_fragment", "ranked_categories"]
+__all__ = ["Action", "CompileContext", "PageContext", "mark_block", "encode_fragment", "label_html", "ranked_categories"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +53,13 @@ def ranked_categories(profile: Profile, site: Site, now: float, rule_id: str) ->
 def encode_fragment(text: str, charset: str) -> bytes:
     # Characters the page's charset cannot carry become character references, never '?'.
     return text.encode(charset, "xmlcharrefreplace")
+
+
+def label_html(label: str | None) -> str:
+    """The optional visible label of a personalized block, linking to the visitor's own page."""
+    if not label:
+        return ""
+    return f'<p class="etalage-label"><small>{escape(label)} · <a href="/.etalage/me">why?</a></small></p>'
 
 
 def mark_block(block: Block, rule_id: str) -> Edit:

@@ -14,7 +14,7 @@ from ..page import Block, Edit
 from ..profile import Profile
 from ..ruleset import Fields, Site
 from ..templates import Template
-from .base import Action, CompileContext, PageContext, encode_fragment
+from .base import Action, CompileContext, PageContext, encode_fragment, label_html
 
 PROVIDES = frozenset({"category", "category_label"})
 _PERIODS = {"visit": 0.0, "day": 24 * 3600.0, "week": 7 * 24 * 3600.0}
@@ -24,9 +24,10 @@ class Popin(Action):
     kind = "popin"
     needs_block = False
 
-    def __init__(self, min_views: int, template: Template, caps: tuple[tuple[str, int], ...] = ()) -> None:
+    def __init__(self, min_views: int, template: Template, caps: tuple[tuple[str, int], ...] = (), label: str | None = None) -> None:
         self.min_views = min_views
         self.template = template
+        self.label = label_html(label)
         # (per, at most): per is "visit", "day" or "week".
         self.caps = caps
 
@@ -60,10 +61,11 @@ class Popin(Action):
             limit = fields.take(f"max_per_{per}", int, None, lambda n: None if n >= 1 else "must be at least 1")
             if limit is not None:
                 caps.append((per, limit))
+        label = fields.take("label", str, None)
         template = context.template(fields, "template", PROVIDES)
         if template is None:
             return None
-        return cls(min_views, template, tuple(caps))
+        return cls(min_views, template, tuple(caps), label)
 
     def apply(self, rule_id: str, block: Block | None, page: PageContext) -> list[Edit]:
         insert_at = page.layout.body_end
@@ -72,6 +74,6 @@ class Popin(Action):
         best = self._choice(rule_id, page.profile, page.site)
         if best is None or self._capped(rule_id, page.profile, page.now):
             return []
-        inner = self.template.render({"category": best, "category_label": page.site.labels[best]})
+        inner = self.template.render({"category": best, "category_label": page.site.labels[best]}) + self.label
         wrapper = f'<div class="etalage-popin" data-etalage-rule="{escape(rule_id)}" data-etalage-category="{escape(best)}">'
         return [Edit(insert_at, insert_at, encode_fragment(f"{wrapper}{inner}</div>", page.charset))]
