@@ -69,6 +69,7 @@ def test_rulebook_clears_the_error_once_fixed(rules_dir):
 def live(origin, rules_dir):
     app = create_app(settings_for(origin, rules_dir, admin_token=TOKEN))
     with running(app) as url:
+        assert app.rules.watching.wait(timeout=30), "the rules watcher did not start"
         yield url, app.rules
 
 
@@ -112,6 +113,13 @@ def test_rulebook_the_admin_status_lists_rules_with_fire_counts(live):
         client.get("/home")
     status = httpx.get(f"{url}/.etalage/admin/rules", headers={"Authorization": f"Bearer {TOKEN}"}).json()
     assert {rule["id"]: rule["fired"] for rule in status["rules"]} == {"hero": 2, "sort": 2, "popin": 0}
+
+
+def test_rulebook_an_edit_made_while_starting_is_not_lost(origin, rules_dir):
+    app = create_app(settings_for(origin, rules_dir))
+    edit(rules_dir / "rules.toml", 'action = "banner"', 'action = "baner"')  # before the watcher runs
+    with running(app):
+        assert wait_until(app.rules, lambda: app.rules.failed_at is not None)
 
 
 def test_rulebook_the_admin_status_needs_the_token(live):

@@ -34,6 +34,8 @@ class RuleBook:
         # Counts completed reload attempts, good or bad; waiters can block on it.
         self.generation = 0
         self._changed = threading.Condition()
+        # Set once the watcher is watching: edits from then on are never missed.
+        self.watching = threading.Event()
 
     def reload(self) -> bool:
         """Load the folder again; True when the new rule set is in force."""
@@ -60,6 +62,14 @@ class RuleBook:
             return self._changed.wait_for(lambda: self.generation >= generation, timeout)
 
     async def watch(self) -> None:
-        """Reload whenever a file in the folder changes; runs until cancelled."""
-        async for _changes in watchfiles.awatch(self.directory, debounce=200, step=50):
-            self.reload()
+        """Reload whenever a file in the folder changes; runs until cancelled.
+
+        The first (possibly empty) batch arrives once the watch is in place; the folder is read
+        again then, so an edit made while Etalage was starting is not lost.
+        """
+        async for changes in watchfiles.awatch(self.directory, debounce=200, step=50, rust_timeout=500, yield_on_timeout=True):
+            if not self.watching.is_set():
+                self.watching.set()
+                self.reload()
+            elif changes:
+                self.reload()
