@@ -113,6 +113,48 @@ def test_analyse_reads_item_attrs_as_lexbor_decodes_them() -> None:
     ]
 
 
+def test_analyse_reads_item_links_only_when_asked() -> None:
+    data = shop(3)
+    assert [item.links for item in only(data, CARDS).items] == [(), (), ()]
+    spec = BlockSpec("popular", "#popular", "li[data-product-id]", (), item_links=True)
+    block = only(data, spec)
+    assert [item.links for item in block.items] == [("/p/p0",), ("/p/p1",), ("/p/p2",)]
+    assert [dict(item.attrs) for item in block.items] == [{}, {}, {}]
+
+
+def test_analyse_item_links_in_document_order_as_lexbor_decodes_them() -> None:
+    data = page(
+        b'<ul id="grid">'
+        b'<li><a href="/brands/acme">Acme</a> <a href=" /p/a&amp;b?x=1 ">A</a><a>no href</a><a href="  ">blank</a>'
+        b"<template><a href=/in-template>t</a></template></li>"
+        b"<li><p>no link</p></li>"
+        b'<li><a href="/p/c"><img src=c.jpg></a><a href="/p/c#reviews">reviews</a></li>'
+        b"</ul>"
+    )
+    block = only(data, BlockSpec("grid", "#grid", "li", item_links=True))
+    assert [item.links for item in block.items] == [("/brands/acme", "/p/a&b?x=1"), (), ("/p/c", "/p/c#reviews")]
+
+
+def test_analyse_item_that_is_a_link_is_its_own_first_link() -> None:
+    data = page(b'<nav id="cards"><a class="card" href="/p/1"><span>1</span></a><a class="card" href="/p/2">2</a></nav>')
+    block = only(data, BlockSpec("cards", "#cards", "a.card", item_links=True))
+    assert [item.links for item in block.items] == [("/p/1",), ("/p/2",)]
+
+
+def test_analyse_item_links_of_a_windows_1252_page_are_decoded_with_the_meta_charset() -> None:
+    data = page(b'<ul id="popular"><li data-product-id="1"><a href="/p/caf\xe9">x</a></li></ul>', head=b'<meta charset="windows-1252">')
+    assert only(data, BlockSpec("popular", "#popular", "li", item_links=True)).items[0].links == ("/p/caf\u00e9",)
+
+
+def test_analyse_item_links_stay_with_their_item_when_items_are_reordered() -> None:
+    data = shop(4, closed=False)
+    spec = BlockSpec("popular", "#popular", "li[data-product-id]", ("data-product-id",), item_links=True)
+    block = only(data, spec)
+    edited = splice(data, reorder_items(block, [3, 2, 1, 0]))
+    again = only(edited, spec)
+    assert [(item.attrs["data-product-id"], item.links) for item in again.items] == [(f"p{n}", (f"/p/p{n}",)) for n in (3, 2, 1, 0)]
+
+
 def test_analyse_items_have_exact_ranges_and_keep_whitespace_between() -> None:
     data = shop(3)
     block = only(data, CARDS)

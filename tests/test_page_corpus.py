@@ -30,7 +30,7 @@ from .corpus import PARAMS, cases, corpus_file
 
 SPECS = (
     BlockSpec("b", "div"),
-    BlockSpec("l", "ul", "li", ("data-x",)),
+    BlockSpec("l", "ul", "li", ("data-x",), item_links=True),
     BlockSpec("p", "p"),
     BlockSpec("o", "ol, select", "li, option"),
 )
@@ -60,6 +60,11 @@ def assert_block(data: bytes, spec: BlockSpec, block: Block) -> None:
     assert parse(edited).html == tree.html, "block range"
     if not block.items:
         return
+    # Each item's links are those of its own node (as many items as nodes is checked below).
+    nodes = direct_items(parse(data).css_first(spec.selector), spec.item_selector)
+    for item, node in zip(block.items, nodes):
+        expected = tuple(href.strip() for a in node.css("a[href]") if (href := a.attributes.get("href") or "").strip()) if spec.item_links else ()
+        assert item.links == expected, "item links"
     # The item ranges: each replaced by a marker, text between them kept.
     previous = block.inner_start
     for item in block.items:

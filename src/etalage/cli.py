@@ -217,6 +217,17 @@ def _cmd_import(args: argparse.Namespace) -> int:
         return 130
 
 
+def _cmd_import_products(args: argparse.Namespace) -> int:
+    from .feeds import import_products, parse_mapping
+
+    rules = Path(args.rules) if args.rules else Path(os.environ["ETALAGE_RULES_DIR"]) if "ETALAGE_RULES_DIR" in os.environ else _default_rules()
+    try:
+        overrides = parse_mapping(args.map)
+    except ValueError as exc:
+        raise SettingsError(f"import-products: {exc}") from None
+    return import_products(Path(args.file), rules, Path(args.out) if args.out else None, overrides=overrides, encoding=args.encoding)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="etalage", description="Consent-first personalization proxy for webshops.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -277,6 +288,24 @@ def _parser() -> argparse.ArgumentParser:
     target.add_argument("--profiles-file", help="import into the embedded store's file (ETALAGE_PROFILES_FILE); not while Etalage runs on it")
     importing.add_argument("--format", choices=("csv", "jsonl"), help="the file's format (default: from its extension)")
     importing.set_defaults(handler=_cmd_import)
+
+    from .feeds import __doc__ as feeds_doc
+
+    products = commands.add_parser(
+        "import-products",
+        help="write the shop's product catalogue (category and page of each product) from its Google Merchant Center feed",
+        description="Write the product catalogue as a rule file from a product feed (CSV/TSV or RSS/Atom XML).\n"
+        "Problems are reported as FILE:LINE: reason. Exit status: 0 written, 1 written with\n"
+        "problems (unmapped products, bad rows), 2 nothing written.",
+        epilog=(feeds_doc or "").split("\n", 2)[2],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    products.add_argument("file", help="the feed: .txt/.tsv/.csv, or RSS / Atom .xml (gzip-compressed is fine)")
+    products.add_argument("--rules", help="rules folder: its categories, [catalog_feed] mapping and [catalog] (ETALAGE_RULES_DIR, default: the project's rules/)")
+    products.add_argument("--out", help="the rule file to write (default: catalog-feed.toml in the rules folder)")
+    products.add_argument("--map", action="append", default=[], metavar="TEXT=CATEGORY", help="map a feed category to a site category, e.g. 'Dog Supplies=dogs' (wins over [catalog_feed])")
+    products.add_argument("--encoding", help="the feed's text encoding when it is not UTF-8 and does not say, e.g. latin-1")
+    products.set_defaults(handler=_cmd_import_products)
     return parser
 
 

@@ -1,11 +1,12 @@
-"""What a page view teaches a profile, from the request URL and the site's [[learn]] rules."""
+"""What a page view teaches a profile, from the request URL, the site's [[learn]] rules and the
+catalogue's product pages (a [catalog] entry's `path`)."""
 
 from __future__ import annotations
 
 from urllib.parse import parse_qs
 
 from .profile import Event
-from .ruleset import RuleSet
+from .ruleset import Product, RuleSet
 
 __all__ = ["learn_from_request"]
 
@@ -40,4 +41,19 @@ def learn_from_request(ruleset: RuleSet, path: str, query: str, now: float) -> l
                 learned.append(Event("purchase", value, now, {"order": order, "category": product.category if product else "", "quantity": 1}))
         elif value in ruleset.site.labels:  # only the shop's own categories; anything else in a URL is noise
             learned.append(Event(rule.event, value, now))
+    product_id = _product_page(ruleset, path)
+    if product_id is not None and not any(event.kind == "product_view" and event.value == product_id for event in learned):
+        # The page of a catalogue product (its `path`), which no learn rule read already.
+        learned.append(Event("product_view", product_id, now))
+        learned.append(Event("category_view", ruleset.catalog[product_id].category, now))
     return learned
+
+
+def _product_page(ruleset: RuleSet, path: str) -> str | None:
+    """The catalogue product whose page `path` is, if any (the loader indexes the pages)."""
+    pages = getattr(ruleset.catalog, "paths", None)
+    if not pages:
+        return None
+    key = Product.page_key(path)
+    product_id = pages.get(key) if key is not None else None
+    return product_id if product_id in ruleset.catalog else None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ __all__ = ["load_rules"]
 
 _SLUG = re.compile(r"[a-z0-9][a-z0-9_-]*")
 _TOML_POSITION = re.compile(r"\(at line (\d+), column \d+\)")
-_SECTIONS = ("site", "consent", "login", "catalog", "segments", "learn", "blocks", "rule")
+_SECTIONS = ("site", "consent", "login", "catalog", "catalog_feed", "segments", "learn", "blocks", "rule")
 _LEARN_GROUPS = {"category_view": "category", "product_view": "product", "newsletter_subscribe": "category", "purchase": "product"}
 _PROBE_DOCUMENT = LexborHTMLParser("<p></p>")
 
@@ -144,10 +145,10 @@ def load_rules(directory: Path) -> RuleSet:
     site = _site(tables["site"], folder, files)
     consent = _consent(tables["consent"], folder)
     login = _login(tables["login"])
-    catalog = _catalog(tables["catalog"], site)
+    catalog = _catalog(tables["catalog"], site, tables["catalog_feed"])
     segments = compile_segments(tables["segments"], site, catalog)
     learn = tuple(filter(None, (_learn(fields) for fields in tables["learn"])))
-    blocks = _blocks(tables["blocks"])
+    blocks = _blocks(tables["blocks"], catalog)
     rules = _rules(tables["rule"], site, catalog, segments, blocks, folder)
     if folder.problems:
         raise RuleSetError(sorted(folder.problems, key=lambda p: (p.file, p.line)))
@@ -196,19 +197,107 @@ def _login(found: list[Fields]) -> LoginSource:
     return LoginSource(header.lower() if header else None, cookie)
 
 
-def _catalog(found: list[Fields], site: Site) -> dict[str, Product]:
-    catalog: dict[str, Product] = {}
+class Catalog(dict[str, Product]):
+    """The shop's products by id, as the [catalog] tables list them, with their pages indexed.
+
+    A plain dict to everything that reads products; `paths` finds the product of a page (or of
+    a card's link) by Product.page_key, and `feed_categories` is [catalog_feed]'s mapping for
+    `etalage import-products`.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.paths: dict[str, str] = {}
+        self.feed_categories: dict[str, str] = {}
+
+
+_PRODUCT_KEYS = ("category", "lasts_days", "path")
+
+
+def _path_check(path: str) -> str | None:
+    if path.startswith("/") and not path.startswith("//") and not re.search(r"[\s?#\x00-\x1f\x7f]", path):
+        return None
+    return "must be the path of the product's page: starting with '/', without host, query or spaces (e.g. \"/p/dog-kibble-5kg\")"
+
+
+def _catalog(found: list[Fields], site: Site, feed: list[Fields] | None = None) -> Catalog:
+    """Products by id. A product may be listed in several [catalog] tables (a catalogue imported
+    from a product feed, and a hand-written file adding `lasts_days`): its keys are merged, and
+    must agree where two tables give the same key."""
+    catalog = Catalog()
+    merged: dict[str, dict[str, tuple[Any, Fields]]] = {}
+    first: dict[str, Fields] = {}
+    has_category: set[str] = set()
     for section in found:
         for product_id, value in section.table.items():
             entry = section.sub(product_id, section.take(product_id, dict, {}))
-            category = entry.take(
-                "category", str, check=lambda c: None if c in site.labels else f"unknown category {c!r} (categories are: {', '.join(site.categories)})"
-            )
-            lasts_days = entry.take("lasts_days", int, None, lambda d: None if d > 0 else "must be at least 1")
+            values = {
+                "category": entry.take(
+                    "category", str, None, lambda c: None if c in site.labels else f"unknown category {c!r} (categories are: {', '.join(site.categories)})"
+                ),
+                "lasts_days": entry.take("lasts_days", int, None, lambda d: None if d > 0 else "must be at least 1"),
+                "path": entry.take("path", str, None, _path_check),
+            }
             entry.finish()
-            if category is not None:
-                catalog[product_id] = Product(category, lasts_days)
+            first.setdefault(product_id, entry)
+            if "category" in entry.table:
+                has_category.add(product_id)
+            known = merged.setdefault(product_id, {})
+            for key in _PRODUCT_KEYS:
+                value = values[key]
+                if value is None:
+                    continue
+                if key not in known:
+                    known[key] = (value, entry)
+                elif known[key][0] != value:
+                    entry.problem(
+                        f"{entry.name}: '{key}' is {value!r} here but {known[key][0]!r} at {known[key][1].where(key)}",
+                        key,
+                        "a product listed in several [catalog] tables takes its keys from all of them, and they must agree",
+                    )
+    for product_id, known in merged.items():
+        if product_id not in has_category:
+            first[product_id].problem(f"{first[product_id].name}: missing required key 'category'")
+        if "category" not in known:
+            continue
+        path = known["path"][0] if "path" in known else None
+        catalog[product_id] = Product(known["category"][0], known["lasts_days"][0] if "lasts_days" in known else None, path)
+        page = Product.page_key(path) if path is not None else None
+        if page is None:
+            continue
+        other = catalog.paths.setdefault(page, product_id)
+        if other != product_id:
+            entry = known["path"][1]
+            entry.problem(f"{entry.name}: 'path' {path!r} is also the page of product {other!r} (at {merged[other]['path'][1].where('path')})", "path")
+    catalog.feed_categories = _catalog_feed(feed or [], site)
     return catalog
+
+
+def _catalog_feed(found: list[Fields], site: Site) -> dict[str, str]:
+    """[catalog_feed]: which of the site's categories a product feed's category text means."""
+    fields = _single(found, "catalog_feed")
+    if fields is None:
+        return {}
+    table = fields.take("categories", dict, {})
+    categories = fields.sub("categories", table)
+    mapping: dict[str, str] = {}
+    for text in table:
+        slug = categories.take(
+            text,
+            str,
+            None,
+            lambda c, text=text: (
+                "the feed's category text is empty"
+                if not text.strip()
+                else None
+                if c in site.labels
+                else f"unknown category {c!r} (categories are: {', '.join(site.categories)})"
+            ),
+        )
+        if slug is not None:
+            mapping[text] = slug
+    fields.finish()
+    return mapping
 
 
 def _learn(fields: Fields) -> LearnRule | None:
@@ -231,7 +320,12 @@ def _learn(fields: Fields) -> LearnRule | None:
     return LearnRule(event, pattern, query, order_query, fields.where())
 
 
-def _blocks(found: list[Fields]) -> dict[str, BlockDef]:
+def _blocks(found: list[Fields], catalog: Mapping[str, Product] | None = None) -> dict[str, BlockDef]:
+    # Cards without a category attribute take it from the catalogue, by id or by their link's
+    # page. An empty catalogue is no error here: a folder must load before its first
+    # `etalage import-products`, which loads it.
+    catalog = catalog if catalog is not None else Catalog()
+    paths: Mapping[str, str] = getattr(catalog, "paths", {})
     blocks: dict[str, BlockDef] = {}
     for section in found:
         for name, value in section.table.items():
@@ -243,17 +337,41 @@ def _blocks(found: list[Fields]) -> dict[str, BlockDef]:
             selector = fields.take("selector", str, check=_selector_check)
             items = fields.take("items", str, None, _selector_check)
             item_id = fields.take("item_id", str, None)
+            from_link = _item_id_from_link(fields)
             item_category = fields.take("item_category", str, None)
             if items is None and (item_id or item_category):
                 fields.problem(f"{fields.name}: item_id and item_category need 'items' (a selector for the product cards)", "items")
-            if items is not None and item_category is None:
-                fields.problem(f"{fields.name}: 'items' needs 'item_category', the card attribute that holds the category", "items")
+            if items is None and from_link is not None:
+                fields.problem(f"{fields.name}: item_id_from_link needs 'items' (a selector for the product cards)", "item_id_from_link")
+            # (an item_id_from_link with a mistake has its own message)
+            if items is not None and item_category is None and item_id is None and fields.table.get("item_id_from_link", False) is False:
+                fields.problem(
+                    f"{fields.name}: 'items' needs 'item_category', the card attribute that holds the category",
+                    "items",
+                    "or 'item_id' / 'item_id_from_link' to take each card's category from [catalog]",
+                )
             fields.finish()
             if selector is None:
                 continue
             attrs = tuple(attr for attr in (item_id, item_category) if attr)
-            blocks[name] = BlockDef(BlockSpec(name, selector, items, attrs), item_id, item_category, fields.where())
+            spec = BlockSpec(name, selector, items, attrs, item_links=items is not None and from_link is not None)
+            pattern = from_link if isinstance(from_link, re.Pattern) else None
+            blocks[name] = BlockDef(spec, item_id, item_category, fields.where(), pattern, from_link is True, catalog, paths)
     return blocks
+
+
+def _item_id_from_link(fields: Fields) -> re.Pattern[str] | bool | None:
+    """`item_id_from_link`: a pattern with the group (?P<id>...), or true (the catalogue's paths)."""
+    value = fields.take("item_id_from_link", (str, bool), None)
+    if value is None or value is False:
+        return None
+    if value is True:
+        return True
+    pattern = fields.regex("item_id_from_link", value)
+    if pattern is not None and "id" not in pattern.groupindex:
+        fields.problem(f"{fields.name}: 'item_id_from_link' needs a named group (?P<id>...) to read the product id from", "item_id_from_link")
+        return None
+    return pattern
 
 
 def _rules(

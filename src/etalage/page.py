@@ -48,6 +48,11 @@ Fail open: a block that cannot be located and verified is absent from the layout
 reason in `problems`; the caller leaves that part of the page as the origin sent it. analyse()
 catches everything: on any input it returns a layout.
 
+Item attributes and links (`a[href]` inside an item) are read from lexbor's tree of the original
+page while locating, before any check edits it. They are only handed out for verified blocks, and
+verification shows that each item's range holds exactly that item's subtree: they are what the
+item's bytes say, wherever the items are moved.
+
 Bytes only: the body is never decoded as a whole. lexbor parses with `scripting=True` (a
 `<noscript>` is raw text, as in a browser that runs scripts) and `encoding=True` (a `<meta
 charset>` is honoured, so attribute values of a windows-1252 page decode as the browser decodes
@@ -89,6 +94,7 @@ class BlockSpec:
     selector: str  # CSS selector of the container; the FIRST match in document order is the block
     item_selector: str | None = None  # direct element children of the container matching it are the items
     item_attrs: tuple[str, ...] = ()  # attribute names to read from each item
+    item_links: bool = False  # read each item's links (Item.links)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +102,9 @@ class Item:
     start: int  # byte offset of the item's start tag '<'
     end: int  # byte offset just past the item's end (its end tag, or where it implicitly ends)
     attrs: Mapping[str, str]  # the requested item_attrs that are present (values as lexbor decoded them)
+    # With spec.item_links: the hrefs of the item's `a[href]` elements (the item itself first if it
+    # is one), in document order, as lexbor decoded them, stripped; empty ones left out.
+    links: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -494,7 +503,7 @@ class _Analysis:
                 attrs = MappingProxyType(attrs)
             else:
                 attrs = _EMPTY
-            items.append(Item(lt, end, attrs))
+            items.append(Item(lt, end, attrs, _links(item) if spec.item_links else ()))
             previous_end = end
         open_tag = self._open_formatting(previous_end, inner_end)
         if open_tag is not None:
@@ -720,6 +729,17 @@ class _Analysis:
                     item.replace_with(comment)
                     comment = comment.next
         return containers
+
+
+def _links(node) -> tuple[str, ...]:
+    """hrefs of the `a[href]` elements in `node`'s subtree, `node` included (lexbor's css() matches
+    the node itself too), in document order; blank ones left out."""
+    links = []
+    for anchor in node.css("a[href]"):
+        href = (anchor.attributes.get("href") or "").strip()
+        if href:
+            links.append(href)
+    return tuple(links)
 
 
 def _direct_matches(node, selector: str) -> list:

@@ -10,12 +10,13 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
 
 from cachetools import LRUCache
 
 from ._tomlpos import KeyLines
 from .consent import ConsentPolicy
-from .page import BlockSpec
+from .page import BlockSpec, Item
 
 if TYPE_CHECKING:
     from .actions import Action
@@ -59,6 +60,22 @@ class Product:
     category: str
     # For replenishable products: how many days one purchase lasts.
     lasts_days: int | None = None
+    # The path of the product's page ("/p/dog-kibble-5kg", from a product feed's link): a view of
+    # that page is a view of this product, and a card linking to it shows this product.
+    path: str | None = None
+
+    @staticmethod
+    def page_key(url: str) -> str | None:
+        """How product pages are compared: the path of `url` (a path or a whole URL; host, query and
+        fragment ignored), percent-decoded, without a trailing '/'. None for an empty path."""
+        try:
+            path = urlsplit(url.strip()).path
+        except ValueError:  # e.g. an invalid IPv6 host in a card's link
+            return None
+        path = unquote(path)
+        if len(path) > 1:
+            path = path.rstrip("/") or "/"
+        return path or None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,11 +97,63 @@ class LoginSource:
 
 @dataclass(frozen=True, slots=True)
 class BlockDef:
+    """A block of the shop's pages; for item blocks, also how to tell which product a card shows.
+
+    Actions read a card's product with `id_of(item)` and `category_of(item)`, never the
+    attributes themselves: the id comes from the `item_id` attribute, else from the card's links
+    (`item_id_from_link`); the category from the `item_category` attribute, else from the
+    catalogue entry of the card's product.
+    """
+
     spec: BlockSpec
     # Item attributes holding the product id and its category (sortable blocks only).
     item_id: str | None
     item_category: str | None
     source: str
+    # The product id from the card's links (spec.item_links): the group `id` of this pattern,
+    # searched in each link's href in turn (percent-decoded)...
+    item_id_from_link: re.Pattern[str] | None = None
+    # ...or the catalogue product whose `path` is a link's path (item_id_from_link = true).
+    item_id_from_path: bool = False
+    # The shop's catalogue (product id -> Product) and its product pages (Product.page_key -> id).
+    catalog: Mapping[str, Product] = field(default_factory=dict, repr=False, compare=False)
+    catalog_paths: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def identifies_products(self) -> bool:
+        """Whether cards of this block can name their product (for pinning, say)."""
+        return self.item_id is not None or self.item_id_from_link is not None or self.item_id_from_path
+
+    def id_of(self, item: Item) -> str | None:
+        """The product id of a card: its `item_id` attribute, else what its links say; None if unknown."""
+        if self.item_id is not None:
+            value = item.attrs.get(self.item_id)
+            if value:
+                return value
+        if self.item_id_from_link is not None:
+            for link in item.links:
+                match = self.item_id_from_link.search(link)
+                if match is not None and match.group("id"):
+                    return unquote(match.group("id"))
+        elif self.item_id_from_path:
+            for link in item.links:
+                key = Product.page_key(link)
+                product_id = self.catalog_paths.get(key) if key is not None else None
+                if product_id is not None:
+                    return product_id
+        return None
+
+    def category_of(self, item: Item) -> str | None:
+        """The category of a card: its `item_category` attribute, else its product's in the catalogue."""
+        if self.item_category is not None:
+            value = item.attrs.get(self.item_category)
+            if value:
+                return value
+        if not self.catalog:
+            return None
+        product_id = self.id_of(item)
+        product = self.catalog.get(product_id) if product_id is not None else None
+        return product.category if product is not None else None
 
 
 @dataclass(frozen=True, slots=True)
