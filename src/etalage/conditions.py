@@ -152,6 +152,7 @@ class Visit:
     user_agent: str
     now: float  # Unix time
     previous_visit: float | None  # the profile's last_seen before this page view; None for a first
+    language: str = ""  # the page's language (site languages), "" when the site names none
 
 
 @dataclass(frozen=True, slots=True)

@@ -89,7 +89,9 @@ def explain(url: str, ruleset: RuleSet, profile: Profile, user_agent: str = "", 
     # httpx decoded the body already; the proxy does the same with compression.decode.
     body = response.content if response.headers.get("content-encoding", "") in compression.SUPPORTED else b""
     parts = urlsplit(url)
-    visit = Visit(profile, ruleset.site, ruleset.catalog, parts.path or "/", parse_qs(parts.query, keep_blank_values=True), None, user_agent, time.time(), profile.previous_visit or None)
+    path = parts.path or "/"
+    language = ruleset.site.language_of(path, None)
+    visit = Visit(profile, ruleset.site, ruleset.catalog, path, parse_qs(parts.query, keep_blank_values=True), None, user_agent, time.time(), profile.previous_visit or None, language)
     result = Personalizer(Metrics()).personalize(ruleset, visit, body, content_type, explain=report.outcomes)
     if result is not None:
         charset = charset_of(content_type, body)

@@ -27,6 +27,7 @@ from .templates import Template, TemplateError, compile_template
 __all__ = ["load_rules"]
 
 _SLUG = re.compile(r"[a-z0-9][a-z0-9_-]*")
+_LANGUAGE = re.compile(r"[a-z]{2,3}")
 _TOML_POSITION = re.compile(r"\(at line (\d+), column \d+\)")
 _SECTIONS = ("site", "consent", "login", "catalog", "catalog_feed", "segments", "learn", "blocks", "rule")
 _LEARN_GROUPS = {"category_view": "category", "product_view": "product", "newsletter_subscribe": "category", "purchase": "product"}
@@ -57,6 +58,8 @@ class _Folder:
         self.problems: list[Problem] = []
         self.digest = hashlib.sha256()
         self.templates: dict[tuple[str, frozenset[str]], Template | None] = {}
+        # The site's languages, known once [site] is read (templates may have one file per language).
+        self.languages: tuple[str, ...] = ()
 
     def relative(self, path: Path) -> str:
         try:
@@ -88,9 +91,23 @@ class _Folder:
         return document, KeyLines(text)
 
     def template(self, fields: Fields, key: str, provided: frozenset[str]) -> Template | None:
+        """The template a rule names; a path with {lang} is compiled once per site language."""
         relative = fields.take(key, str)
         if relative is None:
             return None
+        if "{lang}" not in relative:
+            return self._template_file(fields, key, relative, provided)
+        if not self.languages:
+            fields.problem(f"{fields.name}: template {relative!r} has {{lang}}, but [site] names no languages", key, 'add languages = ["nl", "en"] to [site]')
+            return None
+        versions = {code: self._template_file(fields, key, relative.replace("{lang}", code), provided) for code in self.languages}
+        if any(version is None for version in versions.values()):
+            return None
+        default = versions[self.languages[0]]
+        assert default is not None
+        return default.translated(versions)  # type: ignore[arg-type]
+
+    def _template_file(self, fields: Fields, key: str, relative: str, provided: frozenset[str]) -> Template | None:
         path = (self.root / relative).resolve()
         if not path.is_relative_to(self.root):
             fields.problem(f"{fields.name}: template {relative!r} is outside the rules folder", key)
@@ -176,8 +193,16 @@ def _site(found: list[Fields], folder: _Folder, files: list[Path]) -> Site:
         if label is not None:
             labels[slug] = label
     half_life_days = fields.take("interest_half_life_days", (int, float), 30, lambda d: None if d > 0 else "must be more than 0")
+    languages = fields.strings("languages", ()) or ()
+    for code in languages:
+        if not _LANGUAGE.fullmatch(code):
+            fields.problem(f"{fields.name}: 'languages': {code!r} is not a language code", "languages", 'use codes like "nl", "en", "de"')
+    language_from = fields.take(
+        "language_from", str, "path", lambda v: None if v in ("path", "accept-language") else f"{v!r} is not one of path, accept-language"
+    )
     fields.finish()
-    return Site(tuple(labels), labels, half_life_days * 24 * 3600.0)
+    folder.languages = tuple(languages)
+    return Site(tuple(labels), labels, half_life_days * 24 * 3600.0, tuple(languages), language_from)
 
 
 def _consent(found: list[Fields], folder: _Folder) -> ConsentPolicy:

@@ -71,7 +71,7 @@ class Personalizer:
             return None
         note = explain.append if explain is not None else _ignore
         layout = self._layout(ruleset, ruleset.rules_for(path), body)
-        page = PageContext(layout, profile, ruleset.site, charset_of(content_type, body), path, now)
+        page = PageContext(layout, profile, ruleset.site, charset_of(content_type, body), path, now, visit.language)
         edits: list[Edit] = []
         claimed: dict[str, str] = {}
         fired: list[str] = []

@@ -70,6 +70,7 @@ def _error_page(status: int) -> tuple[int, RawHeaders, bytes]:
 def _visit(ruleset: RuleSet, profile: Profile, path: str, query: bytes, headers: RawHeaders, now: float) -> Visit:
     """What the rules' conditions see of this page view."""
     referrer = get_header(headers, b"referer")
+    accept_language = get_header(headers, b"accept-language")
     return Visit(
         profile=profile,
         site=ruleset.site,
@@ -80,6 +81,7 @@ def _visit(ruleset: RuleSet, profile: Profile, path: str, query: bytes, headers:
         user_agent=(get_header(headers, b"user-agent") or b"").decode("latin-1"),
         now=now,
         previous_visit=profile.previous_visit or None,
+        language=ruleset.site.language_of(path, accept_language.decode("latin-1") if accept_language else None),
     )
 
 

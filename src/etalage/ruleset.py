@@ -53,6 +53,29 @@ class Site:
     labels: Mapping[str, str]
     # Interest in a category halves after this many seconds without viewing it.
     half_life: float = 30 * 24 * 3600.0
+    # Languages the shop speaks, its default first; "path" (/en/...) or "accept-language" says which.
+    languages: tuple[str, ...] = ()
+    language_from: str = "path"
+
+    def language_of(self, path: str, accept_language: str | None) -> str:
+        """The page's language: a known language code as the path's first segment, or the
+        visitor's most preferred known language; else the default."""
+        if not self.languages:
+            return ""
+        if self.language_from == "path":
+            first = path.split("/", 2)[1] if path.count("/") >= 1 else ""
+            return first if first in self.languages else self.languages[0]
+        ranked = []
+        for position, item in enumerate((accept_language or "").split(",")):
+            code, _, params = item.strip().partition(";")
+            quality = 1.0
+            if params.strip().startswith("q="):
+                try:
+                    quality = float(params.strip()[2:])
+                except ValueError:
+                    quality = 0.0
+            ranked.append((-quality, position, code.strip().lower().split("-")[0]))
+        return next((code for _, _, code in sorted(ranked) if code in self.languages), self.languages[0])
 
 
 @dataclass(frozen=True, slots=True)

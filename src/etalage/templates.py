@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 __all__ = ["Template", "TemplateError", "compile_template"]
 
@@ -40,14 +40,20 @@ class _Slot:
 class Template:
     path: str
     parts: tuple[str | _Slot, ...]
+    # Translations by language code, when the rule file's path names one per language ({lang}).
+    languages: Mapping[str, tuple[str | _Slot, ...]] = field(default_factory=dict)
 
     @property
     def names(self) -> frozenset[str]:
         return frozenset(part.name for part in self.parts if isinstance(part, _Slot))
 
-    def render(self, values: Mapping[str, object]) -> str:
+    def translated(self, languages: Mapping[str, Template]) -> Template:
+        """This template (the default language's) with the other languages' versions beside it."""
+        return Template(self.path, self.parts, {code: template.parts for code, template in languages.items()})
+
+    def render(self, values: Mapping[str, object], language: str = "") -> str:
         out = []
-        for part in self.parts:
+        for part in self.languages.get(language, self.parts):
             if isinstance(part, str):
                 out.append(part)
                 continue

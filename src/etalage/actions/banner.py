@@ -63,12 +63,12 @@ class Banner(Action):
     def apply(self, rule_id: str, block: Block | None, page: PageContext) -> list[Edit]:
         assert block is not None
         if self.fixed is not None:
-            html = self.fixed.render({}) + self.label
+            html = self.fixed.render({}, page.language) + self.label
             return [mark_block(block, rule_id), Edit(block.inner_start, block.inner_end, encode_fragment(html, page.charset))]
         top = self._choice(rule_id, page.profile, page.site, page.now)
         if top is None:
             return []
-        html = self.templates[top].render({"category": top, "category_label": page.site.labels[top]}) + self.label
+        html = self.templates[top].render({"category": top, "category_label": page.site.labels[top]}, page.language) + self.label
         return [mark_block(block, rule_id), Edit(block.inner_start, block.inner_end, encode_fragment(html, page.charset))]
 
     def why(self, rule_id: str, profile: Profile, site: Site, now: float) -> str | None:

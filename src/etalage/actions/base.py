@@ -32,6 +32,7 @@ class PageContext:
     charset: str
     path: str
     now: float
+    language: str = ""
 
     def ranked_categories(self, rule_id: str) -> list[tuple[str, float]]:
         """Categories with some interest, strongest first (site order breaks ties), minus the ones the

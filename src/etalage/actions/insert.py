@@ -57,7 +57,7 @@ class Insert(Action):
             if top is None:
                 return []
             values = {"category": top, "category_label": page.site.labels[top]}
-        data = encode_fragment(self.template.render(values), page.charset)
+        data = encode_fragment(self.template.render(values, page.language), page.charset)
         at = block.inner_start if self.position == "prepend" else block.inner_end
         return [mark_block(block, rule_id), Edit(at, at, data)]
 

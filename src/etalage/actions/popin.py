@@ -74,6 +74,6 @@ class Popin(Action):
         best = self._choice(rule_id, page.profile, page.site)
         if best is None or self._capped(rule_id, page.profile, page.now):
             return []
-        inner = self.template.render({"category": best, "category_label": page.site.labels[best]}) + self.label
+        inner = self.template.render({"category": best, "category_label": page.site.labels[best]}, page.language) + self.label
         wrapper = f'<div class="etalage-popin" data-etalage-rule="{escape(rule_id)}" data-etalage-category="{escape(best)}">'
         return [Edit(insert_at, insert_at, encode_fragment(f"{wrapper}{inner}</div>", page.charset))]
