@@ -145,3 +145,15 @@ def test_journey_the_visitors_page_says_why_a_condition_driven_message_shows(pro
     with returning_visitor(proxy, store, [Event("purchase", "dog-kibble-5kg", bought, {"order": "o1", "category": "dogs", "quantity": 1})]) as client:
         why = {item["rule"]: item["text"] for item in client.get("/.etalage/me.json").json()["why"]}
     assert "restock-reminder" in why and "spring-campaign" not in why
+
+
+def test_journey_a_dog_person_gets_dog_advice(proxy, store):
+    recently = time.time() - 3600
+    with returning_visitor(proxy, store, [Event("page_view", "/", recently)] + [Event("category_view", "dogs", recently)] * 6) as client:
+        assert hero_rule(client) == "dog-advice"
+
+
+def test_journey_a_first_visit_from_a_search_engine_hears_the_shops_promise(proxy, store):
+    with returning_visitor(proxy, store, []) as client:
+        client.headers["Referer"] = "https://www.google.nl/search?q=hamster+wheel"
+        assert hero_rule(client) == "first-visit-from-search"
