@@ -23,11 +23,6 @@ def upstream_client(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
-def known_defect(request: pytest.FixtureRequest, client: str, reason: str) -> None:
-    if request.getfixturevalue("upstream_client") == client:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
-
-
 def echo(response: httpx.Response) -> dict:
     return json.loads(response.content)
 
@@ -39,8 +34,7 @@ def sent_headers(record: dict) -> dict[str, list[str]]:
     return out
 
 
-def test_proxy_forwards_method_path_query_and_body(etalage, request):
-    known_defect(request, "httpx-aiohttp", "hands aiohttp str(url), which re-encodes the query (%2F becomes /)")
+def test_proxy_forwards_method_path_query_and_body(etalage):
     record = echo(httpx.put(f"{etalage}/echo/a%20b?x=1&y=%2F", content=b"payload"))
     assert (record["method"], record["target"], record["body"]) == ("PUT", "/echo/a%20b?x=1&y=%2F", "payload")
 
@@ -139,8 +133,7 @@ def test_proxy_maps_an_upstream_timeout_to_504(origin, upstream_client):
     assert response.status_code == 504 and "no-store" in response.headers["cache-control"]
 
 
-def test_proxy_maps_a_refused_connection_to_502(upstream_client, request):
-    known_defect(request, "httpx-aiohttp", "maps aiohttp's connection errors to httpx.ConnectTimeout")
+def test_proxy_maps_a_refused_connection_to_502(upstream_client):
     with running(create_app(settings_for(closed_port_url(), PROXY_RULES, upstream_client=upstream_client))) as url:
         response = httpx.get(f"{url}/")
     assert response.status_code == 502

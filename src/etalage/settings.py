@@ -74,8 +74,8 @@ class Settings:
     redis_url: str = field(default="", repr=False)
     # Where the embedded store keeps its profiles between runs; empty keeps them in memory only.
     profiles_file: str = ""
-    # How Etalage talks to the upstream: httpx, httpx-aiohttp (httpx over an aiohttp transport) or aiohttp.
-    upstream_client: str = "httpx"
+    # How Etalage talks to the upstream: aiohttp (fastest, see benchmarks/README.md) or httpx.
+    upstream_client: str = "aiohttp"
     # Event-loop lag in seconds above which personalization is shed (pages pass through unchanged).
     overload_lag: float = 0.1
     # Reload the rules folder when a file in it changes (off: rules load once at start).
@@ -133,5 +133,5 @@ class Settings:
         return self.upstream.rstrip("/")
 
 
-UPSTREAM_CLIENTS = ("httpx", "httpx-aiohttp", "aiohttp")
+UPSTREAM_CLIENTS = ("aiohttp", "httpx")
 _PARSERS = {"int": int, "float": float, "Path": Path, "str": str}
