@@ -43,10 +43,13 @@ class Personalized:
 class Personalizer:
     def __init__(self, metrics: Metrics, layout_cache_bytes: int = 64 * 1024 * 1024) -> None:
         self._metrics = metrics
-        # Bounded by the page bytes the layouts hold, not by their count.
+        # Bounded by the memory layouts take (the page bytes and about as much again), not by count.
         self._layouts: LRUCache[tuple[str, tuple[str, ...], bytes], PageLayout] = LRUCache(
-            maxsize=layout_cache_bytes, getsizeof=lambda layout: len(layout.body) + 1024
+            maxsize=layout_cache_bytes, getsizeof=lambda layout: 2 * len(layout.body) + 1024
         )
+        # Pages seen once: a layout is kept only for a body that comes back, so pages that differ
+        # on every request (a CSRF token, a nonce) do not fill the cache with layouts never reused.
+        self._seen_once: LRUCache[tuple[str, tuple[str, ...], bytes], bool] = LRUCache(maxsize=16_384)
 
     def _layout(self, ruleset: RuleSet, rules: tuple[Rule, ...], body: bytes) -> PageLayout:
         names = tuple(sorted({rule.block for rule in rules if rule.block}))
@@ -56,8 +59,10 @@ class Personalizer:
             layout = analyse(body, [ruleset.blocks[name].spec for name in names])
             for problem in layout.problems:
                 log.debug("block not located: %s", problem)
-            if len(body) + 1024 <= self._layouts.maxsize:
+            if key in self._seen_once:
                 self._layouts[key] = layout
+            else:
+                self._seen_once[key] = True
         return layout
 
     def personalize(self, ruleset: RuleSet, visit: Visit, body: bytes, content_type: str | None, explain: list[Outcome] | None = None) -> Personalized | None:
