@@ -363,7 +363,12 @@ class _MePage:
         (seen as a plain visit of the home page), in the action's words or else the conditions'."""
         visit = Visit(profile, ruleset.site, ruleset.catalog, "/", {}, None, "", now, profile.previous_visit or None)
         reasons = []
+        # As on a page: the first rule (highest priority) with something to show takes its block.
+        claimed: set[str] = set()
         for rule in ruleset.rules:
+            target = rule.block or rule.action.kind
+            if target in claimed:
+                continue
             try:
                 if rule.when is not ALWAYS and not rule.when.test(visit):
                     continue
@@ -375,6 +380,7 @@ class _MePage:
                 continue
             if text:
                 reasons.append((rule.id, text))
+                claimed.add(target)
         return reasons
 
     def _data(self, visitor: _Visitor, profile: Profile | None, now: float) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from ..page import Block, Edit
 from ..profile import Profile
 from ..ruleset import Fields, Site
 from ..templates import Template
-from .base import Action, CompileContext, PageContext, encode_fragment, label_html, mark_block, ranked_categories
+from .base import Action, CompileContext, PageContext, encode_fragment, label_html, mark_block, strongest_category
 
 PROVIDES = frozenset({"category", "category_label"})
 
@@ -57,8 +57,8 @@ class Banner(Action):
 
     def _choice(self, rule_id: str, profile: Profile, site: Site, now: float) -> str | None:
         """The visitor's strongest category, if it has a template."""
-        ranked = ranked_categories(profile, site, now, rule_id)
-        return ranked[0][0] if ranked and ranked[0][0] in self.templates else None
+        top = strongest_category(profile, site, now, rule_id)
+        return top if top in self.templates else None
 
     def apply(self, rule_id: str, block: Block | None, page: PageContext) -> list[Edit]:
         assert block is not None

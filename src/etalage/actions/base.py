@@ -13,7 +13,7 @@ from ..profile import Profile
 from ..ruleset import BlockDef, Fields, Site
 from ..templates import Template
 
-__all__ = ["Action", "CompileContext", "PageContext", "mark_block", "encode_fragment", "label_html", "ranked_categories"]
+__all__ = ["Action", "CompileContext", "PageContext", "mark_block", "encode_fragment", "label_html", "ranked_categories", "strongest_category"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +54,12 @@ def ranked_categories(profile: Profile, site: Site, now: float, rule_id: str) ->
 def encode_fragment(text: str, charset: str) -> bytes:
     # Characters the page's charset cannot carry become character references, never '?'.
     return text.encode(charset, "xmlcharrefreplace")
+
+
+def strongest_category(profile: Profile, site: Site, now: float, rule_id: str) -> str | None:
+    """The category a template's {{ category }} stands for: the visitor's strongest for this rule."""
+    ranked = ranked_categories(profile, site, now, rule_id)
+    return ranked[0][0] if ranked else None
 
 
 def label_html(label: str | None) -> str:

@@ -15,7 +15,7 @@ from ..page import Block, Edit
 from ..profile import Profile
 from ..ruleset import Fields, Site
 from ..templates import Template
-from .base import Action, CompileContext, PageContext, encode_fragment, mark_block, ranked_categories
+from .base import Action, CompileContext, PageContext, encode_fragment, mark_block, strongest_category
 
 PROVIDES = frozenset({"category", "category_label"})
 POSITIONS = ("prepend", "append")
@@ -45,15 +45,11 @@ class Insert(Action):
             return None
         return cls(position, template)
 
-    def _choice(self, rule_id: str, profile: Profile, site: Site, now: float) -> str | None:
-        ranked = ranked_categories(profile, site, now, rule_id)
-        return ranked[0][0] if ranked else None
-
     def apply(self, rule_id: str, block: Block | None, page: PageContext) -> list[Edit]:
         assert block is not None
         values = {}
         if self.personal:
-            top = self._choice(rule_id, page.profile, page.site, page.now)
+            top = strongest_category(page.profile, page.site, page.now, rule_id)
             if top is None:
                 return []
             values = {"category": top, "category_label": page.site.labels[top]}
@@ -64,7 +60,7 @@ class Insert(Action):
     def why(self, rule_id: str, profile: Profile, site: Site, now: float) -> str | None:
         if not self.personal:
             return None  # the same content for everyone: the rule's conditions are the reason
-        top = self._choice(rule_id, profile, site, now)
+        top = strongest_category(profile, site, now, rule_id)
         if top is None:
             return None
         label = site.labels[top]

@@ -24,7 +24,7 @@ from ..profile import Profile
 from ..ruleset import Fields, Site
 from ..templates import _SAFE_URL, _URL_ATTRS, Template, TemplateError, compile_template
 from ._starttag import start_tag
-from .base import Action, CompileContext, PageContext, encode_fragment, mark_block, ranked_categories
+from .base import Action, CompileContext, PageContext, encode_fragment, mark_block, strongest_category
 
 PROVIDES = frozenset({"category", "category_label"})
 _ATTRIBUTE = re.compile(r"[a-z][a-z0-9_.:-]*")
@@ -84,15 +84,11 @@ class Set(Action):
         template = _compile(fields, "value", value, attribute)
         return cls(attribute, template) if template is not None else None
 
-    def _choice(self, rule_id: str, profile: Profile, site: Site, now: float) -> str | None:
-        ranked = ranked_categories(profile, site, now, rule_id)
-        return ranked[0][0] if ranked else None
-
     def apply(self, rule_id: str, block: Block | None, page: PageContext) -> list[Edit]:
         assert block is not None
         values = {}
         if self.personal:
-            top = self._choice(rule_id, page.profile, page.site, page.now)
+            top = strongest_category(page.profile, page.site, page.now, rule_id)
             if top is None:
                 return []
             values = {"category": top, "category_label": page.site.labels[top]}
@@ -108,7 +104,7 @@ class Set(Action):
     def why(self, rule_id: str, profile: Profile, site: Site, now: float) -> str | None:
         if not self.personal:
             return None  # the same for everyone: the rule's conditions are the reason
-        top = self._choice(rule_id, profile, site, now)
+        top = strongest_category(profile, site, now, rule_id)
         if top is None:
             return None
         label = site.labels[top]
