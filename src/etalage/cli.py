@@ -93,7 +93,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         "workers": args.workers,
     }
     settings = Settings.from_env(os.environ, **flags)
-    workers = settings.workers or os.cpu_count() or 1
+    # Automatic: one per core with Redis; the embedded store's profiles live in one process.
+    workers = settings.workers or ((os.cpu_count() or 1) if settings.redis_url else 1)
     if workers > 1 and not settings.redis_url:
         raise SettingsError("workers: the embedded profile store lives in one process; give --redis-url to run several workers")
     app = create_app(settings)  # fails fast here, in the parent, on bad settings or rules
@@ -247,7 +248,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="listen address (ETALAGE_HOST, default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="listen port (ETALAGE_PORT, default 8000)")
     serve.add_argument("--redis-url", help="keep profiles in Redis, e.g. redis://127.0.0.1:6379/0 (ETALAGE_REDIS_URL)")
-    serve.add_argument("--workers", type=int, help="worker processes, 0 = one per core; needs Redis (ETALAGE_WORKERS, default 1)")
+    serve.add_argument("--workers", type=int, help="worker processes (ETALAGE_WORKERS); default: one per core with --redis-url, else 1")
     serve.set_defaults(handler=_cmd_serve)
 
     rules = commands.add_parser("rules", help="work with rule folders")

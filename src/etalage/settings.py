@@ -80,8 +80,8 @@ class Settings:
     overload_lag: float = 0.1
     # Reload the rules folder when a file in it changes (off: rules load once at start).
     watch_rules: bool = field(default=True, metadata={"parse": _bool})
-    # Worker processes for `serve`; 0 means one per CPU core.
-    workers: int = 1
+    # Worker processes for `serve`; 0 means automatic: one per CPU core with Redis, else one.
+    workers: int = 0
     # Peers whose X-Forwarded-* headers are trusted and extended instead of overwritten.
     trusted_proxies: frozenset[str] = field(default=frozenset(), metadata={"parse": _words})
     log_level: str = "info"
@@ -113,7 +113,7 @@ class Settings:
         if self.upstream_client not in UPSTREAM_CLIENTS:
             raise SettingsError(f"upstream_client: {self.upstream_client!r} is not one of {', '.join(UPSTREAM_CLIENTS)}")
         if self.workers < 0:
-            raise SettingsError("workers: must be 0 (one per core) or more")
+            raise SettingsError("workers: must be 0 (automatic) or more")
         if self.redis_url and urlsplit(self.redis_url).scheme not in {"redis", "rediss", "unix"}:
             raise SettingsError("redis_url: expected redis://host:port/db, rediss://... or unix://...")
         if not 0 < self.port < 65536:
