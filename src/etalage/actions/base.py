@@ -13,7 +13,7 @@ from ..profile import Profile
 from ..ruleset import BlockDef, Fields, Site
 from ..templates import Template
 
-__all__ = ["Action", "CompileContext", "PageContext", "mark_block", "encode_fragment", "label_html", "ranked_categories", "strongest_category"]
+__all__ = ["Action", "CompileContext", "PageContext", "mark_block", "encode_fragment", "label_html", "ranked_categories", "strongest_category", "template_values"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +60,15 @@ def strongest_category(profile: Profile, site: Site, now: float, rule_id: str) -
     """The category a template's {{ category }} stands for: the visitor's strongest for this rule."""
     ranked = ranked_categories(profile, site, now, rule_id)
     return ranked[0][0] if ranked else None
+
+
+def template_values(page: PageContext, rule_id: str, personal: bool) -> dict[str, str] | None:
+    """Values for a template's placeholders: the visitor's strongest category when the template
+    uses one; None when it does and the visitor has no interest to fill it with."""
+    if not personal:
+        return {}
+    top = strongest_category(page.profile, page.site, page.now, rule_id)
+    return None if top is None else {"category": top, "category_label": page.site.labels[top]}
 
 
 def label_html(label: str | None) -> str:

@@ -15,7 +15,7 @@ from ..page import Block, Edit
 from ..profile import Profile
 from ..ruleset import Fields, Site
 from ..templates import Template
-from .base import Action, CompileContext, PageContext, encode_fragment, mark_block, strongest_category
+from .base import Action, CompileContext, PageContext, encode_fragment, mark_block, strongest_category, template_values
 
 PROVIDES = frozenset({"category", "category_label"})
 POSITIONS = ("prepend", "append")
@@ -47,12 +47,9 @@ class Insert(Action):
 
     def apply(self, rule_id: str, block: Block | None, page: PageContext) -> list[Edit]:
         assert block is not None
-        values = {}
-        if self.personal:
-            top = strongest_category(page.profile, page.site, page.now, rule_id)
-            if top is None:
-                return []
-            values = {"category": top, "category_label": page.site.labels[top]}
+        values = template_values(page, rule_id, self.personal)
+        if values is None:
+            return []
         data = encode_fragment(self.template.render(values, page.language), page.charset)
         at = block.inner_start if self.position == "prepend" else block.inner_end
         return [mark_block(block, rule_id), Edit(at, at, data)]

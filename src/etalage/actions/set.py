@@ -24,7 +24,7 @@ from ..profile import Profile
 from ..ruleset import Fields, Site
 from ..templates import _SAFE_URL, _URL_ATTRS, Template, TemplateError, compile_template
 from ._starttag import start_tag
-from .base import Action, CompileContext, PageContext, encode_fragment, mark_block, strongest_category
+from .base import Action, CompileContext, PageContext, encode_fragment, mark_block, strongest_category, template_values
 
 PROVIDES = frozenset({"category", "category_label"})
 _ATTRIBUTE = re.compile(r"[a-z][a-z0-9_.:-]*")
@@ -86,12 +86,9 @@ class Set(Action):
 
     def apply(self, rule_id: str, block: Block | None, page: PageContext) -> list[Edit]:
         assert block is not None
-        values = {}
-        if self.personal:
-            top = strongest_category(page.profile, page.site, page.now, rule_id)
-            if top is None:
-                return []
-            values = {"category": top, "category_label": page.site.labels[top]}
+        values = template_values(page, rule_id, self.personal)
+        if values is None:
+            return []
         rendered = self.template.render(values)
         if self.attribute is None:
             return [mark_block(block, rule_id), Edit(block.inner_start, block.inner_end, encode_fragment(rendered, page.charset))]
