@@ -13,7 +13,7 @@ from ..page import Block, Edit
 from ..profile import Profile
 from ..ruleset import Fields, Site
 from ..templates import Template
-from .base import Action, CompileContext, PageContext, encode_fragment, label_html, mark_block, strongest_category
+from .base import Action, CompileContext, PageContext, encode_fragment, interest_reason, label_html, mark_block, strongest_category
 
 PROVIDES = frozenset({"category", "category_label"})
 
@@ -77,7 +77,4 @@ class Banner(Action):
         top = self._choice(rule_id, profile, site, now)
         if top is None:
             return None
-        label = site.labels[top]
-        if top in profile.interests:
-            return f"shows a {label} banner, because you told us you are interested in {label}"
-        return f"shows a {label} banner, because {label} is what you look at most"
+        return f"shows a {site.labels[top]} banner, because {interest_reason(profile, site, top)}"

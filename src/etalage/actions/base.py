@@ -13,7 +13,7 @@ from ..profile import Profile
 from ..ruleset import BlockDef, Fields, Site
 from ..templates import Template
 
-__all__ = ["Action", "CompileContext", "PageContext", "mark_block", "encode_fragment", "label_html", "ranked_categories", "strongest_category", "template_values"]
+__all__ = ["Action", "CompileContext", "PageContext", "mark_block", "encode_fragment", "label_html", "ranked_categories", "strongest_category", "template_values", "interest_reason"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +60,14 @@ def strongest_category(profile: Profile, site: Site, now: float, rule_id: str) -
     """The category a template's {{ category }} stands for: the visitor's strongest for this rule."""
     ranked = ranked_categories(profile, site, now, rule_id)
     return ranked[0][0] if ranked else None
+
+
+def interest_reason(profile: Profile, site: Site, category: str) -> str:
+    """Why a category was chosen for the visitor, in their words (for the visitor's own page)."""
+    label = site.labels[category]
+    if category in profile.interests:
+        return f"you told us you are interested in {label}"
+    return f"{label} is what you look at most"
 
 
 def template_values(page: PageContext, rule_id: str, personal: bool) -> dict[str, str] | None:

@@ -15,7 +15,7 @@ from ..page import Block, Edit
 from ..profile import Profile
 from ..ruleset import Fields, Site
 from ..templates import Template
-from .base import Action, CompileContext, PageContext, encode_fragment, mark_block, strongest_category, template_values
+from .base import Action, CompileContext, PageContext, encode_fragment, interest_reason, mark_block, strongest_category, template_values
 
 PROVIDES = frozenset({"category", "category_label"})
 POSITIONS = ("prepend", "append")
@@ -60,7 +60,4 @@ class Insert(Action):
         top = strongest_category(profile, site, now, rule_id)
         if top is None:
             return None
-        label = site.labels[top]
-        if top in profile.interests:
-            return f"adds something about {label} to the page, because you told us you are interested in {label}"
-        return f"adds something about {label} to the page, because {label} is what you look at most"
+        return f"adds something about {site.labels[top]} to the page, because {interest_reason(profile, site, top)}"

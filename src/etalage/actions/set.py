@@ -24,7 +24,7 @@ from ..profile import Profile
 from ..ruleset import Fields, Site
 from ..templates import _SAFE_URL, _URL_ATTRS, Template, TemplateError, compile_template
 from ._starttag import start_tag
-from .base import Action, CompileContext, PageContext, encode_fragment, mark_block, strongest_category, template_values
+from .base import Action, CompileContext, PageContext, encode_fragment, interest_reason, mark_block, strongest_category, template_values
 
 PROVIDES = frozenset({"category", "category_label"})
 _ATTRIBUTE = re.compile(r"[a-z][a-z0-9_.:-]*")
@@ -104,10 +104,7 @@ class Set(Action):
         top = strongest_category(profile, site, now, rule_id)
         if top is None:
             return None
-        label = site.labels[top]
-        if top in profile.interests:
-            return f"adapts part of the page to {label}, because you told us you are interested in {label}"
-        return f"adapts part of the page to {label}, because {label} is what you look at most"
+        return f"adapts part of the page to {site.labels[top]}, because {interest_reason(profile, site, top)}"
 
 
 def _local(attribute: str) -> str:
