@@ -31,7 +31,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-__all__ = ["TagScan", "scan", "FORMATTING"]
+__all__ = ["TagScan", "scan", "start_tag_attributes", "FORMATTING"]
 
 _S = rb"\t\n\f\r "  # HTML whitespace (CR too: the input stream turns CRLF / CR into LF)
 _SEP = rb"[\t\n\f\r />]"  # what may follow a tag name
@@ -111,6 +111,41 @@ class TagScan:
 
 
 _TAG_AT = re.compile(rb"</?" + _NAME + _ATTRS + rb"/?>")
+_START_NAME = re.compile(rb"<(" + _NAME + rb")")
+# One attribute as the tokenizer reads it: 1 name, then 2 a double-quoted, 3 a single-quoted or
+# 4 an unquoted value (a quote opens a value only right after '='; `a="1"b="2"` is two attributes).
+_ATTRIBUTE = re.compile(
+    rb"(?:[" + _S + rb"]|/(?!>))*+"
+    rb"([^" + _S + rb"/>][^" + _S + rb"/=>]*+)"
+    rb"(?:[" + _S + rb"]*+=[" + _S + rb"]*+(?:\"([^\"]*+)\"|'([^']*+)'|([^" + _S + rb">]*+)))?"
+)
+_TAG_CLOSE = re.compile(rb"[" + _S + rb"/]*+>")
+_QUOTES = {2: b'"', 3: b"'", 4: b""}
+
+
+def start_tag_attributes(lowered: bytes, lt: int) -> tuple[bytes, int, list[tuple[str, int, int, bytes]]] | None:
+    """The start tag whose '<' is at `lt` in a scanned (lower-cased) input: its name, the offset of
+    its '>', and per attribute (name, value start, value end, quote: b'"', b"'" or b"" when the value
+    is unquoted or absent). None when there is no start tag at `lt` as scan() reads tags."""
+    name = _START_NAME.match(lowered, lt)
+    if name is None:
+        return None
+    attributes = []
+    pos = name.end()
+    while True:
+        attribute = _ATTRIBUTE.match(lowered, pos)
+        if attribute is None:
+            break
+        group = attribute.lastindex if attribute.lastindex and attribute.lastindex > 1 else None
+        if group is None:
+            attributes.append((attribute[1].decode("latin-1"), attribute.end(), attribute.end(), b""))
+        else:
+            attributes.append((attribute[1].decode("latin-1"), attribute.start(group), attribute.end(group), _QUOTES[group]))
+        pos = attribute.end()
+    close = _TAG_CLOSE.match(lowered, pos)
+    if close is None:
+        return None
+    return name[1], close.end() - 1, attributes
 
 
 def scan(data: bytes, pos: int = 0) -> TagScan:

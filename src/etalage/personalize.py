@@ -1,14 +1,15 @@
 """Applying a rule set to one HTML page for one visitor.
 
 The page is analysed once per distinct origin body (blocks located, verified against the parser,
-cached); per visitor the rules only choose edits, which are spliced into the origin's bytes. Each
+cached per page; a body that differs from the last one only in harmless attribute values, such as a
+per-response CSRF token, reuses its layout: etalage.reuse); per visitor the rules only choose
+edits, which are spliced into the origin's bytes. Each
 rule runs under a guard: one that raises is logged, counted and skipped, and the page keeps what
 the origin sent for that block.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass
 
@@ -16,13 +17,16 @@ from cachetools import LRUCache
 
 from .actions import PageContext
 from .metrics import Metrics
-from .page import Edit, PageLayout, analyse, charset_of, splice
+from .page import BlockSpec, Edit, PageLayout, analyse, charset_of, splice
+from .reuse import LayoutReuse
 from .conditions import Visit
 from .ruleset import Rule, RuleSet
 
 __all__ = ["Personalizer", "Personalized", "Outcome"]
 
 log = logging.getLogger("etalage.personalize")
+
+_BODIES_PER_PAGE = 4  # a page may alternate between a few bodies (signed in or not, A/B at the origin)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,29 +44,50 @@ class Personalized:
     fired: tuple[str, ...]
 
 
+class _Cached:
+    """A verified layout and, once a different body of its page came along, what it tells about others."""
+
+    __slots__ = ("layout", "specs", "reuse")
+
+    def __init__(self, layout: PageLayout, specs: tuple[BlockSpec, ...]) -> None:
+        self.layout = layout
+        self.specs = specs
+        self.reuse: LayoutReuse | None = None
+
+    def holds_for(self, body: bytes) -> bool:
+        if self.reuse is None:
+            self.reuse = LayoutReuse(self.layout, self.specs)
+        return self.reuse.holds_for(body)
+
+
 class Personalizer:
     def __init__(self, metrics: Metrics, layout_cache_bytes: int = 64 * 1024 * 1024) -> None:
         self._metrics = metrics
-        # Bounded by the memory layouts take (the page bytes and about as much again), not by count.
-        self._layouts: LRUCache[tuple[str, tuple[str, ...], bytes], PageLayout] = LRUCache(
-            maxsize=layout_cache_bytes, getsizeof=lambda layout: 2 * len(layout.body) + 1024
+        # Per page (rule set, blocks, path): the layouts of its last few distinct bodies, newest
+        # first. Bounded by the memory layouts take (the page bytes and about as much again).
+        self._layouts: LRUCache[tuple[str, tuple[str, ...], str], tuple[_Cached, ...]] = LRUCache(
+            maxsize=layout_cache_bytes, getsizeof=lambda entries: sum(2 * len(e.layout.body) + 1024 for e in entries)
         )
-        # Pages seen once: a layout is kept only for a body that comes back, so pages that differ
-        # on every request (a CSRF token, a nonce) do not fill the cache with layouts never reused.
-        self._seen_once: LRUCache[tuple[str, tuple[str, ...], bytes], bool] = LRUCache(maxsize=16_384)
 
-    def _layout(self, ruleset: RuleSet, rules: tuple[Rule, ...], body: bytes) -> PageLayout:
+    def _layout(self, ruleset: RuleSet, rules: tuple[Rule, ...], path: str, body: bytes) -> PageLayout:
+        """The page's layout: a cached one when the body is one seen before (a byte comparison, no
+        hashing) or differs from the newest only where it cannot matter (etalage.reuse); else analysed."""
         names = tuple(sorted({rule.block for rule in rules if rule.block}))
-        key = (ruleset.version, names, hashlib.blake2b(body, digest_size=16).digest())
-        layout = self._layouts.get(key)
-        if layout is None:
-            layout = analyse(body, [ruleset.blocks[name].spec for name in names])
-            for problem in layout.problems:
-                log.debug("block not located: %s", problem)
-            if key in self._seen_once:
-                self._layouts[key] = layout
-            else:
-                self._seen_once[key] = True
+        key = (ruleset.version, names, path)
+        entries = self._layouts.get(key, ())
+        for entry in entries:
+            if entry.layout.body == body:
+                return entry.layout
+        if entries and entries[0].holds_for(body):
+            self._metrics.inc("etalage_layouts_total", source="reused")
+            return entries[0].layout
+        specs = tuple(ruleset.blocks[name].spec for name in names)
+        layout = analyse(body, specs)
+        self._metrics.inc("etalage_layouts_total", source="analysed")
+        for problem in layout.problems:
+            log.debug("block not located: %s", problem)
+        if 2 * len(body) + 1024 <= self._layouts.maxsize:
+            self._layouts[key] = (_Cached(layout, specs), *entries[: _BODIES_PER_PAGE - 1])
         return layout
 
     def personalize(self, ruleset: RuleSet, visit: Visit, body: bytes, content_type: str | None, explain: list[Outcome] | None = None) -> Personalized | None:
@@ -75,7 +100,7 @@ class Personalizer:
         if not rules:
             return None
         note = explain.append if explain is not None else _ignore
-        layout = self._layout(ruleset, ruleset.rules_for(path), body)
+        layout = self._layout(ruleset, ruleset.rules_for(path), path, body)
         page = PageContext(layout, profile, ruleset.site, charset_of(content_type, body), path, now, visit.language)
         edits: list[Edit] = []
         claimed: dict[str, str] = {}

@@ -1,0 +1,161 @@
+"""A layout verified for one body is reused for another only where the difference cannot matter."""
+
+import pytest
+
+from etalage.page import BlockSpec, analyse
+from etalage.reuse import LayoutReuse, differences
+
+SPECS = (BlockSpec("hero", "#hero"), BlockSpec("grid", "#grid", "li[data-id]", ("data-id",)))
+
+
+def page(token: bytes = b"0123456789abcdef", *, head: bytes = b"", body: bytes = b"", hero: bytes = b"Welcome") -> bytes:
+    return (
+        b"<!DOCTYPE html><html><head><meta name=\"csrf-token\" content=\"" + token + b"\">" + head + b"</head><body>"
+        b"<form action=\"/search\"><input type=\"hidden\" name=\"t\" value='" + token + b"'></form>" + body +
+        b"<section id=\"hero\">" + hero + b"</section>"
+        b"<ul id=\"grid\"><li data-id=\"1\">a</li><li data-id=\"2\">b</li></ul></body></html>"
+    )
+
+
+def reuse_for(old: bytes, specs=SPECS) -> LayoutReuse:
+    return LayoutReuse(analyse(old, specs), specs)
+
+
+def test_differences_finds_each_changed_range():
+    old, new = page(b"aaaaaaaaaaaaaaaa"), page(b"aaaaaaaaaaaaaaab")
+    assert [new[start:end] for start, end in differences(old, new)] == [b"b", b"b"]
+
+
+def test_differences_gives_up_after_the_limit():
+    old = b"a" * 1000
+    new = b"aaaaaaaaaaaaaaaaaaab" * 50  # 50 differences, 20 bytes apart
+    assert differences(old, new, limit=16) is None
+
+
+def test_reuse_holds_when_only_tokens_in_attribute_values_differ():
+    assert reuse_for(page(b"0123456789abcdef")).holds_for(page(b"fedcba9876543210"))
+
+
+def test_reuse_gives_the_same_blocks_as_a_fresh_analysis():
+    old, new = page(b"0123456789abcdef"), page(b"fedcba9876543210")
+    assert reuse_for(old).holds_for(new)
+    fresh = analyse(new, SPECS)
+    assert dict(fresh.blocks) == dict(analyse(old, SPECS).blocks)
+    assert fresh.body_end == analyse(old, SPECS).body_end
+
+
+def test_reuse_refuses_a_body_of_another_length():
+    assert not reuse_for(page(b"0123456789abcdef")).holds_for(page(b"0123456789abcdef0"))
+
+
+def test_reuse_refuses_changed_text():
+    assert not reuse_for(page(hero=b"Welcome")).holds_for(page(hero=b"Welkom!"))
+
+
+def test_reuse_refuses_changed_text_outside_blocks():
+    assert not reuse_for(page(body=b"<p>3 items</p>")).holds_for(page(body=b"<p>4 items</p>"))
+
+
+def test_reuse_refuses_a_value_that_closes_its_quotes():
+    assert not reuse_for(page(b"0123456789abcdef")).holds_for(page(b'01234567"><b>ef'))
+
+
+def test_reuse_refuses_a_single_quote_in_a_single_quoted_value():
+    old = page()
+    new = old.replace(b"value='0123456789abcdef'", b"value='01234567'9abcdef'")
+    assert len(new) == len(old)
+    assert not reuse_for(old).holds_for(new)
+
+
+def test_reuse_refuses_a_class_when_a_selector_names_classes():
+    specs = (BlockSpec("hero", "section.hero"),)
+    old, new = page(body=b'<div class="x-aaaa"></div>'), page(body=b'<div class="x-bbbb"></div>')
+    assert not reuse_for(old, specs).holds_for(new)
+
+
+def test_reuse_allows_a_class_when_no_selector_names_classes():
+    old, new = page(body=b'<div class="x-aaaa"></div>'), page(body=b'<div class="x-bbbb"></div>')
+    assert reuse_for(old).holds_for(new)
+
+
+def test_reuse_refuses_an_attribute_named_in_an_attribute_selector():
+    specs = (BlockSpec("hero", "section[data-v]"),)
+    old, new = page(body=b'<p data-v="1">x</p>'), page(body=b'<p data-v="2">x</p>')
+    assert not reuse_for(old, specs).holds_for(new)
+
+
+def test_reuse_refuses_when_a_selector_reads_attributes_through_a_pseudo_class():
+    specs = (BlockSpec("hero", "section:lang(nl)"),)
+    assert not reuse_for(page(b"0123456789abcdef"), specs).holds_for(page(b"fedcba9876543210"))
+
+
+def test_reuse_allows_structural_pseudo_classes():
+    specs = (BlockSpec("hero", "body > section:first-of-type"),)
+    assert reuse_for(page(b"0123456789abcdef"), specs).holds_for(page(b"fedcba9876543210"))
+
+
+def test_reuse_refuses_an_input_type():
+    old, new = page(body=b'<input type="texta">'), page(body=b'<input type="textb">')
+    assert not reuse_for(old).holds_for(new)
+
+
+@pytest.mark.parametrize(
+    "old, new",
+    [
+        (b'<meta charset="utf-8">', b'<meta charset="utf-7">'),
+        (b'<meta http-equiv="content-type" content="text/html; charset=utf-8">', b'<meta http-equiv="content-type" content="text/html; charset=utf-7">'),
+    ],
+)
+def test_reuse_refuses_a_changed_encoding_declaration(old, new):
+    assert not reuse_for(page(head=old)).holds_for(page(head=new))
+
+
+def test_reuse_refuses_differences_inside_a_block():
+    old = page(hero=b'<a href="/x?t=0123456789abcdef">x</a>')
+    new = page(hero=b'<a href="/x?t=fedcba9876543210">x</a>')
+    assert not reuse_for(old).holds_for(new)
+
+
+def test_reuse_refuses_differences_in_a_block_start_tag():
+    old, new = page().replace(b'id="hero"', b'id="hero" title="aa"'), page().replace(b'id="hero"', b'id="hero" title="bb"')
+    assert not reuse_for(old).holds_for(new)
+
+
+def test_reuse_refuses_differences_inside_svg():
+    old = page(body=b'<svg><rect data-t="0123"/></svg>')
+    new = page(body=b'<svg><rect data-t="4567"/></svg>')
+    assert not reuse_for(old).holds_for(new)
+
+
+def test_reuse_refuses_pages_with_cdata_sections():
+    old = page(b"0123456789abcdef", body=b"<svg><![CDATA[x]]></svg>")
+    new = page(b"fedcba9876543210", body=b"<svg><![CDATA[x]]></svg>")
+    assert not reuse_for(old).holds_for(new)
+
+
+def test_reuse_refuses_differences_inside_comments():
+    old, new = page(body=b'<!-- <p title="aaaa"> -->'), page(body=b'<!-- <p title="bbbb"> -->')
+    assert not reuse_for(old).holds_for(new)
+
+
+def test_reuse_refuses_differences_inside_scripts():
+    old, new = page(body=b'<script>x = "<p title=\\"aaaa\\">"</script>'), page(body=b'<script>x = "<p title=\\"bbbb\\">"</script>')
+    assert not reuse_for(old).holds_for(new)
+
+
+def test_reuse_agrees_with_a_fresh_analysis_for_every_single_byte_change():
+    # Every position of a small page, each replaced by bytes that matter to the tokenizer: whenever
+    # the layout is reused, analysing the new body must give exactly that layout.
+    old = page(head=b"<title>Shop &amp; Co</title><noscript><img src=\"/p.gif\"></noscript>", body=b"<p class=intro title='t'>5&nbsp;&euro; <b>bold</b></p>")
+    layout = analyse(old, SPECS)
+    reuse = LayoutReuse(layout, SPECS)
+    reused = 0
+    for position in range(len(old)):
+        for byte in b"\"'<>=/ -x&":
+            new = old[:position] + bytes([byte]) + old[position + 1 :]
+            if new == old or not reuse.holds_for(new):
+                continue
+            reused += 1
+            fresh = analyse(new, SPECS)
+            assert (dict(fresh.blocks), fresh.body_end, fresh.problems) == (dict(layout.blocks), layout.body_end, layout.problems), new
+    assert reused > 100
