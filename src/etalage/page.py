@@ -175,23 +175,28 @@ def reorder_items(block: Block, order: Sequence[int]) -> list[Edit]:
     """Edits that put item `order[k]` into the k-th item slot.
 
     `order` must be a permutation of range(len(block.items)). Only the item ranges are
-    rewritten: whitespace, text and other nodes between items stay where they are. Slots whose
-    item does not move get no edit.
+    rewritten: whitespace, text and other nodes between items stay where they are. The result is
+    one edit from the first slot whose item moves to the last one (none when nothing moves): one
+    join of slices, however many items move.
     """
     items = block.items
     count = len(items)
     if len(order) != count or sorted(order) != list(range(count)):
         raise ValueError(f"order must be a permutation of range({count})")
-    if not block.source and count:
+    moved = [slot for slot in range(count) if order[slot] != slot]
+    if not moved:
+        return []
+    if not block.source:
         raise ValueError("block has no source bytes (was it made by analyse()?)")
-    source = block.source
-    edits = []
-    for slot, index in enumerate(order):
-        if index != slot:
-            target = items[slot]
-            item = items[index]
-            edits.append(Edit(target.start, target.end, source[item.start : item.end]))
-    return edits
+    first, last = moved[0], moved[-1]
+    view = memoryview(block.source)
+    parts: list[memoryview] = []
+    for slot in range(first, last + 1):
+        item = items[order[slot]]
+        parts.append(view[item.start : item.end])
+        if slot < last:
+            parts.append(view[items[slot].end : items[slot + 1].start])
+    return [Edit(items[first].start, items[last].end, b"".join(parts))]
 
 
 # ---------------------------------------------------------------------------------------------
