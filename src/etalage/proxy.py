@@ -316,16 +316,19 @@ class Proxy:
             return
         events = learn_from_request(ruleset, path, query.decode("latin-1"), now)
         profile.apply(events)
+        if wants_rewrite and not self.shedder.overloaded:
+            fired: tuple[str, ...] = ()
+            try:
+                fired = await self._send_personalized(send, response, headers, ruleset, _visit(ruleset, profile, path, query, request_headers, now))
+            finally:
+                # One write per page view: what it taught, and which rules it showed (frequency caps).
+                self._in_background(self._store.record(visitor_id, [*events, *(Event("shown", rule, now) for rule in fired)]), "record")
+            return
         self._in_background(self._store.record(visitor_id, events), "record")
-        if wants_rewrite and self.shedder.overloaded:
+        if wants_rewrite:
             self._metrics.inc("etalage_fail_open_total", reason="overload")
-            self._metrics.inc("etalage_requests_total", outcome="passed")
-            await self._stream(send, response, headers, False)
-        elif wants_rewrite:
-            await self._send_personalized(send, response, headers, ruleset, _visit(ruleset, profile, path, query, request_headers, now), visitor_id)
-        else:
-            self._metrics.inc("etalage_requests_total", outcome="passed")
-            await self._stream(send, response, headers, False)
+        self._metrics.inc("etalage_requests_total", outcome="passed")
+        await self._stream(send, response, headers, False)
 
     @staticmethod
     def _request_body(headers: RawHeaders, receive: Receive) -> AsyncIterator[bytes] | None:
@@ -371,10 +374,10 @@ class Proxy:
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send({"type": "http.response.body", "body": b""})
 
-    async def _send_personalized(
-        self, send: Send, response: UpstreamResponse, headers: RawHeaders, ruleset: RuleSet, visit: Visit, visitor_id: str | None = None
-    ) -> None:
-        """Buffer, rewrite and send the page; the origin's bytes go out when anything stands in the way."""
+    async def _send_personalized(self, send: Send, response: UpstreamResponse, headers: RawHeaders, ruleset: RuleSet, visit: Visit) -> tuple[str, ...]:
+        """Buffer, rewrite and send the page; the origin's bytes go out when anything stands in the way.
+
+        Returns the rules that changed the page (none when it went out as the origin sent it)."""
         limit = self.settings.max_page_bytes
         chunks: list[bytes] = []
         size = 0
@@ -384,7 +387,7 @@ class Proxy:
             if size > limit:
                 self._metrics.inc("etalage_fail_open_total", reason="page_too_large")
                 await self._stream(send, response, headers, False, prefix=chunks)
-                return
+                return ()
         raw = b"".join(chunks)
         encoding = (get_header(headers, b"content-encoding") or b"").decode("latin-1").strip().lower()
         body = compression.decode(raw, encoding, limit) if encoding in compression.SUPPORTED else None
@@ -401,15 +404,13 @@ class Proxy:
         if result is None:
             self._metrics.inc("etalage_requests_total", outcome="passed")
             await self._send_whole(send, response.status, headers, raw)
-            return
-        if visitor_id is not None:
-            # Impressions feed frequency caps (and later, measurement).
-            self._in_background(self._store.record(visitor_id, [Event("shown", rule, visit.now) for rule in result.fired]), "record")
+            return ()
         out = compression.encode(result.body, encoding)
         rewritten = [(name, value) for name, value in headers if name.lower() not in _STALE_AFTER_REWRITE]
         rewritten.append((b"content-length", str(len(out)).encode()))
         self._metrics.inc("etalage_requests_total", outcome="personalized")
         await self._send_whole(send, response.status, self._private(rewritten), out)
+        return result.fired
 
     @staticmethod
     async def _send_whole(send: Send, status: int, headers: RawHeaders, body: bytes) -> None:
