@@ -216,6 +216,158 @@ def test_analyse_block_in_table_cell_is_located() -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# analyse: outside the block (start, end) and its attributes
+
+
+def assert_insertion_parses_like_dom(data: bytes, spec: BlockSpec, at: int, side: str) -> None:
+    """A <div> spliced in at `at` parses as the DOM with it inserted before / after the container."""
+    new = '<div class="tip">Hi <b>there</b></div>'
+    tree = parse(data)
+    node = tree.css_first(spec.selector)
+    fragment = LexborHTMLParser(new, is_fragment=True).root
+    (node.insert_before if side == "before" else node.insert_after)(fragment)
+    assert parse(splice(data, [Edit(at, at, new.encode())])).html == tree.html
+
+
+def test_analyse_block_start_and_end_enclose_the_whole_element() -> None:
+    data = page(b'<main>\n<div class=x><div id="hero" title="a>b">\n<p>one</p><div>two</div>\n</div ></div>\n</main>')
+    block = only(data, HERO)
+    assert data[block.start : block.end] == b'<div id="hero" title="a>b">\n<p>one</p><div>two</div>\n</div >'
+    assert_insertion_parses_like_dom(data, HERO, block.start, "before")
+    assert_insertion_parses_like_dom(data, HERO, block.end, "after")
+
+
+def test_analyse_block_start_and_end_of_an_item_block() -> None:
+    data = shop(3)
+    block = only(data, CARDS)
+    assert data[block.start : block.end].startswith(b'<ul id="popular"') and data[block.start : block.end].endswith(b"</ul>")
+    assert_insertion_parses_like_dom(data, CARDS, block.start, "before")
+    assert_insertion_parses_like_dom(data, CARDS, block.end, "after")
+
+
+def test_analyse_block_without_end_tag_has_no_end() -> None:
+    data = page(b'<div><p id="hero">x<p>y</div>')
+    block = only(data, HERO)
+    assert (data[block.start : block.inner_end], block.end) == (b'<p id="hero">x', None)
+    assert_insertion_parses_like_dom(data, HERO, block.start, "before")
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"<table><tr><td>x", b"<i>x"],  # </div> does not close the table / the <i> would be reopened
+    ids=["table", "formatting"],
+)
+def test_analyse_block_whose_content_leaves_an_element_open_has_no_end(content: bytes) -> None:
+    # Verified only because nothing but </body> follows: content after the block would land
+    # in the cell / in a reopened <i>.
+    data = b'<!DOCTYPE html><body><div><div id="hero">' + content + b"</div></div></body>"
+    block = only(data, HERO)
+    assert (block.start, block.end) == (data.index(b'<div id="hero"'), None)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'<table><tr><td id="hero">cell</td></tr></table>',
+        b'<ul><li id="hero">item</li></ul>',
+        b'<ol><li id="hero">item</li></ol>',
+        b'<a href="/"><span id="hero">link</span></a>',
+        b'<p>text <span id="hero">span</span> text</p>',
+        b'<select><option id="hero">o</option></select>',
+        b'<svg><g id="hero"></g></svg>',
+    ],
+    ids=["table", "ul", "ol", "a", "p", "select", "svg"],
+)
+def test_analyse_block_has_no_outside_where_a_div_would_not_be_a_sibling(body: bytes) -> None:
+    block = only(page(body), HERO)
+    assert (block.start, block.end) == (None, None)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'<h1>a<h2 id="hero">b</h2>',  # the <h1> is still open: content before <h2> lands in it
+        b'<div><i>x</div><div id="hero">y</div>',  # content there would reopen the <i>
+    ],
+    ids=["open-heading", "formatting-left-open"],
+)
+def test_analyse_block_whose_outside_markers_do_not_land_as_siblings_keeps_the_rest(body: bytes) -> None:
+    data = page(body)
+    block = only(data, HERO)
+    assert (block.start, block.end) == (None, None)
+    assert data[block.inner_start : block.inner_end] in (b"b", b"y")
+    assert dict(block.attrs) == {"id": (data.index(b' id="hero"'), data.index(b' id="hero"') + len(b' id="hero"'))}
+
+
+def attrs_of(tag: bytes) -> dict[str, bytes] | None:
+    data = page(tag + b"x</div>")
+    block = only(data, HERO)
+    return None if block.attrs is None else {name: data[start:end] for name, (start, end) in block.attrs.items()}
+
+
+def test_analyse_block_attrs_are_whole_attributes_with_leading_whitespace() -> None:
+    assert attrs_of(b"<div id=hero class=\"a b\"\n\tTITLE='x>y' hidden data-x = 1 />") == {
+        "id": b" id=hero",
+        "class": b' class="a b"',
+        "title": b"\n\tTITLE='x>y'",
+        "hidden": b" hidden",
+        "data-x": b" data-x = 1",
+    }
+
+
+def test_analyse_block_attrs_are_read_as_the_tokenizer_reads_them() -> None:
+    # a quote opens a value only after '=', a="1"b="2" is two attributes, '/' separates
+    assert attrs_of(b'<div id="hero"a="1"b=\'2\'/c d"e=f>') == {"id": b' id="hero"', "a": b'a="1"', "b": b"b='2'", "c": b"/c", 'd"e': b' d"e=f'}
+
+
+def test_analyse_block_attrs_keep_the_first_of_duplicated_names() -> None:
+    data = page(b'<div id="hero" title=one TITLE="two"x=1 title=three>x</div>')
+    block = only(data, HERO)
+    assert {name: data[start:end] for name, (start, end) in block.attrs.items()} == {"id": b' id="hero"', "title": b" title=one", "x": b"x=1"}
+    assert parse(data).css_first("#hero").attributes["title"] == "one"
+
+
+def test_analyse_block_attrs_of_a_tag_without_attributes_are_empty() -> None:
+    block = only(page(b"<main>x</main>"), BlockSpec("m", "main"))
+    assert block.attrs == {}
+
+
+def test_analyse_block_attrs_are_unknown_when_a_name_is_not_ascii() -> None:
+    assert attrs_of('<div id="hero" caf\u00e9="1">'.encode()) is None
+
+
+@pytest.mark.parametrize("new", [b' title="new"', b" "], ids=["replaced", "removed"])
+def test_analyse_block_attr_range_replaced_or_removed_parses_like_the_dom(new: bytes) -> None:
+    data = page(b"<div class=a TITLE='x>y'id=\"hero\" hidden>x</div>")
+    block = only(data, HERO)
+    start, end = block.attrs["title"]
+    tree = parse(data)
+    node = tree.css_first("#hero")
+    if new.strip():
+        node.attrs["title"] = "new"
+    else:
+        del node.attrs["title"]
+    assert parse(splice(data, [Edit(start, end, new)])).html == tree.html
+
+
+def test_analyse_outside_and_attrs_cost_no_extra_parse(monkeypatch) -> None:
+    from etalage import page as page_module
+
+    parses = []
+    real = page_module._parse
+    monkeypatch.setattr(page_module, "_parse", lambda data: parses.append(len(data)) or real(data))
+    layout = analyse(shop(3), [HERO, CARDS])
+    assert layout.blocks["hero"].start is not None and layout.blocks["popular"].end is not None
+    assert all(block.attrs for block in layout.blocks.values())
+    assert len(parses) == 3  # the page, skeleton 1, and skeleton 2 for the item block: as without them
+
+
+def test_block_built_by_hand_has_no_outside_and_no_attrs() -> None:
+    block = Block("x", 4, 5, 9, ())
+    assert (block.start, block.end, block.attrs) == (None, None, None)
+
+
+# --------------------------------------------------------------------------------------------
 # analyse: refusing (fail open, never raise)
 
 

@@ -36,6 +36,7 @@ SPECS = (
 )
 MARKER = "<!--etalage-test-->"
 PROBE = b"<div id=etalage-probe></div>"
+OUTSIDE = "<div class=etalage-outside>x <span>y</span></div>"
 
 
 def parse(data: bytes) -> LexborHTMLParser:
@@ -58,6 +59,8 @@ def assert_block(data: bytes, spec: BlockSpec, block: Block) -> None:
     node.attrs["data-t"] = "1"
     node.inner_html = MARKER
     assert parse(edited).html == tree.html, "block range"
+    assert_outside(data, spec, block)
+    assert_attrs(data, spec, block)
     if not block.items:
         return
     # Each item's links are those of its own node (as many items as nodes is checked below).
@@ -98,6 +101,37 @@ def assert_block(data: bytes, spec: BlockSpec, block: Block) -> None:
         for placeholder in placeholders:
             placeholder.decompose()
         assert parse(edited).html == tree.html, f"items reordered {order}"
+
+
+def assert_outside(data: bytes, spec: BlockSpec, block: Block) -> None:
+    """Content spliced in at block.start / block.end parses as the container's previous / next sibling."""
+    if block.start is None:
+        assert block.end is None, "end without start"
+        return
+    assert data[block.start : block.start + 1] == b"<" and block.start < block.tag_end
+    sides = [("before", block.start)]
+    if block.end is not None:
+        assert block.inner_end < block.end <= len(data) and data[block.end - 1 : block.end] == b">", "end"
+        assert data[block.inner_end : block.inner_end + 2] == b"</", "end tag"
+        sides.append(("after", block.end))
+    for side, at in sides:
+        tree = parse(data)
+        node = tree.css_first(spec.selector)
+        fragment = LexborHTMLParser(OUTSIDE, is_fragment=True).root
+        (node.insert_before if side == "before" else node.insert_after)(fragment)
+        assert parse(splice(data, [Edit(at, at, OUTSIDE.encode())])).html == tree.html, f"insertion {side} the block"
+
+
+def assert_attrs(data: bytes, spec: BlockSpec, block: Block) -> None:
+    """Each attribute range replaced by ` name="v"` sets that attribute, as in the DOM."""
+    if block.attrs is None:
+        return
+    names = {name.lower() for name in parse(data).css_first(spec.selector).attributes}
+    assert set(block.attrs) == names, "attribute names"
+    for name, (start, end) in block.attrs.items():
+        tree = parse(data)
+        tree.css_first(spec.selector).attrs[name] = "v&"
+        assert parse(splice(data, [Edit(start, end, f' {name}="v&amp;"'.encode())])).html == tree.html, f"attribute {name!r} replaced"
 
 
 def assert_body_end(data: bytes, body_end: int) -> None:

@@ -38,6 +38,23 @@ when items without end tags are mixed with text, of mixed kinds, or of a kind a 
 close. If the last item has no end tag, one extra full parse checks that it still ends when moved
 to the front (`<li>b<article>x` is closed by `</ul>`, but a following `<li>` would nest).
 
+Outside the block and its attributes ride along in skeleton 1, at no extra parse. Before and
+after (Block.start / Block.end, for content inserted as the container's previous / next sibling):
+marker ELEMENTS go right before the start tag and right after the end tag, and `insert_before` /
+`insert_after` put the same elements in the DOM. Elements, not comments: like inserted content
+they are foster-parented out of a table and make the parser reconstruct formatting elements left
+open, which comments do not. The skeleton replaces the block's content, so what the content
+leaves behind for `end` is checked in the bytes: every element opened in it must be closed there,
+in order (an unclosed `<table>` would swallow what follows; strict, `<td>` without `</td>` fails).
+And the place must take a `<div>` as a visible sibling: no ancestor from the list below nor a `<p>`
+(a `<div>` closes it), and the parent no table part (table, tbody, thead, tfoot, tr, colgroup: a
+`<div>` would be foster-parented away) and no list (ul, ol, menu: it would not be a list item).
+Attributes (Block.attrs, read as the tokenizer reads them): each attribute's range becomes
+` name=""` (a later duplicate, which the parser drops, becomes a space) and the DOM gets the same
+empty values, so each range holds exactly one whole attribute. When a check fails, the block is
+checked again without these extras (then with the attributes only): it stays usable inside, and
+start/end (and, if need be, attrs) become None.
+
 body_end is checked with a marker comment in a skeleton: it must land inside `<body>`, not under
 an element where an inserted `<div>` would be swallowed, become link or button content, be hidden
 or dropped (a, button, select, option, label, details, template, svg, math...). It shares a
@@ -66,7 +83,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 from selectolax.lexbor import LexborHTMLParser
@@ -117,6 +134,17 @@ class Block:
     # The page the offsets point into (reorder_items copies item bytes from it). Not part of
     # equality or repr; a Block built by hand without it cannot be reordered.
     source: bytes = field(default=b"", repr=False, compare=False)
+    # Outside the block: `start` is the '<' of the container's start tag, `end` just past its end
+    # tag. Each is None unless content inserted there is verified to become the container's
+    # previous / next sibling (`end` is also None when the container has no end tag).
+    start: int | None = None
+    end: int | None = None
+    # The container's attributes: lower-case name -> (start, end) of the whole attribute in the
+    # start tag, leading whitespace included: replacing the range by ` name="value"` replaces
+    # it, by one space removes it (not by nothing: `a=1 b=2c=3` would become `a=1c=3`). The
+    # first of duplicated names, as browsers keep it. None when the start tag could not be read
+    # with certainty: then no attribute may be added or replaced.
+    attrs: Mapping[str, tuple[int, int]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,10 +235,26 @@ _VOID = frozenset(
 )
 # Elements that the start tag of a sibling of the same name closes.
 _CLOSED_BY_SIBLING = frozenset("li p dt dd option optgroup tr td th rb rt rtc rp".split())
-# Where an inserted <div> would not be a visible, independent part of <body>.
+# Where an inserted <div> would not be a visible, independent part of <body> (the children of
+# video, audio and canvas are fallback content, not shown).
 _NO_INSERT_UNDER = frozenset(
-    "a button select option optgroup datalist label details summary dialog object template noscript svg math head".split()
+    "a button select option optgroup datalist label details summary dialog object template noscript svg math head "
+    "video audio canvas".split()
 )
+# Parents beside whose children content is not inserted (before / after a block): a <div> there
+# would be foster-parented out of a table or dropped, or it would not be a list item.
+# Not checked for pairs of start and end tags: void elements, and those "generate implied end
+# tags" closes (an end tag after them ends them).
+_NOT_PAIRED = frozenset(name.encode() for name in _VOID | set("dd dt li optgroup option p rb rp rt rtc".split()))
+_NO_INSERT_BESIDE = frozenset("table tbody thead tfoot tr colgroup ul ol menu".split())
+# One attribute of a start tag as the tokenizer reads it ("before attribute name" to "after
+# attribute value"): names lower-cased (the input is), a quote opens a value only after '='.
+_ATTRIBUTE = re.compile(
+    rb"(?:[\t\n\f\r ]|/(?!>))*+"
+    rb"([^\t\n\f\r />][^\t\n\f\r /=>]*+)"
+    rb"(?:[\t\n\f\r ]*+=[\t\n\f\r ]*+(?:\"[^\"]*+\"|'[^']*+'|[^\t\n\f\r >]*+))?"
+)
+_START_TAG_NAME = re.compile(rb"<[a-z][^\t\n\f\r />]*+")
 _END_TAG_NAME = re.compile(rb"</([a-z][^\t\n\f\r />]*)")
 _PROBE_ATTR = "data-etalage-probe"
 _END_MARKER = "etalage:end"
@@ -252,6 +296,8 @@ class _Candidate:
     item_nodes: list  # lexbor nodes of the items (for the DOM side of the check)
     node: object  # lexbor node of the container
     rotate: bool = False  # the last item has no end tag: check that it still ends when moved
+    # Every attribute of the start tag, duplicates too: (name, start, end, is the first of its name).
+    attr_ranges: tuple[tuple[str, int, int, bool], ...] = ()
 
     @property
     def span(self) -> tuple[int, int]:
@@ -418,7 +464,10 @@ class _Analysis:
         name = tag.encode("utf-8")
         size = len(self.body)
         inner_end = self._close(name, tag_end, size + 1)
-        if inner_end is None:  # implicitly closed: its content ends where the next element starts
+        end = None
+        if inner_end is not None:
+            end = scan_.tag_end(inner_end) + 1
+        else:  # implicitly closed: its content ends where the next element starts
             following = self._next_element(node, climb=True)
             # or, open to the end of the document, before </body> / </html>
             inner_end = self._start_of(following) if following is not None else self.end_pos
@@ -429,8 +478,15 @@ class _Analysis:
         rotate = False
         if spec.item_selector is not None:
             items, item_nodes, rotate = self._items(spec, node, inner_start, inner_end)
-        block = Block(spec.name, tag_end, inner_start, inner_end, items, self.body)
-        return _Candidate(index, spec, lt, block, item_nodes, node, rotate)
+        start = lt if _beside_insertable(node) else None
+        if start is None or end is not None and not self._balanced(inner_start, inner_end):
+            end = None
+        attr_ranges = _read_attributes(scan_.lowered, lt, tag_end)
+        attrs = None
+        if attr_ranges is not None:
+            attrs = MappingProxyType({name: (first, stop) for name, first, stop, is_first in attr_ranges if is_first})
+        block = Block(spec.name, tag_end, inner_start, inner_end, items, self.body, start=start, end=end, attrs=attrs)
+        return _Candidate(index, spec, lt, block, item_nodes, node, rotate, attr_ranges or ())
 
     def _items(self, spec: BlockSpec, node, inner_start: int, inner_end: int) -> tuple[tuple[Item, ...], list, bool]:
         try:
@@ -535,6 +591,36 @@ class _Analysis:
             if item.end != bound:
                 raise _Refused("items without end tags have text or tags between them")
 
+    def _balanced(self, start: int, end: int) -> bool:
+        """Whether every element opened in [start, end) is closed there by its own end tag, in
+        order (void elements, and those whose end tags an end tag implies, aside), and no end tag
+        there closes anything opened before. Then the container's end tag after the range closes
+        the container and leaves no open formatting element or form behind; the skeleton cannot
+        show that, as it replaces the range. Strict on purpose (`<td>` without `</td>` fails)."""
+        scan_ = self.scan
+        for names, others in ((scan_.starts, scan_.ends), (scan_.ends, scan_.starts)):
+            for name, positions in names.items():
+                if name in _NOT_PAIRED or name in others:
+                    continue
+                k = bisect_left(positions, start)
+                if k < len(positions) and positions[k] < end:
+                    return False  # only opened, or only closed
+        ends = scan_.ends
+        for name, opens in scan_.starts.items():
+            closes = ends.get(name)
+            if closes is None or name in _NOT_PAIRED:
+                continue
+            a = bisect_left(opens, start)
+            b = bisect_left(opens, end, a)
+            c = bisect_left(closes, start)
+            d = bisect_left(closes, end, c)
+            if d - c != b - a:
+                return False
+            for k in range(b - a):  # the k-th end tag must come after the k-th start tag
+                if closes[c + k] < opens[a + k]:
+                    return False
+        return True
+
     def _stray_end_tag(self, start: int, end: int) -> str | None:
         """An end tag in [start, end) without a start tag of its name there (in the text after an
         item). Such a tag closes something inside an item, or nothing: either way the item's
@@ -601,7 +687,7 @@ class _Analysis:
             # Something in this layer does not hold: check each part on its own.
             alone = len(layer) == 1 and not with_end  # that check was just made
             for candidate in layer:
-                if not alone and self._check([candidate], None, fresh=True)[0]:
+                if not alone and self._check([candidate], None, fresh=True)[0] or self._settle(candidate):
                     verified.append(candidate)
                 else:
                     problems[candidate.index] = f"{candidate.spec.name}: {_mismatch_reason(candidate)}"
@@ -609,6 +695,20 @@ class _Analysis:
                 end_ok = self._check([], end_pos, fresh=True)[1]
                 body_end = end_pos if end_ok else None
         return verified, body_end
+
+    def _settle(self, candidate: _Candidate) -> bool:
+        """After a failed check of `candidate` alone: whether the block holds without its outer
+        edges and attributes, which that check included. If it does, it is kept without them,
+        or with its attributes when they hold on their own (a misnested neighbour costs the
+        outer edges, not the attributes). Costs one or two more checks, on such pages only."""
+        block = candidate.block
+        if block.start is None and block.attrs is None:
+            return False  # nothing was checked beyond the block itself
+        if not self._check([candidate], None, fresh=True, beside=False, attrs=False)[0]:
+            return False
+        keep = block.attrs is not None and (block.start is None or self._check([candidate], None, fresh=True, beside=False)[0])
+        candidate.block = replace(block, start=None, end=None, attrs=block.attrs if keep else None)
+        return True
 
     def _end_shareable(self, end_pos: int, candidate: _Candidate) -> bool:
         """Whether the body_end marker can be judged in a skeleton where `candidate`'s ranges are
@@ -635,20 +735,30 @@ class _Analysis:
                 return True
         return False
 
-    def _check(self, layer: list[_Candidate], end_pos: int | None, fresh: bool) -> tuple[bool, bool]:
+    def _check(self, layer: list[_Candidate], end_pos: int | None, fresh: bool, beside: bool = True, attrs: bool = True) -> tuple[bool, bool]:
         """Compare skeleton parses of `layer` with the same changes made through the DOM.
 
         Skeleton 1: plain blocks' inner ranges and item blocks' item ranges become marker
-        comments, a probe attribute goes before each tag_end, a marker comment at `end_pos`.
+        comments, a probe attribute goes before each tag_end, a marker comment at `end_pos`;
+        with `beside`, marker elements go at each block's start and end; with `attrs`, each
+        attribute of the container becomes ` name=""` (a later duplicate is deleted).
         Skeleton 2 (only when the layer has item blocks): every block's inner range becomes a
         marker, which checks inner_start/inner_end of item blocks too. Both are compared with one
         tree, edited step by step. Returns (blocks verified, body_end marker landed well).
         """
         edits: list[Edit] = []
+        outer: list[Edit] = []  # the start tag's and the outside changes, in both skeletons
         has_items = False
         for n, candidate in enumerate(layer):
             block = candidate.block
-            edits.append(Edit(block.tag_end, block.tag_end, f' {_PROBE_ATTR}="{n}"'.encode()))
+            if beside and block.start is not None:
+                outer.append(Edit(block.start, block.start, _beside_marker("before", n).encode()))
+                if block.end is not None:
+                    outer.append(Edit(block.end, block.end, _beside_marker("after", n).encode()))
+            if attrs and block.attrs is not None:
+                for name, start, stop, first in candidate.attr_ranges:
+                    outer.append(Edit(start, stop, f' {name}=""'.encode() if first else b" "))
+            outer.append(Edit(block.tag_end, block.tag_end, f' {_PROBE_ATTR}="{n}"'.encode()))
             if candidate.spec.item_selector is None:
                 edits.append(Edit(block.inner_start, block.inner_end, f"<!--etalage:{n}-->".encode()))
             else:  # items replaced, the text between them kept
@@ -658,7 +768,7 @@ class _Analysis:
         if end_pos is not None:
             edits.append(Edit(end_pos, end_pos, f"<!--{_END_MARKER}-->".encode()))
         try:
-            skeleton = _parse(splice(self.body, edits)[self.base :])
+            skeleton = _parse(splice(self.body, outer + edits)[self.base :])
         except ValueError:
             return False, False
         end_ok = False
@@ -677,7 +787,7 @@ class _Analysis:
             for candidate in layer:
                 if candidate.rotate and not self._rotation_holds(tree, candidate, fresh):
                     return False, end_ok
-            nodes = self._edit_dom(tree, layer, fresh)
+            nodes = self._edit_dom(tree, layer, fresh, beside, attrs)
             if tree.html != skeleton.html:
                 return False, end_ok
             if not has_items:
@@ -685,11 +795,10 @@ class _Analysis:
             edits = []
             for n, candidate in enumerate(layer):
                 block = candidate.block
-                edits.append(Edit(block.tag_end, block.tag_end, f' {_PROBE_ATTR}="{n}"'.encode()))
                 edits.append(Edit(block.inner_start, block.inner_end, f"<!--etalage:{n}-->".encode()))
                 if candidate.spec.item_selector is not None:
                     nodes[n].inner_html = f"<!--etalage:{n}-->"
-            skeleton = _parse(splice(self.body, edits)[self.base :])
+            skeleton = _parse(splice(self.body, outer + edits)[self.base :])
             return tree.html == skeleton.html, end_ok
         except Exception:  # a DOM edit lexbor refused: not verifiable
             return False, end_ok
@@ -713,17 +822,29 @@ class _Analysis:
         finally:
             items[-2].insert_after(items[-1], move=True)
 
-    def _edit_dom(self, tree: LexborHTMLParser, layer: list[_Candidate], fresh: bool) -> list:
+    def _edit_dom(self, tree: LexborHTMLParser, layer: list[_Candidate], fresh: bool, beside: bool, attrs: bool) -> list:
         """Make skeleton 1's changes in `tree` through the DOM; returns the container nodes."""
-        containers = []
-        for n, candidate in enumerate(layer):
-            if fresh:  # a new parse of the same bytes: the same selectors find the same nodes
+        if fresh:  # a new parse of the same bytes: the same selectors find the same nodes (before any edit)
+            found = []
+            for candidate in layer:
                 node = tree.css_first(candidate.spec.selector)
-                item_nodes = _direct_matches(node, candidate.spec.item_selector) if candidate.item_nodes else []
-            else:
-                node = candidate.node
-                item_nodes = candidate.item_nodes
+                found.append((node, _direct_matches(node, candidate.spec.item_selector) if candidate.item_nodes else []))
+        else:
+            found = [(candidate.node, candidate.item_nodes) for candidate in layer]
+        containers = []
+        for n, (candidate, (node, item_nodes)) in enumerate(zip(layer, found)):
+            block = candidate.block
             containers.append(node)
+            if beside and block.start is not None:
+                node.insert_before(LexborHTMLParser(_beside_marker("before", n), is_fragment=True).root)
+                if block.end is not None:
+                    node.insert_after(LexborHTMLParser(_beside_marker("after", n), is_fragment=True).root)
+            if attrs and block.attrs is not None:
+                present = node.attrs
+                for name in block.attrs:
+                    if name not in present:
+                        return containers  # read wrongly: the trees will differ
+                    present[name] = ""
             node.attrs[_PROBE_ATTR] = str(n)
             if candidate.spec.item_selector is None:
                 node.inner_html = f"<!--etalage:{n}-->"
@@ -734,6 +855,55 @@ class _Analysis:
                     item.replace_with(comment)
                     comment = comment.next
         return containers
+
+
+def _beside_marker(side: str, n: int) -> str:
+    """An element, not a comment: like inserted content it is foster-parented out of a table and
+    makes the parser reconstruct formatting elements left open (a comment would do neither)."""
+    return f'<etalage-{side} data-n="{n}"></etalage-{side}>'
+
+
+def _beside_insertable(node) -> bool:
+    """Whether a <div> inserted right before or after `node` would be a visible, independent
+    sibling in <body>: its parent is no table part or list, and no ancestor is one of
+    _NO_INSERT_UNDER, nor a <p> (a <div> start tag closes an open <p>)."""
+    parent = node.parent
+    if parent is None or (parent.tag or "").lower() in _NO_INSERT_BESIDE:
+        return False
+    while parent is not None:
+        tag = (parent.tag or "").lower()
+        if tag == "body":
+            return True
+        if tag == "p" or tag in _NO_INSERT_UNDER:
+            return False
+        parent = parent.parent
+    return False
+
+
+def _read_attributes(lowered: bytes, lt: int, tag_end: int) -> list[tuple[str, int, int, bool]] | None:
+    """The attributes of the start tag at `lt` (ending at `tag_end`) as the tokenizer reads them:
+    (lower-case name, start, end, first of its name), each range with its leading whitespace.
+    None when a name is not ASCII or anything in the tag is left unread: then nothing is certain."""
+    name = _START_TAG_NAME.match(lowered, lt, tag_end)
+    if name is None:
+        return None
+    found: list[tuple[str, int, int, bool]] = []
+    seen: set[str] = set()
+    pos = name.end()
+    while pos < tag_end:
+        match = _ATTRIBUTE.match(lowered, pos, tag_end)
+        if match is None:
+            break
+        try:
+            attribute = match.group(1).decode("ascii")
+        except UnicodeDecodeError:
+            return None
+        found.append((attribute, pos, match.end(), attribute not in seen))
+        seen.add(attribute)
+        pos = match.end()
+    if lowered[pos:tag_end].strip(b"\t\n\f\r /"):
+        return None
+    return found
 
 
 def _links(node) -> tuple[str, ...]:
