@@ -47,12 +47,13 @@ class Personalized:
 class _Cached:
     """A verified layout and, once a different body of its page came along, what it tells about others."""
 
-    __slots__ = ("layout", "specs", "reuse")
+    __slots__ = ("layout", "specs", "reuse", "derived")
 
     def __init__(self, layout: PageLayout, specs: tuple[BlockSpec, ...]) -> None:
         self.layout = layout
         self.specs = specs
         self.reuse: LayoutReuse | None = None
+        self.derived: dict[object, object] = {}  # PageContext.derived
 
     def holds_for(self, body: bytes) -> bool:
         if self.reuse is None:
@@ -69,7 +70,7 @@ class Personalizer:
             maxsize=layout_cache_bytes, getsizeof=lambda entries: sum(2 * len(e.layout.body) + 1024 for e in entries)
         )
 
-    def _layout(self, ruleset: RuleSet, rules: tuple[Rule, ...], path: str, body: bytes) -> PageLayout:
+    def _layout(self, ruleset: RuleSet, rules: tuple[Rule, ...], path: str, body: bytes) -> _Cached:
         """The page's layout: a cached one when the body is one seen before (a byte comparison, no
         hashing) or differs from the newest only where it cannot matter (etalage.reuse); else analysed."""
         names = tuple(sorted({rule.block for rule in rules if rule.block}))
@@ -77,18 +78,19 @@ class Personalizer:
         entries = self._layouts.get(key, ())
         for entry in entries:
             if entry.layout.body == body:
-                return entry.layout
+                return entry
         if entries and entries[0].holds_for(body):
             self._metrics.inc("etalage_layouts_total", source="reused")
-            return entries[0].layout
+            return entries[0]
         specs = tuple(ruleset.blocks[name].spec for name in names)
         layout = analyse(body, specs)
         self._metrics.inc("etalage_layouts_total", source="analysed")
         for problem in layout.problems:
             log.debug("block not located: %s", problem)
+        entry = _Cached(layout, specs)
         if 2 * len(body) + 1024 <= self._layouts.maxsize:
-            self._layouts[key] = (_Cached(layout, specs), *entries[: _BODIES_PER_PAGE - 1])
-        return layout
+            self._layouts[key] = (entry, *entries[: _BODIES_PER_PAGE - 1])
+        return entry
 
     def personalize(self, ruleset: RuleSet, visit: Visit, body: bytes, content_type: str | None, explain: list[Outcome] | None = None) -> Personalized | None:
         """The personalized page, or None when no rule changes it.
@@ -100,8 +102,9 @@ class Personalizer:
         if not rules:
             return None
         note = explain.append if explain is not None else _ignore
-        layout = self._layout(ruleset, ruleset.rules_for(path), path, body)
-        page = PageContext(layout, profile, ruleset.site, charset_of(content_type, body), path, now, visit.language)
+        cached = self._layout(ruleset, ruleset.rules_for(path), path, body)
+        layout = cached.layout
+        page = PageContext(layout, profile, ruleset.site, charset_of(content_type, body), path, now, visit.language, cached.derived)
         edits: list[Edit] = []
         claimed: dict[str, str] = {}
         fired: list[str] = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from html import escape
 from typing import ClassVar
 
@@ -33,6 +33,9 @@ class PageContext:
     path: str
     now: float
     language: str = ""
+    # What actions derive from the layout alone (a block's card categories...), keyed by the
+    # action: kept with the cached layout, so it is worked out once per page, not per view.
+    derived: dict[object, object] = field(default_factory=dict)
 
     def ranked_categories(self, rule_id: str) -> list[tuple[str, float]]:
         """Categories with some interest, strongest first (site order breaks ties), minus the ones the

@@ -91,26 +91,17 @@ class Sort(Action):
         items = block.items
         if not items:
             return []
-        interest = dict(page.ranked_categories(rule_id))
+        categories = self._categories(block, page)
         exclusions = page.profile.exclusions
-        categories = [self.block.category_of(item) or "" for item in items]
-        excluded = [category in exclusions for category in categories]
-        # The list as the shop would show it to this visitor: without hidden cards.
-        shown = [index for index in range(len(items)) if not (self.hide and excluded[index])]
-        covert = _covert_slots(self.covert_share, len(shown)) if self.covert_share else frozenset()
-        kept: dict[int, int] = {}  # slot -> card that keeps it
-        for slot, index in enumerate(shown):
-            if self.pinned and self.block.id_of(items[index]) in self.pinned:
-                kept[slot] = index
-            elif slot in covert and not excluded[index]:
-                kept[slot] = index
+        interest = dict(page.ranked_categories(rule_id))
         # Excluded categories go last; otherwise stronger interest first, the shop's order for ties.
-        rest = sorted(
-            (index for slot, index in enumerate(shown) if slot not in kept),
-            key=lambda index: 1.0 if excluded[index] else -interest.get(categories[index], 0.0),
-        )
-        others = iter(rest)
-        order = [kept[slot] if slot in kept else next(others) for slot in range(len(shown))]
+        # Keys are worked out per category, not per card: a page has many cards and few categories.
+        key_of = {category: 1.0 if category in exclusions else -interest.get(category, 0.0) for category in set(categories)}
+        keys = [key_of[category] for category in categories]
+        if not (self.pinned or self.covert_share or self.hide and exclusions):
+            order = sorted(range(len(items)), key=keys.__getitem__)
+        else:
+            order = self._order_keeping_slots(block, page, categories, keys)
         if len(order) == len(items):
             if order == list(range(len(items))):
                 return []
@@ -127,6 +118,32 @@ class Sort(Action):
                 card = items[order[slot]]
                 edits.append(Edit(item.start, item.end, source[card.start : card.end]))
         return [mark_block(block, rule_id), *edits]
+
+    def _categories(self, block: Block, page: PageContext) -> tuple[str, ...]:
+        """Each card's category ("" when unknown), worked out once per cached page layout."""
+        key = (self, block.name)
+        categories = page.derived.get(key)
+        if categories is None:
+            categories = page.derived[key] = tuple(self.block.category_of(item) or "" for item in block.items)
+        return categories
+
+    def _order_keeping_slots(self, block: Block, page: PageContext, categories: tuple[str, ...], keys: list[float]) -> list[int]:
+        """The order with pinned cards, covert slots and hidden cards (see the module docstring)."""
+        items = block.items
+        exclusions = page.profile.exclusions
+        excluded = [category in exclusions for category in categories]
+        # The list as the shop would show it to this visitor: without hidden cards.
+        shown = [index for index in range(len(items)) if not (self.hide and excluded[index])]
+        covert = _covert_slots(self.covert_share, len(shown)) if self.covert_share else frozenset()
+        kept: dict[int, int] = {}  # slot -> card that keeps it
+        for slot, index in enumerate(shown):
+            if self.pinned and self.block.id_of(items[index]) in self.pinned:
+                kept[slot] = index
+            elif slot in covert and not excluded[index]:
+                kept[slot] = index
+        rest = sorted((index for slot, index in enumerate(shown) if slot not in kept), key=keys.__getitem__)
+        others = iter(rest)
+        return [kept[slot] if slot in kept else next(others) for slot in range(len(shown))]
 
     def why(self, rule_id: str, profile: Profile, site: Site, now: float) -> str | None:
         ranked = ranked_categories(profile, site, now, rule_id)
