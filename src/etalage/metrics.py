@@ -20,7 +20,8 @@ class Metrics:
         self._counts: Counter[tuple[str, tuple[tuple[str, str], ...]]] = Counter()
 
     def inc(self, name: str, **labels: str) -> None:
-        self._counts[(name, tuple(sorted(labels.items())))] += 1
+        items = tuple(labels.items())
+        self._counts[(name, items if len(items) < 2 else tuple(sorted(items)))] += 1
 
     def value(self, name: str, **labels: str) -> int:
         return self._counts[(name, tuple(sorted(labels.items())))]

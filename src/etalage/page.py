@@ -99,6 +99,7 @@ __all__ = [
     "analyse",
     "splice",
     "reorder_items",
+    "item_pieces",
     "charset_of",
 ]
 
@@ -199,31 +200,37 @@ def _edit_order(edit: Edit) -> tuple[int, bool]:
     return edit.start, edit.end != edit.start
 
 
-def reorder_items(block: Block, order: Sequence[int]) -> list[Edit]:
+def item_pieces(block: Block) -> tuple[tuple[bytes, ...], tuple[bytes, ...]]:
+    """The bytes of each item, and of what lies between item k and item k + 1: what reorder_items
+    joins. Worth keeping with a block that is reordered on every view."""
+    if not block.source and block.items:
+        raise ValueError("block has no source bytes (was it made by analyse()?)")
+    source, items = block.source, block.items
+    cards = tuple(source[item.start : item.end] for item in items)
+    gaps = tuple(source[item.end : following.start] for item, following in zip(items, items[1:]))
+    return cards, gaps
+
+
+def reorder_items(block: Block, order: Sequence[int], pieces: tuple[tuple[bytes, ...], tuple[bytes, ...]] | None = None) -> list[Edit]:
     """Edits that put item `order[k]` into the k-th item slot.
 
     `order` must be a permutation of range(len(block.items)). Only the item ranges are
     rewritten: whitespace, text and other nodes between items stay where they are. The result is
     one edit from the first slot whose item moves to the last one (none when nothing moves): one
-    join of slices, however many items move.
+    join, however many items move. `pieces` is item_pieces(block), when the caller keeps it.
     """
-    items = block.items
-    count = len(items)
+    count = len(block.items)
     if len(order) != count or sorted(order) != list(range(count)):
         raise ValueError(f"order must be a permutation of range({count})")
-    moved = [slot for slot in range(count) if order[slot] != slot]
-    if not moved:
+    first = next((slot for slot in range(count) if order[slot] != slot), None)
+    if first is None:
         return []
-    if not block.source:
-        raise ValueError("block has no source bytes (was it made by analyse()?)")
-    first, last = moved[0], moved[-1]
-    view = memoryview(block.source)
-    parts: list[memoryview] = []
-    for slot in range(first, last + 1):
-        item = items[order[slot]]
-        parts.append(view[item.start : item.end])
-        if slot < last:
-            parts.append(view[items[slot].end : items[slot + 1].start])
+    last = next(slot for slot in reversed(range(count)) if order[slot] != slot)
+    cards, gaps = pieces if pieces is not None else item_pieces(block)
+    parts = [b""] * (2 * (last - first) + 1)
+    parts[0::2] = [cards[index] for index in order[first : last + 1]]
+    parts[1::2] = gaps[first:last]
+    items = block.items
     return [Edit(items[first].start, items[last].end, b"".join(parts))]
 
 

@@ -104,7 +104,10 @@ class Personalizer:
         note = explain.append if explain is not None else _ignore
         cached = self._layout(ruleset, ruleset.rules_for(path), path, body)
         layout = cached.layout
-        page = PageContext(layout, profile, ruleset.site, charset_of(content_type, body), path, now, visit.language, cached.derived)
+        charset = cached.derived.get(("charset", content_type))
+        if charset is None:  # the same for every body the layout serves (etalage.reuse keeps encoding declarations)
+            charset = cached.derived[("charset", content_type)] = charset_of(content_type, body)
+        page = PageContext(layout, profile, ruleset.site, charset, path, now, visit.language, cached.derived)
         edits: list[Edit] = []
         claimed: dict[str, str] = {}
         fired: list[str] = []
