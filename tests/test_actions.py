@@ -15,7 +15,6 @@ import pytest
 from selectolax.lexbor import LexborHTMLParser
 
 from etalage.actions import ACTIONS
-from etalage.actions._starttag import start_tag
 from etalage.actions.base import PageContext
 from etalage.actions.hide import Hide
 from etalage.actions.insert import Insert
@@ -30,7 +29,6 @@ from etalage.profile import Profile
 from etalage.ruleset import BlockDef, RuleSetError, Site
 from etalage.templates import compile_template
 
-from .corpus import PARAMS, cases, corpus_file
 
 NOW = 1_700_000_000.0
 SITE = Site(("dogs", "cats", "rodents"), {"dogs": "Dogs", "cats": "Cats", "rodents": "Rodents"})
@@ -83,9 +81,9 @@ def problems(tmp_path: Path, rule: str, blocks: str = '[blocks.hero]\nselector =
 
 
 def attributes(body: bytes) -> frozenset[str]:
-    tag = start_tag(analyse(body, [HERO]).blocks["hero"])
-    assert tag is not None
-    return tag.attributes
+    attrs = analyse(body, [HERO]).blocks["hero"].attrs
+    assert attrs is not None
+    return frozenset(attrs)
 
 
 def cards(*cards: tuple[str, str]) -> bytes:
@@ -164,11 +162,54 @@ def test_actions_insert_compiles_from_a_rule_file(tmp_path):
     assert isinstance(action, Insert) and action.position == "append" and action.personal
 
 
-def test_actions_insert_before_and_after_are_not_available_yet(tmp_path):
-    rule = 'action = "insert"\nblock = "hero"\nposition = "after"\ntemplate = "t.html"\n'
+@pytest.mark.parametrize("position", ["before", "after"])
+def test_actions_insert_before_and_after_compile_from_a_rule_file(tmp_path, position):
+    action = compiled(tmp_path, f'action = "insert"\nblock = "hero"\nposition = "{position}"\ntemplate = "t.html"\n', files={"t.html": "<p>x</p>"})
+    assert isinstance(action, Insert) and action.position == position
+
+
+def test_actions_insert_unknown_position(tmp_path):
+    rule = 'action = "insert"\nblock = "hero"\nposition = "middle"\ntemplate = "t.html"\n'
     assert problems(tmp_path, rule, files={"t.html": "<p>x</p>"}) == [
-        "rule 'r': 'position': 'after' is not available yet, only 'prepend' or 'append' (inside the block)"
+        "rule 'r': 'position': unknown position 'middle' (known: before, after, prepend, append)"
     ]
+
+
+def test_actions_insert_before_puts_the_template_before_the_block():
+    body = page(b'<main>\n<div id="hero"><h1>Sale</h1></div>\n<p>after</p></main>')
+    out = run(Insert("before", template('<p class="tip">Hi</p>')), body)
+    assert out == page(b'<main>\n<p class="tip">Hi</p><div id="hero" data-etalage-rule="r"><h1>Sale</h1></div>\n<p>after</p></main>')
+    tip = LexborHTMLParser(out).css_first(".tip")
+    assert tip.next.attributes["id"] == "hero" and tip.parent.tag == "main"
+
+
+def test_actions_insert_after_puts_the_template_after_the_block():
+    body = page(b'<main>\n<div id="hero"><h1>Sale</h1></div >\n<p>after</p></main>')
+    out = run(Insert("after", template('<p class="tip">Hi</p>')), body)
+    assert out == page(b'<main>\n<div id="hero" data-etalage-rule="r"><h1>Sale</h1></div ><p class="tip">Hi</p>\n<p>after</p></main>')
+    tip = LexborHTMLParser(out).css_first(".tip")
+    assert tip.prev.attributes["id"] == "hero" and tip.parent.tag == "main"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'<table><tr><td id="hero">cell</td></tr></table>',  # a <p> beside a cell would be foster-parented
+        b'<ul><li id="hero">item</li></ul>',  # not a list item
+        b'<a href="/sale"><span id="hero">Sale</span></a>',  # it would be link content
+        b'<div><i>x</div><div id="hero">y</div>',  # the parser would reopen the <i> around it
+    ],
+    ids=["table", "list", "link", "misnested"],
+)
+@pytest.mark.parametrize("position", ["before", "after"])
+def test_actions_insert_outside_leaves_a_page_that_does_not_allow_it_alone(body, position):
+    assert edits(Insert(position, template("<p>Hi</p>")), page(body)) == []
+
+
+def test_actions_insert_after_a_block_without_end_tag_leaves_the_page_alone():
+    body = page(b'<div><p id="hero">one<p>two</div>')
+    assert edits(Insert("after", template("<p>Hi</p>")), body) == []
+    assert run(Insert("before", template("<p>Hi</p>")), body) == page(b'<div><p>Hi</p><p id="hero" data-etalage-rule="r">one<p>two</div>')
 
 
 def test_actions_insert_needs_position_and_template(tmp_path):
@@ -202,6 +243,12 @@ def test_actions_hide_hidden_leaves_a_hidden_block_alone(tag):
 def test_actions_hide_hidden_is_not_fooled_by_an_attribute_value():
     out = run(Hide("hidden"), page(b'<div title="hidden" id="hero">x</div>'))
     assert out == page(b'<div title="hidden" id="hero" data-etalage-rule="r" hidden>x</div>')
+
+
+def test_actions_hide_hidden_leaves_a_block_whose_start_tag_is_unknown_alone():
+    layout = analyse(page(b'<div id="hero">x</div>'), [HERO])
+    block = replace(layout.blocks["hero"], attrs=None)
+    assert Hide("hidden").apply("r", block, PageContext(layout, NOBODY, SITE, "utf-8", "/", NOW)) == []
 
 
 def test_actions_hide_why_is_none():
@@ -256,11 +303,35 @@ def test_actions_set_namespaced_url_attribute_gets_the_scheme_check(tmp_path):
     ]
 
 
-@pytest.mark.parametrize("tag", [b'<div id="hero" TITLE=old>', b"<div data-x=\"a>b\" id=hero title='old'>", b'<div id="hero"title="old">'])
-def test_actions_set_leaves_an_attribute_the_tag_already_has(tmp_path, tag):
-    body = page(tag + b"x</div>")
-    assert "title" in attributes(body)
-    assert edits(set_attribute(tmp_path, "title", "New"), body) == []
+@pytest.mark.parametrize(
+    ("tag", "expected"),
+    [
+        (b'<div id="hero" title="old" class=a>', b'<div id="hero" title="New" class=a data-etalage-rule="r">'),
+        (b"<div data-x=\"a>b\" id=hero TITLE='old'>", b'<div data-x="a>b" id=hero title="New" data-etalage-rule="r">'),
+        (b"<div id=hero title=old/>", b'<div id=hero title="New" data-etalage-rule="r">'),
+        (b'<div title=old id="hero"title="dup">', b'<div title="New" id="hero"title="dup" data-etalage-rule="r">'),
+        (b'<div id="hero" class=a title>', b'<div id="hero" class=a title="New" data-etalage-rule="r">'),
+    ],
+    ids=["double-quoted", "single-quoted", "unquoted", "duplicated", "empty"],
+)
+def test_actions_set_replaces_an_attribute_the_tag_already_has(tmp_path, tag, expected):
+    out = run(set_attribute(tmp_path, "title", "New"), page(tag + b"x</div>"))
+    assert out == page(expected + b"x</div>")
+    assert LexborHTMLParser(out).css_first("#hero").attributes["title"] == "New"
+
+
+def test_actions_set_replaced_value_is_escaped(tmp_path):
+    out = run(set_attribute(tmp_path, "title", '"><script>alert(1)</script>'), page(b'<div id="hero" title="old">x</div>'))
+    assert out == page(b'<div id="hero" title="&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;" data-etalage-rule="r">x</div>')
+    tree = LexborHTMLParser(out)
+    assert tree.css("script") == [] and tree.css_first("#hero").attributes["title"] == '"><script>alert(1)</script>'
+
+
+def test_actions_set_leaves_a_block_whose_start_tag_is_unknown_alone(tmp_path):
+    body = page(b'<div id="hero" title="old">x</div>')
+    layout = analyse(body, [HERO])
+    block = replace(layout.blocks["hero"], attrs=None)
+    assert set_attribute(tmp_path, "title", "New").apply("r", block, PageContext(layout, NOBODY, SITE, "utf-8", "/", NOW)) == []
 
 
 def test_actions_set_reads_the_tag_the_browser_reads(tmp_path):
@@ -327,7 +398,7 @@ def test_actions_set_refuses_an_unsafe_link_in_the_rule_file(tmp_path):
 def test_actions_set_needs_attribute_and_value_or_text(tmp_path):
     assert problems(tmp_path, 'action = "set"\nblock = "hero"\nattribute = "title"\n') == ["rule 'r': missing required key 'value'"]
     assert problems(tmp_path, 'action = "set"\nblock = "hero"\ntext = "a"\nvalue = "b"\n') == [
-        "rule 'r': give 'attribute' and 'value' (to add an attribute) or 'text' (to set the text), not both"
+        "rule 'r': give 'attribute' and 'value' (to set an attribute) or 'text' (to set the text), not both"
     ]
 
 
@@ -335,51 +406,6 @@ def test_actions_set_unknown_placeholder(tmp_path):
     assert problems(tmp_path, 'action = "set"\nblock = "hero"\ntext = "{{ product }}"\n') == [
         "rule 'r': 'text': unknown value {{ product }} (this action provides: category, category_label)"
     ]
-
-
-# -- the start tag under an attribute ----------------------------------------------------------------
-
-
-def test_actions_start_tag_reads_names_as_the_tokenizer_does():
-    layout = analyse(page(b"<div a=1 B='>' c=\"x\"d =  e f/g id=hero>x</div>"), [HERO])
-    tag = start_tag(layout.blocks["hero"])
-    assert tag is not None and tag.name == "div" and tag.attributes == {"a", "b", "c", "d", "f", "g", "id"}
-
-
-def test_actions_start_tag_is_read_once_per_page():
-    block = analyse(page(b'<div id="hero">x</div>'), [HERO]).blocks["hero"]
-    assert start_tag(block) is start_tag(block)
-
-
-def test_actions_start_tag_without_source_is_unknown():
-    block = analyse(page(b'<div id="hero">x</div>'), [HERO]).blocks["hero"]
-    assert start_tag(replace(block, source=b"")) is None
-
-
-CORPUS_SPECS = tuple(
-    BlockSpec(selector, selector)
-    for selector in ("div", "p", "span", "a", "table", "td", "b", "svg", "li", "body", "html", "title", "select", "[title]", "[id]")
-)
-
-
-@pytest.mark.parametrize(**PARAMS)
-def test_actions_start_tag_agrees_with_the_parser_on_the_html5lib_corpus(path):
-    """Every verified block of every corpus input (alone and wrapped): the attributes read from
-    the bytes are the ones lexbor gives the element."""
-    for data in cases(corpus_file(path)):
-        for body in (data, page(data), b"<div id=outer title='x>y'>" + data + b"</div>"):
-            layout = analyse(body, CORPUS_SPECS)
-            if not layout.blocks:
-                continue
-            tree = LexborHTMLParser(body[3:] if body.startswith(b"\xef\xbb\xbf") else body, scripting=True, encoding=True)
-            for spec in CORPUS_SPECS:
-                block = layout.blocks.get(spec.name)
-                if block is None:
-                    continue
-                node = tree.css_first(spec.selector)
-                tag = start_tag(block)
-                assert tag is not None, (body, spec.selector)
-                assert (tag.name, tag.attributes) == (node.tag.lower(), {name.lower() for name in node.attributes}), (body, spec.selector)
 
 
 # -- sort ------------------------------------------------------------------------------------------
@@ -492,7 +518,46 @@ def test_actions_sort_why_mentions_exclusions():
     assert demote.why("r", NOBODY, SITE, NOW) is None
 
 
+LABEL = '<p class="etalage-label"><small>Picked for you · <a href="/.etalage/me">why?</a></small></p>'
+
+
+def test_actions_sort_label_goes_right_before_the_sorted_block():
+    body = page(b'<h2>Popular</h2>\n<ul id="grid"><li data-id="a" data-category="dogs">A</li><li data-id="b" data-category="cats">B</li></ul>')
+    out = run(Sort(GRID_DEF, label="Picked for you"), body, GRID, likes("cats"))
+    assert out == page(
+        b"<h2>Popular</h2>\n" + LABEL.encode() + b'<ul id="grid" data-etalage-rule="r"><li data-id="b" data-category="cats">B</li><li data-id="a" data-category="dogs">A</li></ul>'
+    )
+
+
+def test_actions_sort_label_only_when_the_order_changed():
+    assert edits(Sort(GRID_DEF, label="Picked for you"), cards(("a", "cats"), ("b", "dogs")), GRID, likes("cats")) == []
+
+
+def test_actions_sort_label_with_hidden_cards():
+    out = run(Sort(GRID_DEF, excluded="hide", label="Picked for you"), cards(("a", "cats"), ("b", "dogs")), GRID, Profile(exclusions={"cats"}))
+    assert out == page(LABEL.encode() + b'<ul id="grid" data-etalage-rule="r"><li data-id="b" data-category="dogs">b</li></ul>')
+
+
+def test_actions_sort_without_a_place_for_the_label_still_sorts():
+    # Inside a link a label would be link content: the block has no verified start.
+    body = page(b'<a href="/shop"><ul id="grid"><li data-id="a" data-category="dogs">A</li><li data-id="b" data-category="cats">B</li></ul></a>')
+    out = run(Sort(GRID_DEF, label="Picked for you"), body, GRID, likes("cats"))
+    assert out == page(b'<a href="/shop"><ul id="grid" data-etalage-rule="r"><li data-id="b" data-category="cats">B</li><li data-id="a" data-category="dogs">A</li></ul></a>')
+
+
+def test_actions_sort_label_is_escaped_and_in_the_page_charset():
+    out = run(Sort(GRID_DEF, label="Für <dich>"), cards(("a", "dogs"), ("b", "cats")), GRID, likes("cats"), charset="cp1252")
+    label = b'<p class="etalage-label"><small>F\xfcr &lt;dich&gt; \xb7 <a href="/.etalage/me">why?</a></small></p>'
+    assert out == page(label + b'<ul id="grid" data-etalage-rule="r"><li data-id="b" data-category="cats">b</li><li data-id="a" data-category="dogs">a</li></ul>')
+
+
 GRID_BLOCK = '[blocks.grid]\nselector = "#grid"\nitems = "li"\nitem_category = "data-category"\n'
+
+
+def test_actions_sort_label_compiles_from_a_rule_file(tmp_path):
+    action = compiled(tmp_path, 'action = "sort"\nblock = "grid"\nlabel = "Picked for you"\n', GRID_BLOCK)
+    assert action.label == LABEL
+    assert compiled(tmp_path, 'action = "sort"\nblock = "grid"\n', GRID_BLOCK).label == ""
 
 
 def test_actions_sort_options_compile_from_a_rule_file(tmp_path):
@@ -527,6 +592,8 @@ SHOP = page(
     b'<aside id="promo">Promo</aside>'
     b'<div id="more">More</div>'
     b'<h2 id="headline">Our picks</h2>'
+    b'<a id="cta" href="/sale">Shop now</a>'
+    b'<form id="newsletter"><input name="email"></form>\n'
     b'<ul id="grid">'
     b'<li data-product-id="sponsored-1" data-category="dogs">S</li>'
     b'<li data-product-id="d1" data-category="dogs">D</li>'
@@ -548,6 +615,9 @@ def test_actions_good_folder_serves_every_new_action():
         b'<aside id="promo" data-etalage-rule="promo-off" hidden>Promo</aside>'
         b'<div id="more" data-etalage-rule="more-gone"></div>'
         b'<h2 id="headline" data-etalage-rule="headline">New for Rodents &amp; friends</h2>'
+        b'<a id="cta" href="/c/rodents" data-etalage-rule="cta-link">Shop now</a>'
+        b'<form id="newsletter" data-etalage-rule="after-newsletter"><input name="email"></form><p class="tip">Picked for Rodents lovers</p>\n\n'
+        b'<p class="etalage-label"><small>Sorted for you \xc2\xb7 <a href="/.etalage/me">why?</a></small></p>'
         b'<ul id="grid" data-etalage-rule="grid">'
         b'<li data-product-id="sponsored-1" data-category="dogs">S</li>'
         b'<li data-product-id="r1" data-category="rodents">R</li>'
@@ -555,4 +625,4 @@ def test_actions_good_folder_serves_every_new_action():
         b'<li data-product-id="r2" data-category="rodents">R2</li>'  # every 4th slot keeps the shop's card
         b"</ul>"  # the 5th slot (Cats, excluded) is emptied
     )
-    assert result.fired == ("hero-tip", "promo-off", "more-gone", "headline", "grid")
+    assert result.fired == ("hero-tip", "promo-off", "more-gone", "headline", "grid", "cta-link", "after-newsletter")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import shutil
 
 import brotli
 import httpx
@@ -260,3 +261,22 @@ def test_personalization_records_an_impression_for_each_fired_rule(proxy, store)
         visitor = client.cookies["etalage_vid"].split(".")[0]
         client.get("/echo")  # handled after the impression write
     assert asyncio.run(store.load(visitor)).shown_since("hero", 0) == 2
+
+
+def test_personalization_inserts_after_a_block_and_labels_a_sorted_list(origin, tmp_path):
+    shutil.copy(PROXY_RULES / "site.toml", tmp_path / "site.toml")
+    (tmp_path / "after.html").write_text('<p class="after">More for {{ category_label }} lovers</p>')
+    (tmp_path / "rules.toml").write_text(
+        '[[rule]]\nid = "after-hero"\naction = "insert"\nblock = "hero"\nposition = "after"\ntemplate = "after.html"\n'
+        '[[rule]]\nid = "sort"\naction = "sort"\nblock = "popular"\nlabel = "Sorted for you"\n'
+    )
+    with running(create_app(settings_for(origin, tmp_path), store=MemoryStore(retention=3600))) as url, consented(url) as client:
+        body = browse(client, "/c/rodents", "/home").content
+    cards = HOME.split(b"\n  ")[1:5]
+    cards[-1] = cards[-1].split(b"\n")[0]
+    assert body == (
+        HOME.replace(b'<section id="hero" class=hero>', b'<section id="hero" class=hero data-etalage-rule="after-hero">')
+        .replace(b"</section>\n", b'</section><p class="after">More for Rodents lovers</p>\n<p class="etalage-label"><small>Sorted for you \xc2\xb7 <a href="/.etalage/me">why?</a></small></p>')
+        .replace(b'<ul id="popular">', b'<ul id="popular" data-etalage-rule="sort">')
+        .replace(b"\n  ".join(cards), b"\n  ".join([cards[2], cards[3], cards[0], cards[1]]))
+    )

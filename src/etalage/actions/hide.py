@@ -11,7 +11,6 @@ from __future__ import annotations
 from ..page import Block, Edit
 from ..profile import Profile
 from ..ruleset import Fields, Site
-from ._starttag import start_tag
 from .base import Action, CompileContext, PageContext, mark_block
 
 MODES = ("remove", "hidden")
@@ -34,8 +33,7 @@ class Hide(Action):
             if block.inner_start >= block.inner_end:
                 return []  # nothing there to remove
             return [mark_block(block, rule_id), Edit(block.inner_start, block.inner_end, b"")]
-        tag = start_tag(block)
-        if tag is None or "hidden" in tag.attributes:
+        if block.attrs is None or "hidden" in block.attrs:
             return []  # already hidden, or its start tag cannot be read: a second `hidden` would be dropped anyway
         return [mark_block(block, rule_id), Edit(block.tag_end, block.tag_end, b" hidden")]
 

@@ -1,12 +1,14 @@
-"""insert: add a template to a block, as its first (`prepend`) or last (`append`) content.
+"""insert: add a template next to a block's content or next to the block itself.
 
-The block's own content stays. The template may use `{{ category }}` and `{{ category_label }}`,
-the visitor's strongest interest; such a template is only inserted for visitors who have one. A
-template without placeholders is inserted whenever the rule's conditions hold.
+`prepend` / `append` put it first / last inside the block; `before` / `after` put it outside, as
+the block's previous / next sibling. The block's own content stays. The template may use
+`{{ category }}` and `{{ category_label }}`, the visitor's strongest interest; such a template is
+only inserted for visitors who have one. A template without placeholders is inserted whenever
+the rule's conditions hold. Either way the block gets the rule's `data-etalage-rule` marker.
 
-`before` and `after` (outside the block) need the block's outer edges, which `etalage.page` does
-not give yet (a Block knows where its start tag ends, not where it starts or where its end tag
-ends): they are refused when the rules load, with a hint.
+Outside the block is only written where `etalage.page` verified that content lands there as a
+sibling (Block.start / Block.end): not in a table row, a list, a link or a paragraph, not after an
+element without an end tag. On a page where it did not, the rule changes nothing (fail open).
 """
 
 from __future__ import annotations
@@ -18,15 +20,22 @@ from ..templates import Template
 from .base import Action, CompileContext, PageContext, encode_fragment, interest_reason, mark_block, strongest_category, template_values
 
 PROVIDES = frozenset({"category", "category_label"})
-POSITIONS = ("prepend", "append")
+POSITIONS = ("before", "after", "prepend", "append")
 
 
 def _position_check(position: str) -> str | None:
     if position in POSITIONS:
         return None
-    if position in ("before", "after"):
-        return f"{position!r} is not available yet, only 'prepend' or 'append' (inside the block)"
     return f"unknown position {position!r} (known: {', '.join(POSITIONS)})"
+
+
+def _offset(block: Block, position: str) -> int | None:
+    """Where the template goes; None when that place is not verified on this page."""
+    if position == "prepend":
+        return block.inner_start
+    if position == "append":
+        return block.inner_end
+    return block.start if position == "before" else block.end
 
 
 class Insert(Action):
@@ -47,11 +56,11 @@ class Insert(Action):
 
     def apply(self, rule_id: str, block: Block | None, page: PageContext) -> list[Edit]:
         assert block is not None
+        at = _offset(block, self.position)
         values = template_values(page, rule_id, self.personal)
-        if values is None:
+        if at is None or values is None:
             return []
         data = encode_fragment(self.template.render(values, page.language), page.charset)
-        at = block.inner_start if self.position == "prepend" else block.inner_end
         return [mark_block(block, rule_id), Edit(at, at, data)]
 
     def why(self, rule_id: str, profile: Profile, site: Site, now: float) -> str | None:

@@ -7,9 +7,9 @@ visitors who have one. Everything is escaped for where it goes: `text` is text (
 https:, mailto:, tel: or on the shop (checked when the rules load for what the rule file says, and
 for each inserted value when the page is served, as in templates).
 
-An attribute is only ever ADDED: a block whose start tag already has it is left alone, as a second
-one would be dropped by the browser (the first wins) and the change would silently not apply.
-Replacing an existing attribute needs its byte range, which `etalage.page` does not give yet.
+An attribute the block's start tag already has is REPLACED: its whole range (Block.attrs, the first
+of duplicated names, as browsers keep the first) becomes ` name="value"`; otherwise it is added. A
+block whose start tag could not be read with certainty (Block.attrs is None) is left alone.
 Event handlers (`on...`), `srcdoc` (a whole HTML document) and Etalage's own `data-etalage-*`
 attributes cannot be set.
 """
@@ -23,7 +23,6 @@ from ..page import Block, Edit
 from ..profile import Profile
 from ..ruleset import Fields, Site
 from ..templates import _SAFE_URL, _URL_ATTRS, Template, TemplateError, compile_template
-from ._starttag import start_tag
 from .base import Action, CompileContext, PageContext, encode_fragment, interest_reason, mark_block, strongest_category, template_values
 
 PROVIDES = frozenset({"category", "category_label"})
@@ -55,7 +54,7 @@ class Set(Action):
         has_text = "text" in fields.table
         has_attribute = "attribute" in fields.table or "value" in fields.table
         if has_text and has_attribute:
-            fields.problem(f"{fields.name}: give 'attribute' and 'value' (to add an attribute) or 'text' (to set the text), not both", "text")
+            fields.problem(f"{fields.name}: give 'attribute' and 'value' (to set an attribute) or 'text' (to set the text), not both", "text")
             for key in ("attribute", "value", "text"):
                 fields.take(key, str, None)
             return None
@@ -64,7 +63,7 @@ class Set(Action):
             return cls(None, template) if template is not None else None
         if not has_attribute:
             fields.problem(
-                f"{fields.name}: a set rule needs 'attribute' and 'value' (to add an attribute) or 'text' (to set the text)",
+                f"{fields.name}: a set rule needs 'attribute' and 'value' (to set an attribute) or 'text' (to set the text)",
                 None,
                 'e.g. attribute = "title" and value = "For {{ category_label }} lovers"',
             )
@@ -92,11 +91,11 @@ class Set(Action):
         rendered = self.template.render(values)
         if self.attribute is None:
             return [mark_block(block, rule_id), Edit(block.inner_start, block.inner_end, encode_fragment(rendered, page.charset))]
-        tag = start_tag(block)
-        if tag is None or self.attribute in tag.attributes:
-            return []  # already there (a second one would be ignored), or the start tag cannot be read
+        if block.attrs is None:
+            return []  # the start tag cannot be read with certainty
         data = encode_fragment(f' {self.attribute}="{rendered}"', page.charset)
-        return [mark_block(block, rule_id), Edit(block.tag_end, block.tag_end, data)]
+        start, end = block.attrs.get(self.attribute, (block.tag_end, block.tag_end))
+        return [mark_block(block, rule_id), Edit(start, end, data)]
 
     def why(self, rule_id: str, profile: Profile, site: Site, now: float) -> str | None:
         if not self.personal:

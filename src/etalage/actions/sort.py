@@ -11,6 +11,9 @@ Options, all optional:
 - `excluded = "demote"` (the default): cards of categories the visitor excluded go last;
   `excluded = "hide"`: they are removed from the page. A pinned card stays in its slot when
   demoted, but is removed when hidden: the visitor's "never show me this" wins.
+- `label = "Recommended for you"`: a small visible label right before the block, linking to the
+  visitor's own page; shown only when the order really changed, and only where the page lets
+  content go before the block (Block.start); elsewhere the list is sorted without it.
 - `covert_share = 0.2`: that share of the slots keep the shop's card, so that the list does not
   look personalized. The slots are fixed, never random (a page does not change between two views):
   slot k (counting from 1) keeps its card when floor(k * share) > floor((k - 1) * share), i.e.
@@ -31,7 +34,7 @@ from math import floor
 from ..page import Block, Edit, reorder_items
 from ..profile import Profile
 from ..ruleset import BlockDef, Fields, Site
-from .base import Action, CompileContext, PageContext, mark_block, ranked_categories
+from .base import Action, CompileContext, PageContext, encode_fragment, label_html, mark_block, ranked_categories
 
 EXCLUDED = ("demote", "hide")
 
@@ -57,11 +60,13 @@ class Sort(Action):
         pinned: frozenset[str] = frozenset(),
         excluded: str = "demote",
         covert_share: Fraction = Fraction(0),
+        label: str | None = None,
     ) -> None:
         self.block = block  # how to tell a card's product and category (BlockDef.id_of / category_of)
         self.pinned = pinned
         self.hide = excluded == "hide"
         self.covert_share = covert_share
+        self.label = label_html(label)
 
     @classmethod
     def compile(cls, fields: Fields, context: CompileContext) -> Sort | None:
@@ -72,6 +77,7 @@ class Sort(Action):
                     fields.problem(f"{fields.name}: 'pinned': {product!r} is listed twice", "pinned")
         excluded = fields.take("excluded", str, "demote", lambda e: None if e in EXCLUDED else f"unknown value {e!r} (known: {', '.join(EXCLUDED)})")
         share = fields.take("covert_share", (int, float), 0, _share_check)
+        label = fields.take("label", str, None)
         block = context.block
         if block is None or block.spec.item_selector is None:
             return None  # the loader reports a block without items
@@ -84,7 +90,13 @@ class Sort(Action):
             return None
         if pinned is None or excluded is None or share is None:
             return None
-        return cls(block, frozenset(pinned), excluded, Fraction(str(share)))
+        return cls(block, frozenset(pinned), excluded, Fraction(str(share)), label)
+
+    def _marks(self, block: Block, rule_id: str, page: PageContext) -> list[Edit]:
+        """The rule's marker on the block, and the label before it (when there is one and a place for it)."""
+        if not self.label or block.start is None:
+            return [mark_block(block, rule_id)]
+        return [Edit(block.start, block.start, encode_fragment(self.label, page.charset)), mark_block(block, rule_id)]
 
     def apply(self, rule_id: str, block: Block | None, page: PageContext) -> list[Edit]:
         assert block is not None
@@ -105,7 +117,7 @@ class Sort(Action):
         if len(order) == len(items):
             if order == list(range(len(items))):
                 return []
-            return [mark_block(block, rule_id), *reorder_items(block, order)]
+            return [*self._marks(block, rule_id, page), *reorder_items(block, order)]
         # Hidden cards: the kept ones fill the first slots, the last slots are emptied.
         if not block.source:
             return []
@@ -117,7 +129,7 @@ class Sort(Action):
             elif order[slot] != slot:
                 card = items[order[slot]]
                 edits.append(Edit(item.start, item.end, source[card.start : card.end]))
-        return [mark_block(block, rule_id), *edits]
+        return [*self._marks(block, rule_id, page), *edits]
 
     def _categories(self, block: Block, page: PageContext) -> tuple[str, ...]:
         """Each card's category ("" when unknown), worked out once per cached page layout."""
