@@ -443,7 +443,7 @@ http {{
         for dyn in ((False,) if quick else (False, True)):
             self.measure(group="shedding", config="etalage-pers", port=port, path=self.path("100k", dyn), page="100k", dyn=dyn,
                          sut=etalage, headers={"Cookie": cookie}, expect_rules=pages.MAIN_RULE_IDS, rules=20, client=self.client,
-                         concurrencies=(32,), label="Etalage personalizing, default shedding")
+                         concurrencies=(32, 64), label="Etalage personalizing, default shedding")
         self.registry.stop(etalage)
 
         self.log("== the straightforward peers")
