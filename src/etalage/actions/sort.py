@@ -31,7 +31,7 @@ from __future__ import annotations
 from fractions import Fraction
 from math import floor
 
-from ..page import Block, Edit, reorder_items
+from ..page import Block, Edit, item_pieces, reorder_items
 from ..profile import Profile
 from ..ruleset import BlockDef, Fields, Site
 from .base import Action, CompileContext, PageContext, encode_fragment, label_html, mark_block, ranked_categories
@@ -117,7 +117,7 @@ class Sort(Action):
         if len(order) == len(items):
             if order == list(range(len(items))):
                 return []
-            return [*self._marks(block, rule_id, page), *reorder_items(block, order)]
+            return [*self._marks(block, rule_id, page), *reorder_items(block, order, self._pieces(block, page))]
         # Hidden cards: the kept ones fill the first slots, the last slots are emptied.
         if not block.source:
             return []
@@ -138,6 +138,14 @@ class Sort(Action):
         if categories is None:
             categories = page.derived[key] = tuple(self.block.category_of(item) or "" for item in block.items)
         return categories
+
+    def _pieces(self, block: Block, page: PageContext) -> tuple[tuple[bytes, ...], tuple[bytes, ...]]:
+        """The cards' bytes and what lies between them, cut once per cached page layout."""
+        key = (self, block.name, "pieces")
+        pieces = page.derived.get(key)
+        if pieces is None:
+            pieces = page.derived[key] = item_pieces(block)
+        return pieces
 
     def _order_keeping_slots(self, block: Block, page: PageContext, categories: tuple[str, ...], keys: list[float]) -> list[int]:
         """The order with pinned cards, covert slots and hidden cards (see the module docstring)."""
