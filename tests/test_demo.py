@@ -38,6 +38,11 @@ def test_demo_popular_grid_puts_rodents_first_and_keeps_every_product(journey, s
     assert all(PRODUCTS_BY_ID[i].category == "rodents" for i in ids[:rodents])
 
 
+def test_demo_popular_grid_is_labelled_right_above_it(journey):
+    label = LexborHTMLParser(journey).css_first("#popular").prev
+    assert "etalage-label" in label.attributes["class"] and label.text() == "Sorted by your interests · why?"
+
+
 def test_demo_rodent_newsletter_popin_appears(journey):
     popin = LexborHTMLParser(journey).css_first(".etalage-popin")
     assert popin.attributes["data-etalage-category"] == "rodents" and "Rodents newsletter" in popin.text()
