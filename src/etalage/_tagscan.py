@@ -30,8 +30,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
-__all__ = ["TagScan", "scan", "start_tag_attributes", "FORMATTING"]
+__all__ = ["TagScan", "Attribute", "scan", "start_tag", "FORMATTING"]
 
 _S = rb"\t\n\f\r "  # HTML whitespace (CR too: the input stream turns CRLF / CR into LF)
 _SEP = rb"[\t\n\f\r />]"  # what may follow a tag name
@@ -123,29 +124,33 @@ _TAG_CLOSE = re.compile(rb"[" + _S + rb"/]*+>")
 _QUOTES = {2: b'"', 3: b"'", 4: b""}
 
 
-def start_tag_attributes(lowered: bytes, lt: int) -> tuple[bytes, int, list[tuple[str, int, int, bytes]]] | None:
+class Attribute(NamedTuple):
+    name: str  # lower-case, as the tokenizer reads it (bytes taken as latin-1)
+    start: int  # where the whitespace before it starts: deleting start..end removes it cleanly
+    end: int  # just past its value (or its name, without a value)
+    value_start: int  # the value without its quotes; value_start == value_end == end when absent
+    value_end: int
+    quote: bytes  # b'"', b"'", or b"" when the value is unquoted or absent
+
+
+def start_tag(lowered: bytes, lt: int) -> tuple[bytes, int, tuple[Attribute, ...]] | None:
     """The start tag whose '<' is at `lt` in a scanned (lower-cased) input: its name, the offset of
-    its '>', and per attribute (name, value start, value end, quote: b'"', b"'" or b"" when the value
-    is unquoted or absent). None when there is no start tag at `lt` as scan() reads tags."""
+    its '>' and its attributes, in source order, duplicates included. None when there is no start
+    tag at `lt` as scan() reads tags."""
     name = _START_NAME.match(lowered, lt)
     if name is None:
         return None
     attributes = []
     pos = name.end()
-    while True:
-        attribute = _ATTRIBUTE.match(lowered, pos)
-        if attribute is None:
-            break
-        group = attribute.lastindex if attribute.lastindex and attribute.lastindex > 1 else None
-        if group is None:
-            attributes.append((attribute[1].decode("latin-1"), attribute.end(), attribute.end(), b""))
-        else:
-            attributes.append((attribute[1].decode("latin-1"), attribute.start(group), attribute.end(group), _QUOTES[group]))
-        pos = attribute.end()
+    while (match := _ATTRIBUTE.match(lowered, pos)) is not None:
+        group = match.lastindex if match.lastindex is not None and match.lastindex > 1 else None
+        value_start, value_end = (match.start(group), match.end(group)) if group else (match.end(), match.end())
+        attributes.append(Attribute(match[1].decode("latin-1"), pos, match.end(), value_start, value_end, _QUOTES[group] if group else b""))
+        pos = match.end()
     close = _TAG_CLOSE.match(lowered, pos)
     if close is None:
         return None
-    return name[1], close.end() - 1, attributes
+    return name[1], close.end() - 1, tuple(attributes)
 
 
 def scan(data: bytes, pos: int = 0) -> TagScan:

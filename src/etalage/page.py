@@ -88,7 +88,7 @@ from types import MappingProxyType
 
 from selectolax.lexbor import LexborHTMLParser
 
-from ._tagscan import FORMATTING, TagScan, scan
+from ._tagscan import FORMATTING, TagScan, scan, start_tag
 
 __all__ = [
     "BlockSpec",
@@ -254,14 +254,6 @@ _NO_INSERT_UNDER = frozenset(
 # tags" closes (an end tag after them ends them).
 _NOT_PAIRED = frozenset(name.encode() for name in _VOID | set("dd dt li optgroup option p rb rp rt rtc".split()))
 _NO_INSERT_BESIDE = frozenset("table tbody thead tfoot tr colgroup ul ol menu".split())
-# One attribute of a start tag as the tokenizer reads it ("before attribute name" to "after
-# attribute value"): names lower-cased (the input is), a quote opens a value only after '='.
-_ATTRIBUTE = re.compile(
-    rb"(?:[\t\n\f\r ]|/(?!>))*+"
-    rb"([^\t\n\f\r />][^\t\n\f\r /=>]*+)"
-    rb"(?:[\t\n\f\r ]*+=[\t\n\f\r ]*+(?:\"[^\"]*+\"|'[^']*+'|[^\t\n\f\r >]*+))?"
-)
-_START_TAG_NAME = re.compile(rb"<[a-z][^\t\n\f\r />]*+")
 _END_TAG_NAME = re.compile(rb"</([a-z][^\t\n\f\r />]*)")
 _PROBE_ATTR = "data-etalage-probe"
 _END_MARKER = "etalage:end"
@@ -891,25 +883,16 @@ def _read_attributes(lowered: bytes, lt: int, tag_end: int) -> list[tuple[str, i
     """The attributes of the start tag at `lt` (ending at `tag_end`) as the tokenizer reads them:
     (lower-case name, start, end, first of its name), each range with its leading whitespace.
     None when a name is not ASCII or anything in the tag is left unread: then nothing is certain."""
-    name = _START_TAG_NAME.match(lowered, lt, tag_end)
-    if name is None:
+    tag = start_tag(lowered, lt)
+    if tag is None or tag[1] != tag_end:
         return None
     found: list[tuple[str, int, int, bool]] = []
     seen: set[str] = set()
-    pos = name.end()
-    while pos < tag_end:
-        match = _ATTRIBUTE.match(lowered, pos, tag_end)
-        if match is None:
-            break
-        try:
-            attribute = match.group(1).decode("ascii")
-        except UnicodeDecodeError:
+    for attribute in tag[2]:
+        if not attribute.name.isascii():
             return None
-        found.append((attribute, pos, match.end(), attribute not in seen))
-        seen.add(attribute)
-        pos = match.end()
-    if lowered[pos:tag_end].strip(b"\t\n\f\r /"):
-        return None
+        found.append((attribute.name, attribute.start, attribute.end, attribute.name not in seen))
+        seen.add(attribute.name)
     return found
 
 

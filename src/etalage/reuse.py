@@ -31,7 +31,7 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from heapq import merge
 
-from ._tagscan import scan, start_tag_attributes
+from ._tagscan import Attribute, scan, start_tag
 from .page import BlockSpec, PageLayout
 
 __all__ = ["LayoutReuse"]
@@ -92,9 +92,9 @@ def differences(old: bytes, new: bytes, limit: int = MAX_DIFFERENCES) -> list[tu
     return [(start, end) for start, end in found]
 
 
-def _declares_charset(name: str, attributes: list[tuple[str, int, int, bytes]]) -> bool:
+def _declares_charset(name: str, attributes: tuple[Attribute, ...]) -> bool:
     """Whether this attribute of a <meta> can declare the page's encoding."""
-    return name in ("charset", "http-equiv") or name == "content" and any(other == "http-equiv" for other, *_ in attributes)
+    return name in ("charset", "http-equiv") or name == "content" and any(other.name == "http-equiv" for other in attributes)
 
 
 class LayoutReuse:
@@ -140,7 +140,7 @@ class LayoutReuse:
         lt = self._starts[k]
         if self._in_foreign(lt):
             return False
-        found = start_tag_attributes(self._lowered, lt)
+        found = start_tag(self._lowered, lt)
         if found is None:
             return False
         tag, tag_end, attributes = found
@@ -149,7 +149,7 @@ class LayoutReuse:
         for block_tag_end, inner_start, inner_end in self._blocks:
             if tag_end == block_tag_end or inner_start <= start < inner_end:
                 return False
-        for name, value_start, value_end, quote in attributes:
+        for name, _, _, value_start, value_end, quote in attributes:
             if value_start <= start and end <= value_end:
                 if not quote or quote in new[start:end] or b"\x00" in new[start:end]:
                     return False
