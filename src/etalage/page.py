@@ -318,6 +318,7 @@ class _Analysis:
         self.end_pos = len(body)
         self.shared = True
         self._indexes: dict[str, dict] = {}
+        self._formatting: tuple[list[int], list[tuple[int, int, bytes]]] | None = None  # see _open_formatting
 
     # -- driver ------------------------------------------------------------------------------
 
@@ -643,21 +644,25 @@ class _Analysis:
         up in order: one left open, or an end tag that closes one opened elsewhere (which one
         it closes depends on what came before, so on the order of items). Strict on purpose: a
         `<b>` closed by a table cell boundary counts as open."""
-        scan_ = self.scan
-        for name in FORMATTING:
-            opens = scan_.starts.get(name, ())
-            closes = scan_.ends.get(name, ())
-            if not opens and not closes:
-                continue
-            a = bisect_left(opens, start)
-            b = bisect_left(opens, end, a)
-            c = bisect_left(closes, start)
-            d = bisect_left(closes, end, c)
-            if d - c != b - a:
+        if self._formatting is None:
+            # Their start (+1) and end (-1) tags in source order: a range's check is a short walk.
+            scan_ = self.scan
+            events = sorted(
+                [(at, 1, name) for name in FORMATTING for at in scan_.starts.get(name, ())]
+                + [(at, -1, name) for name in FORMATTING for at in scan_.ends.get(name, ())]
+            )
+            self._formatting = ([at for at, _, _ in events], events)
+        positions, events = self._formatting
+        depth: dict[bytes, int] = {}
+        for k in range(bisect_left(positions, start), bisect_left(positions, end)):
+            _, step, name = events[k]
+            open_now = depth.get(name, 0) + step
+            if open_now < 0:
                 return name.decode()
-            for k in range(b - a):  # the k-th end tag must come after the k-th start tag
-                if closes[c + k] < opens[a + k]:
-                    return name.decode()
+            depth[name] = open_now
+        for name, open_now in depth.items():
+            if open_now:
+                return name.decode()
         return None
 
     # -- verifying ---------------------------------------------------------------------------
