@@ -1,5 +1,6 @@
 """The personalizer's layout cache: one analysis per distinct body of a page, reused where it still holds."""
 
+import shutil
 import time
 
 from etalage.conditions import Visit
@@ -71,3 +72,22 @@ def test_personalizer_gives_the_same_page_from_the_cache():
     personalizer = Personalizer(Metrics())
     first, second, third = (personalizer.personalize(RULES, visit(), HOME, "text/html") for _ in range(3))
     assert first.body == second.body == third.body
+
+
+def test_personalizer_skips_an_insertion_beside_a_block_another_rule_replaced(tmp_path):
+    # The hero's heading is its first child: "before the heading" is the start of the hero's
+    # content, which the banner replaces. Inserted anyway, it would sit inside the new banner.
+    shutil.copy(PROXY_RULES / "site.toml", tmp_path / "site.toml")
+    (tmp_path / "site.toml").write_text((tmp_path / "site.toml").read_text() + '\n[blocks.heading]\nselector = "#hero h1"\n')
+    (tmp_path / "banner.html").write_text("<h2>For everyone</h2>")
+    (tmp_path / "note.html").write_text("<p>Note</p>")
+    (tmp_path / "rules.toml").write_text(
+        '[[rule]]\nid = "banner"\naction = "banner"\nblock = "hero"\ntemplate = "banner.html"\npriority = 2\n'
+        '[[rule]]\nid = "note"\naction = "insert"\nblock = "heading"\nposition = "before"\ntemplate = "note.html"\npriority = 1\n'
+    )
+    rules = load_rules(tmp_path)
+    outcomes: list = []
+    result = Personalizer(Metrics()).personalize(rules, visit(), HOME, "text/html", outcomes)
+    assert result.fired == ("banner",)
+    assert b"<p>Note</p>" not in result.body
+    assert [o.reason for o in outcomes if o.rule == "note"] == ["its block overlaps one that another rule already changed"]

@@ -140,10 +140,10 @@ class Personalizer:
             if not rule_edits:
                 note(Outcome(rule.id, False, "nothing to change for this visitor"))
                 continue
-            if any(a.start < b.end and b.start < a.end for a in rule_edits for b in edits):
+            if any(_collide(a, b) for a in rule_edits for b in edits):
                 log.warning("rule %s overlaps a block already changed on %s; skipped", rule.id, path)
                 self._metrics.inc("etalage_fail_open_total", reason="rule_overlap")
-                note(Outcome(rule.id, False, "its block overlaps one another rule already changed"))
+                note(Outcome(rule.id, False, "its block overlaps one that another rule already changed"))
                 continue
             edits += rule_edits
             claimed[target] = rule.id
@@ -154,6 +154,16 @@ class Personalizer:
         for rule_id in fired:
             self._metrics.inc("etalage_rule_fired_total", rule=rule_id)
         return Personalized(splice(body, edits), tuple(fired))
+
+
+def _collide(a: Edit, b: Edit) -> bool:
+    """Whether two rules' edits touch the same bytes. An insertion at either edge of another rule's
+    replacement collides too: what it was placed next to (a block's start or end) is replaced."""
+    if a.start == a.end and b.start < b.end:
+        return b.start <= a.start <= b.end
+    if b.start == b.end and a.start < a.end:
+        return a.start <= b.start <= a.end
+    return a.start < b.end and b.start < a.end
 
 
 def _ignore(outcome: Outcome) -> None:
