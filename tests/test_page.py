@@ -769,3 +769,8 @@ def test_reorder_items_needs_the_source_bytes() -> None:
 )
 def test_charset_of(content_type: str | None, body: bytes, expected: str) -> None:
     assert charset_of(content_type, body) == expected
+
+
+def test_splice_puts_trailing_insertions_first_at_one_offset() -> None:
+    edits = [Edit(3, 3, b"[label of the next]"), Edit(3, 3, b"[after the previous]", trailing=True), Edit(3, 3, b"[another]")]
+    assert splice(b"abcdef", edits) == b"abc[after the previous][label of the next][another]def"

@@ -91,3 +91,16 @@ def test_personalizer_skips_an_insertion_beside_a_block_another_rule_replaced(tm
     assert result.fired == ("banner",)
     assert b"<p>Note</p>" not in result.body
     assert [o.reason for o in outcomes if o.rule == "note"] == ["its block overlaps one that another rule already changed"]
+
+
+def test_personalizer_keeps_a_sort_label_next_to_its_list_after_an_insertion_behind_the_block_before(tmp_path):
+    shutil.copy(PROXY_RULES / "site.toml", tmp_path / "site.toml")
+    (tmp_path / "after.html").write_text("<p>After the hero</p>")
+    (tmp_path / "rules.toml").write_text(
+        '[[rule]]\nid = "sort"\naction = "sort"\nblock = "popular"\nlabel = "Sorted for you"\npriority = 2\n'
+        '[[rule]]\nid = "after"\naction = "insert"\nblock = "hero"\nposition = "after"\ntemplate = "after.html"\npriority = 1\n'
+    )
+    adjacent = HOME.replace(b"</section>\n<ul", b"</section><ul")  # the list starts where the hero ends
+    result = Personalizer(Metrics()).personalize(load_rules(tmp_path), visit(), adjacent, "text/html")
+    assert result.fired == ("sort", "after")
+    assert b'</section><p>After the hero</p><p class="etalage-label">' in result.body

@@ -161,6 +161,10 @@ class Edit:
     start: int
     end: int  # start == end means insertion
     data: bytes
+    # An insertion that belongs to what comes before it (content placed after a block): at one
+    # offset it goes first, so that what belongs to the next block (a label before a list) stays
+    # next to it.
+    trailing: bool = False
 
 
 # ---------------------------------------------------------------------------------------------
@@ -171,7 +175,8 @@ def splice(body: bytes, edits: Iterable[Edit]) -> bytes:
     """Apply non-overlapping edits to `body`.
 
     Edits are applied in order of `start`; at one offset insertions come before a replacement
-    that starts there, and insertions keep the order they were given in. Overlapping edits, or
+    that starts there, trailing insertions before the others, and otherwise insertions keep the
+    order they were given in. Overlapping edits, or
     edits outside the body, raise ValueError. Cost: one join of slices, O(number of edits).
     """
     ordered = sorted(edits, key=_edit_order)
@@ -196,8 +201,8 @@ def splice(body: bytes, edits: Iterable[Edit]) -> bytes:
     return b"".join(parts)
 
 
-def _edit_order(edit: Edit) -> tuple[int, bool]:
-    return edit.start, edit.end != edit.start
+def _edit_order(edit: Edit) -> tuple[int, bool, bool]:
+    return edit.start, edit.end != edit.start, not edit.trailing
 
 
 def item_pieces(block: Block) -> tuple[tuple[bytes, ...], tuple[bytes, ...]]:

@@ -61,7 +61,7 @@ class Insert(Action):
         if at is None or values is None:
             return []
         data = encode_fragment(self.template.render(values, page.language), page.charset)
-        return [mark_block(block, rule_id), Edit(at, at, data)]
+        return [mark_block(block, rule_id), Edit(at, at, data, trailing=self.position == "after")]
 
     def why(self, rule_id: str, profile: Profile, site: Site, now: float) -> str | None:
         if not self.personal:
