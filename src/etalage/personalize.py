@@ -113,7 +113,7 @@ class Personalizer:
         fired: list[str] = []
         for rule in rules:
             target = rule.block or rule.action.kind
-            if not rule.applies_to(path):
+            if explain is not None and not rule.applies_to(path):  # rules_for(path) already chose them otherwise
                 note(Outcome(rule.id, False, f"not for this page: {path} matches none of {', '.join(p.pattern for p in rule.pages)}"))
                 continue
             if target in claimed:

@@ -14,6 +14,8 @@ from collections.abc import AsyncIterator, Coroutine
 from typing import Any
 from urllib.parse import parse_qs
 
+from cachetools import LRUCache
+
 from . import compression
 from .conditions import Visit
 from .consent import Consent, read_consent
@@ -112,6 +114,9 @@ class Proxy:
         self._personalizer = Personalizer(metrics)
         self._upstream_host = settings.upstream_origin.split("://", 1)[1].encode()
         self._background: set[asyncio.Task[None]] = set()
+        # Consent is a function of the rule set's policy and the request's cookies: a visitor sends
+        # the same Cookie header page after page, so its answer is kept rather than re-parsed.
+        self._consents: LRUCache[tuple[str, bytes, bytes | None], Consent] = LRUCache(maxsize=4096)
 
     # -- request side -------------------------------------------------------------------------
 
@@ -144,9 +149,14 @@ class Proxy:
         return out
 
     def _consent(self, ruleset: RuleSet, headers: RawHeaders) -> tuple[Consent, CookieJar]:
-        jar = parse_cookie_header((get_header(headers, b"cookie") or b"").decode("latin-1"))
+        cookie = get_header(headers, b"cookie") or b""
         sec_gpc = get_header(headers, b"sec-gpc")
-        return read_consent(ruleset.consent, jar, sec_gpc.decode("latin-1") if sec_gpc else None), jar
+        jar = parse_cookie_header(cookie.decode("latin-1"))
+        key = (ruleset.version, cookie, sec_gpc)
+        consent = self._consents.get(key)
+        if consent is None:
+            consent = self._consents[key] = read_consent(ruleset.consent, jar, sec_gpc.decode("latin-1") if sec_gpc else None)
+        return consent, jar
 
     def _cookie(self, value: str, max_age: int, secure: bool) -> bytes:
         cookie = f"{self.settings.cookie_name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax"
