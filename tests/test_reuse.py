@@ -1,5 +1,7 @@
 """A layout verified for one body is reused for another only where the difference cannot matter."""
 
+import random
+
 import pytest
 
 from etalage.page import BlockSpec, analyse
@@ -24,6 +26,29 @@ def reuse_for(old: bytes, specs=SPECS) -> LayoutReuse:
 def test_differences_finds_each_changed_range():
     old, new = page(b"aaaaaaaaaaaaaaaa"), page(b"aaaaaaaaaaaaaaab")
     assert [new[start:end] for start, end in differences(old, new)] == [b"b", b"b"]
+
+
+def test_differences_agree_with_a_byte_by_byte_comparison():
+    def byte_by_byte(old: bytes, new: bytes) -> list[tuple[int, int]]:
+        found: list[list[int]] = []
+        for i, (a, b) in enumerate(zip(old, new)):
+            if a != b:
+                if found and i - found[-1][1] <= 8:
+                    found[-1][1] = i + 1
+                else:
+                    found.append([i, i + 1])
+        return [(start, end) for start, end in found]
+
+    rng = random.Random(5)
+    for _ in range(500):
+        size = rng.choice([1, 63, 64, 65, 4095, 4096, 4097, 9000])
+        old = bytes(rng.randrange(3) for _ in range(size))
+        new = bytearray(old)
+        for _ in range(rng.randrange(6)):
+            at = rng.randrange(size)
+            for i in range(at, min(size, at + rng.randrange(1, 40))):
+                new[i] = (new[i] + 1) % 3
+        assert differences(old, bytes(new), limit=1000) == byte_by_byte(old, bytes(new))
 
 
 def test_differences_gives_up_after_the_limit():
