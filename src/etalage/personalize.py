@@ -148,7 +148,8 @@ class Personalizer:
             edits += rule_edits
             claimed[target] = rule.id
             fired.append(rule.id)
-            note(Outcome(rule.id, True, rule.action.why(rule.id, profile, ruleset.site, now) or "fired"))
+            if explain is not None:
+                note(Outcome(rule.id, True, rule.action.why(rule.id, profile, ruleset.site, now) or "fired"))
         if not edits:
             return None
         for rule_id in fired:

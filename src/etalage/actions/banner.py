@@ -13,7 +13,7 @@ from ..page import Block, Edit
 from ..profile import Profile
 from ..ruleset import Fields, Site
 from ..templates import Template
-from .base import Action, CompileContext, PageContext, encode_fragment, interest_reason, label_html, mark_block, strongest_category
+from .base import Action, CompileContext, PageContext, encode_fragment, interest_reason, label_html, mark_block, ranked_categories
 
 PROVIDES = frozenset({"category", "category_label"})
 
@@ -55,9 +55,9 @@ class Banner(Action):
         per_category.finish()
         return cls(templates, None, label)
 
-    def _choice(self, rule_id: str, profile: Profile, site: Site, now: float) -> str | None:
-        """The visitor's strongest category, if it has a template."""
-        top = strongest_category(profile, site, now, rule_id)
+    def _choice(self, ranked: list[tuple[str, float]]) -> str | None:
+        """The visitor's strongest category (of `ranked`, as ranked_categories gives it), if it has a template."""
+        top = ranked[0][0] if ranked else None
         return top if top in self.templates else None
 
     def apply(self, rule_id: str, block: Block | None, page: PageContext) -> list[Edit]:
@@ -65,7 +65,7 @@ class Banner(Action):
         if self.fixed is not None:
             html = self.fixed.render({}, page.language) + self.label
             return [mark_block(block, rule_id), Edit(block.inner_start, block.inner_end, encode_fragment(html, page.charset))]
-        top = self._choice(rule_id, page.profile, page.site, page.now)
+        top = self._choice(page.ranked_categories(rule_id))
         if top is None:
             return []
         html = self.templates[top].render({"category": top, "category_label": page.site.labels[top]}, page.language) + self.label
@@ -74,7 +74,7 @@ class Banner(Action):
     def why(self, rule_id: str, profile: Profile, site: Site, now: float) -> str | None:
         if self.fixed is not None:
             return None  # the same message for everyone: the rule's conditions are the reason
-        top = self._choice(rule_id, profile, site, now)
+        top = self._choice(ranked_categories(profile, site, now, rule_id))
         if top is None:
             return None
         return f"shows a {site.labels[top]} banner, because {interest_reason(profile, site, top)}"

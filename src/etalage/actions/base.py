@@ -36,22 +36,32 @@ class PageContext:
     # What actions derive from the layout alone (a block's card categories...), keyed by the
     # action: kept with the cached layout, so it is worked out once per page, not per view.
     derived: dict[object, object] = field(default_factory=dict)
+    # The visitor's interest on this page view (_interest), worked out once for all its rules.
+    interest: tuple[tuple[str, float], ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "interest", _interest(self.profile, self.site, self.now))
 
     def ranked_categories(self, rule_id: str) -> list[tuple[str, float]]:
         """Categories with some interest, strongest first (site order breaks ties), minus the ones the
-        visitor excluded or marked "not for me" for this rule."""
-        return ranked_categories(self.profile, self.site, self.now, rule_id)
+        visitor excluded (they have no interest) or marked "not for me" for this rule."""
+        return _for_rule(self.interest, self.profile, rule_id)
 
 
 def ranked_categories(profile: Profile, site: Site, now: float, rule_id: str) -> list[tuple[str, float]]:
-    scored = []
-    for category in site.categories:
-        if f"{rule_id}:{category}" in profile.dismissed:
-            continue
-        score = profile.affinity(category, now, site.half_life)
-        if score > 0:
-            scored.append((category, score))
-    return sorted(scored, key=lambda pair: -pair[1])
+    return _for_rule(_interest(profile, site, now), profile, rule_id)
+
+
+def _interest(profile: Profile, site: Site, now: float) -> tuple[tuple[str, float], ...]:
+    scored = [(category, profile.affinity(category, now, site.half_life)) for category in site.categories]
+    return tuple(sorted((pair for pair in scored if pair[1] > 0), key=lambda pair: -pair[1]))
+
+
+def _for_rule(interest: tuple[tuple[str, float], ...], profile: Profile, rule_id: str) -> list[tuple[str, float]]:
+    dismissed = profile.dismissed
+    if not dismissed:
+        return list(interest)
+    return [pair for pair in interest if f"{rule_id}:{pair[0]}" not in dismissed]
 
 
 def encode_fragment(text: str, charset: str) -> bytes:
@@ -78,8 +88,11 @@ def template_values(page: PageContext, rule_id: str, personal: bool) -> dict[str
     uses one; None when it does and the visitor has no interest to fill it with."""
     if not personal:
         return {}
-    top = strongest_category(page.profile, page.site, page.now, rule_id)
-    return None if top is None else {"category": top, "category_label": page.site.labels[top]}
+    ranked = page.ranked_categories(rule_id)
+    if not ranked:
+        return None
+    top = ranked[0][0]
+    return {"category": top, "category_label": page.site.labels[top]}
 
 
 def label_html(label: str | None) -> str:
