@@ -38,17 +38,24 @@ def test_personalizer_reuses_the_layout_when_only_a_token_differs():
     assert analysed(personalizer) == (1, 2)
 
 
-def test_personalizer_analyses_a_body_whose_text_differs():
+def test_personalizer_reuses_the_layout_when_text_outside_blocks_differs():
     personalizer = Personalizer(Metrics())
-    for word in (b"bold", b"BOLD"):
+    for word in (b"bold", b"BOLD", b"bolder"):
         personalizer.personalize(RULES, visit(), HOME.replace(b"bold", word), "text/html")
+    assert analysed(personalizer) == (1, 2)
+
+
+def test_personalizer_analyses_a_body_whose_markup_differs():
+    personalizer = Personalizer(Metrics())
+    for tag in (b"<b>", b"<i>"):
+        personalizer.personalize(RULES, visit(), HOME.replace(b"<b>", tag), "text/html")
     assert analysed(personalizer) == (2, 0)
 
 
 def test_personalizer_keeps_a_few_bodies_per_page():
     personalizer = Personalizer(Metrics())
-    for word in (b"bold", b"BOLD", b"bold", b"BOLD"):
-        personalizer.personalize(RULES, visit(), HOME.replace(b"bold", word), "text/html")
+    for tag in (b"<b>", b"<i>", b"<b>", b"<i>"):
+        personalizer.personalize(RULES, visit(), HOME.replace(b"<b>", tag), "text/html")
     assert analysed(personalizer) == (2, 0)
 
 

@@ -45,7 +45,8 @@ class Personalized:
 
 
 class _Cached:
-    """A verified layout and, once a different body of its page came along, what it tells about others."""
+    """A verified layout, what actions derived from it, and (once a different body of its page came
+    along) what it tells about other bodies."""
 
     __slots__ = ("layout", "specs", "reuse", "derived")
 
@@ -55,10 +56,10 @@ class _Cached:
         self.reuse: LayoutReuse | None = None
         self.derived: dict[object, object] = {}  # PageContext.derived
 
-    def holds_for(self, body: bytes) -> bool:
+    def layout_for(self, body: bytes) -> PageLayout | None:
         if self.reuse is None:
             self.reuse = LayoutReuse(self.layout, self.specs)
-        return self.reuse.holds_for(body)
+        return self.reuse.layout_for(body)
 
 
 class Personalizer:
@@ -70,18 +71,20 @@ class Personalizer:
             maxsize=layout_cache_bytes, getsizeof=lambda entries: sum(2 * len(e.layout.body) + 1024 for e in entries)
         )
 
-    def _layout(self, ruleset: RuleSet, rules: tuple[Rule, ...], path: str, body: bytes) -> _Cached:
-        """The page's layout: a cached one when the body is one seen before (a byte comparison, no
-        hashing) or differs from the newest only where it cannot matter (etalage.reuse); else analysed."""
+    def _layout(self, ruleset: RuleSet, rules: tuple[Rule, ...], path: str, body: bytes) -> tuple[PageLayout, dict[object, object]]:
+        """The page's layout and what actions derived from it (PageContext.derived): a cached one
+        when the body is one seen before (a byte comparison, no hashing) or differs from the newest
+        only where it cannot matter (etalage.reuse); else analysed."""
         names = tuple(sorted({rule.block for rule in rules if rule.block}))
         key = (ruleset.version, names, path)
         entries = self._layouts.get(key, ())
         for entry in entries:
             if entry.layout.body == body:
-                return entry
-        if entries and entries[0].holds_for(body):
+                return entry.layout, entry.derived
+        reused = entries[0].layout_for(body) if entries else None
+        if reused is not None:
             self._metrics.inc("etalage_layouts_total", source="reused")
-            return entries[0]
+            return reused, entries[0].derived
         specs = tuple(ruleset.blocks[name].spec for name in names)
         layout = analyse(body, specs)
         self._metrics.inc("etalage_layouts_total", source="analysed")
@@ -90,7 +93,7 @@ class Personalizer:
         entry = _Cached(layout, specs)
         if 2 * len(body) + 1024 <= self._layouts.maxsize:
             self._layouts[key] = (entry, *entries[: _BODIES_PER_PAGE - 1])
-        return entry
+        return layout, entry.derived
 
     def personalize(self, ruleset: RuleSet, visit: Visit, body: bytes, content_type: str | None, explain: list[Outcome] | None = None) -> Personalized | None:
         """The personalized page, or None when no rule changes it.
@@ -102,12 +105,11 @@ class Personalizer:
         if not rules:
             return None
         note = explain.append if explain is not None else _ignore
-        cached = self._layout(ruleset, ruleset.rules_for(path), path, body)
-        layout = cached.layout
-        charset = cached.derived.get(("charset", content_type))
+        layout, derived = self._layout(ruleset, ruleset.rules_for(path), path, body)
+        charset = derived.get(("charset", content_type))
         if charset is None:  # the same for every body the layout serves (etalage.reuse keeps encoding declarations)
-            charset = cached.derived[("charset", content_type)] = charset_of(content_type, body)
-        page = PageContext(layout, profile, ruleset.site, charset, path, now, visit.language, cached.derived)
+            charset = derived[("charset", content_type)] = charset_of(content_type, body)
+        page = PageContext(layout, profile, ruleset.site, charset, path, now, visit.language, derived)
         edits: list[Edit] = []
         claimed: dict[str, str] = {}
         fired: list[str] = []
