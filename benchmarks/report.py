@@ -308,7 +308,7 @@ def markdown(doc) -> str:
     if any(r["origin"] == "per-request" and r["group"] == "main" for r in results):
         lines += ["## Whole requests, per-request-different origin (a fresh nonce in every page, 100 KB)", "",
                   "Every response differs (a fresh CSRF token in two attribute values). Etalage reuses a page's layout for a body "
-                  "that differs only in such values (etalage.reuse), so after the first view no page needs a full analysis. "
+                  "that differs only where the tree cannot change (etalage.reuse), so after the first view no page needs a full analysis. "
                   "BeautifulSoup caches nothing either way; its row is not repeated here.", ""]
         _matrix_table(results, "100k", "per-request", lines)
     lines += ["## Ratios (c32 throughput unless stated)", ""]
