@@ -21,7 +21,8 @@ checks:
   `http-equiv` (the page's encoding);
 - no block selector can see it: not an attribute a selector names (`#` means id, `.` class),
   and no selector uses a pseudo-class that reads attributes (`:lang()`, `:checked`...);
-- it is not in a block's start tag or content (actions read and keep those bytes).
+- it is not in a block's start tag or content (actions read and keep those bytes);
+- a change of length is not in the first 1024 bytes, where browsers look for `<meta charset>`.
 
 Anything else (bigger changes, more than 16 differences) gets a full analysis. Finding the
 differences costs some tens of microseconds for 100 KB (comparisons run in C); the checks, a
@@ -48,6 +49,7 @@ _FINE = 64
 _JOIN = 8  # differences this close are one (a hex token has equal digits by chance)
 _ANCHOR = 8  # bodies of different lengths meet again where this many bytes agree
 _MAX_SPAN = 256  # the longest difference looked for between bodies of different lengths
+_PRESCAN = 1024  # browsers look for the page's encoding in its first 1024 bytes
 _STEERING = frozenset({"type", "encoding"})
 # Pseudo-classes that look at an element's place in the tree only, never at attribute values.
 _STRUCTURAL = frozenset(
@@ -259,6 +261,8 @@ class LayoutReuse:
             ranges = None if same is None else [(start, end, start, end) for start, end in same]
         else:
             ranges = alignment(old, new)
+            if ranges is not None and ranges[0][0] < _PRESCAN:
+                return None  # it could move a <meta charset> across the end of what browsers prescan
         if ranges is None or not all(self._harmless(*each, new) for each in ranges):
             return None
         return self._layout if len(new) == len(old) else _shifted(self._layout, new, ranges)
