@@ -112,3 +112,23 @@ def test_personalizer_keeps_a_sort_label_next_to_its_list_after_an_insertion_beh
     result = Personalizer(Metrics()).personalize(load_rules(tmp_path), visit(), adjacent, "text/html")
     assert result.fired == ("sort", "after")
     assert b'</section><p>After the hero</p><p class="etalage-label">' in result.body
+
+
+def visit_at(query: dict[str, list[str]]) -> Visit:
+    return Visit(Profile(category_views={"rodents": 2}), RULES.site, RULES.catalog, "/home", query, None, "", time.time(), None)
+
+
+def test_personalizer_keeps_the_bodies_of_each_address_of_a_page():
+    # A long paged list: more distinct bodies than a page keeps, each found again at its own address.
+    personalizer = Personalizer(Metrics())
+    for _ in range(2):
+        for number in range(1, 7):
+            personalizer.personalize(RULES, visit_at({"page": [str(number)]}), HOME.replace(b"<b>", b"<i></i>" * number + b"<b>"), "text/html")
+    assert analysed(personalizer) == (6, 0)
+
+
+def test_personalizer_finds_a_known_page_at_a_new_address():
+    personalizer = Personalizer(Metrics())
+    personalizer.personalize(RULES, visit(), HOME, "text/html")
+    personalizer.personalize(RULES, visit_at({"utm_source": ["mail"]}), HOME, "text/html")
+    assert analysed(personalizer) == (1, 0)

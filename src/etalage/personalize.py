@@ -65,26 +65,27 @@ class _Cached:
 class Personalizer:
     def __init__(self, metrics: Metrics, layout_cache_bytes: int = 64 * 1024 * 1024) -> None:
         self._metrics = metrics
-        # Per page (rule set, blocks, path): the layouts of its last few distinct bodies, newest
-        # first. Bounded by the memory layouts take (the page bytes and about as much again).
-        self._layouts: LRUCache[tuple[str, tuple[str, ...], str], tuple[_Cached, ...]] = LRUCache(
+        # Per page (rule set, blocks, path) and per address (the same and the query): the layouts
+        # of the last few distinct bodies, newest first. An address finds its own bodies (?page=7
+        # of a long list); a new address of a known page finds the page's (?utm_source=...).
+        # Bounded by the memory layouts take (the page bytes and about as much again).
+        self._layouts: LRUCache[tuple[object, ...], tuple[_Cached, ...]] = LRUCache(
             maxsize=layout_cache_bytes, getsizeof=lambda entries: sum(2 * len(e.layout.body) + 1024 for e in entries)
         )
 
-    def _layout(self, ruleset: RuleSet, rules: tuple[Rule, ...], path: str, body: bytes) -> tuple[PageLayout, dict[object, object]]:
+    def _layout(self, ruleset: RuleSet, rules: tuple[Rule, ...], visit: Visit, body: bytes) -> tuple[PageLayout, dict[object, object]]:
         """The page's layout and what actions derived from it (PageContext.derived): a cached one
         when the body is one seen before (a byte comparison, no hashing) or differs from the newest
         only where it cannot matter (etalage.reuse); else analysed."""
         names = tuple(sorted({rule.block for rule in rules if rule.block}))
-        key = (ruleset.version, names, path)
-        entries = self._layouts.get(key, ())
-        for entry in entries:
-            if entry.layout.body == body:
-                return entry.layout, entry.derived
-        reused = entries[0].layout_for(body) if entries else None
-        if reused is not None:
-            self._metrics.inc("etalage_layouts_total", source="reused")
-            return reused, entries[0].derived
+        page_key: tuple[object, ...] = (ruleset.version, names, visit.path)
+        keys = [page_key]
+        if visit.query:
+            keys.insert(0, (*page_key, tuple(sorted((name, tuple(values)) for name, values in visit.query.items()))))
+        for key in keys:
+            found = self._cached(self._layouts.get(key, ()), body)
+            if found is not None:
+                return found
         specs = tuple(ruleset.blocks[name].spec for name in names)
         layout = analyse(body, specs)
         self._metrics.inc("etalage_layouts_total", source="analysed")
@@ -92,8 +93,19 @@ class Personalizer:
             log.debug("block not located: %s", problem)
         entry = _Cached(layout, specs)
         if 2 * len(body) + 1024 <= self._layouts.maxsize:
-            self._layouts[key] = (entry, *entries[: _BODIES_PER_PAGE - 1])
+            for key in keys:
+                self._layouts[key] = (entry, *self._layouts.get(key, ())[: _BODIES_PER_PAGE - 1])
         return layout, entry.derived
+
+    def _cached(self, entries: tuple[_Cached, ...], body: bytes) -> tuple[PageLayout, dict[object, object]] | None:
+        for entry in entries:
+            if entry.layout.body == body:
+                return entry.layout, entry.derived
+        reused = entries[0].layout_for(body) if entries else None
+        if reused is None:
+            return None
+        self._metrics.inc("etalage_layouts_total", source="reused")
+        return reused, entries[0].derived
 
     def personalize(self, ruleset: RuleSet, visit: Visit, body: bytes, content_type: str | None, explain: list[Outcome] | None = None) -> Personalized | None:
         """The personalized page, or None when no rule changes it.
@@ -105,7 +117,7 @@ class Personalizer:
         if not rules:
             return None
         note = explain.append if explain is not None else _ignore
-        layout, derived = self._layout(ruleset, ruleset.rules_for(path), path, body)
+        layout, derived = self._layout(ruleset, ruleset.rules_for(path), visit, body)
         charset = derived.get(("charset", content_type))
         if charset is None:  # the same for every body the layout serves (etalage.reuse keeps encoding declarations)
             charset = derived[("charset", content_type)] = charset_of(content_type, body)
