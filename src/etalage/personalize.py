@@ -1,11 +1,11 @@
 """Applying a rule set to one HTML page for one visitor.
 
 The page is analysed once per distinct origin body (blocks located, verified against the parser,
-cached per page; a body that differs from the last one only in harmless attribute values, such as a
-per-response CSRF token, reuses its layout: etalage.reuse); per visitor the rules only choose
-edits, which are spliced into the origin's bytes. Each
-rule runs under a guard: one that raises is logged, counted and skipped, and the page keeps what
-the origin sent for that block.
+cached per page and per address; a body that differs from the last one only where the tree cannot
+change, such as a per-response CSRF token or the visitor's name in the header, reuses its layout:
+etalage.reuse); per visitor the rules only choose edits, which are spliced into the origin's
+bytes. Each rule runs under a guard: one that raises is logged, counted and skipped, and the page
+keeps what the origin sent for that block.
 """
 
 from __future__ import annotations
