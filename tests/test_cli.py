@@ -14,9 +14,9 @@ import httpx
 
 from etalage.cli import main
 
-from .conftest import ACCEPT_ONETRUST, PROJECT_RULES
+from tests.support.config import ACCEPT_ONETRUST, PROJECT_RULES, RULESETS
 
-BAD = Path(__file__).parent / "rulesets" / "bad"
+BAD = RULESETS / "bad"
 
 
 def test_cli_rules_check_accepts_the_project_rules(capsys):

@@ -11,13 +11,14 @@ import httpx
 import pytest
 from selectolax.lexbor import LexborHTMLParser
 
-from etalage import create_app
+from etalage.app import create_app
 from etalage.demo.shop import customer_id_for
-from etalage.profile import Event
-from etalage.signing import VisitorSigner
-from etalage.store import MemoryStore
+from etalage.profiles.profile import Event
+from etalage.tokens import VisitorSigner
+from etalage.profiles.store import MemoryStore
 
-from .conftest import ACCEPT_ONETRUST, SECRET, running, settings_for
+from tests.support.config import ACCEPT_ONETRUST, SECRET, settings_for
+from tests.support.servers import running
 
 DAY = 24 * 3600.0
 

@@ -1,7 +1,6 @@
-"""Etalage: a consent-first personalization proxy for webshops."""
+"""Etalage: a consent-first personalization proxy for webshops.
 
-from .app import create_app
-from .settings import Settings
+The package root stays light (only the version): `etalage.app.create_app` assembles the proxy.
+"""
 
-__all__ = ["Settings", "create_app", "__version__"]
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"

@@ -11,18 +11,18 @@ from collections.abc import AsyncIterator
 import httpx
 from starlette.applications import Starlette
 
-from .control import RESERVED_PREFIX, api_routes, control_routes
-from .me import me_routes
-from .metrics import Metrics
-from .preview import PreviewSigner, preview_routes
-from .proxy import Proxy
-from .rulebook import RuleBook
-from .settings import Settings, SettingsError
-from .shedding import LoadShedder
-from .signing import VisitorSigner
-from .store import MemoryStore, ProfileStore
-from .types import Receive, Scope, Send
-from .upstream import create_upstream
+from etalage.control.admin import RESERVED_PREFIX, api_routes, control_routes
+from etalage.control.me import me_routes
+from etalage.metrics import Metrics
+from etalage.control.preview import PreviewSigner, preview_routes
+from etalage.http.proxy import Proxy
+from etalage.rules.rulebook import RuleBook
+from etalage.settings import Settings, SettingsError
+from etalage.http.shedding import LoadShedder
+from etalage.tokens import VisitorSigner
+from etalage.profiles.store import MemoryStore, ProfileStore
+from etalage.types import Receive, Scope, Send
+from etalage.http.upstream import create_upstream
 
 __all__ = ["create_app", "create_app_from_env", "create_store", "Etalage"]
 
@@ -47,7 +47,7 @@ class Etalage:
 def create_store(settings: Settings) -> ProfileStore:
     """The profile store the settings name: Redis with a URL, else the embedded store."""
     if settings.redis_url:
-        from .redis_store import RedisStore
+        from etalage.profiles.redis import RedisStore
 
         return RedisStore(settings.redis_url, retention=settings.retention_seconds)
     return MemoryStore(retention=settings.retention_seconds, path=Path(settings.profiles_file) if settings.profiles_file else None)

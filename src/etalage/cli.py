@@ -17,14 +17,14 @@ from pathlib import Path
 import httpx
 import uvicorn
 
-from .app import create_app, create_store
-from .explain import explain, profile_from_json, profile_from_options
-from .loader import load_rules
-from .preview import PreviewSigner
-from .profile import Profile, ProfileDecodeError
-from .ruleset import RuleSetError
-from .settings import Settings, SettingsError
-from .store import StoreError
+from etalage.app import create_app, create_store
+from etalage.tools.explain import explain, profile_from_json, profile_from_options
+from etalage.rules.loader import load_rules
+from etalage.control.preview import PreviewSigner
+from etalage.profiles.profile import Profile, ProfileDecodeError
+from etalage.rules.model import RuleSetError
+from etalage.settings import Settings, SettingsError
+from etalage.profiles.store import StoreError
 
 __all__ = ["main"]
 
@@ -55,7 +55,7 @@ def _demo_secret(state_dir: Path) -> str:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from .demo.shop import create_shop_app
+    from etalage.demo.shop import create_shop_app
 
     environ = dict(os.environ)
     environ.setdefault("ETALAGE_SECRET", _demo_secret(Path(args.state_dir)))
@@ -188,7 +188,7 @@ def _profile_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
-    from .importer import ImportFileError, detect_format, run_import
+    from etalage.tools.importer import ImportFileError, detect_format, run_import
 
     flags = {"rules_dir": Path(args.rules) if args.rules else None, "redis_url": args.redis_url, "profiles_file": args.profiles_file}
     if args.profiles_file:
@@ -219,7 +219,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
 
 def _cmd_import_products(args: argparse.Namespace) -> int:
-    from .feeds import import_products, parse_mapping
+    from etalage.tools.feeds import import_products, parse_mapping
 
     rules = Path(args.rules) if args.rules else Path(os.environ["ETALAGE_RULES_DIR"]) if "ETALAGE_RULES_DIR" in os.environ else _default_rules()
     try:
@@ -271,7 +271,7 @@ def _parser() -> argparse.ArgumentParser:
     _profile_arguments(previewing)
     previewing.set_defaults(handler=_cmd_rules_preview)
 
-    from .importer import __doc__ as import_doc
+    from etalage.tools.importer import __doc__ as import_doc
 
     importing = commands.add_parser(
         "import",
@@ -290,7 +290,7 @@ def _parser() -> argparse.ArgumentParser:
     importing.add_argument("--format", choices=("csv", "jsonl"), help="the file's format (default: from its extension)")
     importing.set_defaults(handler=_cmd_import)
 
-    from .feeds import __doc__ as feeds_doc
+    from etalage.tools.feeds import __doc__ as feeds_doc
 
     products = commands.add_parser(
         "import-products",

@@ -57,10 +57,10 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote
 
-from .types import CookieJar
+from etalage.types import CookieJar
 
 if TYPE_CHECKING:
-    from .ruleset import Fields
+    from etalage.rules.model import Fields
 
 __all__ = [
     "ConsentPolicy",

@@ -33,7 +33,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from .catalog import (
+from etalage.demo.catalog import (
     CATEGORIES,
     CATEGORIES_BY_SLUG,
     PRODUCTS_BY_ID,

@@ -1,0 +1,1 @@
+"""Reading and editing HTML bytes: locating and verifying blocks, splicing edits, reusing layouts, fragment templates."""

@@ -1,0 +1,1145 @@
+"""Where the blocks of an origin page are, in bytes, so Etalage can edit them without re-serializing.
+
+Re-serializing a page with selectolax (lexbor) changes bytes all over it (doctype, quoting,
+entities, whitespace, BOM, noscript in head...), so Etalage never does that: it LOCATES blocks
+with lexbor, SPLICES the original bytes, and trusts a byte range only once lexbor has VERIFIED it.
+
+Locate. lexbor answers the CSS selectors: a block's container is the first match in document
+order, its items the container's direct element children that match the item selector. lexbor
+keeps no source offsets, so the k-th element named `div` in tree order is taken to be the k-th
+`<div` start tag that `_tagscan` finds in the bytes (outside comments, raw text and template
+content); end tags are found by counting nested tags of the same name, an element without one
+ends where the next element starts. This mapping is deliberately naive: parser-created and
+adoption-agency-cloned elements break it, and verification catches that.
+
+Verify. A *skeleton* of the page is spliced from the original bytes and parsed: each block's
+inner range becomes `<!--etalage:N-->` (for item blocks each item becomes `<!--etalage:N.J-->`
+and the text between items stays), ` data-etalage-probe="N"` goes right before `tag_end`. Its
+serialization must equal that of the original tree after the same changes were made through
+the DOM (`inner_html`, `replace_with`, setting the attribute). Equal trees mean the bytes outside
+the ranges build what they built before, the ranges hold exactly the container's content / the
+items (nothing crosses a boundary: foster parenting, adoption-agency clones, tokenizer states,
+implied end tags), and an attribute inserted at tag_end lands on the container. Comparing two
+serializations is C work; walking both trees in Python would cost more than the parses.
+Item blocks get a second, smaller skeleton (the whole inner range replaced) so that inner_start
+and inner_end are checked as well. Blocks that nest or overlap go into separate skeletons
+("layers"); normally one skeleton parse serves all blocks of a page. When a layer fails, each of
+its blocks is checked alone (two parses each), so one bad block does not take the others down.
+Blocks only share a skeleton when the tree has exactly one formatting element (and form) per
+start tag: otherwise a range that leaves `<b>` open could put clones inside another block's range,
+where a shared skeleton cannot see them.
+
+Reordering items needs more than their ranges, as the skeleton is checked in the original order
+only. So an item block is also refused when an item or the text between items leaves a
+formatting element or `<form>` open (the active-formatting list and the form pointer outlive an
+item), when an end tag after an item closes nothing there (it may belong to the item), when items
+hold `<html>`, `<body>` or `<frameset>` start tags (their effect depends on what came first), and
+when items without end tags are mixed with text, of mixed kinds, or of a kind a sibling does not
+close. If the last item has no end tag, one extra full parse checks that it still ends when moved
+to the front (`<li>b<article>x` is closed by `</ul>`, but a following `<li>` would nest).
+
+Outside the block and its attributes ride along in skeleton 1, at no extra parse. Before and
+after (Block.start / Block.end, for content inserted as the container's previous / next sibling):
+marker ELEMENTS go right before the start tag and right after the end tag, and `insert_before` /
+`insert_after` put the same elements in the DOM. Elements, not comments: like inserted content
+they are foster-parented out of a table and make the parser reconstruct formatting elements left
+open, which comments do not. The skeleton replaces the block's content, so what the content
+leaves behind for `end` is checked in the bytes: every element opened in it must be closed there,
+in order (an unclosed `<table>` would swallow what follows; strict, `<td>` without `</td>` fails).
+And the place must take a `<div>` as a visible sibling: no ancestor from the list below nor a `<p>`
+(a `<div>` closes it), and the parent no table part (table, tbody, thead, tfoot, tr, colgroup: a
+`<div>` would be foster-parented away) and no list (ul, ol, menu: it would not be a list item).
+Attributes (Block.attrs, read as the tokenizer reads them): each attribute's range becomes
+` name=""` (a later duplicate, which the parser drops, becomes a space) and the DOM gets the same
+empty values, so each range holds exactly one whole attribute. When a check fails, the block is
+checked again without these extras (then with the attributes only): it stays usable inside, and
+start/end (and, if need be, attrs) become None.
+
+body_end is checked with a marker comment in a skeleton: it must land inside `<body>`, not under
+an element where an inserted `<div>` would be swallowed, become link or button content, be hidden
+or dropped (a, button, select, option, label, details, template, svg, math...). It shares a
+skeleton with blocks only when a start tag separates it from every replaced range before it (a
+range could leave an open `<template>` or raw-text state that nothing after it shows otherwise).
+
+Fail open: a block that cannot be located and verified is absent from the layout, with one short
+reason in `problems`; the caller leaves that part of the page as the origin sent it. analyse()
+catches everything: on any input it returns a layout.
+
+Item attributes and links (`a[href]` inside an item) are read from lexbor's tree of the original
+page while locating, before any check edits it. They are only handed out for verified blocks, and
+verification shows that each item's range holds exactly that item's subtree: they are what the
+item's bytes say, wherever the items are moved.
+
+Bytes only: the body is never decoded as a whole. lexbor parses with `scripting=True` (a
+`<noscript>` is raw text, as in a browser that runs scripts) and `encoding=True` (a `<meta
+charset>` is honoured, so attribute values of a windows-1252 page decode as the browser decodes
+them; without a declaration lexbor reads UTF-8, which tokenizes every ASCII-compatible page the
+same way). A UTF-8 BOM is cut off before parsing (lexbor would lose the doctype) and all offsets
+stay relative to the original body. UTF-16 pages and pages with NUL bytes are not analysed.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+
+from selectolax.lexbor import LexborHTMLParser
+
+from etalage.html.tagscan import FORMATTING, TagScan, scan, start_tag
+
+__all__ = [
+    "BlockSpec",
+    "Item",
+    "Block",
+    "PageLayout",
+    "Edit",
+    "analyse",
+    "splice",
+    "reorder_items",
+    "item_pieces",
+    "charset_of",
+]
+
+_EMPTY: Mapping[str, str] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class BlockSpec:
+    name: str  # block name from the rule files, e.g. "popular"
+    selector: str  # CSS selector of the container; the FIRST match in document order is the block
+    item_selector: str | None = None  # direct element children of the container matching it are the items
+    item_attrs: tuple[str, ...] = ()  # attribute names to read from each item
+    item_links: bool = False  # read each item's links (Item.links)
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    start: int  # byte offset of the item's start tag '<'
+    end: int  # byte offset just past the item's end (its end tag, or where it implicitly ends)
+    attrs: Mapping[str, str]  # the requested item_attrs that are present (values as lexbor decoded them)
+    # With spec.item_links: the hrefs of the item's `a[href]` elements (the item itself first if it
+    # is one), in document order, as lexbor decoded them, stripped; empty ones left out.
+    links: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    name: str
+    tag_end: int  # offset of the '>' ending the container's start tag (insert attributes right before it)
+    inner_start: int  # just after the start tag
+    inner_end: int  # start of the container's end tag, or where its content implicitly ends
+    items: tuple[Item, ...]  # in document order; empty unless item_selector was given
+    # The page the offsets point into (reorder_items copies item bytes from it). Not part of
+    # equality or repr; a Block built by hand without it cannot be reordered.
+    source: bytes = field(default=b"", repr=False, compare=False)
+    # Outside the block: `start` is the '<' of the container's start tag, `end` just past its end
+    # tag. Each is None unless content inserted there is verified to become the container's
+    # previous / next sibling (`end` is also None when the container has no end tag).
+    start: int | None = None
+    end: int | None = None
+    # The container's attributes: lower-case name -> (start, end) of the whole attribute in the
+    # start tag, leading whitespace included: replacing the range by ` name="value"` replaces
+    # it, by one space removes it (not by nothing: `a=1 b=2c=3` would become `a=1c=3`). The
+    # first of duplicated names, as browsers keep it. None when the start tag could not be read
+    # with certainty: then no attribute may be added or replaced.
+    attrs: Mapping[str, tuple[int, int]] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PageLayout:
+    body: bytes
+    blocks: Mapping[str, Block]  # only blocks located AND verified
+    body_end: int | None  # where to insert "before </body>"; None when that would not land inside <body>
+    problems: tuple[str, ...]  # one short reason per spec that could not be located
+
+
+@dataclass(frozen=True, slots=True)
+class Edit:
+    start: int
+    end: int  # start == end means insertion
+    data: bytes
+    # An insertion that belongs to what comes before it (content placed after a block): at one
+    # offset it goes first, so that what belongs to the next block (a label before a list) stays
+    # next to it.
+    trailing: bool = False
+
+
+# ---------------------------------------------------------------------------------------------
+# splice / reorder
+
+
+def splice(body: bytes, edits: Iterable[Edit]) -> bytes:
+    """Apply non-overlapping edits to `body`.
+
+    Edits are applied in order of `start`; at one offset insertions come before a replacement
+    that starts there, trailing insertions before the others, and otherwise insertions keep the
+    order they were given in. Overlapping edits, or
+    edits outside the body, raise ValueError. Cost: one join of slices, O(number of edits).
+    """
+    ordered = sorted(edits, key=_edit_order)
+    if not ordered:
+        return bytes(body)
+    view = memoryview(body)
+    size = len(view)
+    parts: list[bytes | memoryview] = []
+    pos = 0
+    for edit in ordered:
+        start, end = edit.start, edit.end
+        if start < pos or end < start or end > size:
+            if start < 0 or end < start or end > size:
+                raise ValueError(f"edit {start}..{end} is outside the body (0..{size}) or reversed")
+            raise ValueError(f"edit {start}..{end} overlaps an earlier edit ending at {pos}")
+        if start > pos:
+            parts.append(view[pos:start])
+        parts.append(edit.data)
+        pos = end
+    if pos < size:
+        parts.append(view[pos:])
+    return b"".join(parts)
+
+
+def _edit_order(edit: Edit) -> tuple[int, bool, bool]:
+    return edit.start, edit.end != edit.start, not edit.trailing
+
+
+def item_pieces(block: Block) -> tuple[tuple[bytes, ...], tuple[bytes, ...]]:
+    """The bytes of each item, and of what lies between item k and item k + 1: what reorder_items
+    joins. Worth keeping with a block that is reordered on every view."""
+    if not block.source and block.items:
+        raise ValueError("block has no source bytes (was it made by analyse()?)")
+    source, items = block.source, block.items
+    cards = tuple(source[item.start : item.end] for item in items)
+    gaps = tuple(source[item.end : following.start] for item, following in zip(items, items[1:]))
+    return cards, gaps
+
+
+def reorder_items(block: Block, order: Sequence[int], pieces: tuple[tuple[bytes, ...], tuple[bytes, ...]] | None = None) -> list[Edit]:
+    """Edits that put item `order[k]` into the k-th item slot.
+
+    `order` must be a permutation of range(len(block.items)). Only the item ranges are
+    rewritten: whitespace, text and other nodes between items stay where they are. The result is
+    one edit from the first slot whose item moves to the last one (none when nothing moves): one
+    join, however many items move. `pieces` is item_pieces(block), when the caller keeps it.
+    """
+    count = len(block.items)
+    if len(order) != count or sorted(order) != list(range(count)):
+        raise ValueError(f"order must be a permutation of range({count})")
+    first = next((slot for slot in range(count) if order[slot] != slot), None)
+    if first is None:
+        return []
+    last = next(slot for slot in reversed(range(count)) if order[slot] != slot)
+    cards, gaps = pieces if pieces is not None else item_pieces(block)
+    parts = [b""] * (2 * (last - first) + 1)
+    parts[0::2] = [cards[index] for index in order[first : last + 1]]
+    parts[1::2] = gaps[first:last]
+    items = block.items
+    return [Edit(items[first].start, items[last].end, b"".join(parts))]
+
+
+# ---------------------------------------------------------------------------------------------
+# analyse
+
+_VOID = frozenset(
+    "area base basefont bgsound br col embed frame hr image img input keygen link meta param source track wbr".split()
+)
+# Elements that the start tag of a sibling of the same name closes.
+_CLOSED_BY_SIBLING = frozenset("li p dt dd option optgroup tr td th rb rt rtc rp".split())
+# Where an inserted <div> would not be a visible, independent part of <body> (the children of
+# video, audio and canvas are fallback content, not shown).
+_NO_INSERT_UNDER = frozenset(
+    "a button select option optgroup datalist label details summary dialog object template noscript svg math head "
+    "video audio canvas".split()
+)
+# Parents beside whose children content is not inserted (before / after a block): a <div> there
+# would be foster-parented out of a table or dropped, or it would not be a list item.
+# Not checked for pairs of start and end tags: void elements, and those "generate implied end
+# tags" closes (an end tag after them ends them).
+_NOT_PAIRED = frozenset(name.encode() for name in _VOID | set("dd dt li optgroup option p rb rp rt rtc".split()))
+_NO_INSERT_BESIDE = frozenset("table tbody thead tfoot tr colgroup ul ol menu".split())
+_END_TAG_NAME = re.compile(rb"</([a-z][^\t\n\f\r />]*)")
+_PROBE_ATTR = "data-etalage-probe"
+_END_MARKER = "etalage:end"
+
+
+def analyse(body: bytes, specs: Sequence[BlockSpec]) -> PageLayout:
+    """Locate and verify the blocks of `specs` in `body`. Never raises.
+
+    See the module docstring for how; `problems` holds one reason per spec that is absent.
+    """
+    body = bytes(body)
+    try:
+        specs = tuple(specs)
+    except Exception as exc:  # a broken iterable of specs: nothing to locate
+        return PageLayout(body, _EMPTY, None, (f"specs unusable ({type(exc).__name__})",))
+    try:
+        return _Analysis(body, specs).run()
+    except Exception as exc:  # fail open: a bug or a lexbor surprise must not break the page
+        reason = f"analysis failed ({type(exc).__name__}: {exc})"[:200]
+        return PageLayout(body, _EMPTY, None, tuple(f"{_spec_name(s)}: {reason}" for s in specs) or (reason,))
+
+
+def _spec_name(spec: object) -> str:
+    return str(getattr(spec, "name", "?"))
+
+
+def _parse(data: bytes) -> LexborHTMLParser:
+    return LexborHTMLParser(data, scripting=True, encoding=True)
+
+
+@dataclass(slots=True)
+class _Candidate:
+    """A block located in the bytes, not verified yet."""
+
+    index: int  # position in specs
+    spec: BlockSpec
+    lt: int  # '<' of the container's start tag
+    block: Block
+    item_nodes: list  # lexbor nodes of the items (for the DOM side of the check)
+    node: object  # lexbor node of the container
+    rotate: bool = False  # the last item has no end tag: check that it still ends when moved
+    # Every attribute of the start tag, duplicates too: (name, start, end, is the first of its name).
+    attr_ranges: tuple[tuple[str, int, int, bool], ...] = ()
+
+    @property
+    def span(self) -> tuple[int, int]:
+        return self.lt, self.block.inner_end
+
+
+class _Refused(Exception):
+    """A spec that cannot be located; the message is the reason."""
+
+
+class _Analysis:
+    def __init__(self, body: bytes, specs: tuple[BlockSpec, ...]) -> None:
+        self.body = body
+        self.specs = specs
+        self.base = 3 if body.startswith(b"\xef\xbb\xbf") else 0
+        self.data = body[self.base :] if self.base else body
+        self.tree: LexborHTMLParser | None = None
+        self.scan: TagScan | None = None
+        self.end_pos = len(body)
+        self.shared = True
+        self._indexes: dict[str, dict] = {}
+        self._formatting: tuple[list[int], list[tuple[int, int, bytes]]] | None = None  # see _open_formatting
+
+    # -- driver ------------------------------------------------------------------------------
+
+    def run(self) -> PageLayout:
+        body, specs = self.body, self.specs
+        unanalysable = _unanalysable(body)
+        if unanalysable:
+            return PageLayout(body, _EMPTY, None, tuple(f"{s.name}: {unanalysable}" for s in specs))
+        self.scan = scan(body, self.base)
+        self.end_pos = end_pos = self._body_end_candidate()
+        problems: dict[int, str] = {}
+        candidates: list[_Candidate] = []
+        if specs:
+            self.tree = _parse(self.data)
+            seen: set[str] = set()
+            for index, spec in enumerate(specs):
+                if spec.name in seen:
+                    problems[index] = f"{spec.name}: duplicate block name"
+                    continue
+                seen.add(spec.name)
+                try:
+                    candidates.append(self._locate(index, spec))
+                except _Refused as refused:
+                    problems[index] = f"{spec.name}: {refused}"
+                except Exception as exc:  # one odd spec must not cost the others
+                    problems[index] = f"{spec.name}: could not be located ({type(exc).__name__})"
+        self.shared = len(candidates) < 2 or self._no_formatting_anomaly()
+        verified, body_end = self._verify(candidates, end_pos, problems)
+        blocks = {c.spec.name: c.block for c in sorted(verified, key=lambda c: c.index)}
+        return PageLayout(
+            body,
+            MappingProxyType(blocks),
+            body_end,
+            tuple(problems[i] for i in sorted(problems)),
+        )
+
+    # -- locating ----------------------------------------------------------------------------
+
+    def _no_formatting_anomaly(self) -> bool:
+        """Whether every formatting element (and form) of the tree comes from a start tag of the
+        page and every such start tag made one: no clones from reconstructing the active
+        formatting elements or from the adoption agency, no ignored <form>.
+
+        Blocks may share a skeleton only then. A range that leaves `<b>` open makes clones
+        wherever text comes next; if that is inside another block's range, the shared skeleton
+        replaces both and cannot see it (and an unclosed <form> works the same way).
+        """
+        starts = self.scan.starts
+        tags = self.tree.tags
+        return all(len(tags(name.decode())) == len(starts.get(name, ())) for name in FORMATTING)
+
+    def _body_end_candidate(self) -> int:
+        ends = self.scan.ends
+        for name in (b"body", b"html"):
+            found = ends.get(name)
+            if found:
+                return found[-1]
+        return len(self.body)
+
+    def _index_of(self, node) -> int | None:
+        """Position of `node` among the document's elements of its tag name, in tree order."""
+        tag = node.tag
+        if not tag or tag.startswith("-"):
+            return None
+        tag = tag.lower()
+        table = self._indexes.get(tag)
+        if table is None:
+            try:
+                nodes = self.tree.tags(tag)
+            except Exception:
+                nodes = []
+            table = {n: i for i, n in enumerate(nodes)}
+            self._indexes[tag] = table
+        return table.get(node)
+
+    def _start_of(self, node) -> int | None:
+        """Offset of the '<' of the start tag that made `node`, by tag name and occurrence."""
+        index = self._index_of(node)
+        if index is None:
+            return None
+        try:
+            name = node.tag.lower().encode("utf-8")
+        except Exception:
+            return None
+        starts = self.scan.starts.get(name)
+        if starts is None or index >= len(starts):
+            return None
+        return starts[index]
+
+    def _close(self, name: bytes, after: int, limit: int) -> int | None:
+        """'<' of the end tag closing an element `name` whose start tag ends at `after`.
+
+        Counts nested start and end tags of the same name; None when no end tag before `limit`.
+        """
+        ends = self.scan.ends.get(name)
+        if not ends:
+            return None
+        starts = self.scan.starts.get(name, ())
+        i = bisect_right(starts, after)
+        depth = 1
+        for j in range(bisect_right(ends, after), len(ends)):
+            end = ends[j]
+            if end >= limit:
+                return None
+            k = bisect_left(starts, end, i)
+            depth += k - i
+            i = k
+            depth -= 1
+            if depth == 0:
+                return end
+        return None
+
+    def _next_element(self, node, climb: bool):
+        """The element after `node` (its next element sibling; with `climb`, the next one in
+        tree order after its subtree)."""
+        while node is not None:
+            sibling = node.next
+            while sibling is not None and not sibling.is_element_node:
+                sibling = sibling.next
+            if sibling is not None or not climb:
+                return sibling
+            node = node.parent
+            if node is None or node.is_document_node:
+                return None
+        return None
+
+    def _locate(self, index: int, spec: BlockSpec) -> _Candidate:
+        try:
+            node = self.tree.css_first(spec.selector)
+        except Exception as exc:
+            raise _Refused(f"invalid selector {spec.selector!r} ({type(exc).__name__})") from None
+        if node is None:
+            raise _Refused("selector matched nothing")
+        tag = (node.tag or "").lower()
+        if tag in _VOID:
+            raise _Refused(f"container <{tag}> is a void element")
+        lt = self._start_of(node)
+        if lt is None:
+            raise _Refused(f"start tag of <{tag}> not found in the page bytes (parser-created element?)")
+        scan_ = self.scan
+        tag_end = scan_.tag_end(lt)
+        inner_start = tag_end + 1
+        name = tag.encode("utf-8")
+        size = len(self.body)
+        inner_end = self._close(name, tag_end, size + 1)
+        end = None
+        if inner_end is not None:
+            end = scan_.tag_end(inner_end) + 1
+        else:  # implicitly closed: its content ends where the next element starts
+            following = self._next_element(node, climb=True)
+            # or, open to the end of the document, before </body> / </html>
+            inner_end = self._start_of(following) if following is not None else self.end_pos
+            if inner_end is None or inner_end < inner_start:
+                raise _Refused(f"end of <{tag}> not found")
+        items: tuple[Item, ...] = ()
+        item_nodes: list = []
+        rotate = False
+        if spec.item_selector is not None:
+            items, item_nodes, rotate = self._items(spec, node, inner_start, inner_end)
+        start = lt if _beside_insertable(node) else None
+        if start is None or end is not None and not self._balanced(inner_start, inner_end):
+            end = None
+        attr_ranges = _read_attributes(scan_.lowered, lt, tag_end)
+        attrs = None
+        if attr_ranges is not None:
+            attrs = MappingProxyType({name: (first, stop) for name, first, stop, is_first in attr_ranges if is_first})
+        block = Block(spec.name, tag_end, inner_start, inner_end, items, self.body, start=start, end=end, attrs=attrs)
+        return _Candidate(index, spec, lt, block, item_nodes, node, rotate, attr_ranges or ())
+
+    def _items(self, spec: BlockSpec, node, inner_start: int, inner_end: int) -> tuple[tuple[Item, ...], list, bool]:
+        try:
+            matches = node.css(spec.item_selector)
+        except Exception as exc:
+            raise _Refused(f"invalid item selector {spec.item_selector!r} ({type(exc).__name__})") from None
+        nodes = [m for m in matches if m.parent == node]  # not _direct_matches: the selector error is ours to word
+        if not nodes:
+            return (), [], False
+        starts = []
+        for number, item in enumerate(nodes):
+            lt = self._start_of(item)
+            if lt is None or lt < inner_start or lt >= inner_end or (starts and lt <= starts[-1]):
+                raise _Refused(f"item {number} not found in the page bytes")
+            starts.append(lt)
+        for name in (b"html", b"body", b"frameset"):
+            # Their effect depends on what came before (attributes merged into the first <html>
+            # / <body>; the frameset-ok flag), so the order of items would matter.
+            positions = self.scan.starts.get(name, ())
+            k = bisect_left(positions, inner_start)
+            if k < len(positions) and positions[k] < inner_end:
+                raise _Refused(f"items hold a <{name.decode()}> start tag")
+        forms = self.scan.starts.get(b"form", ())
+        k = bisect_left(forms, inner_start)
+        if k < len(forms) and forms[k] < inner_end and len(self.tree.tags("form")) != len(forms):
+            # The parser ignores a <form> while another is open (the form element pointer; an
+            # ASP.NET page wraps everything in one): which item's form it ignores depends on order.
+            raise _Refused("items hold <form> tags and the page has forms the parser ignores")
+        wanted = tuple((attr, attr.lower()) for attr in spec.item_attrs)
+        scan_ = self.scan
+        items = []
+        previous_end = inner_start
+        implicit = False
+        for number, item in enumerate(nodes):
+            lt = starts[number]
+            if lt < previous_end:
+                raise _Refused(f"item {number} overlaps the one before it")
+            window = starts[number + 1] if number + 1 < len(starts) else inner_end
+            tag = item.tag.lower()
+            gt = scan_.tag_end(lt)
+            if gt >= window:
+                raise _Refused(f"item {number} not found in the page bytes")
+            if tag in _VOID:
+                end = gt + 1
+            else:
+                close = self._close(tag.encode("utf-8"), gt, window)
+                if close is not None:
+                    end = scan_.tag_end(close) + 1
+                else:  # implicitly closed (<li>a<li>b): ends where the next element starts
+                    implicit = True
+                    following = self._next_element(item, climb=False)
+                    if following is None or (number + 1 < len(nodes) and following == nodes[number + 1]):
+                        end = window
+                    else:
+                        end = self._start_of(following)
+                        if end is None or end <= gt or end > window:
+                            raise _Refused(f"end of item {number} not found")
+            open_tag = self._open_formatting(previous_end, lt)
+            if open_tag is not None:
+                raise _Refused(f"<{open_tag}> left open or closed between items")
+            if number:
+                stray = self._stray_end_tag(previous_end, lt)
+                if stray is not None:
+                    raise _Refused(f"end tag </{stray}> between items closes nothing there")
+            open_tag = self._open_formatting(lt, end)
+            if open_tag is not None:
+                raise _Refused(f"item {number} leaves <{open_tag}> open or closes one it did not open")
+            if wanted:
+                present = item.attributes
+                attrs = {
+                    attr: ("" if present[key] is None else present[key])
+                    for attr, key in wanted
+                    if key in present
+                }
+                attrs = MappingProxyType(attrs)
+            else:
+                attrs = _EMPTY
+            items.append(Item(lt, end, attrs, _links(item) if spec.item_links else ()))
+            previous_end = end
+        open_tag = self._open_formatting(previous_end, inner_end)
+        if open_tag is not None:
+            raise _Refused(f"<{open_tag}> left open or closed after the items")
+        stray = self._stray_end_tag(previous_end, inner_end)
+        if stray is not None:
+            raise _Refused(f"end tag </{stray}> after the items closes nothing there")
+        if implicit:
+            self._check_implicit(nodes, items, inner_end)
+        return tuple(items), nodes, implicit and len(items) > 1
+
+    @staticmethod
+    def _check_implicit(nodes: list, items: list[Item], inner_end: int) -> None:
+        """Items without end tags may be moved only when whatever follows any slot ends them
+        exactly as before: all items of one kind that a sibling of its kind closes (li, p, dt,
+        dd, option, tr, td...), and no text between or after them that a moved item would absorb.
+        """
+        kinds = {item.tag.lower() for item in nodes}
+        kind = kinds.pop() if len(kinds) == 1 else None
+        if kind not in _CLOSED_BY_SIBLING:
+            raise _Refused("items without end tags are of mixed or unusual kinds")
+        bounds = [item.start for item in items[1:]] + [inner_end]
+        for item, bound in zip(items, bounds):
+            if item.end != bound:
+                raise _Refused("items without end tags have text or tags between them")
+
+    def _balanced(self, start: int, end: int) -> bool:
+        """Whether every element opened in [start, end) is closed there by its own end tag, in
+        order (void elements, and those whose end tags an end tag implies, aside), and no end tag
+        there closes anything opened before. Then the container's end tag after the range closes
+        the container and leaves no open formatting element or form behind; the skeleton cannot
+        show that, as it replaces the range. Strict on purpose (`<td>` without `</td>` fails)."""
+        scan_ = self.scan
+        for names, others in ((scan_.starts, scan_.ends), (scan_.ends, scan_.starts)):
+            for name, positions in names.items():
+                if name in _NOT_PAIRED or name in others:
+                    continue
+                k = bisect_left(positions, start)
+                if k < len(positions) and positions[k] < end:
+                    return False  # only opened, or only closed
+        ends = scan_.ends
+        for name, opens in scan_.starts.items():
+            closes = ends.get(name)
+            if closes is None or name in _NOT_PAIRED:
+                continue
+            a = bisect_left(opens, start)
+            b = bisect_left(opens, end, a)
+            c = bisect_left(closes, start)
+            d = bisect_left(closes, end, c)
+            if d - c != b - a:
+                return False
+            for k in range(b - a):  # the k-th end tag must come after the k-th start tag
+                if closes[c + k] < opens[a + k]:
+                    return False
+        return True
+
+    def _stray_end_tag(self, start: int, end: int) -> str | None:
+        """An end tag in [start, end) without a start tag of its name there (in the text after an
+        item). Such a tag closes something inside an item, or nothing: either way the item's
+        range may miss its real end, and the skeleton cannot tell, as a stray end tag after a
+        marker is a no-op."""
+        if self.body.find(b"</", start, end) < 0:
+            return None
+        scan_ = self.scan
+        for m in _END_TAG_NAME.finditer(scan_.lowered, start, end):
+            name = m.group(1)
+            closes = scan_.ends.get(name)
+            if not closes:
+                continue  # inside a comment or raw text: not a tag
+            opens = scan_.starts.get(name, ())
+            if bisect_left(closes, end) - bisect_left(closes, start) > bisect_left(opens, end) - bisect_left(opens, start):
+                return name.decode("utf-8", "replace")
+        return None
+
+    def _open_formatting(self, start: int, end: int) -> str | None:
+        """A formatting element (or form) whose start and end tags in [start, end) do not pair
+        up in order: one left open, or an end tag that closes one opened elsewhere (which one
+        it closes depends on what came before, so on the order of items). Strict on purpose: a
+        `<b>` closed by a table cell boundary counts as open."""
+        if self._formatting is None:
+            # Their start (+1) and end (-1) tags in source order: a range's check is a short walk.
+            scan_ = self.scan
+            events = sorted(
+                [(at, 1, name) for name in FORMATTING for at in scan_.starts.get(name, ())]
+                + [(at, -1, name) for name in FORMATTING for at in scan_.ends.get(name, ())]
+            )
+            self._formatting = ([at for at, _, _ in events], events)
+        positions, events = self._formatting
+        depth: dict[bytes, int] = {}
+        for k in range(bisect_left(positions, start), bisect_left(positions, end)):
+            _, step, name = events[k]
+            open_now = depth.get(name, 0) + step
+            if open_now < 0:
+                return name.decode()
+            depth[name] = open_now
+        for name, open_now in depth.items():
+            if open_now:
+                return name.decode()
+        return None
+
+    # -- verifying ---------------------------------------------------------------------------
+
+    def _verify(self, candidates: list[_Candidate], end_pos: int, problems: dict[int, str]):
+        """Verified candidates and the verified body_end (or None)."""
+        layers = _layers(candidates) if self.shared else [[c] for c in sorted(candidates, key=lambda c: c.span)]
+        end_layer = None
+        for number, layer in enumerate(layers):
+            if all(self._end_shareable(end_pos, c) for c in layer):
+                end_layer = number
+                break
+        if end_layer is None:
+            end_layer = len(layers)
+            layers.append([])
+        verified: list[_Candidate] = []
+        body_end: int | None = None
+        for number, layer in enumerate(layers):
+            with_end = number == end_layer
+            ok, end_ok = self._check(layer, end_pos if with_end else None, fresh=number > 0)
+            if ok:
+                verified.extend(layer)
+                if with_end:
+                    body_end = end_pos if end_ok else None
+                continue
+            # Something in this layer does not hold: check each part on its own.
+            alone = len(layer) == 1 and not with_end  # that check was just made
+            for candidate in layer:
+                if not alone and self._check([candidate], None, fresh=True)[0] or self._settle(candidate):
+                    verified.append(candidate)
+                else:
+                    problems[candidate.index] = f"{candidate.spec.name}: {_mismatch_reason(candidate)}"
+            if with_end:
+                end_ok = self._check([], end_pos, fresh=True)[1]
+                body_end = end_pos if end_ok else None
+        return verified, body_end
+
+    def _settle(self, candidate: _Candidate) -> bool:
+        """After a failed check of `candidate` alone: whether the block holds without its outer
+        edges and attributes, which that check included. If it does, it is kept without them,
+        or with its attributes when they hold on their own (a misnested neighbour costs the
+        outer edges, not the attributes). Costs one or two more checks, on such pages only."""
+        block = candidate.block
+        if block.start is None and block.attrs is None:
+            return False  # nothing was checked beyond the block itself
+        if not self._check([candidate], None, fresh=True, beside=False, attrs=False)[0]:
+            return False
+        keep = block.attrs is not None and (block.start is None or self._check([candidate], None, fresh=True, beside=False)[0])
+        candidate.block = replace(block, start=None, end=None, attrs=block.attrs if keep else None)
+        return True
+
+    def _end_shareable(self, end_pos: int, candidate: _Candidate) -> bool:
+        """Whether the body_end marker can be judged in a skeleton where `candidate`'s ranges are
+        replaced: the marker must not fall inside them, and if they end before it, a start tag
+        must lie between. A range could leave the parser in a state (an open <template>, raw
+        text...) that only shows in the tree once later content is parsed; the skeleton check
+        sees such a leak through that start tag, and cannot see it without one.
+        """
+        lt, inner_end = candidate.span
+        if lt >= end_pos:
+            return True
+        if inner_end > end_pos:  # the marker would be inside the block
+            return False
+        block = candidate.block
+        if candidate.spec.item_selector is None:
+            last = block.inner_end
+        elif block.items:
+            last = block.items[-1].end
+        else:
+            return True  # nothing of it is replaced in the first skeleton
+        for positions in self.scan.starts.values():
+            k = bisect_right(positions, last)
+            if k < len(positions) and positions[k] < end_pos:
+                return True
+        return False
+
+    def _check(self, layer: list[_Candidate], end_pos: int | None, fresh: bool, beside: bool = True, attrs: bool = True) -> tuple[bool, bool]:
+        """Compare skeleton parses of `layer` with the same changes made through the DOM.
+
+        Skeleton 1: plain blocks' inner ranges and item blocks' item ranges become marker
+        comments, a probe attribute goes before each tag_end, a marker comment at `end_pos`;
+        with `beside`, marker elements go at each block's start and end; with `attrs`, each
+        attribute of the container becomes ` name=""` (a later duplicate is deleted).
+        Skeleton 2 (only when the layer has item blocks): every block's inner range becomes a
+        marker, which checks inner_start/inner_end of item blocks too. Both are compared with one
+        tree, edited step by step. Returns (blocks verified, body_end marker landed well).
+        """
+        edits: list[Edit] = []
+        outer: list[Edit] = []  # the start tag's and the outside changes, in both skeletons
+        has_items = False
+        for n, candidate in enumerate(layer):
+            block = candidate.block
+            if beside and block.start is not None:
+                outer.append(Edit(block.start, block.start, _beside_marker("before", n).encode()))
+                if block.end is not None:
+                    outer.append(Edit(block.end, block.end, _beside_marker("after", n).encode()))
+            if attrs and block.attrs is not None:
+                for name, start, stop, first in candidate.attr_ranges:
+                    outer.append(Edit(start, stop, f' {name}=""'.encode() if first else b" "))
+            outer.append(Edit(block.tag_end, block.tag_end, f' {_PROBE_ATTR}="{n}"'.encode()))
+            if candidate.spec.item_selector is None:
+                edits.append(Edit(block.inner_start, block.inner_end, f"<!--etalage:{n}-->".encode()))
+            else:  # items replaced, the text between them kept
+                has_items = True
+                for j, item in enumerate(block.items):
+                    edits.append(Edit(item.start, item.end, f"<!--etalage:{n}.{j}-->".encode()))
+        if end_pos is not None:
+            edits.append(Edit(end_pos, end_pos, f"<!--{_END_MARKER}-->".encode()))
+        try:
+            skeleton = _parse(splice(self.body, outer + edits)[self.base :])
+        except ValueError:
+            return False, False
+        end_ok = False
+        if end_pos is not None:
+            marker = _find_end_marker(skeleton)
+            if marker is not None:
+                end_ok = _insertable(marker)
+            else:  # after </body> or </html>: out of <body>; remove it so the blocks can still be compared
+                marker = _find_stray_end_marker(skeleton)
+            if marker is not None:
+                marker.decompose()
+        if not layer:
+            return True, end_ok
+        tree = _parse(self.data) if fresh else self.tree
+        try:
+            for candidate in layer:
+                if candidate.rotate and not self._rotation_holds(tree, candidate, fresh):
+                    return False, end_ok
+            nodes = self._edit_dom(tree, layer, fresh, beside, attrs)
+            if tree.html != skeleton.html:
+                return False, end_ok
+            if not has_items:
+                return True, end_ok
+            edits = []
+            for n, candidate in enumerate(layer):
+                block = candidate.block
+                edits.append(Edit(block.inner_start, block.inner_end, f"<!--etalage:{n}-->".encode()))
+                if candidate.spec.item_selector is not None:
+                    nodes[n].inner_html = f"<!--etalage:{n}-->"
+            skeleton = _parse(splice(self.body, outer + edits)[self.base :])
+            return tree.html == skeleton.html, end_ok
+        except Exception:  # a DOM edit lexbor refused: not verifiable
+            return False, end_ok
+
+    def _rotation_holds(self, tree: LexborHTMLParser, candidate: _Candidate, fresh: bool) -> bool:
+        """Whether moving the last item (which has no end tag) to the front gives the same tree
+        in bytes and in the DOM. Whatever ends it at the end of the container (the container's
+        end tag) may not end it before a sibling: `<li>b<article>x` + `<li>` nests the `<li>`.
+        Only then is a full-size parse spent. Such items are adjacent (_check_implicit), so the
+        DOM move is one node; `tree` is restored afterwards."""
+        block = candidate.block
+        count = len(block.items)
+        moved = _parse(splice(self.body, reorder_items(block, [count - 1, *range(count - 1)]))[self.base :])
+        if fresh:
+            items = _direct_matches(tree.css_first(candidate.spec.selector), candidate.spec.item_selector)
+        else:
+            items = candidate.item_nodes
+        items[0].insert_before(items[-1], move=True)
+        try:
+            return tree.html == moved.html
+        finally:
+            items[-2].insert_after(items[-1], move=True)
+
+    def _edit_dom(self, tree: LexborHTMLParser, layer: list[_Candidate], fresh: bool, beside: bool, attrs: bool) -> list:
+        """Make skeleton 1's changes in `tree` through the DOM; returns the container nodes."""
+        if fresh:  # a new parse of the same bytes: the same selectors find the same nodes (before any edit)
+            found = []
+            for candidate in layer:
+                node = tree.css_first(candidate.spec.selector)
+                found.append((node, _direct_matches(node, candidate.spec.item_selector) if candidate.item_nodes else []))
+        else:
+            found = [(candidate.node, candidate.item_nodes) for candidate in layer]
+        containers = []
+        for n, (candidate, (node, item_nodes)) in enumerate(zip(layer, found)):
+            block = candidate.block
+            containers.append(node)
+            if beside and block.start is not None:
+                node.insert_before(LexborHTMLParser(_beside_marker("before", n), is_fragment=True).root)
+                if block.end is not None:
+                    node.insert_after(LexborHTMLParser(_beside_marker("after", n), is_fragment=True).root)
+            if attrs and block.attrs is not None:
+                present = node.attrs
+                for name in block.attrs:
+                    if name not in present:
+                        return containers  # read wrongly: the trees will differ
+                    present[name] = ""
+            node.attrs[_PROBE_ATTR] = str(n)
+            if candidate.spec.item_selector is None:
+                node.inner_html = f"<!--etalage:{n}-->"
+            elif item_nodes:
+                markers = LexborHTMLParser("".join(f"<!--etalage:{n}.{j}-->" for j in range(len(item_nodes))), is_fragment=True)
+                comment = markers.root
+                for item in item_nodes:
+                    item.replace_with(comment)
+                    comment = comment.next
+        return containers
+
+
+def _beside_marker(side: str, n: int) -> str:
+    """An element, not a comment: like inserted content it is foster-parented out of a table and
+    makes the parser reconstruct formatting elements left open (a comment would do neither)."""
+    return f'<etalage-{side} data-n="{n}"></etalage-{side}>'
+
+
+def _beside_insertable(node) -> bool:
+    """Whether a <div> inserted right before or after `node` would be a visible, independent
+    sibling in <body>: its parent is no table part or list, and no ancestor is one of
+    _NO_INSERT_UNDER, nor a <p> (a <div> start tag closes an open <p>)."""
+    parent = node.parent
+    if parent is None or (parent.tag or "").lower() in _NO_INSERT_BESIDE:
+        return False
+    while parent is not None:
+        tag = (parent.tag or "").lower()
+        if tag == "body":
+            return True
+        if tag == "p" or tag in _NO_INSERT_UNDER:
+            return False
+        parent = parent.parent
+    return False
+
+
+def _read_attributes(lowered: bytes, lt: int, tag_end: int) -> list[tuple[str, int, int, bool]] | None:
+    """The attributes of the start tag at `lt` (ending at `tag_end`) as the tokenizer reads them:
+    (lower-case name, start, end, first of its name), each range with its leading whitespace.
+    None when a name is not ASCII or anything in the tag is left unread: then nothing is certain."""
+    tag = start_tag(lowered, lt)
+    if tag is None or tag[1] != tag_end:
+        return None
+    found: list[tuple[str, int, int, bool]] = []
+    seen: set[str] = set()
+    for attribute in tag[2]:
+        if not attribute.name.isascii():
+            return None
+        found.append((attribute.name, attribute.start, attribute.end, attribute.name not in seen))
+        seen.add(attribute.name)
+    return found
+
+
+def _links(node) -> tuple[str, ...]:
+    """hrefs of the `a[href]` elements in `node`'s subtree, `node` included (lexbor's css() matches
+    the node itself too), in document order; blank ones left out."""
+    links = []
+    for anchor in node.css("a[href]"):
+        href = (anchor.attributes.get("href") or "").strip()
+        if href:
+            links.append(href)
+    return tuple(links)
+
+
+def _direct_matches(node, selector: str) -> list:
+    """Element children of `node` that match `selector`, in document order."""
+    return [match for match in node.css(selector) if match.parent == node]
+
+
+def _unanalysable(body: bytes) -> str | None:
+    if body.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "page is UTF-16, not analysed"
+    if b"\x00" in body:
+        return "page contains NUL bytes, not analysed"
+    return None
+
+
+def _layers(candidates: list[_Candidate]) -> list[list[_Candidate]]:
+    """Group candidates so that no two in a group nest or overlap."""
+    layers: list[list[_Candidate]] = []
+    last_end: list[int] = []
+    for candidate in sorted(candidates, key=lambda c: c.span):
+        start, end = candidate.span
+        for number, layer in enumerate(layers):
+            if start > last_end[number]:
+                layer.append(candidate)
+                last_end[number] = end
+                break
+        else:
+            layers.append([candidate])
+            last_end.append(end)
+    return layers
+
+
+def _find_end_marker(tree: LexborHTMLParser):
+    """The body_end marker comment if it is inside <body> (searched along the last children)."""
+    node = tree.body
+    while node is not None:
+        last_element = None
+        child = node.last_child
+        while child is not None:
+            if child.is_comment_node:
+                if child.comment_content == _END_MARKER:
+                    return child
+            elif last_element is None and child.is_element_node:
+                last_element = child
+            child = child.prev
+        node = last_element
+    return None
+
+
+def _find_stray_end_marker(tree: LexborHTMLParser):
+    """The body_end marker where comments after </body> and </html> go (children of <html> and
+    of the document), or None."""
+    html = tree.root
+    for parent in (html, html.parent if html is not None else None):
+        if parent is None:
+            continue
+        child = parent.last_child
+        while child is not None:
+            if child.is_comment_node and child.comment_content == _END_MARKER:
+                return child
+            child = child.prev
+    return None
+
+
+def _insertable(marker) -> bool:
+    node = marker.parent
+    while node is not None:
+        tag = (node.tag or "").lower()
+        if tag == "body":
+            return True
+        if tag in _NO_INSERT_UNDER:
+            return False
+        node = node.parent
+    return False
+
+
+def _mismatch_reason(candidate: _Candidate) -> str:
+    if candidate.spec.item_selector is not None and candidate.block.items:
+        return "block or item ranges do not match the parsed page (misnested or implied tags around them)"
+    return "block range does not match the parsed page (misnested or implied tags around it)"
+
+
+# ---------------------------------------------------------------------------------------------
+# charset
+
+
+def charset_of(content_type: str | None, body: bytes) -> str:
+    """Python codec name for the page: BOM, else Content-Type charset, else <meta> prescan, else utf-8.
+
+    Labels are mapped the way the WHATWG Encoding Standard (browsers) does: "iso-8859-1",
+    "latin1", "ascii" and friends mean windows-1252 ("cp1252"), "shift_jis" means cp932 and so
+    on. A byte-order mark wins over the header, as in browsers. Unknown labels are skipped;
+    nothing usable found means "utf-8".
+    """
+    head = bytes(body[:3])
+    if head.startswith(b"\xef\xbb\xbf"):
+        return "utf-8"
+    if head.startswith(b"\xfe\xff"):
+        return "utf-16-be"
+    if head.startswith(b"\xff\xfe"):
+        return "utf-16-le"
+    if content_type:
+        label = _content_type_charset(content_type)
+        if label is not None:
+            codec = _CODECS.get(label.strip().lower())
+            if codec is not None:
+                return codec
+    codec = _prescan(bytes(body[:1024]))
+    return codec or "utf-8"
+
+
+_CT_CHARSET = re.compile(r"""(?i)(?:^|;)\s*charset\s*=\s*(?:"([^"]*)"?|'([^']*)'?|([^;\s]*))""")
+
+
+def _content_type_charset(content_type: str) -> str | None:
+    m = _CT_CHARSET.search(content_type)
+    if m is None:
+        return None
+    return m.group(1) if m.group(1) is not None else m.group(2) if m.group(2) is not None else m.group(3)
+
+
+# WHATWG encoding labels -> Python codecs. The "replacement" labels and x-user-defined have no
+# Python codec and count as unknown.
+_LABELS: dict[str, str] = {
+    "utf-8": "unicode-1-1-utf-8 unicode11utf8 unicode20utf8 utf-8 utf8 x-unicode20utf8",
+    "cp866": "866 cp866 csibm866 ibm866",
+    "iso8859_2": "csisolatin2 iso-8859-2 iso-ir-101 iso8859-2 iso88592 iso_8859-2 iso_8859-2:1987 l2 latin2",
+    "iso8859_3": "csisolatin3 iso-8859-3 iso-ir-109 iso8859-3 iso88593 iso_8859-3 iso_8859-3:1988 l3 latin3",
+    "iso8859_4": "csisolatin4 iso-8859-4 iso-ir-110 iso8859-4 iso88594 iso_8859-4 iso_8859-4:1988 l4 latin4",
+    "iso8859_5": "csisolatincyrillic cyrillic iso-8859-5 iso-ir-144 iso8859-5 iso88595 iso_8859-5 iso_8859-5:1988",
+    "iso8859_6": "arabic asmo-708 csiso88596e csiso88596i csisolatinarabic ecma-114 iso-8859-6 iso-8859-6-e "
+    "iso-8859-6-i iso-ir-127 iso8859-6 iso88596 iso_8859-6 iso_8859-6:1987",
+    "iso8859_7": "csisolatingreek ecma-118 elot_928 greek greek8 iso-8859-7 iso-ir-126 iso8859-7 iso88597 "
+    "iso_8859-7 iso_8859-7:1987 sun_eu_greek",
+    "iso8859_8": "csiso88598e csisolatinhebrew hebrew iso-8859-8 iso-8859-8-e iso-ir-138 iso8859-8 iso88598 "
+    "iso_8859-8 iso_8859-8:1988 visual csiso88598i iso-8859-8-i logical",
+    "iso8859_10": "csisolatin6 iso-8859-10 iso-ir-157 iso8859-10 iso885910 l6 latin6",
+    "iso8859_13": "iso-8859-13 iso8859-13 iso885913",
+    "iso8859_14": "iso-8859-14 iso8859-14 iso885914",
+    "iso8859_15": "csisolatin9 iso-8859-15 iso8859-15 iso885915 iso_8859-15 l9",
+    "iso8859_16": "iso-8859-16",
+    "koi8_r": "cskoi8r koi koi8 koi8-r koi8_r",
+    "koi8_u": "koi8-ru koi8-u",
+    "mac_roman": "csmacintosh mac macintosh x-mac-roman",
+    "cp874": "dos-874 iso-8859-11 iso8859-11 iso885911 tis-620 windows-874",
+    "cp1250": "cp1250 windows-1250 x-cp1250",
+    "cp1251": "cp1251 windows-1251 x-cp1251",
+    "cp1252": "ansi_x3.4-1968 ascii cp1252 cp819 csisolatin1 ibm819 iso-8859-1 iso-ir-100 iso8859-1 "
+    "iso88591 iso_8859-1 iso_8859-1:1987 l1 latin1 us-ascii windows-1252 x-cp1252",
+    "cp1253": "cp1253 windows-1253 x-cp1253",
+    "cp1254": "cp1254 csisolatin5 iso-8859-9 iso-ir-148 iso8859-9 iso88599 iso_8859-9 iso_8859-9:1989 l5 "
+    "latin5 windows-1254 x-cp1254",
+    "cp1255": "cp1255 windows-1255 x-cp1255",
+    "cp1256": "cp1256 windows-1256 x-cp1256",
+    "cp1257": "cp1257 windows-1257 x-cp1257",
+    "cp1258": "cp1258 windows-1258 x-cp1258",
+    "mac_cyrillic": "x-mac-cyrillic x-mac-ukrainian",
+    "gbk": "chinese csgb2312 csiso58gb231280 gb2312 gb_2312 gb_2312-80 gbk iso-ir-58 x-gbk",
+    "gb18030": "gb18030",
+    "big5hkscs": "big5 big5-hkscs cn-big5 csbig5 x-x-big5",
+    "euc_jp": "cseucpkdfmtjapanese euc-jp x-euc-jp",
+    "iso2022_jp": "csiso2022jp iso-2022-jp",
+    "cp932": "csshiftjis ms932 ms_kanji shift-jis shift_jis sjis windows-31j x-sjis",
+    "cp949": "cseuckr csksc56011987 euc-kr iso-ir-149 korean ks_c_5601-1987 ks_c_5601-1989 ksc5601 ksc_5601 windows-949",
+    "utf-16-be": "unicodefffe utf-16be",
+    "utf-16-le": "csunicode iso-10646-ucs-2 ucs-2 unicode unicodefeff utf-16 utf-16le",
+}
+_CODECS: dict[str, str] = {label: codec for codec, labels in _LABELS.items() for label in labels.split()}
+
+# Prescan (WHATWG "prescan a byte stream to determine its encoding"), simplified to what matters:
+# comments are skipped, <meta> attributes are read, other tags are stepped over attribute-wise.
+_PRESCAN_TOKEN = re.compile(
+    rb"<!--.*?-->|<meta(?=[\t\n\f\r /])|</?[a-zA-Z][^\t\n\f\r />]*|<[!/?][^>]*>?",
+    re.S | re.I,
+)
+_PRESCAN_ATTR = re.compile(
+    rb"[\t\n\f\r /]*(?:(>)|([^\t\n\f\r />][^\t\n\f\r /=>]*)(?:[\t\n\f\r ]*=[\t\n\f\r ]*"
+    rb"(?:\"([^\"]*)\"|'([^']*)'|([^\t\n\f\r >]*)))?)"
+)
+_META_CHARSET = re.compile(rb"charset[\t\n\f\r ]*=[\t\n\f\r ]*(?:\"([^\"]*)\"|'([^']*)'|([^\t\n\f\r ;\"']+))", re.I)
+
+
+def _attributes(data: bytes, pos: int) -> tuple[list[tuple[bytes, bytes]], int]:
+    """Attributes from `pos` to the tag's '>' (the prescan's "get an attribute")."""
+    attrs = []
+    while True:
+        m = _PRESCAN_ATTR.match(data, pos)
+        if m is None or m.end() == pos and m.group(1) is None:
+            return attrs, len(data)
+        pos = m.end()
+        if m.group(1) is not None:
+            return attrs, pos
+        value = next((v for v in m.group(3, 4, 5) if v is not None), b"")
+        attrs.append((m.group(2).lower(), value))
+
+
+def _prescan(data: bytes) -> str | None:
+    pos = 0
+    while True:
+        m = _PRESCAN_TOKEN.search(data, pos)
+        if m is None:
+            return None
+        token = m.group()
+        if token[:5].lower() != b"<meta":
+            if token[:1] == b"<" and token[1:2].isalpha() or token[:2] == b"</" and token[2:3].isalpha():
+                _, pos = _attributes(data, m.end())  # step over the tag's attributes
+            else:
+                pos = m.end()
+            continue
+        attrs, pos = _attributes(data, m.end())
+        seen: dict[bytes, bytes] = {}
+        for name, value in attrs:
+            seen.setdefault(name, value)
+        label = None
+        if b"charset" in seen:
+            label = seen[b"charset"]
+        elif b"content" in seen and seen.get(b"http-equiv", b"").strip().lower() == b"content-type":
+            found = _META_CHARSET.search(seen[b"content"])
+            if found is not None:
+                label = next(v for v in found.groups() if v is not None)
+        if label is None:
+            continue
+        codec = _CODECS.get(label.decode("latin-1").strip().lower())
+        if codec is None:
+            continue
+        if codec.startswith("utf-16"):
+            return "utf-8"  # a <meta> cannot switch to UTF-16 (the bytes were read as ASCII)
+        return codec

@@ -1,0 +1,1 @@
+"""Between the browser and the shop: forwarding, the upstream client, headers, cookies, encodings, shedding."""

@@ -1,0 +1,428 @@
+"""The reverse proxy: forward every request, personalize consented HTML page views, fail open.
+
+Decided at response-headers time (as Starlette's GZip middleware holds back the response start):
+a response streams through untouched unless it is a 200 text/html answer to a GET from a visitor
+who consented, on a path some rule targets; only then is the body buffered and rewritten.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any
+from urllib.parse import parse_qs
+
+from cachetools import LRUCache
+
+from etalage.http import compression
+from etalage.rules.conditions import Visit
+from etalage.consent import Consent, read_consent
+from etalage.http.cookies import parse_cookie_header
+from etalage.http.headers import get_header, merge_vary, without_hop_by_hop
+from etalage.engine.learn import learn_from_request
+from etalage.metrics import Metrics
+from etalage.engine.personalize import Personalizer
+from etalage.profiles.profile import Event, Profile
+from etalage.rules.rulebook import RuleBook
+from etalage.rules.model import LoginSource, RuleSet
+from etalage.control.preview import PREVIEW_COOKIE, PreviewSigner
+from etalage.settings import Settings
+from etalage.http.shedding import LoadShedder
+from etalage.tokens import VisitorSigner
+from etalage.profiles.store import ProfileStore, StoreError
+from etalage.types import CookieJar, RawHeaders, Receive, Scope, Send
+from etalage.http.upstream import Upstream, UpstreamError, UpstreamResponse, UpstreamTimeout
+
+__all__ = ["Proxy"]
+
+log = logging.getLogger("etalage.proxy")
+
+_FORWARDING = frozenset({b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host", b"forwarded"})
+# Conditional headers would let the origin answer 304 to a page Etalage must rewrite.
+_CONDITIONALS = frozenset({b"if-none-match", b"if-modified-since"})
+# Headers that describe the origin's bytes and are wrong for a rewritten body.
+_STALE_AFTER_REWRITE = frozenset({b"content-length", b"etag", b"last-modified", b"content-md5", b"accept-ranges", b"cache-control", b"expires"})
+_ERROR_PAGES = {
+    400: "Bad Request",
+    502: "Bad Gateway",
+    504: "Gateway Timeout",
+}
+
+
+class ClientDisconnected(Exception):
+    """The client went away while its request body was being forwarded."""
+
+
+def _error_page(status: int) -> tuple[int, RawHeaders, bytes]:
+    reason = _ERROR_PAGES[status]
+    body = (
+        f"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{status} {reason}</title></head>"
+        f"<body><h1>{status} {reason}</h1><p>The shop could not answer this request. Please try again in a moment.</p></body></html>"
+    ).encode()
+    headers = [
+        (b"content-type", b"text/html; charset=utf-8"),
+        (b"content-length", str(len(body)).encode()),
+        (b"cache-control", b"no-store"),
+    ]
+    return status, headers, body
+
+
+def _visit(ruleset: RuleSet, profile: Profile, path: str, query: bytes, headers: RawHeaders, now: float) -> Visit:
+    """What the rules' conditions see of this page view."""
+    referrer = get_header(headers, b"referer")
+    accept_language = get_header(headers, b"accept-language")
+    return Visit(
+        profile=profile,
+        site=ruleset.site,
+        catalog=ruleset.catalog,
+        path=path,
+        query=parse_qs(query.decode("latin-1"), keep_blank_values=True),
+        referrer=referrer.decode("latin-1") if referrer else None,
+        user_agent=(get_header(headers, b"user-agent") or b"").decode("latin-1"),
+        now=now,
+        previous_visit=profile.previous_visit or None,
+        language=ruleset.site.language_of(path, accept_language.decode("latin-1") if accept_language else None),
+    )
+
+
+def _is_html(content_type: bytes | None) -> bool:
+    return content_type is not None and content_type.split(b";", 1)[0].strip().lower() == b"text/html"
+
+
+class Proxy:
+    def __init__(
+        self,
+        settings: Settings,
+        rules: RuleBook,
+        upstream: Upstream,
+        store: ProfileStore,
+        signer: VisitorSigner,
+        metrics: Metrics,
+        shedder: LoadShedder,
+        previews: PreviewSigner,
+    ) -> None:
+        self.settings = settings
+        self.shedder = shedder
+        self._previews = previews
+        self.rules = rules
+        self._upstream = upstream
+        self._store = store
+        self._signer = signer
+        self._metrics = metrics
+        self._personalizer = Personalizer(metrics)
+        self._upstream_host = settings.upstream_origin.split("://", 1)[1].encode()
+        self._background: set[asyncio.Task[None]] = set()
+        # Consent is a function of the rule set's policy and the request's cookies: a visitor sends
+        # the same Cookie header page after page, so its answer is kept rather than re-parsed.
+        self._consents: LRUCache[tuple[str, bytes, bytes | None], Consent] = LRUCache(maxsize=4096)
+
+    # -- request side -------------------------------------------------------------------------
+
+    def _public_origin(self, scope: Scope, headers: RawHeaders) -> tuple[str, bytes]:
+        """Scheme and host the client used; X-Forwarded-Proto/Host count only from trusted proxies."""
+        client = scope.get("client")
+        scheme = scope.get("scheme", "http")
+        host = get_header(headers, b"host") or self._upstream_host
+        if client and client[0] in self.settings.trusted_proxies:
+            proto = get_header(headers, b"x-forwarded-proto")
+            if proto:
+                scheme = proto.decode("latin-1").split(",")[0].strip().lower()
+            host = get_header(headers, b"x-forwarded-host") or host
+        return scheme, host
+
+    def _forward_headers(self, scope: Scope, headers: RawHeaders, scheme: str, host: bytes, strip_conditionals: bool) -> RawHeaders:
+        client = scope.get("client")
+        peer = client[0] if client else ""
+        forwarded_for = peer.encode()
+        if peer in self.settings.trusted_proxies:
+            prior = get_header(headers, b"x-forwarded-for")
+            forwarded_for = prior + b", " + forwarded_for if prior else forwarded_for
+        drop = _FORWARDING | (_CONDITIONALS if strip_conditionals else frozenset())
+        if not self.settings.preserve_host:
+            drop |= {b"host"}
+        out = without_hop_by_hop(headers, drop)
+        if not self.settings.preserve_host:
+            out.append((b"host", self._upstream_host))
+        out += [(b"x-forwarded-for", forwarded_for), (b"x-forwarded-proto", scheme.encode()), (b"x-forwarded-host", host)]
+        return out
+
+    def _consent(self, ruleset: RuleSet, headers: RawHeaders) -> tuple[Consent, CookieJar]:
+        cookie = get_header(headers, b"cookie") or b""
+        sec_gpc = get_header(headers, b"sec-gpc")
+        jar = parse_cookie_header(cookie.decode("latin-1"))
+        key = (ruleset.version, cookie, sec_gpc)
+        consent = self._consents.get(key)
+        if consent is None:
+            consent = self._consents[key] = read_consent(ruleset.consent, jar, sec_gpc.decode("latin-1") if sec_gpc else None)
+        return consent, jar
+
+    def _cookie(self, value: str, max_age: int, secure: bool) -> bytes:
+        cookie = f"{self.settings.cookie_name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax"
+        return (cookie + "; Secure" if secure else cookie).encode("latin-1")
+
+    def _visitor(self, consent: Consent, jar: CookieJar, secure: bool) -> tuple[str | None, bool, bytes | None]:
+        """(visitor id, whether it is a returning one, Set-Cookie value) for a response to this visitor.
+
+        Without consent there is no id; an id cookie that still arrives means consent was
+        withdrawn: the profile is erased and the cookie expired.
+        """
+        values = jar.get(self.settings.cookie_name)
+        verified = self._signer.verify(values[0]) if values and len(values) == 1 else None
+        if not consent.granted:
+            if verified is not None:
+                self._in_background(self._store.erase(verified.visitor_id), "erase")
+            return None, False, self._cookie("", 0, secure) if values else None
+        if verified is None:
+            visitor_id = self._signer.new_id()
+            return visitor_id, False, self._cookie(self._signer.sign(visitor_id), self.settings.retention_seconds, secure)
+        set_cookie = self._cookie(self._signer.sign(verified.visitor_id), self.settings.retention_seconds, secure) if verified.stale_key else None
+        return verified.visitor_id, True, set_cookie
+
+    @staticmethod
+    def _logged_in(login: LoginSource, headers: RawHeaders) -> str | None:
+        """The customer id the origin's response announces (a header, or a cookie it sets), if any."""
+        if login.header:
+            value = get_header(headers, login.header.encode())
+            if value:
+                return value.decode("latin-1").strip() or None
+        if login.cookie:
+            prefix = login.cookie.encode() + b"="
+            for name, value in headers:
+                if name.lower() == b"set-cookie" and value.startswith(prefix):
+                    customer = value[len(prefix) :].split(b";", 1)[0].strip().strip(b'"')
+                    # An empty or expired cookie is a logout, not a login.
+                    return customer.decode("latin-1") or None if b"max-age=0" not in value.lower() else None
+        return None
+
+    async def _load(self, visitor_id: str) -> Profile | None:
+        try:
+            profile = await asyncio.wait_for(self._store.load(visitor_id), self.settings.store_timeout)
+        except TimeoutError:
+            log.warning("profile store slower than %.0f ms; serving unpersonalized", self.settings.store_timeout * 1000)
+            self._metrics.inc("etalage_fail_open_total", reason="store_timeout")
+            return None
+        except StoreError as exc:
+            log.warning("profile store failed (%s); serving unpersonalized", exc)
+            self._metrics.inc("etalage_fail_open_total", reason="store_error")
+            return None
+        return profile if profile is not None else Profile()
+
+    def _in_background(self, work: Coroutine[Any, Any, None], what: str) -> None:
+        """Profile writes leave the response path; a failing one is logged and counted."""
+
+        async def guarded() -> None:
+            try:
+                await work
+            except StoreError as exc:
+                log.warning("profile store %s failed: %s", what, exc)
+                self._metrics.inc("etalage_fail_open_total", reason=f"store_{what}_error")
+
+        task = asyncio.create_task(guarded())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def drain(self) -> None:
+        """Wait for pending profile writes (graceful shutdown)."""
+        while self._background:
+            await asyncio.gather(*self._background)
+
+    # -- the exchange -------------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await send({"type": "websocket.close", "code": 1003})
+            return
+        method: str = scope["method"]
+        raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
+        if not raw_path.startswith(b"/"):
+            # Absolute-form or asterisk targets: Etalage is not a forward proxy.
+            await self._send_whole(send, *_error_page(400))
+            return
+        query: bytes = scope["query_string"]
+        headers: RawHeaders = scope["headers"]
+        path: str = scope["path"]
+        ruleset = self.rules.current
+        scheme, host = self._public_origin(scope, headers)
+        consent, jar = self._consent(ruleset, headers)
+        preview_tokens = jar.get(PREVIEW_COOKIE) if method == "GET" else None
+        preview = self._previews.verify(preview_tokens[0]) if preview_tokens else None
+        wants_rewrite = method == "GET" and (consent.granted or preview is not None) and bool(ruleset.rules_for(path))
+        forward = self._forward_headers(scope, headers, scheme, host, strip_conditionals=wants_rewrite)
+        try:
+            response = await self._upstream.send(method, raw_path + b"?" + query if query else raw_path, forward, self._request_body(headers, receive))
+        except UpstreamError as exc:
+            kind = "timeout" if isinstance(exc, UpstreamTimeout) else "unavailable"
+            log.warning("%s %s: %s", method, path, exc)
+            self._metrics.inc("etalage_upstream_errors_total", kind=kind)
+            await self._send_whole(send, *_error_page(504 if kind == "timeout" else 502))
+            return
+        except ClientDisconnected:
+            return
+        except Exception:
+            # Whatever else goes wrong talking to the origin, the client gets a clean 502, never a traceback.
+            log.exception("%s %s: forwarding failed", method, path)
+            self._metrics.inc("etalage_upstream_errors_total", kind="internal")
+            await self._send_whole(send, *_error_page(502))
+            return
+        try:
+            if preview is not None:
+                visit = _visit(ruleset, preview, path, query, headers, time.time())
+                await self._respond_preview(send, response, ruleset, visit, (scheme, host), wants_rewrite)
+            else:
+                await self._respond(send, response, ruleset, method, path, query, headers, (scheme, host), consent, jar, wants_rewrite)
+        finally:
+            await response.aclose()
+
+    async def _respond_preview(self, send: Send, response: UpstreamResponse, ruleset: RuleSet, visit: Visit, public: tuple[str, bytes], wants_rewrite: bool) -> None:
+        """A previewing browser: personalized for the signed profile; no consent, no store, never cached."""
+        headers = self._private(self._response_headers(response.headers, *public))
+        is_page = response.status == 200 and _is_html(get_header(headers, b"content-type")) and get_header(headers, b"content-range") is None
+        if is_page and wants_rewrite:
+            await self._send_personalized(send, response, headers, ruleset, visit)
+        else:
+            await self._stream(send, response, headers, False)
+
+    async def _respond(
+        self,
+        send: Send,
+        response: UpstreamResponse,
+        ruleset: RuleSet,
+        method: str,
+        path: str,
+        query: bytes,
+        request_headers: RawHeaders,
+        public: tuple[str, bytes],
+        consent: Consent,
+        jar: CookieJar,
+        wants_rewrite: bool,
+    ) -> None:
+        scheme, host = public
+        headers = self._response_headers(response.headers, scheme, host)
+        content_type = get_header(headers, b"content-type")
+        is_page = method == "GET" and response.status == 200 and _is_html(content_type) and get_header(headers, b"content-range") is None
+        customer = self._logged_in(ruleset.login, response.headers) if consent.granted else None
+        if not is_page and customer is None:
+            self._metrics.inc("etalage_requests_total", outcome="passed")
+            await self._stream(send, response, headers, method == "HEAD")
+            return
+        secure = scheme == "https"
+        now = time.time()
+        visitor_id, returning, set_cookie = self._visitor(consent, jar, secure)
+        profile = None
+        if visitor_id is not None and customer is not None:
+            self._in_background(self._store.link(visitor_id, customer), "link")
+        if visitor_id is not None and is_page:
+            profile = await self._load(visitor_id) if returning else Profile()
+            if profile is not None and profile.starts_visit(now) and set_cookie is None:
+                # Once per visit the cookie is renewed, so it expires with the profile, not at a fixed date.
+                set_cookie = self._cookie(self._signer.sign(visitor_id), self.settings.retention_seconds, secure)
+        if set_cookie is not None:
+            headers = self._private(headers + [(b"set-cookie", set_cookie)])
+        if visitor_id is None or profile is None:
+            self._metrics.inc("etalage_requests_total", outcome="passed")
+            await self._stream(send, response, headers, method == "HEAD")
+            return
+        events = learn_from_request(ruleset, path, query.decode("latin-1"), now)
+        profile.apply(events)
+        if wants_rewrite and not self.shedder.overloaded:
+            fired: tuple[str, ...] = ()
+            try:
+                fired = await self._send_personalized(send, response, headers, ruleset, _visit(ruleset, profile, path, query, request_headers, now))
+            finally:
+                # One write per page view: what it taught, and which rules it showed (frequency caps).
+                self._in_background(self._store.record(visitor_id, [*events, *(Event("shown", rule, now) for rule in fired)]), "record")
+            return
+        self._in_background(self._store.record(visitor_id, events), "record")
+        if wants_rewrite:
+            self._metrics.inc("etalage_fail_open_total", reason="overload")
+        self._metrics.inc("etalage_requests_total", outcome="passed")
+        await self._stream(send, response, headers, False)
+
+    @staticmethod
+    def _request_body(headers: RawHeaders, receive: Receive) -> AsyncIterator[bytes] | None:
+        if get_header(headers, b"content-length") in (None, b"0") and get_header(headers, b"transfer-encoding") is None:
+            return None
+
+        async def body() -> AsyncIterator[bytes]:
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise ClientDisconnected()
+                chunk = message.get("body", b"")
+                if chunk:
+                    yield chunk
+                if not message.get("more_body", False):
+                    return
+
+        return body()
+
+    def _response_headers(self, upstream_headers: RawHeaders, scheme: str, host: bytes) -> RawHeaders:
+        headers = without_hop_by_hop(upstream_headers)
+        origin = self.settings.upstream_origin.encode()
+        public = scheme.encode() + b"://" + host
+        for index, (name, value) in enumerate(headers):
+            if name.lower() == b"location" and (value == origin or value.startswith(origin + b"/")):
+                headers[index] = (name, public + value[len(origin) :])
+        return headers
+
+    @staticmethod
+    def _private(headers: RawHeaders) -> RawHeaders:
+        """No shared cache may store this response for anyone else."""
+        kept = [(name, value) for name, value in headers if name.lower() not in (b"cache-control", b"expires")]
+        return merge_vary(kept + [(b"cache-control", b"private, no-store")], b"Cookie")
+
+    async def _stream(self, send: Send, response: UpstreamResponse, headers: RawHeaders, head: bool, prefix: list[bytes] | None = None) -> None:
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
+        if head:
+            await send({"type": "http.response.body", "body": b""})
+            return
+        for chunk in prefix or ():
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        async for chunk in response.aiter_raw():
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def _send_personalized(self, send: Send, response: UpstreamResponse, headers: RawHeaders, ruleset: RuleSet, visit: Visit) -> tuple[str, ...]:
+        """Buffer, rewrite and send the page; the origin's bytes go out when anything stands in the way.
+
+        Returns the rules that changed the page (none when it went out as the origin sent it)."""
+        limit = self.settings.max_page_bytes
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_raw():
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > limit:
+                self._metrics.inc("etalage_fail_open_total", reason="page_too_large")
+                await self._stream(send, response, headers, False, prefix=chunks)
+                return ()
+        raw = b"".join(chunks)
+        encoding = (get_header(headers, b"content-encoding") or b"").decode("latin-1").strip().lower()
+        body = compression.decode(raw, encoding, limit) if encoding in compression.SUPPORTED else None
+        result = None
+        if body is None:
+            self._metrics.inc("etalage_fail_open_total", reason="undecodable_body")
+        else:
+            try:
+                content_type = (get_header(headers, b"content-type") or b"").decode("latin-1")
+                result = self._personalizer.personalize(ruleset, visit, body, content_type)
+            except Exception:
+                log.exception("personalizing %s failed; serving the origin's page", visit.path)
+                self._metrics.inc("etalage_fail_open_total", reason="rewrite_error")
+        if result is None:
+            self._metrics.inc("etalage_requests_total", outcome="passed")
+            await self._send_whole(send, response.status, headers, raw)
+            return ()
+        out = compression.encode(result.body, encoding)
+        rewritten = [(name, value) for name, value in headers if name.lower() not in _STALE_AFTER_REWRITE]
+        rewritten.append((b"content-length", str(len(out)).encode()))
+        self._metrics.inc("etalage_requests_total", outcome="personalized")
+        await self._send_whole(send, response.status, self._private(rewritten), out)
+        return result.fired
+
+    @staticmethod
+    async def _send_whole(send: Send, status: int, headers: RawHeaders, body: bytes) -> None:
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,1 @@
+"""The visitor's profile and where it is kept (embedded store, Redis)."""

@@ -1,0 +1,550 @@
+"""Profiles in Redis, shared by every Etalage process in front of one shop.
+
+Keys (`key_prefix` defaults to "etalage:"):
+
+    <prefix>v:<visitor id>     the serialized Profile of an anonymous visitor
+    <prefix>c:<customer id>    the serialized Profile of a known customer
+    <prefix>link:<visitor id>  the customer id that visitor id logged in as
+
+Every write sets the written key's TTL to the retention period (and a write through a link refreshes
+the link too), so retention slides with activity exactly as in the embedded store.
+
+Reads sit on the response path: a load is one EVALSHA of a script that follows the link and returns
+the profile (redis-py's Script registers it on first use after a server start), behind a small
+local cache whose entries live `cache_ttl` seconds from the moment they were read from Redis (so
+another process's writes show up within `cache_ttl`).
+
+Writes are not on the response path: record() queues events and a background flusher writes them
+in batches. Each batch is one optimistic transaction (WATCH the keys, read, Profile.apply in Python,
+MULTI/SET/EXEC), so the profile logic exists once, in profile.py, and two processes writing to one
+profile never lose each other's events. When a batch keeps conflicting it is retried key by key.
+If Redis is unreachable the events stay queued (up to `max_pending_events`, oldest dropped first)
+and go out on a later flush. Delivery is at least once: should a connection die after Redis ran an
+EXEC but before its reply arrived, that batch is applied again on the next flush.
+
+Every Redis or decoding failure leaves this module as StoreError, the one exception the proxy
+expects. The store is used from one event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import NamedTuple
+
+from cachetools import TLRUCache
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.client import Pipeline
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError, WatchError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from etalage.profiles.profile import Event, Profile, ProfileDecodeError
+from etalage.profiles.store import ProfileStore, StoreError
+
+__all__ = ["RedisStore"]
+
+log = logging.getLogger("etalage.redis_store")
+
+# KEYS[1] = link key, KEYS[2] = the visitor's own profile key, ARGV[1] = customer key prefix.
+# Returns {customer id or nil, profile bytes or nil}. The customer key is derived from the link's
+# value, so this script needs a single (non-cluster) Redis, like the rest of this store.
+_LOAD_LUA = """
+local customer = redis.call('GET', KEYS[1])
+if customer then
+  return {customer, redis.call('GET', ARGV[1] .. customer)}
+end
+return {false, redis.call('GET', KEYS[2])}
+"""
+
+# Same KEYS/ARGV as the load script. Deletes the visitor's link, its own profile and the profile
+# of the customer it was linked to; returns that customer id (or nil).
+_ERASE_LUA = """
+local customer = redis.call('GET', KEYS[1])
+redis.call('DEL', KEYS[1], KEYS[2])
+if customer then
+  redis.call('DEL', ARGV[1] .. customer)
+end
+return customer
+"""
+
+# Profile keys per flush transaction; a batch this size is one WATCH, two MGETs and one MULTI/EXEC.
+_BATCH_KEYS = 128
+# A transaction that keeps meeting concurrent writers is retried this often before giving up.
+_MAX_ATTEMPTS = 16
+# While Redis is unreachable the flusher tries again this often (at most), not every flush_interval.
+_RETRY_INTERVAL = 0.5
+
+
+class _Cached(NamedTuple):
+    deadline: float  # time.monotonic() when the entry stops being served
+    customer: str | None  # the customer the visitor id was linked to when read
+    data: bytes | None  # serialized profile; None means "no profile"
+
+
+class _Batch:
+    """The queued events of one profile reference ("v:<id>" or "c:<id>") taken by a flush."""
+
+    __slots__ = ("ref", "events", "cancelled", "written")
+
+    def __init__(self, ref: str, events: list[Event]) -> None:
+        self.ref = ref
+        self.events = events
+        self.cancelled = False  # set by erase(): the events must not be written any more
+        self.written = False
+
+
+class _Contended(Exception):
+    """A transaction kept failing on WATCH because other writers changed its keys."""
+
+
+def _decode(data: bytes | None) -> Profile | None:
+    if data is None:
+        return None
+    try:
+        return Profile.loads(data)
+    except ProfileDecodeError as exc:
+        raise StoreError(f"unreadable profile in Redis: {exc}") from exc
+
+
+def _text(data: bytes) -> str:
+    # Ids went in as str; surrogateescape keeps even a foreign link value round-trippable, never raising.
+    return data.decode("utf-8", "surrogateescape")
+
+
+def _apply(profile: Profile, events: Sequence[Event]) -> int:
+    """Profile.apply, one event at a time, skipping (and logging) an event it cannot apply; returns how many were skipped.
+
+    A malformed event (say, from an import) must not fail a read, nor stay queued forever."""
+    skipped = 0
+    for event in events:
+        try:
+            profile.apply((event,))
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            log.warning("skipping a profile event that cannot be applied: %r (%s)", event, exc)
+            skipped += 1
+    return skipped
+
+
+def _connection_lost(exc: WatchError) -> bool:
+    """redis-py reports a connection dying inside WATCH/MULTI as a WatchError; tell that from a conflict."""
+    cause = exc.__cause__ or exc.__context__
+    return isinstance(cause, (RedisConnectionError, RedisTimeoutError, OSError))
+
+
+class RedisStore(ProfileStore):
+    """Profiles in Redis at `url`, each kept `retention` seconds after its last write.
+
+    `cache_ttl`/`cache_size` bound the local read cache (0 turns it off); queued events are written
+    every `flush_interval` seconds, at most `max_pending_events` of them wait while Redis is away.
+    `socket_timeout` bounds connecting, every Redis reply and waiting for one of `max_connections`.
+    `flush()` writes the queue now; `dropped_events` and `pending_events` are there for metrics.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        retention: float,
+        *,
+        cache_ttl: float = 1.0,
+        cache_size: int = 50_000,
+        flush_interval: float = 0.05,
+        key_prefix: str = "etalage:",
+        max_pending_events: int = 100_000,
+        socket_timeout: float = 0.25,
+        max_connections: int = 64,
+    ) -> None:
+        if retention <= 0:
+            raise ValueError("retention must be positive")
+        self._prefix = key_prefix
+        self._customer_prefix = f"{key_prefix}c:"
+        self._ttl_ms = max(1, round(retention * 1000))
+        self._cache_ttl = cache_ttl
+        self._flush_interval = flush_interval
+        self._max_pending = max_pending_events
+        pool = BlockingConnectionPool.from_url(
+            url,
+            max_connections=max_connections,
+            # Waiting for a free connection is bounded like a slow socket.
+            timeout=socket_timeout,
+            socket_timeout=socket_timeout,
+            socket_connect_timeout=socket_timeout,
+            # One immediate retry on a fresh connection covers a pooled connection that a Redis
+            # restart closed; redis-py's default (10 retries with backoff) would hang a request for seconds.
+            retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+        )
+        self._redis = Redis.from_pool(pool)
+        self._load_script = self._redis.register_script(_LOAD_LUA)
+        self._erase_script = self._redis.register_script(_ERASE_LUA)
+        # Entries keep the deadline of the read that filled them, even when record() updates them:
+        # a TTLCache would restart the clock on every update and a busy visitor would never see
+        # other processes' writes again.
+        self._cache: TLRUCache[str, _Cached] | None = (
+            TLRUCache(maxsize=cache_size, ttu=lambda _key, entry, _now: entry.deadline) if cache_ttl > 0 and cache_size > 0 else None
+        )
+        # Queued events per profile reference, oldest reference first.
+        self._pending: dict[str, list[Event]] = {}
+        self._pending_count = 0
+        # Batches a flush has taken and not yet written (at most one per reference: flushes are serialized).
+        self._inflight: dict[str, _Batch] = {}
+        # References with a Redis read under way, and those written locally meanwhile (not cached then).
+        self._reading: dict[str, int] = {}
+        self._touched: set[str] = set()
+        self._flush_lock = asyncio.Lock()
+        self._wakeup = asyncio.Event()
+        self._flusher: asyncio.Task[None] | None = None
+        self._healthy = True
+        self._closed = False
+        self._warned_full = False
+        # Events that were never written: queue overflow, or an unreadable profile to apply them to.
+        self.dropped_events = 0
+
+    # -- reading ------------------------------------------------------------------------------
+
+    async def load(self, visitor_id: str) -> Profile | None:
+        ref = f"v:{visitor_id}"
+        keys = [f"{self._prefix}link:{visitor_id}", self._prefix + ref]
+        return await self._read(ref, lambda: self._load_script(keys=keys, args=[self._customer_prefix]))
+
+    async def load_customer(self, customer_id: str) -> Profile | None:
+        key = self._customer_prefix + customer_id
+
+        async def fetch() -> list[bytes | None]:
+            return [None, await self._redis.get(key)]
+
+        return await self._read(f"c:{customer_id}", fetch)
+
+    async def _read(self, ref: str, fetch: Callable[[], Awaitable[list[bytes | None]]]) -> Profile | None:
+        entry = self._cache.get(ref) if self._cache is not None else None
+        if entry is not None:
+            return Profile.loads(entry.data) if entry.data is not None else None
+        self._reading[ref] = self._reading.get(ref, 0) + 1
+        try:
+            raw_customer, data = await fetch()
+        except RedisError as exc:
+            raise StoreError(f"Redis: {exc}") from exc
+        finally:
+            remaining = self._reading.pop(ref) - 1
+            touched = ref in self._touched
+            if remaining:
+                self._reading[ref] = remaining
+            else:
+                self._touched.discard(ref)
+        customer = _text(raw_customer) if raw_customer is not None else None
+        profile = _decode(data)
+        # Events this process queued and no flush has taken yet are not in Redis: show them anyway.
+        queued = self._pending.get(ref, []) + (self._pending.get(f"c:{customer}", []) if customer is not None else [])
+        if queued:
+            profile = profile or Profile()
+            _apply(profile, queued)
+            data = profile.dumps()
+        # Cache only what is certain: nothing written locally during the read, no write in flight.
+        in_flight = ref in self._inflight or (customer is not None and f"c:{customer}" in self._inflight)
+        if self._cache is not None and not touched and not in_flight:
+            self._cache[ref] = _Cached(time.monotonic() + self._cache_ttl, customer, data)
+        return profile
+
+    # -- writing ------------------------------------------------------------------------------
+
+    async def record(self, visitor_id: str, events: Sequence[Event]) -> None:
+        """Queue the events; the flusher writes them within about flush_interval. Never waits for Redis."""
+        self._enqueue(f"v:{visitor_id}", events)
+
+    async def record_customer(self, customer_id: str, events: Sequence[Event]) -> None:
+        self._enqueue(f"c:{customer_id}", events)
+
+    def _enqueue(self, ref: str, events: Sequence[Event]) -> None:
+        if self._closed:
+            raise StoreError("the Redis profile store is closed")
+        if not events:
+            return
+        self._pending.setdefault(ref, []).extend(events)
+        self._pending_count += len(events)
+        self._touch(ref)
+        self._update_cached(ref, events)
+        self._drop_beyond_cap()
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.get_running_loop().create_task(self._flush_periodically(), name="etalage-redis-flusher")
+        self._wakeup.set()
+
+    def _update_cached(self, ref: str, events: Sequence[Event]) -> None:
+        """Apply the events to this process's cached copies so it sees its own writes at once."""
+        if self._cache is None:
+            return
+        entry = self._cache.get(ref)
+        refs = [ref] if entry is None or entry.customer is None else [ref, f"c:{entry.customer}"]
+        for each in refs:
+            cached = self._cache.get(each)
+            if cached is not None:
+                profile = Profile.loads(cached.data) if cached.data is not None else Profile()
+                _apply(profile, events)
+                self._cache[each] = cached._replace(data=profile.dumps())
+
+    def _drop_beyond_cap(self) -> None:
+        while self._pending_count > self._max_pending:
+            ref = next(iter(self._pending))
+            events = self._pending[ref]
+            excess = min(len(events), self._pending_count - self._max_pending)
+            del events[:excess]
+            if not events:
+                del self._pending[ref]
+            self._pending_count -= excess
+            if not self._warned_full:
+                self._warned_full = True
+                log.warning("more than %d profile events queued for Redis; dropping the oldest", self._max_pending)
+            self.dropped_events += excess
+
+    def _touch(self, ref: str) -> None:
+        if ref in self._reading:
+            self._touched.add(ref)
+
+    @property
+    def pending_events(self) -> int:
+        """Events queued and not yet taken by a flush."""
+        return self._pending_count
+
+    async def flush(self) -> None:
+        """Write every event queued before this call. StoreError (the events stay queued) when Redis fails."""
+        await self._flush(None)
+
+    async def _flush(self, refs: Sequence[str] | None) -> None:
+        async with self._flush_lock:
+            batches = self._take(refs)
+            if not batches:
+                return
+            failure: BaseException | None = None
+            try:
+                for start in range(0, len(batches), _BATCH_KEYS):
+                    await self._commit_chunk(batches[start : start + _BATCH_KEYS])
+            except (RedisError, OSError) as exc:
+                failure = exc
+            finally:
+                unwritten = self._settle(batches)
+            if failure is not None:
+                self._set_healthy(False, failure)
+                raise StoreError(f"Redis: {failure}") from failure
+            self._set_healthy(True)
+            if unwritten:
+                raise StoreError(f"{unwritten} profiles kept changing under concurrent writers; their events stay queued")
+
+    def _take(self, refs: Sequence[str] | None) -> list[_Batch]:
+        if refs is None:
+            taken, self._pending = self._pending, {}
+        else:
+            taken = {ref: self._pending.pop(ref) for ref in refs if ref in self._pending}
+        batches = [_Batch(ref, events) for ref, events in taken.items()]
+        for batch in batches:
+            self._pending_count -= len(batch.events)
+            self._inflight[batch.ref] = batch
+            self._touch(batch.ref)
+        return batches
+
+    def _settle(self, batches: list[_Batch]) -> int:
+        """End a flush: unwritten batches go back in front of the queue (they are older than anything
+        queued since); returns how many went back."""
+        front: dict[str, list[Event]] = {}
+        for batch in batches:
+            self._inflight.pop(batch.ref, None)
+            self._touch(batch.ref)
+            if batch.written or batch.cancelled:
+                continue
+            front[batch.ref] = batch.events + self._pending.pop(batch.ref, [])
+            self._pending_count += len(batch.events)
+        if front:
+            front.update(self._pending)
+            self._pending = front
+            self._drop_beyond_cap()
+        return len(front)
+
+    async def _commit_chunk(self, chunk: list[_Batch]) -> None:
+        """Write a chunk in one transaction, or key by key when it keeps conflicting."""
+        try:
+            await self._transaction(chunk, attempts=2)
+            return
+        except _Contended:
+            pass
+        for batch in chunk:
+            try:
+                await self._transaction([batch], attempts=_MAX_ATTEMPTS)
+            except _Contended:
+                pass  # stays unwritten: queued again by _settle
+
+    async def _transaction(self, batches: list[_Batch], attempts: int) -> None:
+        for _ in range(attempts):
+            live = [batch for batch in batches if not batch.cancelled]
+            if not live:
+                return
+            try:
+                async with self._redis.pipeline(transaction=True) as pipe:
+                    await self._apply_batches(pipe, live)
+                for batch in live:
+                    batch.written = True
+                return
+            except WatchError as exc:
+                if _connection_lost(exc):
+                    raise RedisConnectionError(str(exc)) from exc
+        raise _Contended()
+
+    async def _apply_batches(self, pipe: Pipeline, batches: list[_Batch]) -> None:
+        """WATCH, read, apply the events in Python, write back in MULTI/EXEC (WatchError on any concurrent change)."""
+        prefix = self._prefix
+        visitors = [batch.ref[2:] for batch in batches if batch.ref.startswith("v:")]
+        link_keys = [f"{prefix}link:{visitor_id}" for visitor_id in visitors]
+        own_keys = [prefix + batch.ref for batch in batches]
+        await pipe.watch(*link_keys, *own_keys)
+        customers = dict(zip(visitors, await pipe.mget(link_keys))) if link_keys else {}
+        targets = []
+        for batch in batches:
+            customer = customers.get(batch.ref[2:]) if batch.ref.startswith("v:") else None
+            targets.append(self._customer_prefix + _text(customer) if customer is not None else prefix + batch.ref)
+        unwatched = set(targets).difference(own_keys)
+        if unwatched:
+            # Watched before being read, so a change between the link's read and this one still aborts.
+            await pipe.watch(*unwatched)
+        keys = list(dict.fromkeys(targets))
+        profiles: dict[str, Profile] = {}
+        for key, data in zip(keys, await pipe.mget(keys)):
+            try:
+                profiles[key] = Profile.loads(data) if data is not None else Profile()
+            except ProfileDecodeError as exc:
+                # Maybe a newer Etalage's schema during a rolling upgrade: leave it alone, lose these events.
+                log.warning("not writing to unreadable profile %s: %s", key, exc)
+        lost = 0
+        for batch, target in zip(batches, targets):
+            if target in profiles:
+                lost += _apply(profiles[target], batch.events)
+            else:
+                lost += len(batch.events)
+        if any(batch.cancelled for batch in batches):
+            raise WatchError("erased while being written")
+        pipe.multi()
+        for key, profile in profiles.items():
+            pipe.set(key, profile.dumps(), px=self._ttl_ms)
+        for link_key, customer in zip(link_keys, customers.values()):
+            if customer is not None:
+                pipe.pexpire(link_key, self._ttl_ms)
+        await pipe.execute()
+        self.dropped_events += lost
+
+    async def _flush_periodically(self) -> None:
+        while True:
+            await self._wakeup.wait()
+            await asyncio.sleep(self._flush_interval if self._healthy else max(self._flush_interval, _RETRY_INTERVAL))
+            self._wakeup.clear()
+            try:
+                await self.flush()
+            except StoreError:
+                self._wakeup.set()  # the events stay queued: try again later
+            except Exception:
+                log.exception("unexpected error flushing profile events to Redis")
+                self._wakeup.set()
+
+    def _set_healthy(self, healthy: bool, exc: BaseException | None = None) -> None:
+        """Log once per change of state, not once per failed flush."""
+        if healthy == self._healthy:
+            return
+        self._healthy = healthy
+        if healthy:
+            log.warning("Redis profile store reachable again; queued profile events written")
+        else:
+            log.warning("Redis profile store unreachable (%s); profile events stay queued (%d now) and are retried", exc, self._pending_count)
+
+    # -- linking and erasing ------------------------------------------------------------------
+
+    async def link(self, visitor_id: str, customer_id: str) -> None:
+        """Merge the visitor's profile into the customer's and link them, once.
+
+        The proxy links on every response that names the customer, so an existing link costs at
+        most one GET (none when this process read it within cache_ttl); writes through the link
+        keep its TTL sliding.
+        """
+        ref = f"v:{visitor_id}"
+        link_key = f"{self._prefix}link:{visitor_id}"
+        own_key = self._prefix + ref
+        customer_key = self._customer_prefix + customer_id
+        entry = self._cache.get(ref) if self._cache is not None else None
+        if entry is not None and entry.customer == customer_id:
+            return
+        try:
+            if await self._redis.get(link_key) == customer_id.encode():
+                return
+        except RedisError as exc:
+            raise StoreError(f"Redis: {exc}") from exc
+        # Write what this process queued for the visitor first, so it is part of the merge.
+        await self._flush([ref])
+        try:
+            for _ in range(_MAX_ATTEMPTS):
+                try:
+                    async with self._redis.pipeline(transaction=True) as pipe:
+                        await pipe.watch(link_key, own_key, customer_key)
+                        current, anonymous, known = await pipe.mget(link_key, own_key, customer_key)
+                        if current == customer_id.encode():
+                            pipe.multi()
+                            pipe.pexpire(link_key, self._ttl_ms)
+                        else:
+                            customer = _decode(known) or Profile()
+                            if anonymous is not None:
+                                customer.merge(_decode(anonymous))  # type: ignore[arg-type]
+                            customer.apply([Event("customer", customer_id, time.time())])
+                            pipe.multi()
+                            if anonymous is not None:
+                                pipe.delete(own_key)
+                            pipe.set(customer_key, customer.dumps(), px=self._ttl_ms)
+                            pipe.set(link_key, customer_id, px=self._ttl_ms)
+                        await pipe.execute()
+                    break
+                except WatchError as exc:
+                    if _connection_lost(exc):
+                        raise
+            else:
+                raise StoreError(f"linking visitor to customer gave up after {_MAX_ATTEMPTS} conflicting attempts")
+        except RedisError as exc:
+            raise StoreError(f"Redis: {exc}") from exc
+        finally:
+            self._forget_cached(f"v:{visitor_id}")
+            self._forget_cached(f"c:{customer_id}")
+
+    async def erase(self, visitor_id: str) -> None:
+        ref = f"v:{visitor_id}"
+        self._forget_queued(ref)
+        try:
+            customer = await self._erase_script(keys=[f"{self._prefix}link:{visitor_id}", self._prefix + ref], args=[self._customer_prefix])
+        except RedisError as exc:
+            raise StoreError(f"Redis: {exc}") from exc
+        if customer is not None:
+            self._forget_queued(f"c:{_text(customer)}")
+
+    def _forget_queued(self, ref: str) -> None:
+        self._pending_count -= len(self._pending.pop(ref, ()))
+        batch = self._inflight.get(ref)
+        if batch is not None:
+            batch.cancelled = True
+        self._forget_cached(ref)
+
+    def _forget_cached(self, ref: str) -> None:
+        self._touch(ref)
+        if self._cache is not None:
+            entry = self._cache.pop(ref, None)
+            if entry is not None and entry.customer is not None:
+                self._cache.pop(f"c:{entry.customer}", None)
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        """Stop the flusher, write everything queued and close the connections."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._flusher is not None:
+            async with self._flush_lock:  # let a flush under way finish first
+                self._flusher.cancel()
+            await asyncio.wait([self._flusher])
+        try:
+            await self.flush()
+        except StoreError as exc:
+            log.warning("closing the Redis profile store with %d profile events unwritten: %s", self._pending_count, exc)
+        await self._redis.aclose()

@@ -1,0 +1,1 @@
+"""Rule files: loading and validating them into typed objects, conditions, actions, hot reload."""

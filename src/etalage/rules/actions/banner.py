@@ -1,0 +1,80 @@
+"""banner: replace a block's content with a template.
+
+Either `templates = { category = file }`, one per category, chosen by the visitor's strongest
+interest; or one `template = file` shown whenever the rule's conditions hold (a campaign, a
+restock reminder, a welcome back), which knows no category.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from etalage.html.page import Block, Edit
+from etalage.profiles.profile import Profile
+from etalage.rules.model import Fields, Site
+from etalage.html.templates import Template
+from etalage.rules.actions.base import Action, CompileContext, PageContext, encode_fragment, interest_reason, label_html, mark_block, ranked_categories
+
+PROVIDES = frozenset({"category", "category_label"})
+
+
+class Banner(Action):
+    kind = "banner"
+
+    def __init__(self, templates: Mapping[str, Template], fixed: Template | None = None, label: str | None = None) -> None:
+        self.templates = templates
+        self.fixed = fixed
+        self.label = label_html(label)
+
+    @classmethod
+    def compile(cls, fields: Fields, context: CompileContext) -> Banner | None:
+        label = fields.take("label", str, None)
+        if "template" in fields.table:
+            if "templates" in fields.table:
+                fields.problem(f"{fields.name}: give 'template' (one for everyone) or 'templates' (one per category), not both", "template")
+            fields.take("templates", dict, None)
+            fixed = context.template(fields, "template", frozenset())
+            return cls({}, fixed, label) if fixed is not None else None
+        table = fields.take("templates", dict)
+        if table is None:
+            return None
+        per_category = fields.sub("templates", table)
+        templates = {}
+        for category in table:
+            if category not in context.site.labels:
+                per_category.problem(
+                    f"{fields.name}: unknown category '{category}' in 'templates'",
+                    category,
+                    f"categories are: {', '.join(context.site.categories)}",
+                )
+                per_category.take(category, str)
+                continue
+            template = context.template(per_category, category, PROVIDES)
+            if template is not None:
+                templates[category] = template
+        per_category.finish()
+        return cls(templates, None, label)
+
+    def _choice(self, ranked: list[tuple[str, float]]) -> str | None:
+        """The visitor's strongest category (of `ranked`, as ranked_categories gives it), if it has a template."""
+        top = ranked[0][0] if ranked else None
+        return top if top in self.templates else None
+
+    def apply(self, rule_id: str, block: Block | None, page: PageContext) -> list[Edit]:
+        assert block is not None
+        if self.fixed is not None:
+            html = self.fixed.render({}, page.language) + self.label
+            return [mark_block(block, rule_id), Edit(block.inner_start, block.inner_end, encode_fragment(html, page.charset))]
+        top = self._choice(page.ranked_categories(rule_id))
+        if top is None:
+            return []
+        html = self.templates[top].render({"category": top, "category_label": page.site.labels[top]}, page.language) + self.label
+        return [mark_block(block, rule_id), Edit(block.inner_start, block.inner_end, encode_fragment(html, page.charset))]
+
+    def why(self, rule_id: str, profile: Profile, site: Site, now: float) -> str | None:
+        if self.fixed is not None:
+            return None  # the same message for everyone: the rule's conditions are the reason
+        top = self._choice(ranked_categories(profile, site, now, rule_id))
+        if top is None:
+            return None
+        return f"shows a {site.labels[top]} banner, because {interest_reason(profile, site, top)}"

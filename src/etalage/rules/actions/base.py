@@ -1,0 +1,126 @@
+"""What every action is: compiled once from its rule table, applied per page view under a guard."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from html import escape
+from typing import ClassVar
+
+from etalage.html.page import Block, Edit, PageLayout
+from etalage.profiles.profile import Profile
+from etalage.rules.model import BlockDef, Fields, Site
+from etalage.html.templates import Template
+
+__all__ = ["Action", "CompileContext", "PageContext", "mark_block", "encode_fragment", "label_html", "ranked_categories", "strongest_category", "template_values", "interest_reason"]
+
+
+@dataclass(frozen=True, slots=True)
+class CompileContext:
+    site: Site
+    block: BlockDef | None
+    # template(fields, key, provided names) -> compiled template, or None after recording a problem
+    template: Callable[[Fields, str, frozenset[str]], Template | None]
+
+
+@dataclass(frozen=True, slots=True)
+class PageContext:
+    layout: PageLayout
+    profile: Profile
+    site: Site
+    charset: str
+    path: str
+    now: float
+    language: str = ""
+    # What actions derive from the layout alone (a block's card categories...), keyed by the
+    # action: kept with the cached layout, so it is worked out once per page, not per view.
+    derived: dict[object, object] = field(default_factory=dict)
+    # The visitor's interest on this page view (_interest), worked out once for all its rules.
+    interest: tuple[tuple[str, float], ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "interest", _interest(self.profile, self.site, self.now))
+
+    def ranked_categories(self, rule_id: str) -> list[tuple[str, float]]:
+        """Categories with some interest, strongest first (site order breaks ties), minus the ones the
+        visitor excluded (they have no interest) or marked "not for me" for this rule."""
+        return _for_rule(self.interest, self.profile, rule_id)
+
+
+def ranked_categories(profile: Profile, site: Site, now: float, rule_id: str) -> list[tuple[str, float]]:
+    return _for_rule(_interest(profile, site, now), profile, rule_id)
+
+
+def _interest(profile: Profile, site: Site, now: float) -> tuple[tuple[str, float], ...]:
+    scored = [(category, profile.affinity(category, now, site.half_life)) for category in site.categories]
+    return tuple(sorted((pair for pair in scored if pair[1] > 0), key=lambda pair: -pair[1]))
+
+
+def _for_rule(interest: tuple[tuple[str, float], ...], profile: Profile, rule_id: str) -> list[tuple[str, float]]:
+    dismissed = profile.dismissed
+    if not dismissed:
+        return list(interest)
+    return [pair for pair in interest if f"{rule_id}:{pair[0]}" not in dismissed]
+
+
+def encode_fragment(text: str, charset: str) -> bytes:
+    # Characters the page's charset cannot carry become character references, never '?'.
+    return text.encode(charset, "xmlcharrefreplace")
+
+
+def strongest_category(profile: Profile, site: Site, now: float, rule_id: str) -> str | None:
+    """The category a template's {{ category }} stands for: the visitor's strongest for this rule."""
+    ranked = ranked_categories(profile, site, now, rule_id)
+    return ranked[0][0] if ranked else None
+
+
+def interest_reason(profile: Profile, site: Site, category: str) -> str:
+    """Why a category was chosen for the visitor, in their words (for the visitor's own page)."""
+    label = site.labels[category]
+    if category in profile.interests:
+        return f"you told us you are interested in {label}"
+    return f"{label} is what you look at most"
+
+
+def template_values(page: PageContext, rule_id: str, personal: bool) -> dict[str, str] | None:
+    """Values for a template's placeholders: the visitor's strongest category when the template
+    uses one; None when it does and the visitor has no interest to fill it with."""
+    if not personal:
+        return {}
+    ranked = page.ranked_categories(rule_id)
+    if not ranked:
+        return None
+    top = ranked[0][0]
+    return {"category": top, "category_label": page.site.labels[top]}
+
+
+def label_html(label: str | None) -> str:
+    """The optional visible label of a personalized block, linking to the visitor's own page."""
+    if not label:
+        return ""
+    return f'<p class="etalage-label"><small>{escape(label)} · <a href="/.etalage/me">why?</a></small></p>'
+
+
+def mark_block(block: Block, rule_id: str) -> Edit:
+    """Tag the block's start tag so tests, explain and the visitor's page can find what changed."""
+    return Edit(block.tag_end, block.tag_end, f' data-etalage-rule="{escape(rule_id)}"'.encode("ascii"))
+
+
+class Action(abc.ABC):
+    kind: ClassVar[str]
+    needs_block: ClassVar[bool] = True
+    needs_items: ClassVar[bool] = False
+
+    @classmethod
+    @abc.abstractmethod
+    def compile(cls, fields: Fields, context: CompileContext) -> Action | None:
+        """Validate the action's own keys (recording problems in `fields`) and build it."""
+
+    @abc.abstractmethod
+    def apply(self, rule_id: str, block: Block | None, page: PageContext) -> list[Edit]:
+        """Edits for this page view; [] leaves the page alone."""
+
+    @abc.abstractmethod
+    def why(self, rule_id: str, profile: Profile, site: Site, now: float) -> str | None:
+        """In the visitor's own words, why this rule would personalize for them now; None if it would not."""

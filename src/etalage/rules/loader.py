@@ -1,0 +1,468 @@
+"""Loading a rules folder: every `*.toml` file merged, validated up front, compiled into a RuleSet.
+
+Every problem in every file is collected and reported as `file:line: reason (hint)`, so a marketer
+fixes a folder in one pass; a folder with any problem is refused whole and the caller keeps the
+last good rule set.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from selectolax.lexbor import LexborHTMLParser
+
+from etalage.rules.tomlpos import KeyLines
+from etalage.rules.actions import ACTIONS, CompileContext
+from etalage.rules.conditions import Condition, compile_condition, compile_segments, never_fires
+from etalage.consent import ConsentPolicy, build_policy
+from etalage.html.page import BlockSpec
+from etalage.rules.model import BlockDef, Fields, LearnRule, LoginSource, Problem, Product, Rule, RuleSet, RuleSetError, Site
+from etalage.html.templates import Template, TemplateError, compile_template
+
+__all__ = ["load_rules"]
+
+_SLUG = re.compile(r"[a-z0-9][a-z0-9_-]*")
+_LANGUAGE = re.compile(r"[a-z]{2,3}")
+_TOML_POSITION = re.compile(r"\(at line (\d+), column \d+\)")
+_SECTIONS = ("site", "consent", "login", "catalog", "catalog_feed", "segments", "learn", "blocks", "rule")
+_LEARN_GROUPS = {"category_view": "category", "product_view": "product", "newsletter_subscribe": "category", "purchase": "product"}
+_PROBE_DOCUMENT = LexborHTMLParser("<p></p>")
+
+
+def _slug_check(value: str) -> str | None:
+    if _SLUG.fullmatch(value):
+        return None
+    return f"{value!r} must be lower-case letters, digits, '-' or '_', starting with a letter or digit"
+
+
+def _selector_check(value: str) -> str | None:
+    try:
+        _PROBE_DOCUMENT.css(value)
+    except Exception as exc:  # selectolax raises several types for bad selectors
+        return f"invalid CSS selector {value!r} ({exc})"
+    return None
+
+
+class _Folder:
+    """The state of one load: the folder, its parsed files, the problems found so far."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.root = directory.resolve()
+        self.unreadable = False
+        self.problems: list[Problem] = []
+        self.digest = hashlib.sha256()
+        self.templates: dict[tuple[str, frozenset[str]], Template | None] = {}
+        # The site's languages, known once [site] is read (templates may have one file per language).
+        self.languages: tuple[str, ...] = ()
+
+    def relative(self, path: Path) -> str:
+        try:
+            return str(path.resolve().relative_to(self.root.parent))
+        except ValueError:
+            return str(path)
+
+    def read_toml(self, path: Path) -> tuple[dict[str, Any], KeyLines] | None:
+        name = self.relative(path)
+        data = path.read_bytes()
+        self.digest.update(name.encode() + b"\0" + data + b"\0")
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = data[: exc.start].count(b"\n") + 1
+            self.problems.append(Problem(name, line, "not valid UTF-8 text", "save the file as UTF-8"))
+            self.unreadable = True
+            return None
+        try:
+            document = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            match = _TOML_POSITION.search(str(exc))
+            message = _TOML_POSITION.sub("", str(exc)).strip()
+            self.problems.append(
+                Problem(name, int(match.group(1)) if match else 1, f"TOML syntax error: {message}", "check quotes, brackets and '=' on this line")
+            )
+            self.unreadable = True
+            return None
+        return document, KeyLines(text)
+
+    def template(self, fields: Fields, key: str, provided: frozenset[str]) -> Template | None:
+        """The template a rule names; a path with {lang} is compiled once per site language."""
+        relative = fields.take(key, str)
+        if relative is None:
+            return None
+        if "{lang}" not in relative:
+            return self._template_file(fields, key, relative, provided)
+        if not self.languages:
+            fields.problem(f"{fields.name}: template {relative!r} has {{lang}}, but [site] names no languages", key, 'add languages = ["nl", "en"] to [site]')
+            return None
+        versions = {code: self._template_file(fields, key, relative.replace("{lang}", code), provided) for code in self.languages}
+        if any(version is None for version in versions.values()):
+            return None
+        default = versions[self.languages[0]]
+        assert default is not None
+        return default.translated(versions)  # type: ignore[arg-type]
+
+    def _template_file(self, fields: Fields, key: str, relative: str, provided: frozenset[str]) -> Template | None:
+        path = (self.root / relative).resolve()
+        if not path.is_relative_to(self.root):
+            fields.problem(f"{fields.name}: template {relative!r} is outside the rules folder", key)
+            return None
+        cache_key = (str(path), provided)
+        if cache_key in self.templates:
+            return self.templates[cache_key]
+        template = None
+        if not path.is_file():
+            fields.problem(f"{fields.name}: template file {relative!r} not found", key, f"looked in {self.relative(path.parent)}")
+        else:
+            data = path.read_bytes()
+            self.digest.update(relative.encode() + b"\0" + data + b"\0")
+            try:
+                template = compile_template(relative, data.decode("utf-8"), provided)
+            except UnicodeDecodeError:
+                self.problems.append(Problem(self.relative(path), 1, "template is not valid UTF-8 text"))
+            except TemplateError as exc:
+                self.problems.append(Problem(self.relative(path), exc.line, str(exc), f"used by {fields.where(key)}"))
+        self.templates[cache_key] = template
+        return template
+
+
+def load_rules(directory: Path) -> RuleSet:
+    """Load and validate a rules folder; raises RuleSetError listing every problem."""
+    folder = _Folder(directory)
+    if not directory.is_dir():
+        raise RuleSetError([Problem(str(directory), 1, "rules folder not found")])
+    tables: dict[str, list[Fields]] = {section: [] for section in _SECTIONS}
+    files = sorted(directory.glob("*.toml"))
+    if not files:
+        folder.problems.append(Problem(str(directory), 1, "no .toml rule files in this folder"))
+    for path in files:
+        parsed = folder.read_toml(path)
+        if parsed is None:
+            continue
+        document, lines = parsed
+        top = Fields(document, (), folder.relative(path), lines, folder.problems)
+        for section in _SECTIONS:
+            value = top.take(section, (dict, list), None)
+            if value is None:
+                continue
+            if section in ("learn", "rule"):
+                if not isinstance(value, list):
+                    top.problem(f"'{section}' must be written as [[{section}]] tables", section)
+                    continue
+                tables[section] += [top.entry(section, index, entry) for index, entry in enumerate(value)]
+            else:
+                tables[section].append(top.sub(section, value))
+        top.finish()
+
+    site = _site(tables["site"], folder, files)
+    consent = _consent(tables["consent"], folder)
+    login = _login(tables["login"])
+    catalog = _catalog(tables["catalog"], site, tables["catalog_feed"])
+    segments = compile_segments(tables["segments"], site, catalog)
+    learn = tuple(filter(None, (_learn(fields) for fields in tables["learn"])))
+    blocks = _blocks(tables["blocks"], catalog)
+    rules = _rules(tables["rule"], site, catalog, segments, blocks, folder)
+    if folder.problems:
+        raise RuleSetError(sorted(folder.problems, key=lambda p: (p.file, p.line)))
+    return RuleSet(site, consent, learn, login, catalog, blocks, rules, folder.digest.hexdigest()[:16])
+
+
+def _single(found: list[Fields], section: str) -> Fields | None:
+    for extra in found[1:]:
+        extra.problem(f"[{section}] is defined again (first at {found[0].where()})")
+    return found[0] if found else None
+
+
+def _site(found: list[Fields], folder: _Folder, files: list[Path]) -> Site:
+    fields = _single(found, "site")
+    if fields is None:
+        # A file that did not parse may well hold the [site] table: its own error says enough.
+        if files and not folder.unreadable:
+            folder.problems.append(Problem(folder.relative(files[0]), 1, "no [site] table in any rule file", 'add [site] with categories = { slug = "Label" }'))
+        return Site((), {})
+    table = fields.take("categories", dict) or {}
+    categories = fields.sub("categories", table)
+    labels = {}
+    for slug in table:
+        label = categories.take(slug, str, check=lambda _value, slug=slug: _slug_check(slug))
+        if label is not None:
+            labels[slug] = label
+    half_life_days = fields.take("interest_half_life_days", (int, float), 30, lambda d: None if d > 0 else "must be more than 0")
+    languages = fields.strings("languages", ()) or ()
+    for code in languages:
+        if not _LANGUAGE.fullmatch(code):
+            fields.problem(f"{fields.name}: 'languages': {code!r} is not a language code", "languages", 'use codes like "nl", "en", "de"')
+    language_from = fields.take(
+        "language_from", str, "path", lambda v: None if v in ("path", "accept-language") else f"{v!r} is not one of path, accept-language"
+    )
+    fields.finish()
+    folder.languages = tuple(languages)
+    return Site(tuple(labels), labels, half_life_days * 24 * 3600.0, tuple(languages), language_from)
+
+
+def _consent(found: list[Fields], folder: _Folder) -> ConsentPolicy:
+    fields = _single(found, "consent")
+    if fields is None:
+        return ConsentPolicy()
+    return build_policy(fields)  # validates [consent] and its [consent.<source>] tables, then finish()
+
+
+def _login(found: list[Fields]) -> LoginSource:
+    fields = _single(found, "login")
+    if fields is None:
+        return LoginSource()
+    header = fields.take("header", str, None)
+    cookie = fields.take("cookie", str, None)
+    fields.finish()
+    return LoginSource(header.lower() if header else None, cookie)
+
+
+class Catalog(dict[str, Product]):
+    """The shop's products by id, as the [catalog] tables list them, with their pages indexed.
+
+    A plain dict to everything that reads products; `paths` finds the product of a page (or of
+    a card's link) by Product.page_key, and `feed_categories` is [catalog_feed]'s mapping for
+    `etalage import-products`.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.paths: dict[str, str] = {}
+        self.feed_categories: dict[str, str] = {}
+
+
+_PRODUCT_KEYS = ("category", "lasts_days", "path")
+
+
+def _path_check(path: str) -> str | None:
+    if path.startswith("/") and not path.startswith("//") and not re.search(r"[\s?#\x00-\x1f\x7f]", path):
+        return None
+    return "must be the path of the product's page: starting with '/', without host, query or spaces (e.g. \"/p/dog-kibble-5kg\")"
+
+
+def _catalog(found: list[Fields], site: Site, feed: list[Fields] | None = None) -> Catalog:
+    """Products by id. A product may be listed in several [catalog] tables (a catalogue imported
+    from a product feed, and a hand-written file adding `lasts_days`): its keys are merged, and
+    must agree where two tables give the same key."""
+    catalog = Catalog()
+    merged: dict[str, dict[str, tuple[Any, Fields]]] = {}
+    first: dict[str, Fields] = {}
+    has_category: set[str] = set()
+    for section in found:
+        for product_id, value in section.table.items():
+            entry = section.sub(product_id, section.take(product_id, dict, {}))
+            values = {
+                "category": entry.take(
+                    "category", str, None, lambda c: None if c in site.labels else f"unknown category {c!r} (categories are: {', '.join(site.categories)})"
+                ),
+                "lasts_days": entry.take("lasts_days", int, None, lambda d: None if d > 0 else "must be at least 1"),
+                "path": entry.take("path", str, None, _path_check),
+            }
+            entry.finish()
+            first.setdefault(product_id, entry)
+            if "category" in entry.table:
+                has_category.add(product_id)
+            known = merged.setdefault(product_id, {})
+            for key in _PRODUCT_KEYS:
+                value = values[key]
+                if value is None:
+                    continue
+                if key not in known:
+                    known[key] = (value, entry)
+                elif known[key][0] != value:
+                    entry.problem(
+                        f"{entry.name}: '{key}' is {value!r} here but {known[key][0]!r} at {known[key][1].where(key)}",
+                        key,
+                        "a product listed in several [catalog] tables takes its keys from all of them, and they must agree",
+                    )
+    for product_id, known in merged.items():
+        if product_id not in has_category:
+            first[product_id].problem(f"{first[product_id].name}: missing required key 'category'")
+        if "category" not in known:
+            continue
+        path = known["path"][0] if "path" in known else None
+        catalog[product_id] = Product(known["category"][0], known["lasts_days"][0] if "lasts_days" in known else None, path)
+        page = Product.page_key(path) if path is not None else None
+        if page is None:
+            continue
+        other = catalog.paths.setdefault(page, product_id)
+        if other != product_id:
+            entry = known["path"][1]
+            entry.problem(f"{entry.name}: 'path' {path!r} is also the page of product {other!r} (at {merged[other]['path'][1].where('path')})", "path")
+    catalog.feed_categories = _catalog_feed(feed or [], site)
+    return catalog
+
+
+def _catalog_feed(found: list[Fields], site: Site) -> dict[str, str]:
+    """[catalog_feed]: which of the site's categories a product feed's category text means."""
+    fields = _single(found, "catalog_feed")
+    if fields is None:
+        return {}
+    table = fields.take("categories", dict, {})
+    categories = fields.sub("categories", table)
+    mapping: dict[str, str] = {}
+    for text in table:
+        slug = categories.take(
+            text,
+            str,
+            None,
+            lambda c, text=text: (
+                "the feed's category text is empty"
+                if not text.strip()
+                else None
+                if c in site.labels
+                else f"unknown category {c!r} (categories are: {', '.join(site.categories)})"
+            ),
+        )
+        if slug is not None:
+            mapping[text] = slug
+    fields.finish()
+    return mapping
+
+
+def _learn(fields: Fields) -> LearnRule | None:
+    event = fields.take(
+        "event", str, check=lambda e: None if e in _LEARN_GROUPS else f"unknown event {e!r} (known: {', '.join(_LEARN_GROUPS)})"
+    )
+    pattern = fields.regex("path", fields.take("path", str))
+    query = fields.take("query", str, None)
+    order_query = fields.take("order_query", str, None)
+    fields.finish()
+    if event is None or pattern is None:
+        return None
+    group = _LEARN_GROUPS[event]
+    if query is None and group not in pattern.groupindex:
+        fields.problem(f"{fields.name}: 'path' needs a named group (?P<{group}>...) or a 'query' parameter to read the {group} from", "path")
+        return None
+    if event == "purchase" and order_query is None:
+        fields.problem(f"{fields.name}: a purchase needs 'order_query', the query parameter holding the order id")
+        return None
+    return LearnRule(event, pattern, query, order_query, fields.where())
+
+
+def _blocks(found: list[Fields], catalog: Mapping[str, Product] | None = None) -> dict[str, BlockDef]:
+    # Cards without a category attribute take it from the catalogue, by id or by their link's
+    # page. An empty catalogue is no error here: a folder must load before its first
+    # `etalage import-products`, which loads it.
+    catalog = catalog if catalog is not None else Catalog()
+    paths: Mapping[str, str] = getattr(catalog, "paths", {})
+    blocks: dict[str, BlockDef] = {}
+    for section in found:
+        for name, value in section.table.items():
+            section.take(name, dict, check=lambda _v, name=name: _slug_check(name))
+            fields = section.sub(name, value)
+            if name in blocks:
+                fields.problem(f"block '{name}' is defined again (first at {blocks[name].source})")
+                continue
+            selector = fields.take("selector", str, check=_selector_check)
+            items = fields.take("items", str, None, _selector_check)
+            item_id = fields.take("item_id", str, None)
+            from_link = _item_id_from_link(fields)
+            item_category = fields.take("item_category", str, None)
+            if items is None and (item_id or item_category):
+                fields.problem(f"{fields.name}: item_id and item_category need 'items' (a selector for the product cards)", "items")
+            if items is None and from_link is not None:
+                fields.problem(f"{fields.name}: item_id_from_link needs 'items' (a selector for the product cards)", "item_id_from_link")
+            # (an item_id_from_link with a mistake has its own message)
+            if items is not None and item_category is None and item_id is None and fields.table.get("item_id_from_link", False) is False:
+                fields.problem(
+                    f"{fields.name}: 'items' needs 'item_category', the card attribute that holds the category",
+                    "items",
+                    "or 'item_id' / 'item_id_from_link' to take each card's category from [catalog]",
+                )
+            fields.finish()
+            if selector is None:
+                continue
+            attrs = tuple(attr for attr in (item_id, item_category) if attr)
+            spec = BlockSpec(name, selector, items, attrs, item_links=items is not None and from_link is not None)
+            pattern = from_link if isinstance(from_link, re.Pattern) else None
+            blocks[name] = BlockDef(spec, item_id, item_category, fields.where(), pattern, from_link is True, catalog, paths)
+    return blocks
+
+
+def _item_id_from_link(fields: Fields) -> re.Pattern[str] | bool | None:
+    """`item_id_from_link`: a pattern with the group (?P<id>...), or true (the catalogue's paths)."""
+    value = fields.take("item_id_from_link", (str, bool), None)
+    if value is None or value is False:
+        return None
+    if value is True:
+        return True
+    pattern = fields.regex("item_id_from_link", value)
+    if pattern is not None and "id" not in pattern.groupindex:
+        fields.problem(f"{fields.name}: 'item_id_from_link' needs a named group (?P<id>...) to read the product id from", "item_id_from_link")
+        return None
+    return pattern
+
+
+def _rules(
+    found: list[Fields], site: Site, catalog: dict[str, Product], segments: dict[str, Condition], blocks: dict[str, BlockDef], folder: _Folder
+) -> tuple[Rule, ...]:
+    rules: list[Rule] = []
+    seen: dict[str, str] = {}
+    for fields in found:
+        rule_id = fields.take("id", str, check=_slug_check)
+        if rule_id is not None:
+            fields.label = f"rule '{rule_id}'"
+        kind = fields.take("action", str, check=lambda a: None if a in ACTIONS else f"unknown action {a!r} (known: {', '.join(ACTIONS)})")
+        if fields.take("enabled", bool, True) is False:
+            continue
+        block_name = fields.take("block", str, None)
+        pages = tuple(filter(None, (fields.regex("pages", p) for p in fields.strings("pages", ()) or ())))
+        when = compile_condition(fields, "when", site, catalog, segments)
+        if when is not None and (reason := never_fires(when)):
+            fields.problem(f"{fields.name} can never fire: {reason}", "when", "loosen or remove one of the conditions")
+        priority = fields.take("priority", int, 0)
+        if rule_id is not None and rule_id in seen:
+            fields.problem(f"rule id '{rule_id}' is used again (first at {seen[rule_id]})", "id")
+        elif rule_id is not None:
+            seen[rule_id] = fields.where("id")
+        action_type = ACTIONS.get(kind) if kind else None
+        block = None
+        if action_type is not None:
+            block = _rule_block(fields, action_type, block_name, blocks)
+        if action_type is None:
+            fields.finish()
+            continue
+        action = action_type.compile(fields, CompileContext(site, block, folder.template))
+        fields.finish()
+        if action is not None and rule_id is not None and when is not None and (block is not None or not action_type.needs_block):
+            rules.append(Rule(rule_id, action, block_name if action_type.needs_block else None, pages, priority, fields.where(), when))
+    _check_conflicts(rules, folder)
+    # Stable sort: file order decides among different blocks at equal priority.
+    return tuple(sorted(rules, key=lambda rule: -rule.priority))
+
+
+def _rule_block(fields: Fields, action_type: type, block_name: str | None, blocks: dict[str, BlockDef]) -> BlockDef | None:
+    if not action_type.needs_block:
+        if block_name is not None:
+            fields.problem(f"{fields.name}: a {action_type.kind} rule does not take a 'block'", "block")
+        return None
+    if block_name is None:
+        fields.problem(f"{fields.name}: a {action_type.kind} rule needs 'block', the name of a [blocks.<name>] table")
+        return None
+    block = blocks.get(block_name)
+    if block is None:
+        fields.problem(f"{fields.name}: unknown block '{block_name}'", "block", f"defined blocks: {', '.join(blocks) or 'none'}")
+        return None
+    if action_type.needs_items and block.spec.item_selector is None:
+        fields.problem(f"{fields.name}: a {action_type.kind} rule needs a block with 'items' and 'item_category'; block '{block_name}' has none", "block")
+        return None
+    return block
+
+
+def _check_conflicts(rules: list[Rule], folder: _Folder) -> None:
+    """Two rules on one block at the same priority would leave the winner to chance: refuse."""
+    claimed: dict[tuple[str, int], Rule] = {}
+    for rule in rules:
+        target = rule.block or rule.action.kind
+        first = claimed.setdefault((target, rule.priority), rule)
+        if first is not rule:
+            file, _, line = rule.source.rpartition(":")
+            folder.problems.append(
+                Problem(file, int(line), f"rules '{first.id}' and '{rule.id}' both change '{target}' at priority {rule.priority}", f"give one of them a higher 'priority' (first at {first.source})")
+            )

@@ -1,0 +1,75 @@
+"""The rule set in force, swapped atomically when the rules folder changes.
+
+A folder that fails to load never replaces a working rule set: the last good one keeps serving,
+and the problems are logged and kept for the admin status endpoint. No restart is needed for a
+rule change. Requests read `RuleBook.current` once and use that rule set to the end, so a swap
+never mixes two rule sets within one request.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+
+import watchfiles
+
+from etalage.rules.loader import load_rules
+from etalage.rules.model import Problem, RuleSet, RuleSetError
+
+__all__ = ["RuleBook"]
+
+log = logging.getLogger("etalage.rules")
+
+
+class RuleBook:
+    def __init__(self, directory: Path) -> None:
+        """Load the folder; raises RuleSetError when it is broken (there is nothing to serve yet)."""
+        self.directory = directory
+        self.current: RuleSet = load_rules(directory)
+        self.loaded_at = time.time()
+        self.last_problems: tuple[Problem, ...] = ()
+        self.failed_at: float | None = None
+        # Counts completed reload attempts, good or bad; waiters can block on it.
+        self.generation = 0
+        self._changed = threading.Condition()
+        # Set once the watcher is watching: edits from then on are never missed.
+        self.watching = threading.Event()
+
+    def reload(self) -> bool:
+        """Load the folder again; True when the new rule set is in force."""
+        try:
+            ruleset = load_rules(self.directory)
+        except RuleSetError as exc:
+            self.last_problems, self.failed_at = exc.problems, time.time()
+            log.error("rules in %s not reloaded; the last good rule set keeps serving:\n%s", self.directory, exc)
+            ok = False
+        else:
+            if ruleset.version != self.current.version:
+                log.info("rules reloaded from %s: %d rule(s), version %s", self.directory, len(ruleset.rules), ruleset.version)
+            self.current, self.loaded_at = ruleset, time.time()
+            self.last_problems, self.failed_at = (), None
+            ok = True
+        with self._changed:
+            self.generation += 1
+            self._changed.notify_all()
+        return ok
+
+    def wait_for_generation(self, generation: int, timeout: float) -> bool:
+        """Block (another thread) until `generation` reload attempts have completed."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self.generation >= generation, timeout)
+
+    async def watch(self) -> None:
+        """Reload whenever a file in the folder changes; runs until cancelled.
+
+        The first (possibly empty) batch arrives once the watch is in place; the folder is read
+        again then, so an edit made while Etalage was starting is not lost.
+        """
+        async for changes in watchfiles.awatch(self.directory, debounce=200, step=50, rust_timeout=500, yield_on_timeout=True):
+            if not self.watching.is_set():
+                self.watching.set()
+                self.reload()
+            elif changes:
+                self.reload()

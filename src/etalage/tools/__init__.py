@@ -1,0 +1,1 @@
+"""Offline commands: explaining rules on a page, importing customers and product feeds."""

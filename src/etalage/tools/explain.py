@@ -1,0 +1,101 @@
+"""`etalage rules explain`: what the rules would do to one page for one visitor, and why.
+
+The page is fetched from the shop as it is, then run through the same personalizer the proxy
+uses, with a profile given as a file, a stored visitor, or inline attributes. The report lists
+every rule (fired, or the first reason it did not) and a diff of the HTML.
+"""
+
+from __future__ import annotations
+
+import difflib
+import time
+from dataclasses import dataclass, field
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import orjson
+
+from etalage.http import compression
+from etalage.rules.conditions import Visit
+from etalage.metrics import Metrics
+from etalage.html.page import charset_of
+from etalage.engine.personalize import Outcome, Personalizer
+from etalage.profiles.profile import Event, Profile, ProfileDecodeError
+from etalage.rules.model import RuleSet
+
+__all__ = ["Explanation", "explain", "profile_from_json", "profile_from_options"]
+
+DAY = 24 * 3600.0
+
+
+@dataclass
+class Explanation:
+    url: str
+    status: int
+    outcomes: list[Outcome] = field(default_factory=list)
+    diff: list[str] = field(default_factory=list)
+    note: str = ""
+
+    def render(self, profile: Profile) -> str:
+        views = ", ".join(f"{category} {views}" for category, views in sorted(profile.category_views.items())) or "none"
+        lines = [f"GET {self.url} -> {self.status}", f"profile: views {views}; lifecycle {profile.lifecycle}; visits {profile.visits}"]
+        if self.note:
+            lines.append(self.note)
+        width = max((len(o.rule) for o in self.outcomes), default=0)
+        lines.append("rules:")
+        lines += [f"  {'fired  ' if o.fired else 'skipped'} {o.rule.ljust(width)}  {o.reason}" for o in self.outcomes]
+        lines.append("diff:" if self.diff else "diff: (page unchanged)")
+        lines += [line.rstrip("\n") for line in self.diff]
+        return "\n".join(lines) + "\n"
+
+
+def profile_from_json(data: bytes) -> Profile:
+    """A profile from a JSON file: a stored profile, or any subset of its fields (the rest default)."""
+    try:
+        given = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise ProfileDecodeError(f"not JSON: {exc}") from exc
+    if not isinstance(given, dict):
+        raise ProfileDecodeError("expected a JSON object with profile fields")
+    return Profile.loads(orjson.dumps({**Profile().to_dict(), **given}))
+
+
+def profile_from_options(views: list[str], interests: list[str], exclusions: list[str], subscribed: list[str], purchases: list[str]) -> Profile:
+    """A profile from inline attributes: views as CATEGORY=N, purchases as SKU or SKU@DAYS_AGO."""
+    now = time.time()
+    events: list[Event] = [Event("page_view", "/", now)]
+    for item in views:
+        category, _, count = item.partition("=")
+        events += [Event("category_view", category, now)] * int(count or 1)
+    events += [Event("interest", c, now) for c in interests] + [Event("exclusion", c, now) for c in exclusions]
+    events += [Event("newsletter_subscribe", c, now) for c in subscribed]
+    for number, item in enumerate(purchases):
+        sku, _, days = item.partition("@")
+        events.append(Event("purchase", sku, now - float(days or 0) * DAY, {"order": f"explain-{number}", "category": "", "quantity": 1}))
+    profile = Profile()
+    profile.apply(events)
+    return profile
+
+
+def explain(url: str, ruleset: RuleSet, profile: Profile, user_agent: str = "", transport: httpx.BaseTransport | None = None) -> Explanation:
+    """Fetch `url` from the shop and explain what the rules do to it for `profile`."""
+    with httpx.Client(transport=transport, follow_redirects=False, timeout=30) as client:
+        response = client.get(url, headers={"Accept": "text/html"})
+    report = Explanation(url, response.status_code)
+    content_type = response.headers.get("content-type", "")
+    if response.status_code != 200 or not content_type.lower().startswith("text/html"):
+        report.note = "only 200 text/html pages are personalized: this one passes through unchanged"
+        return report
+    # httpx decoded the body already; the proxy does the same with compression.decode.
+    body = response.content if response.headers.get("content-encoding", "") in compression.SUPPORTED else b""
+    parts = urlsplit(url)
+    path = parts.path or "/"
+    language = ruleset.site.language_of(path, None)
+    visit = Visit(profile, ruleset.site, ruleset.catalog, path, parse_qs(parts.query, keep_blank_values=True), None, user_agent, time.time(), profile.previous_visit or None, language)
+    result = Personalizer(Metrics()).personalize(ruleset, visit, body, content_type, explain=report.outcomes)
+    if result is not None:
+        charset = charset_of(content_type, body)
+        before = body.decode(charset, "replace").splitlines(keepends=True)
+        after = result.body.decode(charset, "replace").splitlines(keepends=True)
+        report.diff = list(difflib.unified_diff(before, after, "origin", "personalized", n=1))
+    return report

@@ -1,0 +1,70 @@
+"""Etalage's own endpoints under /.etalage/."""
+
+import asyncio
+
+import httpx
+import pytest
+
+from etalage.app import create_app
+from etalage.profiles.profile import Event
+from etalage.tokens import VisitorSigner
+from etalage.profiles.store import MemoryStore
+
+from tests.support.config import PROXY_RULES, SECRET, settings_for
+from tests.support.servers import running
+
+
+@pytest.fixture
+def with_token(origin):
+    with running(create_app(settings_for(origin, PROXY_RULES, admin_token="s3cret-token"))) as url:
+        yield url
+
+
+def test_control_health_answers_without_touching_the_shop(etalage, origin_app):
+    assert httpx.get(f"{etalage}/.etalage/health").text == "ok\n" and origin_app.seen == []
+
+
+def test_control_metrics_are_off_without_an_admin_token(etalage):
+    assert httpx.get(f"{etalage}/.etalage/metrics").status_code == 404
+
+
+def test_control_metrics_need_the_admin_token(with_token):
+    assert httpx.get(f"{with_token}/.etalage/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
+
+
+def test_control_metrics_count_proxied_requests(with_token):
+    httpx.get(f"{with_token}/echo")
+    text = httpx.get(f"{with_token}/.etalage/metrics", headers={"Authorization": "Bearer s3cret-token"}).text
+    assert 'etalage_requests_total{outcome="passed"} 1' in text
+
+
+def test_control_reserved_paths_are_never_forwarded(etalage, origin_app):
+    assert httpx.get(f"{etalage}/.etalage/anything").status_code == 404 and origin_app.seen == []
+
+
+def test_control_api_link_ties_a_signed_visitor_to_a_customer(origin):
+    store = MemoryStore(retention=3600)
+    signer = VisitorSigner(SECRET)
+    visitor = signer.new_id()
+    asyncio.run(store.record(visitor, [Event("category_view", "dogs", 1.0)]))
+    with running(create_app(settings_for(origin, PROXY_RULES, admin_token="s3cret-token"), store=store)) as url:
+        response = httpx.post(
+            f"{url}/.etalage/api/link", json={"visitor": signer.sign(visitor), "customer": "cust-42"}, headers={"Authorization": "Bearer s3cret-token"}
+        )
+    assert response.status_code == 204 and asyncio.run(store.load_customer("cust-42")).category_views == {"dogs": 1}
+
+
+def test_control_api_link_refuses_an_unsigned_visitor_id(with_token):
+    response = httpx.post(
+        f"{with_token}/.etalage/api/link", json={"visitor": "AAAAAAAAAAAAAAAAAAAAAA", "customer": "cust-42"}, headers={"Authorization": "Bearer s3cret-token"}
+    )
+    assert response.status_code == 403
+
+
+def test_control_api_link_needs_the_admin_token(with_token):
+    assert httpx.post(f"{with_token}/.etalage/api/link", json={"visitor": "x", "customer": "y"}).status_code == 401
+
+
+def test_control_api_link_explains_a_malformed_body(with_token):
+    response = httpx.post(f"{with_token}/.etalage/api/link", content=b"nope", headers={"Authorization": "Bearer s3cret-token"})
+    assert response.status_code == 400 and "visitor" in response.text

@@ -1,0 +1,79 @@
+"""Admin-signed previews: a browser sees the shop as a given profile would, and nothing else changes."""
+
+import time
+
+import httpx
+import pytest
+from selectolax.lexbor import LexborHTMLParser
+
+from etalage.app import create_app
+from etalage.control.preview import PreviewSigner
+from etalage.profiles.store import MemoryStore
+
+from tests.support.config import PROXY_RULES, settings_for
+from tests.support.servers import running
+from tests.support.origin import HOME
+
+TOKEN = "admin-token-for-tests"
+RODENT_FAN = {"category_views": {"rodents": 5}}
+
+
+@pytest.fixture
+def store():
+    return MemoryStore(retention=3600)
+
+
+@pytest.fixture
+def proxy(origin, store):
+    with running(create_app(settings_for(origin, PROXY_RULES, admin_token=TOKEN), store=store)) as url:
+        yield url
+
+
+def link(profile=RODENT_FAN, expires=None, token=TOKEN) -> str:
+    return "/.etalage/preview?token=" + PreviewSigner(token).issue(profile, expires or time.time() + 3600)
+
+
+def test_preview_personalizes_for_the_signed_profile_without_consent(proxy):
+    with httpx.Client(base_url=proxy) as browser:
+        assert browser.get(link()).status_code == 303
+        hero = LexborHTMLParser(browser.get("/home").content).css_first("#hero")
+    assert hero.text().startswith("For Rodents lovers")
+
+
+def test_preview_pages_are_never_cacheable(proxy):
+    with httpx.Client(base_url=proxy) as browser:
+        browser.get(link({}))
+        assert browser.get("/home").headers["cache-control"] == "private, no-store"
+
+
+def test_preview_touches_no_profile(proxy, store):
+    with httpx.Client(base_url=proxy) as browser:
+        browser.get(link())
+        browser.get("/c/rodents")
+        assert "etalage_vid" not in browser.cookies and len(store._profiles) == 0
+
+
+def test_preview_link_signed_with_another_token_is_refused(proxy):
+    assert httpx.get(f"{proxy}{link(token='not-the-admin-token')}").status_code == 403
+
+
+def test_preview_cookie_with_a_forged_signature_changes_nothing(proxy):
+    forged = PreviewSigner("guess").issue(RODENT_FAN, time.time() + 3600)
+    assert httpx.get(f"{proxy}/home", cookies={"etalage_preview": forged}).content == HOME
+
+
+def test_preview_expires(proxy):
+    expired = PreviewSigner(TOKEN).issue(RODENT_FAN, time.time() - 1)
+    assert httpx.get(f"{proxy}/home", cookies={"etalage_preview": expired}).content == HOME
+
+
+def test_preview_can_be_ended(proxy):
+    with httpx.Client(base_url=proxy) as browser:
+        browser.get(link())
+        browser.get("/.etalage/preview/end")
+        assert browser.get("/home").content == HOME
+
+
+def test_preview_is_off_without_an_admin_token(origin):
+    with running(create_app(settings_for(origin, PROXY_RULES))) as url:
+        assert httpx.get(f"{url}{link()}").status_code == 403

@@ -1,0 +1,134 @@
+"""The personalizer's layout cache: one analysis per distinct body of a page, reused where it still holds."""
+
+import shutil
+import time
+
+from etalage.rules.conditions import Visit
+from etalage.rules.loader import load_rules
+from etalage.metrics import Metrics
+from etalage.engine.personalize import Personalizer
+from etalage.profiles.profile import Profile
+
+from tests.support.config import PROXY_RULES
+from tests.support.origin import HOME
+
+RULES = load_rules(PROXY_RULES)
+
+
+def visit() -> Visit:
+    return Visit(Profile(category_views={"rodents": 2}), RULES.site, RULES.catalog, "/home", {}, None, "", time.time(), None)
+
+
+def analysed(personalizer: Personalizer) -> tuple[int, int]:
+    metrics = personalizer._metrics
+    return metrics.value("etalage_layouts_total", source="analysed"), metrics.value("etalage_layouts_total", source="reused")
+
+
+def test_personalizer_analyses_a_body_that_comes_back_once():
+    personalizer = Personalizer(Metrics())
+    for _ in range(3):
+        personalizer.personalize(RULES, visit(), HOME, "text/html")
+    assert analysed(personalizer) == (1, 0)
+
+
+def test_personalizer_reuses_the_layout_when_only_a_token_differs():
+    personalizer = Personalizer(Metrics())
+    for token in (b"aaaa", b"bbbb", b"cccc"):
+        personalizer.personalize(RULES, visit(), HOME.replace(b'href="/"', b'href="/?t=' + token + b'"'), "text/html")
+    assert analysed(personalizer) == (1, 2)
+
+
+def test_personalizer_reuses_the_layout_when_text_outside_blocks_differs():
+    personalizer = Personalizer(Metrics())
+    long_home = HOME.replace(b"<head>", b"<head><!--" + b"x" * 1100 + b"-->")  # lengths may change past 1 KB
+    for word in (b"bold", b"BOLD", b"bolder"):
+        personalizer.personalize(RULES, visit(), long_home.replace(b"bold", word), "text/html")
+    assert analysed(personalizer) == (1, 2)
+
+
+def test_personalizer_analyses_a_body_whose_markup_differs():
+    personalizer = Personalizer(Metrics())
+    for tag in (b"<b>", b"<i>"):
+        personalizer.personalize(RULES, visit(), HOME.replace(b"<b>", tag), "text/html")
+    assert analysed(personalizer) == (2, 0)
+
+
+def test_personalizer_keeps_a_few_bodies_per_page():
+    personalizer = Personalizer(Metrics())
+    for tag in (b"<b>", b"<i>", b"<b>", b"<i>"):
+        personalizer.personalize(RULES, visit(), HOME.replace(b"<b>", tag), "text/html")
+    assert analysed(personalizer) == (2, 0)
+
+
+def test_personalizer_caches_layouts_per_page():
+    personalizer = Personalizer(Metrics())
+    for path in ("/home", "/", "/home"):
+        personalizer.personalize(RULES, Visit(Profile(category_views={"rodents": 2}), RULES.site, RULES.catalog, path, {}, None, "", time.time(), None), HOME, "text/html")
+    assert analysed(personalizer) == (2, 0)
+
+
+def test_personalizer_reused_layout_gives_the_page_a_fresh_analysis_gives():
+    token_page = HOME.replace(b'href="/"', b'href="/?t=bbbb"')
+    warm = Personalizer(Metrics())
+    warm.personalize(RULES, visit(), HOME.replace(b'href="/"', b'href="/?t=aaaa"'), "text/html")
+    reused = warm.personalize(RULES, visit(), token_page, "text/html")
+    assert analysed(warm) == (1, 1)
+    assert reused.body == Personalizer(Metrics()).personalize(RULES, visit(), token_page, "text/html").body
+
+
+def test_personalizer_gives_the_same_page_from_the_cache():
+    personalizer = Personalizer(Metrics())
+    first, second, third = (personalizer.personalize(RULES, visit(), HOME, "text/html") for _ in range(3))
+    assert first.body == second.body == third.body
+
+
+def test_personalizer_skips_an_insertion_beside_a_block_another_rule_replaced(tmp_path):
+    # The hero's heading is its first child: "before the heading" is the start of the hero's
+    # content, which the banner replaces. Inserted anyway, it would sit inside the new banner.
+    shutil.copy(PROXY_RULES / "site.toml", tmp_path / "site.toml")
+    (tmp_path / "site.toml").write_text((tmp_path / "site.toml").read_text() + '\n[blocks.heading]\nselector = "#hero h1"\n')
+    (tmp_path / "banner.html").write_text("<h2>For everyone</h2>")
+    (tmp_path / "note.html").write_text("<p>Note</p>")
+    (tmp_path / "rules.toml").write_text(
+        '[[rule]]\nid = "banner"\naction = "banner"\nblock = "hero"\ntemplate = "banner.html"\npriority = 2\n'
+        '[[rule]]\nid = "note"\naction = "insert"\nblock = "heading"\nposition = "before"\ntemplate = "note.html"\npriority = 1\n'
+    )
+    rules = load_rules(tmp_path)
+    outcomes: list = []
+    result = Personalizer(Metrics()).personalize(rules, visit(), HOME, "text/html", outcomes)
+    assert result.fired == ("banner",)
+    assert b"<p>Note</p>" not in result.body
+    assert [o.reason for o in outcomes if o.rule == "note"] == ["its block overlaps one that another rule already changed"]
+
+
+def test_personalizer_keeps_a_sort_label_next_to_its_list_after_an_insertion_behind_the_block_before(tmp_path):
+    shutil.copy(PROXY_RULES / "site.toml", tmp_path / "site.toml")
+    (tmp_path / "after.html").write_text("<p>After the hero</p>")
+    (tmp_path / "rules.toml").write_text(
+        '[[rule]]\nid = "sort"\naction = "sort"\nblock = "popular"\nlabel = "Sorted for you"\npriority = 2\n'
+        '[[rule]]\nid = "after"\naction = "insert"\nblock = "hero"\nposition = "after"\ntemplate = "after.html"\npriority = 1\n'
+    )
+    adjacent = HOME.replace(b"</section>\n<ul", b"</section><ul")  # the list starts where the hero ends
+    result = Personalizer(Metrics()).personalize(load_rules(tmp_path), visit(), adjacent, "text/html")
+    assert result.fired == ("sort", "after")
+    assert b'</section><p>After the hero</p><p class="etalage-label">' in result.body
+
+
+def visit_at(query: dict[str, list[str]]) -> Visit:
+    return Visit(Profile(category_views={"rodents": 2}), RULES.site, RULES.catalog, "/home", query, None, "", time.time(), None)
+
+
+def test_personalizer_keeps_the_bodies_of_each_address_of_a_page():
+    # A long paged list: more distinct bodies than a page keeps, each found again at its own address.
+    personalizer = Personalizer(Metrics())
+    for _ in range(2):
+        for number in range(1, 7):
+            personalizer.personalize(RULES, visit_at({"page": [str(number)]}), HOME.replace(b"<b>", b"<i></i>" * number + b"<b>"), "text/html")
+    assert analysed(personalizer) == (6, 0)
+
+
+def test_personalizer_finds_a_known_page_at_a_new_address():
+    personalizer = Personalizer(Metrics())
+    personalizer.personalize(RULES, visit(), HOME, "text/html")
+    personalizer.personalize(RULES, visit_at({"utm_source": ["mail"]}), HOME, "text/html")
+    assert analysed(personalizer) == (1, 0)

@@ -1,0 +1,41 @@
+import pytest
+
+from etalage.html.templates import TemplateError, compile_template
+
+NAMES = frozenset({"category", "url"})
+ATTACK = '"><script>alert(1)</script>'
+
+
+def test_templates_escape_values_in_text():
+    template = compile_template("t.html", "<p>{{ category }}</p>", NAMES)
+    assert template.render({"category": ATTACK}) == "<p>&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;</p>"
+
+
+def test_templates_escape_values_in_attributes():
+    template = compile_template("t.html", "<p title='{{ category }}'>x</p>", NAMES)
+    assert "'" not in template.render({"category": "a'b"}).removeprefix("<p title='").removesuffix("'>x</p>")
+
+
+def test_templates_neutralise_script_urls():
+    template = compile_template("t.html", '<a href="{{ url }}">x</a>', NAMES)
+    assert template.render({"url": "javascript:alert(1)"}) == '<a href="#">x</a>'
+
+
+def test_templates_keep_relative_and_http_urls():
+    template = compile_template("t.html", '<a href="{{ url }}">x</a>', NAMES)
+    assert template.render({"url": "/c/dogs?a=1&b=2"}) == '<a href="/c/dogs?a=1&amp;b=2">x</a>'
+
+
+@pytest.mark.parametrize(
+    "source",
+    ["<{{ category }}>", "<a href={{ url }}>", "<a {{ category }}>", "<script>var c = '{{ category }}'</script>", "<style>.{{ category }}{}</style>"],
+)
+def test_templates_refuse_placeholders_outside_text_and_quoted_attributes(source):
+    with pytest.raises(TemplateError):
+        compile_template("t.html", source, NAMES)
+
+
+def test_templates_refuse_unknown_names_with_the_line():
+    with pytest.raises(TemplateError) as caught:
+        compile_template("t.html", "<p>\n{{ catgory }}</p>", NAMES)
+    assert caught.value.line == 2 and "catgory" in str(caught.value)

@@ -1,0 +1,169 @@
+import asyncio
+
+import pytest
+
+from etalage.profiles.profile import Event, Profile, ProfileDecodeError
+from etalage.profiles.store import MemoryStore, StoreError
+
+
+
+def test_profile_counts_a_new_visit_after_half_an_hour():
+    profile = Profile()
+    profile.apply([Event("page_view", "/", 1000.0), Event("page_view", "/", 1000.0 + 60), Event("page_view", "/", 1000.0 + 3600)])
+    assert (profile.visits, profile.first_seen, profile.last_seen) == (2, 1000.0, 4600.0)
+
+
+def test_profile_keeps_recent_products_unique_newest_first():
+    profile = Profile()
+    profile.apply([Event("product_view", p, 1.0) for p in ("a", "b", "a")])
+    assert profile.recent_products == ["a", "b"]
+
+
+def test_profile_bounds_recent_products():
+    profile = Profile()
+    profile.apply([Event("product_view", str(n), 1.0) for n in range(50)])
+    assert len(profile.recent_products) == 20 and profile.recent_products[0] == "49"
+
+
+DAY = 24 * 3600.0
+
+
+def test_profile_affinity_halves_per_half_life_since_the_last_view():
+    profile = Profile()
+    profile.apply([Event("category_view", "dogs", 0.0)] * 4)
+    assert profile.affinity("dogs", now=2 * DAY, half_life=DAY) == 1.0
+
+
+def test_profile_affinity_counts_a_chosen_interest_strongly():
+    profile = Profile()
+    profile.apply([Event("interest", "fish", 0.0)])
+    assert profile.affinity("fish", now=0.0, half_life=DAY) >= 10
+
+
+def test_profile_affinity_of_an_excluded_category_is_zero():
+    profile = Profile()
+    profile.apply([Event("category_view", "dogs", 0.0), Event("exclusion", "dogs", 0.0)])
+    assert profile.affinity("dogs", now=0.0, half_life=DAY) == 0.0
+
+
+def test_profile_excluding_a_category_drops_it_from_interests():
+    profile = Profile()
+    profile.apply([Event("interest", "dogs", 0.0), Event("exclusion", "dogs", 1.0)])
+    assert profile.interests == set() and profile.exclusions == {"dogs"}
+
+
+def test_profile_not_for_me_halves_the_category_and_remembers_the_suggestion():
+    profile = Profile()
+    profile.apply([Event("category_view", "dogs", 0.0)] * 4 + [Event("dismiss", "popin:dogs", 1.0)])
+    assert profile.category_views["dogs"] == 2 and "popin:dogs" in profile.dismissed
+
+
+def purchase(order: str, sku: str, at: float) -> Event:
+    return Event("purchase", sku, at, {"order": order, "category": "dogs", "quantity": 1})
+
+
+def test_profile_lifecycle_follows_distinct_orders():
+    profile = Profile()
+    stages = [profile.lifecycle]
+    for order in ("o1", "o2"):
+        profile.apply([purchase(order, "kibble", 1.0)])
+        stages.append(profile.lifecycle)
+    assert stages == ["prospect", "customer", "repeat_customer"]
+
+
+def test_profile_learns_an_order_line_once():
+    profile = Profile()
+    profile.apply([purchase("o1", "kibble", 1.0), purchase("o1", "kibble", 2.0)])
+    assert len(profile.purchases) == 1
+
+
+def test_profile_merge_adds_counts_and_unites_sets():
+    customer = Profile(category_views={"dogs": 2}, newsletters={"dogs"}, visits=3, first_seen=5.0, last_seen=9.0)
+    anonymous = Profile(category_views={"dogs": 1, "cats": 4}, newsletters={"cats"}, exclusions={"fish"}, visits=1, first_seen=2.0, last_seen=7.0)
+    customer.merge(anonymous)
+    assert customer.category_views == {"dogs": 3, "cats": 4} and customer.newsletters == {"dogs", "cats"}
+    assert (customer.visits, customer.first_seen, customer.last_seen, customer.exclusions) == (4, 2.0, 9.0, {"fish"})
+
+
+def test_profile_merge_keeps_the_stricter_choice():
+    customer = Profile(interests={"fish"})
+    customer.merge(Profile(exclusions={"fish"}))
+    assert customer.interests == set() and customer.exclusions == {"fish"}
+
+
+def test_profile_reads_version_1():
+    old = b'{"v": 1, "category_views": {"dogs": 2}, "recent_products": ["p"], "newsletters": ["dogs"], "visits": 1, "first_seen": 1.0, "last_seen": 2.0}'
+    profile = Profile.loads(old)
+    assert (profile.category_views, profile.newsletters, profile.purchases) == ({"dogs": 2}, {"dogs"}, [])
+
+
+def test_profile_round_trips_through_json():
+    profile = Profile(category_views={"dogs": 3}, recent_products=["x"], newsletters={"cats"}, visits=2, first_seen=1.0, last_seen=2.0)
+    profile.apply([purchase("o1", "kibble", 3.0), Event("exclusion", "fish", 3.0), Event("customer", "cust-1", 3.0)])
+    assert Profile.loads(profile.dumps()) == profile
+
+
+@pytest.mark.parametrize("data", [b"", b"[]", b'{"v": 99}', b'{"v": 1, "category_views": []}', b"\xff"])
+def test_profile_refuses_unreadable_data(data):
+    with pytest.raises(ProfileDecodeError):
+        Profile.loads(data)
+
+
+def test_memory_store_applies_events_to_the_stored_profile():
+    store = MemoryStore(retention=60)
+    asyncio.run(store.record("v", [Event("category_view", "dogs", 1.0)]))
+    asyncio.run(store.record("v", [Event("category_view", "dogs", 2.0)]))
+    assert asyncio.run(store.load("v")).category_views == {"dogs": 2}
+
+
+def test_memory_store_erase_forgets_the_visitor():
+    store = MemoryStore(retention=60)
+    asyncio.run(store.record("v", [Event("category_view", "dogs", 1.0)]))
+    asyncio.run(store.erase("v"))
+    assert asyncio.run(store.load("v")) is None
+
+
+def test_memory_store_reports_corrupt_entries_as_store_errors():
+    store = MemoryStore(retention=60)
+    store._profiles["v:v"] = b"garbage"
+    with pytest.raises(StoreError):
+        asyncio.run(store.load("v"))
+
+
+def test_memory_store_file_survives_a_restart(tmp_path):
+    path = tmp_path / "profiles.json"
+
+    async def first_run() -> None:
+        store = MemoryStore(retention=3600, path=path)
+        await store.record("v", [Event("category_view", "rodents", 1.0)])
+        await store.link("v", "cust-1")
+        await store.aclose()
+
+    asyncio.run(first_run())
+    again = MemoryStore(retention=3600, path=path)
+    assert asyncio.run(again.load("v")).category_views == {"rodents": 1}
+
+
+def test_memory_store_file_forgets_erased_visitors(tmp_path):
+    path = tmp_path / "profiles.json"
+
+    async def run() -> None:
+        store = MemoryStore(retention=3600, path=path)
+        await store.record("v", [Event("category_view", "rodents", 1.0)])
+        await store.erase("v")
+
+    asyncio.run(run())
+    assert b"rodents" not in path.read_bytes()
+
+
+def test_memory_store_file_drops_profiles_past_retention(tmp_path):
+    path = tmp_path / "profiles.json"
+    path.write_bytes(b'{"format": 1, "profiles": {"v:old": [1.0, "{}"]}, "links": {}}')
+    assert asyncio.run(MemoryStore(retention=3600, path=path).load("old")) is None
+
+
+def test_memory_store_unreadable_file_is_a_store_error(tmp_path):
+    path = tmp_path / "profiles.json"
+    path.write_bytes(b"not json")
+    with pytest.raises(StoreError, match="profiles.json"):
+        MemoryStore(retention=3600, path=path)

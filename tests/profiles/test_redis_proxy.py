@@ -1,0 +1,74 @@
+"""Etalage on a real Redis, through the running proxy: Redis dies mid-browse, and comes back."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from selectolax.lexbor import LexborHTMLParser
+
+from etalage.app import create_app
+from etalage.profiles.redis import RedisStore
+
+from tests.support.config import settings_for
+from tests.support.servers import running
+from tests.support.redis_server import RedisServer
+
+pytestmark = pytest.mark.redis
+
+
+def personalized_hero(client: httpx.Client) -> bool:
+    response = client.get("/")
+    assert response.status_code == 200
+    return "data-etalage-rule" in LexborHTMLParser(response.content).css_first("#hero").attributes
+
+
+def browse_rodents(client: httpx.Client) -> None:
+    for _ in range(3):
+        assert client.get("/c/rodents").status_code == 200
+
+
+@pytest.fixture
+def app(shop: str, redis_server: RedisServer):  # noqa: F811
+    # No local cache: every page view asks Redis, so the test sees exactly what Redis does.
+    store = RedisStore(redis_server.url, retention=3600, cache_ttl=0)
+    return create_app(settings_for(shop, redis_url=redis_server.url), store=store)
+
+
+def test_redis_proxy_personalizes_from_redis(app):
+    with running(app) as url, httpx.Client(base_url=url) as client:
+        client.post("/consent", data={"choice": "accept"})
+        browse_rodents(client)
+        assert personalized_hero(client)
+
+
+def test_redis_proxy_killing_redis_mid_browse_serves_unpersonalized_pages_without_errors(app, redis_server, shop):  # noqa: F811
+    with running(app) as url, httpx.Client(base_url=url) as client:
+        client.post("/consent", data={"choice": "accept"})
+        browse_rodents(client)
+        redis_server.kill()
+        pages = [client.get(path) for path in ("/", "/c/dogs", "/c/rodents", "/", "/newsletter")]
+        assert [page.status_code for page in pages] == [200] * 5
+        assert not personalized_hero(client)
+    failures = app.metrics.value("etalage_fail_open_total", reason="store_error") + app.metrics.value("etalage_fail_open_total", reason="store_timeout")
+    assert failures >= 1
+
+
+def test_redis_proxy_recovers_when_redis_returns(app, redis_server):  # noqa: F811
+    with running(app) as url, httpx.Client(base_url=url) as client:
+        client.post("/consent", data={"choice": "accept"})
+        client.get("/")
+        redis_server.kill()
+        client.get("/")
+        redis_server.restart()
+        browse_rodents(client)
+        assert personalized_hero(client)
+
+
+def test_redis_proxy_withdrawal_leaves_no_key_behind(app, redis_server):  # noqa: F811
+    with running(app) as url, httpx.Client(base_url=url) as client:
+        client.post("/consent", data={"choice": "accept"})
+        browse_rodents(client)
+        client.post("/consent", data={"choice": "reject"})
+        client.get("/")  # the withdrawal: erase in the background
+        client.get("/c/dogs")  # handled after that erase
+    assert redis_server.client().keys("etalage:*") == []

@@ -1,0 +1,190 @@
+"""What every ProfileStore promises, checked against each implementation so they behave the same.
+
+The one difference the contract allows: a store may queue writes. `settle()` is the sync point
+that makes them visible (a no-op for the embedded store, a flush for Redis).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+import pytest
+
+from etalage.profiles.profile import Event
+from etalage.profiles.redis import RedisStore
+from etalage.profiles.store import MemoryStore, ProfileStore, StoreError
+
+from tests.support.redis_server import RedisServer
+
+pytestmark = pytest.mark.anyio
+
+RETENTION = 3600.0
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@dataclass
+class Subject:
+    store: ProfileStore
+    settle: Callable[[], Awaitable[None]]
+    # Puts raw bytes where the visitor's profile is kept, as a corrupted or foreign entry would be.
+    plant: Callable[[str, bytes], None]
+
+
+async def _nothing() -> None:
+    return None
+
+
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+async def subject(request: pytest.FixtureRequest) -> AsyncIterator[Subject]:
+    if request.param == "memory":
+        memory = MemoryStore(retention=RETENTION)
+        yield Subject(memory, _nothing, lambda visitor_id, data: memory._profiles.__setitem__(f"v:{visitor_id}", data))
+        return
+    server: RedisServer = request.getfixturevalue("redis_server")
+    client = server.client()
+    # No background flushes: the test decides when queued writes go out.
+    store = RedisStore(server.url, RETENTION, flush_interval=3600)
+    try:
+        yield Subject(store, store.flush, lambda visitor_id, data: client.set(f"etalage:v:{visitor_id}", data))
+    finally:
+        await store.aclose()
+        client.close()
+
+
+def view(category: str, at: float = 1000.0) -> Event:
+    return Event("category_view", category, at)
+
+
+async def test_store_load_of_an_unknown_visitor_is_none(subject: Subject) -> None:
+    assert await subject.store.load("nobody") is None
+
+
+async def test_store_load_customer_of_an_unknown_customer_is_none(subject: Subject) -> None:
+    assert await subject.store.load_customer("nobody") is None
+
+
+async def test_store_record_creates_a_profile(subject: Subject) -> None:
+    await subject.store.record("v1", [view("dogs")])
+    await subject.settle()
+    profile = await subject.store.load("v1")
+    assert profile is not None and profile.category_views == {"dogs": 1}
+
+
+async def test_store_record_accumulates_events(subject: Subject) -> None:
+    await subject.store.record("v1", [view("dogs"), view("cats")])
+    await subject.settle()
+    await subject.store.record("v1", [view("dogs")])
+    await subject.settle()
+    profile = await subject.store.load("v1")
+    assert profile is not None and profile.category_views == {"dogs": 2, "cats": 1}
+
+
+async def test_store_load_returns_a_copy_the_caller_may_change(subject: Subject) -> None:
+    await subject.store.record("v1", [view("dogs")])
+    await subject.settle()
+    first = await subject.store.load("v1")
+    assert first is not None
+    first.apply([view("dogs"), view("cats")])
+    again = await subject.store.load("v1")
+    assert again is not None and again.category_views == {"dogs": 1}
+
+
+async def test_store_link_merges_the_anonymous_profile_into_the_customer(subject: Subject) -> None:
+    await subject.store.record_customer("c1", [view("cats")])
+    await subject.store.record("v1", [view("dogs")])
+    await subject.settle()
+    await subject.store.link("v1", "c1")
+    customer = await subject.store.load_customer("c1")
+    assert customer is not None and customer.category_views == {"dogs": 1, "cats": 1}
+
+
+async def test_store_link_marks_the_profile_with_the_customer_id(subject: Subject) -> None:
+    await subject.store.record("v1", [view("dogs")])
+    await subject.settle()
+    await subject.store.link("v1", "c1")
+    customer = await subject.store.load_customer("c1")
+    assert customer is not None and customer.customer_id == "c1"
+
+
+async def test_store_link_twice_merges_once(subject: Subject) -> None:
+    await subject.store.record("v1", [view("dogs")])
+    await subject.settle()
+    await subject.store.link("v1", "c1")
+    await subject.store.link("v1", "c1")
+    customer = await subject.store.load_customer("c1")
+    assert customer is not None and customer.category_views == {"dogs": 1}
+
+
+async def test_store_switching_accounts_on_a_device_keeps_each_customers_profile_apart(subject: Subject) -> None:
+    await subject.store.record_customer("c1", [view("dogs")])
+    await subject.settle()
+    await subject.store.link("v1", "c1")
+    await subject.store.link("v1", "c2")
+    first, second = await subject.store.load_customer("c1"), await subject.store.load_customer("c2")
+    assert first is not None and first.category_views == {"dogs": 1}
+    assert second is not None and second.category_views == {}
+
+
+async def test_store_record_after_link_lands_on_the_customer(subject: Subject) -> None:
+    await subject.store.link("v1", "c1")
+    await subject.store.record("v1", [view("dogs")])
+    await subject.settle()
+    customer = await subject.store.load_customer("c1")
+    assert customer is not None and customer.category_views == {"dogs": 1}
+
+
+async def test_store_load_of_a_linked_visitor_is_the_customer_profile(subject: Subject) -> None:
+    await subject.store.record_customer("c1", [view("cats")])
+    await subject.settle()
+    await subject.store.link("v1", "c1")
+    profile = await subject.store.load("v1")
+    assert profile is not None and profile.category_views == {"cats": 1}
+
+
+async def test_store_second_device_sees_the_same_profile(subject: Subject) -> None:
+    await subject.store.link("phone", "c1")
+    await subject.store.link("laptop", "c1")
+    await subject.store.record("phone", [view("dogs")])
+    await subject.settle()
+    profile = await subject.store.load("laptop")
+    assert profile is not None and profile.category_views == {"dogs": 1}
+
+
+async def test_store_record_customer_is_loaded_by_customer_id(subject: Subject) -> None:
+    await subject.store.record_customer("c1", [view("dogs"), view("dogs")])
+    await subject.settle()
+    profile = await subject.store.load_customer("c1")
+    assert profile is not None and profile.category_views == {"dogs": 2}
+
+
+async def test_store_erase_forgets_an_anonymous_visitor(subject: Subject) -> None:
+    await subject.store.record("v1", [view("dogs")])
+    await subject.settle()
+    await subject.store.erase("v1")
+    assert await subject.store.load("v1") is None
+
+
+async def test_store_erase_of_a_linked_visitor_forgets_the_customer_profile(subject: Subject) -> None:
+    await subject.store.link("v1", "c1")
+    await subject.store.record("v1", [view("dogs")])
+    await subject.settle()
+    await subject.store.erase("v1")
+    assert (await subject.store.load("v1"), await subject.store.load_customer("c1")) == (None, None)
+
+
+async def test_store_erase_drops_events_not_yet_written(subject: Subject) -> None:
+    await subject.store.record("v1", [view("dogs")])
+    await subject.store.erase("v1")
+    await subject.settle()
+    assert await subject.store.load("v1") is None
+
+
+async def test_store_unreadable_profile_is_a_store_error(subject: Subject) -> None:
+    subject.plant("v1", b"\xffnot a profile")
+    with pytest.raises(StoreError):
+        await subject.store.load("v1")

@@ -1,0 +1,121 @@
+"""Hot reload: rule changes take effect without a restart; a broken folder never replaces a good one."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+from selectolax.lexbor import LexborHTMLParser
+
+from etalage.app import create_app
+from etalage.rules.rulebook import RuleBook
+
+from tests.support.reload import wait_until
+from tests.support.config import ACCEPT_ONETRUST, PROXY_RULES, settings_for
+from tests.support.servers import running
+
+TOKEN = "admin-token-for-tests"
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    """Change a rule file the way editors save: a complete new file renamed over the old one."""
+    staged = path.with_name(path.name + ".saving")
+    staged.write_text(path.read_text().replace(old, new))
+    os.replace(staged, path)
+
+
+
+
+@pytest.fixture
+def rules_dir(tmp_path):
+    return shutil.copytree(PROXY_RULES, tmp_path / "rules")
+
+
+def test_rulebook_reload_swaps_in_a_valid_change(rules_dir):
+    book = RuleBook(rules_dir)
+    (rules_dir / "templates" / "popin.html").write_text("<p>New {{ category_label }} letter</p>")
+    assert book.reload() and "New" in book.current.rules[2].action.template.render({"category_label": "x", "category": "x"})
+
+
+def test_rulebook_keeps_the_last_good_rules_when_a_change_is_broken(rules_dir):
+    book = RuleBook(rules_dir)
+    before = book.current
+    (rules_dir / "rules.toml").write_text((rules_dir / "rules.toml").read_text().replace('block = "hero"', 'blok = "hero"'))
+    assert not book.reload() and book.current is before
+    assert any("unknown key 'blok'" in problem.message for problem in book.last_problems)
+
+
+def test_rulebook_clears_the_error_once_fixed(rules_dir):
+    book = RuleBook(rules_dir)
+    original = (rules_dir / "rules.toml").read_text()
+    (rules_dir / "rules.toml").write_text(original.replace('block = "hero"', 'blok = "hero"'))
+    book.reload()
+    (rules_dir / "rules.toml").write_text(original)
+    assert book.reload() and book.last_problems == () and book.failed_at is None
+
+
+@pytest.fixture
+def live(origin, rules_dir):
+    app = create_app(settings_for(origin, rules_dir, admin_token=TOKEN))
+    with running(app) as url:
+        assert app.rules.watching.wait(timeout=30), "the rules watcher did not start"
+        yield url, app.rules
+
+
+def hero(client: httpx.Client) -> str:
+    return LexborHTMLParser(client.get("/home").content).css_first("#hero").text()
+
+
+def test_rulebook_a_template_edit_takes_effect_without_restart(live, rules_dir):
+    url, book = live
+    with httpx.Client(base_url=url, cookies={"OptanonConsent": ACCEPT_ONETRUST}) as client:
+        client.get("/c/rodents")
+        old_version = book.current.version
+        hero_template = rules_dir / "templates" / "hero.html"
+        edit(hero_template, hero_template.read_text(), "<h1>Fresh {{ category_label }} deals</h1>")
+        assert wait_until(book, lambda: book.current.version != old_version)
+        assert hero(client) == "Fresh Rodents deals"
+
+
+def test_rulebook_a_broken_edit_keeps_serving_the_last_good_rules(live, rules_dir):
+    url, book = live
+    with httpx.Client(base_url=url, cookies={"OptanonConsent": ACCEPT_ONETRUST}) as client:
+        client.get("/c/rodents")
+        edit(rules_dir / "rules.toml", 'action = "banner"', 'action = "baner"')
+        assert wait_until(book, lambda: book.failed_at is not None)
+        assert hero(client) == "For Rodents loversShop Rodents €"
+
+
+def test_rulebook_the_admin_status_shows_the_last_load_error(live, rules_dir):
+    url, book = live
+    edit(rules_dir / "rules.toml", 'action = "banner"', 'action = "baner"')
+    assert wait_until(book, lambda: book.failed_at is not None)
+    status = httpx.get(f"{url}/.etalage/admin/rules", headers={"Authorization": f"Bearer {TOKEN}"}).json()
+    problem = status["last_error"]["problems"][0]
+    assert (problem["file"], problem["line"]) == ("rules/rules.toml", 3) and "baner" in problem["message"]
+
+
+def test_rulebook_the_admin_status_lists_rules_with_fire_counts(live):
+    url, _ = live
+    with httpx.Client(base_url=url, cookies={"OptanonConsent": ACCEPT_ONETRUST}) as client:
+        client.get("/c/rodents")
+        client.get("/home")
+    status = httpx.get(f"{url}/.etalage/admin/rules", headers={"Authorization": f"Bearer {TOKEN}"}).json()
+    assert {rule["id"]: rule["fired"] for rule in status["rules"]} == {"hero": 2, "sort": 2, "popin": 0}
+
+
+def test_rulebook_an_edit_made_while_starting_is_not_lost(origin, rules_dir):
+    app = create_app(settings_for(origin, rules_dir))
+    edit(rules_dir / "rules.toml", 'action = "banner"', 'action = "baner"')  # before the watcher runs
+    with running(app):
+        assert wait_until(app.rules, lambda: app.rules.failed_at is not None)
+
+
+def test_rulebook_the_admin_status_needs_the_token(live):
+    url, _ = live
+    assert httpx.get(f"{url}/.etalage/admin/rules").status_code == 401

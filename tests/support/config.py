@@ -1,0 +1,23 @@
+"""Where the tests' data lives, the test signing key, consent cookies, and settings for a test Etalage."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from etalage.settings import Settings
+
+TESTS = Path(__file__).resolve().parents[1]
+REPO = TESTS.parent
+PROJECT_RULES = REPO / "rules"
+RULESETS = TESTS / "rulesets"
+DATA = TESTS / "data"
+PROXY_RULES = RULESETS / "good" / "proxy"
+SECRET = (("t1", b"test-secret-0123456789abcdef"),)
+ACCEPT_ONETRUST = "isGpcEnabled=0&datestamp=x&version=202411.1.0&interactionCount=1&groups=C0001%3A1%2CC0004%3A1&AwaitingReconsent=false"
+REJECT_ONETRUST = ACCEPT_ONETRUST.replace("C0004%3A1", "C0004%3A0")
+
+
+def settings_for(upstream: str, rules_dir: Path = PROJECT_RULES, **overrides: object) -> Settings:
+    # A busy test machine must not make Etalage shed personalization in tests about something else.
+    overrides.setdefault("overload_lag", 60.0)
+    return Settings(upstream=upstream, rules_dir=rules_dir, secret=SECRET, **overrides).validated()  # type: ignore[arg-type]

@@ -1,0 +1,53 @@
+"""`etalage rules explain` against the demo shop."""
+
+import pytest
+
+from etalage.tools.explain import explain, profile_from_json, profile_from_options
+from etalage.rules.loader import load_rules
+from etalage.profiles.profile import ProfileDecodeError
+
+from tests.support.config import PROJECT_RULES
+
+
+@pytest.fixture(scope="module")
+def rules():
+    return load_rules(PROJECT_RULES)
+
+
+def outcomes(report):
+    return {outcome.rule: (outcome.fired, outcome.reason) for outcome in report.outcomes}
+
+
+def test_explain_lists_the_rules_that_fired_with_their_reason(shop, rules):
+    report = explain(f"{shop}/", rules, profile_from_options(["rodents=3"], [], [], [], []))
+    assert outcomes(report)["hero-by-interest"] == (True, "shows a Rodents banner, because Rodents is what you look at most")
+
+
+def test_explain_gives_the_first_reason_a_rule_did_not_fire(shop, rules):
+    report = explain(f"{shop}/", rules, profile_from_options(["rodents=1"], [], [], [], []))
+    assert outcomes(report)["newsletter-popin"] == (False, "nothing to change for this visitor")
+
+
+def test_explain_names_rules_meant_for_other_pages(shop, rules):
+    report = explain(f"{shop}/c/dogs", rules, profile_from_options(["rodents=3"], [], [], [], []))
+    assert outcomes(report)["hero-by-interest"][1] == "not for this page: /c/dogs matches none of ^/$"
+
+
+def test_explain_shows_the_html_diff(shop, rules):
+    report = explain(f"{shop}/", rules, profile_from_options(["rodents=3"], [], [], [], []))
+    assert any(line.startswith("+") and "Small pets, big personalities" in line for line in report.diff)
+
+
+def test_explain_leaves_non_html_alone(shop, rules):
+    report = explain(f"{shop}/static/shop.css", rules, profile_from_options([], [], [], [], []))
+    assert report.outcomes == [] and "passes through unchanged" in report.note
+
+
+def test_explain_reads_a_partial_profile_file():
+    profile = profile_from_json(b'{"category_views": {"fish": 4}, "interests": ["birds"]}')
+    assert profile.category_views == {"fish": 4} and profile.interests == {"birds"}
+
+
+def test_explain_refuses_a_profile_file_that_is_not_an_object():
+    with pytest.raises(ProfileDecodeError):
+        profile_from_json(b"[1, 2]")
