@@ -85,8 +85,11 @@ def personalized_summary(runs: list[dict]) -> dict:
                 fail_open[reason] = fail_open.get(reason, 0) + value
     if not seen or not personalized + passed:
         return {"personalized_share": None, "fail_open": fail_open or None}
-    return {"personalized_share": round(personalized / (personalized + passed), 4), "pages_counted": int(personalized + passed),
-            "fail_open": {k: int(v) for k, v in fail_open.items()} or None}
+    return {
+        "personalized_share": round(personalized / (personalized + passed), 4),
+        "pages_counted": int(personalized + passed),
+        "fail_open": {k: int(v) for k, v in fail_open.items()} or None,
+    }
 
 
 class Bench:
@@ -118,8 +121,12 @@ class Bench:
         self.client = args.client or self.default_client
 
     def etalage_default_client(self) -> str:
-        done = subprocess.run([str(self.project_python), "-c", "from etalage.settings import Settings; print(Settings().upstream_client)"],
-                              capture_output=True, text=True, env={**os.environ, **self.etalage_env})
+        done = subprocess.run(
+            [str(self.project_python), "-c", "from etalage.settings import Settings; print(Settings().upstream_client)"],
+            capture_output=True,
+            text=True,
+            env={**os.environ, **self.etalage_env},
+        )
         return done.stdout.strip() or "httpx"
 
     def snapshot_source(self) -> None:
@@ -134,10 +141,16 @@ class Bench:
         # The project's .venv has etalage installed in editable mode (a .pth entry after PYTHONPATH),
         # so PYTHONPATH makes its python import this copy instead of the live tree.
         self.etalage_env = {"PYTHONPATH": str(target)}
-        check = subprocess.run([str(self.project_python), "-c", "import etalage; print(etalage.__file__)"],
-                               capture_output=True, text=True, env={**os.environ, **self.etalage_env})
+        check = subprocess.run(
+            [str(self.project_python), "-c", "import etalage; print(etalage.__file__)"],
+            capture_output=True,
+            text=True,
+            env={**os.environ, **self.etalage_env},
+        )
         if not check.stdout.strip().startswith(str(target)):
-            raise SystemExit(f"could not run Etalage from a snapshot of src/ ({check.stdout.strip()} {check.stderr.strip()}); try --live-source")
+            raise SystemExit(
+                f"could not run Etalage from a snapshot of src/ ({check.stdout.strip()} {check.stderr.strip()}); try --live-source"
+            )
 
     def etalage_argv(self, *args: str) -> list[str]:
         return [str(self.project_python), "-m", "etalage", *args]
@@ -157,8 +170,9 @@ class Bench:
         self.rule_dirs = {}
         for count in (1, 20, 200):
             folder = pages.write_rules(self.work, count, REPO / "rules" / "templates")
-            check = subprocess.run(self.etalage_argv("rules", "check", str(folder)), capture_output=True, text=True,
-                                   env={**os.environ, **self.etalage_env})
+            check = subprocess.run(
+                self.etalage_argv("rules", "check", str(folder)), capture_output=True, text=True, env={**os.environ, **self.etalage_env}
+            )
             if check.returncode != 0:
                 raise SystemExit(f"etalage rules check {folder} failed:\n{check.stdout}{check.stderr}")
             self.log(check.stdout.strip())
@@ -245,8 +259,10 @@ http {{
             a, b = get(self.origin_port, f"/dyn/list/{key}").body, get(self.origin_port, f"/dyn/list/{key}").body
             if a == b or mask(a) != self.expected_dyn[key] or b"<!--#" in a:
                 raise SystemExit("the per-request-different origin does not insert a fresh nonce per response")
-        self.log(f"origin nginx on :{self.origin_port} (core {harness.LOAD_CORE}); pages: "
-                 + ", ".join(f"{k} = {v} bytes" for k, v in self.page_bytes.items()))
+        self.log(
+            f"origin nginx on :{self.origin_port} (core {harness.LOAD_CORE}); pages: "
+            + ", ".join(f"{k} = {v} bytes" for k, v in self.page_bytes.items())
+        )
 
     def start_etalage(self, rules: int, client: str | None = None, shedding: bool = False) -> tuple[harness.Proc | None, int, str | None]:
         """`etalage serve`, one process on core 0. Load shedding is off unless asked for: with it on, an
@@ -263,8 +279,17 @@ http {{
         }
         if not shedding:
             env["ETALAGE_OVERLOAD_LAG"] = "3600"
-        argv = self.etalage_argv("serve", "--upstream", f"http://127.0.0.1:{self.origin_port}",
-                                 "--rules", str(self.rule_dirs[rules]), "--host", "127.0.0.1", "--port", str(port))
+        argv = self.etalage_argv(
+            "serve",
+            "--upstream",
+            f"http://127.0.0.1:{self.origin_port}",
+            "--rules",
+            str(self.rule_dirs[rules]),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        )
         proc = self.registry.start(f"etalage-r{rules}-{client}{'-shedding' if shedding else ''}", argv, env=env)
         why = wait_ready(proc, port, "/.etalage/health")
         if why:
@@ -274,8 +299,25 @@ http {{
 
     def start_peer(self, module: str, env: dict[str, str] | None = None, name: str | None = None) -> tuple[harness.Proc, int]:
         port = harness.free_port()
-        argv = [str(self.peer_python), "-m", "uvicorn", f"{module}:app", "--app-dir", str(PEERS), "--host", "127.0.0.1",
-                "--port", str(port), "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"]
+        argv = [
+            str(self.peer_python),
+            "-m",
+            "uvicorn",
+            f"{module}:app",
+            "--app-dir",
+            str(PEERS),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ]
         proc = self.registry.start(name or module, argv, env={"UPSTREAM": f"http://127.0.0.1:{self.origin_port}", **(env or {})})
         why = wait_ready(proc, port, "/c/dogs")
         if why:
@@ -353,12 +395,33 @@ http {{
                 counts[name] = float(value)
         return counts
 
-    def measure(self, *, group: str, config: str, port: int, path: str, page: str, dyn: bool, sut: harness.Proc,
-                headers: dict[str, str] | None = None, concurrencies=(32, 1), check_kind: str | None = None,
-                expect_rules=(), label: str | None = None, **extra) -> None:
-        base = {"group": group, "config": config, "label": label or CONFIG_LABELS.get(config, config),
-                "origin": "per-request" if dyn else "cached", "page": page, "page_bytes": self.page_bytes[page],
-                "path": path, **extra}
+    def measure(
+        self,
+        *,
+        group: str,
+        config: str,
+        port: int,
+        path: str,
+        page: str,
+        dyn: bool,
+        sut: harness.Proc,
+        headers: dict[str, str] | None = None,
+        concurrencies=(32, 1),
+        check_kind: str | None = None,
+        expect_rules=(),
+        label: str | None = None,
+        **extra,
+    ) -> None:
+        base = {
+            "group": group,
+            "config": config,
+            "label": label or CONFIG_LABELS.get(config, config),
+            "origin": "per-request" if dyn else "cached",
+            "page": page,
+            "page_bytes": self.page_bytes[page],
+            "path": path,
+            **extra,
+        }
         headers = headers or {}
         try:
             note = self.check(check_kind or config, port, path, page, dyn, headers, expect_rules)
@@ -390,22 +453,47 @@ http {{
             if config.startswith("etalage"):
                 summary.update(personalized_summary(runs))
             status = "ok" if sut.alive() else "crashed"
-            self.record({**base, "concurrency": c, "status": status, "note": note, **summary, "runs": runs,
-                         "rss_kib_after": harness.rss_kib(sut_pids)})
-            self.log(f"  {base['label']:<34} {page:>4} {base['origin']:<11} c{c:<2} {summary['rps']:>9.1f} req/s  "
-                     f"p50 {summary['p50_ms']:.3f} ms  p99 {summary['p99_ms']:.3f} ms  {summary['cpu_us_per_req'] or 0:.0f} us/req"
-                     + (f"  ERRORS {summary['errors']}" if summary["errors"] else "")
-                     + (f"  personalized {100 * summary['personalized_share']:.1f}%" if summary.get("personalized_share") is not None
-                        and config == "etalage-pers" else "")
-                     + (f"  fail-open {summary['fail_open']}" if summary.get("fail_open") else ""))
+            self.record(
+                {
+                    **base,
+                    "concurrency": c,
+                    "status": status,
+                    "note": note,
+                    **summary,
+                    "runs": runs,
+                    "rss_kib_after": harness.rss_kib(sut_pids),
+                }
+            )
+            self.log(
+                f"  {base['label']:<34} {page:>4} {base['origin']:<11} c{c:<2} {summary['rps']:>9.1f} req/s  "
+                f"p50 {summary['p50_ms']:.3f} ms  p99 {summary['p99_ms']:.3f} ms  {summary['cpu_us_per_req'] or 0:.0f} us/req"
+                + (f"  ERRORS {summary['errors']}" if summary["errors"] else "")
+                + (
+                    f"  personalized {100 * summary['personalized_share']:.1f}%"
+                    if summary.get("personalized_share") is not None and config == "etalage-pers"
+                    else ""
+                )
+                + (f"  fail-open {summary['fail_open']}" if summary.get("fail_open") else "")
+            )
 
     def na(self, *, group: str, config: str, why: str, pages_=("100k",), dyn_values=(False,), concurrencies=(32, 1), **extra) -> None:
         for page in pages_:
             for dyn in dyn_values:
                 for c in concurrencies:
-                    self.record({"group": group, "config": config, "label": CONFIG_LABELS.get(config, config),
-                                 "origin": "per-request" if dyn else "cached", "page": page, "page_bytes": self.page_bytes[page],
-                                 "concurrency": c, "status": "not available", "note": why, **extra})
+                    self.record(
+                        {
+                            "group": group,
+                            "config": config,
+                            "label": CONFIG_LABELS.get(config, config),
+                            "origin": "per-request" if dyn else "cached",
+                            "page": page,
+                            "page_bytes": self.page_bytes[page],
+                            "concurrency": c,
+                            "status": "not available",
+                            "note": why,
+                            **extra,
+                        }
+                    )
 
     # -- the matrix ------------------------------------------------------------------------------------
 
@@ -429,10 +517,30 @@ http {{
             raise SystemExit(f"Etalage did not start: {why}")
         cookie = self.establish_visitor(port)
         for page, dyn in variants:
-            self.measure(group="main", config="etalage-pass", port=port, path=self.path(page, dyn), page=page, dyn=dyn,
-                         sut=etalage, rules=20, client=self.client)
-            self.measure(group="main", config="etalage-pers", port=port, path=self.path(page, dyn), page=page, dyn=dyn,
-                         sut=etalage, headers={"Cookie": cookie}, expect_rules=pages.MAIN_RULE_IDS, rules=20, client=self.client)
+            self.measure(
+                group="main",
+                config="etalage-pass",
+                port=port,
+                path=self.path(page, dyn),
+                page=page,
+                dyn=dyn,
+                sut=etalage,
+                rules=20,
+                client=self.client,
+            )
+            self.measure(
+                group="main",
+                config="etalage-pers",
+                port=port,
+                path=self.path(page, dyn),
+                page=page,
+                dyn=dyn,
+                sut=etalage,
+                headers={"Cookie": cookie},
+                expect_rules=pages.MAIN_RULE_IDS,
+                rules=20,
+                client=self.client,
+            )
         self.registry.stop(etalage)
 
         self.log("== Etalage personalizing with its default load shedding (pages go out unpersonalized when the loop lags)")
@@ -440,10 +548,22 @@ http {{
         if etalage is None:
             raise SystemExit(f"Etalage did not start: {why}")
         cookie = self.establish_visitor(port)
-        for dyn in ((False,) if quick else (False, True)):
-            self.measure(group="shedding", config="etalage-pers", port=port, path=self.path("100k", dyn), page="100k", dyn=dyn,
-                         sut=etalage, headers={"Cookie": cookie}, expect_rules=pages.MAIN_RULE_IDS, rules=20, client=self.client,
-                         concurrencies=(32, 64), label="Etalage personalizing, default shedding")
+        for dyn in (False,) if quick else (False, True):
+            self.measure(
+                group="shedding",
+                config="etalage-pers",
+                port=port,
+                path=self.path("100k", dyn),
+                page="100k",
+                dyn=dyn,
+                sut=etalage,
+                headers={"Cookie": cookie},
+                expect_rules=pages.MAIN_RULE_IDS,
+                rules=20,
+                client=self.client,
+                concurrencies=(32, 64),
+                label="Etalage personalizing, default shedding",
+            )
         self.registry.stop(etalage)
 
         self.log("== the straightforward peers")
@@ -457,7 +577,7 @@ http {{
 
     def run_rules(self) -> None:
         self.log("== rule count: 1 and 200 rules (20 is in the main matrix)")
-        for count in ((200,) if self.args.quick else (1, 200)):
+        for count in (200,) if self.args.quick else (1, 200):
             etalage, port, why = self.start_etalage(count)
             if etalage is None:
                 self.na(group="rules", config="etalage-pers", why=why, rules=count, client=self.client)
@@ -466,9 +586,21 @@ http {{
             expect = ("popular-by-interest",) if count == 1 else pages.MAIN_RULE_IDS
             for dyn in (False, True):
                 concurrencies = (32,) if dyn or self.args.quick else (32, 1)
-                self.measure(group="rules", config="etalage-pers", port=port, path=self.path("100k", dyn), page="100k", dyn=dyn,
-                             sut=etalage, headers={"Cookie": cookie}, expect_rules=expect, rules=count, client=self.client,
-                             concurrencies=concurrencies, label=f"Etalage personalizing, {count} rule(s)")
+                self.measure(
+                    group="rules",
+                    config="etalage-pers",
+                    port=port,
+                    path=self.path("100k", dyn),
+                    page="100k",
+                    dyn=dyn,
+                    sut=etalage,
+                    headers={"Cookie": cookie},
+                    expect_rules=expect,
+                    rules=count,
+                    client=self.client,
+                    concurrencies=concurrencies,
+                    label=f"Etalage personalizing, {count} rule(s)",
+                )
             self.registry.stop(etalage)
 
     def run_clients(self) -> None:
@@ -487,27 +619,74 @@ http {{
             get(port, "/list/100k")
             loaded = [m for m in ("aiohttp", "httpx_aiohttp") if any(f"/{m}/" in line for line in self.maps(etalage))]
             if "aiohttp" not in loaded:
-                why = (f"etalage serve accepted ETALAGE_UPSTREAM_CLIENT={client} but never loaded aiohttp "
-                       "(its upstream is still httpx), so there is nothing different to measure")
+                why = (
+                    f"etalage serve accepted ETALAGE_UPSTREAM_CLIENT={client} but never loaded aiohttp "
+                    "(its upstream is still httpx), so there is nothing different to measure"
+                )
                 self.log(f"  not available: {why}")
                 for config in ("etalage-pass", "etalage-pers"):
                     self.na(group="clients", config=config, why=why, client=client, rules=20, concurrencies=concurrencies)
                 self.na(group="clients", config="etalage-pers", why=why, client=client, rules=20, concurrencies=(32,), dyn_values=(True,))
                 self.registry.stop(etalage)
                 continue
-            self.measure(group="clients", config="etalage-pass", port=port, path="/list/100k", page="100k", dyn=False,
-                         sut=etalage, client=client, rules=20, concurrencies=concurrencies, label=f"Etalage pass-through, {client}")
-            self.measure(group="clients", config="etalage-pers", port=port, path="/list/100k", page="100k", dyn=False,
-                         sut=etalage, headers={"Cookie": cookie}, expect_rules=pages.MAIN_RULE_IDS, client=client, rules=20,
-                         concurrencies=concurrencies, label=f"Etalage personalizing, {client}")
-            self.measure(group="clients", config="etalage-pers", port=port, path="/dyn/list/100k", page="100k", dyn=True,
-                         sut=etalage, headers={"Cookie": cookie}, expect_rules=pages.MAIN_RULE_IDS, client=client, rules=20,
-                         concurrencies=(32,), label=f"Etalage personalizing, {client}")
+            self.measure(
+                group="clients",
+                config="etalage-pass",
+                port=port,
+                path="/list/100k",
+                page="100k",
+                dyn=False,
+                sut=etalage,
+                client=client,
+                rules=20,
+                concurrencies=concurrencies,
+                label=f"Etalage pass-through, {client}",
+            )
+            self.measure(
+                group="clients",
+                config="etalage-pers",
+                port=port,
+                path="/list/100k",
+                page="100k",
+                dyn=False,
+                sut=etalage,
+                headers={"Cookie": cookie},
+                expect_rules=pages.MAIN_RULE_IDS,
+                client=client,
+                rules=20,
+                concurrencies=concurrencies,
+                label=f"Etalage personalizing, {client}",
+            )
+            self.measure(
+                group="clients",
+                config="etalage-pers",
+                port=port,
+                path="/dyn/list/100k",
+                page="100k",
+                dyn=True,
+                sut=etalage,
+                headers={"Cookie": cookie},
+                expect_rules=pages.MAIN_RULE_IDS,
+                client=client,
+                rules=20,
+                concurrencies=(32,),
+                label=f"Etalage personalizing, {client}",
+            )
             self.registry.stop(etalage)
         for client in CLIENTS:
             peer, port = self.start_peer("bare_proxy", {"PEER_CLIENT": client}, name=f"bare-proxy-{client}")
-            self.measure(group="clients", config="bare", port=port, path="/list/100k", page="100k", dyn=False, sut=peer,
-                         client=client, concurrencies=(32,), label=f"bare streaming proxy, {client}")
+            self.measure(
+                group="clients",
+                config="bare",
+                port=port,
+                path="/list/100k",
+                page="100k",
+                dyn=False,
+                sut=peer,
+                client=client,
+                concurrencies=(32,),
+                label=f"bare streaming proxy, {client}",
+            )
             self.registry.stop(peer)
 
     @staticmethod
@@ -551,10 +730,18 @@ http {{
         finally:
             stop.set()
             sampler.join()
-        self.soak = {"status": "ok" if etalage.alive() else "crashed", "minutes": minutes, "rss_kib_idle_before": rss_before,
-                     "samples": samples, "wrk": result, **report.soak_summary(samples)}
-        self.log(f"  {result.get('rps', 0):.0f} req/s; RSS start {self.soak['start_mib']:.1f} MiB, end {self.soak['end_mib']:.1f} MiB, "
-                 f"max {self.soak['max_mib']:.1f} MiB, slope {self.soak['slope_mib_per_min']:+.2f} MiB/min")
+        self.soak = {
+            "status": "ok" if etalage.alive() else "crashed",
+            "minutes": minutes,
+            "rss_kib_idle_before": rss_before,
+            "samples": samples,
+            "wrk": result,
+            **report.soak_summary(samples),
+        }
+        self.log(
+            f"  {result.get('rps', 0):.0f} req/s; RSS start {self.soak['start_mib']:.1f} MiB, end {self.soak['end_mib']:.1f} MiB, "
+            f"max {self.soak['max_mib']:.1f} MiB, slope {self.soak['slope_mib_per_min']:+.2f} MiB/min"
+        )
         self.registry.stop(etalage)
 
     def run_profile(self) -> None:
@@ -572,9 +759,26 @@ http {{
             path = self.path("100k", dyn)
             raw = self.out / f"profile-personalized-{'per-request' if dyn else 'cached'}.txt"
             seconds = 4 if self.args.quick else 10
-            spy = subprocess.Popen([pyspy, "record", "--pid", str(etalage.pid), "--duration", str(seconds + 1), "--rate", "250",
-                                    "--format", "raw", "--output", str(raw), "--nonblocking"],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+            spy = subprocess.Popen(
+                [
+                    pyspy,
+                    "record",
+                    "--pid",
+                    str(etalage.pid),
+                    "--duration",
+                    str(seconds + 1),
+                    "--rate",
+                    "250",
+                    "--format",
+                    "raw",
+                    "--output",
+                    str(raw),
+                    "--nonblocking",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+            )
             time.sleep(0.5)
             run_wrk(port, path, 32, seconds, {"Cookie": cookie}, etalage.pids(), self.origin.pids())
             try:
@@ -584,10 +788,13 @@ http {{
                 _, err = spy.communicate()
             self.registry.stop(etalage)
             if not raw.exists():
-                self.profile["cases"].append({"origin": "per-request" if dyn else "cached", "status": "failed", "note": err.decode()[-400:]})
+                self.profile["cases"].append(
+                    {"origin": "per-request" if dyn else "cached", "status": "failed", "note": err.decode()[-400:]}
+                )
                 continue
-            self.profile["cases"].append({"origin": "per-request" if dyn else "cached", "status": "ok", "file": raw.name,
-                                          **report.profile_summary(raw.read_text())})
+            self.profile["cases"].append(
+                {"origin": "per-request" if dyn else "cached", "status": "ok", "file": raw.name, **report.profile_summary(raw.read_text())}
+            )
 
     @staticmethod
     def path(page: str, dyn: bool) -> str:
@@ -612,9 +819,11 @@ http {{
         if self.etalage_env:
             diff = subprocess.run(["git", "-C", str(REPO), "diff", "HEAD", "--", "src"], capture_output=True).stdout
             (self.out / "etalage-src.diff").write_bytes(diff)
-        cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), "?")
+        cpu = next(
+            (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), "?"
+        )
         self.meta = {
-            "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
             "commit": commit + (" + uncommitted changes in src/ (etalage-src.diff)" if dirty else ""),
             "etalage_source": "a copy of src/etalage taken when the run started" if self.etalage_env else "the live src/ tree",
             "machine": f"{os.cpu_count()} cores ({cpu}), {round(os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30)} GiB, {platform.platform()}",
@@ -646,9 +855,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, help="runs per measurement (default 3; quick 1)")
     parser.add_argument("--duration", type=int, help="seconds per run (default 8; quick 2)")
     parser.add_argument("--only", default="main,rules,clients", help="comma-separated groups: main, rules, clients (default all)")
-    parser.add_argument("--client", choices=CLIENTS, help="Etalage's upstream client for the main matrix, rule counts and soak (default: Etalage's own default)")
+    parser.add_argument(
+        "--client",
+        choices=CLIENTS,
+        help="Etalage's upstream client for the main matrix, rule counts and soak (default: Etalage's own default)",
+    )
     parser.add_argument("--profile", action="store_true", help="also sample Etalage with py-spy while personalizing")
-    parser.add_argument("--project-python", default=str(REPO / ".venv" / "bin" / "python"), help="python of the project's .venv (runs etalage)")
+    parser.add_argument(
+        "--project-python", default=str(REPO / ".venv" / "bin" / "python"), help="python of the project's .venv (runs etalage)"
+    )
     parser.add_argument("--live-source", action="store_true", help="run Etalage from the live src/ instead of a copy taken at the start")
     parser.add_argument("--peer-python", default=sys.executable, help="python with the peers' packages (benchmarks/.venv)")
     args = parser.parse_args(argv)

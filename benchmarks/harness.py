@@ -128,13 +128,22 @@ class Registry:
     logs: Path
     procs: list[Proc] = field(default_factory=list)
 
-    def start(self, name: str, argv: list[str], env: dict[str, str] | None = None, core: str | None = SUT_CORE, cwd: Path | None = None) -> Proc:
+    def start(
+        self, name: str, argv: list[str], env: dict[str, str] | None = None, core: str | None = SUT_CORE, cwd: Path | None = None
+    ) -> Proc:
         if core is not None:
             argv = ["taskset", "-c", core, *argv]
         log = self.logs / f"{name}.log"
         handle = open(log, "ab")
-        popen = subprocess.Popen(argv, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                 env={**os.environ, **(env or {})}, cwd=cwd, start_new_session=True)
+        popen = subprocess.Popen(
+            argv,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **(env or {})},
+            cwd=cwd,
+            start_new_session=True,
+        )
         handle.close()
         proc = Proc(name, popen, log)
         self.procs.append(proc)
@@ -255,13 +264,25 @@ def parse_wrk(output: str) -> dict:
 
 
 def wrk_argv(port: int, path: str, connections: int, seconds: float, headers: dict[str, str] | None, timeout_s: int = 30) -> list[str]:
-    argv = ["taskset", "-c", LOAD_CORE, "wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency", f"--timeout={timeout_s}s"]
+    argv = [
+        "taskset",
+        "-c",
+        LOAD_CORE,
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{max(1, round(seconds))}s",
+        "--latency",
+        f"--timeout={timeout_s}s",
+    ]
     for name, value in (headers or {}).items():
         argv += ["-H", f"{name}: {value}"]
     return argv + [f"http://127.0.0.1:{port}{path}"]
 
 
-def run_wrk(port: int, path: str, connections: int, seconds: float, headers: dict[str, str] | None, sut_pids: list[int], aux_pids: list[int]) -> dict:
+def run_wrk(
+    port: int, path: str, connections: int, seconds: float, headers: dict[str, str] | None, sut_pids: list[int], aux_pids: list[int]
+) -> dict:
     """One wrk run; adds the CPU the system under test used, and the CPU that was not ours (noise)."""
     argv = wrk_argv(port, path, connections, seconds, headers)
     sut0, aux0, (busy0, steal0), kids0 = cpu_seconds(sut_pids), cpu_seconds(aux_pids), system_cpu_seconds(), children_cpu_seconds()
@@ -290,6 +311,7 @@ def run_wrk(port: int, path: str, connections: int, seconds: float, headers: dic
 
 def summarize(runs: list[dict]) -> dict:
     """Medians over runs."""
+
     def med(values):
         values = [v for v in values if v is not None]
         return round(statistics.median(values), 4) if values else None

@@ -73,7 +73,7 @@ def _card(rng: random.Random, index: int) -> str:
         "</a>\n"
         f'<p class="card-desc">{escape(rng.choice(_BLURBS))}</p>\n'
         f'<p class="card-rating" aria-label="{stars} out of 5 stars"><span class="stars" style="--r: {stars}"></span> '
-        f'({rng.randrange(2, 900)})</p>\n'
+        f"({rng.randrange(2, 900)})</p>\n"
         f'<p class="card-price">{_price(cents)} <s class="was">{_price(cents + 250)}</s></p>\n'
         '<form class="card-buy" method="post" action="/cart">'
         f'<input type="hidden" name="product" value="{pid}">'
@@ -164,7 +164,9 @@ def list_page(cards: int, nonce: str) -> str:
 
 
 def category_page(slug: str) -> str:
-    main = f'<h1>{LABELS[slug]}</h1>\n<p>All our {LABELS[slug].lower()} products.</p>\n<ul id="category-products" class="product-grid"></ul>'
+    main = (
+        f'<h1>{LABELS[slug]}</h1>\n<p>All our {LABELS[slug].lower()} products.</p>\n<ul id="category-products" class="product-grid"></ul>'
+    )
     return _document(LABELS[slug], main, STATIC_NONCE, "category")
 
 
@@ -251,10 +253,42 @@ def _rule(rule_id: str, action: str, pages: list[str], priority: int, block: str
 # The three rules that fire on the list pages: banner + sort + pop-in.
 MAIN_RULE_IDS = ("hero-by-interest", "popular-by-interest", "newsletter-popin")
 
-_CAMPAIGNS = ["spring", "summer", "autumn", "winter", "black-friday", "puppy-week", "kitten-week", "aquarium-days",
-              "bird-month", "rodent-days", "vet-week", "adoption", "back-to-school", "easter", "christmas", "new-year"]
-_BRANDS = ["pawsome", "furrytail", "aquaclear", "birdsong", "nibbles", "catsy", "rexfood", "hoppy", "fishy", "chirp",
-           "wagwell", "purrfect", "gnaw", "finley", "feathers", "barkley"]
+_CAMPAIGNS = [
+    "spring",
+    "summer",
+    "autumn",
+    "winter",
+    "black-friday",
+    "puppy-week",
+    "kitten-week",
+    "aquarium-days",
+    "bird-month",
+    "rodent-days",
+    "vet-week",
+    "adoption",
+    "back-to-school",
+    "easter",
+    "christmas",
+    "new-year",
+]
+_BRANDS = [
+    "pawsome",
+    "furrytail",
+    "aquaclear",
+    "birdsong",
+    "nibbles",
+    "catsy",
+    "rexfood",
+    "hoppy",
+    "fishy",
+    "chirp",
+    "wagwell",
+    "purrfect",
+    "gnaw",
+    "finley",
+    "feathers",
+    "barkley",
+]
 
 
 def _other_paths(i: int) -> list[str]:

@@ -64,7 +64,11 @@ def ms(value):
 def share(r):
     if not r or r.get("personalized_share") is None:
         return "–"
-    return f"{100 * r['personalized_share']:.0f}%" if r["personalized_share"] >= 0.995 or r["personalized_share"] < 0.9 else f"{100 * r['personalized_share']:.1f}%"
+    return (
+        f"{100 * r['personalized_share']:.0f}%"
+        if r["personalized_share"] >= 0.995 or r["personalized_share"] < 0.9
+        else f"{100 * r['personalized_share']:.1f}%"
+    )
 
 
 def personalized_rps(r):
@@ -172,45 +176,76 @@ def targets(results, soak):
         q1 = find(results, config="etalage-pers", origin=origin, c=1, group="main")
         if p:
             v = p["rps"]  # the system under test is pinned to one core
-            add(f"Pass-through HTML >= 2,500 req/s per core{tag}", f"{v:,.0f} req/s (100 KB, c32, one core)", v >= 2500,
-                f"{v / 2500:.2f}x of the target" + ("" if v >= 2500 else f"; {2500 - v:,.0f} req/s short"))
+            add(
+                f"Pass-through HTML >= 2,500 req/s per core{tag}",
+                f"{v:,.0f} req/s (100 KB, c32, one core)",
+                v >= 2500,
+                f"{v / 2500:.2f}x of the target" + ("" if v >= 2500 else f"; {2500 - v:,.0f} req/s short"),
+            )
         else:
             add(f"Pass-through HTML >= 2,500 req/s per core{tag}", "not measured", None, "")
         if p and q:
             r = personalized_rps(q) / p["rps"]
-            add(f"Personalized >= 70% of Etalage pass-through{tag}",
+            add(
+                f"Personalized >= 70% of Etalage pass-through{tag}",
                 f"{100 * r:.0f}% ({personalized_rps(q):,.0f} vs {p['rps']:,.0f} req/s, 100 KB, c32, {share(q)} personalized)",
-                r >= 0.7, f"{100 * (r - 0.7):+.0f} points")
+                r >= 0.7,
+                f"{100 * (r - 0.7):+.0f} points",
+            )
         if q and s:
             r = personalized_rps(q) / s["rps"]
-            add(f"Personalized >= 8x the selectolax proxy{tag}", f"{r:.1f}x ({personalized_rps(q):,.0f} vs {s['rps']:,.0f} req/s, 100 KB, c32)",
-                r >= 8, f"{r / 8:.2f}x of the target" + ("" if r >= 8 else f"; needs {8 * s['rps']:,.0f} req/s"))
+            add(
+                f"Personalized >= 8x the selectolax proxy{tag}",
+                f"{r:.1f}x ({personalized_rps(q):,.0f} vs {s['rps']:,.0f} req/s, 100 KB, c32)",
+                r >= 8,
+                f"{r / 8:.2f}x of the target" + ("" if r >= 8 else f"; needs {8 * s['rps']:,.0f} req/s"),
+            )
         if q1 and o1:
             added = q1["p50_ms"] - o1["p50_ms"]
-            add(f"Added median latency <= 1 ms at c1, personalized 100 KB{tag}",
-                f"{added:.3f} ms ({q1['p50_ms']:.3f} vs origin {o1['p50_ms']:.3f} ms)", added <= 1.0, f"{1.0 - added:+.3f} ms margin")
+            add(
+                f"Added median latency <= 1 ms at c1, personalized 100 KB{tag}",
+                f"{added:.3f} ms ({q1['p50_ms']:.3f} vs origin {o1['p50_ms']:.3f} ms)",
+                added <= 1.0,
+                f"{1.0 - added:+.3f} ms margin",
+            )
         r1 = find(results, config="etalage-pers", origin=origin, group="rules", rules=1)
         r200 = find(results, config="etalage-pers", origin=origin, group="rules", rules=200)
         if r1 and r200 and r1.get("cpu_us_per_req") and r200.get("cpu_us_per_req"):
             r = r200["cpu_us_per_req"] / r1["cpu_us_per_req"]
-            add(f"200 rules cost <= 1.3x one rule{tag}",
+            add(
+                f"200 rules cost <= 1.3x one rule{tag}",
                 f"{r:.2f}x CPU per request ({r200['cpu_us_per_req']:,.0f} vs {r1['cpu_us_per_req']:,.0f} us; "
-                f"throughput {r1['rps'] / r200['rps']:.2f}x), 100 KB, c32", r <= 1.3, f"{1.3 - r:+.2f} margin")
+                f"throughput {r1['rps'] / r200['rps']:.2f}x), 100 KB, c32",
+                r <= 1.3,
+                f"{1.3 - r:+.2f} margin",
+            )
     for origin in ("cached", "per-request"):
         tag = "" if origin == "cached" else " (per-request-different origin)"
         o = find(results, config="etalage-pers", origin=origin, c=64, group="shedding")
         if o:
             errors = o.get("errors") or 0
-            add(f"Zero errors at twice the saturating load, default shedding{tag}",
+            add(
+                f"Zero errors at twice the saturating load, default shedding{tag}",
                 f"{errors:,} errors in {o.get('requests', 0):,} requests (c64, twice the c32 that saturates the core; "
-                f"{share(o)} personalized, p99 {ms(o['p99_ms'])} ms)", errors == 0, "none" if errors == 0 else f"{errors:,} errors")
+                f"{share(o)} personalized, p99 {ms(o['p99_ms'])} ms)",
+                errors == 0,
+                "none" if errors == 0 else f"{errors:,} errors",
+            )
     if soak and soak.get("status") == "ok" and soak.get("minutes", 0) < 1:
-        add("Memory flat during the soak", f"RSS {soak['start_mib']:.1f} -> {soak['end_mib']:.1f} MiB over {soak['minutes']:g} min", None,
-            "not judged: a soak under a minute ends while Etalage's caches are still filling")
+        add(
+            "Memory flat during the soak",
+            f"RSS {soak['start_mib']:.1f} -> {soak['end_mib']:.1f} MiB over {soak['minutes']:g} min",
+            None,
+            "not judged: a soak under a minute ends while Etalage's caches are still filling",
+        )
     elif soak and soak.get("status") == "ok":
-        add("Memory flat during the soak", f"RSS {soak['start_mib']:.1f} -> {soak['end_mib']:.1f} MiB (max {soak['max_mib']:.1f}), "
-            f"slope {soak['slope_mib_per_min']:+.2f} MiB/min over {soak['minutes']:g} min", soak["flat"],
-            f"grew {soak['growth_after_quarter_mib']:+.1f} MiB after the first quarter")
+        add(
+            "Memory flat during the soak",
+            f"RSS {soak['start_mib']:.1f} -> {soak['end_mib']:.1f} MiB (max {soak['max_mib']:.1f}), "
+            f"slope {soak['slope_mib_per_min']:+.2f} MiB/min over {soak['minutes']:g} min",
+            soak["flat"],
+            f"grew {soak['growth_after_quarter_mib']:+.1f} MiB after the first quarter",
+        )
     elif soak:
         add("Memory flat during the soak", soak.get("status", "?"), None, soak.get("note", ""))
     else:
@@ -224,7 +259,9 @@ def targets(results, soak):
 def _matrix_table(results, page, origin, lines):
     o32 = find(results, config="origin", page=page, origin=origin, c=32, group="main")
     o1 = find(results, config="origin", page=page, origin=origin, c=1, group="main")
-    lines.append("| configuration | c32 req/s | vs origin | c32 p50 / p99 ms | CPU us/req | c1 req/s | c1 p50 / p99 ms | c1 added p50 ms | pages personalized c32 / c1 |")
+    lines.append(
+        "| configuration | c32 req/s | vs origin | c32 p50 / p99 ms | CPU us/req | c1 req/s | c1 p50 / p99 ms | c1 added p50 ms | pages personalized c32 / c1 |"
+    )
     lines.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for config in ORDER:
         r32 = find(results, config=config, page=page, origin=origin, c=32, group="main")
@@ -236,8 +273,12 @@ def _matrix_table(results, page, origin, lines):
             continue
         cols = [SHORT[config]]
         if r32:
-            cols += [fmt(r32["rps"]), rfmt(ratio(r32["rps"], o32 and o32["rps"]), 3 if config != "origin" else 2),
-                     f"{ms(r32['p50_ms'])} / {ms(r32['p99_ms'])}", fmt(r32["cpu_us_per_req"])]
+            cols += [
+                fmt(r32["rps"]),
+                rfmt(ratio(r32["rps"], o32 and o32["rps"]), 3 if config != "origin" else 2),
+                f"{ms(r32['p50_ms'])} / {ms(r32['p99_ms'])}",
+                fmt(r32["cpu_us_per_req"]),
+            ]
         else:
             cols += ["–"] * 4
         if r1:
@@ -255,12 +296,14 @@ def _matrix_table(results, page, origin, lines):
 
 
 def _ratio_table(results, lines):
-    lines.append("| page, origin | personalized / pass-through | personalized / selectolax | personalized / BeautifulSoup "
-                 "| pass-through / nginx proxy | pass-through / origin | personalized CPU / pass-through CPU |")
+    lines.append(
+        "| page, origin | personalized / pass-through | personalized / selectolax | personalized / BeautifulSoup "
+        "| pass-through / nginx proxy | pass-through / origin | personalized CPU / pass-through CPU |"
+    )
     lines.append("|---|---:|---:|---:|---:|---:|---:|")
     for page in PAGES:
         for origin in ("cached", "per-request"):
-            get = lambda config: find(results, config=config, page=page, origin=origin, group="main")  # noqa: E731
+            get = lambda config: find(results, config=config, page=page, origin=origin, group="main")  # noqa: E731, B023
             p, q, s, b, n, o = (get(c) for c in ("etalage-pass", "etalage-pers", "selectolax", "bs4", "nginx-proxy", "origin"))
             if not p and not q:
                 continue
@@ -268,8 +311,10 @@ def _ratio_table(results, lines):
                 b = find(results, config="bs4", page=page, origin="cached", group="main")  # bs4 caches nothing
             rps = lambda r: r and r["rps"]  # noqa: E731
             cpu = lambda r: r and r["cpu_us_per_req"]  # noqa: E731
-            lines.append(f"| {page}, {origin} | {rfmt(ratio(rps(q), rps(p)))} | {rfmt(ratio(rps(q), rps(s)), 1)} | {rfmt(ratio(rps(q), rps(b)), 0)} "
-                         f"| {rfmt(ratio(rps(p), rps(n)))} | {rfmt(ratio(rps(p), rps(o)), 3)} | {rfmt(ratio(cpu(q), cpu(p)))} |")
+            lines.append(
+                f"| {page}, {origin} | {rfmt(ratio(rps(q), rps(p)))} | {rfmt(ratio(rps(q), rps(s)), 1)} | {rfmt(ratio(rps(q), rps(b)), 0)} "
+                f"| {rfmt(ratio(rps(p), rps(n)))} | {rfmt(ratio(rps(p), rps(o)), 3)} | {rfmt(ratio(cpu(q), cpu(p)))} |"
+            )
     lines.append("")
 
 
@@ -288,8 +333,7 @@ def markdown(doc) -> str:
         f"(ETALAGE_OVERLOAD_LAG=3600, so every consenting page view is personalized; counted from Etalage's own metrics); "
         f"code: {meta.get('etalage_source', '?')}; peers: uvicorn + uvloop + httptools, one process",
         "- † = more than 0.25 core of outside load during that measurement (other processes on this machine)",
-        "- pages: " + ", ".join(f"{k} = {v:,} bytes" for k, v in meta.get("page_bytes", {}).items())
-        + " (24 / 120 / 600 product cards)",
+        "- pages: " + ", ".join(f"{k} = {v:,} bytes" for k, v in meta.get("page_bytes", {}).items()) + " (24 / 120 / 600 product cards)",
         "- ratios compare configurations measured in this same run; differences under about 15% are noise on this kind of machine",
         "",
         "## Targets",
@@ -306,50 +350,72 @@ def markdown(doc) -> str:
         lines += [f"### {page} page ({meta.get('page_bytes', {}).get(page, 0):,} bytes)", ""]
         _matrix_table(results, page, "cached", lines)
     if any(r["origin"] == "per-request" and r["group"] == "main" for r in results):
-        lines += ["## Whole requests, per-request-different origin (a fresh nonce in every page, 100 KB)", "",
-                  "Every response differs (a fresh CSRF token in two attribute values). Etalage reuses a page's layout for a body "
-                  "that differs only where the tree cannot change (etalage.reuse), so after the first view no page needs a full analysis. "
-                  "BeautifulSoup caches nothing either way; its row is not repeated here.", ""]
+        lines += [
+            "## Whole requests, per-request-different origin (a fresh nonce in every page, 100 KB)",
+            "",
+            "Every response differs (a fresh CSRF token in two attribute values). Etalage reuses a page's layout for a body "
+            "that differs only where the tree cannot change (etalage.reuse), so after the first view no page needs a full analysis. "
+            "BeautifulSoup caches nothing either way; its row is not repeated here.",
+            "",
+        ]
         _matrix_table(results, "100k", "per-request", lines)
     lines += ["## Ratios (c32 throughput unless stated)", ""]
     _ratio_table(results, lines)
 
     shed = [r for r in results if r["group"] == "shedding" and r.get("status") == "ok"]
     if shed:
-        lines += ["## Load shedding as shipped (100 KB, c32 and twice that)", "",
-                  "The rows above run with shedding off. With Etalage's default (ETALAGE_OVERLOAD_LAG 0.1 s), an overloaded "
-                  "Etalage serves pages unpersonalized until its event loop catches up:", "",
-                  "| origin | conc. | req/s | pages personalized | personalized req/s | p50 / p99 ms | CPU us/req | errors | fail-open reasons |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+        lines += [
+            "## Load shedding as shipped (100 KB, c32 and twice that)",
+            "",
+            "The rows above run with shedding off. With Etalage's default (ETALAGE_OVERLOAD_LAG 0.1 s), an overloaded "
+            "Etalage serves pages unpersonalized until its event loop catches up:",
+            "",
+            "| origin | conc. | req/s | pages personalized | personalized req/s | p50 / p99 ms | CPU us/req | errors | fail-open reasons |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        ]
         for r in shed:
-            lines.append(f"| {r['origin']} | {r['concurrency']} | {fmt(r['rps'])} | {share(r)} | {fmt(personalized_rps(r))} | {ms(r['p50_ms'])} / {ms(r['p99_ms'])} | "
-                         f"{fmt(r['cpu_us_per_req'])} | {r.get('errors') or 0:,} | {', '.join(f'{k}: {v:,}' for k, v in (r.get('fail_open') or {}).items()) or '–'} |")
+            lines.append(
+                f"| {r['origin']} | {r['concurrency']} | {fmt(r['rps'])} | {share(r)} | {fmt(personalized_rps(r))} | {ms(r['p50_ms'])} / {ms(r['p99_ms'])} | "
+                f"{fmt(r['cpu_us_per_req'])} | {r.get('errors') or 0:,} | {', '.join(f'{k}: {v:,}' for k, v in (r.get('fail_open') or {}).items()) or '–'} |"
+            )
         lines.append("")
 
     rule_rows = [(n, origin, c) for n in (1, 20, 200) for origin in ("cached", "per-request") for c in (32, 1)]
     if any(r["group"] == "rules" for r in results):
-        lines += ["## Rule count (Etalage personalizing, 100 KB)", "",
-                  "1 rule: the sort alone. 20: banner + sort + pop-in on these pages, 17 rules for other paths. "
-                  "200: the same three, three more that match but lose or find no block, 194 for other paths.", "",
-                  "| rules | origin | conc. | req/s | CPU us/req | CPU vs 1 rule | p50 / p99 ms | personalized |", "|---:|---|---:|---:|---:|---:|---:|---:|"]
+        lines += [
+            "## Rule count (Etalage personalizing, 100 KB)",
+            "",
+            "1 rule: the sort alone. 20: banner + sort + pop-in on these pages, 17 rules for other paths. "
+            "200: the same three, three more that match but lose or find no block, 194 for other paths.",
+            "",
+            "| rules | origin | conc. | req/s | CPU us/req | CPU vs 1 rule | p50 / p99 ms | personalized |",
+            "|---:|---|---:|---:|---:|---:|---:|---:|",
+        ]
         for n, origin, c in rule_rows:
             group = "main" if n == 20 else "rules"
             r = find(results, config="etalage-pers", origin=origin, c=c, group=group, rules=n)
             one = find(results, config="etalage-pers", origin=origin, c=c, group="rules", rules=1)
             if not r:
                 continue
-            lines.append(f"| {n} | {origin} | c{c} | {fmt(r['rps'])} | {fmt(r['cpu_us_per_req'])} | "
-                         f"{rfmt(ratio(r['cpu_us_per_req'], one and one['cpu_us_per_req']))} | {ms(r['p50_ms'])} / {ms(r['p99_ms'])} | {share(r)} |")
+            lines.append(
+                f"| {n} | {origin} | c{c} | {fmt(r['rps'])} | {fmt(r['cpu_us_per_req'])} | "
+                f"{rfmt(ratio(r['cpu_us_per_req'], one and one['cpu_us_per_req']))} | {ms(r['p50_ms'])} / {ms(r['p99_ms'])} | {share(r)} |"
+            )
         lines.append("")
 
     main_client = meta.get("etalage_client", "httpx")
     if any(r["group"] == "clients" for r in results):
-        lines += ["## Upstream HTTP client (100 KB, cached origin)", "",
-                  "Etalage with `ETALAGE_UPSTREAM_CLIENT`, and a bare streaming proxy (raw ASGI on uvicorn + uvloop + httptools, "
-                  "benchmarks/peers/bare_proxy.py) that isolates what the client itself costs.", "",
-                  f"Etalage's default client: {meta.get('etalage_default_client', '?')}; the main matrix used {main_client}.", "",
-                  "| configuration | client | c32 req/s | c32 p50 / p99 ms | CPU us/req | c1 p50 ms | per-request-different origin, c32 |",
-                  "|---|---|---:|---:|---:|---:|---|"]
+        lines += [
+            "## Upstream HTTP client (100 KB, cached origin)",
+            "",
+            "Etalage with `ETALAGE_UPSTREAM_CLIENT`, and a bare streaming proxy (raw ASGI on uvicorn + uvloop + httptools, "
+            "benchmarks/peers/bare_proxy.py) that isolates what the client itself costs.",
+            "",
+            f"Etalage's default client: {meta.get('etalage_default_client', '?')}; the main matrix used {main_client}.",
+            "",
+            "| configuration | client | c32 req/s | c32 p50 / p99 ms | CPU us/req | c1 p50 ms | per-request-different origin, c32 |",
+            "|---|---|---:|---:|---:|---:|---|",
+        ]
         for config in ("etalage-pass", "etalage-pers", "bare"):
             for client in ("httpx", "httpx-aiohttp", "aiohttp"):
                 group = "main" if config != "bare" and client == main_client else "clients"
@@ -362,22 +428,28 @@ def markdown(doc) -> str:
                     if miss:
                         lines.append(f"| {name} | {client} | {miss['status']} | | | | {miss.get('note', '')} |")
                     continue
-                lines.append(f"| {name} | {client} | {fmt(r32['rps'])} | {ms(r32['p50_ms'])} / {ms(r32['p99_ms'])} | "
-                             f"{fmt(r32['cpu_us_per_req'])} | {ms(r1['p50_ms']) if r1 else '–'} | "
-                             f"{fmt(rd['rps']) + ' req/s, ' + fmt(rd['cpu_us_per_req']) + ' us/req' if rd and config == 'etalage-pers' else ''} |")
+                lines.append(
+                    f"| {name} | {client} | {fmt(r32['rps'])} | {ms(r32['p50_ms'])} / {ms(r32['p99_ms'])} | "
+                    f"{fmt(r32['cpu_us_per_req'])} | {ms(r1['p50_ms']) if r1 else '–'} | "
+                    f"{fmt(rd['rps']) + ' req/s, ' + fmt(rd['cpu_us_per_req']) + ' us/req' if rd and config == 'etalage-pers' else ''} |"
+                )
         lines.append("")
 
     lines += ["## Memory soak", ""]
     if soak and soak.get("status") == "ok":
         w = soak["wrk"]
-        lines += [f"Etalage personalizing per-request-different 100 KB pages at c32 for {soak['minutes']:g} min "
-                  f"({w.get('rps', 0):,.0f} req/s, {w.get('requests', 0):,} requests, "
-                  f"{w['non_2xx'] + sum(w['socket_errors'].values())} errors). RSS of the process, sampled every few seconds:", "",
-                  "| idle before | first sample | start (after 10%) | end | max | slope | growth after the first quarter | flat |",
-                  "|---:|---:|---:|---:|---:|---:|---:|---|",
-                  f"| {soak['rss_kib_idle_before'] / 1024:.1f} MiB | {soak['first_sample_mib']:.1f} MiB | {soak['start_mib']:.1f} MiB | "
-                  f"{soak['end_mib']:.1f} MiB | {soak['max_mib']:.1f} MiB | {soak['slope_mib_per_min']:+.3f} MiB/min | "
-                  f"{soak['growth_after_quarter_mib']:+.1f} MiB | {'yes' if soak['flat'] else '**no**'} |", ""]
+        lines += [
+            f"Etalage personalizing per-request-different 100 KB pages at c32 for {soak['minutes']:g} min "
+            f"({w.get('rps', 0):,.0f} req/s, {w.get('requests', 0):,} requests, "
+            f"{w['non_2xx'] + sum(w['socket_errors'].values())} errors). RSS of the process, sampled every few seconds:",
+            "",
+            "| idle before | first sample | start (after 10%) | end | max | slope | growth after the first quarter | flat |",
+            "|---:|---:|---:|---:|---:|---:|---:|---|",
+            f"| {soak['rss_kib_idle_before'] / 1024:.1f} MiB | {soak['first_sample_mib']:.1f} MiB | {soak['start_mib']:.1f} MiB | "
+            f"{soak['end_mib']:.1f} MiB | {soak['max_mib']:.1f} MiB | {soak['slope_mib_per_min']:+.3f} MiB/min | "
+            f"{soak['growth_after_quarter_mib']:+.1f} MiB | {'yes' if soak['flat'] else '**no**'} |",
+            "",
+        ]
     elif soak:
         lines += [f"{soak.get('status')}: {soak.get('note', '')}", ""]
     else:
@@ -391,8 +463,12 @@ def markdown(doc) -> str:
             if case.get("status") != "ok":
                 lines += [f"- {case['origin']}: {case.get('status')} {case.get('note', '')}", ""]
                 continue
-            lines += [f"### {case['origin']} origin ({case['samples']:,} samples, raw stacks in {case['file']})", "",
-                      "| own time by module or package | % |", "|---|---:|"]
+            lines += [
+                f"### {case['origin']} origin ({case['samples']:,} samples, raw stacks in {case['file']})",
+                "",
+                "| own time by module or package | % |",
+                "|---|---:|",
+            ]
             lines += [f"| {k} | {v} |" for k, v in case["self_by_owner"]]
             lines += ["", "| Etalage function (inclusive: itself and what it calls) | % |", "|---|---:|"]
             lines += [f"| {k} | {v} |" for k, v in case["inclusive_etalage"]]
@@ -403,17 +479,25 @@ def markdown(doc) -> str:
     foreign = [r.get("foreign_cpu_per_s") or 0 for r in results if r.get("status") == "ok"]
     errors = [r for r in results if r.get("status") == "ok" and r.get("errors")]
     problems = [r for r in results if r.get("status") not in ("ok", "not available")]
-    lines += ["## Run quality", "",
-              f"- CPU used by processes outside the benchmark during runs: median {_median(foreign):.2f}, max {max(foreign, default=0):.2f} "
-              "core-seconds per second (0 is a quiet machine; above about 0.1 the numbers are disturbed)",
-              f"- hypervisor steal during runs: max {max((r.get('steal_per_s') or 0 for r in results if r.get('status') == 'ok'), default=0):.2f} core-seconds per second",
-              f"- measurements disturbed by more than 0.25 core of outside load: {sum(1 for f in foreign if f > 0.25)} of {len(foreign)}",
-              f"- measurements with HTTP or socket errors: {len(errors)}"
-              + "".join(f"\n  - {r['label']} {r['page']} {r['origin']} c{r['concurrency']}: {r['errors']} errors of {r['requests']:,} requests"
-                        for r in errors),
-              f"- measurements that failed or failed their check: {len(problems)}"
-              + "".join(f"\n  - {r['label']} {r['page']} {r['origin']} c{r['concurrency']}: {r['status']}: {r.get('note', '')}" for r in problems),
-              "- every number: results.json (each run's wrk command line, req/s, latency percentiles, CPU)", ""]
+    lines += [
+        "## Run quality",
+        "",
+        f"- CPU used by processes outside the benchmark during runs: median {_median(foreign):.2f}, max {max(foreign, default=0):.2f} "
+        "core-seconds per second (0 is a quiet machine; above about 0.1 the numbers are disturbed)",
+        f"- hypervisor steal during runs: max {max((r.get('steal_per_s') or 0 for r in results if r.get('status') == 'ok'), default=0):.2f} core-seconds per second",
+        f"- measurements disturbed by more than 0.25 core of outside load: {sum(1 for f in foreign if f > 0.25)} of {len(foreign)}",
+        f"- measurements with HTTP or socket errors: {len(errors)}"
+        + "".join(
+            f"\n  - {r['label']} {r['page']} {r['origin']} c{r['concurrency']}: {r['errors']} errors of {r['requests']:,} requests"
+            for r in errors
+        ),
+        f"- measurements that failed or failed their check: {len(problems)}"
+        + "".join(
+            f"\n  - {r['label']} {r['page']} {r['origin']} c{r['concurrency']}: {r['status']}: {r.get('note', '')}" for r in problems
+        ),
+        "- every number: results.json (each run's wrk command line, req/s, latency percentiles, CPU)",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -455,16 +539,26 @@ def plot(doc, path: Path) -> None:
                 ys.append(r["rps"])
         bars = ax1.bar(xs, ys, width, label=SHORT[config], color=colours[i])
         for bar, y in zip(bars, ys):
-            ax1.annotate(f"{y:,.0f}", (bar.get_x() + bar.get_width() / 2, y), ha="center", va="bottom", fontsize=6, rotation=90,
-                         xytext=(0, 2), textcoords="offset points")
+            ax1.annotate(
+                f"{y:,.0f}",
+                (bar.get_x() + bar.get_width() / 2, y),
+                ha="center",
+                va="bottom",
+                fontsize=6,
+                rotation=90,
+                xytext=(0, 2),
+                textcoords="offset points",
+            )
     ax1.set_yscale("log")
     ax1.set_xticks(range(len(variants)))
     ax1.set_xticklabels([f"{p} page, {o} origin" for p, o in variants])
     ax1.set_ylabel("requests/s at c32 (log scale), one core")
     ax1.axhline(2500, color="#2ca02c", linestyle=":", linewidth=1)
     ax1.text(len(variants) - 0.5, 2500, " 2,500 req/s target", va="bottom", ha="right", fontsize=7, color="#2ca02c")
-    ax1.set_title(f"Throughput per configuration ({doc['meta']['date']}, {doc['meta']['mode']} run, "
-                  f"Etalage upstream client {doc['meta'].get('etalage_client', '?')})")
+    ax1.set_title(
+        f"Throughput per configuration ({doc['meta']['date']}, {doc['meta']['mode']} run, "
+        f"Etalage upstream client {doc['meta'].get('etalage_client', '?')})"
+    )
     ax1.legend(fontsize=8, ncol=3)
 
     labels, p50_32, p99_32, p50_1, p99_1 = [], [], [], [], []
@@ -480,8 +574,9 @@ def plot(doc, path: Path) -> None:
         p99_1.append(r1["p99_ms"] if r1 else 0)
     xs = range(len(labels))
     w = 0.2
-    for k, (values, name, colour) in enumerate(((p50_1, "c1 p50", "#aec7e8"), (p99_1, "c1 p99", "#1f77b4"),
-                                                (p50_32, "c32 p50", "#ffbb78"), (p99_32, "c32 p99", "#ff7f0e"))):
+    for k, (values, name, colour) in enumerate(
+        ((p50_1, "c1 p50", "#aec7e8"), (p99_1, "c1 p99", "#1f77b4"), (p50_32, "c32 p50", "#ffbb78"), (p99_32, "c32 p99", "#ff7f0e"))
+    ):
         ax2.bar([x + (k - 1.5) * w for x in xs], values, w, label=name, color=colour)
     ax2.set_yscale("log")
     ax2.set_xticks(list(xs))

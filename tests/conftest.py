@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from etalage.app import create_app
-from tests.support.config import PROJECT_RULES, PROXY_RULES, settings_for
+from tests.support.config import PROXY_RULES, settings_for
 from tests.support.origin import OriginApp
 from tests.support.redis_server import redis_server  # noqa: F401  (a fixture for every test module)
 from tests.support.servers import running

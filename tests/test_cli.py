@@ -8,12 +8,10 @@ import re
 import socket
 import subprocess
 import sys
-from pathlib import Path
 
 import httpx
 
 from etalage.cli import main
-
 from tests.support.config import ACCEPT_ONETRUST, PROJECT_RULES, RULESETS
 
 BAD = RULESETS / "bad"

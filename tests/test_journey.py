@@ -14,9 +14,8 @@ from selectolax.lexbor import LexborHTMLParser
 from etalage.app import create_app
 from etalage.demo.shop import customer_id_for
 from etalage.profiles.profile import Event
-from etalage.tokens import VisitorSigner
 from etalage.profiles.store import MemoryStore
-
+from etalage.tokens import VisitorSigner
 from tests.support.config import ACCEPT_ONETRUST, SECRET, settings_for
 from tests.support.servers import running
 
@@ -125,7 +124,9 @@ def test_journey_campaign_visitors_see_the_campaign_banner(proxy, store):
 
 def test_journey_a_consumable_about_to_run_out_gets_a_restock_reminder(proxy, store):
     bought = time.time() - 27 * DAY  # demo dog kibble lasts 30 days
-    with returning_visitor(proxy, store, [Event("purchase", "dog-kibble-5kg", bought, {"order": "o1", "category": "dogs", "quantity": 1})]) as client:
+    with returning_visitor(
+        proxy, store, [Event("purchase", "dog-kibble-5kg", bought, {"order": "o1", "category": "dogs", "quantity": 1})]
+    ) as client:
         assert hero_rule(client) == "restock-reminder"
 
 
@@ -143,7 +144,9 @@ def test_journey_a_recent_visitor_gets_the_interest_banner_instead(proxy, store)
 
 def test_journey_the_visitors_page_says_why_a_condition_driven_message_shows(proxy, store):
     bought = time.time() - 27 * DAY
-    with returning_visitor(proxy, store, [Event("purchase", "dog-kibble-5kg", bought, {"order": "o1", "category": "dogs", "quantity": 1})]) as client:
+    with returning_visitor(
+        proxy, store, [Event("purchase", "dog-kibble-5kg", bought, {"order": "o1", "category": "dogs", "quantity": 1})]
+    ) as client:
         why = {item["rule"]: item["text"] for item in client.get("/.etalage/me.json").json()["why"]}
     assert "restock-reminder" in why and "spring-campaign" not in why
 

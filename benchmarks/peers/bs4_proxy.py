@@ -21,13 +21,24 @@ from starlette.routing import Route
 UPSTREAM = os.environ.get("UPSTREAM", "http://127.0.0.1:8080").rstrip("/")
 PROFILE = {"rodents": 4, "cats": 2}
 FAVOURITE = max(PROFILE, key=PROFILE.get)
-HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "upgrade", "proxy-authorization", "proxy-authenticate", "trailer", "content-length", "content-encoding"}
+HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "te",
+    "upgrade",
+    "proxy-authorization",
+    "proxy-authenticate",
+    "trailer",
+    "content-length",
+    "content-encoding",
+}
 
 BANNER = (
-    '<div class="hero-inner hero-{c}" data-peer-rule="banner"><h1>Small pets, big personalities</h1>'
+    f'<div class="hero-inner hero-{FAVOURITE}" data-peer-rule="banner"><h1>Small pets, big personalities</h1>'
     "<p>Hay, hideouts and wheels for rabbits, guinea pigs, hamsters and rats.</p>"
-    '<a class="button" href="/c/{c}">Shop {c}</a></div>'
-).format(c=FAVOURITE)
+    f'<a class="button" href="/c/{FAVOURITE}">Shop {FAVOURITE}</a></div>'
+)
 POPIN = (
     '<div class="etalage-popin" data-peer-rule="popin"><aside class="popin" role="dialog">'
     f"<h2>The {FAVOURITE} newsletter</h2><p>Tips, new arrivals and offers, once a month.</p>"

@@ -5,24 +5,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from pathlib import Path
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 from starlette.applications import Starlette
 
 from etalage.control.admin import RESERVED_PREFIX, api_routes, control_routes
 from etalage.control.me import me_routes
-from etalage.metrics import Metrics
 from etalage.control.preview import PreviewSigner, preview_routes
 from etalage.http.proxy import Proxy
+from etalage.http.shedding import LoadShedder
+from etalage.http.upstream import create_upstream
+from etalage.metrics import Metrics
+from etalage.profiles.store import MemoryStore, ProfileStore
 from etalage.rules.rulebook import RuleBook
 from etalage.settings import Settings, SettingsError
-from etalage.http.shedding import LoadShedder
 from etalage.tokens import VisitorSigner
-from etalage.profiles.store import MemoryStore, ProfileStore
 from etalage.types import Receive, Scope, Send
-from etalage.http.upstream import create_upstream
 
 __all__ = ["create_app", "create_app_from_env", "create_store", "Etalage"]
 
@@ -65,7 +65,9 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
     rules = RuleBook(settings.rules_dir)
     metrics = Metrics()
     profiles = store if store is not None else create_store(settings)
-    upstream = create_upstream(settings.upstream_client, settings.upstream_origin, settings.connect_timeout, settings.read_timeout, transport)
+    upstream = create_upstream(
+        settings.upstream_client, settings.upstream_origin, settings.connect_timeout, settings.read_timeout, transport
+    )
     shedder = LoadShedder(settings.overload_lag)
     signer = VisitorSigner(settings.secret)
     previews = PreviewSigner(settings.admin_token)

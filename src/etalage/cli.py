@@ -18,13 +18,13 @@ import httpx
 import uvicorn
 
 from etalage.app import create_app, create_store
-from etalage.tools.explain import explain, profile_from_json, profile_from_options
-from etalage.rules.loader import load_rules
 from etalage.control.preview import PreviewSigner
 from etalage.profiles.profile import Profile, ProfileDecodeError
+from etalage.profiles.store import StoreError
+from etalage.rules.loader import load_rules
 from etalage.rules.model import RuleSetError
 from etalage.settings import Settings, SettingsError
-from etalage.profiles.store import StoreError
+from etalage.tools.explain import explain, profile_from_json, profile_from_options
 
 __all__ = ["main"]
 
@@ -107,7 +107,13 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         if value is not None:
             os.environ[f"ETALAGE_{name.upper()}"] = str(value)
     uvicorn.run(
-        "etalage.app:create_app_from_env", factory=True, workers=workers, host=settings.host, port=settings.port, log_level=settings.log_level, **_UVICORN
+        "etalage.app:create_app_from_env",
+        factory=True,
+        workers=workers,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        **_UVICORN,
     )
     return 0
 
@@ -221,7 +227,9 @@ def _cmd_import(args: argparse.Namespace) -> int:
 def _cmd_import_products(args: argparse.Namespace) -> int:
     from etalage.tools.feeds import import_products, parse_mapping
 
-    rules = Path(args.rules) if args.rules else Path(os.environ["ETALAGE_RULES_DIR"]) if "ETALAGE_RULES_DIR" in os.environ else _default_rules()
+    rules = (
+        Path(args.rules) if args.rules else Path(os.environ["ETALAGE_RULES_DIR"]) if "ETALAGE_RULES_DIR" in os.environ else _default_rules()
+    )
     try:
         overrides = parse_mapping(args.map)
     except ValueError as exc:
@@ -283,10 +291,15 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     importing.add_argument("file", help="the export: .csv, or .jsonl / .ndjson")
-    importing.add_argument("--rules", help="rules folder whose categories and catalog the file is checked against (ETALAGE_RULES_DIR, default: the project's rules/)")
+    importing.add_argument(
+        "--rules",
+        help="rules folder whose categories and catalog the file is checked against (ETALAGE_RULES_DIR, default: the project's rules/)",
+    )
     target = importing.add_mutually_exclusive_group()
     target.add_argument("--redis-url", help="import into Redis, e.g. redis://127.0.0.1:6379/0 (ETALAGE_REDIS_URL); safe while Etalage runs")
-    target.add_argument("--profiles-file", help="import into the embedded store's file (ETALAGE_PROFILES_FILE); not while Etalage runs on it")
+    target.add_argument(
+        "--profiles-file", help="import into the embedded store's file (ETALAGE_PROFILES_FILE); not while Etalage runs on it"
+    )
     importing.add_argument("--format", choices=("csv", "jsonl"), help="the file's format (default: from its extension)")
     importing.set_defaults(handler=_cmd_import)
 
@@ -302,9 +315,18 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     products.add_argument("file", help="the feed: .txt/.tsv/.csv, or RSS / Atom .xml (gzip-compressed is fine)")
-    products.add_argument("--rules", help="rules folder: its categories, [catalog_feed] mapping and [catalog] (ETALAGE_RULES_DIR, default: the project's rules/)")
+    products.add_argument(
+        "--rules",
+        help="rules folder: its categories, [catalog_feed] mapping and [catalog] (ETALAGE_RULES_DIR, default: the project's rules/)",
+    )
     products.add_argument("--out", help="the rule file to write (default: catalog-feed.toml in the rules folder)")
-    products.add_argument("--map", action="append", default=[], metavar="TEXT=CATEGORY", help="map a feed category to a site category, e.g. 'Dog Supplies=dogs' (wins over [catalog_feed])")
+    products.add_argument(
+        "--map",
+        action="append",
+        default=[],
+        metavar="TEXT=CATEGORY",
+        help="map a feed category to a site category, e.g. 'Dog Supplies=dogs' (wins over [catalog_feed])",
+    )
     products.add_argument("--encoding", help="the feed's text encoding when it is not UTF-8 and does not say, e.g. latin-1")
     products.set_defaults(handler=_cmd_import_products)
     return parser

@@ -53,7 +53,7 @@ import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote
 
@@ -444,7 +444,7 @@ class _Bits:
         return "".join(chr(ord("A") + self.read(6)) for _ in range(2))
 
     def deciseconds(self) -> datetime:
-        return datetime.fromtimestamp(self.read(36) / 10, timezone.utc)
+        return datetime.fromtimestamp(self.read(36) / 10, UTC)
 
     def ranges(self) -> Ranges:
         """NumEntries(12) then entries of IsARange(1), StartOrOnlyVendorId(16)[, EndVendorId(16)]."""
@@ -734,10 +734,16 @@ def _tcf_settings(fields: Fields, base: TcfSettings) -> TcfSettings:
         fields.problem(f"{fields.name}: 'purposes' is empty", "purposes", "list at least one purpose, e.g. [1, 5, 6]")
     for purpose in purposes:
         if not isinstance(purpose, int) or isinstance(purpose, bool):
-            fields.problem(f"{fields.name}: 'purposes' must be a list of purpose numbers, not {_shown(purpose)}", "purposes", "e.g. purposes = [1, 5, 6]")
+            fields.problem(
+                f"{fields.name}: 'purposes' must be a list of purpose numbers, not {_shown(purpose)}",
+                "purposes",
+                "e.g. purposes = [1, 5, 6]",
+            )
             ok = False
         elif purpose not in TCF_PURPOSES:
-            fields.problem(f"{fields.name}: 'purposes': {purpose} is not a TCF purpose", "purposes", "TCF v2.2 purposes are numbered 1 to 11")
+            fields.problem(
+                f"{fields.name}: 'purposes': {purpose} is not a TCF purpose", "purposes", "TCF v2.2 purposes are numbered 1 to 11"
+            )
             ok = False
     if ok and len(set(purposes)) != len(purposes):
         fields.problem(f"{fields.name}: 'purposes' lists a purpose twice", "purposes")
@@ -804,7 +810,7 @@ def build_policy(fields: Fields) -> ConsentPolicy:
         fields.problem(
             f"{fields.name}: 'tcf' cannot be the only consent source: the Dutch DPA holds that TCF on its own does not meet the AVG",
             key,
-            "also list the consent platform's own cookie, e.g. sources = [\"onetrust\", \"tcf\"]",
+            'also list the consent platform\'s own cookie, e.g. sources = ["onetrust", "tcf"]',
         )
 
     settings: dict[str, Any] = {}
@@ -815,7 +821,10 @@ def build_policy(fields: Fields) -> ConsentPolicy:
             continue
         sub = fields.sub(name, table)
         if name not in sources:
-            sub.problem(f"{sub.name}: settings for '{name}', which is not a consent source here", hint=f"add '{name}' to 'sources' or remove [{sub.name}]")
+            sub.problem(
+                f"{sub.name}: settings for '{name}', which is not a consent source here",
+                hint=f"add '{name}' to 'sources' or remove [{sub.name}]",
+            )
         settings[name] = build(sub, getattr(_DEFAULT, name))
         sub.finish()
 
@@ -834,7 +843,9 @@ def build_policy(fields: Fields) -> ConsentPolicy:
         onetrust_table = fields.table.get("onetrust")
         for name in legacy:
             if isinstance(onetrust_table, dict) and name in onetrust_table:
-                fields.problem(f"{fields.name}: '{name}' is given both here and in [consent.onetrust]", name, "keep the one in [consent.onetrust]")
+                fields.problem(
+                    f"{fields.name}: '{name}' is given both here and in [consent.onetrust]", name, "keep the one in [consent.onetrust]"
+                )
         settings["onetrust"] = _onetrust_settings(fields, settings["onetrust"])
 
     owners: dict[str, str] = {}

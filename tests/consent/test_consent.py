@@ -1,6 +1,5 @@
 from etalage.consent import ConsentPolicy, OneTrustSettings, read_consent
 from etalage.http.cookies import parse_cookie_header
-
 from tests.support.config import ACCEPT_ONETRUST, REJECT_ONETRUST
 
 POLICY = ConsentPolicy()

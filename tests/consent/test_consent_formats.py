@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import quote
 
 import pytest
@@ -24,13 +24,11 @@ from etalage.consent import (
 from etalage.http.cookies import parse_cookie_header
 from etalage.rules.loader import load_rules
 from etalage.rules.model import RuleSetError
-
 from tests.support.config import ACCEPT_ONETRUST, PROJECT_RULES, REJECT_ONETRUST
 
 # The three IAB TCF v2.2 test vectors (decoded by hand in the tests below).
 TCF_ACCEPT_ALL = (
-    "CQbB_cAQbB_cAAHABBENCFFsAP_gAAAAAAAAHXwCAAIAAqABaAFsAUgBZgF5gOvAAAAKSgAwABBd8pABgACC75CADAAEF3x0AGAAILvhIAMAAQXf"
-    ".f_wAAAAAAAAA"
+    "CQbB_cAQbB_cAAHABBENCFFsAP_gAAAAAAAAHXwCAAIAAqABaAFsAUgBZgF5gOvAAAAKSgAwABBd8pABgACC75CADAAEF3x0AGAAILvhIAMAAQXf.f_wAAAAAAAAA"
 )
 TCF_REJECT_ALL = "CQEAuYAQEAuYAAHABBENBDFgAAAAAAAAAAAAAAAAAACkoAMAAQUxKQAYAAgpiQgAwABBTEdABgACCmISADAAEFMQ.YAAAAAAAAAAA"
 TCF_POLICY_2 = "CPt3fQAPt3fQACNAFAENDLCgAAAAAAAAACiQAAAOCgDAB-AIsAZ8A6QDBAHBAAAA.YAAAAAAAAAAA"
@@ -210,7 +208,7 @@ def test_consent_tcf_accept_all_vector_decodes():
     tc = decode_tc_string(TCF_ACCEPT_ALL)
     assert (tc.version, tc.policy_version, tc.is_service_specific) == (2, 5, True)
     assert (tc.cmp_id, tc.cmp_version, tc.consent_screen, tc.consent_language, tc.vendor_list_version) == (7, 1, 1, "EN", 133)
-    assert tc.created == tc.last_updated == datetime(2025, 11, 17, tzinfo=timezone.utc)
+    assert tc.created == tc.last_updated == datetime(2025, 11, 17, tzinfo=UTC)
     assert tc.purposes_consent == frozenset(range(1, 12)) and tc.purposes_legitimate_interest == frozenset()
     assert tc.special_feature_opt_ins == {1, 2} and not tc.purpose_one_treatment and tc.publisher_cc == "AA"
     assert tc.vendor_consents == ((16, 16), (42, 42), (45, 45), (91, 91), (164, 164), (358, 358), (755, 755), (943, 943))
@@ -233,7 +231,7 @@ def test_consent_tcf_accept_all_vector_is_granted():
 def test_consent_tcf_reject_all_vector_decodes():
     tc = decode_tc_string(TCF_REJECT_ALL)
     assert (tc.version, tc.policy_version, tc.is_service_specific) == (2, 5, True)
-    assert (tc.cmp_id, tc.vendor_list_version, tc.created) == (7, 67, datetime(2024, 8, 27, tzinfo=timezone.utc))
+    assert (tc.cmp_id, tc.vendor_list_version, tc.created) == (7, 67, datetime(2024, 8, 27, tzinfo=UTC))
     assert tc.purposes_consent == tc.purposes_legitimate_interest == tc.special_feature_opt_ins == frozenset()
     assert tc.vendor_consents == tc.vendor_legitimate_interests == ()
     assert tc.segments == (3,) and tc.publisher is not None
@@ -249,7 +247,7 @@ def test_consent_tcf_policy_version_2_vector_decodes():
     tc = decode_tc_string(TCF_POLICY_2)
     assert (tc.version, tc.policy_version, tc.is_service_specific) == (2, 2, True)
     assert (tc.cmp_id, tc.cmp_version, tc.vendor_list_version, tc.publisher_cc) == (141, 5, 203, "US")
-    assert tc.created == datetime(2023, 6, 24, tzinfo=timezone.utc)
+    assert tc.created == datetime(2023, 6, 24, tzinfo=UTC)
     assert tc.purposes_consent == tc.purposes_legitimate_interest == frozenset()
     assert tc.vendor_legitimate_interests == ((126, 126), (278, 278), (415, 415), (466, 466), (772, 772), (898, 898))
     assert tc.segments == (3,) and tc.publisher is not None and tc.publisher.consents == frozenset()
@@ -427,7 +425,9 @@ def test_consent_didomi_purpose_both_enabled_and_disabled_means_no():
 
 
 def test_consent_didomi_legitimate_interest_does_not_count():
-    token = didomi_token(enabled=()) | {"purposes_li": {"enabled": ["create_content_profile", "select_personalized_content"], "disabled": []}}
+    token = didomi_token(enabled=()) | {
+        "purposes_li": {"enabled": ["create_content_profile", "select_personalized_content"], "disabled": []}
+    }
     assert not granted(DIDOMI, f"didomi_token={b64(token)}")
 
 
@@ -597,7 +597,9 @@ def test_consent_config_source_shorthand_still_works(tmp_path):
 
 
 def test_consent_config_tcf_settings(tmp_path):
-    policy = load_consent(tmp_path, '[consent]\nsources = ["didomi", "tcf"]\n[consent.tcf]\npurposes = [1, 3, 4]\ncookies = ["euconsent-v2"]\n')
+    policy = load_consent(
+        tmp_path, '[consent]\nsources = ["didomi", "tcf"]\n[consent.tcf]\npurposes = [1, 3, 4]\ncookies = ["euconsent-v2"]\n'
+    )
     assert policy.tcf == TcfSettings(("euconsent-v2",), (1, 3, 4))
 
 

@@ -7,9 +7,8 @@ import pytest
 
 from etalage.app import create_app
 from etalage.profiles.profile import Event
-from etalage.tokens import VisitorSigner
 from etalage.profiles.store import MemoryStore
-
+from etalage.tokens import VisitorSigner
 from tests.support.config import PROXY_RULES, SECRET, settings_for
 from tests.support.servers import running
 
@@ -49,14 +48,18 @@ def test_control_api_link_ties_a_signed_visitor_to_a_customer(origin):
     asyncio.run(store.record(visitor, [Event("category_view", "dogs", 1.0)]))
     with running(create_app(settings_for(origin, PROXY_RULES, admin_token="s3cret-token"), store=store)) as url:
         response = httpx.post(
-            f"{url}/.etalage/api/link", json={"visitor": signer.sign(visitor), "customer": "cust-42"}, headers={"Authorization": "Bearer s3cret-token"}
+            f"{url}/.etalage/api/link",
+            json={"visitor": signer.sign(visitor), "customer": "cust-42"},
+            headers={"Authorization": "Bearer s3cret-token"},
         )
     assert response.status_code == 204 and asyncio.run(store.load_customer("cust-42")).category_views == {"dogs": 1}
 
 
 def test_control_api_link_refuses_an_unsigned_visitor_id(with_token):
     response = httpx.post(
-        f"{with_token}/.etalage/api/link", json={"visitor": "AAAAAAAAAAAAAAAAAAAAAA", "customer": "cust-42"}, headers={"Authorization": "Bearer s3cret-token"}
+        f"{with_token}/.etalage/api/link",
+        json={"visitor": "AAAAAAAAAAAAAAAAAAAAAA", "customer": "cust-42"},
+        headers={"Authorization": "Bearer s3cret-token"},
     )
     assert response.status_code == 403
 

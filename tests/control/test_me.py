@@ -17,13 +17,12 @@ import orjson
 import pytest
 from starlette.applications import Starlette
 
-from etalage.rules.loader import load_rules
 from etalage.control.me import FORM_LIMIT, MeCsrf, me_routes
 from etalage.profiles.profile import EVENT_KINDS, Event, Profile
+from etalage.profiles.store import MemoryStore, StoreError
+from etalage.rules.loader import load_rules
 from etalage.rules.model import RuleSet
 from etalage.tokens import VisitorSigner
-from etalage.profiles.store import MemoryStore, StoreError
-
 from tests.support.config import ACCEPT_ONETRUST, PROJECT_RULES, PROXY_RULES, REJECT_ONETRUST, SECRET, settings_for
 from tests.support.servers import running
 
@@ -117,7 +116,7 @@ def client(store: SpyStore) -> Iterator[httpx.Client]:
 def test_me_page_shows_interests_for_a_consented_visitor(store, client):
     seed(store)
     page = client.get("/.etalage/me", headers=cookies()).text
-    assert "<th scope=\"row\">Dogs</th>" in page and '<span class="tag strong">strong</span>' in page
+    assert '<th scope="row">Dogs</th>' in page and '<span class="tag strong">strong</span>' in page
 
 
 def test_me_page_explains_why_the_shop_personalizes(store, client):
@@ -133,7 +132,10 @@ def test_me_page_without_consent_reads_nothing_and_says_so(store, client):
 
 
 def test_me_page_without_consent_names_the_deciding_source(client):
-    assert "OneTrust cookie OptanonConsent: the visitor did not allow group C0004" in client.get("/.etalage/me", headers=cookies(consent=REJECT_ONETRUST)).text
+    assert (
+        "OneTrust cookie OptanonConsent: the visitor did not allow group C0004"
+        in client.get("/.etalage/me", headers=cookies(consent=REJECT_ONETRUST)).text
+    )
 
 
 def test_me_page_without_consent_erases_and_expires_a_withdrawn_visitor(store, client):
@@ -183,7 +185,9 @@ def test_me_export_is_a_json_attachment(store, client, path):
 
 def test_me_add_interest_records_an_interest(store, client):
     seed(store)
-    response = client.post("/.etalage/me/interests", data={"csrf": token_from_page(client), "category": "fish", "action": "add"}, headers=cookies())
+    response = client.post(
+        "/.etalage/me/interests", data={"csrf": token_from_page(client), "category": "fish", "action": "add"}, headers=cookies()
+    )
     assert response.status_code == 303 and stored(store).interests == {"fish"}
 
 
@@ -201,13 +205,17 @@ def test_me_exclude_category_records_an_exclusion(store, client):
 
 def test_me_include_category_again_removes_the_exclusion(store, client):
     seed(store, VISITOR, Event("exclusion", "dogs", time.time()))
-    client.post("/.etalage/me/exclusions", data={"csrf": token_from_page(client), "category": "dogs", "action": "remove"}, headers=cookies())
+    client.post(
+        "/.etalage/me/exclusions", data={"csrf": token_from_page(client), "category": "dogs", "action": "remove"}, headers=cookies()
+    )
     assert stored(store).exclusions == set()
 
 
 def test_me_not_for_me_records_a_dismiss(store, client):
     seed(store)
-    client.post("/.etalage/me/not-for-me", data={"csrf": token_from_page(client), "rule": "hero-by-interest", "category": "dogs"}, headers=cookies())
+    client.post(
+        "/.etalage/me/not-for-me", data={"csrf": token_from_page(client), "rule": "hero-by-interest", "category": "dogs"}, headers=cookies()
+    )
     profile = stored(store)
     assert profile.dismissed == {"hero-by-interest:dogs"} and profile.category_views["dogs"] == 3
 
@@ -218,7 +226,9 @@ def test_me_not_for_me_goes_back_to_a_same_site_path(store, client):
     assert client.post("/.etalage/me/not-for-me", data=form, headers=cookies()).headers["location"] == "/c/dogs?page=2"
 
 
-@pytest.mark.parametrize("target", ["//evil.example", "https://evil.example", "/\\evil.example", "javascript:alert(1)", "/ok\r\nSet-Cookie: x=1"])
+@pytest.mark.parametrize(
+    "target", ["//evil.example", "https://evil.example", "/\\evil.example", "javascript:alert(1)", "/ok\r\nSet-Cookie: x=1"]
+)
 def test_me_return_to_elsewhere_falls_back_to_the_page(store, client, target):
     seed(store)
     form = {"csrf": token_from_page(client), "rule": "hero-by-interest", "category": "dogs", "return_to": target}
@@ -289,7 +299,10 @@ def test_me_post_with_a_cross_site_referer_is_forbidden(store, client):
 def test_me_post_from_the_same_origin_is_allowed(store, client):
     seed(store)
     headers = {**cookies(), "origin": str(client.base_url).rstrip("/"), "sec-fetch-site": "same-origin"}
-    assert client.post("/.etalage/me/interests", data={"csrf": token_from_page(client), "category": "fish"}, headers=headers).status_code == 303
+    assert (
+        client.post("/.etalage/me/interests", data={"csrf": token_from_page(client), "category": "fish"}, headers=headers).status_code
+        == 303
+    )
 
 
 def test_me_post_without_consent_is_forbidden_and_records_nothing(store, client):
@@ -337,7 +350,12 @@ def test_me_category_labels_are_escaped(tmp_path):
 def test_me_store_error_gives_a_friendly_503():
     with client_for(BrokenStore()) as client:
         response = client.get("/.etalage/me", headers=cookies())
-    assert response.status_code == 503 and "try again" in response.text and "internal-cache" not in response.text and "Traceback" not in response.text
+    assert (
+        response.status_code == 503
+        and "try again" in response.text
+        and "internal-cache" not in response.text
+        and "Traceback" not in response.text
+    )
 
 
 @pytest.mark.parametrize(
@@ -354,7 +372,11 @@ def test_me_responses_carry_security_headers(store, client, request_):
     seed(store)
     headers = client.request(method, path, data=form or None, headers=cookies()).headers
     assert headers["cache-control"] == "private, no-store"
-    assert headers["x-content-type-options"] == "nosniff" and headers["x-frame-options"] == "DENY" and headers["referrer-policy"] == "same-origin"
+    assert (
+        headers["x-content-type-options"] == "nosniff"
+        and headers["x-frame-options"] == "DENY"
+        and headers["referrer-policy"] == "same-origin"
+    )
     policy = headers["content-security-policy"]
     assert "default-src 'none'" in policy and "form-action 'self'" in policy and "frame-ancestors 'none'" in policy
 

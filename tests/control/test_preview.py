@@ -9,10 +9,9 @@ from selectolax.lexbor import LexborHTMLParser
 from etalage.app import create_app
 from etalage.control.preview import PreviewSigner
 from etalage.profiles.store import MemoryStore
-
 from tests.support.config import PROXY_RULES, settings_for
-from tests.support.servers import running
 from tests.support.origin import HOME
+from tests.support.servers import running
 
 TOKEN = "admin-token-for-tests"
 RODENT_FAN = {"category_views": {"rodents": 5}}

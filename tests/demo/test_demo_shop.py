@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -14,7 +14,7 @@ from selectolax.lexbor import LexborHTMLParser
 from etalage.demo.catalog import CATEGORIES, PRODUCTS, PRODUCTS_BY_ID, products_in
 from etalage.demo.shop import create_shop_app, customer_id_for
 
-FIXED_NOW = datetime(2024, 11, 12, 9, 15, 30, 123456, tzinfo=timezone.utc)
+FIXED_NOW = datetime(2024, 11, 12, 9, 15, 30, 123456, tzinfo=UTC)
 BASE_URL = "http://shop.test"
 ACCEPTED = (
     "OptanonConsent=isGpcEnabled=0&datestamp=Tue+Nov+12+2024+09%3A15%3A30+GMT%2B0000+"
@@ -135,9 +135,7 @@ def test_cards_have_product_id_category_and_link(app, url):
         assert card.css_first(f'a[href="/p/{product.id}"]') is not None
 
 
-@pytest.mark.parametrize(
-    "url", ["/", "/c/dogs", "/p/bird-cuttlebone-2", "/login", "/newsletter", "/consent", THANK_YOU, "/nowhere"]
-)
+@pytest.mark.parametrize("url", ["/", "/c/dogs", "/p/bird-cuttlebone-2", "/login", "/newsletter", "/consent", THANK_YOU, "/nowhere"])
 def test_pages_are_full_html5_documents(app, url):
     response = get(app, url)
     assert response.headers["content-type"] == "text/html; charset=utf-8"

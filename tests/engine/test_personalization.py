@@ -13,12 +13,11 @@ from selectolax.lexbor import LexborHTMLParser
 
 from etalage.app import create_app
 from etalage.profiles.profile import Event, Profile
-from etalage.tokens import VisitorSigner
 from etalage.profiles.store import MemoryStore, ProfileStore, StoreError
-
+from etalage.tokens import VisitorSigner
 from tests.support.config import ACCEPT_ONETRUST, PROXY_RULES, REJECT_ONETRUST, SECRET, settings_for
-from tests.support.servers import running
 from tests.support.origin import HOME
+from tests.support.servers import running
 
 
 class FailingStore(ProfileStore):
@@ -277,7 +276,10 @@ def test_personalization_inserts_after_a_block_and_labels_a_sorted_list(origin, 
     cards[-1] = cards[-1].split(b"\n")[0]
     assert body == (
         HOME.replace(b'<section id="hero" class=hero>', b'<section id="hero" class=hero data-etalage-rule="after-hero">')
-        .replace(b"</section>\n", b'</section><p class="after">More for Rodents lovers</p>\n<p class="etalage-label"><small>Sorted for you \xc2\xb7 <a href="/.etalage/me">why?</a></small></p>')
+        .replace(
+            b"</section>\n",
+            b'</section><p class="after">More for Rodents lovers</p>\n<p class="etalage-label"><small>Sorted for you \xc2\xb7 <a href="/.etalage/me">why?</a></small></p>',
+        )
         .replace(b'<ul id="popular">', b'<ul id="popular" data-etalage-rule="sort">')
         .replace(b"\n  ".join(cards), b"\n  ".join([cards[2], cards[3], cards[0], cards[1]]))
     )

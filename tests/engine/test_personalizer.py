@@ -3,12 +3,11 @@
 import shutil
 import time
 
+from etalage.engine.personalize import Personalizer
+from etalage.metrics import Metrics
+from etalage.profiles.profile import Profile
 from etalage.rules.conditions import Visit
 from etalage.rules.loader import load_rules
-from etalage.metrics import Metrics
-from etalage.engine.personalize import Personalizer
-from etalage.profiles.profile import Profile
-
 from tests.support.config import PROXY_RULES
 from tests.support.origin import HOME
 
@@ -63,7 +62,12 @@ def test_personalizer_keeps_a_few_bodies_per_page():
 def test_personalizer_caches_layouts_per_page():
     personalizer = Personalizer(Metrics())
     for path in ("/home", "/", "/home"):
-        personalizer.personalize(RULES, Visit(Profile(category_views={"rodents": 2}), RULES.site, RULES.catalog, path, {}, None, "", time.time(), None), HOME, "text/html")
+        personalizer.personalize(
+            RULES,
+            Visit(Profile(category_views={"rodents": 2}), RULES.site, RULES.catalog, path, {}, None, "", time.time(), None),
+            HOME,
+            "text/html",
+        )
     assert analysed(personalizer) == (2, 0)
 
 
@@ -123,7 +127,9 @@ def test_personalizer_keeps_the_bodies_of_each_address_of_a_page():
     personalizer = Personalizer(Metrics())
     for _ in range(2):
         for number in range(1, 7):
-            personalizer.personalize(RULES, visit_at({"page": [str(number)]}), HOME.replace(b"<b>", b"<i></i>" * number + b"<b>"), "text/html")
+            personalizer.personalize(
+                RULES, visit_at({"page": [str(number)]}), HOME.replace(b"<b>", b"<i></i>" * number + b"<b>"), "text/html"
+            )
     assert analysed(personalizer) == (6, 0)
 
 

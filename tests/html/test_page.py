@@ -39,8 +39,17 @@ def problem(data: bytes, spec: BlockSpec) -> str:
 
 def assert_replacement_parses_like_dom(data: bytes, spec: BlockSpec, block: Block, new: str) -> bytes:
     """Splice `new` into the block and check lexbor sees exactly the DOM edit; returns the page."""
-    edited = splice(data, [Edit(block.tag_end, block.tag_end, b' data-etalage-rule="r"'), Edit(block.inner_start, block.inner_end, new.encode())])
-    assert edited == data[: block.tag_end] + b' data-etalage-rule="r"' + data[block.tag_end : block.inner_start] + new.encode() + data[block.inner_end :]
+    edited = splice(
+        data, [Edit(block.tag_end, block.tag_end, b' data-etalage-rule="r"'), Edit(block.inner_start, block.inner_end, new.encode())]
+    )
+    assert (
+        edited
+        == data[: block.tag_end]
+        + b' data-etalage-rule="r"'
+        + data[block.tag_end : block.inner_start]
+        + new.encode()
+        + data[block.inner_end :]
+    )
     tree = parse(data)
     node = tree.css_first(spec.selector)
     node.attrs["data-etalage-rule"] = "r"
@@ -57,7 +66,12 @@ def shop(cards: int = 4, closed: bool = True, sep: bytes = b"\n  ") -> bytes:
             b'<li class="card" data-product-id="p%d" data-category="%s"><a href="/p/p%d">Product %d</a> <span>&euro; %d</span>%s'
             % (i, categories[i % 4].encode(), i, i, i + 1, b"</li>" if closed else b"")
         )
-    return page(b'<section id="hero"><h1>Welcome</h1></section>\n<ul id="popular" class="products">' + sep + sep.join(items) + b"\n</ul>\n<footer><p>Pootjes &amp; Co</p></footer>")
+    return page(
+        b'<section id="hero"><h1>Welcome</h1></section>\n<ul id="popular" class="products">'
+        + sep
+        + sep.join(items)
+        + b"\n</ul>\n<footer><p>Pootjes &amp; Co</p></footer>"
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -104,7 +118,9 @@ def test_analyse_tag_end_insertion_adds_an_attribute(tag: bytes) -> None:
 
 
 def test_analyse_reads_item_attrs_as_lexbor_decodes_them() -> None:
-    data = page(b'<ul id="popular"><li data-product-id="p&amp;1" data-category=dogs>a</li><li data-product-id data-extra="x">b</li><li>c</li></ul>')
+    data = page(
+        b'<ul id="popular"><li data-product-id="p&amp;1" data-category=dogs>a</li><li data-product-id data-extra="x">b</li><li>c</li></ul>'
+    )
     block = only(data, BlockSpec("popular", "#popular", "li", ("data-product-id", "data-category")))
     assert [dict(item.attrs) for item in block.items] == [
         {"data-product-id": "p&1", "data-category": "dogs"},
@@ -171,7 +187,9 @@ def test_analyse_items_have_exact_ranges_and_keep_whitespace_between() -> None:
 
 
 def test_analyse_unclosed_li_items_end_where_the_next_item_starts() -> None:
-    data = page(b'<ul id="popular">\n<li data-product-id="a" data-category="dogs">A\n<li data-product-id="b" data-category="cats">B <b>x</b>\n</ul><p>after')
+    data = page(
+        b'<ul id="popular">\n<li data-product-id="a" data-category="dogs">A\n<li data-product-id="b" data-category="cats">B <b>x</b>\n</ul><p>after'
+    )
     block = only(data, CARDS)
     assert [data[i.start : i.end] for i in block.items] == [
         b'<li data-product-id="a" data-category="dogs">A\n',
@@ -181,7 +199,9 @@ def test_analyse_unclosed_li_items_end_where_the_next_item_starts() -> None:
 
 
 def test_analyse_items_are_direct_children_only() -> None:
-    data = page(b'<ul id="popular"><li data-product-id="1"><ul><li data-product-id="nested">n</li></ul></li><li data-product-id="2">2</li></ul>')
+    data = page(
+        b'<ul id="popular"><li data-product-id="1"><ul><li data-product-id="nested">n</li></ul></li><li data-product-id="2">2</li></ul>'
+    )
     block = only(data, BlockSpec("popular", "#popular", "li[data-product-id]", ("data-product-id",)))
     assert [item.attrs["data-product-id"] for item in block.items] == ["1", "2"]
     assert data[block.items[0].start : block.items[0].end].endswith(b"</ul></li>")
@@ -205,7 +225,9 @@ def test_analyse_nested_and_identical_blocks_are_all_located() -> None:
     layout = analyse(data, specs)
     assert layout.problems == ()
     assert layout.blocks["cards"].inner_start == layout.blocks["popular"].inner_start
-    assert layout.blocks["first"].inner_start == layout.blocks["popular"].items[0].start + len(b'<li class="card" data-product-id="p0" data-category="dogs">')
+    assert layout.blocks["first"].inner_start == layout.blocks["popular"].items[0].start + len(
+        b'<li class="card" data-product-id="p0" data-category="dogs">'
+    )
     assert data[layout.blocks["price"].inner_start : layout.blocks["price"].inner_end] == b"&euro; 1"
 
 
@@ -317,13 +339,23 @@ def test_analyse_block_attrs_are_whole_attributes_with_leading_whitespace() -> N
 
 def test_analyse_block_attrs_are_read_as_the_tokenizer_reads_them() -> None:
     # a quote opens a value only after '=', a="1"b="2" is two attributes, '/' separates
-    assert attrs_of(b'<div id="hero"a="1"b=\'2\'/c d"e=f>') == {"id": b' id="hero"', "a": b'a="1"', "b": b"b='2'", "c": b"/c", 'd"e': b' d"e=f'}
+    assert attrs_of(b'<div id="hero"a="1"b=\'2\'/c d"e=f>') == {
+        "id": b' id="hero"',
+        "a": b'a="1"',
+        "b": b"b='2'",
+        "c": b"/c",
+        'd"e': b' d"e=f',
+    }
 
 
 def test_analyse_block_attrs_keep_the_first_of_duplicated_names() -> None:
     data = page(b'<div id="hero" title=one TITLE="two"x=1 title=three>x</div>')
     block = only(data, HERO)
-    assert {name: data[start:end] for name, (start, end) in block.attrs.items()} == {"id": b' id="hero"', "title": b" title=one", "x": b"x=1"}
+    assert {name: data[start:end] for name, (start, end) in block.attrs.items()} == {
+        "id": b' id="hero"',
+        "title": b" title=one",
+        "x": b"x=1",
+    }
     assert parse(data).css_first("#hero").attributes["title"] == "one"
 
 
@@ -450,7 +482,7 @@ def test_analyse_div_inside_attribute_value_is_not_a_tag() -> None:
         b'<noembed><div id="hero"></noembed>',
         b'<noframes><div id="hero"></noframes>',
         b'<noscript><div id="hero">no js</div></noscript>',
-        b'<p title="a>b <div id=\'hero\'>" data-y=\'"\' a=b"c>x</p>',
+        b"<p title=\"a>b <div id='hero'>\" data-y='\"' a=b\"c>x</p>",
         b"<DIV/><Div\tid=other>x</dIV>",
     ],
 )
@@ -523,7 +555,7 @@ def test_analyse_never_raises(body: bytes) -> None:
 
 def test_analyse_never_raises_on_random_bytes() -> None:
     rng = random.Random(20251122)
-    alphabet = b'<>/="\' !-divpulitablescrX\n\x80\xe9'
+    alphabet = b"<>/=\"' !-divpulitablescrX\n\x80\xe9"
     for _ in range(300):
         body = bytes(rng.choice(alphabet) for _ in range(rng.randrange(0, 80)))
         layout = analyse(body, [BlockSpec("d", "div"), BlockSpec("l", "ul", "li", ("id",))])
@@ -549,13 +581,17 @@ EXACTNESS = {
     ),
     "noscript-in-head": page(b'<div id="hero">old</div>', head=b'<noscript><img src="p.gif"></noscript><link rel="canonical" href="/a">'),
     "quoted-attrs": page(b"<p class=a data-x='{\"a\":1}' hidden>x</p><div id='hero' class=top>old</div><input required disabled=\"\">"),
-    "entities": page(b'<p>5&nbsp;&euro; &amp; &copy; &lt;b&gt; &#8364;</p><div id="hero" title="&euro;">old &amp; &quot;</div><a href="/a?x=1&y=2">x</a>'),
+    "entities": page(
+        b'<p>5&nbsp;&euro; &amp; &copy; &lt;b&gt; &#8364;</p><div id="hero" title="&euro;">old &amp; &quot;</div><a href="/a?x=1&y=2">x</a>'
+    ),
     "crlf": page(b'<div id="hero">\r\nold\r\n</div>\r\n<p>x</p>').replace(b"\n", b"\r\n").replace(b"\r\r", b"\r"),
     "bom": b"\xef\xbb\xbf" + page(b'<div id="hero">old</div>'),
-    "windows-1252": page(b'<p>Caf\xe9 \x80 5</p><div id="hero">\xe9t\xe9 \x93old\x94</div><p>na\xefve</p>', head=b'<meta charset="windows-1252">'),
+    "windows-1252": page(
+        b'<p>Caf\xe9 \x80 5</p><div id="hero">\xe9t\xe9 \x93old\x94</div><p>na\xefve</p>', head=b'<meta charset="windows-1252">'
+    ),
     "invalid-utf8": page(b'<p>\xe9<div id="hero">\xc3old\xff</div>\xe9<p>'),
     "uppercase-void-selfclosing": page(b'<BR/><DIV ID="hero">old<br/></DIV><svg viewBox="0 0 1 1"><path d="M0 0"/></svg>'),
-    "unclosed-p-and-li": page(b"<ul><li>a<li>b</ul><p>x<div id=\"hero\">old</div><p>y"),
+    "unclosed-p-and-li": page(b'<ul><li>a<li>b</ul><p>x<div id="hero">old</div><p>y'),
     "whitespace-after-body": page(b'<div id="hero">old</div>') + b"\n<!-- trailing --><script>1</script>\n",
 }
 
@@ -648,7 +684,9 @@ def test_splice_insertion_goes_before_a_replacement_at_its_offset() -> None:
     assert splice(b"abcd", [Edit(1, 3, b"X"), Edit(1, 1, b"<"), Edit(3, 3, b">")]) == b"a<X>d"
 
 
-@pytest.mark.parametrize("edits", [[Edit(1, 3, b""), Edit(2, 4, b"")], [Edit(1, 3, b""), Edit(2, 2, b"x")], [Edit(1, 3, b"a"), Edit(1, 2, b"b")]])
+@pytest.mark.parametrize(
+    "edits", [[Edit(1, 3, b""), Edit(2, 4, b"")], [Edit(1, 3, b""), Edit(2, 2, b"x")], [Edit(1, 3, b"a"), Edit(1, 2, b"b")]]
+)
 def test_splice_rejects_overlapping_edits(edits: list[Edit]) -> None:
     with pytest.raises(ValueError):
         splice(b"abcdef", edits)
@@ -679,7 +717,12 @@ def test_splice_of_an_unchanged_layout_returns_identical_bytes(data: bytes) -> N
     if layout.body_end is not None:
         edits.append(Edit(layout.body_end, layout.body_end, b""))
     assert splice(data, edits) == data
-    assert splice(data, reorder_items(layout.blocks["popular"], range(len(layout.blocks["popular"].items))) if "popular" in layout.blocks else []) == data
+    assert (
+        splice(
+            data, reorder_items(layout.blocks["popular"], range(len(layout.blocks["popular"].items))) if "popular" in layout.blocks else []
+        )
+        == data
+    )
 
 
 # --------------------------------------------------------------------------------------------

@@ -25,7 +25,6 @@ import pytest
 from selectolax.lexbor import LexborHTMLParser
 
 from etalage.html.page import Block, BlockSpec, Edit, analyse, reorder_items, splice
-
 from tests.support.corpus import PARAMS, cases, corpus_file
 
 SPECS = (
@@ -66,7 +65,9 @@ def assert_block(data: bytes, spec: BlockSpec, block: Block) -> None:
     # Each item's links are those of its own node (as many items as nodes is checked below).
     nodes = direct_items(parse(data).css_first(spec.selector), spec.item_selector)
     for item, node in zip(block.items, nodes):
-        expected = tuple(href.strip() for a in node.css("a[href]") if (href := a.attributes.get("href") or "").strip()) if spec.item_links else ()
+        expected = (
+            tuple(href.strip() for a in node.css("a[href]") if (href := a.attributes.get("href") or "").strip()) if spec.item_links else ()
+        )
         assert item.links == expected, "item links"
     # The item ranges: each replaced by a marker, text between them kept.
     previous = block.inner_start

@@ -12,10 +12,15 @@ SPECS = (BlockSpec("hero", "#hero"), BlockSpec("grid", "#grid", "li[data-id]", (
 
 def page(token: bytes = b"0123456789abcdef", *, head: bytes = b"", body: bytes = b"", hero: bytes = b"Welcome") -> bytes:
     return (
-        b"<!DOCTYPE html><html><head><meta name=\"csrf-token\" content=\"" + token + b"\">" + head + b"</head><body>"
-        b"<form action=\"/search\"><input type=\"hidden\" name=\"t\" value='" + token + b"'></form>" + body +
-        b"<section id=\"hero\">" + hero + b"</section>"
-        b"<ul id=\"grid\"><li data-id=\"1\">a</li><li data-id=\"2\">b</li></ul></body></html>"
+        b'<!DOCTYPE html><html><head><meta name="csrf-token" content="' + token + b'">' + head + b"</head><body>"
+        b'<form action="/search"><input type="hidden" name="t" value=\''
+        + token
+        + b"'></form>"
+        + body
+        + b'<section id="hero">'
+        + hero
+        + b"</section>"
+        b'<ul id="grid"><li data-id="1">a</li><li data-id="2">b</li></ul></body></html>'
     )
 
 
@@ -174,7 +179,10 @@ def test_reuse_refuses_an_input_type():
     "old, new",
     [
         (b'<meta charset="utf-8">', b'<meta charset="utf-7">'),
-        (b'<meta http-equiv="content-type" content="text/html; charset=utf-8">', b'<meta http-equiv="content-type" content="text/html; charset=utf-7">'),
+        (
+            b'<meta http-equiv="content-type" content="text/html; charset=utf-8">',
+            b'<meta http-equiv="content-type" content="text/html; charset=utf-7">',
+        ),
     ],
 )
 def test_reuse_refuses_a_changed_encoding_declaration(old, new):
@@ -218,7 +226,7 @@ def test_reuse_agrees_with_a_fresh_analysis_for_every_single_byte_change():
     # Every position of a small page, each replaced by, inserted before or deleted: whenever the
     # layout is reused, analysing the new body must give exactly that layout.
     old = page(
-        head=b"<!--" + b"x" * 1024 + b"--><title>Shop &amp; Co</title><noscript><img src=\"/p.gif\"></noscript>",
+        head=b"<!--" + b"x" * 1024 + b'--><title>Shop &amp; Co</title><noscript><img src="/p.gif"></noscript>',
         body=b"<p class=intro title='t'>5&nbsp;&euro; <b>bold</b></p><table> <tr><td>cell</td></tr> </table>"
         b"<select><option>one</option></select><!-- note --><pre>\nx</pre>Hello Anna, 3 items",
     )

@@ -28,7 +28,13 @@ def test_templates_keep_relative_and_http_urls():
 
 @pytest.mark.parametrize(
     "source",
-    ["<{{ category }}>", "<a href={{ url }}>", "<a {{ category }}>", "<script>var c = '{{ category }}'</script>", "<style>.{{ category }}{}</style>"],
+    [
+        "<{{ category }}>",
+        "<a href={{ url }}>",
+        "<a {{ category }}>",
+        "<script>var c = '{{ category }}'</script>",
+        "<style>.{{ category }}{}</style>",
+    ],
 )
 def test_templates_refuse_placeholders_outside_text_and_quoted_attributes(source):
     with pytest.raises(TemplateError):

@@ -15,14 +15,15 @@ import pytest
 
 from etalage.app import create_app
 from etalage.types import Receive, Scope, Send
-
-from tests.support.config import ACCEPT_ONETRUST, settings_for, RULESETS
-from tests.support.servers import running
+from tests.support.config import ACCEPT_ONETRUST, RULESETS, settings_for
 from tests.support.corpus import DAT_FILES, PARAMS, cases, corpus_file
 from tests.support.origin import lifespan
+from tests.support.servers import running
 
 RULES = RULESETS / "good" / "corpus"
-POPIN = re.compile(rb'<div class="etalage-popin" data-etalage-rule="popin" data-etalage-category="dogs"><aside>The Dogs newsletter</aside>\n?</div>')
+POPIN = re.compile(
+    rb'<div class="etalage-popin" data-etalage-rule="popin" data-etalage-category="dogs"><aside>The Dogs newsletter</aside>\n?</div>'
+)
 PAGE = b"<!DOCTYPE html><html><head><title>dogs</title></head><body><p>dogs</p></body></html>"
 
 

@@ -10,10 +10,9 @@ import pytest
 
 from etalage.app import create_app
 from etalage.settings import UPSTREAM_CLIENTS
-
 from tests.support.config import ACCEPT_ONETRUST, PROXY_RULES, settings_for
-from tests.support.servers import closed_port_url, raw_request, running
 from tests.support.origin import HOME
+from tests.support.servers import closed_port_url, raw_request, running
 
 CONSENT = {"OptanonConsent": ACCEPT_ONETRUST}
 
@@ -91,7 +90,9 @@ def test_proxy_overwrites_forwarded_headers_from_untrusted_clients(etalage, orig
 def test_proxy_extends_forwarded_headers_from_trusted_proxies(origin, origin_app, upstream_client):
     settings = settings_for(origin, PROXY_RULES, upstream_client=upstream_client, trusted_proxies=frozenset({"127.0.0.1"}))
     with running(create_app(settings)) as url:
-        httpx.get(f"{url}/echo", headers={"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https", "X-Forwarded-Host": "shop.example"})
+        httpx.get(
+            f"{url}/echo", headers={"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https", "X-Forwarded-Host": "shop.example"}
+        )
     headers = sent_headers(origin_app.seen[-1])
     assert headers["x-forwarded-for"] == ["203.0.113.9, 127.0.0.1"]
     assert (headers["x-forwarded-proto"], headers["x-forwarded-host"]) == (["https"], ["shop.example"])

@@ -2,10 +2,9 @@ import httpx
 
 from etalage.app import create_app
 from etalage.http.shedding import LoadShedder
-
 from tests.support.config import ACCEPT_ONETRUST, PROXY_RULES, settings_for
-from tests.support.servers import running
 from tests.support.origin import HOME
+from tests.support.servers import running
 
 
 def test_shedding_starts_above_the_budget():

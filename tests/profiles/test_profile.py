@@ -6,7 +6,6 @@ from etalage.profiles.profile import Event, Profile, ProfileDecodeError
 from etalage.profiles.store import MemoryStore, StoreError
 
 
-
 def test_profile_counts_a_new_visit_after_half_an_hour():
     profile = Profile()
     profile.apply([Event("page_view", "/", 1000.0), Event("page_view", "/", 1000.0 + 60), Event("page_view", "/", 1000.0 + 3600)])
@@ -79,7 +78,9 @@ def test_profile_learns_an_order_line_once():
 
 def test_profile_merge_adds_counts_and_unites_sets():
     customer = Profile(category_views={"dogs": 2}, newsletters={"dogs"}, visits=3, first_seen=5.0, last_seen=9.0)
-    anonymous = Profile(category_views={"dogs": 1, "cats": 4}, newsletters={"cats"}, exclusions={"fish"}, visits=1, first_seen=2.0, last_seen=7.0)
+    anonymous = Profile(
+        category_views={"dogs": 1, "cats": 4}, newsletters={"cats"}, exclusions={"fish"}, visits=1, first_seen=2.0, last_seen=7.0
+    )
     customer.merge(anonymous)
     assert customer.category_views == {"dogs": 3, "cats": 4} and customer.newsletters == {"dogs", "cats"}
     assert (customer.visits, customer.first_seen, customer.last_seen, customer.exclusions) == (4, 2.0, 9.0, {"fish"})

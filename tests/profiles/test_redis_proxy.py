@@ -8,10 +8,9 @@ from selectolax.lexbor import LexborHTMLParser
 
 from etalage.app import create_app
 from etalage.profiles.redis import RedisStore
-
 from tests.support.config import settings_for
-from tests.support.servers import running
 from tests.support.redis_server import RedisServer
+from tests.support.servers import running
 
 pytestmark = pytest.mark.redis
 
@@ -28,7 +27,7 @@ def browse_rodents(client: httpx.Client) -> None:
 
 
 @pytest.fixture
-def app(shop: str, redis_server: RedisServer):  # noqa: F811
+def app(shop: str, redis_server: RedisServer):
     # No local cache: every page view asks Redis, so the test sees exactly what Redis does.
     store = RedisStore(redis_server.url, retention=3600, cache_ttl=0)
     return create_app(settings_for(shop, redis_url=redis_server.url), store=store)
@@ -41,7 +40,7 @@ def test_redis_proxy_personalizes_from_redis(app):
         assert personalized_hero(client)
 
 
-def test_redis_proxy_killing_redis_mid_browse_serves_unpersonalized_pages_without_errors(app, redis_server, shop):  # noqa: F811
+def test_redis_proxy_killing_redis_mid_browse_serves_unpersonalized_pages_without_errors(app, redis_server, shop):
     with running(app) as url, httpx.Client(base_url=url) as client:
         client.post("/consent", data={"choice": "accept"})
         browse_rodents(client)
@@ -49,11 +48,13 @@ def test_redis_proxy_killing_redis_mid_browse_serves_unpersonalized_pages_withou
         pages = [client.get(path) for path in ("/", "/c/dogs", "/c/rodents", "/", "/newsletter")]
         assert [page.status_code for page in pages] == [200] * 5
         assert not personalized_hero(client)
-    failures = app.metrics.value("etalage_fail_open_total", reason="store_error") + app.metrics.value("etalage_fail_open_total", reason="store_timeout")
+    failures = app.metrics.value("etalage_fail_open_total", reason="store_error") + app.metrics.value(
+        "etalage_fail_open_total", reason="store_timeout"
+    )
     assert failures >= 1
 
 
-def test_redis_proxy_recovers_when_redis_returns(app, redis_server):  # noqa: F811
+def test_redis_proxy_recovers_when_redis_returns(app, redis_server):
     with running(app) as url, httpx.Client(base_url=url) as client:
         client.post("/consent", data={"choice": "accept"})
         client.get("/")
@@ -64,7 +65,7 @@ def test_redis_proxy_recovers_when_redis_returns(app, redis_server):  # noqa: F8
         assert personalized_hero(client)
 
 
-def test_redis_proxy_withdrawal_leaves_no_key_behind(app, redis_server):  # noqa: F811
+def test_redis_proxy_withdrawal_leaves_no_key_behind(app, redis_server):
     with running(app) as url, httpx.Client(base_url=url) as client:
         client.post("/consent", data={"choice": "accept"})
         browse_rodents(client)

@@ -17,7 +17,6 @@ import redis.asyncio
 from etalage.profiles.profile import Event, Profile
 from etalage.profiles.redis import RedisStore
 from etalage.profiles.store import StoreError
-
 from tests.support.redis_server import RedisServer
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]
@@ -242,7 +241,9 @@ async def test_redis_store_restart_between_two_calls_goes_unnoticed(store: Redis
     assert await store.load("v1") is not None and stored(raw, "etalage:v:v1") == {"cats": 1}
 
 
-async def test_redis_store_writes_events_queued_during_an_outage_after_restart(store: RedisStore, redis_server: RedisServer, raw: redis.Redis) -> None:
+async def test_redis_store_writes_events_queued_during_an_outage_after_restart(
+    store: RedisStore, redis_server: RedisServer, raw: redis.Redis
+) -> None:
     await store.load("v1")
     redis_server.kill()
     await store.record("v1", [view("dogs")])
@@ -275,7 +276,9 @@ async def test_redis_store_load_exceeds_the_time_budget_while_redis_hangs(store:
             await asyncio.wait_for(store.load("v1"), 0.05)
 
 
-async def test_redis_store_timed_out_load_leaves_no_stray_reply_behind(store: RedisStore, redis_server: RedisServer, raw: redis.Redis) -> None:
+async def test_redis_store_timed_out_load_leaves_no_stray_reply_behind(
+    store: RedisStore, redis_server: RedisServer, raw: redis.Redis
+) -> None:
     raw.set("etalage:v:a", Profile(category_views={"dogs": 1}).dumps())
     raw.set("etalage:v:b", Profile(category_views={"cats": 1}).dumps())
     await store.load("warm-up")
@@ -290,7 +293,9 @@ async def test_redis_store_timed_out_load_leaves_no_stray_reply_behind(store: Re
 # -- writes ---------------------------------------------------------------------------------------
 
 
-async def test_redis_store_record_is_written_in_the_background(make_store: Callable[..., RedisStore], redis_server: RedisServer, raw: redis.Redis) -> None:
+async def test_redis_store_record_is_written_in_the_background(
+    make_store: Callable[..., RedisStore], redis_server: RedisServer, raw: redis.Redis
+) -> None:
     raw.config_set("notify-keyspace-events", "K$")
     store = make_store(flush_interval=0.01)
     async with redis.asyncio.Redis(host="127.0.0.1", port=redis_server.port) as watcher, watcher.pubsub() as pubsub:
@@ -316,7 +321,9 @@ async def test_redis_store_record_after_aclose_is_a_store_error(store: RedisStor
         await store.record("v1", [view("dogs")])
 
 
-async def test_redis_store_concurrent_flushes_of_two_processes_lose_no_event(make_store: Callable[..., RedisStore], raw: redis.Redis) -> None:
+async def test_redis_store_concurrent_flushes_of_two_processes_lose_no_event(
+    make_store: Callable[..., RedisStore], raw: redis.Redis
+) -> None:
     first, second = make_store(), make_store()
     for _ in range(5):
         await first.record("v1", [view("dogs")])

@@ -14,7 +14,6 @@ import pytest
 from etalage.profiles.profile import Event
 from etalage.profiles.redis import RedisStore
 from etalage.profiles.store import MemoryStore, ProfileStore, StoreError
-
 from tests.support.redis_server import RedisServer
 
 pytestmark = pytest.mark.anyio

@@ -14,7 +14,11 @@ from pathlib import Path
 import pytest
 from selectolax.lexbor import LexborHTMLParser
 
-from tests.support.config import RULESETS
+from etalage.engine.personalize import Personalizer
+from etalage.html.page import BlockSpec, Edit, analyse, splice
+from etalage.html.templates import compile_template
+from etalage.metrics import Metrics
+from etalage.profiles.profile import Profile
 from etalage.rules.actions import ACTIONS
 from etalage.rules.actions.base import PageContext
 from etalage.rules.actions.hide import Hide
@@ -23,13 +27,8 @@ from etalage.rules.actions.set import Set
 from etalage.rules.actions.sort import Sort, _covert_slots
 from etalage.rules.conditions import Visit
 from etalage.rules.loader import load_rules
-from etalage.metrics import Metrics
-from etalage.html.page import BlockSpec, Edit, analyse, splice
-from etalage.engine.personalize import Personalizer
-from etalage.profiles.profile import Profile
 from etalage.rules.model import BlockDef, RuleSetError, Site
-from etalage.html.templates import compile_template
-
+from tests.support.config import RULESETS
 
 NOW = 1_700_000_000.0
 SITE = Site(("dogs", "cats", "rodents"), {"dogs": "Dogs", "cats": "Cats", "rodents": "Rodents"})
@@ -75,7 +74,9 @@ def compiled(tmp_path: Path, rule: str, blocks: str = '[blocks.hero]\nselector =
     return load_rules(tmp_path).rules[0].action
 
 
-def problems(tmp_path: Path, rule: str, blocks: str = '[blocks.hero]\nselector = "#hero"\n', files: dict[str, str] | None = None) -> list[str]:
+def problems(
+    tmp_path: Path, rule: str, blocks: str = '[blocks.hero]\nselector = "#hero"\n', files: dict[str, str] | None = None
+) -> list[str]:
     with pytest.raises(RuleSetError) as caught:
         compiled(tmp_path, rule, blocks, files)
     return [str(problem).split(": ", 1)[1] for problem in caught.value.problems]
@@ -122,8 +123,15 @@ def test_actions_insert_into_an_empty_block():
 
 def test_actions_insert_fills_placeholders_with_the_top_category_escaped():
     site = Site(("dogs",), {"dogs": 'Dogs & "pups" <3'})
-    out = run(Insert("prepend", template('<p title="{{ category_label }}">{{ category_label }}</p>')), page(b'<div id="hero">x</div>'), profile=likes("dogs"), site=site)
-    expected = b'<div id="hero" data-etalage-rule="r"><p title="Dogs &amp; &quot;pups&quot; &lt;3">Dogs &amp; &quot;pups&quot; &lt;3</p>x</div>'
+    out = run(
+        Insert("prepend", template('<p title="{{ category_label }}">{{ category_label }}</p>')),
+        page(b'<div id="hero">x</div>'),
+        profile=likes("dogs"),
+        site=site,
+    )
+    expected = (
+        b'<div id="hero" data-etalage-rule="r"><p title="Dogs &amp; &quot;pups&quot; &lt;3">Dogs &amp; &quot;pups&quot; &lt;3</p>x</div>'
+    )
     assert out == page(expected)
 
 
@@ -132,19 +140,30 @@ def test_actions_insert_with_placeholders_needs_an_interest():
 
 
 def test_actions_insert_without_placeholders_is_for_everyone():
-    assert run(Insert("append", template("<p>Spring sale</p>")), page(b'<div id="hero">x</div>')) == page(b'<div id="hero" data-etalage-rule="r">x<p>Spring sale</p></div>')
+    assert run(Insert("append", template("<p>Spring sale</p>")), page(b'<div id="hero">x</div>')) == page(
+        b'<div id="hero" data-etalage-rule="r">x<p>Spring sale</p></div>'
+    )
 
 
 def test_actions_insert_encodes_in_the_page_charset():
     site = Site(("dogs",), {"dogs": "Chiens é ✓"})
-    out = run(Insert("append", template("<p>{{ category_label }}</p>")), page(b'<div id="hero"></div>'), profile=likes("dogs"), charset="cp1252", site=site)
+    out = run(
+        Insert("append", template("<p>{{ category_label }}</p>")),
+        page(b'<div id="hero"></div>'),
+        profile=likes("dogs"),
+        charset="cp1252",
+        site=site,
+    )
     assert out == page(b'<div id="hero" data-etalage-rule="r"><p>Chiens \xe9 &#10003;</p></div>')
 
 
 def test_actions_insert_why_names_the_top_category():
     action = Insert("prepend", template("<p>{{ category_label }}</p>"))
     assert action.why("r", likes("cats"), SITE, NOW) == "adds something about Cats to the page, because Cats is what you look at most"
-    assert action.why("r", Profile(interests={"dogs"}), SITE, NOW) == "adds something about Dogs to the page, because you told us you are interested in Dogs"
+    assert (
+        action.why("r", Profile(interests={"dogs"}), SITE, NOW)
+        == "adds something about Dogs to the page, because you told us you are interested in Dogs"
+    )
     assert action.why("r", NOBODY, SITE, NOW) is None
 
 
@@ -159,13 +178,17 @@ def test_actions_insert_skips_a_category_the_visitor_dismissed():
 
 
 def test_actions_insert_compiles_from_a_rule_file(tmp_path):
-    action = compiled(tmp_path, 'action = "insert"\nblock = "hero"\nposition = "append"\ntemplate = "t.html"\n', files={"t.html": "<p>{{ category }}</p>"})
+    action = compiled(
+        tmp_path, 'action = "insert"\nblock = "hero"\nposition = "append"\ntemplate = "t.html"\n', files={"t.html": "<p>{{ category }}</p>"}
+    )
     assert isinstance(action, Insert) and action.position == "append" and action.personal
 
 
 @pytest.mark.parametrize("position", ["before", "after"])
 def test_actions_insert_before_and_after_compile_from_a_rule_file(tmp_path, position):
-    action = compiled(tmp_path, f'action = "insert"\nblock = "hero"\nposition = "{position}"\ntemplate = "t.html"\n', files={"t.html": "<p>x</p>"})
+    action = compiled(
+        tmp_path, f'action = "insert"\nblock = "hero"\nposition = "{position}"\ntemplate = "t.html"\n', files={"t.html": "<p>x</p>"}
+    )
     assert isinstance(action, Insert) and action.position == position
 
 
@@ -214,7 +237,10 @@ def test_actions_insert_after_a_block_without_end_tag_leaves_the_page_alone():
 
 
 def test_actions_insert_needs_position_and_template(tmp_path):
-    assert problems(tmp_path, 'action = "insert"\nblock = "hero"\n') == ["rule 'r': missing required key 'position'", "rule 'r': missing required key 'template'"]
+    assert problems(tmp_path, 'action = "insert"\nblock = "hero"\n') == [
+        "rule 'r': missing required key 'position'",
+        "rule 'r': missing required key 'template'",
+    ]
 
 
 # -- hide ------------------------------------------------------------------------------------------
@@ -261,7 +287,9 @@ def test_actions_hide_mode_defaults_to_remove(tmp_path):
 
 
 def test_actions_hide_unknown_mode(tmp_path):
-    assert problems(tmp_path, 'action = "hide"\nblock = "hero"\nmode = "gone"\n') == ["rule 'r': 'mode': unknown mode 'gone' (known: remove, hidden)"]
+    assert problems(tmp_path, 'action = "hide"\nblock = "hero"\nmode = "gone"\n') == [
+        "rule 'r': 'mode': unknown mode 'gone' (known: remove, hidden)"
+    ]
 
 
 # -- set -------------------------------------------------------------------------------------------
@@ -364,8 +392,10 @@ def test_actions_set_text_of_an_empty_block(tmp_path):
 def test_actions_set_is_deterministic(tmp_path):
     action = set_attribute(tmp_path, "data-shelf", "{{ category }}")
     body = page(b'<div id="hero">x</div>')
-    assert run(action, body, profile=likes("cats", "dogs")) == run(action, body, profile=likes("cats", "dogs")) == page(
-        b'<div id="hero" data-etalage-rule="r" data-shelf="cats">x</div>'
+    assert (
+        run(action, body, profile=likes("cats", "dogs"))
+        == run(action, body, profile=likes("cats", "dogs"))
+        == page(b'<div id="hero" data-etalage-rule="r" data-shelf="cats">x</div>')
     )
 
 
@@ -411,13 +441,17 @@ def test_actions_set_unknown_placeholder(tmp_path):
 
 # -- sort ------------------------------------------------------------------------------------------
 
-TEN = tuple((f"p{n}", category) for n, category in enumerate(["dogs", "dogs", "cats", "dogs", "dogs", "cats", "dogs", "dogs", "cats", "dogs"], 1))
+TEN = tuple(
+    (f"p{n}", category) for n, category in enumerate(["dogs", "dogs", "cats", "dogs", "dogs", "cats", "dogs", "dogs", "cats", "dogs"], 1)
+)
 
 
 def test_actions_sort_by_interest_keeps_the_bytes_between_cards():
     body = page(b'<ul id="grid">\n <li data-id="a" data-category="dogs">A</li>\n <li data-id="b" data-category="cats">B</li>\n</ul>')
     out = run(Sort(GRID_DEF), body, GRID, likes("cats"))
-    assert out == page(b'<ul id="grid" data-etalage-rule="r">\n <li data-id="b" data-category="cats">B</li>\n <li data-id="a" data-category="dogs">A</li>\n</ul>')
+    assert out == page(
+        b'<ul id="grid" data-etalage-rule="r">\n <li data-id="b" data-category="cats">B</li>\n <li data-id="a" data-category="dogs">A</li>\n</ul>'
+    )
 
 
 def test_actions_sort_leaves_a_page_in_order_alone():
@@ -439,7 +473,9 @@ def test_actions_sort_demotes_excluded_categories_by_default():
 
 
 def test_actions_sort_hide_removes_excluded_cards_and_empties_the_last_slots():
-    body = page(b'<ul id="grid">\n<li data-id="a" data-category="cats">A</li>\n<li data-id="b" data-category="dogs">B</li>\n<li data-id="c" data-category="cats">C</li>\n</ul>')
+    body = page(
+        b'<ul id="grid">\n<li data-id="a" data-category="cats">A</li>\n<li data-id="b" data-category="dogs">B</li>\n<li data-id="c" data-category="cats">C</li>\n</ul>'
+    )
     out = run(Sort(GRID_DEF, excluded="hide"), body, GRID, Profile(exclusions={"cats"}))
     assert out == page(b'<ul id="grid" data-etalage-rule="r">\n<li data-id="b" data-category="dogs">B</li>\n\n\n</ul>')
 
@@ -499,14 +535,16 @@ def test_actions_sort_reads_cards_through_the_block_definition(tmp_path):
     (tmp_path / "site.toml").write_text(
         '[site]\ncategories = { dogs = "Dogs", cats = "Cats" }\n'
         '[catalog]\nbone = { category = "dogs" }\nball = { category = "dogs" }\nmouse = { category = "cats" }\n'
-        "[blocks.grid]\nselector = \"#grid\"\nitems = \"li\"\nitem_id_from_link = '/p/(?P<id>[a-z]+)'\n"
+        '[blocks.grid]\nselector = "#grid"\nitems = "li"\nitem_id_from_link = \'/p/(?P<id>[a-z]+)\'\n'
         '[[rule]]\nid = "r"\naction = "sort"\nblock = "grid"\npinned = ["bone"]\n'
     )
     ruleset = load_rules(tmp_path)
     body = page(b'<ul id="grid"><li><a href="/p/bone">1</a></li><li><a href="/p/ball">2</a></li><li><a href="/p/mouse">3</a></li></ul>')
     spec = ruleset.blocks["grid"].spec
     out = run(ruleset.rules[0].action, body, spec, likes("cats"))
-    assert out == page(b'<ul id="grid" data-etalage-rule="r"><li><a href="/p/bone">1</a></li><li><a href="/p/mouse">3</a></li><li><a href="/p/ball">2</a></li></ul>')
+    assert out == page(
+        b'<ul id="grid" data-etalage-rule="r"><li><a href="/p/bone">1</a></li><li><a href="/p/mouse">3</a></li><li><a href="/p/ball">2</a></li></ul>'
+    )
 
 
 def test_actions_sort_why_mentions_exclusions():
@@ -523,10 +561,14 @@ LABEL = '<p class="etalage-label"><small>Picked for you · <a href="/.etalage/me
 
 
 def test_actions_sort_label_goes_right_before_the_sorted_block():
-    body = page(b'<h2>Popular</h2>\n<ul id="grid"><li data-id="a" data-category="dogs">A</li><li data-id="b" data-category="cats">B</li></ul>')
+    body = page(
+        b'<h2>Popular</h2>\n<ul id="grid"><li data-id="a" data-category="dogs">A</li><li data-id="b" data-category="cats">B</li></ul>'
+    )
     out = run(Sort(GRID_DEF, label="Picked for you"), body, GRID, likes("cats"))
     assert out == page(
-        b"<h2>Popular</h2>\n" + LABEL.encode() + b'<ul id="grid" data-etalage-rule="r"><li data-id="b" data-category="cats">B</li><li data-id="a" data-category="dogs">A</li></ul>'
+        b"<h2>Popular</h2>\n"
+        + LABEL.encode()
+        + b'<ul id="grid" data-etalage-rule="r"><li data-id="b" data-category="cats">B</li><li data-id="a" data-category="dogs">A</li></ul>'
     )
 
 
@@ -535,21 +577,30 @@ def test_actions_sort_label_only_when_the_order_changed():
 
 
 def test_actions_sort_label_with_hidden_cards():
-    out = run(Sort(GRID_DEF, excluded="hide", label="Picked for you"), cards(("a", "cats"), ("b", "dogs")), GRID, Profile(exclusions={"cats"}))
+    out = run(
+        Sort(GRID_DEF, excluded="hide", label="Picked for you"), cards(("a", "cats"), ("b", "dogs")), GRID, Profile(exclusions={"cats"})
+    )
     assert out == page(LABEL.encode() + b'<ul id="grid" data-etalage-rule="r"><li data-id="b" data-category="dogs">b</li></ul>')
 
 
 def test_actions_sort_without_a_place_for_the_label_still_sorts():
     # Inside a link a label would be link content: the block has no verified start.
-    body = page(b'<a href="/shop"><ul id="grid"><li data-id="a" data-category="dogs">A</li><li data-id="b" data-category="cats">B</li></ul></a>')
+    body = page(
+        b'<a href="/shop"><ul id="grid"><li data-id="a" data-category="dogs">A</li><li data-id="b" data-category="cats">B</li></ul></a>'
+    )
     out = run(Sort(GRID_DEF, label="Picked for you"), body, GRID, likes("cats"))
-    assert out == page(b'<a href="/shop"><ul id="grid" data-etalage-rule="r"><li data-id="b" data-category="cats">B</li><li data-id="a" data-category="dogs">A</li></ul></a>')
+    assert out == page(
+        b'<a href="/shop"><ul id="grid" data-etalage-rule="r"><li data-id="b" data-category="cats">B</li><li data-id="a" data-category="dogs">A</li></ul></a>'
+    )
 
 
 def test_actions_sort_label_is_escaped_and_in_the_page_charset():
     out = run(Sort(GRID_DEF, label="Für <dich>"), cards(("a", "dogs"), ("b", "cats")), GRID, likes("cats"), charset="cp1252")
     label = b'<p class="etalage-label"><small>F\xfcr &lt;dich&gt; \xb7 <a href="/.etalage/me">why?</a></small></p>'
-    assert out == page(label + b'<ul id="grid" data-etalage-rule="r"><li data-id="b" data-category="cats">b</li><li data-id="a" data-category="dogs">a</li></ul>')
+    assert out == page(
+        label
+        + b'<ul id="grid" data-etalage-rule="r"><li data-id="b" data-category="cats">b</li><li data-id="a" data-category="dogs">a</li></ul>'
+    )
 
 
 GRID_BLOCK = '[blocks.grid]\nselector = "#grid"\nitems = "li"\nitem_category = "data-category"\n'

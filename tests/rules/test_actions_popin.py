@@ -2,12 +2,12 @@
 
 import time
 
-from etalage.rules.actions.popin import Popin
-from etalage.rules.actions.base import PageContext
 from etalage.html.page import analyse
-from etalage.profiles.profile import Event, Profile
-from etalage.rules.model import Site
 from etalage.html.templates import compile_template
+from etalage.profiles.profile import Event, Profile
+from etalage.rules.actions.base import PageContext
+from etalage.rules.actions.popin import Popin
+from etalage.rules.model import Site
 
 SITE = Site(("dogs",), {"dogs": "Dogs"})
 PAGE = b"<!DOCTYPE html><html><body><p>x</p></body></html>"

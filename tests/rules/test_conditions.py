@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from etalage.rules.tomlpos import KeyLines
+from etalage.profiles.profile import Profile, Purchase
 from etalage.rules.actions.base import ranked_categories
 from etalage.rules.conditions import (
     ALWAYS,
@@ -22,8 +22,8 @@ from etalage.rules.conditions import (
     never_fires,
     supply_ends,
 )
-from etalage.profiles.profile import Profile, Purchase
 from etalage.rules.model import Fields, Product, Site
+from etalage.rules.tomlpos import KeyLines
 
 DAY = 24 * 3600.0
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
@@ -102,7 +102,9 @@ def viewed(**views_days_ago: tuple[int, float]) -> Profile:
 
 def bought(*lines: tuple[str, str, str, float, int]) -> Profile:
     """A profile with purchases: (order, sku, category, days ago, quantity)."""
-    purchases = sorted((Purchase(order, sku, category, NOW - days * DAY, quantity) for order, sku, category, days, quantity in lines), key=lambda p: p.at)
+    purchases = sorted(
+        (Purchase(order, sku, category, NOW - days * DAY, quantity) for order, sku, category, days, quantity in lines), key=lambda p: p.at
+    )
     return Profile(purchases=purchases, visits=3, last_seen=NOW)
 
 
@@ -168,7 +170,9 @@ def test_conditions_top_n_defaults_to_the_strongest():
 def test_conditions_top_ties_go_to_site_order():
     profile = viewed(dogs=(2, 0), cats=(2, 0))
     assert verdict(when('{ top = { category = "dogs" } }'), visit(profile)).ok
-    assert verdict(when('{ top = { category = "cats" } }'), visit(profile)) == Verdict(False, "Cats is number 2 of the visitor's categories, needs top 1")
+    assert verdict(when('{ top = { category = "cats" } }'), visit(profile)) == Verdict(
+        False, "Cats is number 2 of the visitor's categories, needs top 1"
+    )
 
 
 def test_conditions_top_without_interest_fails():
@@ -371,7 +375,9 @@ def test_conditions_path_list_means_any():
 def test_conditions_query_glob_ignores_case():
     condition = when('{ query = { utm_campaign = "spring-*" } }')
     assert verdict(condition, visit(query={"utm_campaign": ["Spring-Sale"]})) == Verdict(True, "query utm_campaign is 'Spring-Sale'")
-    assert verdict(condition, visit(query={"utm_campaign": ["winter"]})) == Verdict(False, "query utm_campaign is 'winter', needs 'spring-*'")
+    assert verdict(condition, visit(query={"utm_campaign": ["winter"]})) == Verdict(
+        False, "query utm_campaign is 'winter', needs 'spring-*'"
+    )
 
 
 def test_conditions_query_missing_parameter():
@@ -381,7 +387,9 @@ def test_conditions_query_missing_parameter():
 
 def test_conditions_query_exact_value_matches_whole():
     condition = when('{ query = { utm_source = "news" } }')
-    assert verdict(condition, visit(query={"utm_source": ["newsletter"]})) == Verdict(False, "query utm_source is 'newsletter', needs 'news'")
+    assert verdict(condition, visit(query={"utm_source": ["newsletter"]})) == Verdict(
+        False, "query utm_source is 'newsletter', needs 'news'"
+    )
     assert verdict(condition, visit(query={"utm_source": ["NEWS"]})).ok
 
 
@@ -394,7 +402,9 @@ def test_conditions_query_presence_and_absence():
     condition = when("{ query = { gclid = true, nopersonalize = false } }")
     assert verdict(condition, visit(query={"gclid": [""]})) == Verdict(True, "query has gclid; query has no nopersonalize")
     assert verdict(condition, visit()) == Verdict(False, "query has no gclid")
-    assert verdict(condition, visit(query={"gclid": ["x"], "nopersonalize": ["1"]})) == Verdict(False, "query has nopersonalize, needs none")
+    assert verdict(condition, visit(query={"gclid": ["x"], "nopersonalize": ["1"]})) == Verdict(
+        False, "query has nopersonalize, needs none"
+    )
 
 
 def test_conditions_query_accepts_a_single_value_string():
@@ -410,9 +420,13 @@ def test_conditions_query_glob_characters_other_than_star_and_question_mark_are_
 
 def test_conditions_referrer_host_matches_subdomains():
     condition = when('{ referrer = { host = "google.*" } }')
-    assert verdict(condition, visit(referrer="https://www.google.nl/search?q=hond")) == Verdict(True, "referrer is 'https://www.google.nl/search?q=hond'")
+    assert verdict(condition, visit(referrer="https://www.google.nl/search?q=hond")) == Verdict(
+        True, "referrer is 'https://www.google.nl/search?q=hond'"
+    )
     assert verdict(condition, visit(referrer="https://news.google.co.uk/")).ok
-    assert verdict(condition, visit(referrer="https://www.bing.com/")) == Verdict(False, "referrer host 'www.bing.com' does not match 'google.*'")
+    assert verdict(condition, visit(referrer="https://www.bing.com/")) == Verdict(
+        False, "referrer host 'www.bing.com' does not match 'google.*'"
+    )
 
 
 def test_conditions_referrer_missing_fails():
@@ -423,18 +437,29 @@ def test_conditions_referrer_missing_fails():
 def test_conditions_referrer_url_regex():
     condition = when("{ referrer = { url = '/blog/' } }")
     assert verdict(condition, visit(referrer="https://petblog.example/blog/dogs")).ok
-    assert verdict(condition, visit(referrer="https://example.com/")) == Verdict(False, "referrer 'https://example.com/' does not match '/blog/'")
+    assert verdict(condition, visit(referrer="https://example.com/")) == Verdict(
+        False, "referrer 'https://example.com/' does not match '/blog/'"
+    )
 
 
 USER_AGENTS = [
-    ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1", "mobile"),
+    (
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1",
+        "mobile",
+    ),
     ("Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Mobile Safari/537.36", "mobile"),
     ("Mozilla/5.0 (Android 14; Mobile; rv:125.0) Gecko/125.0 Firefox/125.0", "mobile"),
     ("Mozilla/5.0 (Linux; Android 9; CUBOT X19) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36", "mobile"),
-    ("Mozilla/5.0 (iPad; CPU OS 16_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/16.6 Mobile/15E148 Safari/604.1", "tablet"),
+    (
+        "Mozilla/5.0 (iPad; CPU OS 16_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/16.6 Mobile/15E148 Safari/604.1",
+        "tablet",
+    ),
     ("Mozilla/5.0 (Linux; Android 13; SM-X700) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36", "tablet"),
     ("Mozilla/5.0 (Android 14; Tablet; rv:125.0) Gecko/125.0 Firefox/125.0", "tablet"),
-    ("Mozilla/5.0 (Linux; Android 11; KFTRWI) AppleWebKit/537.36 (KHTML, like Gecko) Silk/124.2.1 like Chrome/124.0.6367.219 Safari/537.36", "tablet"),
+    (
+        "Mozilla/5.0 (Linux; Android 11; KFTRWI) AppleWebKit/537.36 (KHTML, like Gecko) Silk/124.2.1 like Chrome/124.0.6367.219 Safari/537.36",
+        "tablet",
+    ),
     ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36", "desktop"),
     ("Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:125.0) Gecko/20100101 Firefox/125.0", "desktop"),
     ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15", "desktop"),
@@ -588,7 +613,9 @@ def test_conditions_not_inverts_with_reasons():
 
 
 def test_conditions_nested_combinators_describe_with_brackets():
-    condition = when('{ any = [ { all = [ { device = "mobile" }, { visits = { min = 2 } } ] }, { not = { any = [ { excluded = "cats" }, { subscribed = "cats" } ] } } ] }')
+    condition = when(
+        '{ any = [ { all = [ { device = "mobile" }, { visits = { min = 2 } } ] }, { not = { any = [ { excluded = "cats" }, { subscribed = "cats" } ] } } ] }'
+    )
     assert condition.describe() == "(device is mobile and at least 2 visits) or not (excluded Cats or subscribed to the Cats newsletter)"
 
 
@@ -614,12 +641,17 @@ def test_conditions_segment_reference_holds_with_its_reason():
     profile = bought(("o1", "dog-leash", "dogs", 3, 1))
     profile.category_views, profile.category_seen = {"dogs": 3}, {"dogs": NOW}
     result = verdict(condition, visit(profile))
-    assert result == Verdict(True, "in segment 'dog-lovers': affinity for Dogs is 3 (at least 2); not lifecycle is prospect (lifecycle is customer, needs prospect)")
+    assert result == Verdict(
+        True,
+        "in segment 'dog-lovers': affinity for Dogs is 3 (at least 2); not lifecycle is prospect (lifecycle is customer, needs prospect)",
+    )
 
 
 def test_conditions_segment_reference_fails_with_the_first_failing_condition():
     condition = when('{ segment = "dog-lovers" }', DOG_LOVERS)
-    assert verdict(condition, visit(viewed(dogs=(1, 0)))) == Verdict(False, "not in segment 'dog-lovers': affinity for Dogs is 1, needs at least 2")
+    assert verdict(condition, visit(viewed(dogs=(1, 0)))) == Verdict(
+        False, "not in segment 'dog-lovers': affinity for Dogs is 1, needs at least 2"
+    )
 
 
 def test_conditions_segment_in_a_combination():
@@ -661,17 +693,23 @@ def test_conditions_segment_defined_twice_across_files():
 
 def test_conditions_segment_cycle_names_the_chain():
     text = '[segments.a]\nsegment = "b"\n[segments.b]\nall = [ { segment = "c" } ]\n[segments.c]\nany = [ { device = "bot" }, { segment = "a" } ]\n'
-    assert problems_of(text) == ["rules.toml:6: segment 'c': any[1]: segment cycle a -> b -> c -> a (hint: a segment cannot use itself, directly or through other segments)"]
+    assert problems_of(text) == [
+        "rules.toml:6: segment 'c': any[1]: segment cycle a -> b -> c -> a (hint: a segment cannot use itself, directly or through other segments)"
+    ]
 
 
 def test_conditions_segment_using_itself_is_a_cycle():
     text = '[segments.a]\nnot = { segment = "a" }\n'
-    assert problems_of(text) == ["rules.toml:2: segment 'a': not: segment cycle a -> a (hint: a segment cannot use itself, directly or through other segments)"]
+    assert problems_of(text) == [
+        "rules.toml:2: segment 'a': not: segment cycle a -> a (hint: a segment cannot use itself, directly or through other segments)"
+    ]
 
 
 def test_conditions_broken_segment_causes_no_second_message():
     text = '[segments.a]\nlifecycle = "vip"\n[[rule]]\nwhen = { segment = "a" }\n'
-    assert problems_of(text) == ["rules.toml:2: segment 'a': 'lifecycle': unknown lifecycle stage 'vip' (hint: known: prospect, customer, repeat_customer)"]
+    assert problems_of(text) == [
+        "rules.toml:2: segment 'a': 'lifecycle': unknown lifecycle stage 'vip' (hint: known: prospect, customer, repeat_customer)"
+    ]
 
 
 def test_conditions_unknown_segment_suggests_a_close_name():
@@ -748,7 +786,9 @@ def test_conditions_never_fires_visits_min_above_max():
 
 
 def test_conditions_never_fires_visits_at_most_zero():
-    assert never_fires(when("{ visits = { max = 0 } }")) == "'at most 0 visits': a page view always belongs to a visit, so there is at least 1"
+    assert (
+        never_fires(when("{ visits = { max = 0 } }")) == "'at most 0 visits': a page view always belongs to a visit, so there is at least 1"
+    )
 
 
 def test_conditions_never_fires_disjoint_visit_ranges():
@@ -757,7 +797,10 @@ def test_conditions_never_fires_disjoint_visit_ranges():
 
 
 def test_conditions_never_fires_affinity_min_above_max():
-    assert never_fires(when('{ affinity = { category = "dogs", min = 3, max = 1 } }')) == "'affinity for Dogs between 3 and 1': min is more than max"
+    assert (
+        never_fires(when('{ affinity = { category = "dogs", min = 3, max = 1 } }'))
+        == "'affinity for Dogs between 3 and 1': min is more than max"
+    )
 
 
 def test_conditions_never_fires_interest_in_an_excluded_category():
@@ -777,7 +820,10 @@ def test_conditions_never_fires_two_devices():
 
 def test_conditions_never_fires_not_of_every_stage():
     condition = when('{ not = { lifecycle = ["prospect", "customer", "repeat_customer"] } }')
-    assert never_fires(condition) == "'lifecycle is prospect, customer or repeat_customer' always holds, so 'not lifecycle is prospect, customer or repeat_customer' never does"
+    assert (
+        never_fires(condition)
+        == "'lifecycle is prospect, customer or repeat_customer' always holds, so 'not lifecycle is prospect, customer or repeat_customer' never does"
+    )
 
 
 def test_conditions_never_fires_any_with_no_possible_alternative():
@@ -795,11 +841,17 @@ def test_conditions_never_fires_any_with_one_possible_alternative_is_fine():
 def test_conditions_never_fires_looks_into_segments():
     segments = '[segments.impossible]\nlifecycle = "prospect"\nreplenishment_due = {}\n'
     condition = when('{ segment = "impossible" }', segments)
-    assert never_fires(condition) == "segment 'impossible' never matches: 'lifecycle is prospect' and 'a bought product runs out within 7 days' cannot both hold"
+    assert (
+        never_fires(condition)
+        == "segment 'impossible' never matches: 'lifecycle is prospect' and 'a bought product runs out within 7 days' cannot both hold"
+    )
 
 
 def test_conditions_never_fires_replenishment_without_lasts_days():
-    assert never_fires(when('{ replenishment_due = { sku = "dog-leash" } }')) == "'dog-leash runs out within 7 days': dog-leash has no 'lasts_days' in [catalog]"
+    assert (
+        never_fires(when('{ replenishment_due = { sku = "dog-leash" } }'))
+        == "'dog-leash runs out within 7 days': dog-leash has no 'lasts_days' in [catalog]"
+    )
     assert never_fires(when('{ replenishment_due = { category = "rodents" } }')) == (
         "'a Rodents product runs out within 7 days': no product in Rodents has 'lasts_days' in [catalog]"
     )
@@ -851,7 +903,9 @@ def test_conditions_error_when_as_a_segment_name():
 
 
 def test_conditions_error_empty_condition():
-    assert problems_of("[[rule]]\nwhen = {}\n") == ["rules.toml:2: rule 'r': when: no condition given (hint: e.g. { lifecycle = \"customer\" })"]
+    assert problems_of("[[rule]]\nwhen = {}\n") == [
+        "rules.toml:2: rule 'r': when: no condition given (hint: e.g. { lifecycle = \"customer\" })"
+    ]
 
 
 def test_conditions_error_kind_needs_a_table():
@@ -883,7 +937,9 @@ def test_conditions_error_unknown_category_in_a_list():
 
 
 def test_conditions_error_category_listed_twice():
-    assert problems_of('[[rule]]\nwhen = { excluded = ["cats", "cats"] }\n') == ["rules.toml:2: rule 'r': when: 'excluded': 'cats' is listed twice"]
+    assert problems_of('[[rule]]\nwhen = { excluded = ["cats", "cats"] }\n') == [
+        "rules.toml:2: rule 'r': when: 'excluded': 'cats' is listed twice"
+    ]
 
 
 def test_conditions_error_wrong_type_for_a_name_list():
@@ -893,7 +949,9 @@ def test_conditions_error_wrong_type_for_a_name_list():
 
 
 def test_conditions_error_empty_list():
-    assert problems_of("[[rule]]\nwhen = { device = [] }\n") == ["rules.toml:2: rule 'r': when: 'device' is empty (hint: list at least one device)"]
+    assert problems_of("[[rule]]\nwhen = { device = [] }\n") == [
+        "rules.toml:2: rule 'r': when: 'device' is empty (hint: list at least one device)"
+    ]
 
 
 def test_conditions_error_unknown_lifecycle_stage():
@@ -909,7 +967,9 @@ def test_conditions_error_unknown_device():
 
 
 def test_conditions_error_empty_crm_segment():
-    assert problems_of('[[rule]]\nwhen = { crm_segment = "" }\n') == ["rules.toml:2: rule 'r': when: 'crm_segment': a CRM segment cannot be empty"]
+    assert problems_of('[[rule]]\nwhen = { crm_segment = "" }\n') == [
+        "rules.toml:2: rule 'r': when: 'crm_segment': a CRM segment cannot be empty"
+    ]
 
 
 def test_conditions_error_bad_path_regex():
@@ -933,7 +993,7 @@ def test_conditions_error_referrer_needs_host_or_url():
 def test_conditions_error_query_value_type():
     assert problems_of("[[rule]]\nwhen = { query = { page = 2 } }\n") == [
         "rules.toml:2: rule 'r': when.query: 'page' must be a value pattern, a list of them, or true/false for present/absent, not a whole number "
-        "(hint: e.g. utm_campaign = \"spring-*\")"
+        '(hint: e.g. utm_campaign = "spring-*")'
     ]
 
 
@@ -944,7 +1004,9 @@ def test_conditions_error_query_without_parameters():
 
 
 def test_conditions_error_visits_without_bounds():
-    assert problems_of("[[rule]]\nwhen = { visits = {} }\n") == ["rules.toml:2: rule 'r': when.visits: give 'min', 'max' or both (hint: e.g. visits = { min = 2 })"]
+    assert problems_of("[[rule]]\nwhen = { visits = {} }\n") == [
+        "rules.toml:2: rule 'r': when.visits: give 'min', 'max' or both (hint: e.g. visits = { min = 2 })"
+    ]
 
 
 def test_conditions_error_negative_affinity():
@@ -1012,7 +1074,7 @@ def test_conditions_error_weekday_listed_twice():
 def test_conditions_error_time_without_days_or_hours():
     assert problems_of('[[rule]]\nwhen = { time = { timezone = "UTC" } }\n') == [
         "rules.toml:2: rule 'r': when.time: give 'days', a 'from'/'to' time of day, or both "
-        "(hint: e.g. time = { days = [\"sat\", \"sun\"], from = \"18:00\", to = \"23:00\", timezone = \"Europe/Amsterdam\" })"
+        '(hint: e.g. time = { days = ["sat", "sun"], from = "18:00", to = "23:00", timezone = "Europe/Amsterdam" })'
     ]
 
 
@@ -1030,7 +1092,9 @@ def test_conditions_error_all_must_be_a_list():
 
 
 def test_conditions_error_empty_any():
-    assert problems_of("[[rule]]\nwhen = { any = [] }\n") == ["rules.toml:2: rule 'r': when: 'any' is empty (hint: list at least one condition)"]
+    assert problems_of("[[rule]]\nwhen = { any = [] }\n") == [
+        "rules.toml:2: rule 'r': when: 'any' is empty (hint: list at least one condition)"
+    ]
 
 
 def test_conditions_error_list_item_must_be_a_table():

@@ -8,7 +8,6 @@ import pytest
 from etalage.app import create_app
 from etalage.rules.loader import load_rules
 from etalage.rules.model import RuleSetError, Site
-
 from tests.support.config import ACCEPT_ONETRUST, settings_for
 from tests.support.servers import running
 

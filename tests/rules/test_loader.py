@@ -1,13 +1,10 @@
 """Rule loading, tested with folders of good and bad rule files and their exact messages."""
 
-from pathlib import Path
-
 import pytest
 
-from etalage.rules.loader import load_rules
 from etalage.html.page import BlockSpec, Item
+from etalage.rules.loader import load_rules
 from etalage.rules.model import Product, RuleSetError
-
 from tests.support.config import PROJECT_RULES, RULESETS
 
 BAD = sorted(path for path in (RULESETS / "bad").iterdir() if path.is_dir())
@@ -41,12 +38,16 @@ def test_loader_orders_rules_by_priority_then_file_order(tmp_path):
 
 
 def test_loader_skips_disabled_rules(tmp_path):
-    (tmp_path / "site.toml").write_text('[site]\ncategories = { dogs = "Dogs" }\n[[rule]]\nid = "off"\naction = "popin"\nenabled = false\ntemplate = "x.html"\n')
+    (tmp_path / "site.toml").write_text(
+        '[site]\ncategories = { dogs = "Dogs" }\n[[rule]]\nid = "off"\naction = "popin"\nenabled = false\ntemplate = "x.html"\n'
+    )
     assert load_rules(tmp_path).rules == ()
 
 
 def test_loader_version_changes_with_a_template(tmp_path):
-    (tmp_path / "site.toml").write_text('[site]\ncategories = { dogs = "Dogs" }\n[[rule]]\nid = "p"\naction = "popin"\ntemplate = "p.html"\n')
+    (tmp_path / "site.toml").write_text(
+        '[site]\ncategories = { dogs = "Dogs" }\n[[rule]]\nid = "p"\naction = "popin"\ntemplate = "p.html"\n'
+    )
     (tmp_path / "p.html").write_text("<p>{{ category }}</p>")
     before = load_rules(tmp_path).version
     (tmp_path / "p.html").write_text("<p>{{ category_label }}</p>")
@@ -134,7 +135,9 @@ def test_product_page_key():
 
 
 def test_loader_catalog_without_feed_keys_is_unchanged(tmp_path):
-    (tmp_path / "site.toml").write_text('[site]\ncategories = { dogs = "Dogs" }\n[catalog]\na = { category = "dogs", lasts_days = 7 }\nb = {}\n')
+    (tmp_path / "site.toml").write_text(
+        '[site]\ncategories = { dogs = "Dogs" }\n[catalog]\na = { category = "dogs", lasts_days = 7 }\nb = {}\n'
+    )
     with pytest.raises(RuleSetError) as caught:
         load_rules(tmp_path)
     assert [str(p) for p in caught.value.problems] == [f"{tmp_path.name}/site.toml:5: catalog.b: missing required key 'category'"]

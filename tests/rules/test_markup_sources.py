@@ -19,11 +19,10 @@ from etalage.cli import main
 from etalage.engine.learn import learn_from_request
 from etalage.rules.loader import load_rules
 from etalage.types import Receive, Scope, Send
-
-from tests.support.config import ACCEPT_ONETRUST, settings_for, RULESETS
-from tests.support.servers import running
+from tests.support.config import ACCEPT_ONETRUST, RULESETS, settings_for
 from tests.support.origin import lifespan
 from tests.support.reload import wait_until
+from tests.support.servers import running
 
 SITE = """\
 [site]
@@ -65,7 +64,10 @@ PRODUCT_PAGE = b"<!DOCTYPE html><html><head><title>Product</title></head><body><
 
 
 def home(href: str) -> bytes:
-    cards = "".join(CARD.format(brand=f"brand{n}", href=href.format(id=pid, page=page), n=n, name=name) for n, (pid, name, _, page) in enumerate(PRODUCTS))
+    cards = "".join(
+        CARD.format(brand=f"brand{n}", href=href.format(id=pid, page=page), n=n, name=name)
+        for n, (pid, name, _, page) in enumerate(PRODUCTS)
+    )
     return (
         '<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>Pootjes</title></head>\n<body>\n'
         f'<ul class="products">\n{cards}</ul>\n<footer><a href="/p/D-100/">Deal of the day</a></footer>\n</body>\n</html>\n'
@@ -96,7 +98,9 @@ def rules_folder(tmp_path: Path, block: str) -> Path:
 def import_feed(tmp_path: Path, rules: Path, link: str) -> None:
     """The shop's Merchant Center feed, imported into the rules folder."""
     rows = ["id\ttitle\tlink\tgoogle_product_category"]
-    rows += [f"{pid}\t{name}\thttps://pootjes.example{link.format(id=pid, page=page)}\t{category}" for pid, name, category, page in PRODUCTS]
+    rows += [
+        f"{pid}\t{name}\thttps://pootjes.example{link.format(id=pid, page=page)}\t{category}" for pid, name, category, page in PRODUCTS
+    ]
     feed = tmp_path / "products.txt"
     feed.write_text("\n".join(rows) + "\n")
     assert main(["import-products", str(feed), "--rules", str(rules)]) == 0
@@ -124,7 +128,7 @@ def client_for() -> Iterator:
 
 
 def test_cards_sorted_by_a_pattern_on_their_links_and_the_imported_catalogue(tmp_path, client_for, capsys):
-    block = "\n[blocks.grid]\nselector = \"ul.products\"\nitems = \"li.product\"\nitem_id_from_link = '/p/(?P<id>[^/]+)/'\n"
+    block = '\n[blocks.grid]\nselector = "ul.products"\nitems = "li.product"\nitem_id_from_link = \'/p/(?P<id>[^/]+)/\'\n'
     rules = rules_folder(tmp_path, block)
     import_feed(tmp_path, rules, "/p/{id}/")
     with running(shop(home("/p/{id}/"))) as origin, running(create_app(settings_for(origin, rules))) as url:
@@ -149,7 +153,7 @@ def test_cards_linking_to_seo_pages_found_through_the_catalogue_paths(tmp_path, 
 
 def test_an_imported_catalogue_takes_effect_without_a_restart(tmp_path, client_for, capsys):
     # The folder loads before the first import (cards of unknown products keep the shop's order)...
-    block = "\n[blocks.grid]\nselector = \"ul.products\"\nitems = \"li.product\"\nitem_id_from_link = '/p/(?P<id>[^/]+)/'\n"
+    block = '\n[blocks.grid]\nselector = "ul.products"\nitems = "li.product"\nitem_id_from_link = \'/p/(?P<id>[^/]+)/\'\n'
     rules = rules_folder(tmp_path, block)
     with running(shop(home("/p/{id}/"))) as origin:
         app = create_app(settings_for(origin, rules))
@@ -169,5 +173,9 @@ def test_an_imported_catalogue_takes_effect_without_a_restart(tmp_path, client_f
 def test_a_catalogue_product_page_teaches_its_category():
     ruleset = load_rules(RULESETS / "good" / "markup")
     events = learn_from_request(ruleset, "/katten/krabpaal-12-3.html/", "", 5.0)
-    assert [(e.kind, e.value) for e in events] == [("page_view", "/katten/krabpaal-12-3.html/"), ("product_view", "SKU 12/3"), ("category_view", "cats")]
+    assert [(e.kind, e.value) for e in events] == [
+        ("page_view", "/katten/krabpaal-12-3.html/"),
+        ("product_view", "SKU 12/3"),
+        ("category_view", "cats"),
+    ]
     assert [e.kind for e in learn_from_request(ruleset, "/katten/", "", 5.0)] == ["page_view"]

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -14,9 +12,8 @@ from selectolax.lexbor import LexborHTMLParser
 
 from etalage.app import create_app
 from etalage.rules.rulebook import RuleBook
-
-from tests.support.reload import wait_until
 from tests.support.config import ACCEPT_ONETRUST, PROXY_RULES, settings_for
+from tests.support.reload import wait_until
 from tests.support.servers import running
 
 TOKEN = "admin-token-for-tests"
@@ -27,8 +24,6 @@ def edit(path: Path, old: str, new: str) -> None:
     staged = path.with_name(path.name + ".saving")
     staged.write_text(path.read_text().replace(old, new))
     os.replace(staged, path)
-
-
 
 
 @pytest.fixture

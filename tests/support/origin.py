@@ -13,13 +13,13 @@ from etalage.types import RawHeaders, Receive, Scope, Send
 
 HOME = (
     b"<!DOCTYPE html>\n<html lang='nl'><head><meta charset=\"utf-8\"><title>Shop &amp; Co</title>"
-    b"<noscript><img src=\"/p.gif\"></noscript><link rel=canonical href=\"/\"></head>\n<body>\n"
-    b"<section id=\"hero\" class=hero><h1>Welkom</h1></section>\n"
-    b"<ul id=\"popular\">\n"
-    b"  <li data-product-id=\"d1\" data-category=\"dogs\">Dog kibble</li>\n"
-    b"  <li data-product-id=\"c1\" data-category=\"cats\">Cat tower</li>\n"
-    b"  <li data-product-id=\"r1\" data-category=\"rodents\">Hay&nbsp;5&euro;</li>\n"
-    b"  <li data-product-id=\"r2\" data-category=\"rodents\">Hamster wheel</li>\n"
+    b'<noscript><img src="/p.gif"></noscript><link rel=canonical href="/"></head>\n<body>\n'
+    b'<section id="hero" class=hero><h1>Welkom</h1></section>\n'
+    b'<ul id="popular">\n'
+    b'  <li data-product-id="d1" data-category="dogs">Dog kibble</li>\n'
+    b'  <li data-product-id="c1" data-category="cats">Cat tower</li>\n'
+    b'  <li data-product-id="r1" data-category="rodents">Hay&nbsp;5&euro;</li>\n'
+    b'  <li data-product-id="r2" data-category="rodents">Hamster wheel</li>\n'
     b"</ul>\n<p>5&nbsp;&euro; <b>bold</p>\n</body>\n</html>\n"
 )
 
@@ -56,7 +56,9 @@ class OriginApp:
         await handler(scope, send)
 
     async def page_home(self, scope: Scope, send: Send) -> None:
-        await _answer(send, 200, [(b"content-type", b"text/html; charset=utf-8"), (b"etag", b'"v1"'), (b"cache-control", b"public, max-age=60")], HOME)
+        await _answer(
+            send, 200, [(b"content-type", b"text/html; charset=utf-8"), (b"etag", b'"v1"'), (b"cache-control", b"public, max-age=60")], HOME
+        )
 
     async def page_gzip(self, scope: Scope, send: Send) -> None:
         await _answer(send, 200, [(b"content-type", b"text/html"), (b"content-encoding", b"gzip")], gzip.compress(HOME))
@@ -66,7 +68,9 @@ class OriginApp:
 
     async def page_bomb(self, scope: Scope, send: Send) -> None:
         # 64 MiB of zeros in a few KiB: over any sane decompression cap.
-        await _answer(send, 200, [(b"content-type", b"text/html"), (b"content-encoding", b"gzip")], gzip.compress(HOME + b"\0" * (64 << 20)))
+        await _answer(
+            send, 200, [(b"content-type", b"text/html"), (b"content-encoding", b"gzip")], gzip.compress(HOME + b"\0" * (64 << 20))
+        )
 
     async def page_zstd(self, scope: Scope, send: Send) -> None:
         await _answer(send, 200, [(b"content-type", b"text/html"), (b"content-encoding", b"zstd")], b"\x28\xb5\x2f\xfd not really zstd")
@@ -92,10 +96,19 @@ class OriginApp:
         await _answer(send, 302, [(b"location", b"https://payments.example/pay")], b"")
 
     async def page_cookies(self, scope: Scope, send: Send) -> None:
-        await _answer(send, 200, [(b"content-type", b"text/plain"), (b"set-cookie", b"a=1; Path=/"), (b"set-cookie", b"b=2; Path=/")], b"ok")
+        await _answer(
+            send, 200, [(b"content-type", b"text/plain"), (b"set-cookie", b"a=1; Path=/"), (b"set-cookie", b"b=2; Path=/")], b"ok"
+        )
 
     async def page_hop(self, scope: Scope, send: Send) -> None:
-        headers = [(b"content-type", b"text/plain"), (b"connection", b"x-secret-hop"), (b"x-secret-hop", b"1"), (b"keep-alive", b"timeout=5"), (b"upgrade", b"h2c"), (b"x-end-to-end", b"kept")]
+        headers = [
+            (b"content-type", b"text/plain"),
+            (b"connection", b"x-secret-hop"),
+            (b"x-secret-hop", b"1"),
+            (b"keep-alive", b"timeout=5"),
+            (b"upgrade", b"h2c"),
+            (b"x-end-to-end", b"kept"),
+        ]
         await _answer(send, 200, headers, b"ok")
 
     async def page_hang(self, scope: Scope, send: Send) -> None:

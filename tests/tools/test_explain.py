@@ -2,10 +2,9 @@
 
 import pytest
 
-from etalage.tools.explain import explain, profile_from_json, profile_from_options
-from etalage.rules.loader import load_rules
 from etalage.profiles.profile import ProfileDecodeError
-
+from etalage.rules.loader import load_rules
+from etalage.tools.explain import explain, profile_from_json, profile_from_options
 from tests.support.config import PROJECT_RULES
 
 

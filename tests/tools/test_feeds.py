@@ -7,12 +7,15 @@ import os
 import shutil
 import stat
 import tomllib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from etalage.cli import main
+from etalage.engine.learn import learn_from_request
+from etalage.rules.loader import load_rules
+from etalage.rules.model import Product
 from etalage.tools.feeds import (
     CategoryMap,
     Feed,
@@ -24,10 +27,6 @@ from etalage.tools.feeds import (
     render_catalog,
     write_atomically,
 )
-from etalage.engine.learn import learn_from_request
-from etalage.rules.loader import load_rules
-from etalage.rules.model import Product
-
 from tests.support.config import PROJECT_RULES
 
 G = 'xmlns:g="http://base.google.com/ns/1.0"'
@@ -61,7 +60,9 @@ def test_feed_tsv_reads_the_merchant_center_columns_with_line_numbers(tmp_path):
     feed = Feed(path)
     assert list(feed) == [
         FeedProduct(2, "dog-kibble-5kg", "https://shop.example/p/dog-kibble-5kg", "Adult Dog Kibble 5 kg", ("Dogs > Food",), ("3530",)),
-        FeedProduct(4, "cat-tower", "https://shop.example/p/cat-tower", "Cat Tower", (), ("Animals & Pet Supplies > Pet Supplies > Cat Supplies",)),
+        FeedProduct(
+            4, "cat-tower", "https://shop.example/p/cat-tower", "Cat Tower", (), ("Animals & Pet Supplies > Pet Supplies > Cat Supplies",)
+        ),
     ]
     assert feed.format == "tab-separated text"
 
@@ -70,7 +71,7 @@ def test_feed_csv_with_quoted_line_breaks_numbers_rows_by_their_first_line(tmp_p
     path = write(
         tmp_path,
         "feed.csv",
-        '\ufeffg:id,Title,Product Type,Link\r\n'
+        "\ufeffg:id,Title,Product Type,Link\r\n"
         '1,"Bowl, steel","Dogs > Bowls",https://shop.example/p/1\r\n'
         '2,"Two\r\nlines",Cats,https://shop.example/p/2\r\n'
         "3,Three,Fish,https://shop.example/p/3\r\n",
@@ -91,7 +92,9 @@ def test_feed_pipe_separated(tmp_path):
 
 
 def test_feed_bad_rows_are_reported_with_their_line(tmp_path):
-    path = write(tmp_path, "feed.tsv", "id\tlink\tproduct_type\n\thttps://s.example/p/x\tDogs\nb\tonly two\nc\thttps://s.example/p/c\tCats\n")
+    path = write(
+        tmp_path, "feed.tsv", "id\tlink\tproduct_type\n\thttps://s.example/p/x\tDogs\nb\tonly two\nc\thttps://s.example/p/c\tCats\n"
+    )
     assert read(path) == [
         FeedProblem(2, "no id"),
         FeedProblem(3, "2 fields, the header has 3 (a value with an unquoted tab or line break?)"),
@@ -166,7 +169,14 @@ RSS = f"""<?xml version="1.0" encoding="UTF-8"?>
 def test_feed_rss(tmp_path):
     feed = Feed(write(tmp_path, "feed.xml", RSS))
     assert list(feed) == [
-        FeedProduct(6, "dog-kibble-5kg", "https://shop.example/p/dog-kibble-5kg?utm_source=feed", "Kibble & more", ("Pets > Dogs > Food", "Sale"), ("3530",)),
+        FeedProduct(
+            6,
+            "dog-kibble-5kg",
+            "https://shop.example/p/dog-kibble-5kg?utm_source=feed",
+            "Kibble & more",
+            ("Pets > Dogs > Food", "Sale"),
+            ("3530",),
+        ),
         FeedProduct(15, "tank", "https://shop.example/p/tank", "Tank"),
         FeedProblem(21, "no <g:id>"),
     ]
@@ -189,19 +199,25 @@ def test_feed_atom_takes_the_alternate_link(tmp_path):
 </feed>"""
     feed = Feed(write(tmp_path, "feed.atom", atom))
     assert list(feed) == [
-        FeedProduct(5, "cat-tower", "https://shop.example/p/cat-tower", "Cat Tower", (), ("Animals & Pet Supplies > Pet Supplies > Cat Supplies",))
+        FeedProduct(
+            5, "cat-tower", "https://shop.example/p/cat-tower", "Cat Tower", (), ("Animals & Pet Supplies > Pet Supplies > Cat Supplies",)
+        )
     ]
     assert feed.format == "Atom XML"
 
 
 def test_feed_xml_gzip_and_a_latin1_declaration(tmp_path):
-    data = f'<?xml version="1.0" encoding="ISO-8859-1"?>\n<rss {G}><channel><item><g:id>caf\xe9</g:id></item></channel></rss>'.encode("latin-1")
+    data = f'<?xml version="1.0" encoding="ISO-8859-1"?>\n<rss {G}><channel><item><g:id>caf\xe9</g:id></item></channel></rss>'.encode(
+        "latin-1"
+    )
     assert [p.id for p in read(write(tmp_path, "feed.xml.gz", gzip.compress(data)))] == ["caf\xe9"]
 
 
 def test_feed_xml_with_the_g_prefix_bound_elsewhere_says_so(tmp_path):
     data = '<rss xmlns:g="http://base.google.com/cns/1.0"><channel><item><g:id>1</g:id></item></channel></rss>'
-    assert read(write(tmp_path, "feed.xml", data)) == [FeedProblem(1, "no <g:id> (the g: prefix must stand for http://base.google.com/ns/1.0)")]
+    assert read(write(tmp_path, "feed.xml", data)) == [
+        FeedProblem(1, "no <g:id> (the g: prefix must stand for http://base.google.com/ns/1.0)")
+    ]
 
 
 @pytest.mark.parametrize(
@@ -217,7 +233,7 @@ def test_feed_xml_with_the_g_prefix_bound_elsewhere_says_so(tmp_path):
             3,
             "the feed declares XML entities: refused (entities can expand without limit)",
         ),
-        (f'<rss {G}>\n<channel>\n<item><g:id>1</g:id></itme>\n</channel></rss>', 3, "not well-formed XML: mismatched tag"),
+        (f"<rss {G}>\n<channel>\n<item><g:id>1</g:id></itme>\n</channel></rss>", 3, "not well-formed XML: mismatched tag"),
         ("<rss>\n<channel><item><g:id>1</g:id></item></channel></rss>", 2, "not well-formed XML: unbound prefix"),
         ("<html><body><p>not a feed</p></body></html>", 1, "no <item> or <entry> elements in <html>: not an RSS 2.0 or Atom product feed"),
     ],
@@ -297,9 +313,17 @@ def test_build_catalog_maps_writes_paths_and_reports():
         product(8, "e"),
     ]
     result = build_catalog(items, CategoryMap({}, LABELS), {})
-    assert [(e.id, e.category, e.path) for e in result.entries] == [("a", "dogs", "/p/a/"), ("c", "dogs", None), ("d", "dogs", None), ("e", "dogs", None)]
+    assert [(e.id, e.category, e.path) for e in result.entries] == [
+        ("a", "dogs", "/p/a/"),
+        ("c", "dogs", None),
+        ("d", "dogs", None),
+        ("e", "dogs", None),
+    ]
     assert [(p.line, p.reason) for p in result.problems] == [
-        (3, "no category for product 'b' (product_type 'Horses'); left out (map it in [catalog_feed] categories, or with --map 'TEXT=CATEGORY')"),
+        (
+            3,
+            "no category for product 'b' (product_type 'Horses'); left out (map it in [catalog_feed] categories, or with --map 'TEXT=CATEGORY')",
+        ),
         (4, "no id"),
         (5, "product 'a' is listed again (first at line 2); left out"),
         (6, "product 'c': link '/p/c' is not the http(s) URL of a page; no path written"),
@@ -315,12 +339,19 @@ def test_build_catalog_quotes_what_a_path_may_not_hold():
 
 
 def test_build_catalog_products_sharing_a_page_get_no_path_and_a_note():
-    items = [product(2, "a", "https://s.example/product.php?id=1"), product(3, "b", "https://s.example/product.php?id=2"), product(4, "c", "https://s.example/p/c")]
+    items = [
+        product(2, "a", "https://s.example/product.php?id=1"),
+        product(3, "b", "https://s.example/product.php?id=2"),
+        product(4, "c", "https://s.example/p/c"),
+    ]
     result = build_catalog(items, CategoryMap({}, LABELS), {})
     assert [(e.id, e.path) for e in result.entries] == [("a", None), ("b", None), ("c", "/p/c")]
     assert result.problems == []
     assert [(n.line, n.reason) for n in result.notes] == [
-        (2, "note: 2 products link to the page '/product.php' ('a', 'b'): no path written for them; their views are not learned from the URL")
+        (
+            2,
+            "note: 2 products link to the page '/product.php' ('a', 'b'): no path written for them; their views are not learned from the URL",
+        )
     ]
 
 
@@ -349,7 +380,10 @@ def test_build_catalog_the_rules_own_catalog_wins():
     ]
     assert [(p.line, p.reason) for p in result.problems] == [
         (3, "product 'other': the feed's category maps to 'dogs', but the rules' [catalog] puts it in 'cats'; kept 'cats'"),
-        (5, "product 'elsewhere': the feed's link path '/p/moved' differs from 'path' '/p/elsewhere' in the rules' [catalog]; kept '/p/elsewhere'"),
+        (
+            5,
+            "product 'elsewhere': the feed's link path '/p/moved' differs from 'path' '/p/elsewhere' in the rules' [catalog]; kept '/p/elsewhere'",
+        ),
         (6, "product 'new': link path '/p/taken' is the page of product 'owner' in the rules' [catalog]; no path written"),
     ]
 
@@ -363,7 +397,7 @@ def test_render_catalog_is_a_rule_file_with_quoted_keys_where_needed():
     ]
     result = build_catalog(items, CategoryMap({}, LABELS), {})
     result.format = "tab-separated text"
-    text = render_catalog(result, "feeds/products.txt", datetime(2026, 3, 1, 12, 30, tzinfo=timezone.utc))
+    text = render_catalog(result, "feeds/products.txt", datetime(2026, 3, 1, 12, 30, tzinfo=UTC))
     lines = text.splitlines()
     assert lines[0] == "# Generated by `etalage import-products` from feeds/products.txt on 2026-03-01 12:30:00 UTC:"
     assert lines[1] == "# 4 product(s) of 4 in the feed (tab-separated text)."
@@ -428,7 +462,10 @@ def test_cli_import_products_writes_a_catalogue_the_rules_load(tmp_path, capsys)
     assert captured.out.splitlines() == [
         f"{feed}:4: no category for product 'saddle' (product_type 'Horses'); left out (map it in [catalog_feed] categories, or with --map 'TEXT=CATEGORY')"
     ]
-    assert captured.err.splitlines()[-1] == f"etalage import-products: {feed}: 2 product(s) written to {rules / 'catalog-feed.toml'}; 1 problem(s) reported (1 unmapped)"
+    assert (
+        captured.err.splitlines()[-1]
+        == f"etalage import-products: {feed}: 2 product(s) written to {rules / 'catalog-feed.toml'}; 1 problem(s) reported (1 unmapped)"
+    )
     text = (rules / "catalog-feed.toml").read_text()
     assert text.startswith(f"# Generated by `etalage import-products` from {feed} on ")
     catalog = load_rules(rules).catalog
@@ -438,18 +475,30 @@ def test_cli_import_products_writes_a_catalogue_the_rules_load(tmp_path, capsys)
 
 def test_cli_import_products_exit_zero_and_product_pages_teach_interest(tmp_path, capsys):
     rules = rules_folder(tmp_path)
-    feed = write(tmp_path, "products.xml", f'<rss {G}><channel><item><g:id>k1</g:id><link>https://shop.example/hond/brokken-5kg.html</link>'
-                 "<g:product_type>Pets &gt; Dogs</g:product_type></item></channel></rss>")
+    feed = write(
+        tmp_path,
+        "products.xml",
+        f"<rss {G}><channel><item><g:id>k1</g:id><link>https://shop.example/hond/brokken-5kg.html</link>"
+        "<g:product_type>Pets &gt; Dogs</g:product_type></item></channel></rss>",
+    )
     assert main(["import-products", str(feed), "--rules", str(rules)]) == 0
     ruleset = load_rules(rules)
     events = learn_from_request(ruleset, "/hond/brokken-5kg.html", "", 1.0)
-    assert [(e.kind, e.value) for e in events] == [("page_view", "/hond/brokken-5kg.html"), ("product_view", "k1"), ("category_view", "dogs")]
+    assert [(e.kind, e.value) for e in events] == [
+        ("page_view", "/hond/brokken-5kg.html"),
+        ("product_view", "k1"),
+        ("category_view", "dogs"),
+    ]
 
 
 def test_cli_import_products_merges_with_a_hand_written_catalog_and_ignores_its_own_last_output(tmp_path, capsys):
     rules = rules_folder(tmp_path)
-    (rules / "catalog.toml").write_text("[catalog]\ntank = { category = \"fish\", lasts_days = 30 }\n")
-    feed = write(tmp_path, "products.txt", "id\tlink\tproduct_type\ntank\thttps://shop.example/p/tank\tDogs\nbone\thttps://shop.example/p/bone\tDogs\n")
+    (rules / "catalog.toml").write_text('[catalog]\ntank = { category = "fish", lasts_days = 30 }\n')
+    feed = write(
+        tmp_path,
+        "products.txt",
+        "id\tlink\tproduct_type\ntank\thttps://shop.example/p/tank\tDogs\nbone\thttps://shop.example/p/bone\tDogs\n",
+    )
     assert main(["import-products", str(feed), "--rules", str(rules)]) == 1
     assert capsys.readouterr().out.splitlines() == [
         f"{feed}:2: product 'tank': the feed's category maps to 'dogs', but the rules' [catalog] puts it in 'fish'; kept 'fish'"
@@ -472,7 +521,7 @@ def test_cli_import_products_to_another_file(tmp_path, capsys):
 
 def test_cli_import_products_writes_nothing_for_a_feed_it_cannot_read(tmp_path, capsys):
     rules = rules_folder(tmp_path)
-    (rules / "catalog-feed.toml").write_text("[catalog]\nold = { category = \"dogs\" }\n")
+    (rules / "catalog-feed.toml").write_text('[catalog]\nold = { category = "dogs" }\n')
     feed = write(tmp_path, "products.xml", "<rss><channel><item>")
     assert main(["import-products", str(feed), "--rules", str(rules)]) == 2
     captured = capsys.readouterr()
@@ -485,7 +534,10 @@ def test_cli_import_products_writes_nothing_when_no_product_maps(tmp_path, capsy
     rules = rules_folder(tmp_path)
     feed = write(tmp_path, "products.txt", "id\tproduct_type\na\tHorses\n")
     assert main(["import-products", str(feed), "--rules", str(rules)]) == 2
-    assert capsys.readouterr().err == f"etalage import-products: no product of {feed} could be imported; {rules / 'catalog-feed.toml'} left as it was\n"
+    assert (
+        capsys.readouterr().err
+        == f"etalage import-products: no product of {feed} could be imported; {rules / 'catalog-feed.toml'} left as it was\n"
+    )
     assert not (rules / "catalog-feed.toml").exists()
 
 
@@ -494,7 +546,10 @@ def test_cli_import_products_does_not_write_a_page_the_rules_give_another_produc
     (rules / "pages.toml").write_text('[catalog]\nb = { category = "dogs", path = "/p/b/" }\n')
     feed = write(tmp_path, "products.txt", "id\tlink\tproduct_type\na\thttps://s.example/p/b\tDogs\n")
     assert main(["import-products", str(feed), "--rules", str(rules)]) == 1
-    assert capsys.readouterr().out == f"{feed}:2: product 'a': link path '/p/b' is the page of product 'b' in the rules' [catalog]; no path written\n"
+    assert (
+        capsys.readouterr().out
+        == f"{feed}:2: product 'a': link path '/p/b' is the page of product 'b' in the rules' [catalog]; no path written\n"
+    )
     assert load_rules(rules).catalog["a"] == Product("dogs")
 
 
@@ -507,8 +562,13 @@ def test_cli_import_products_writes_nothing_the_rules_folder_would_refuse(tmp_pa
     monkeypatch.setattr(etalage.tools.feeds, "render_catalog", lambda *args: '[catalog]\na = { category = "horses" }\n')
     assert main(["import-products", str(feed), "--rules", str(rules)]) == 2
     captured = capsys.readouterr()
-    assert captured.out == "rules/catalog-feed.toml:2: catalog.a: 'category': unknown category 'horses' (categories are: dogs, cats, fish)\n"
-    assert captured.err == f"etalage import-products: the rules folder would not load with this catalogue; {rules / 'catalog-feed.toml'} left as it was\n"
+    assert (
+        captured.out == "rules/catalog-feed.toml:2: catalog.a: 'category': unknown category 'horses' (categories are: dogs, cats, fish)\n"
+    )
+    assert (
+        captured.err
+        == f"etalage import-products: the rules folder would not load with this catalogue; {rules / 'catalog-feed.toml'} left as it was\n"
+    )
     assert "old" in (rules / "catalog-feed.toml").read_text()
 
 
@@ -522,7 +582,7 @@ def test_cli_import_products_refuses_a_mapping_to_an_unknown_category(tmp_path, 
 
 
 def test_cli_import_products_refuses_a_broken_rules_folder(tmp_path, capsys):
-    rules = rules_folder(tmp_path, "[catalog_feed]\ncategories = { Dogs = \"horses\" }\n")
+    rules = rules_folder(tmp_path, '[catalog_feed]\ncategories = { Dogs = "horses" }\n')
     feed = write(tmp_path, "products.txt", "id\tproduct_type\na\tDogs\n")
     assert main(["import-products", str(feed), "--rules", str(rules)]) == 2
     err = capsys.readouterr().err
@@ -535,7 +595,9 @@ def test_cli_import_products_of_the_demo_shop_feed(tmp_path, capsys):
 
     rules = tmp_path / "rules"
     shutil.copytree(PROJECT_RULES, rules)
-    rows = ["id\ttitle\tlink\tproduct_type"] + [f"{p.id}\t{p.name}\thttps://pootjes.example/p/{p.id}\tPets > {p.category.title()} > Food" for p in PRODUCTS]
+    rows = ["id\ttitle\tlink\tproduct_type"] + [
+        f"{p.id}\t{p.name}\thttps://pootjes.example/p/{p.id}\tPets > {p.category.title()} > Food" for p in PRODUCTS
+    ]
     feed = write(tmp_path, "products.txt", "\n".join(rows) + "\n")
     assert main(["import-products", str(feed), "--rules", str(rules)]) == 0
     ruleset = load_rules(rules)
@@ -546,4 +608,8 @@ def test_cli_import_products_of_the_demo_shop_feed(tmp_path, capsys):
     assert kibble.lasts_days == 30  # from the hand-written rules/catalog.toml
     # The demo's learn rule already reads product pages: a view counts once.
     events = learn_from_request(ruleset, "/p/dog-kibble-5kg", "", 1.0)
-    assert [(e.kind, e.value) for e in events] == [("page_view", "/p/dog-kibble-5kg"), ("product_view", "dog-kibble-5kg"), ("category_view", "dogs")]
+    assert [(e.kind, e.value) for e in events] == [
+        ("page_view", "/p/dog-kibble-5kg"),
+        ("product_view", "dog-kibble-5kg"),
+        ("category_view", "dogs"),
+    ]

@@ -11,13 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.config import DATA as TEST_DATA
 from etalage.cli import main
-from etalage.tools.importer import Checker, Record, _Progress, import_records, run_import
-from etalage.rules.loader import load_rules
 from etalage.profiles.profile import Event, Profile, Purchase
 from etalage.profiles.store import MemoryStore, StoreError
-
+from etalage.rules.loader import load_rules
+from etalage.tools.importer import Checker, Record, _Progress, import_records, run_import
+from tests.support.config import DATA as TEST_DATA
 from tests.support.config import PROJECT_RULES
 
 DATA = TEST_DATA / "import"
@@ -107,7 +106,16 @@ def test_import_csv_semicolon_separated_with_a_byte_order_mark(tmp_path):
 
 def test_import_dates_with_a_time_and_offset_are_kept_exactly(tmp_path):
     profiles = tmp_path / "profiles.json"
-    path = _jsonl(tmp_path, {"customer_id": "C-1", "purchases": [{"sku": "dog-rope-toy", "date": "2026-03-01T10:00:00+02:00"}, {"sku": "cat-play-tunnel", "date": "2026-03-01T10:00:00"}]})
+    path = _jsonl(
+        tmp_path,
+        {
+            "customer_id": "C-1",
+            "purchases": [
+                {"sku": "dog-rope-toy", "date": "2026-03-01T10:00:00+02:00"},
+                {"sku": "cat-play-tunnel", "date": "2026-03-01T10:00:00"},
+            ],
+        },
+    )
     assert _import(path, profiles) == 0
     assert sorted(p.at for p in _profile(profiles, "C-1").purchases) == [MARCH_1 + 8 * 3600, MARCH_1 + 10 * 3600]  # type: ignore[union-attr]
 
@@ -131,7 +139,10 @@ def test_import_reports_bad_rows_as_file_line_reason_while_good_rows_load(tmp_pa
         "",
         {"customer_id": "C-3", "newsletters": ["hamsters"]},
         "{not json",
-        {"customer_id": "C-5", "purchases": [{"sku": "dog-rope-toy", "date": "01/03/2026"}, {"sku": "dog-rope-toy", "date": "2026-03-01", "quantity": 0}]},
+        {
+            "customer_id": "C-5",
+            "purchases": [{"sku": "dog-rope-toy", "date": "01/03/2026"}, {"sku": "dog-rope-toy", "date": "2026-03-01", "quantity": 0}],
+        },
         {"customer_id": "C 6"},
         {"customer_id": "C-7", "newsletters": ["cats"]},
     )
@@ -181,7 +192,15 @@ def test_import_exits_1_when_a_row_is_bad(tmp_path, capsys):
 def test_import_row_with_one_bad_purchase_loads_nothing_of_that_customer(tmp_path):
     profiles = tmp_path / "profiles.json"
     good = {"sku": "dog-rope-toy", "date": "2026-03-01"}
-    path = _jsonl(tmp_path, {"customer_id": "C-1", "segments": ["vip"], "newsletters": ["dogs"], "purchases": [good, {"sku": "dog-rope-toy", "date": "2026-03-01", "quantity": -1}]})
+    path = _jsonl(
+        tmp_path,
+        {
+            "customer_id": "C-1",
+            "segments": ["vip"],
+            "newsletters": ["dogs"],
+            "purchases": [good, {"sku": "dog-rope-toy", "date": "2026-03-01", "quantity": -1}],
+        },
+    )
     assert _import(path, profiles) == 1
     assert _profile(profiles, "C-1") is None
 
@@ -216,7 +235,10 @@ def test_import_refuses_an_unknown_purchase_category(tmp_path, capsys):
 def test_import_refuses_a_purchase_without_category_whose_sku_is_not_in_the_catalog(tmp_path, capsys):
     path = _jsonl(tmp_path, {"customer_id": "C-1", "purchases": [{"sku": "gift-card", "date": "2026-03-01"}]})
     assert _import(path, tmp_path / "profiles.json") == 1
-    assert capsys.readouterr().out == f"{path}:1: purchase 1: no category, and sku 'gift-card' is not in the rule set's catalog to take it from\n"
+    assert (
+        capsys.readouterr().out
+        == f"{path}:1: purchase 1: no category, and sku 'gift-card' is not in the rule set's catalog to take it from\n"
+    )
 
 
 def test_import_refuses_a_date_in_the_future(tmp_path, capsys):
@@ -235,7 +257,12 @@ def test_import_reports_a_row_that_is_not_utf8(tmp_path, capsys):
 
 
 def test_import_refuses_a_misspelt_key_and_ignores_other_unknown_ones(tmp_path, capsys):
-    path = _jsonl(tmp_path, {"customer_id": "C-1", "email": "a@example.com"}, {"customer_id": "C-2", "newsleters": ["dogs"]}, {"customer_id": "C-3", "email": "b@example.com"})
+    path = _jsonl(
+        tmp_path,
+        {"customer_id": "C-1", "email": "a@example.com"},
+        {"customer_id": "C-2", "newsleters": ["dogs"]},
+        {"customer_id": "C-3", "email": "b@example.com"},
+    )
     profiles = tmp_path / "profiles.json"
     assert _import(path, profiles) == 1
     captured = capsys.readouterr()
@@ -455,4 +482,3 @@ def test_import_progress_is_a_bar_on_a_terminal_only(tmp_path):
         progress.close()
     assert "importing:" in terminal.getvalue() and "0/5 [" in terminal.getvalue()  # rows of the file
     assert log.getvalue() == ""
-

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 
-import dataclasses
-
+import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-import orjson
-
 from etalage.metrics import Metrics
+from etalage.profiles.store import ProfileStore, StoreError
 from etalage.rules.rulebook import RuleBook
 from etalage.tokens import VisitorSigner
-from etalage.profiles.store import ProfileStore, StoreError
 
 __all__ = ["control_routes", "api_routes", "RESERVED_PREFIX"]
 
@@ -92,7 +90,9 @@ def api_routes(store: ProfileStore, signer: VisitorSigner, admin_token: str) -> 
             if not isinstance(visitor, str) or not isinstance(customer, str) or not customer.strip():
                 raise TypeError("visitor and customer must be non-empty strings")
         except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
-            return PlainTextResponse(f'expected JSON {{"visitor": "<etalage_vid cookie value>", "customer": "<customer id>"}}: {exc}\n', status_code=400)
+            return PlainTextResponse(
+                f'expected JSON {{"visitor": "<etalage_vid cookie value>", "customer": "<customer id>"}}: {exc}\n', status_code=400
+            )
         verified = signer.verify(visitor)
         if verified is None:
             return PlainTextResponse("visitor: not a valid signed visitor id\n", status_code=403)

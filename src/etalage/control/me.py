@@ -35,7 +35,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from html import escape
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit
@@ -45,14 +45,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from etalage.rules.conditions import ALWAYS, Visit
 from etalage.consent import Consent, read_consent
 from etalage.http.cookies import parse_cookie_header
 from etalage.profiles.profile import EVENT_KINDS, Event, Profile
+from etalage.profiles.store import ProfileStore, StoreError
+from etalage.rules.conditions import ALWAYS, Visit
 from etalage.rules.model import RuleSet
 from etalage.settings import Settings
 from etalage.tokens import VisitorSigner
-from etalage.profiles.store import ProfileStore, StoreError
 
 __all__ = ["me_routes", "MeCsrf", "ME_PATH", "FORM_LIMIT"]
 
@@ -147,9 +147,7 @@ code { font-size: .9em; word-break: break-all; }
 """.strip()
 
 _CSS_HASH = base64.b64encode(hashlib.sha256(_CSS.encode("utf-8")).digest()).decode("ascii")
-CONTENT_SECURITY_POLICY = (
-    f"default-src 'none'; style-src 'sha256-{_CSS_HASH}'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-)
+CONTENT_SECURITY_POLICY = f"default-src 'none'; style-src 'sha256-{_CSS_HASH}'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 _SECURITY_HEADERS = {
     "cache-control": "private, no-store",
     "x-content-type-options": "nosniff",
@@ -160,7 +158,13 @@ _SECURITY_HEADERS = {
 }
 
 
-def _response(body: bytes, status: int = 200, media_type: str = "text/html; charset=utf-8", headers: Mapping[str, str] | None = None, set_cookie: str | None = None) -> Response:
+def _response(
+    body: bytes,
+    status: int = 200,
+    media_type: str = "text/html; charset=utf-8",
+    headers: Mapping[str, str] | None = None,
+    set_cookie: str | None = None,
+) -> Response:
     response = Response(body, status_code=status, headers={**_SECURITY_HEADERS, **(headers or {})}, media_type=media_type)
     if set_cookie is not None:
         response.raw_headers.append((b"set-cookie", set_cookie.encode("latin-1")))
@@ -179,7 +183,7 @@ def _document(title: str, body: str) -> bytes:
         '<meta name="robots" content="noindex, nofollow">'
         f"<title>{_e(title)}</title><style>{_CSS}</style></head>"
         f"<body><main>{body}</main></body></html>\n"
-    ).encode("utf-8")
+    ).encode()
 
 
 def _message_page(status: int, title: str, text: str, back: bool = True) -> Response:
@@ -226,7 +230,7 @@ _DONE = {
 def _date(ts: float) -> str:
     if not ts:
         return "never"
-    moment = datetime.fromtimestamp(ts, timezone.utc)
+    moment = datetime.fromtimestamp(ts, UTC)
     return f"{moment.day} {moment:%B %Y}"
 
 
@@ -496,7 +500,9 @@ class _MePage:
         form = await self._form(request)
         if not visitor.consent.granted or visitor.visitor_id is None:
             raise _Refused(
-                _message_page(403, "Nothing is stored about you", "The shop has no consent to keep a profile for you, so there is nothing to change.")
+                _message_page(
+                    403, "Nothing is stored about you", "The shop has no consent to keep a profile for you, so there is nothing to change."
+                )
             )
         if not self.csrf.check(visitor.visitor_id, form.get("csrf", "")):
             raise _Refused(_forbidden("This form has expired or did not come from your page. Please open your page again and retry."))
@@ -695,7 +701,10 @@ def _profile_page(visitor: _Visitor, profile: Profile, why: list[tuple[str, str]
     def label(category: str) -> str:
         return labels.get(category, category)
 
-    parts = ["<h1>What this shop knows about you</h1>", '<p class="muted">Only you see this page. It shows everything the shop keeps about this browser, and lets you change or erase it.</p>']
+    parts = [
+        "<h1>What this shop knows about you</h1>",
+        '<p class="muted">Only you see this page. It shows everything the shop keeps about this browser, and lets you change or erase it.</p>',
+    ]
     if done:
         parts.append(f'<section class="notice" role="status"><p>{_e(done)}</p></section>')
 
@@ -721,13 +730,17 @@ def _profile_page(visitor: _Visitor, profile: Profile, why: list[tuple[str, str]
         if category in profile.interests:
             controls.append(_button_form(f"{ME_PATH}/interests", csrf, {"category": category, "action": "remove"}, "Not my interest"))
         elif category not in profile.exclusions:
-            controls.append(_button_form(f"{ME_PATH}/interests", csrf, {"category": category, "action": "add"}, "I'm interested", "primary"))
+            controls.append(
+                _button_form(f"{ME_PATH}/interests", csrf, {"category": category, "action": "add"}, "I'm interested", "primary")
+            )
         if category in profile.exclusions:
             controls.append(_button_form(f"{ME_PATH}/exclusions", csrf, {"category": category, "action": "remove"}, "Show again"))
         else:
             controls.append(_button_form(f"{ME_PATH}/exclusions", csrf, {"category": category, "action": "add"}, "Never show"))
         tag = f'<span class="tag {css}">{_e(word)}</span>' if css else f'<span class="tag">{_e(word)}</span>'
-        rows.append(f"<tr><th scope=\"row\">{_e(label(category))}</th><td>{tag}</td><td><small>{_e(seen)}</small></td><td><div class=\"controls\">{''.join(controls)}</div></td></tr>")
+        rows.append(
+            f'<tr><th scope="row">{_e(label(category))}</th><td>{tag}</td><td><small>{_e(seen)}</small></td><td><div class="controls">{"".join(controls)}</div></td></tr>'
+        )
     unknown = sorted(set(profile.category_views) - set(labels))
     extra = f"<p><small>Also viewed, in categories the shop no longer has: {_e(', '.join(unknown))}.</small></p>" if unknown else ""
     parts.append(
@@ -751,14 +764,18 @@ def _profile_page(visitor: _Visitor, profile: Profile, why: list[tuple[str, str]
 
     if profile.recent_products:
         items = "".join(f"<li><code>{_e(product)}</code></li>" for product in profile.recent_products)
-        parts.append(f"<section><h2>Products you looked at recently</h2><p class=\"muted\">Newest first.</p><ul>{items}</ul></section>")
+        parts.append(f'<section><h2>Products you looked at recently</h2><p class="muted">Newest first.</p><ul>{items}</ul></section>')
     else:
         parts.append("<section><h2>Products you looked at recently</h2><p>None.</p></section>")
 
     if profile.newsletters:
         items = []
         for category in sorted(profile.newsletters):
-            forget = _button_form(f"{ME_PATH}/newsletters", csrf, {"category": category, "action": "remove"}, "Forget") if category in labels else ""
+            forget = (
+                _button_form(f"{ME_PATH}/newsletters", csrf, {"category": category, "action": "remove"}, "Forget")
+                if category in labels
+                else ""
+            )
             items.append(f"<li>{_e(label(category))} {forget}</li>")
         parts.append(
             "<section><h2>Newsletters</h2><p>The shop remembers you subscribed to these, so it does not offer them again. "

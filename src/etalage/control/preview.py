@@ -20,8 +20,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from etalage.tools.explain import profile_from_json
 from etalage.profiles.profile import Profile, ProfileDecodeError
+from etalage.tools.explain import profile_from_json
 
 __all__ = ["PreviewSigner", "preview_routes", "PREVIEW_COOKIE"]
 

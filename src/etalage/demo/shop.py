@@ -15,13 +15,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from html import escape
 from http import HTTPStatus
 from itertools import count
 from pathlib import Path
-from typing import Callable, Iterable, Mapping
 from urllib.parse import parse_qsl, quote_plus, urlencode, urlsplit
 
 from starlette.applications import Starlette
@@ -101,7 +101,7 @@ def customer_id_for(email: str) -> str:
 
 def _js_date_string(now: datetime) -> str:
     """What JavaScript's Date.prototype.toString() gives in UTC, which OneTrust stores as datestamp."""
-    now = now.astimezone(timezone.utc)
+    now = now.astimezone(UTC)
     return (
         f"{_JS_DAYS[now.weekday()]} {_JS_MONTHS[now.month - 1]} {now.day:02d} {now.year:04d} "
         f"{now:%H:%M:%S} GMT+0000 (Coordinated Universal Time)"
@@ -110,7 +110,7 @@ def _js_date_string(now: datetime) -> str:
 
 def _iso_millis(now: datetime) -> str:
     """ISO 8601 in UTC with milliseconds, like JavaScript's Date.prototype.toISOString()."""
-    now = now.astimezone(timezone.utc)
+    now = now.astimezone(UTC)
     return f"{now:%Y-%m-%dT%H:%M:%S}.{now.microsecond // 1000:03d}Z"
 
 
@@ -156,7 +156,7 @@ class _Visitor:
     consent: str | None  # None (no OptanonConsent cookie: show the banner), "accepted" or "rejected"
 
     @classmethod
-    def of(cls, request: Request) -> "_Visitor":
+    def of(cls, request: Request) -> _Visitor:
         raw_customer = request.cookies.get(CUSTOMER_COOKIE)
         customer = raw_customer if raw_customer and _CUSTOMER_RE.fullmatch(raw_customer) else None
         return cls(customer, _consent_state(request.cookies.get(CONSENT_COOKIE)))
@@ -223,14 +223,10 @@ def _banner() -> str:
 
 def _header(visitor: _Visitor, active_category: str | None) -> str:
     current = ' aria-current="page"'
-    nav = "\n".join(
-        f'<li><a href="/c/{c.slug}"{current if c.slug == active_category else ""}>{_e(c.label)}</a></li>'
-        for c in CATEGORIES
-    )
+    nav = "\n".join(f'<li><a href="/c/{c.slug}"{current if c.slug == active_category else ""}>{_e(c.label)}</a></li>' for c in CATEGORIES)
     if visitor.customer:
         account = (
-            f'<span class="account-name" title="{visitor.customer}">My account</span> '
-            '<a class="account-link" href="/logout">Log out</a>'
+            f'<span class="account-name" title="{visitor.customer}">My account</span> <a class="account-link" href="/logout">Log out</a>'
         )
     else:
         account = '<a class="account-link" href="/login">Log in</a>'
@@ -239,7 +235,7 @@ def _header(visitor: _Visitor, active_category: str | None) -> str:
         '<header class="site-header">\n'
         '<div class="wrap header-inner">\n'
         '<a class="logo" href="/"><span class="logo-paw" aria-hidden="true">\N{PAW PRINTS}</span> '
-        "Pootjes <span class=\"logo-amp\">&amp;</span> Co</a>\n"
+        'Pootjes <span class="logo-amp">&amp;</span> Co</a>\n'
         f'<nav class="main-nav" aria-label="Categories">\n<ul>\n{nav}\n</ul>\n</nav>\n'
         f'<div class="account">{account}</div>\n'
         "</div>\n"
@@ -456,9 +452,7 @@ class _Shop:
             "Free delivery on orders from &euro;&nbsp;25.</p>\n"
             '<a class="btn btn-primary" href="#popular-heading">Shop popular products</a>\n'
             "</div>\n"
-            '<div class="hero-art" aria-hidden="true">'
-            + "".join(c.emoji for c in CATEGORIES)
-            + "</div>\n"
+            '<div class="hero-art" aria-hidden="true">' + "".join(c.emoji for c in CATEGORIES) + "</div>\n"
             "</section>\n"
             "<!-- popular products -->\n"
             '<section class="products" aria-labelledby="popular-heading">\n'
@@ -556,8 +550,7 @@ class _Shop:
     def login_page(self, request: Request, *, status: int = 200, error: str | None = None, email: str = "") -> Response:
         visitor = _Visitor.of(request)
         notice = (
-            f'<p class="notice">You are logged in (customer number {visitor.customer}). '
-            '<a href="/logout">Log out</a></p>\n'
+            f'<p class="notice">You are logged in (customer number {visitor.customer}). <a href="/logout">Log out</a></p>\n'
             if visitor.customer
             else ""
         )
@@ -593,9 +586,7 @@ class _Shop:
             return self.login_page(request, status=400, error="Please enter a valid e-mail address.", email=email)
         customer = customer_id_for(email)
         response = RedirectResponse("/", status_code=303, headers={"X-Shop-Customer": customer})
-        response.set_cookie(
-            CUSTOMER_COOKIE, customer, max_age=CUSTOMER_MAX_AGE, path="/", httponly=True, samesite="lax"
-        )
+        response.set_cookie(CUSTOMER_COOKIE, customer, max_age=CUSTOMER_MAX_AGE, path="/", httponly=True, samesite="lax")
         return response
 
     async def logout(self, request: Request) -> Response:
@@ -710,9 +701,7 @@ class _Shop:
                 raise HTTPException(400, "Please choose Accept or Reject.")
             now = self.clock()
             response = RedirectResponse(_same_site_return_path(request), status_code=303)
-            response.headers.append(
-                "set-cookie", _set_cookie_header(CONSENT_COOKIE, onetrust_consent_value(choice, now), CONSENT_MAX_AGE)
-            )
+            response.headers.append("set-cookie", _set_cookie_header(CONSENT_COOKIE, onetrust_consent_value(choice, now), CONSENT_MAX_AGE))
             response.headers.append("set-cookie", _set_cookie_header(ALERT_BOX_COOKIE, _iso_millis(now), CONSENT_MAX_AGE))
             return response
         visitor = _Visitor.of(request)
@@ -784,7 +773,7 @@ def create_shop_app(
     canonical_origin is used for `<link rel="canonical">` (fixed, so pages don't depend on the Host
     header); clock (timezone-aware) dates the consent cookies and defaults to the current UTC time.
     """
-    shop = _Shop(canonical_origin, clock or (lambda: datetime.now(timezone.utc)))
+    shop = _Shop(canonical_origin, clock or (lambda: datetime.now(UTC)))
     routes = [
         Route("/", shop.home, methods=["GET"]),
         Route("/c/{category}", shop.category, methods=["GET"]),

@@ -27,7 +27,11 @@ def learn_from_request(ruleset: RuleSet, path: str, query: str, now: float) -> l
         match = rule.path.search(path)
         if match is None:
             continue
-        value = param(rule.query) if rule.query is not None else match.group("product" if rule.event in ("product_view", "purchase") else "category")
+        value = (
+            param(rule.query)
+            if rule.query is not None
+            else match.group("product" if rule.event in ("product_view", "purchase") else "category")
+        )
         if not value:
             continue
         if rule.event in ("product_view", "purchase"):
@@ -38,7 +42,9 @@ def learn_from_request(ruleset: RuleSet, path: str, query: str, now: float) -> l
                     # Viewing a product shows interest in its category too.
                     learned.append(Event("category_view", product.category, now))
             elif (order := param(rule.order_query or "")) is not None:
-                learned.append(Event("purchase", value, now, {"order": order, "category": product.category if product else "", "quantity": 1}))
+                learned.append(
+                    Event("purchase", value, now, {"order": order, "category": product.category if product else "", "quantity": 1})
+                )
         elif value in ruleset.site.labels:  # only the shop's own categories; anything else in a URL is noise
             learned.append(Event(rule.event, value, now))
     product_id = _product_page(ruleset, path)

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 
 from cachetools import LRUCache
 
-from etalage.rules.actions import PageContext
-from etalage.metrics import Metrics
 from etalage.html.page import BlockSpec, Edit, PageLayout, analyse, charset_of, splice
 from etalage.html.reuse import LayoutReuse
+from etalage.metrics import Metrics
+from etalage.rules.actions import PageContext
 from etalage.rules.conditions import Visit
 from etalage.rules.model import Rule, RuleSet
 
@@ -107,7 +107,9 @@ class Personalizer:
         self._metrics.inc("etalage_layouts_total", source="reused")
         return reused, entries[0].derived
 
-    def personalize(self, ruleset: RuleSet, visit: Visit, body: bytes, content_type: str | None, explain: list[Outcome] | None = None) -> Personalized | None:
+    def personalize(
+        self, ruleset: RuleSet, visit: Visit, body: bytes, content_type: str | None, explain: list[Outcome] | None = None
+    ) -> Personalized | None:
         """The personalized page, or None when no rule changes it.
 
         With `explain`, every rule of the set gets an Outcome there: fired, or the first reason it did not.

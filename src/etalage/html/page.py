@@ -242,9 +242,7 @@ def reorder_items(block: Block, order: Sequence[int], pieces: tuple[tuple[bytes,
 # ---------------------------------------------------------------------------------------------
 # analyse
 
-_VOID = frozenset(
-    "area base basefont bgsound br col embed frame hr image img input keygen link meta param source track wbr".split()
-)
+_VOID = frozenset("area base basefont bgsound br col embed frame hr image img input keygen link meta param source track wbr".split())
 # Elements that the start tag of a sibling of the same name closes.
 _CLOSED_BY_SIBLING = frozenset("li p dt dd option optgroup tr td th rb rt rtc rp".split())
 # Where an inserted <div> would not be a visible, independent part of <body> (the children of
@@ -561,11 +559,7 @@ class _Analysis:
                 raise _Refused(f"item {number} leaves <{open_tag}> open or closes one it did not open")
             if wanted:
                 present = item.attributes
-                attrs = {
-                    attr: ("" if present[key] is None else present[key])
-                    for attr, key in wanted
-                    if key in present
-                }
+                attrs = {attr: ("" if present[key] is None else present[key]) for attr, key in wanted if key in present}
                 attrs = MappingProxyType(attrs)
             else:
                 attrs = _EMPTY
@@ -744,7 +738,9 @@ class _Analysis:
                 return True
         return False
 
-    def _check(self, layer: list[_Candidate], end_pos: int | None, fresh: bool, beside: bool = True, attrs: bool = True) -> tuple[bool, bool]:
+    def _check(
+        self, layer: list[_Candidate], end_pos: int | None, fresh: bool, beside: bool = True, attrs: bool = True
+    ) -> tuple[bool, bool]:
         """Compare skeleton parses of `layer` with the same changes made through the DOM.
 
         Skeleton 1: plain blocks' inner ranges and item blocks' item ranges become marker
@@ -1065,8 +1061,7 @@ _LABELS: dict[str, str] = {
     "cp1252": "ansi_x3.4-1968 ascii cp1252 cp819 csisolatin1 ibm819 iso-8859-1 iso-ir-100 iso8859-1 "
     "iso88591 iso_8859-1 iso_8859-1:1987 l1 latin1 us-ascii windows-1252 x-cp1252",
     "cp1253": "cp1253 windows-1253 x-cp1253",
-    "cp1254": "cp1254 csisolatin5 iso-8859-9 iso-ir-148 iso8859-9 iso88599 iso_8859-9 iso_8859-9:1989 l5 "
-    "latin5 windows-1254 x-cp1254",
+    "cp1254": "cp1254 csisolatin5 iso-8859-9 iso-ir-148 iso8859-9 iso88599 iso_8859-9 iso_8859-9:1989 l5 latin5 windows-1254 x-cp1254",
     "cp1255": "cp1255 windows-1255 x-cp1255",
     "cp1256": "cp1256 windows-1256 x-cp1256",
     "cp1257": "cp1257 windows-1257 x-cp1257",

@@ -38,8 +38,8 @@ from dataclasses import replace
 from heapq import merge
 from types import MappingProxyType
 
-from etalage.html.tagscan import Attribute, scan, start_tag
 from etalage.html.page import BlockSpec, Item, PageLayout
+from etalage.html.tagscan import Attribute, scan, start_tag
 
 __all__ = ["LayoutReuse"]
 
@@ -58,9 +58,7 @@ _STRUCTURAL = frozenset(
 )
 # Start tags after which the scanner's text is not the tokenizer's data state (raw text, RCDATA,
 # plaintext, template content).
-_NOT_DATA = frozenset(
-    b"script style xmp iframe noembed noframes noscript textarea title plaintext template".split()
-)
+_NOT_DATA = frozenset(b"script style xmp iframe noembed noframes noscript textarea title plaintext template".split())
 # What changed text, and the text before it since the last tag, may not hold: a tag or character
 # reference start, NUL. Whether a text run holds only whitespace, and where its first other
 # character is, decide the tree in a table or in <head>: text that changes must begin with a
@@ -235,8 +233,12 @@ class LayoutReuse:
         tags = scan(body, 3 if body.startswith(b"\xef\xbb\xbf") else 0)
         self._scan = tags
         # Every start and end tag the scanner found, in source order (True for start tags).
-        self._tags = list(merge(*([(at, True) for at in positions] for positions in tags.starts.values()),
-                                *([(at, False) for at in positions] for positions in tags.ends.values())))
+        self._tags = list(
+            merge(
+                *([(at, True) for at in positions] for positions in tags.starts.values()),
+                *([(at, False) for at in positions] for positions in tags.ends.values()),
+            )
+        )
         self._tag_at = [at for at, _ in self._tags]
         # svg/math nesting depth after each of their start and end tags (a stray end tag closes nothing)
         events = sorted(
@@ -274,7 +276,7 @@ class LayoutReuse:
         lt, is_start = self._tags[k]
         if self._in_foreign(lt):
             return False
-        for block_tag_end, inner_start, inner_end in self._blocks:
+        for _tag_end, inner_start, inner_end in self._blocks:
             if start <= inner_end and end >= inner_start:
                 return False
         changed = new[new_start:new_end]

@@ -16,24 +16,24 @@ from urllib.parse import parse_qs
 
 from cachetools import LRUCache
 
-from etalage.http import compression
-from etalage.rules.conditions import Visit
 from etalage.consent import Consent, read_consent
+from etalage.control.preview import PREVIEW_COOKIE, PreviewSigner
+from etalage.engine.learn import learn_from_request
+from etalage.engine.personalize import Personalizer
+from etalage.http import compression
 from etalage.http.cookies import parse_cookie_header
 from etalage.http.headers import get_header, merge_vary, without_hop_by_hop
-from etalage.engine.learn import learn_from_request
-from etalage.metrics import Metrics
-from etalage.engine.personalize import Personalizer
-from etalage.profiles.profile import Event, Profile
-from etalage.rules.rulebook import RuleBook
-from etalage.rules.model import LoginSource, RuleSet
-from etalage.control.preview import PREVIEW_COOKIE, PreviewSigner
-from etalage.settings import Settings
 from etalage.http.shedding import LoadShedder
-from etalage.tokens import VisitorSigner
-from etalage.profiles.store import ProfileStore, StoreError
-from etalage.types import CookieJar, RawHeaders, Receive, Scope, Send
 from etalage.http.upstream import Upstream, UpstreamError, UpstreamResponse, UpstreamTimeout
+from etalage.metrics import Metrics
+from etalage.profiles.profile import Event, Profile
+from etalage.profiles.store import ProfileStore, StoreError
+from etalage.rules.conditions import Visit
+from etalage.rules.model import LoginSource, RuleSet
+from etalage.rules.rulebook import RuleBook
+from etalage.settings import Settings
+from etalage.tokens import VisitorSigner
+from etalage.types import CookieJar, RawHeaders, Receive, Scope, Send
 
 __all__ = ["Proxy"]
 
@@ -43,7 +43,9 @@ _FORWARDING = frozenset({b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded
 # Conditional headers would let the origin answer 304 to a page Etalage must rewrite.
 _CONDITIONALS = frozenset({b"if-none-match", b"if-modified-since"})
 # Headers that describe the origin's bytes and are wrong for a rewritten body.
-_STALE_AFTER_REWRITE = frozenset({b"content-length", b"etag", b"last-modified", b"content-md5", b"accept-ranges", b"cache-control", b"expires"})
+_STALE_AFTER_REWRITE = frozenset(
+    {b"content-length", b"etag", b"last-modified", b"content-md5", b"accept-ranges", b"cache-control", b"expires"}
+)
 _ERROR_PAGES = {
     400: "Bad Request",
     502: "Bad Gateway",
@@ -58,7 +60,7 @@ class ClientDisconnected(Exception):
 def _error_page(status: int) -> tuple[int, RawHeaders, bytes]:
     reason = _ERROR_PAGES[status]
     body = (
-        f"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{status} {reason}</title></head>"
+        f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{status} {reason}</title></head>'
         f"<body><h1>{status} {reason}</h1><p>The shop could not answer this request. Please try again in a moment.</p></body></html>"
     ).encode()
     headers = [
@@ -177,7 +179,9 @@ class Proxy:
         if verified is None:
             visitor_id = self._signer.new_id()
             return visitor_id, False, self._cookie(self._signer.sign(visitor_id), self.settings.retention_seconds, secure)
-        set_cookie = self._cookie(self._signer.sign(verified.visitor_id), self.settings.retention_seconds, secure) if verified.stale_key else None
+        set_cookie = (
+            self._cookie(self._signer.sign(verified.visitor_id), self.settings.retention_seconds, secure) if verified.stale_key else None
+        )
         return verified.visitor_id, True, set_cookie
 
     @staticmethod
@@ -251,7 +255,9 @@ class Proxy:
         wants_rewrite = method == "GET" and (consent.granted or preview is not None) and bool(ruleset.rules_for(path))
         forward = self._forward_headers(scope, headers, scheme, host, strip_conditionals=wants_rewrite)
         try:
-            response = await self._upstream.send(method, raw_path + b"?" + query if query else raw_path, forward, self._request_body(headers, receive))
+            response = await self._upstream.send(
+                method, raw_path + b"?" + query if query else raw_path, forward, self._request_body(headers, receive)
+            )
         except UpstreamError as exc:
             kind = "timeout" if isinstance(exc, UpstreamTimeout) else "unavailable"
             log.warning("%s %s: %s", method, path, exc)
@@ -275,10 +281,14 @@ class Proxy:
         finally:
             await response.aclose()
 
-    async def _respond_preview(self, send: Send, response: UpstreamResponse, ruleset: RuleSet, visit: Visit, public: tuple[str, bytes], wants_rewrite: bool) -> None:
+    async def _respond_preview(
+        self, send: Send, response: UpstreamResponse, ruleset: RuleSet, visit: Visit, public: tuple[str, bytes], wants_rewrite: bool
+    ) -> None:
         """A previewing browser: personalized for the signed profile; no consent, no store, never cached."""
         headers = self._private(self._response_headers(response.headers, *public))
-        is_page = response.status == 200 and _is_html(get_header(headers, b"content-type")) and get_header(headers, b"content-range") is None
+        is_page = (
+            response.status == 200 and _is_html(get_header(headers, b"content-type")) and get_header(headers, b"content-range") is None
+        )
         if is_page and wants_rewrite:
             await self._send_personalized(send, response, headers, ruleset, visit)
         else:
@@ -329,7 +339,9 @@ class Proxy:
         if wants_rewrite and not self.shedder.overloaded:
             fired: tuple[str, ...] = ()
             try:
-                fired = await self._send_personalized(send, response, headers, ruleset, _visit(ruleset, profile, path, query, request_headers, now))
+                fired = await self._send_personalized(
+                    send, response, headers, ruleset, _visit(ruleset, profile, path, query, request_headers, now)
+                )
             finally:
                 # One write per page view: what it taught, and which rules it showed (frequency caps).
                 self._in_background(self._store.record(visitor_id, [*events, *(Event("shown", rule, now) for rule in fired)]), "record")
@@ -373,7 +385,9 @@ class Proxy:
         kept = [(name, value) for name, value in headers if name.lower() not in (b"cache-control", b"expires")]
         return merge_vary(kept + [(b"cache-control", b"private, no-store")], b"Cookie")
 
-    async def _stream(self, send: Send, response: UpstreamResponse, headers: RawHeaders, head: bool, prefix: list[bytes] | None = None) -> None:
+    async def _stream(
+        self, send: Send, response: UpstreamResponse, headers: RawHeaders, head: bool, prefix: list[bytes] | None = None
+    ) -> None:
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
         if head:
             await send({"type": "http.response.body", "body": b""})
@@ -384,7 +398,9 @@ class Proxy:
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send({"type": "http.response.body", "body": b""})
 
-    async def _send_personalized(self, send: Send, response: UpstreamResponse, headers: RawHeaders, ruleset: RuleSet, visit: Visit) -> tuple[str, ...]:
+    async def _send_personalized(
+        self, send: Send, response: UpstreamResponse, headers: RawHeaders, ruleset: RuleSet, visit: Visit
+    ) -> tuple[str, ...]:
         """Buffer, rewrite and send the page; the origin's bytes go out when anything stands in the way.
 
         Returns the rules that changed the page (none when it went out as the origin sent it)."""

@@ -132,7 +132,7 @@ class _AiohttpResponse(UpstreamResponse):
         try:
             async for chunk in self._response.content.iter_any():
                 yield chunk
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             raise _translate_aiohttp(exc) from exc
 
     async def aclose(self) -> None:
@@ -159,7 +159,7 @@ class AiohttpUpstream(Upstream):
         pairs = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in headers]
         try:
             response = await self._session.request(method, url, headers=pairs, data=body, allow_redirects=False)
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             raise _translate_aiohttp(exc) from exc
         return _AiohttpResponse(response)
 
@@ -168,7 +168,9 @@ class AiohttpUpstream(Upstream):
             await self._session.close()
 
 
-def create_upstream(client: str, origin: str, connect_timeout: float, read_timeout: float, transport: httpx.AsyncBaseTransport | None = None) -> Upstream:
+def create_upstream(
+    client: str, origin: str, connect_timeout: float, read_timeout: float, transport: httpx.AsyncBaseTransport | None = None
+) -> Upstream:
     """The upstream client the settings name; a given httpx transport (tests) wins."""
     if client == "aiohttp" and transport is None:
         return AiohttpUpstream(origin, connect_timeout, read_timeout)

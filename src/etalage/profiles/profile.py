@@ -155,7 +155,14 @@ class Profile:
         newer, older = (other, self) if other.last_seen > self.last_seen else (self, other)
         self.recent_products = list(dict.fromkeys(newer.recent_products + older.recent_products))[:RECENT_PRODUCTS]
         for purchase in other.purchases:
-            self._purchase(Event("purchase", purchase.sku, purchase.at, {"order": purchase.order, "category": purchase.category, "quantity": purchase.quantity}))
+            self._purchase(
+                Event(
+                    "purchase",
+                    purchase.sku,
+                    purchase.at,
+                    {"order": purchase.order, "category": purchase.category, "quantity": purchase.quantity},
+                )
+            )
         self.newsletters |= other.newsletters
         self.exclusions |= other.exclusions
         self.interests = (self.interests | other.interests) - self.exclusions

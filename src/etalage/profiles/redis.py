@@ -451,7 +451,9 @@ class RedisStore(ProfileStore):
         if healthy:
             log.warning("Redis profile store reachable again; queued profile events written")
         else:
-            log.warning("Redis profile store unreachable (%s); profile events stay queued (%d now) and are retried", exc, self._pending_count)
+            log.warning(
+                "Redis profile store unreachable (%s); profile events stay queued (%d now) and are retried", exc, self._pending_count
+            )
 
     # -- linking and erasing ------------------------------------------------------------------
 

@@ -100,7 +100,8 @@ import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time as Time, timedelta
+from datetime import date, datetime, timedelta
+from datetime import time as Time
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -1158,7 +1159,6 @@ class DateWindow(Condition):
         return None
 
 
-
 # -- static analysis ---------------------------------------------------------------------------
 
 
@@ -1265,7 +1265,7 @@ _STRAY_KEYS = {
     "from": "from and to go inside time, e.g. " + _EXAMPLES["time"],
     "to": "from and to go inside time, e.g. " + _EXAMPLES["time"],
     "timezone": "timezone goes inside time, e.g. " + _EXAMPLES["time"],
-    "sku": "sku goes inside purchased or replenishment_due, e.g. purchased = { sku = \"dog-kibble-5kg\" }",
+    "sku": 'sku goes inside purchased or replenishment_due, e.g. purchased = { sku = "dog-kibble-5kg" }',
 }
 
 
@@ -1417,7 +1417,9 @@ class _Compiler:
             return f"did you mean '{close}'?"
         return f"categories are: {', '.join(self.site.categories)}" if self.site.categories else "no categories are defined in [site]"
 
-    def names(self, fields: Fields, key: str, what: str, known: Sequence[str] | None, hint: Callable[[str], str] | None = None) -> tuple[str, ...] | None:
+    def names(
+        self, fields: Fields, key: str, what: str, known: Sequence[str] | None, hint: Callable[[str], str] | None = None
+    ) -> tuple[str, ...] | None:
         """One name or a non-empty list of distinct names (from `known` when given)."""
         value = fields.table[key]
         if isinstance(value, str):
@@ -1428,7 +1430,11 @@ class _Compiler:
             fields.problem(f"{fields.name}: '{key}' is empty", key, f"list at least one {what}")
             return None
         else:
-            shown = _kind_of(value) if not isinstance(value, list) else "a list with " + _kind_of(next(v for v in value if not isinstance(v, str)))
+            shown = (
+                _kind_of(value)
+                if not isinstance(value, list)
+                else "a list with " + _kind_of(next(v for v in value if not isinstance(v, str)))
+            )
             fields.problem(f"{fields.name}: '{key}' must be a {what} or a list of them, not {shown}", key, f"e.g. {_EXAMPLES[key]}")
             return None
         ok = True
@@ -1501,7 +1507,9 @@ def _all_or_any(c: _Compiler, fields: Fields, key: str, owner: str, path: str) -
     for index, item in enumerate(value):
         item_path = f"{_join(path, key)}[{index}]"
         if not isinstance(item, dict):
-            fields.problem(f"{_label(owner, item_path)}: a condition must be a table, not {_kind_of(item)}", key, 'e.g. { device = "mobile" }')
+            fields.problem(
+                f"{_label(owner, item_path)}: a condition must be a table, not {_kind_of(item)}", key, 'e.g. { device = "mobile" }'
+            )
             ok = False
             continue
         child = c.sub_node(fields, key, index, item, owner, item_path)
@@ -1754,7 +1762,7 @@ def _minutes(table: _Table, key: str, allow_end: bool) -> int | None:
         return None
     if isinstance(value, Time):
         if value.second or value.microsecond:
-            table.problem(f"'{key}': give hours and minutes only", key, "e.g. from = \"18:00\"")
+            table.problem(f"'{key}': give hours and minutes only", key, 'e.g. from = "18:00"')
             return None
         return value.hour * 60 + value.minute
     match = _CLOCK.fullmatch(value) if isinstance(value, str) else None
@@ -1766,7 +1774,11 @@ def _minutes(table: _Table, key: str, allow_end: bool) -> int | None:
     if hours == 24 and minutes == 0 and allow_end:
         return 1440
     if hours > 23 or minutes > 59:
-        table.problem(f"'{key}': {value!r} is not a time of day", key, 'hours 00 to 23, minutes 00 to 59' + (' (or "24:00" for the end of the day)' if allow_end else ""))
+        table.problem(
+            f"'{key}': {value!r} is not a time of day",
+            key,
+            "hours 00 to 23, minutes 00 to 59" + (' (or "24:00" for the end of the day)' if allow_end else ""),
+        )
         return None
     return hours * 60 + minutes
 
@@ -1788,7 +1800,11 @@ def _time(c: _Compiler, fields: Fields, key: str, owner: str, path: str) -> Cond
             day = _day(name)
             if day is None:
                 close = _close(name.lower(), _WEEKDAYS + _WEEKDAY_NAMES)
-                table.problem(f"'days': unknown weekday {name!r}", "days", f"did you mean '{close}'?" if close else "use mon, tue, wed, thu, fri, sat, sun")
+                table.problem(
+                    f"'days': unknown weekday {name!r}",
+                    "days",
+                    f"did you mean '{close}'?" if close else "use mon, tue, wed, thu, fri, sat, sun",
+                )
             elif day in chosen:
                 table.problem(f"'days': {name!r} is listed twice", "days")
             else:
@@ -1803,7 +1819,6 @@ def _time(c: _Compiler, fields: Fields, key: str, owner: str, path: str) -> Cond
     if table.bad or zone is None:
         return None
     return TimeWindow(days, start if start is not None else 0, end if end is not None else 1440, zone)
-
 
 
 def _dates(c: _Compiler, fields: Fields, key: str, owner: str, path: str) -> Condition | None:

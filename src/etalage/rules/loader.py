@@ -16,13 +16,13 @@ from typing import Any
 
 from selectolax.lexbor import LexborHTMLParser
 
-from etalage.rules.tomlpos import KeyLines
-from etalage.rules.actions import ACTIONS, CompileContext
-from etalage.rules.conditions import Condition, compile_condition, compile_segments, never_fires
 from etalage.consent import ConsentPolicy, build_policy
 from etalage.html.page import BlockSpec
-from etalage.rules.model import BlockDef, Fields, LearnRule, LoginSource, Problem, Product, Rule, RuleSet, RuleSetError, Site
 from etalage.html.templates import Template, TemplateError, compile_template
+from etalage.rules.actions import ACTIONS, CompileContext
+from etalage.rules.conditions import Condition, compile_condition, compile_segments, never_fires
+from etalage.rules.model import BlockDef, Fields, LearnRule, LoginSource, Problem, Product, Rule, RuleSet, RuleSetError, Site
+from etalage.rules.tomlpos import KeyLines
 
 __all__ = ["load_rules"]
 
@@ -84,7 +84,12 @@ class _Folder:
             match = _TOML_POSITION.search(str(exc))
             message = _TOML_POSITION.sub("", str(exc)).strip()
             self.problems.append(
-                Problem(name, int(match.group(1)) if match else 1, f"TOML syntax error: {message}", "check quotes, brackets and '=' on this line")
+                Problem(
+                    name,
+                    int(match.group(1)) if match else 1,
+                    f"TOML syntax error: {message}",
+                    "check quotes, brackets and '=' on this line",
+                )
             )
             self.unreadable = True
             return None
@@ -98,7 +103,11 @@ class _Folder:
         if "{lang}" not in relative:
             return self._template_file(fields, key, relative, provided)
         if not self.languages:
-            fields.problem(f"{fields.name}: template {relative!r} has {{lang}}, but [site] names no languages", key, 'add languages = ["nl", "en"] to [site]')
+            fields.problem(
+                f"{fields.name}: template {relative!r} has {{lang}}, but [site] names no languages",
+                key,
+                'add languages = ["nl", "en"] to [site]',
+            )
             return None
         versions = {code: self._template_file(fields, key, relative.replace("{lang}", code), provided) for code in self.languages}
         if any(version is None for version in versions.values()):
@@ -183,7 +192,9 @@ def _site(found: list[Fields], folder: _Folder, files: list[Path]) -> Site:
     if fields is None:
         # A file that did not parse may well hold the [site] table: its own error says enough.
         if files and not folder.unreadable:
-            folder.problems.append(Problem(folder.relative(files[0]), 1, "no [site] table in any rule file", 'add [site] with categories = { slug = "Label" }'))
+            folder.problems.append(
+                Problem(folder.relative(files[0]), 1, "no [site] table in any rule file", 'add [site] with categories = { slug = "Label" }')
+            )
         return Site((), {})
     table = fields.take("categories", dict) or {}
     categories = fields.sub("categories", table)
@@ -258,7 +269,10 @@ def _catalog(found: list[Fields], site: Site, feed: list[Fields] | None = None) 
             entry = section.sub(product_id, section.take(product_id, dict, {}))
             values = {
                 "category": entry.take(
-                    "category", str, None, lambda c: None if c in site.labels else f"unknown category {c!r} (categories are: {', '.join(site.categories)})"
+                    "category",
+                    str,
+                    None,
+                    lambda c: None if c in site.labels else f"unknown category {c!r} (categories are: {', '.join(site.categories)})",
                 ),
                 "lasts_days": entry.take("lasts_days", int, None, lambda d: None if d > 0 else "must be at least 1"),
                 "path": entry.take("path", str, None, _path_check),
@@ -293,7 +307,9 @@ def _catalog(found: list[Fields], site: Site, feed: list[Fields] | None = None) 
         other = catalog.paths.setdefault(page, product_id)
         if other != product_id:
             entry = known["path"][1]
-            entry.problem(f"{entry.name}: 'path' {path!r} is also the page of product {other!r} (at {merged[other]['path'][1].where('path')})", "path")
+            entry.problem(
+                f"{entry.name}: 'path' {path!r} is also the page of product {other!r} (at {merged[other]['path'][1].where('path')})", "path"
+            )
     catalog.feed_categories = _catalog_feed(feed or [], site)
     return catalog
 
@@ -337,7 +353,9 @@ def _learn(fields: Fields) -> LearnRule | None:
         return None
     group = _LEARN_GROUPS[event]
     if query is None and group not in pattern.groupindex:
-        fields.problem(f"{fields.name}: 'path' needs a named group (?P<{group}>...) or a 'query' parameter to read the {group} from", "path")
+        fields.problem(
+            f"{fields.name}: 'path' needs a named group (?P<{group}>...) or a 'query' parameter to read the {group} from", "path"
+        )
         return None
     if event == "purchase" and order_query is None:
         fields.problem(f"{fields.name}: a purchase needs 'order_query', the query parameter holding the order id")
@@ -394,13 +412,20 @@ def _item_id_from_link(fields: Fields) -> re.Pattern[str] | bool | None:
         return True
     pattern = fields.regex("item_id_from_link", value)
     if pattern is not None and "id" not in pattern.groupindex:
-        fields.problem(f"{fields.name}: 'item_id_from_link' needs a named group (?P<id>...) to read the product id from", "item_id_from_link")
+        fields.problem(
+            f"{fields.name}: 'item_id_from_link' needs a named group (?P<id>...) to read the product id from", "item_id_from_link"
+        )
         return None
     return pattern
 
 
 def _rules(
-    found: list[Fields], site: Site, catalog: dict[str, Product], segments: dict[str, Condition], blocks: dict[str, BlockDef], folder: _Folder
+    found: list[Fields],
+    site: Site,
+    catalog: dict[str, Product],
+    segments: dict[str, Condition],
+    blocks: dict[str, BlockDef],
+    folder: _Folder,
 ) -> tuple[Rule, ...]:
     rules: list[Rule] = []
     seen: dict[str, str] = {}
@@ -450,7 +475,10 @@ def _rule_block(fields: Fields, action_type: type, block_name: str | None, block
         fields.problem(f"{fields.name}: unknown block '{block_name}'", "block", f"defined blocks: {', '.join(blocks) or 'none'}")
         return None
     if action_type.needs_items and block.spec.item_selector is None:
-        fields.problem(f"{fields.name}: a {action_type.kind} rule needs a block with 'items' and 'item_category'; block '{block_name}' has none", "block")
+        fields.problem(
+            f"{fields.name}: a {action_type.kind} rule needs a block with 'items' and 'item_category'; block '{block_name}' has none",
+            "block",
+        )
         return None
     return block
 
@@ -464,5 +492,10 @@ def _check_conflicts(rules: list[Rule], folder: _Folder) -> None:
         if first is not rule:
             file, _, line = rule.source.rpartition(":")
             folder.problems.append(
-                Problem(file, int(line), f"rules '{first.id}' and '{rule.id}' both change '{target}' at priority {rule.priority}", f"give one of them a higher 'priority' (first at {first.source})")
+                Problem(
+                    file,
+                    int(line),
+                    f"rules '{first.id}' and '{rule.id}' both change '{target}' at priority {rule.priority}",
+                    f"give one of them a higher 'priority' (first at {first.source})",
+                )
             )

@@ -14,9 +14,9 @@ from urllib.parse import unquote, urlsplit
 
 from cachetools import LRUCache
 
-from etalage.rules.tomlpos import KeyLines
 from etalage.consent import ConsentPolicy
 from etalage.html.page import BlockSpec, Item
+from etalage.rules.tomlpos import KeyLines
 
 if TYPE_CHECKING:
     from etalage.rules.actions import Action
@@ -260,7 +260,9 @@ class Fields:
         """The index-th table of the array of tables `[[key]]`."""
         return Fields(value, self.path + (key, index), self.file, self._lines, self._problems)
 
-    def take(self, key: str, kind: type | tuple[type, ...], default: Any = MISSING, check: Callable[[Any], str | None] | None = None) -> Any:
+    def take(
+        self, key: str, kind: type | tuple[type, ...], default: Any = MISSING, check: Callable[[Any], str | None] | None = None
+    ) -> Any:
         """The value of `key` if it has the right type (and `check` returns no complaint), else `default`."""
         self._seen.add(key)
         if key not in self.table:
@@ -312,7 +314,9 @@ class Fields:
 
 
 def _kind_name(kind: type) -> str:
-    return {str: "a string", int: "a whole number", float: "a number", bool: "true or false", list: "a list", dict: "a table"}.get(kind, kind.__name__)
+    return {str: "a string", int: "a whole number", float: "a number", bool: "true or false", list: "a list", dict: "a table"}.get(
+        kind, kind.__name__
+    )
 
 
 def _kind(value: Any) -> str:

@@ -15,12 +15,12 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import orjson
 
-from etalage.http import compression
-from etalage.rules.conditions import Visit
-from etalage.metrics import Metrics
-from etalage.html.page import charset_of
 from etalage.engine.personalize import Outcome, Personalizer
+from etalage.html.page import charset_of
+from etalage.http import compression
+from etalage.metrics import Metrics
 from etalage.profiles.profile import Event, Profile, ProfileDecodeError
+from etalage.rules.conditions import Visit
 from etalage.rules.model import RuleSet
 
 __all__ = ["Explanation", "explain", "profile_from_json", "profile_from_options"]
@@ -60,7 +60,9 @@ def profile_from_json(data: bytes) -> Profile:
     return Profile.loads(orjson.dumps({**Profile().to_dict(), **given}))
 
 
-def profile_from_options(views: list[str], interests: list[str], exclusions: list[str], subscribed: list[str], purchases: list[str]) -> Profile:
+def profile_from_options(
+    views: list[str], interests: list[str], exclusions: list[str], subscribed: list[str], purchases: list[str]
+) -> Profile:
     """A profile from inline attributes: views as CATEGORY=N, purchases as SKU or SKU@DAYS_AGO."""
     now = time.time()
     events: list[Event] = [Event("page_view", "/", now)]
@@ -77,7 +79,9 @@ def profile_from_options(views: list[str], interests: list[str], exclusions: lis
     return profile
 
 
-def explain(url: str, ruleset: RuleSet, profile: Profile, user_agent: str = "", transport: httpx.BaseTransport | None = None) -> Explanation:
+def explain(
+    url: str, ruleset: RuleSet, profile: Profile, user_agent: str = "", transport: httpx.BaseTransport | None = None
+) -> Explanation:
     """Fetch `url` from the shop and explain what the rules do to it for `profile`."""
     with httpx.Client(transport=transport, follow_redirects=False, timeout=30) as client:
         response = client.get(url, headers={"Accept": "text/html"})
@@ -91,7 +95,18 @@ def explain(url: str, ruleset: RuleSet, profile: Profile, user_agent: str = "", 
     parts = urlsplit(url)
     path = parts.path or "/"
     language = ruleset.site.language_of(path, None)
-    visit = Visit(profile, ruleset.site, ruleset.catalog, path, parse_qs(parts.query, keep_blank_values=True), None, user_agent, time.time(), profile.previous_visit or None, language)
+    visit = Visit(
+        profile,
+        ruleset.site,
+        ruleset.catalog,
+        path,
+        parse_qs(parts.query, keep_blank_values=True),
+        None,
+        user_agent,
+        time.time(),
+        profile.previous_visit or None,
+        language,
+    )
     result = Personalizer(Metrics()).personalize(ruleset, visit, body, content_type, explain=report.outcomes)
     if result is not None:
         charset = charset_of(content_type, body)

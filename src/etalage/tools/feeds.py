@@ -65,7 +65,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, TextIO
 from urllib.parse import quote, urlsplit
@@ -232,7 +232,7 @@ def _read_delimited(stream: IO[bytes], head: bytes, encoding: str | None) -> Ite
     lines = _text_lines(stream, head, encoding)
     header_line = 0
     text = ""
-    for header_line, text in enumerate(lines, 1):
+    for header_line, text in enumerate(lines, 1):  # noqa: B007  (the header line number is used after the loop)
         if text.strip():
             break
     else:
@@ -242,7 +242,10 @@ def _read_delimited(stream: IO[bytes], head: bytes, encoding: str | None) -> Ite
         if "id" in header:
             break
     else:
-        raise FeedError(header_line, "no 'id' column in the header row: not a product feed (tab-, comma-, pipe- or tilde-separated text with a header row, or RSS / Atom XML)")
+        raise FeedError(
+            header_line,
+            "no 'id' column in the header row: not a product feed (tab-, comma-, pipe- or tilde-separated text with a header row, or RSS / Atom XML)",
+        )
     yield f"{_delimiter_name(delimiter)}-separated text"
     columns = {name: index for index, name in reversed(list(enumerate(header)))}
 
@@ -259,19 +262,24 @@ def _read_delimited(stream: IO[bytes], head: bytes, encoding: str | None) -> Ite
             if not any(cell.strip() for cell in row):
                 continue
             if len(row) != len(header):
-                yield FeedProblem(start, f"{len(row)} fields, the header has {len(header)} (a value with an unquoted {_delimiter_name(delimiter)} or line break?)")
+                yield FeedProblem(
+                    start,
+                    f"{len(row)} fields, the header has {len(header)} (a value with an unquoted {_delimiter_name(delimiter)} or line break?)",
+                )
                 continue
 
             def cell(name: str) -> str:
                 index = columns.get(name)
-                return row[index].strip() if index is not None else ""
+                return row[index].strip() if index is not None else ""  # noqa: B023  (called within this row)
 
             product_id = cell("id")
             if not product_id:
                 yield FeedProblem(start, "no id")
                 continue
             product_type, google = cell("product_type"), cell("google_product_category")
-            yield FeedProduct(start, product_id, cell("link"), cell("title"), (product_type,) if product_type else (), (google,) if google else ())
+            yield FeedProduct(
+                start, product_id, cell("link"), cell("title"), (product_type,) if product_type else (), (google,) if google else ()
+            )
     except csv.Error as exc:
         raise FeedError(header_line + reader.line_num - 1, f"malformed text ({exc})") from None
 
@@ -392,7 +400,9 @@ def _read_xml(stream: IO[bytes], head: bytes, encoding: str | None) -> Iterator[
         line = exc.position[0] if getattr(exc, "position", None) else 0
         raise FeedError(line, f"not well-formed XML: {_POSITION.sub('', str(exc))}") from None
     except EntitiesForbidden:
-        raise FeedError(parser.parser.CurrentLineNumber, "the feed declares XML entities: refused (entities can expand without limit)") from None
+        raise FeedError(
+            parser.parser.CurrentLineNumber, "the feed declares XML entities: refused (entities can expand without limit)"
+        ) from None
     except ExternalReferenceForbidden:
         raise FeedError(parser.parser.CurrentLineNumber, "the feed refers to an external entity: refused") from None
     except DefusedXmlException as exc:
@@ -492,9 +502,7 @@ def _page_path(link: str) -> str | None:
     return path if not path.startswith("//") else None
 
 
-def build_catalog(
-    items: Iterable[FeedProduct | FeedProblem], categories: CategoryMap, known: Mapping[str, Product]
-) -> CatalogImport:
+def build_catalog(items: Iterable[FeedProduct | FeedProblem], categories: CategoryMap, known: Mapping[str, Product]) -> CatalogImport:
     """The catalogue entries for the feed's products. `known` is the rules' own [catalog] (the
     generated file left out): where it gives a product's category or path, that stays."""
     result = CatalogImport()
@@ -514,7 +522,10 @@ def build_catalog(
         category = categories.category(item.category_texts)
         if product is not None and category is not None and category != product.category:
             result.problems.append(
-                FeedProblem(item.line, f"product {item.id!r}: the feed's category maps to {category!r}, but the rules' [catalog] puts it in {product.category!r}; kept {product.category!r}")
+                FeedProblem(
+                    item.line,
+                    f"product {item.id!r}: the feed's category maps to {category!r}, but the rules' [catalog] puts it in {product.category!r}; kept {product.category!r}",
+                )
             )
             category = None
         elif product is not None and category is None:
@@ -525,14 +536,21 @@ def build_catalog(
             continue
         path = _page_path(item.link)
         if item.link and path is None:
-            result.problems.append(FeedProblem(item.line, f"product {item.id!r}: link {item.link!r} is not the http(s) URL of a page; no path written"))
+            result.problems.append(
+                FeedProblem(item.line, f"product {item.id!r}: link {item.link!r} is not the http(s) URL of a page; no path written")
+            )
         elif path == "/":
-            result.problems.append(FeedProblem(item.line, f"product {item.id!r}: link {item.link!r} is the shop's home page; no path written"))
+            result.problems.append(
+                FeedProblem(item.line, f"product {item.id!r}: link {item.link!r} is the shop's home page; no path written")
+            )
             path = None
         if path is not None and product is not None and product.path is not None:
             if Product.page_key(path) != Product.page_key(product.path):
                 result.problems.append(
-                    FeedProblem(item.line, f"product {item.id!r}: the feed's link path {path!r} differs from 'path' {product.path!r} in the rules' [catalog]; kept {product.path!r}")
+                    FeedProblem(
+                        item.line,
+                        f"product {item.id!r}: the feed's link path {path!r} differs from 'path' {product.path!r} in the rules' [catalog]; kept {product.path!r}",
+                    )
                 )
                 path = None
             else:
@@ -540,7 +558,12 @@ def build_catalog(
         if path is not None:
             owner = known_pages.get(Product.page_key(path))
             if owner is not None and owner != item.id:
-                result.problems.append(FeedProblem(item.line, f"product {item.id!r}: link path {path!r} is the page of product {owner!r} in the rules' [catalog]; no path written"))
+                result.problems.append(
+                    FeedProblem(
+                        item.line,
+                        f"product {item.id!r}: link path {path!r} is the page of product {owner!r} in the rules' [catalog]; no path written",
+                    )
+                )
                 path = None
         candidates.append((item, category, path))
     # Several products on one page (the product in the query string, say): none of them gets it.
@@ -552,7 +575,10 @@ def build_catalog(
         if len(sharing) > 1:
             others = ", ".join(repr(other.id) for other in sharing[1:4]) + (", ..." if len(sharing) > 4 else "")
             result.notes.append(
-                FeedProblem(sharing[0].line, f"note: {len(sharing)} products link to the page {page!r} ({sharing[0].id!r}, {others}): no path written for them; their views are not learned from the URL")
+                FeedProblem(
+                    sharing[0].line,
+                    f"note: {len(sharing)} products link to the page {page!r} ({sharing[0].id!r}, {others}): no path written for them; their views are not learned from the URL",
+                )
             )
     for item, category, path in candidates:
         if path is not None and len(pages[Product.page_key(path)]) > 1:
@@ -563,7 +589,9 @@ def build_catalog(
 
 
 def _unmapped(item: FeedProduct) -> str:
-    said = [f"product_type {text!r}" for text in item.product_types] + [f"google_product_category {text!r}" for text in item.google_categories]
+    said = [f"product_type {text!r}" for text in item.product_types] + [
+        f"google_product_category {text!r}" for text in item.google_categories
+    ]
     what = " / ".join(said) if said else "no product_type or google_product_category"
     return f"no category for product {item.id!r} ({what}); left out (map it in [catalog_feed] categories, or with --map 'TEXT=CATEGORY')"
 
@@ -598,7 +626,7 @@ def _comment(text: str) -> str:
 
 def render_catalog(result: CatalogImport, feed: str, when: datetime) -> str:
     """The catalogue as a rule file."""
-    stamp = when.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    stamp = when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     lines = [
         f"# Generated by `etalage import-products` from {_one_line(feed)} on {stamp}:",
         f"# {len(result.entries)} product(s) of {result.products} in the feed ({result.format}).",
@@ -685,7 +713,9 @@ def import_products(
         copy = Path(scratch) / rules.resolve().name
         if inside:
             top = rules.resolve()
-            shutil.copytree(rules, copy, ignore=lambda folder, names: [target.name] if Path(folder).resolve() == top and target.name in names else [])
+            shutil.copytree(
+                rules, copy, ignore=lambda folder, names: [target.name] if Path(folder).resolve() == top and target.name in names else []
+            )
             ruleset = load_rules(copy)
         else:
             ruleset = load_rules(rules)
@@ -693,7 +723,10 @@ def import_products(
         mapping = dict(getattr(ruleset.catalog, "feed_categories", {}))
         for text, slug in (overrides or {}).items():
             if slug not in labels:
-                print(f"etalage import-products: --map {text}={slug}: unknown category {slug!r} (categories are: {', '.join(labels)})", file=err)
+                print(
+                    f"etalage import-products: --map {text}={slug}: unknown category {slug!r} (categories are: {', '.join(labels)})",
+                    file=err,
+                )
                 return 2
             mapping[text] = slug
         reading = Feed(feed, encoding)
@@ -712,7 +745,7 @@ def import_products(
         if not result.entries:
             print(f"etalage import-products: no product of {feed} could be imported; {target} left as it was", file=err)
             return 2
-        text = render_catalog(result, str(feed), now or datetime.now(timezone.utc))
+        text = render_catalog(result, str(feed), now or datetime.now(UTC))
         if inside:
             (copy / target.name).write_text(text, encoding="utf-8")
             try:

@@ -59,17 +59,29 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, TextIO
 
 import orjson
 
 from etalage.profiles.profile import Event
-from etalage.rules.model import RuleSet
 from etalage.profiles.store import ProfileStore, StoreError
+from etalage.rules.model import RuleSet
 
-__all__ = ["FORMATS", "ImportFileError", "ImportResult", "Problem", "Record", "Checker", "detect_format", "read_records", "import_records", "import_file", "run_import"]
+__all__ = [
+    "FORMATS",
+    "ImportFileError",
+    "ImportResult",
+    "Problem",
+    "Record",
+    "Checker",
+    "detect_format",
+    "read_records",
+    "import_records",
+    "import_file",
+    "run_import",
+]
 
 FORMATS = ("csv", "jsonl")
 _EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
@@ -144,7 +156,9 @@ def _text(value: Any, what: str) -> str:
 
 
 def _json_type(value: Any) -> str:
-    return {dict: "an object", list: "a list", bool: "true/false", float: "a number", type(None): "null"}.get(type(value), type(value).__name__)
+    return {dict: "an object", list: "a list", bool: "true/false", float: "a number", type(None): "null"}.get(
+        type(value), type(value).__name__
+    )
 
 
 class Checker:
@@ -176,7 +190,9 @@ class Checker:
 
     def category(self, text: str, what: str = "category") -> str:
         if text not in self.categories:
-            raise _Bad(f"{what} {text!r} is not a category of the rule set{_did_you_mean(text, self.categories)} (categories are: {', '.join(self._category_list)})")
+            raise _Bad(
+                f"{what} {text!r} is not a category of the rule set{_did_you_mean(text, self.categories)} (categories are: {', '.join(self._category_list)})"
+            )
         return text
 
     def date(self, text: str) -> tuple[float, str]:
@@ -197,11 +213,11 @@ class Checker:
         except ValueError:
             raise _Bad(f"date {text!r} is not an ISO 8601 date (2026-03-01 or 2026-03-01T14:30:00)") from None
         if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=timezone.utc)
+            moment = moment.replace(tzinfo=UTC)
         at = moment.timestamp()
         if at > self.now + _FUTURE_SLACK:
             raise _Bad(f"date {text!r} is in the future")
-        return at, datetime.fromtimestamp(at, timezone.utc).strftime("%Y-%m-%d")
+        return at, datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d")
 
     def quantity(self, value: Any) -> int:
         if value is None or value == "":
@@ -474,11 +490,15 @@ def detect_format(path: Path, given: str | None = None) -> str:
         return given
     found = _EXTENSIONS.get(path.suffix.lower())
     if found is None:
-        raise ImportFileError(f"{path}: cannot tell the format from the extension {path.suffix!r}; name the file .csv or .jsonl, or give --format")
+        raise ImportFileError(
+            f"{path}: cannot tell the format from the extension {path.suffix!r}; name the file .csv or .jsonl, or give --format"
+        )
     return found
 
 
-def read_records(stream: IO[bytes], fmt: str, checker: Checker, name: str, notify: Callable[[int, str], None] = lambda line, text: None) -> Iterator[Record]:
+def read_records(
+    stream: IO[bytes], fmt: str, checker: Checker, name: str, notify: Callable[[int, str], None] = lambda line, text: None
+) -> Iterator[Record]:
     """The customers of an open binary file, one Record each, streamed."""
     notices = _Notices(notify)
     if fmt == "csv":

@@ -10,10 +10,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from etalage.html.page import Block, Edit
-from etalage.profiles.profile import Profile
-from etalage.rules.model import Fields, Site
 from etalage.html.templates import Template
-from etalage.rules.actions.base import Action, CompileContext, PageContext, encode_fragment, interest_reason, label_html, mark_block, ranked_categories
+from etalage.profiles.profile import Profile
+from etalage.rules.actions.base import (
+    Action,
+    CompileContext,
+    PageContext,
+    encode_fragment,
+    interest_reason,
+    label_html,
+    mark_block,
+    ranked_categories,
+)
+from etalage.rules.model import Fields, Site
 
 PROVIDES = frozenset({"category", "category_label"})
 

@@ -9,11 +9,22 @@ from html import escape
 from typing import ClassVar
 
 from etalage.html.page import Block, Edit, PageLayout
+from etalage.html.templates import Template
 from etalage.profiles.profile import Profile
 from etalage.rules.model import BlockDef, Fields, Site
-from etalage.html.templates import Template
 
-__all__ = ["Action", "CompileContext", "PageContext", "mark_block", "encode_fragment", "label_html", "ranked_categories", "strongest_category", "template_values", "interest_reason"]
+__all__ = [
+    "Action",
+    "CompileContext",
+    "PageContext",
+    "mark_block",
+    "encode_fragment",
+    "label_html",
+    "ranked_categories",
+    "strongest_category",
+    "template_values",
+    "interest_reason",
+]
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,10 +14,19 @@ element without an end tag. On a page where it did not, the rule changes nothing
 from __future__ import annotations
 
 from etalage.html.page import Block, Edit
-from etalage.profiles.profile import Profile
-from etalage.rules.model import Fields, Site
 from etalage.html.templates import Template
-from etalage.rules.actions.base import Action, CompileContext, PageContext, encode_fragment, interest_reason, mark_block, strongest_category, template_values
+from etalage.profiles.profile import Profile
+from etalage.rules.actions.base import (
+    Action,
+    CompileContext,
+    PageContext,
+    encode_fragment,
+    interest_reason,
+    mark_block,
+    strongest_category,
+    template_values,
+)
+from etalage.rules.model import Fields, Site
 
 PROVIDES = frozenset({"category", "category_label"})
 POSITIONS = ("before", "after", "prepend", "append")

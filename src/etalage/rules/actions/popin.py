@@ -11,10 +11,10 @@ from __future__ import annotations
 from html import escape
 
 from etalage.html.page import Block, Edit
-from etalage.profiles.profile import Profile
-from etalage.rules.model import Fields, Site
 from etalage.html.templates import Template
+from etalage.profiles.profile import Profile
 from etalage.rules.actions.base import Action, CompileContext, PageContext, encode_fragment, label_html
+from etalage.rules.model import Fields, Site
 
 PROVIDES = frozenset({"category", "category_label"})
 _PERIODS = {"visit": 0.0, "day": 24 * 3600.0, "week": 7 * 24 * 3600.0}

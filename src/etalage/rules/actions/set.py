@@ -20,10 +20,19 @@ import html
 import re
 
 from etalage.html.page import Block, Edit
-from etalage.profiles.profile import Profile
-from etalage.rules.model import Fields, Site
 from etalage.html.templates import _SAFE_URL, _URL_ATTRS, Template, TemplateError, compile_template
-from etalage.rules.actions.base import Action, CompileContext, PageContext, encode_fragment, interest_reason, mark_block, strongest_category, template_values
+from etalage.profiles.profile import Profile
+from etalage.rules.actions.base import (
+    Action,
+    CompileContext,
+    PageContext,
+    encode_fragment,
+    interest_reason,
+    mark_block,
+    strongest_category,
+    template_values,
+)
+from etalage.rules.model import Fields, Site
 
 PROVIDES = frozenset({"category", "category_label"})
 _ATTRIBUTE = re.compile(r"[a-z][a-z0-9_.:-]*")
@@ -54,7 +63,9 @@ class Set(Action):
         has_text = "text" in fields.table
         has_attribute = "attribute" in fields.table or "value" in fields.table
         if has_text and has_attribute:
-            fields.problem(f"{fields.name}: give 'attribute' and 'value' (to set an attribute) or 'text' (to set the text), not both", "text")
+            fields.problem(
+                f"{fields.name}: give 'attribute' and 'value' (to set an attribute) or 'text' (to set the text), not both", "text"
+            )
             for key in ("attribute", "value", "text"):
                 fields.take(key, str, None)
             return None

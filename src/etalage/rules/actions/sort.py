@@ -33,8 +33,8 @@ from math import floor
 
 from etalage.html.page import Block, Edit, item_pieces, reorder_items
 from etalage.profiles.profile import Profile
-from etalage.rules.model import BlockDef, Fields, Site
 from etalage.rules.actions.base import Action, CompileContext, PageContext, encode_fragment, label_html, mark_block, ranked_categories
+from etalage.rules.model import BlockDef, Fields, Site
 
 EXCLUDED = ("demote", "hide")
 
@@ -75,7 +75,9 @@ class Sort(Action):
             for index, product in enumerate(pinned):
                 if product in pinned[:index]:
                     fields.problem(f"{fields.name}: 'pinned': {product!r} is listed twice", "pinned")
-        excluded = fields.take("excluded", str, "demote", lambda e: None if e in EXCLUDED else f"unknown value {e!r} (known: {', '.join(EXCLUDED)})")
+        excluded = fields.take(
+            "excluded", str, "demote", lambda e: None if e in EXCLUDED else f"unknown value {e!r} (known: {', '.join(EXCLUDED)})"
+        )
         share = fields.take("covert_share", (int, float), 0, _share_check)
         label = fields.take("label", str, None)
         block = context.block
@@ -175,5 +177,9 @@ class Sort(Action):
                 said += f", and {'leaves out' if self.hide else 'shows'} {excluded}{'' if self.hide else ' last'}, as you asked"
             return said
         if excluded:
-            return f"leaves {excluded} out of product lists, as you asked" if self.hide else f"shows {excluded} last in product lists, as you asked"
+            return (
+                f"leaves {excluded} out of product lists, as you asked"
+                if self.hide
+                else f"shows {excluded} last in product lists, as you asked"
+            )
         return None
