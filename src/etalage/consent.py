@@ -60,7 +60,7 @@ from urllib.parse import parse_qsl, unquote
 from etalage.types import CookieJar
 
 if TYPE_CHECKING:
-    from etalage.rules.model import Fields
+    from etalage.rules.fields import Fields
 
 __all__ = [
     "ConsentPolicy",

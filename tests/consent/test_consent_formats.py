@@ -22,8 +22,8 @@ from etalage.consent import (
     read_consent,
 )
 from etalage.http.cookies import parse_cookie_header
+from etalage.rules.fields import RuleSetError
 from etalage.rules.loader import load_rules
-from etalage.rules.model import RuleSetError
 from tests.support.config import ACCEPT_ONETRUST, PROJECT_RULES, REJECT_ONETRUST
 
 # The three IAB TCF v2.2 test vectors (decoded by hand in the tests below).

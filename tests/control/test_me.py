@@ -21,7 +21,7 @@ from etalage.control.me import FORM_LIMIT, MeCsrf, me_routes
 from etalage.profiles.profile import EVENT_KINDS, Event, Profile
 from etalage.profiles.store import MemoryStore, StoreError
 from etalage.rules.loader import load_rules
-from etalage.rules.model import RuleSet
+from etalage.rules.ruleset import RuleSet
 from etalage.tokens import VisitorSigner
 from tests.support.config import ACCEPT_ONETRUST, PROJECT_RULES, PROXY_RULES, REJECT_ONETRUST, SECRET, settings_for
 from tests.support.servers import running

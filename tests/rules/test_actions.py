@@ -26,8 +26,9 @@ from etalage.rules.actions.insert import Insert
 from etalage.rules.actions.set import Set
 from etalage.rules.actions.sort import Sort, _covert_slots
 from etalage.rules.conditions import Visit
+from etalage.rules.fields import RuleSetError
 from etalage.rules.loader import load_rules
-from etalage.rules.model import BlockDef, RuleSetError, Site
+from etalage.rules.model import BlockDef, Site
 from tests.support.config import RULESETS
 
 NOW = 1_700_000_000.0

@@ -22,7 +22,8 @@ from etalage.rules.conditions import (
     never_fires,
     supply_ends,
 )
-from etalage.rules.model import Fields, Product, Site
+from etalage.rules.fields import Fields
+from etalage.rules.model import Product, Site
 from etalage.rules.tomlpos import KeyLines
 
 DAY = 24 * 3600.0

@@ -6,8 +6,9 @@ import httpx
 import pytest
 
 from etalage.app import create_app
+from etalage.rules.fields import RuleSetError
 from etalage.rules.loader import load_rules
-from etalage.rules.model import RuleSetError, Site
+from etalage.rules.model import Site
 from tests.support.config import ACCEPT_ONETRUST, settings_for
 from tests.support.servers import running
 

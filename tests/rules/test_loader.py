@@ -3,8 +3,9 @@
 import pytest
 
 from etalage.html.page import BlockSpec, Item
+from etalage.rules.fields import RuleSetError
 from etalage.rules.loader import load_rules
-from etalage.rules.model import Product, RuleSetError
+from etalage.rules.model import Product
 from tests.support.config import PROJECT_RULES, RULESETS
 
 BAD = sorted(path for path in (RULESETS / "bad").iterdir() if path.is_dir())

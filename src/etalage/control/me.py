@@ -50,7 +50,7 @@ from etalage.http.cookies import parse_cookie_header
 from etalage.profiles.profile import EVENT_KINDS, Event, Profile
 from etalage.profiles.store import ProfileStore, StoreError
 from etalage.rules.conditions import ALWAYS, Visit
-from etalage.rules.model import RuleSet
+from etalage.rules.ruleset import RuleSet
 from etalage.settings import Settings
 from etalage.tokens import VisitorSigner
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 from urllib.parse import parse_qs
 
 from etalage.profiles.profile import Event
-from etalage.rules.model import Product, RuleSet
+from etalage.rules.model import Product
+from etalage.rules.ruleset import RuleSet
 
 __all__ = ["learn_from_request"]
 

@@ -20,7 +20,7 @@ from etalage.html.reuse import LayoutReuse
 from etalage.metrics import Metrics
 from etalage.rules.actions import PageContext
 from etalage.rules.conditions import Visit
-from etalage.rules.model import Rule, RuleSet
+from etalage.rules.ruleset import Rule, RuleSet
 
 __all__ = ["Personalizer", "Personalized", "Outcome"]
 

@@ -29,8 +29,9 @@ from etalage.metrics import Metrics
 from etalage.profiles.profile import Event, Profile
 from etalage.profiles.store import ProfileStore, StoreError
 from etalage.rules.conditions import Visit
-from etalage.rules.model import LoginSource, RuleSet
+from etalage.rules.model import LoginSource
 from etalage.rules.rulebook import RuleBook
+from etalage.rules.ruleset import RuleSet
 from etalage.settings import Settings
 from etalage.tokens import VisitorSigner
 from etalage.types import CookieJar, RawHeaders, Receive, Scope, Send

@@ -107,7 +107,8 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from etalage.profiles.profile import LIFECYCLE_STAGES, Profile
-from etalage.rules.model import Fields, Product, Site
+from etalage.rules.fields import Fields
+from etalage.rules.model import Product, Site
 
 __all__ = [
     "Visit",

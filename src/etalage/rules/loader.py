@@ -19,9 +19,12 @@ from selectolax.lexbor import LexborHTMLParser
 from etalage.consent import ConsentPolicy, build_policy
 from etalage.html.page import BlockSpec
 from etalage.html.templates import Template, TemplateError, compile_template
+from etalage.problems import Problem
 from etalage.rules.actions import ACTIONS, CompileContext
 from etalage.rules.conditions import Condition, compile_condition, compile_segments, never_fires
-from etalage.rules.model import BlockDef, Fields, LearnRule, LoginSource, Problem, Product, Rule, RuleSet, RuleSetError, Site
+from etalage.rules.fields import Fields, RuleSetError
+from etalage.rules.model import BlockDef, LearnRule, LoginSource, Product, Site
+from etalage.rules.ruleset import Rule, RuleSet
 from etalage.rules.tomlpos import KeyLines
 
 __all__ = ["load_rules"]

@@ -1,49 +1,19 @@
-"""The typed, validated rule set that the request path uses, and the validation helpers that build it.
+"""What rules are about, as typed, validated objects: the site, its products, what to learn, blocks.
 
 Nothing here parses rule text at request time: the loader turns TOML into these frozen objects once.
+Rules themselves (etalage.rules.ruleset) sit above conditions and actions, which use these.
 """
 
 from __future__ import annotations
 
-import difflib
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
-from cachetools import LRUCache
-
-from etalage.consent import ConsentPolicy
 from etalage.html.page import BlockSpec, Item
-from etalage.rules.tomlpos import KeyLines
 
-if TYPE_CHECKING:
-    from etalage.rules.actions import Action
-    from etalage.rules.conditions import Condition
-
-__all__ = ["Problem", "RuleSetError", "Site", "Product", "LearnRule", "LoginSource", "BlockDef", "Rule", "RuleSet", "Fields", "MISSING"]
-
-MISSING: Any = object()
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    file: str
-    line: int
-    message: str
-    hint: str = ""
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.message}" + (f" (hint: {self.hint})" if self.hint else "")
-
-
-class RuleSetError(Exception):
-    """A rule folder that cannot be used; `problems` lists every problem found."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        super().__init__("\n".join(str(problem) for problem in problems))
-        self.problems = tuple(problems)
+__all__ = ["Site", "Product", "LearnRule", "LoginSource", "BlockDef"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,147 +147,3 @@ class BlockDef:
         product_id = self.id_of(item)
         product = self.catalog.get(product_id) if product_id is not None else None
         return product.category if product is not None else None
-
-
-@dataclass(frozen=True, slots=True)
-class Rule:
-    id: str
-    action: Action
-    block: str | None
-    pages: tuple[re.Pattern[str], ...]
-    priority: int
-    source: str  # file:line, for messages
-    when: Condition  # who the rule is for (conditions.ALWAYS when the rule says nothing)
-
-    def applies_to(self, path: str) -> bool:
-        return not self.pages or any(page.search(path) for page in self.pages)
-
-
-@dataclass(frozen=True)
-class RuleSet:
-    site: Site
-    consent: ConsentPolicy
-    learn: tuple[LearnRule, ...]
-    login: LoginSource
-    catalog: Mapping[str, Product]
-    blocks: Mapping[str, BlockDef]
-    # Highest priority first; file order breaks ties (equal priorities on one block are a load error).
-    rules: tuple[Rule, ...]
-    version: str
-    _by_path: LRUCache[str, tuple[Rule, ...]] = field(default_factory=lambda: LRUCache(4096), repr=False, compare=False)
-
-    @property
-    def block_specs(self) -> tuple[BlockSpec, ...]:
-        return tuple(block.spec for block in self.blocks.values())
-
-    def rules_for(self, path: str) -> tuple[Rule, ...]:
-        rules = self._by_path.get(path)
-        if rules is None:
-            rules = tuple(rule for rule in self.rules if rule.applies_to(path))
-            self._by_path[path] = rules
-        return rules
-
-
-class Fields:
-    """One TOML table under validation: typed getters that record problems at the key's line.
-
-    Call `finish()` last: it reports the keys nobody asked for, with a did-you-mean hint.
-    """
-
-    def __init__(self, table: Any, path: tuple[str | int, ...], file: str, lines: KeyLines, problems: list[Problem]) -> None:
-        self.path = path
-        self.file = file
-        self._lines = lines
-        self._problems = problems
-        self._seen: set[str] = set()
-        # How messages name this table; rules are named by their id once it is known.
-        self.label = ".".join(str(part) if isinstance(part, str) else f"[{part}]" for part in path).replace(".[", "[")
-        if isinstance(table, dict):
-            self.table = table
-        else:
-            self.table = {}
-            self.problem(f"{self.name} must be a table, not {_kind(table)}")
-
-    @property
-    def name(self) -> str:
-        return self.label
-
-    def line(self, key: str | None = None) -> int:
-        return self._lines.line(self.path + ((key,) if key else ()))
-
-    def where(self, key: str | None = None) -> str:
-        return f"{self.file}:{self.line(key)}"
-
-    def problem(self, message: str, key: str | None = None, hint: str = "") -> None:
-        self._problems.append(Problem(self.file, self.line(key), message, hint))
-
-    def sub(self, key: str, value: Any) -> Fields:
-        fields = Fields(value, self.path + (key,), self.file, self._lines, self._problems)
-        fields.label = f"{self.label}.{key}" if self.label else key
-        return fields
-
-    def entry(self, key: str, index: int, value: Any) -> Fields:
-        """The index-th table of the array of tables `[[key]]`."""
-        return Fields(value, self.path + (key, index), self.file, self._lines, self._problems)
-
-    def take(
-        self, key: str, kind: type | tuple[type, ...], default: Any = MISSING, check: Callable[[Any], str | None] | None = None
-    ) -> Any:
-        """The value of `key` if it has the right type (and `check` returns no complaint), else `default`."""
-        self._seen.add(key)
-        if key not in self.table:
-            if default is MISSING:
-                self.problem(f"{self.name}: missing required key '{key}'")
-                return None
-            return default
-        value = self.table[key]
-        kinds = kind if isinstance(kind, tuple) else (kind,)
-        # bool is an int in Python; a rule file that says `priority = true` is wrong.
-        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
-            expected = " or ".join(_kind_name(k) for k in kinds)
-            self.problem(f"{self.name}: '{key}' must be {expected}, not {_kind(value)}", key)
-            return None if default is MISSING else default
-        if check is not None:
-            complaint = check(value)
-            if complaint:
-                self.problem(f"{self.name}: '{key}': {complaint}", key)
-                return None if default is MISSING else default
-        return value
-
-    def strings(self, key: str, default: Any = MISSING) -> tuple[str, ...] | None:
-        values = self.take(key, list, default)
-        if values is None or values is default:
-            return values
-        if not all(isinstance(v, str) for v in values):
-            self.problem(f"{self.name}: '{key}' must be a list of strings", key)
-            return None
-        return tuple(values)
-
-    def regex(self, key: str, pattern: Any) -> re.Pattern[str] | None:
-        if not isinstance(pattern, str):
-            return None
-        try:
-            return re.compile(pattern)
-        except re.error as exc:
-            self.problem(f"{self.name}: '{key}': invalid regular expression {pattern!r}: {exc}", key)
-            return None
-
-    def finish(self) -> None:
-        for key in self.table:
-            if key not in self._seen:
-                close = difflib.get_close_matches(key, sorted(self._seen), n=1)
-                self.problem(
-                    f"{self.name}: unknown key '{key}'",
-                    key,
-                    f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(sorted(self._seen))}",
-                )
-
-
-def _kind_name(kind: type) -> str:
-    return {str: "a string", int: "a whole number", float: "a number", bool: "true or false", list: "a list", dict: "a table"}.get(
-        kind, kind.__name__
-    )
-
-
-def _kind(value: Any) -> str:
-    return _kind_name(type(value)) if not isinstance(value, bool) else "true or false"

@@ -15,8 +15,10 @@ from pathlib import Path
 
 import watchfiles
 
+from etalage.problems import Problem
+from etalage.rules.fields import RuleSetError
 from etalage.rules.loader import load_rules
-from etalage.rules.model import Problem, RuleSet, RuleSetError
+from etalage.rules.ruleset import RuleSet
 
 __all__ = ["RuleBook"]
 

@@ -21,7 +21,7 @@ from etalage.http import compression
 from etalage.metrics import Metrics
 from etalage.profiles.profile import Event, Profile, ProfileDecodeError
 from etalage.rules.conditions import Visit
-from etalage.rules.model import RuleSet
+from etalage.rules.ruleset import RuleSet
 
 __all__ = ["Explanation", "explain", "profile_from_json", "profile_from_options"]
 

@@ -700,8 +700,8 @@ def import_products(
     """`etalage import-products`: problems on `out` (FEED:LINE: reason), notes and the summary on
     `err`. Exit status: 0 written, 1 written with problems, 2 nothing written. Raises
     RuleSetError when the rules folder (without the generated file) does not load."""
+    from etalage.rules.fields import RuleSetError
     from etalage.rules.loader import load_rules
-    from etalage.rules.model import RuleSetError
 
     out = out or sys.stdout
     err = err or sys.stderr

@@ -67,7 +67,7 @@ import orjson
 
 from etalage.profiles.profile import Event
 from etalage.profiles.store import ProfileStore, StoreError
-from etalage.rules.model import RuleSet
+from etalage.rules.ruleset import RuleSet
 
 __all__ = [
     "FORMATS",

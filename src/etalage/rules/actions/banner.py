@@ -22,7 +22,8 @@ from etalage.rules.actions.base import (
     mark_block,
     ranked_categories,
 )
-from etalage.rules.model import Fields, Site
+from etalage.rules.fields import Fields
+from etalage.rules.model import Site
 
 PROVIDES = frozenset({"category", "category_label"})
 

@@ -11,7 +11,8 @@ from typing import ClassVar
 from etalage.html.page import Block, Edit, PageLayout
 from etalage.html.templates import Template
 from etalage.profiles.profile import Profile
-from etalage.rules.model import BlockDef, Fields, Site
+from etalage.rules.fields import Fields
+from etalage.rules.model import BlockDef, Site
 
 __all__ = [
     "Action",

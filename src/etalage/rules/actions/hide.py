@@ -11,7 +11,8 @@ from __future__ import annotations
 from etalage.html.page import Block, Edit
 from etalage.profiles.profile import Profile
 from etalage.rules.actions.base import Action, CompileContext, PageContext, mark_block
-from etalage.rules.model import Fields, Site
+from etalage.rules.fields import Fields
+from etalage.rules.model import Site
 
 MODES = ("remove", "hidden")
 

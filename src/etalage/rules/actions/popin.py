@@ -14,7 +14,8 @@ from etalage.html.page import Block, Edit
 from etalage.html.templates import Template
 from etalage.profiles.profile import Profile
 from etalage.rules.actions.base import Action, CompileContext, PageContext, encode_fragment, label_html
-from etalage.rules.model import Fields, Site
+from etalage.rules.fields import Fields
+from etalage.rules.model import Site
 
 PROVIDES = frozenset({"category", "category_label"})
 _PERIODS = {"visit": 0.0, "day": 24 * 3600.0, "week": 7 * 24 * 3600.0}

@@ -32,7 +32,8 @@ from etalage.rules.actions.base import (
     strongest_category,
     template_values,
 )
-from etalage.rules.model import Fields, Site
+from etalage.rules.fields import Fields
+from etalage.rules.model import Site
 
 PROVIDES = frozenset({"category", "category_label"})
 _ATTRIBUTE = re.compile(r"[a-z][a-z0-9_.:-]*")

@@ -34,7 +34,8 @@ from math import floor
 from etalage.html.page import Block, Edit, item_pieces, reorder_items
 from etalage.profiles.profile import Profile
 from etalage.rules.actions.base import Action, CompileContext, PageContext, encode_fragment, label_html, mark_block, ranked_categories
-from etalage.rules.model import BlockDef, Fields, Site
+from etalage.rules.fields import Fields
+from etalage.rules.model import BlockDef, Site
 
 EXCLUDED = ("demote", "hide")
 

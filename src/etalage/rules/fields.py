@@ -1,0 +1,131 @@
+"""Validating the tables of rule files: typed getters that record every problem at its key's line.
+
+Load time only: the loader, the condition compiler, the consent policy and each action read their
+TOML tables through `Fields`; the request path never sees one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from etalage.problems import Problem, closest
+from etalage.rules.tomlpos import KeyLines
+
+__all__ = ["Fields", "RuleSetError", "MISSING"]
+
+MISSING: Any = object()
+
+
+class RuleSetError(Exception):
+    """A rule folder that cannot be used; `problems` lists every problem found."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("\n".join(str(problem) for problem in problems))
+        self.problems = tuple(problems)
+
+
+class Fields:
+    """One TOML table under validation: typed getters that record problems at the key's line.
+
+    Call `finish()` last: it reports the keys nobody asked for, with a did-you-mean hint.
+    """
+
+    def __init__(self, table: Any, path: tuple[str | int, ...], file: str, lines: KeyLines, problems: list[Problem]) -> None:
+        self.path = path
+        self.file = file
+        self._lines = lines
+        self._problems = problems
+        self._seen: set[str] = set()
+        # How messages name this table; rules are named by their id once it is known.
+        self.label = ".".join(str(part) if isinstance(part, str) else f"[{part}]" for part in path).replace(".[", "[")
+        if isinstance(table, dict):
+            self.table = table
+        else:
+            self.table = {}
+            self.problem(f"{self.name} must be a table, not {_kind(table)}")
+
+    @property
+    def name(self) -> str:
+        return self.label
+
+    def line(self, key: str | None = None) -> int:
+        return self._lines.line(self.path + ((key,) if key else ()))
+
+    def where(self, key: str | None = None) -> str:
+        return f"{self.file}:{self.line(key)}"
+
+    def problem(self, message: str, key: str | None = None, hint: str = "") -> None:
+        self._problems.append(Problem(self.file, self.line(key), message, hint))
+
+    def sub(self, key: str, value: Any) -> Fields:
+        fields = Fields(value, self.path + (key,), self.file, self._lines, self._problems)
+        fields.label = f"{self.label}.{key}" if self.label else key
+        return fields
+
+    def entry(self, key: str, index: int, value: Any) -> Fields:
+        """The index-th table of the array of tables `[[key]]`."""
+        return Fields(value, self.path + (key, index), self.file, self._lines, self._problems)
+
+    def take(
+        self, key: str, kind: type | tuple[type, ...], default: Any = MISSING, check: Callable[[Any], str | None] | None = None
+    ) -> Any:
+        """The value of `key` if it has the right type (and `check` returns no complaint), else `default`."""
+        self._seen.add(key)
+        if key not in self.table:
+            if default is MISSING:
+                self.problem(f"{self.name}: missing required key '{key}'")
+                return None
+            return default
+        value = self.table[key]
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        # bool is an int in Python; a rule file that says `priority = true` is wrong.
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+            expected = " or ".join(_kind_name(k) for k in kinds)
+            self.problem(f"{self.name}: '{key}' must be {expected}, not {_kind(value)}", key)
+            return None if default is MISSING else default
+        if check is not None:
+            complaint = check(value)
+            if complaint:
+                self.problem(f"{self.name}: '{key}': {complaint}", key)
+                return None if default is MISSING else default
+        return value
+
+    def strings(self, key: str, default: Any = MISSING) -> tuple[str, ...] | None:
+        values = self.take(key, list, default)
+        if values is None or values is default:
+            return values
+        if not all(isinstance(v, str) for v in values):
+            self.problem(f"{self.name}: '{key}' must be a list of strings", key)
+            return None
+        return tuple(values)
+
+    def regex(self, key: str, pattern: Any) -> re.Pattern[str] | None:
+        if not isinstance(pattern, str):
+            return None
+        try:
+            return re.compile(pattern)
+        except re.error as exc:
+            self.problem(f"{self.name}: '{key}': invalid regular expression {pattern!r}: {exc}", key)
+            return None
+
+    def finish(self) -> None:
+        for key in self.table:
+            if key not in self._seen:
+                close = closest(key, sorted(self._seen))
+                self.problem(
+                    f"{self.name}: unknown key '{key}'",
+                    key,
+                    f"did you mean '{close}'?" if close else f"known keys: {', '.join(sorted(self._seen))}",
+                )
+
+
+def _kind_name(kind: type) -> str:
+    return {str: "a string", int: "a whole number", float: "a number", bool: "true or false", list: "a list", dict: "a table"}.get(
+        kind, kind.__name__
+    )
+
+
+def _kind(value: Any) -> str:
+    return _kind_name(type(value)) if not isinstance(value, bool) else "true or false"

@@ -1,0 +1,51 @@
+"""The rule set in force: its rules, and which of them apply to a page."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from cachetools import LRUCache
+
+from etalage.consent import ConsentPolicy
+from etalage.rules.actions.base import Action
+from etalage.rules.conditions import Condition
+from etalage.rules.model import BlockDef, LearnRule, LoginSource, Product, Site
+
+__all__ = ["Rule", "RuleSet"]
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    id: str
+    action: Action
+    block: str | None
+    pages: tuple[re.Pattern[str], ...]
+    priority: int
+    source: str  # file:line, for messages
+    when: Condition  # who the rule is for (conditions.ALWAYS when the rule says nothing)
+
+    def applies_to(self, path: str) -> bool:
+        return not self.pages or any(page.search(path) for page in self.pages)
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    site: Site
+    consent: ConsentPolicy
+    learn: tuple[LearnRule, ...]
+    login: LoginSource
+    catalog: Mapping[str, Product]
+    blocks: Mapping[str, BlockDef]
+    # Highest priority first; file order breaks ties (equal priorities on one block are a load error).
+    rules: tuple[Rule, ...]
+    version: str
+    _by_path: LRUCache[str, tuple[Rule, ...]] = field(default_factory=lambda: LRUCache(4096), repr=False, compare=False)
+
+    def rules_for(self, path: str) -> tuple[Rule, ...]:
+        rules = self._by_path.get(path)
+        if rules is None:
+            rules = tuple(rule for rule in self.rules if rule.applies_to(path))
+            self._by_path[path] = rules
+        return rules
