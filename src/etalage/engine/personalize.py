@@ -128,7 +128,7 @@ class Personalizer:
         claimed: dict[str, str] = {}
         fired: list[str] = []
         for rule in rules:
-            target = rule.block or rule.action.kind
+            target = rule.target
             if explain is not None and not rule.applies_to(path):  # rules_for(path) already chose them otherwise
                 note(Outcome(rule.id, False, f"not for this page: {path} matches none of {', '.join(p.pattern for p in rule.pages)}"))
                 continue

@@ -12,7 +12,6 @@ import logging
 import time
 from collections.abc import AsyncIterator, Coroutine
 from typing import Any
-from urllib.parse import parse_qs
 
 from cachetools import LRUCache
 
@@ -20,6 +19,7 @@ from etalage.consent import Consent, read_consent
 from etalage.control.preview import PREVIEW_COOKIE, PreviewSigner
 from etalage.engine.learn import learn_from_request
 from etalage.engine.personalize import Personalizer
+from etalage.engine.visit import page_view
 from etalage.http import compression
 from etalage.http.cookies import parse_cookie_header
 from etalage.http.headers import get_header, merge_vary, without_hop_by_hop
@@ -72,21 +72,19 @@ def _error_page(status: int) -> tuple[int, RawHeaders, bytes]:
     return status, headers, body
 
 
-def _visit(ruleset: RuleSet, profile: Profile, path: str, query: bytes, headers: RawHeaders, now: float) -> Visit:
-    """What the rules' conditions see of this page view."""
+def _page_view(ruleset: RuleSet, profile: Profile, path: str, query: bytes, headers: RawHeaders, now: float) -> Visit:
+    """What the rules' conditions see of this request."""
     referrer = get_header(headers, b"referer")
     accept_language = get_header(headers, b"accept-language")
-    return Visit(
-        profile=profile,
-        site=ruleset.site,
-        catalog=ruleset.catalog,
-        path=path,
-        query=parse_qs(query.decode("latin-1"), keep_blank_values=True),
+    return page_view(
+        ruleset,
+        profile,
+        path,
+        now,
+        query=query.decode("latin-1"),
         referrer=referrer.decode("latin-1") if referrer else None,
         user_agent=(get_header(headers, b"user-agent") or b"").decode("latin-1"),
-        now=now,
-        previous_visit=profile.previous_visit or None,
-        language=ruleset.site.language_of(path, accept_language.decode("latin-1") if accept_language else None),
+        accept_language=accept_language.decode("latin-1") if accept_language else None,
     )
 
 
@@ -275,7 +273,7 @@ class Proxy:
             return
         try:
             if preview is not None:
-                visit = _visit(ruleset, preview, path, query, headers, time.time())
+                visit = _page_view(ruleset, preview, path, query, headers, time.time())
                 await self._respond_preview(send, response, ruleset, visit, (scheme, host), wants_rewrite)
             else:
                 await self._respond(send, response, ruleset, method, path, query, headers, (scheme, host), consent, jar, wants_rewrite)
@@ -341,7 +339,7 @@ class Proxy:
             fired: tuple[str, ...] = ()
             try:
                 fired = await self._send_personalized(
-                    send, response, headers, ruleset, _visit(ruleset, profile, path, query, request_headers, now)
+                    send, response, headers, ruleset, _page_view(ruleset, profile, path, query, request_headers, now)
                 )
             finally:
                 # One write per page view: what it taught, and which rules it showed (frequency caps).

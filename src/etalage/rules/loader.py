@@ -490,7 +490,7 @@ def _check_conflicts(rules: list[Rule], folder: _Folder) -> None:
     """Two rules on one block at the same priority would leave the winner to chance: refuse."""
     claimed: dict[tuple[str, int], Rule] = {}
     for rule in rules:
-        target = rule.block or rule.action.kind
+        target = rule.target
         first = claimed.setdefault((target, rule.priority), rule)
         if first is not rule:
             file, _, line = rule.source.rpartition(":")

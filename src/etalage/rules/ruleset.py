@@ -26,6 +26,12 @@ class Rule:
     source: str  # file:line, for messages
     when: Condition  # who the rule is for (conditions.ALWAYS when the rule says nothing)
 
+    @property
+    def target(self) -> str:
+        """What the rule changes, and so claims on a page: its block, or for a rule without one
+        (a pop-in) its action. One rule per target and page view; two at one priority is a load error."""
+        return self.block or self.action.kind
+
     def applies_to(self, path: str) -> bool:
         return not self.pages or any(page.search(path) for page in self.pages)
 

@@ -10,17 +10,17 @@ from __future__ import annotations
 import difflib
 import time
 from dataclasses import dataclass, field
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 import orjson
 
 from etalage.engine.personalize import Outcome, Personalizer
+from etalage.engine.visit import page_view
 from etalage.html.page import charset_of
 from etalage.http import compression
 from etalage.metrics import Metrics
 from etalage.profiles.profile import Event, Profile, ProfileDecodeError
-from etalage.rules.conditions import Visit
 from etalage.rules.ruleset import RuleSet
 
 __all__ = ["Explanation", "explain", "profile_from_json", "profile_from_options"]
@@ -94,19 +94,7 @@ def explain(
     body = response.content if response.headers.get("content-encoding", "") in compression.SUPPORTED else b""
     parts = urlsplit(url)
     path = parts.path or "/"
-    language = ruleset.site.language_of(path, None)
-    visit = Visit(
-        profile,
-        ruleset.site,
-        ruleset.catalog,
-        path,
-        parse_qs(parts.query, keep_blank_values=True),
-        None,
-        user_agent,
-        time.time(),
-        profile.previous_visit or None,
-        language,
-    )
+    visit = page_view(ruleset, profile, path, time.time(), query=parts.query, user_agent=user_agent)
     result = Personalizer(Metrics()).personalize(ruleset, visit, body, content_type, explain=report.outcomes)
     if result is not None:
         charset = charset_of(content_type, body)
