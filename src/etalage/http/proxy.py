@@ -22,6 +22,7 @@ from etalage.engine.personalize import Personalizer
 from etalage.engine.visit import page_view
 from etalage.http import compression
 from etalage.http.cookies import parse_cookie_header
+from etalage.http.forwarding import public_origin
 from etalage.http.headers import get_header, merge_vary, without_hop_by_hop
 from etalage.http.shedding import LoadShedder
 from etalage.http.upstream import Upstream, UpstreamError, UpstreamResponse, UpstreamTimeout
@@ -120,18 +121,6 @@ class Proxy:
         self._consents: LRUCache[tuple[str, bytes, bytes | None], Consent] = LRUCache(maxsize=4096)
 
     # -- request side -------------------------------------------------------------------------
-
-    def _public_origin(self, scope: Scope, headers: RawHeaders) -> tuple[str, bytes]:
-        """Scheme and host the client used; X-Forwarded-Proto/Host count only from trusted proxies."""
-        client = scope.get("client")
-        scheme = scope.get("scheme", "http")
-        host = get_header(headers, b"host") or self._upstream_host
-        if client and client[0] in self.settings.trusted_proxies:
-            proto = get_header(headers, b"x-forwarded-proto")
-            if proto:
-                scheme = proto.decode("latin-1").split(",")[0].strip().lower()
-            host = get_header(headers, b"x-forwarded-host") or host
-        return scheme, host
 
     def _forward_headers(self, scope: Scope, headers: RawHeaders, scheme: str, host: bytes, strip_conditionals: bool) -> RawHeaders:
         client = scope.get("client")
@@ -247,7 +236,10 @@ class Proxy:
         headers: RawHeaders = scope["headers"]
         path: str = scope["path"]
         ruleset = self.rules.current
-        scheme, host = self._public_origin(scope, headers)
+        client = scope.get("client")
+        scheme, host = public_origin(
+            scope.get("scheme", "http"), headers, client[0] if client else None, self.settings.trusted_proxies, self._upstream_host
+        )
         consent, jar = self._consent(ruleset, headers)
         preview_tokens = jar.get(PREVIEW_COOKIE) if method == "GET" else None
         preview = self._previews.verify(preview_tokens[0]) if preview_tokens else None
