@@ -45,3 +45,36 @@ def test_templates_refuse_unknown_names_with_the_line():
     with pytest.raises(TemplateError) as caught:
         compile_template("t.html", "<p>\n{{ catgory }}</p>", NAMES)
     assert caught.value.line == 2 and "catgory" in str(caught.value)
+
+
+def test_templates_check_urls_after_a_quoted_value_holding_a_greater_than_sign():
+    template = compile_template("t.html", '<a title="x>y" href="{{ url }}">x</a>', NAMES)
+    assert template.render({"url": "javascript:alert(1)"}) == '<a title="x>y" href="#">x</a>'
+
+
+def test_templates_see_an_attribute_after_a_quoted_value_holding_a_less_than_sign():
+    template = compile_template("t.html", "<p title='a<b' data-x=\"{{ category }}\">x</p>", NAMES)
+    assert template.render({"category": 'q"'}) == "<p title='a<b' data-x=\"q&quot;\">x</p>"
+
+
+def test_templates_skip_comments_and_closed_scripts_before_a_placeholder():
+    source = "<!-- <a href=' --><script>if (a < b) {}</script><p>{{ category }}</p>"
+    assert compile_template("t.html", source, NAMES).render({"category": "<b>"}).endswith("<p>&lt;b&gt;</p>")
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "<a onclick=\"go('{{ category }}')\">x</a>",
+        '<p style="color: {{ category }}">x</p>',
+        '<iframe srcdoc="{{ category }}"></iframe>',
+        "</{{ category }}>",
+        "<p>x</p><{{ category }}",
+        "<textarea>{{ category }}",
+        "<!-- {{ category }}",
+        '<a href="/x" {{ category }}>',
+    ],
+)
+def test_templates_refuse_placeholders_in_code_attributes_tag_names_raw_text_and_comments(source):
+    with pytest.raises(TemplateError):
+        compile_template("t.html", source, NAMES)

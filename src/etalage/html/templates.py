@@ -18,8 +18,14 @@ __all__ = ["Template", "TemplateError", "compile_template"]
 
 _PLACEHOLDER = re.compile(r"\{\{\s*(.*?)\s*\}\}")
 _NAME = re.compile(r"[a-z_][a-z0-9_]*")
-_OPEN_QUOTED_ATTR = re.compile(r"""([^\s"'=<>/]+)\s*=\s*(["'])[^"']*\Z""")
-_RAW_TEXT_OPEN = re.compile(r"<(script|style)\b", re.I)
+_TAG_NAME = re.compile(r"/?[A-Za-z][^\t\n\f\r />]*")
+_TAG_SPACE = re.compile(r"[\t\n\f\r /]*")
+_TAG_SPACE_ONLY = re.compile(r"[\t\n\f\r ]*")
+_ATTR_NAME = re.compile(r"[^\t\n\f\r />\"'=][^\t\n\f\r />\"'=]*")
+_UNQUOTED = re.compile(r"[^\t\n\f\r >]*")
+_RAW_TEXT = frozenset({"script", "style", "textarea", "title", "xmp", "iframe", "noembed", "noframes", "noscript"})
+# Attributes whose value is code or a document, not text: escaping for HTML does not make a value safe there.
+_CODE_ATTRS = frozenset({"style", "srcdoc"})
 _URL_ATTRS = frozenset({"href", "src", "action", "formaction", "poster", "srcset", "cite", "data", "background"})
 _SAFE_URL = re.compile(r"(?:https?:|mailto:|tel:|[/?#.]|[^:/?#]*(?:[/?#]|\Z))", re.I)
 
@@ -64,20 +70,70 @@ class Template:
         return "".join(out)
 
 
+def _skip(pattern: re.Pattern[str], text: str, pos: int) -> int:
+    """Where a run of what `pattern` matches (possibly none) ends."""
+    match = pattern.match(text, pos)
+    return match.end() if match else pos
+
+
 def _context(before: str) -> tuple[str, str | None]:
-    """('text' | 'attr' | 'bad', attribute name) for a placeholder preceded by `before`."""
-    last_open, last_close = before.rfind("<"), before.rfind(">")
-    script = list(_RAW_TEXT_OPEN.finditer(before))
-    if script:
-        tag = script[-1].group(1).lower()
-        if before.lower().rfind(f"</{tag}") < script[-1].start():
-            return "bad", None
-    if last_open <= last_close:
-        return "text", None
-    attr = _OPEN_QUOTED_ATTR.search(before[last_open:])
-    if attr is None:
-        return "bad", None
-    return "attr", attr.group(1).lower()
+    """('text' | 'attr' | 'bad', attribute name) for a placeholder preceded by `before`.
+
+    A small scan of the tags as the tokenizer sees them: quoted attribute values may hold `>` and
+    `<`, comments and script/style content are skipped, so the placeholder's real context is found
+    (a `>` inside `title="x>y"` does not end the tag)."""
+    if before.endswith(("<", "</")):
+        return "bad", None  # the value would become a tag name
+    pos, end = 0, len(before)
+    while True:
+        lt = before.find("<", pos)
+        if lt < 0:
+            return "text", None
+        if before.startswith("<!--", lt):
+            close = before.find("-->", lt + 4)
+            if close < 0:
+                return "bad", None
+            pos = close + 3
+            continue
+        tag = _TAG_NAME.match(before, lt + 1)
+        if tag is None:
+            pos = lt + 1  # a '<' that starts no tag is text
+            continue
+        pos = tag.end()
+        while True:
+            pos = _skip(_TAG_SPACE, before, pos)
+            if pos >= end:
+                return "bad", None  # in a tag, between attributes
+            if before[pos] == ">":
+                pos += 1
+                break
+            name = _ATTR_NAME.match(before, pos)
+            if name is None:  # a stray quote or '=' where a name belongs
+                return "bad", None
+            pos = _skip(_TAG_SPACE_ONLY, before, name.end())
+            if pos >= end:
+                return "bad", None
+            if before[pos] != "=":
+                continue
+            pos = _skip(_TAG_SPACE_ONLY, before, pos + 1)
+            if pos >= end:
+                return "bad", None  # an unquoted value
+            quote = before[pos]
+            if quote in "\"'":
+                close = before.find(quote, pos + 1)
+                if close < 0:
+                    return "attr", name.group(0).lower()
+                pos = close + 1
+            else:
+                pos = _skip(_UNQUOTED, before, pos)
+                if pos >= end:
+                    return "bad", None
+        raw = tag.group(0).lower()
+        if raw in _RAW_TEXT:
+            close_tag = before.lower().find(f"</{raw}", pos)
+            if close_tag < 0:
+                return "bad", None
+            pos = close_tag
 
 
 def compile_template(path: str, source: str, provided: frozenset[str]) -> Template:
@@ -92,6 +148,8 @@ def compile_template(path: str, source: str, provided: frozenset[str]) -> Templa
             known = ", ".join(sorted(provided)) or "none"
             raise TemplateError(line, f"unknown value {{{{ {name} }}}} (this action provides: {known})")
         context, attr = _context(source[: match.start()])
+        if attr is not None and (attr.startswith("on") or attr in _CODE_ATTRS):
+            raise TemplateError(line, f"{{{{ {name} }}}} may not stand in the '{attr}' attribute: its value is script or styles, not text")
         if context == "bad":
             raise TemplateError(
                 line,
