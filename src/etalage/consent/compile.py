@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -18,6 +17,7 @@ from etalage.consent.policy import (
     TcfSettings,
 )
 from etalage.consent.tcf import TCF_PURPOSES
+from etalage.problems import did_you_mean
 from etalage.rules.fields import Fields
 
 __all__ = ["build_policy"]
@@ -49,8 +49,7 @@ def _names(
         if not isinstance(value, str) or not value.strip():
             fields.problem(f"{fields.name}: '{key}' must be a list of {what} names in quotes, not {_shown(value)}", key)
         elif known and value not in known:
-            close = difflib.get_close_matches(value, known, n=1)
-            hint = (explain or {}).get(value) or (f"did you mean {close[0]!r}?" if close else f"known: {', '.join(known)}")
+            hint = (explain or {}).get(value) or did_you_mean(value, known)
             fields.problem(f"{fields.name}: '{key}': unknown {what} {value!r}", key, hint)
         elif value in out:
             fields.problem(f"{fields.name}: '{key}': {value!r} is listed twice", key)
@@ -150,12 +149,7 @@ def build_policy(fields: Fields) -> ConsentPolicy:
         if not isinstance(name, str):
             fields.problem(f"{fields.name}: '{key}' must list source names in quotes, not {_shown(name)}", key)
         elif name not in CONSENT_SOURCES:
-            close = difflib.get_close_matches(name, CONSENT_SOURCES, n=1)
-            fields.problem(
-                f"{fields.name}: unknown consent source {name!r}",
-                key,
-                f"did you mean {close[0]!r}?" if close else f"known: {', '.join(CONSENT_SOURCES)}",
-            )
+            fields.problem(f"{fields.name}: unknown consent source {name!r}", key, did_you_mean(name, CONSENT_SOURCES))
         elif name in sources:
             fields.problem(f"{fields.name}: consent source {name!r} is listed twice", key)
         else:
