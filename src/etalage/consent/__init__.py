@@ -3,6 +3,7 @@
 Personalization is opt-in under the AVG/GDPR, so the safe reading of doubt is "no": a missing,
 malformed, conflicting (one cookie name sent twice with different values) or refusing cookie means
 no consent, and `Sec-GPC: 1` means no whatever the cookies say. Identical duplicates count once.
+A platform's reader that fails with an unexpected error (a bug) is logged and read as a refusal.
 
 Sources (`[consent] sources = [...]` in the rule files, settings in `[consent.<source>]`):
 

@@ -5,6 +5,8 @@ How the sources combine, and why, is in the docstring of etalage.consent.
 
 from __future__ import annotations
 
+import logging
+
 from etalage.consent.base import Reader, Refusal
 from etalage.consent.cookiebot import read_cookiebot
 from etalage.consent.didomi import read_didomi
@@ -15,6 +17,8 @@ from etalage.consent.tcf import read_tcf
 from etalage.types import CookieJar
 
 __all__ = ["READERS", "read_consent"]
+
+log = logging.getLogger("etalage.consent")
 
 # Every consent platform Etalage reads, by source name, in the order of CONSENT_SOURCES.
 READERS: dict[str, Reader] = {
@@ -36,6 +40,13 @@ def read_consent(policy: ConsentPolicy, jar: CookieJar, sec_gpc: str | None) -> 
             reason = READERS[source](getattr(policy, source), jar)
         except Refusal as refusal:
             return Consent(False, str(refusal))
+        except Exception as exc:
+            # A reader's bug must not fail the request (the proxy would answer 500): doubt means no.
+            log.exception("consent source %r: reading the visitor's cookies failed", source)
+            return Consent(
+                False,
+                f"consent source {source!r}: reading its cookie failed inside Etalage ({type(exc).__name__}, see the log), so no consent",
+            )
         if reason is not None:
             granted.append(reason)
     if not granted:
