@@ -1,0 +1,50 @@
+"""OneTrust: the OptanonConsent query string, its groups, interaction, reconsent and GPC flags."""
+
+from etalage.consent import ConsentPolicy, OneTrustSettings
+from tests.support.config import ACCEPT_ONETRUST, REJECT_ONETRUST
+from tests.support.consent import granted
+
+ONETRUST = ConsentPolicy(sources=("onetrust",))
+
+
+def test_onetrust_targeting_group_granted():
+    assert granted(ONETRUST, f"OptanonConsent={ACCEPT_ONETRUST}")
+
+
+def test_onetrust_targeting_group_refused():
+    assert not granted(ONETRUST, f"OptanonConsent={REJECT_ONETRUST}")
+
+
+def test_onetrust_requires_an_interaction():
+    assert not granted(ONETRUST, "OptanonConsent=" + ACCEPT_ONETRUST.replace("interactionCount=1", "interactionCount=0"))
+
+
+def test_onetrust_alert_box_closed_counts_as_interaction():
+    value = ACCEPT_ONETRUST.replace("interactionCount=1", "interactionCount=0")
+    assert granted(ONETRUST, f"OptanonConsent={value}; OptanonAlertBoxClosed=2024-11-12T09:15:30.123Z")
+
+
+def test_onetrust_pending_reconsent_means_no():
+    assert not granted(ONETRUST, "OptanonConsent=" + ACCEPT_ONETRUST.replace("AwaitingReconsent=false", "AwaitingReconsent=true"))
+
+
+def test_onetrust_gpc_flag_means_no():
+    assert not granted(ONETRUST, "OptanonConsent=" + ACCEPT_ONETRUST.replace("isGpcEnabled=0", "isGpcEnabled=1"))
+
+
+def test_onetrust_groups_are_configurable():
+    policy = ConsentPolicy(onetrust=OneTrustSettings(groups=("C0003",)))
+    assert granted(policy, "OptanonConsent=interactionCount=1&groups=C0003%3A1%2CC0004%3A0")
+
+
+def test_onetrust_garbage_value_means_no():
+    assert not granted(ONETRUST, "OptanonConsent=%%%&&&groups")
+
+
+def test_onetrust_group_listed_twice_with_different_flags_means_no():
+    value = ACCEPT_ONETRUST.replace("C0004%3A1", "C0004%3A1%2CC0004%3A0")
+    assert not granted(ONETRUST, f"OptanonConsent={value}")
+
+
+def test_onetrust_field_repeated_with_different_values_means_no():
+    assert not granted(ONETRUST, f"OptanonConsent={ACCEPT_ONETRUST}&groups=C0004%3A0")
