@@ -225,7 +225,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
 
 def _cmd_import_products(args: argparse.Namespace) -> int:
-    from etalage.tools.feeds import import_products, parse_mapping
+    from etalage.tools.products.command import import_products, parse_mapping
 
     rules = (
         Path(args.rules) if args.rules else Path(os.environ["ETALAGE_RULES_DIR"]) if "ETALAGE_RULES_DIR" in os.environ else _default_rules()
@@ -303,7 +303,7 @@ def _parser() -> argparse.ArgumentParser:
     importing.add_argument("--format", choices=("csv", "jsonl"), help="the file's format (default: from its extension)")
     importing.set_defaults(handler=_cmd_import)
 
-    from etalage.tools.feeds import __doc__ as feeds_doc
+    from etalage.tools.products import __doc__ as feeds_doc
 
     products = commands.add_parser(
         "import-products",
