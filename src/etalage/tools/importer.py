@@ -53,7 +53,6 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import difflib
 import re
 import sys
 import time
@@ -65,6 +64,7 @@ from typing import IO, Any, TextIO
 
 import orjson
 
+from etalage.problems import Problem, closest
 from etalage.profiles.profile import Event
 from etalage.profiles.store import ProfileStore, StoreError
 from etalage.rules.ruleset import RuleSet
@@ -73,7 +73,6 @@ __all__ = [
     "FORMATS",
     "ImportFileError",
     "ImportResult",
-    "Problem",
     "Record",
     "Checker",
     "detect_format",
@@ -108,12 +107,6 @@ class _Bad(Exception):
     """One field of one row is wrong; the message is the reason."""
 
 
-@dataclass(frozen=True, slots=True)
-class Problem:
-    line: int
-    reason: str
-
-
 @dataclass(slots=True)
 class Record:
     """One customer read from the file: its events, or the problems that keep it out."""
@@ -139,11 +132,6 @@ class ImportResult:
         if self.bad_rows:
             text += f" ({self.skipped} customer{'s' * (self.skipped != 1)} not loaded)"
         return f"{text}, in {self.seconds:.1f} s"
-
-
-def _did_you_mean(word: str, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.75)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _text(value: Any, what: str) -> str:
@@ -190,9 +178,9 @@ class Checker:
 
     def category(self, text: str, what: str = "category") -> str:
         if text not in self.categories:
-            raise _Bad(
-                f"{what} {text!r} is not a category of the rule set{_did_you_mean(text, self.categories)} (categories are: {', '.join(self._category_list)})"
-            )
+            close = closest(text, self.categories, cutoff=0.75)
+            hint = f" (did you mean {close!r}?)" if close else ""
+            raise _Bad(f"{what} {text!r} is not a category of the rule set{hint} (categories are: {', '.join(self._category_list)})")
         return text
 
     def date(self, text: str) -> tuple[float, str]:
@@ -266,17 +254,18 @@ class Checker:
 class _Notices:
     """Unknown fields are ignored, each named once; one that looks like a misspelt field is a problem."""
 
-    def __init__(self, notify: Callable[[int, str], None]) -> None:
+    def __init__(self, name: str, notify: Callable[[Problem], None]) -> None:
+        self._name = name
         self._notify = notify
         self._seen: set[str] = set()
 
     def unknown(self, name: str, known: Sequence[str], line: int, what: str) -> None:
-        hint = _did_you_mean(name, known)
-        if hint:
-            raise _Bad(f"unknown {what} {name!r}{hint}")
+        close = closest(name, known, cutoff=0.75)
+        if close:
+            raise _Bad(f"unknown {what} {name!r} (did you mean {close!r}?)")
         if name not in self._seen:
             self._seen.add(name)
-            self._notify(line, f"ignoring the unknown {what} {name!r}")
+            self._notify(Problem(self._name, line, f"ignoring the unknown {what} {name!r}"))
 
 
 def _jsonl_customer(raw: Any, checker: Checker, notices: _Notices, line: int) -> tuple[str | None, list[Event], list[str]]:
@@ -340,7 +329,7 @@ def _jsonl_customer(raw: Any, checker: Checker, notices: _Notices, line: int) ->
     return customer_id, checker.base_events(customer_id, segments, newsletters) + purchases, []
 
 
-def _read_jsonl(stream: IO[bytes], checker: Checker, notices: _Notices) -> Iterator[Record]:
+def _read_jsonl(stream: IO[bytes], checker: Checker, notices: _Notices, name: str) -> Iterator[Record]:
     for line, data in enumerate(stream, start=1):
         if line == 1 and data.startswith(b"\xef\xbb\xbf"):
             data = data[3:]
@@ -349,11 +338,11 @@ def _read_jsonl(stream: IO[bytes], checker: Checker, notices: _Notices) -> Itera
         try:
             raw = orjson.loads(data)
         except orjson.JSONDecodeError as exc:
-            yield Record(None, line, line, problems=[Problem(line, f"not valid JSON: {exc}")], bad_rows=1)
+            yield Record(None, line, line, problems=[Problem(name, line, f"not valid JSON: {exc}")], bad_rows=1)
             continue
         customer_id, events, problems = _jsonl_customer(raw, checker, notices, line)
         if problems:
-            yield Record(customer_id, line, line, problems=[Problem(line, reason) for reason in problems], bad_rows=1)
+            yield Record(customer_id, line, line, problems=[Problem(name, line, reason) for reason in problems], bad_rows=1)
         else:
             yield Record(customer_id, line, line, events)
 
@@ -416,6 +405,7 @@ def _read_csv(stream: IO[bytes], checker: Checker, notices: _Notices, name: str)
     current: Record | None = None
     segments: list[str] = []
     newsletters: list[str] = []
+    fields: list[str] | None  # None for a row the csv module could not split
     while True:
         start = lines.number + 1
         try:
@@ -466,7 +456,7 @@ def _read_csv(stream: IO[bytes], checker: Checker, notices: _Notices, name: str)
                 except _Bad as bad:
                     problems.append(str(bad))
         if problems:
-            current.problems += [Problem(start, reason) for reason in problems]
+            current.problems += [Problem(name, start, reason) for reason in problems]
             current.bad_rows += 1
     if current is not None:
         yield _finish_csv(current, checker, segments, newsletters)
@@ -497,13 +487,14 @@ def detect_format(path: Path, given: str | None = None) -> str:
 
 
 def read_records(
-    stream: IO[bytes], fmt: str, checker: Checker, name: str, notify: Callable[[int, str], None] = lambda line, text: None
+    stream: IO[bytes], fmt: str, checker: Checker, name: str, notify: Callable[[Problem], None] = lambda notice: None
 ) -> Iterator[Record]:
-    """The customers of an open binary file, one Record each, streamed."""
-    notices = _Notices(notify)
+    """The customers of an open binary file, one Record each, streamed; `notify` hears of the
+    unknown fields ignored (the file named `name` in both)."""
+    notices = _Notices(name, notify)
     if fmt == "csv":
         return _read_csv(stream, checker, notices, name)
-    return _read_jsonl(stream, checker, notices)
+    return _read_jsonl(stream, checker, notices, name)
 
 
 async def import_records(
@@ -580,7 +571,7 @@ async def import_file(
     *,
     fmt: str | None = None,
     on_problem: Callable[[Problem], None] = lambda problem: None,
-    on_notice: Callable[[int, str], None] = lambda line, text: None,
+    on_notice: Callable[[Problem], None] = lambda notice: None,
     on_progress: Callable[[int], None] = lambda line: None,
     concurrency: int = 1,
     now: float | None = None,
@@ -668,8 +659,8 @@ async def run_import(
             store,
             ruleset,
             fmt=fmt,
-            on_problem=lambda problem: bar.write(f"{path}:{problem.line}: {problem.reason}", out),
-            on_notice=lambda line, text: bar.write(f"{path}:{line}: {text}", err),
+            on_problem=lambda problem: bar.write(str(problem), out),
+            on_notice=lambda notice: bar.write(str(notice), err),
             on_progress=bar.update,
             concurrency=concurrency,
         )

@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from etalage.tools.products.read import Feed, FeedError, FeedProblem, FeedProduct
+from etalage.problems import Problem
+from etalage.tools.products.read import Feed, FeedError, FeedProduct
 
 G = 'xmlns:g="http://base.google.com/ns/1.0"'
 
 
-def read(path: Path, encoding: str | None = None) -> list[FeedProduct | FeedProblem]:
+def read(path: Path, encoding: str | None = None) -> list[FeedProduct | Problem]:
     return list(Feed(path, encoding))
 
 
@@ -74,8 +75,8 @@ def test_feed_bad_rows_are_reported_with_their_line(tmp_path):
         tmp_path, "feed.tsv", "id\tlink\tproduct_type\n\thttps://s.example/p/x\tDogs\nb\tonly two\nc\thttps://s.example/p/c\tCats\n"
     )
     assert read(path) == [
-        FeedProblem(2, "no id"),
-        FeedProblem(3, "2 fields, the header has 3 (a value with an unquoted tab or line break?)"),
+        Problem(str(path), 2, "no id"),
+        Problem(str(path), 3, "2 fields, the header has 3 (a value with an unquoted tab or line break?)"),
         FeedProduct(4, "c", "https://s.example/p/c", "", ("Cats",)),
     ]
 
@@ -145,7 +146,8 @@ RSS = f"""<?xml version="1.0" encoding="UTF-8"?>
 
 
 def test_feed_rss_reads_the_direct_children_of_each_item(tmp_path):
-    feed = Feed(write(tmp_path, "feed.xml", RSS))
+    path = write(tmp_path, "feed.xml", RSS)
+    feed = Feed(path)
     assert list(feed) == [
         FeedProduct(
             6,
@@ -156,7 +158,7 @@ def test_feed_rss_reads_the_direct_children_of_each_item(tmp_path):
             ("3530",),
         ),
         FeedProduct(15, "tank", "https://shop.example/p/tank", "Tank"),
-        FeedProblem(21, "no <g:id>"),
+        Problem(str(path), 21, "no <g:id>"),
     ]
     assert feed.format == "RSS 2.0 XML"
 
@@ -193,9 +195,8 @@ def test_feed_xml_gzip_and_a_latin1_declaration(tmp_path):
 
 def test_feed_xml_with_the_g_prefix_bound_elsewhere_says_so(tmp_path):
     data = '<rss xmlns:g="http://base.google.com/cns/1.0"><channel><item><g:id>1</g:id></item></channel></rss>'
-    assert read(write(tmp_path, "feed.xml", data)) == [
-        FeedProblem(1, "no <g:id> (the g: prefix must stand for http://base.google.com/ns/1.0)")
-    ]
+    path = write(tmp_path, "feed.xml", data)
+    assert read(path) == [Problem(str(path), 1, "no <g:id> (the g: prefix must stand for http://base.google.com/ns/1.0)")]
 
 
 @pytest.mark.parametrize(

@@ -24,7 +24,7 @@ def test_render_catalog_is_a_rule_file_with_quoted_keys_where_needed():
         FeedProduct(4, 'q"uo\\te\x01', "", "x" * 200, ("Fish",)),
         FeedProduct(5, "caf\u00e9.1", "", "", ("Fish",)),
     ]
-    result = build_catalog(items, CategoryMap({}, LABELS), {})
+    result = build_catalog(items, CategoryMap({}, LABELS), {}, file="feeds/products.txt")
     result.format = "tab-separated text"
     text = render_catalog(result, "feeds/products.txt", datetime(2026, 3, 1, 12, 30, tzinfo=UTC))
     lines = text.splitlines()

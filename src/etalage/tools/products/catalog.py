@@ -7,9 +7,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import quote, urlsplit
 
+from etalage.problems import Problem
 from etalage.rules.model import Product
 from etalage.tools.products.mapping import CategoryMap
-from etalage.tools.products.read import FeedProblem, FeedProduct
+from etalage.tools.products.read import FeedProduct
 
 __all__ = ["CatalogEntry", "CatalogImport", "build_catalog"]
 
@@ -30,8 +31,8 @@ class CatalogImport:
     products: int = 0  # products read from the feed
     unmapped: int = 0  # products left out for want of a category
     entries: list[CatalogEntry] = field(default_factory=list)
-    problems: list[FeedProblem] = field(default_factory=list)
-    notes: list[FeedProblem] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    notes: list[Problem] = field(default_factory=list)
 
 
 def _page_path(link: str) -> str | None:
@@ -48,27 +49,33 @@ def _page_path(link: str) -> str | None:
     return path if not path.startswith("//") else None
 
 
-def build_catalog(items: Iterable[FeedProduct | FeedProblem], categories: CategoryMap, known: Mapping[str, Product]) -> CatalogImport:
+def build_catalog(
+    items: Iterable[FeedProduct | Problem], categories: CategoryMap, known: Mapping[str, Product], *, file: str
+) -> CatalogImport:
     """The catalogue entries for the feed's products. `known` is the rules' own [catalog] (the
-    generated file left out): where it gives a product's category or path, that stays."""
+    generated file left out): where it gives a product's category or path, that stays. `file`
+    names the feed in problems."""
     result = CatalogImport()
     seen: dict[str, int] = {}
     known_pages = {Product.page_key(p.path): product_id for product_id, p in known.items() if p.path}
     candidates: list[tuple[FeedProduct, str | None, str | None]] = []
     for item in items:
-        if isinstance(item, FeedProblem):
+        if isinstance(item, Problem):
             result.problems.append(item)
             continue
         result.products += 1
         if item.id in seen:
-            result.problems.append(FeedProblem(item.line, f"product {item.id!r} is listed again (first at line {seen[item.id]}); left out"))
+            result.problems.append(
+                Problem(file, item.line, f"product {item.id!r} is listed again (first at line {seen[item.id]}); left out")
+            )
             continue
         seen[item.id] = item.line
         product = known.get(item.id)
         category = categories.category(item.category_texts)
         if product is not None and category is not None and category != product.category:
             result.problems.append(
-                FeedProblem(
+                Problem(
+                    file,
                     item.line,
                     f"product {item.id!r}: the feed's category maps to {category!r}, but the rules' [catalog] puts it in {product.category!r}; kept {product.category!r}",
                 )
@@ -77,23 +84,24 @@ def build_catalog(items: Iterable[FeedProduct | FeedProblem], categories: Catego
         elif product is not None and category is None:
             pass  # the rules give it
         elif category is None:
-            result.problems.append(FeedProblem(item.line, _unmapped(item)))
+            result.problems.append(Problem(file, item.line, _unmapped(item)))
             result.unmapped += 1
             continue
         path = _page_path(item.link)
         if item.link and path is None:
             result.problems.append(
-                FeedProblem(item.line, f"product {item.id!r}: link {item.link!r} is not the http(s) URL of a page; no path written")
+                Problem(file, item.line, f"product {item.id!r}: link {item.link!r} is not the http(s) URL of a page; no path written")
             )
         elif path == "/":
             result.problems.append(
-                FeedProblem(item.line, f"product {item.id!r}: link {item.link!r} is the shop's home page; no path written")
+                Problem(file, item.line, f"product {item.id!r}: link {item.link!r} is the shop's home page; no path written")
             )
             path = None
         if path is not None and product is not None and product.path is not None:
             if Product.page_key(path) != Product.page_key(product.path):
                 result.problems.append(
-                    FeedProblem(
+                    Problem(
+                        file,
                         item.line,
                         f"product {item.id!r}: the feed's link path {path!r} differs from 'path' {product.path!r} in the rules' [catalog]; kept {product.path!r}",
                     )
@@ -105,7 +113,8 @@ def build_catalog(items: Iterable[FeedProduct | FeedProblem], categories: Catego
             owner = known_pages.get(Product.page_key(path))
             if owner is not None and owner != item.id:
                 result.problems.append(
-                    FeedProblem(
+                    Problem(
+                        file,
                         item.line,
                         f"product {item.id!r}: link path {path!r} is the page of product {owner!r} in the rules' [catalog]; no path written",
                     )
@@ -121,7 +130,8 @@ def build_catalog(items: Iterable[FeedProduct | FeedProblem], categories: Catego
         if len(sharing) > 1:
             others = ", ".join(repr(other.id) for other in sharing[1:4]) + (", ..." if len(sharing) > 4 else "")
             result.notes.append(
-                FeedProblem(
+                Problem(
+                    file,
                     sharing[0].line,
                     f"note: {len(sharing)} products link to the page {page!r} ({sharing[0].id!r}, {others}): no path written for them; their views are not learned from the URL",
                 )

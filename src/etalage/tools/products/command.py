@@ -73,7 +73,7 @@ def import_products(
             mapping[text] = slug
         reading = Feed(feed, encoding)
         try:
-            result = build_catalog(reading, CategoryMap(mapping, labels), ruleset.catalog)
+            result = build_catalog(reading, CategoryMap(mapping, labels), ruleset.catalog, file=str(feed))
         except FeedError as exc:
             where = f"{feed}:{exc.line}" if exc.line else str(feed)
             print(f"{where}: {exc.reason}", file=out)
@@ -81,9 +81,9 @@ def import_products(
             return 2
         result.format = reading.format
         for problem in result.problems:
-            print(f"{feed}:{problem.line}: {problem.reason}", file=out)
+            print(problem, file=out)
         for note in result.notes:
-            print(f"{feed}:{note.line}: {note.reason}", file=err)
+            print(note, file=err)
         if not result.entries:
             print(f"etalage import-products: no product of {feed} could be imported; {target} left as it was", file=err)
             return 2

@@ -16,7 +16,9 @@ from xml.etree.ElementTree import ParseError
 from defusedxml import DefusedXmlException, EntitiesForbidden, ExternalReferenceForbidden
 from defusedxml.ElementTree import DefusedXMLParser
 
-__all__ = ["GOOGLE_NS", "FeedProduct", "FeedProblem", "FeedError", "Feed"]
+from etalage.problems import Problem
+
+__all__ = ["GOOGLE_NS", "FeedProduct", "FeedError", "Feed"]
 
 GOOGLE_NS = "http://base.google.com/ns/1.0"
 _ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -41,12 +43,6 @@ class FeedProduct:
         return self.product_types + self.google_categories
 
 
-@dataclass(frozen=True, slots=True)
-class FeedProblem:
-    line: int
-    reason: str
-
-
 class FeedError(Exception):
     """The file cannot be read as a product feed: nothing is imported."""
 
@@ -65,7 +61,7 @@ class Feed:
         self.encoding = encoding
         self.format = ""
 
-    def __iter__(self) -> Iterator[FeedProduct | FeedProblem]:
+    def __iter__(self) -> Iterator[FeedProduct | Problem]:
         try:
             with open(self.path, "rb") as raw:
                 stream: IO[bytes] = raw
@@ -75,9 +71,9 @@ class Feed:
                     stream = gzip.open(raw, "rb")  # type: ignore[assignment]
                 head = stream.read(512)
                 if _looks_like_xml(head):
-                    reader = _read_xml(stream, head, self.encoding)
+                    reader = _read_xml(stream, head, self.encoding, str(self.path))
                 else:
-                    reader = _read_delimited(stream, head, self.encoding)
+                    reader = _read_delimited(stream, head, self.encoding, str(self.path))
                 kind = next(reader)
                 assert isinstance(kind, str)
                 self.format = kind + (", gzip-compressed" if compressed else "")
@@ -144,7 +140,7 @@ def _text_lines(stream: IO[bytes], head: bytes, encoding: str | None) -> Iterato
             raise FeedError(number, f"not valid {'UTF-8' if encoding is None else codec} text{hint}") from None
 
 
-def _read_delimited(stream: IO[bytes], head: bytes, encoding: str | None) -> Iterator[str | FeedProduct | FeedProblem]:
+def _read_delimited(stream: IO[bytes], head: bytes, encoding: str | None, name: str) -> Iterator[str | FeedProduct | Problem]:
     lines = _text_lines(stream, head, encoding)
     header_line = 0
     text = ""
@@ -178,7 +174,8 @@ def _read_delimited(stream: IO[bytes], head: bytes, encoding: str | None) -> Ite
             if not any(cell.strip() for cell in row):
                 continue
             if len(row) != len(header):
-                yield FeedProblem(
+                yield Problem(
+                    name,
                     start,
                     f"{len(row)} fields, the header has {len(header)} (a value with an unquoted {_delimiter_name(delimiter)} or line break?)",
                 )
@@ -190,7 +187,7 @@ def _read_delimited(stream: IO[bytes], head: bytes, encoding: str | None) -> Ite
 
             product_id = cell("id")
             if not product_id:
-                yield FeedProblem(start, "no id")
+                yield Problem(name, start, "no id")
                 continue
             product_type, google = cell("product_type"), cell("google_product_category")
             yield FeedProduct(
@@ -208,12 +205,13 @@ class _FeedTarget:
     """Collects the products of an RSS or Atom feed as the parser streams it (direct children of
     each <item> or <entry> only: nested values such as <g:shipping><g:country> are not fields)."""
 
-    def __init__(self) -> None:
+    def __init__(self, name: str) -> None:
+        self._name = name
         self.line: Callable[[], int] = lambda: 0
         self.depth = 0
         self.root: str | None = None
         self.items = 0
-        self.ready: list[FeedProduct | FeedProblem] = []
+        self.ready: list[FeedProduct | Problem] = []
         self._item_depth = 0
         self._item_line = 0
         self._fields: dict[str, list[str]] | None = None
@@ -267,11 +265,11 @@ class _FeedTarget:
         if text:
             self._fields.setdefault(name, []).append(text)
 
-    def _product(self, fields: dict[str, list[str]]) -> FeedProduct | FeedProblem:
+    def _product(self, fields: dict[str, list[str]]) -> FeedProduct | Problem:
         ids = fields.get("g:id")
         if not ids:
             hint = f" (the g: prefix must stand for {GOOGLE_NS})" if self._other_ids else ""
-            return FeedProblem(self._item_line, f"no <g:id>{hint}")
+            return Problem(self._name, self._item_line, f"no <g:id>{hint}")
 
         def first(*names: str) -> str:
             return next((fields[name][0] for name in names if fields.get(name)), "")
@@ -293,8 +291,8 @@ def _split_tag(tag: str) -> tuple[str | None, str]:
     return None, tag
 
 
-def _read_xml(stream: IO[bytes], head: bytes, encoding: str | None) -> Iterator[str | FeedProduct | FeedProblem]:
-    target = _FeedTarget()
+def _read_xml(stream: IO[bytes], head: bytes, encoding: str | None, name: str) -> Iterator[str | FeedProduct | Problem]:
+    target = _FeedTarget(name)
     try:
         parser = DefusedXMLParser(target=target, encoding=encoding)
     except LookupError:
