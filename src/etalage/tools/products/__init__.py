@@ -37,7 +37,7 @@ category's slug or label ("Dogs") means that category. `--map TEXT=SLUG` on the 
 adds keys and wins over the rules' keys.
 
 The catalogue is written as a rule file (default: catalog-feed.toml in the rules folder): a
-[catalog] table of `id = { category = "...", path = "/p/..." }`, `path` being the path of the
+table `[catalog.ID]` per product with `category = "..."` and `path = "/p/..."`, the path of the
 product's `link`, so a running Etalage picks it up through its hot reload, learns product views
 from product page URLs and finds cards' products by their links. A product also listed in
 another rule file's [catalog] (with `lasts_days`, say) gets its keys from both: the rules win
