@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import io
 from pathlib import Path
 
 import pytest
@@ -224,10 +225,25 @@ def test_feed_xml_that_cannot_be_read_is_refused_whole(tmp_path, data, line, rea
     assert (caught.value.line, caught.value.reason) == (line, reason)
 
 
-def test_feed_xml_is_read_as_a_stream(tmp_path):
+class CountingFile(io.BytesIO):
+    """A file that counts the bytes read from it."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.bytes_read = 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        data = super().read(size)
+        self.bytes_read += len(data)
+        return data
+
+
+def test_feed_xml_is_read_as_a_stream():
     items = "".join(f"<item><g:id>p{n}</g:id><g:product_type>Dogs</g:product_type></item>\n" for n in range(30000))
-    path = write(tmp_path, "feed.xml", f"<rss {G}><channel>\n{items}</channel></rss>")
-    assert path.stat().st_size > 1 << 20  # more than one chunk
-    feed = iter(Feed(path))
-    assert next(feed) == FeedProduct(2, "p0", product_types=("Dogs",))
-    assert sum(1 for _ in feed) == 29999
+    data = f"<rss {G}><channel>\n{items}</channel></rss>".encode()
+    assert len(data) > 1 << 20  # more than one chunk
+    file = CountingFile(data)
+    products = Feed(Path("feed.xml")).read(file)  # the path only names the feed
+    assert next(products) == FeedProduct(2, "p0", product_types=("Dogs",))
+    assert file.bytes_read < len(data)  # the first product comes before the whole file is read
+    assert sum(1 for _ in products) == 29999

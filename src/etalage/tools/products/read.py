@@ -64,22 +64,26 @@ class Feed:
     def __iter__(self) -> Iterator[FeedProduct | Problem]:
         try:
             with open(self.path, "rb") as raw:
-                stream: IO[bytes] = raw
-                compressed = raw.read(2) == b"\x1f\x8b"
-                raw.seek(0)
-                if compressed:
-                    stream = gzip.open(raw, "rb")  # type: ignore[assignment]
-                head = stream.read(512)
-                if _looks_like_xml(head):
-                    reader = _read_xml(stream, head, self.encoding, str(self.path))
-                else:
-                    reader = _read_delimited(stream, head, self.encoding, str(self.path))
-                kind = next(reader)
-                assert isinstance(kind, str)
-                self.format = kind + (", gzip-compressed" if compressed else "")
-                yield from reader  # type: ignore[misc]
+                yield from self.read(raw)
         except (OSError, EOFError) as exc:  # unreadable, or a damaged gzip file
             raise FeedError(0, f"cannot be read ({exc})") from None
+
+    def read(self, raw: IO[bytes]) -> Iterator[FeedProduct | Problem]:
+        """The products and bad rows of this feed from `raw`, the file opened (seekable, binary)."""
+        stream = raw
+        compressed = raw.read(2) == b"\x1f\x8b"
+        raw.seek(0)
+        if compressed:
+            stream = gzip.open(raw, "rb")  # type: ignore[assignment]
+        head = stream.read(512)
+        if _looks_like_xml(head):
+            reader = _read_xml(stream, head, self.encoding, str(self.path))
+        else:
+            reader = _read_delimited(stream, head, self.encoding, str(self.path))
+        kind = next(reader)
+        assert isinstance(kind, str)
+        self.format = kind + (", gzip-compressed" if compressed else "")
+        yield from reader  # type: ignore[misc]
 
 
 def _looks_like_xml(head: bytes) -> bool:
