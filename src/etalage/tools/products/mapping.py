@@ -16,7 +16,7 @@ def _segments(text: str) -> list[str]:
 
 
 class CategoryMap:
-    """Which of the site's categories a product's feed categories mean (see the module docstring)."""
+    """Which of the site's categories a product's feed categories mean (see the package docstring, etalage.tools.products)."""
 
     def __init__(self, mapping: Mapping[str, str], labels: Mapping[str, str]) -> None:
         self._keys = {" > ".join(_segments(text)): slug for text, slug in mapping.items() if _segments(text)}
@@ -51,6 +51,3 @@ class CategoryMap:
             if slug is not None:
                 return slug
         return None
-
-
-# ---------------------------------------------------------------------------------------------
