@@ -194,7 +194,8 @@ def _profile_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
-    from etalage.tools.importer import ImportFileError, detect_format, run_import
+    from etalage.tools.customers.command import run_import
+    from etalage.tools.customers.read import ImportFileError, detect_format
 
     flags = {"rules_dir": Path(args.rules) if args.rules else None, "redis_url": args.redis_url, "profiles_file": args.profiles_file}
     if args.profiles_file:
@@ -225,7 +226,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
 
 def _cmd_import_products(args: argparse.Namespace) -> int:
-    from etalage.tools.feeds import import_products, parse_mapping
+    from etalage.tools.products.command import import_products, parse_mapping
 
     rules = (
         Path(args.rules) if args.rules else Path(os.environ["ETALAGE_RULES_DIR"]) if "ETALAGE_RULES_DIR" in os.environ else _default_rules()
@@ -279,7 +280,7 @@ def _parser() -> argparse.ArgumentParser:
     _profile_arguments(previewing)
     previewing.set_defaults(handler=_cmd_rules_preview)
 
-    from etalage.tools.importer import __doc__ as import_doc
+    from etalage.tools.customers import __doc__ as import_doc
 
     importing = commands.add_parser(
         "import",
@@ -303,7 +304,7 @@ def _parser() -> argparse.ArgumentParser:
     importing.add_argument("--format", choices=("csv", "jsonl"), help="the file's format (default: from its extension)")
     importing.set_defaults(handler=_cmd_import)
 
-    from etalage.tools.feeds import __doc__ as feeds_doc
+    from etalage.tools.products import __doc__ as feeds_doc
 
     products = commands.add_parser(
         "import-products",

@@ -1,0 +1,126 @@
+"""Checking a customer's fields against the rule set, and turning good ones into profile events."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from etalage.problems import closest
+from etalage.profiles.profile import Event
+from etalage.rules.ruleset import RuleSet
+
+__all__ = ["BadField", "Checker"]
+
+MAX_ID_LENGTH = 128
+MAX_NAME_LENGTH = 100
+# A date more than this far ahead is a mistake (a day and month swapped, a wrong year).
+_FUTURE_SLACK = 24 * 3600.0
+_NO_SPACE_OR_CONTROL = re.compile(r"[^\s\x00-\x1f\x7f-\x9f]+")
+_PRINTABLE = re.compile(r"[^\x00-\x1f\x7f-\x9f]+")
+_PRINTABLE_NO_BAR = re.compile(r"[^\x00-\x1f\x7f-\x9f|]+")
+
+
+class BadField(Exception):
+    """One field of one row is wrong; the message is the reason."""
+
+
+class Checker:
+    """Validates fields against the rule set and turns good ones into profile events."""
+
+    def __init__(self, ruleset: RuleSet, now: float | None = None) -> None:
+        self.categories = frozenset(ruleset.site.labels)
+        self._category_list = ruleset.site.categories
+        self.catalog = ruleset.catalog
+        self.now = time.time() if now is None else now
+        # Exports repeat the same few thousand dates: parse each once.
+        self._dates: dict[str, tuple[float, str]] = {}
+
+    def customer_id(self, text: str) -> str:
+        if not text:
+            raise BadField("customer_id is missing")
+        if len(text) > MAX_ID_LENGTH:
+            raise BadField(f"customer_id is longer than {MAX_ID_LENGTH} characters")
+        if not _NO_SPACE_OR_CONTROL.fullmatch(text):
+            raise BadField(f"customer_id {text!r} contains spaces or control characters")
+        return text
+
+    def segment(self, text: str) -> str:
+        if not text:
+            raise BadField("a segment name is empty")
+        if len(text) > MAX_NAME_LENGTH or not _PRINTABLE_NO_BAR.fullmatch(text):
+            raise BadField(f"segment {text!r} must be at most {MAX_NAME_LENGTH} printable characters, without '|'")
+        return text
+
+    def category(self, text: str, what: str = "category") -> str:
+        if text not in self.categories:
+            close = closest(text, self.categories, cutoff=0.75)
+            hint = f" (did you mean {close!r}?)" if close else ""
+            raise BadField(f"{what} {text!r} is not a category of the rule set{hint} (categories are: {', '.join(self._category_list)})")
+        return text
+
+    def date(self, text: str) -> tuple[float, str]:
+        """Unix time and the day (UTC) of an ISO 8601 date or date-time; naive times are UTC."""
+        known = self._dates.get(text)
+        if known is not None:
+            return known
+        if len(self._dates) >= 4096:
+            self._dates.clear()
+        self._dates[text] = parsed = self._parse_date(text)
+        return parsed
+
+    def _parse_date(self, text: str) -> tuple[float, str]:
+        if not text:
+            raise BadField("date is missing")
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            raise BadField(f"date {text!r} is not an ISO 8601 date (2026-03-01 or 2026-03-01T14:30:00)") from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        at = moment.timestamp()
+        if at > self.now + _FUTURE_SLACK:
+            raise BadField(f"date {text!r} is in the future")
+        return at, datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d")
+
+    def quantity(self, value: Any) -> int:
+        if value is None or value == "":
+            return 1
+        if isinstance(value, str) and value.isascii() and value.isdigit():
+            number = int(value)
+        elif isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        else:
+            raise BadField(f"quantity must be a whole number of at least 1, got {value!r}")
+        if number < 1:
+            raise BadField(f"quantity must be a whole number of at least 1, got {value!r}")
+        return number
+
+    def purchase(self, order: str, sku: str, category: str, date: str, quantity: Any) -> Event:
+        if not sku:
+            raise BadField("sku is missing")
+        if len(sku) > MAX_ID_LENGTH or not _PRINTABLE.fullmatch(sku):
+            raise BadField(f"sku {sku!r} must be at most {MAX_ID_LENGTH} printable characters")
+        if category:
+            self.category(category)
+        else:
+            product = self.catalog.get(sku)
+            if product is None:
+                raise BadField(f"no category, and sku {sku!r} is not in the rule set's catalog to take it from")
+            category = product.category
+        at, day = self.date(date)
+        count = self.quantity(quantity)
+        if len(order) > MAX_ID_LENGTH:
+            raise BadField(f"order is longer than {MAX_ID_LENGTH} characters")
+        # One derived order per customer and day: re-imports find the same order lines again, and
+        # the lines of one day's order (which an export without order ids cannot tell apart) count
+        # as one order for the customer's lifecycle.
+        return Event("purchase", sku, at, {"order": order or f"import:{day}", "category": category, "quantity": count})
+
+    def base_events(self, customer_id: str, segments: Iterable[str], newsletters: Iterable[str]) -> list[Event]:
+        events = [Event("customer", customer_id, self.now)]
+        events += [Event("segment", name, self.now) for name in dict.fromkeys(segments)]
+        events += [Event("newsletter_subscribe", category, self.now) for category in dict.fromkeys(newsletters)]
+        return events

@@ -1,0 +1,152 @@
+"""The catalogue entries for a feed's products: category and page path of each, checked against the rules' own [catalog]."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from urllib.parse import quote, urlsplit
+
+from etalage.problems import Problem
+from etalage.rules.model import Product
+from etalage.tools.products.mapping import CategoryMap
+from etalage.tools.products.read import FeedProduct
+
+__all__ = ["CatalogEntry", "CatalogImport", "build_catalog"]
+
+_UNSAFE_IN_PATH = re.compile(r"[\s\x00-\x1f\x7f]")
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogEntry:
+    id: str
+    category: str | None
+    path: str | None
+    title: str
+
+
+@dataclass
+class CatalogImport:
+    format: str = ""
+    products: int = 0  # products read from the feed
+    unmapped: int = 0  # products left out for want of a category
+    entries: list[CatalogEntry] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    notes: list[Problem] = field(default_factory=list)
+
+
+def _page_path(link: str) -> str | None:
+    """The path to write for a product's link: the link's path, as the feed spells it."""
+    if not link:
+        return None
+    try:
+        parts = urlsplit(link)
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    path = _UNSAFE_IN_PATH.sub(lambda m: quote(m.group()), parts.path or "/")
+    return path if not path.startswith("//") else None
+
+
+def build_catalog(
+    items: Iterable[FeedProduct | Problem], categories: CategoryMap, known: Mapping[str, Product], *, file: str
+) -> CatalogImport:
+    """The catalogue entries for the feed's products. `known` is the rules' own [catalog] (the
+    generated file left out): where it gives a product's category or path, that stays. `file`
+    names the feed in problems."""
+    result = CatalogImport()
+    seen: dict[str, int] = {}
+    known_pages = {Product.page_key(p.path): product_id for product_id, p in known.items() if p.path}
+    candidates: list[tuple[FeedProduct, str | None, str | None]] = []
+    for item in items:
+        if isinstance(item, Problem):
+            result.problems.append(item)
+            continue
+        result.products += 1
+        if item.id in seen:
+            result.problems.append(
+                Problem(file, item.line, f"product {item.id!r} is listed again (first at line {seen[item.id]}); left out")
+            )
+            continue
+        seen[item.id] = item.line
+        product = known.get(item.id)
+        category = categories.category(item.category_texts)
+        if product is not None and category is not None and category != product.category:
+            result.problems.append(
+                Problem(
+                    file,
+                    item.line,
+                    f"product {item.id!r}: the feed's category maps to {category!r}, but the rules' [catalog] puts it in {product.category!r}; kept {product.category!r}",
+                )
+            )
+            category = None
+        elif product is not None and category is None:
+            pass  # the rules give it
+        elif category is None:
+            result.problems.append(Problem(file, item.line, _unmapped(item)))
+            result.unmapped += 1
+            continue
+        path = _page_path(item.link)
+        if item.link and path is None:
+            result.problems.append(
+                Problem(file, item.line, f"product {item.id!r}: link {item.link!r} is not the http(s) URL of a page; no path written")
+            )
+        elif path == "/":
+            result.problems.append(
+                Problem(file, item.line, f"product {item.id!r}: link {item.link!r} is the shop's home page; no path written")
+            )
+            path = None
+        if path is not None and product is not None and product.path is not None:
+            if Product.page_key(path) != Product.page_key(product.path):
+                result.problems.append(
+                    Problem(
+                        file,
+                        item.line,
+                        f"product {item.id!r}: the feed's link path {path!r} differs from 'path' {product.path!r} in the rules' [catalog]; kept {product.path!r}",
+                    )
+                )
+                path = None
+            else:
+                path = product.path  # the same page: spelled as the rules spell it, so the two agree
+        if path is not None:
+            owner = known_pages.get(Product.page_key(path))
+            if owner is not None and owner != item.id:
+                result.problems.append(
+                    Problem(
+                        file,
+                        item.line,
+                        f"product {item.id!r}: link path {path!r} is the page of product {owner!r} in the rules' [catalog]; no path written",
+                    )
+                )
+                path = None
+        candidates.append((item, category, path))
+    # Several products on one page (the product in the query string, say): none of them gets it.
+    pages: dict[str | None, list[FeedProduct]] = {}
+    for item, _category, path in candidates:
+        if path is not None:
+            pages.setdefault(Product.page_key(path), []).append(item)
+    for page, sharing in pages.items():
+        if len(sharing) > 1:
+            others = ", ".join(repr(other.id) for other in sharing[1:4]) + (", ..." if len(sharing) > 4 else "")
+            result.notes.append(
+                Problem(
+                    file,
+                    sharing[0].line,
+                    f"note: {len(sharing)} products link to the page {page!r} ({sharing[0].id!r}, {others}): no path written for them; their views are not learned from the URL",
+                )
+            )
+    for item, category, path in candidates:
+        if path is not None and len(pages[Product.page_key(path)]) > 1:
+            path = None
+        if category is not None or path is not None:
+            result.entries.append(CatalogEntry(item.id, category, path, item.title))
+    return result
+
+
+def _unmapped(item: FeedProduct) -> str:
+    said = [f"product_type {text!r}" for text in item.product_types] + [
+        f"google_product_category {text!r}" for text in item.google_categories
+    ]
+    what = " / ".join(said) if said else "no product_type or google_product_category"
+    return f"no category for product {item.id!r} ({what}); left out (map it in [catalog_feed] categories, or with --map 'TEXT=CATEGORY')"
