@@ -84,3 +84,13 @@ def test_didomi_malformed_token_means_no(value):
 def test_didomi_conflicting_cookies_mean_no():
     refused = b64(didomi_token(enabled=(), disabled=("create_content_profile", "select_personalized_content")))
     assert not granted(DIDOMI, f"didomi_token={b64(didomi_token())}; didomi_token={refused}")
+
+
+def test_didomi_a_deeply_nested_token_means_no_and_raises_nothing():
+    nested = base64.b64encode(b'{"purposes": ' + b"[" * 5000 + b"]" * 5000 + b"}").decode()
+    consent = read(DIDOMI, f"didomi_token={nested}")
+    assert not consent.granted and "could not be read" in consent.reason
+
+
+def test_didomi_an_oversized_token_means_no():
+    assert not granted(DIDOMI, f"didomi_token={b64(didomi_token() | {'padding': 'x' * 20000})}")

@@ -1,5 +1,7 @@
 """OneTrust: the OptanonConsent query string, its groups, interaction, reconsent and GPC flags."""
 
+import pytest
+
 from etalage.consent import ConsentPolicy, OneTrustSettings
 from tests.support.config import ACCEPT_ONETRUST, REJECT_ONETRUST
 from tests.support.consent import granted
@@ -48,3 +50,31 @@ def test_onetrust_group_listed_twice_with_different_flags_means_no():
 
 def test_onetrust_field_repeated_with_different_values_means_no():
     assert not granted(ONETRUST, f"OptanonConsent={ACCEPT_ONETRUST}&groups=C0004%3A0")
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("interactionCount", "%201"),
+        ("interactionCount", "1_0"),
+        ("interactionCount", "%D9%A1"),  # an Arabic-Indic one, which int() reads as 1
+        ("interactionCount", "-1"),
+        ("isGpcEnabled", "%2B1"),
+        ("isGpcEnabled", ""),
+        ("AwaitingReconsent", "false%20"),
+        ("AwaitingReconsent", "FALSE"),
+    ],
+)
+def test_onetrust_a_field_that_is_not_exactly_what_onetrust_writes_means_no(field, value):
+    fields = dict(pair.split("=", 1) for pair in ACCEPT_ONETRUST.split("&"))
+    fields[field] = value
+    assert not granted(ONETRUST, "OptanonConsent=" + "&".join(f"{k}={v}" for k, v in fields.items()))
+
+
+def test_onetrust_an_empty_alert_box_closed_cookie_is_no_interaction():
+    value = ACCEPT_ONETRUST.replace("interactionCount=1", "interactionCount=0")
+    assert not granted(ONETRUST, f"OptanonConsent={value}; OptanonAlertBoxClosed=")
+
+
+def test_onetrust_a_group_flag_with_a_space_means_no():
+    assert not granted(ONETRUST, "OptanonConsent=" + ACCEPT_ONETRUST.replace("C0004%3A1", "C0004%3A%201"))

@@ -40,7 +40,21 @@ def test_read_consent_identical_duplicate_cookies_count_once():
 
 
 def test_read_consent_one_present_source_can_grant():
-    assert granted(ONETRUST_AND_TCF, f"euconsent-v2={TCF_ACCEPT_ALL}")
+    assert granted(ONETRUST_AND_TCF, f"OptanonConsent={ACCEPT_ONETRUST}")
+
+
+def test_read_consent_a_tcf_string_alone_does_not_grant():
+    consent = read(ONETRUST_AND_TCF, f"euconsent-v2={TCF_ACCEPT_ALL}")
+    assert not consent.granted and "TCF alone" in consent.reason
+
+
+@pytest.mark.parametrize("gpc", ["1", " 1", "1, 1", "1,1", "?1", "true"])
+def test_read_consent_any_sec_gpc_value_but_0_is_an_objection(gpc):
+    assert not granted(ONETRUST, f"OptanonConsent={ACCEPT_ONETRUST}", gpc=gpc)
+
+
+def test_read_consent_sec_gpc_0_is_no_objection():
+    assert granted(ONETRUST, f"OptanonConsent={ACCEPT_ONETRUST}", gpc="0")
 
 
 def test_read_consent_every_present_source_must_grant():

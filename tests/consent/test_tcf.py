@@ -6,7 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from etalage.consent import ConsentPolicy, TcDecodeError, TcfSettings, decode_tc_string
+from etalage.consent import Consent, ConsentPolicy, TcDecodeError, TcfSettings, decode_tc_string
+from etalage.consent.base import Refusal
+from etalage.consent.tcf import read_tcf
+from etalage.http.cookies import parse_cookie_header
 from tests.support.consent import (
     ACCEPT_CORE,
     ACCEPT_PUBLISHER,
@@ -16,13 +19,24 @@ from tests.support.consent import (
     TCF_POLICY_2,
     TCF_REJECT_ALL,
     bits_to_base64url,
-    granted,
-    read,
     tc_core,
     tc_publisher,
 )
 
 TCF = ConsentPolicy(sources=("tcf",))
+
+
+def read(policy: ConsentPolicy, header: str) -> Consent:
+    """What the TCF reader alone says (read_consent never lets a TCF string grant on its own: test_read.py)."""
+    try:
+        reason = read_tcf(policy.tcf, parse_cookie_header(header))
+    except Refusal as refusal:
+        return Consent(False, str(refusal))
+    return Consent(reason is not None, reason or "no TCF cookie")
+
+
+def granted(policy: ConsentPolicy, header: str) -> bool:
+    return read(policy, header).granted
 
 
 def test_decode_tc_string_accept_all_vector():

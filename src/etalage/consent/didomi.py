@@ -15,6 +15,9 @@ from etalage.types import CookieJar
 
 __all__ = ["decode_didomi_token", "read_didomi"]
 
+# Real tokens are a few hundred bytes to a few KiB; a cookie can carry 4 KiB at most.
+_MAX_TOKEN = 16 * 1024
+
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result: dict[str, Any] = {}
@@ -28,6 +31,8 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 def decode_didomi_token(raw: str) -> dict[str, Any]:
     """The JSON object in a didomi_token value: base64, standard or URL-safe, padding optional."""
     text = unquote(raw).strip()
+    if len(text) > _MAX_TOKEN:
+        raise ValueError(f"longer than {_MAX_TOKEN} characters")
     if not re.fullmatch(r"[A-Za-z0-9+/_-]+={0,2}", text):
         raise ValueError("not base64 text")
     body = text.rstrip("=").replace("-", "+").replace("_", "/")
@@ -55,7 +60,7 @@ def read_didomi(settings: DidomiSettings, jar: CookieJar) -> str | None:
         for name, value in (("enabled", enabled), ("disabled", disabled)):
             if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
                 raise ValueError(f"'purposes.{name}' is not a list of purpose ids")
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+    except (ValueError, binascii.Error, UnicodeDecodeError, RecursionError) as exc:
         raise Refusal(f"{where}: the value could not be read ({exc})") from None
     refused = [purpose for purpose in settings.purposes if purpose in disabled]
     if refused:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qsl
 
 from etalage.consent.base import Refusal, plural, single
@@ -9,6 +10,9 @@ from etalage.consent.policy import OneTrustSettings
 from etalage.types import CookieJar
 
 __all__ = ["read_onetrust"]
+
+# OneTrust writes interactionCount as plain ASCII digits; int() would also take " 1", "1_0" or "١".
+_COUNT = re.compile(r"[0-9]{1,9}")
 
 
 def read_onetrust(settings: OneTrustSettings, jar: CookieJar) -> str | None:
@@ -20,22 +24,34 @@ def read_onetrust(settings: OneTrustSettings, jar: CookieJar) -> str | None:
     for key, value in parse_qsl(raw, keep_blank_values=True):
         if fields.setdefault(key, value) != value:
             raise Refusal(f"{where}: '{key}' appears twice with different values")
-    if fields.get("isGpcEnabled") == "1":
+    # Every field must say exactly what OneTrust writes for a choice; anything else is not a clear yes.
+    gpc = fields.get("isGpcEnabled", "0")
+    if gpc == "1":
         raise Refusal(f"{where}: OneTrust recorded Global Privacy Control (an objection to profiling)")
-    if fields.get("AwaitingReconsent", "false").lower() == "true":
+    if gpc != "0":
+        raise Refusal(f"{where}: isGpcEnabled is {gpc!r}, neither 0 nor 1")
+    awaiting = fields.get("AwaitingReconsent", "false")
+    if awaiting == "true":
         raise Refusal(f"{where}: OneTrust is waiting for the visitor to choose again")
-    try:
-        interacted = int(fields.get("interactionCount", "0")) >= 1
-    except ValueError:
-        interacted = False
-    if not interacted and "OptanonAlertBoxClosed" not in jar:
+    if awaiting != "false":
+        raise Refusal(f"{where}: AwaitingReconsent is {awaiting!r}, neither true nor false")
+    count = fields.get("interactionCount", "0")
+    if not _COUNT.fullmatch(count):
+        raise Refusal(f"{where}: interactionCount is {count!r}, not a count")
+    if int(count) < 1 and not _closed_banner(jar):
         raise Refusal(f"{where}: the visitor has not made a choice in the consent banner yet")
     flags: dict[str, set[str]] = {}
     for pair in fields.get("groups", "").split(","):
         group, _, flag = pair.partition(":")
-        flags.setdefault(group.strip(), set()).add(flag.strip())
+        flags.setdefault(group, set()).add(flag)
     # A group listed twice with different flags is not a clear yes.
     missing = [group for group in settings.groups if flags.get(group) != {"1"}]
     if missing:
         raise Refusal(f"{where}: the visitor did not allow {plural('group', missing)}")
     return f"{where}: the visitor allowed {plural('group', settings.groups)}"
+
+
+def _closed_banner(jar: CookieJar) -> bool:
+    """OneTrust sets OptanonAlertBoxClosed (a date) once the visitor closed the banner with a choice."""
+    values = jar.get("OptanonAlertBoxClosed") or []
+    return bool(values) and all(value.strip() for value in values)

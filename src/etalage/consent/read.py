@@ -32,9 +32,10 @@ READERS: dict[str, Reader] = {
 
 def read_consent(policy: ConsentPolicy, jar: CookieJar, sec_gpc: str | None) -> Consent:
     """The visitor's consent to personalization; see the docstring of etalage.consent for the rules."""
-    if sec_gpc is not None and sec_gpc.strip() == "1":
+    if sec_gpc is not None and sec_gpc.strip() not in ("", "0"):
+        # "1" is the signal; a list ("1, 1", or the header sent twice) or anything else is not a clear absence of it.
         return Consent(False, "the browser sent Sec-GPC: 1 (Global Privacy Control), an objection to profiling that overrides any cookie")
-    granted = []
+    granted: list[tuple[str, str]] = []
     for source in policy.sources:
         try:
             reason = READERS[source](getattr(policy, source), jar)
@@ -48,8 +49,14 @@ def read_consent(policy: ConsentPolicy, jar: CookieJar, sec_gpc: str | None) -> 
                 f"consent source {source!r}: reading its cookie failed inside Etalage ({type(exc).__name__}, see the log), so no consent",
             )
         if reason is not None:
-            granted.append(reason)
+            granted.append((source, reason))
     if not granted:
         names = ", ".join(policy.cookies)
         return Consent(False, f"no consent recorded: the visitor sent no consent cookie ({names})")
-    return Consent(True, "; ".join(granted))
+    if all(source == "tcf" for source, _ in granted):
+        # As the loader refuses TCF as the only source (the Dutch DPA's reading), a TCF string alone never grants.
+        others = ", ".join(source for source in policy.sources if source != "tcf")
+        return Consent(
+            False, f"only a TCF consent string arrived; TCF alone is not consent, the visitor's choice in {others} is needed too"
+        )
+    return Consent(True, "; ".join(reason for _, reason in granted))
