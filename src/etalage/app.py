@@ -17,7 +17,8 @@ from etalage.http.proxy import Proxy
 from etalage.http.shedding import LoadShedder
 from etalage.http.upstream import create_upstream
 from etalage.metrics import Metrics
-from etalage.profiles.store import MemoryStore, ProfileStore
+from etalage.profiles.memory import MemoryStore
+from etalage.profiles.store import ProfileStore
 from etalage.rules.rulebook import RuleBook
 from etalage.settings import Settings, SettingsError
 from etalage.tokens import VisitorSigner

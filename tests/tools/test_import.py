@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from etalage.cli import main
+from etalage.profiles.memory import MemoryStore
 from etalage.profiles.profile import Event, Profile, Purchase
-from etalage.profiles.store import MemoryStore, StoreError
+from etalage.profiles.store import StoreError
 from etalage.rules.loader import load_rules
 from etalage.tools.importer import Checker, Record, _Progress, import_records, run_import
 from tests.support.config import DATA as TEST_DATA
