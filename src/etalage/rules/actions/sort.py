@@ -37,6 +37,8 @@ from etalage.rules.actions.base import Action, CompileContext, PageContext, enco
 from etalage.rules.fields import Fields
 from etalage.rules.model import BlockDef, Site
 
+__all__ = ["Sort"]
+
 EXCLUDED = ("demote", "hide")
 
 
