@@ -13,8 +13,8 @@ from selectolax.lexbor import LexborHTMLParser
 
 from etalage.app import create_app
 from etalage.demo.shop import customer_id_for
+from etalage.profiles.memory import MemoryStore
 from etalage.profiles.profile import Event
-from etalage.profiles.store import MemoryStore
 from etalage.tokens import VisitorSigner
 from tests.support.config import ACCEPT_ONETRUST, SECRET, settings_for
 from tests.support.servers import running

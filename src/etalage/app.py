@@ -8,7 +8,6 @@ import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
 from starlette.applications import Starlette
 
 from etalage.control.admin import RESERVED_PREFIX, api_routes, control_routes
@@ -18,7 +17,8 @@ from etalage.http.proxy import Proxy
 from etalage.http.shedding import LoadShedder
 from etalage.http.upstream import create_upstream
 from etalage.metrics import Metrics
-from etalage.profiles.store import MemoryStore, ProfileStore
+from etalage.profiles.memory import MemoryStore
+from etalage.profiles.store import ProfileStore
 from etalage.rules.rulebook import RuleBook
 from etalage.settings import Settings, SettingsError
 from etalage.tokens import VisitorSigner
@@ -53,7 +53,7 @@ def create_store(settings: Settings) -> ProfileStore:
     return MemoryStore(retention=settings.retention_seconds, path=Path(settings.profiles_file) if settings.profiles_file else None)
 
 
-def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None, store: ProfileStore | None = None) -> Etalage:
+def create_app(settings: Settings, *, store: ProfileStore | None = None) -> Etalage:
     """Build Etalage; raises SettingsError or RuleSetError (with every problem) when it cannot run."""
     if not settings.upstream:
         raise SettingsError("upstream: not set (ETALAGE_UPSTREAM or --upstream), e.g. http://127.0.0.1:8080")
@@ -65,9 +65,7 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
     rules = RuleBook(settings.rules_dir)
     metrics = Metrics()
     profiles = store if store is not None else create_store(settings)
-    upstream = create_upstream(
-        settings.upstream_client, settings.upstream_origin, settings.connect_timeout, settings.read_timeout, transport
-    )
+    upstream = create_upstream(settings.upstream_client, settings.upstream_origin, settings.connect_timeout, settings.read_timeout)
     shedder = LoadShedder(settings.overload_lag)
     signer = VisitorSigner(settings.secret)
     previews = PreviewSigner(settings.admin_token)

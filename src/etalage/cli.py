@@ -11,11 +11,14 @@ import os
 import secrets
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypedDict
 
 import httpx
 import uvicorn
+from starlette.types import ASGIApp
+from uvicorn.config import LifespanType
 
 from etalage.app import create_app, create_store
 from etalage.control.preview import PreviewSigner
@@ -36,12 +39,20 @@ def _default_rules() -> Path:
     return _PROJECT_RULES if _PROJECT_RULES.is_dir() else Path("rules")
 
 
+class _UvicornOptions(TypedDict):
+    lifespan: LifespanType
+    server_header: bool
+    date_header: bool
+    proxy_headers: bool
+    access_log: bool
+
+
 # Etalage forwards the origin's own Date and Server headers, and handles X-Forwarded-* itself.
-_UVICORN = {"lifespan": "on", "server_header": False, "date_header": False, "proxy_headers": False, "access_log": False}
+_UVICORN: _UvicornOptions = {"lifespan": "on", "server_header": False, "date_header": False, "proxy_headers": False, "access_log": False}
 
 
-def _server(app: object, host: str, port: int, log_level: str) -> uvicorn.Server:
-    return uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level=log_level, **_UVICORN))  # type: ignore[arg-type]
+def _server(app: ASGIApp, host: str, port: int, log_level: str) -> uvicorn.Server:
+    return uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level=log_level, **_UVICORN))
 
 
 def _demo_secret(state_dir: Path) -> str:
@@ -336,8 +347,9 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=os.environ.get("ETALAGE_LOG_LEVEL", "info").upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler: Callable[[argparse.Namespace], int] = args.handler  # set_defaults(handler=_cmd_...) on each command
     try:
-        return args.handler(args)
+        return handler(args)
     except (SettingsError, RuleSetError, StoreError, ProfileDecodeError, OSError) as exc:
         print(f"etalage: {exc}", file=sys.stderr)
         return 2

@@ -3,11 +3,12 @@
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+__all__ = ["Scope", "Message", "Receive", "Send", "RawHeaders", "CookieJar"]
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 # Raw HTTP header list as ASGI and httpx carry it: order and duplicates (Set-Cookie) kept.
 RawHeaders = list[tuple[bytes, bytes]]

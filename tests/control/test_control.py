@@ -6,8 +6,8 @@ import httpx
 import pytest
 
 from etalage.app import create_app
+from etalage.profiles.memory import MemoryStore
 from etalage.profiles.profile import Event
-from etalage.profiles.store import MemoryStore
 from etalage.tokens import VisitorSigner
 from tests.support.config import PROXY_RULES, SECRET, settings_for
 from tests.support.servers import running

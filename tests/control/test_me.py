@@ -18,8 +18,9 @@ import pytest
 from starlette.applications import Starlette
 
 from etalage.control.me import FORM_LIMIT, MeCsrf, me_routes
+from etalage.profiles.memory import MemoryStore
 from etalage.profiles.profile import EVENT_KINDS, Event, Profile
-from etalage.profiles.store import MemoryStore, StoreError
+from etalage.profiles.store import StoreError
 from etalage.rules.loader import load_rules
 from etalage.rules.ruleset import RuleSet
 from etalage.tokens import VisitorSigner

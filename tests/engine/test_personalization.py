@@ -12,8 +12,9 @@ import pytest
 from selectolax.lexbor import LexborHTMLParser
 
 from etalage.app import create_app
+from etalage.profiles.memory import MemoryStore
 from etalage.profiles.profile import Event, Profile
-from etalage.profiles.store import MemoryStore, ProfileStore, StoreError
+from etalage.profiles.store import ProfileStore, StoreError
 from etalage.tokens import VisitorSigner
 from tests.support.config import ACCEPT_ONETRUST, PROXY_RULES, REJECT_ONETRUST, SECRET, settings_for
 from tests.support.origin import HOME

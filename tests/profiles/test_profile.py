@@ -2,8 +2,9 @@ import asyncio
 
 import pytest
 
+from etalage.profiles.memory import MemoryStore
 from etalage.profiles.profile import Event, Profile, ProfileDecodeError
-from etalage.profiles.store import MemoryStore, StoreError
+from etalage.profiles.store import StoreError
 
 
 def test_profile_counts_a_new_visit_after_half_an_hour():

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 
 import pytest
 
+from etalage.profiles.memory import MemoryStore
 from etalage.profiles.profile import Event
 from etalage.profiles.redis import RedisStore
-from etalage.profiles.store import MemoryStore, ProfileStore, StoreError
+from etalage.profiles.store import ProfileStore, StoreError
 from tests.support.redis_server import RedisServer
 
 pytestmark = pytest.mark.anyio

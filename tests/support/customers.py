@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from etalage.cli import main
+from etalage.profiles.memory import MemoryStore
 from etalage.profiles.profile import Profile
-from etalage.profiles.store import MemoryStore
 from tests.support.config import DATA, PROJECT_RULES
 
 __all__ = ["EXPORTS", "RETENTION", "MARCH_1", "run_import_command", "write_lines", "write_jsonl", "load_profile", "stored", "summary"]

@@ -121,7 +121,7 @@ class Personalizer:
         note = explain.append if explain is not None else _ignore
         layout, derived = self._layout(ruleset, ruleset.rules_for(path), visit, body)
         charset = derived.get(("charset", content_type))
-        if charset is None:  # the same for every body the layout serves (etalage.reuse keeps encoding declarations)
+        if not isinstance(charset, str):  # the same for every body the layout serves (etalage.reuse keeps encoding declarations)
             charset = derived[("charset", content_type)] = charset_of(content_type, body)
         page = PageContext(layout, profile, ruleset.site, charset, path, now, visit.language, derived)
         edits: list[Edit] = []

@@ -82,11 +82,12 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from types import MappingProxyType
 
-from selectolax.lexbor import LexborHTMLParser
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from etalage.html.tagscan import FORMATTING, TagScan, scan, start_tag
 
@@ -104,6 +105,7 @@ __all__ = [
 ]
 
 _EMPTY: Mapping[str, str] = MappingProxyType({})
+_NO_BLOCKS: Mapping[str, Block] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,12 +273,15 @@ def analyse(body: bytes, specs: Sequence[BlockSpec]) -> PageLayout:
     try:
         specs = tuple(specs)
     except Exception as exc:  # a broken iterable of specs: nothing to locate
-        return PageLayout(body, _EMPTY, None, (f"specs unusable ({type(exc).__name__})",))
+        return PageLayout(body, _NO_BLOCKS, None, (f"specs unusable ({type(exc).__name__})",))
     try:
+        unanalysable = _unanalysable(body)
+        if unanalysable:
+            return PageLayout(body, _NO_BLOCKS, None, tuple(f"{s.name}: {unanalysable}" for s in specs))
         return _Analysis(body, specs).run()
     except Exception as exc:  # fail open: a bug or a lexbor surprise must not break the page
         reason = f"analysis failed ({type(exc).__name__}: {exc})"[:200]
-        return PageLayout(body, _EMPTY, None, tuple(f"{_spec_name(s)}: {reason}" for s in specs) or (reason,))
+        return PageLayout(body, _NO_BLOCKS, None, tuple(f"{_spec_name(s)}: {reason}" for s in specs) or (reason,))
 
 
 def _spec_name(spec: object) -> str:
@@ -295,11 +300,11 @@ class _Candidate:
     spec: BlockSpec
     lt: int  # '<' of the container's start tag
     block: Block
-    item_nodes: list  # lexbor nodes of the items (for the DOM side of the check)
-    node: object  # lexbor node of the container
+    item_nodes: list[LexborNode]  # lexbor nodes of the items (for the DOM side of the check)
+    node: LexborNode  # lexbor node of the container
     rotate: bool = False  # the last item has no end tag: check that it still ends when moved
     # Every attribute of the start tag, duplicates too: (name, start, end, is the first of its name).
-    attr_ranges: tuple[tuple[str, int, int, bool], ...] = ()
+    attr_ranges: Sequence[tuple[str, int, int, bool]] = ()
 
     @property
     def span(self) -> tuple[int, int]:
@@ -311,31 +316,33 @@ class _Refused(Exception):
 
 
 class _Analysis:
+    """One analysis of one analysable page (see _unanalysable)."""
+
     def __init__(self, body: bytes, specs: tuple[BlockSpec, ...]) -> None:
         self.body = body
         self.specs = specs
         self.base = 3 if body.startswith(b"\xef\xbb\xbf") else 0
         self.data = body[self.base :] if self.base else body
-        self.tree: LexborHTMLParser | None = None
-        self.scan: TagScan | None = None
-        self.end_pos = len(body)
+        self.scan: TagScan = scan(body, self.base)
+        self.end_pos = self._body_end_candidate()
         self.shared = True
-        self._indexes: dict[str, dict] = {}
+        self._indexes: dict[str, dict[LexborNode, int]] = {}
         self._formatting: tuple[list[int], list[tuple[int, int, bytes]]] | None = None  # see _open_formatting
+
+    @cached_property
+    def tree(self) -> LexborHTMLParser:
+        """lexbor's tree of the page, parsed on first use: a page without blocks needs none. The
+        first layer's check edits it through the DOM (_check with fresh=False)."""
+        return _parse(self.data)
 
     # -- driver ------------------------------------------------------------------------------
 
     def run(self) -> PageLayout:
-        body, specs = self.body, self.specs
-        unanalysable = _unanalysable(body)
-        if unanalysable:
-            return PageLayout(body, _EMPTY, None, tuple(f"{s.name}: {unanalysable}" for s in specs))
-        self.scan = scan(body, self.base)
-        self.end_pos = end_pos = self._body_end_candidate()
+        body, specs, end_pos = self.body, self.specs, self.end_pos
         problems: dict[int, str] = {}
         candidates: list[_Candidate] = []
         if specs:
-            self.tree = _parse(self.data)
+            tree = self.tree  # parsed here, outside the per-spec guard: a failed parse fails the analysis
             seen: set[str] = set()
             for index, spec in enumerate(specs):
                 if spec.name in seen:
@@ -343,7 +350,7 @@ class _Analysis:
                     continue
                 seen.add(spec.name)
                 try:
-                    candidates.append(self._locate(index, spec))
+                    candidates.append(self._locate(tree, index, spec))
                 except _Refused as refused:
                     problems[index] = f"{spec.name}: {refused}"
                 except Exception as exc:  # one odd spec must not cost the others
@@ -381,12 +388,8 @@ class _Analysis:
                 return found[-1]
         return len(self.body)
 
-    def _index_of(self, node) -> int | None:
-        """Position of `node` among the document's elements of its tag name, in tree order."""
-        tag = node.tag
-        if not tag or tag.startswith("-"):
-            return None
-        tag = tag.lower()
+    def _index_of(self, node: LexborNode, tag: str) -> int | None:
+        """Position of `node` among the document's elements of its (lower-case) tag name, in tree order."""
         table = self._indexes.get(tag)
         if table is None:
             try:
@@ -397,13 +400,17 @@ class _Analysis:
             self._indexes[tag] = table
         return table.get(node)
 
-    def _start_of(self, node) -> int | None:
+    def _start_of(self, node: LexborNode) -> int | None:
         """Offset of the '<' of the start tag that made `node`, by tag name and occurrence."""
-        index = self._index_of(node)
+        tag = node.tag
+        if not tag or tag.startswith("-"):
+            return None
+        tag = tag.lower()
+        index = self._index_of(node, tag)
         if index is None:
             return None
         try:
-            name = node.tag.lower().encode("utf-8")
+            name = tag.encode("utf-8")
         except Exception:
             return None
         starts = self.scan.starts.get(name)
@@ -434,7 +441,7 @@ class _Analysis:
                 return end
         return None
 
-    def _next_element(self, node, climb: bool):
+    def _next_element(self, node: LexborNode | None, climb: bool) -> LexborNode | None:
         """The element after `node` (its next element sibling; with `climb`, the next one in
         tree order after its subtree)."""
         while node is not None:
@@ -448,9 +455,9 @@ class _Analysis:
                 return None
         return None
 
-    def _locate(self, index: int, spec: BlockSpec) -> _Candidate:
+    def _locate(self, tree: LexborHTMLParser, index: int, spec: BlockSpec) -> _Candidate:
         try:
-            node = self.tree.css_first(spec.selector)
+            node = tree.css_first(spec.selector)
         except Exception as exc:
             raise _Refused(f"invalid selector {spec.selector!r} ({type(exc).__name__})") from None
         if node is None:
@@ -477,10 +484,10 @@ class _Analysis:
             if inner_end is None or inner_end < inner_start:
                 raise _Refused(f"end of <{tag}> not found")
         items: tuple[Item, ...] = ()
-        item_nodes: list = []
+        item_nodes: list[LexborNode] = []
         rotate = False
         if spec.item_selector is not None:
-            items, item_nodes, rotate = self._items(spec, node, inner_start, inner_end)
+            items, item_nodes, rotate = self._items(spec, spec.item_selector, node, inner_start, inner_end)
         start = lt if _beside_insertable(node) else None
         if start is None or end is not None and not self._balanced(inner_start, inner_end):
             end = None
@@ -491,15 +498,19 @@ class _Analysis:
         block = Block(spec.name, tag_end, inner_start, inner_end, items, self.body, start=start, end=end, attrs=attrs)
         return _Candidate(index, spec, lt, block, item_nodes, node, rotate, attr_ranges or ())
 
-    def _items(self, spec: BlockSpec, node, inner_start: int, inner_end: int) -> tuple[tuple[Item, ...], list, bool]:
+    def _items(
+        self, spec: BlockSpec, selector: str, node: LexborNode, inner_start: int, inner_end: int
+    ) -> tuple[tuple[Item, ...], list[LexborNode], bool]:
+        """The items that `selector` (spec.item_selector) finds in the container `node`, their
+        lexbor nodes, and whether moving the last one needs a check (_rotation_holds)."""
         try:
-            matches = node.css(spec.item_selector)
+            matches = node.css(selector)
         except Exception as exc:
-            raise _Refused(f"invalid item selector {spec.item_selector!r} ({type(exc).__name__})") from None
+            raise _Refused(f"invalid item selector {selector!r} ({type(exc).__name__})") from None
         nodes = [m for m in matches if m.parent == node]  # not _direct_matches: the selector error is ours to word
         if not nodes:
             return (), [], False
-        starts = []
+        starts: list[int] = []
         for number, item in enumerate(nodes):
             lt = self._start_of(item)
             if lt is None or lt < inner_start or lt >= inner_end or (starts and lt <= starts[-1]):
@@ -520,7 +531,7 @@ class _Analysis:
             raise _Refused("items hold <form> tags and the page has forms the parser ignores")
         wanted = tuple((attr, attr.lower()) for attr in spec.item_attrs)
         scan_ = self.scan
-        items = []
+        items: list[Item] = []
         previous_end = inner_start
         implicit = False
         for number, item in enumerate(nodes):
@@ -528,7 +539,7 @@ class _Analysis:
             if lt < previous_end:
                 raise _Refused(f"item {number} overlaps the one before it")
             window = starts[number + 1] if number + 1 < len(starts) else inner_end
-            tag = item.tag.lower()
+            tag = (item.tag or "").lower()  # never empty: _start_of found the item's start tag
             gt = scan_.tag_end(lt)
             if gt >= window:
                 raise _Refused(f"item {number} not found in the page bytes")
@@ -544,9 +555,10 @@ class _Analysis:
                     if following is None or (number + 1 < len(nodes) and following == nodes[number + 1]):
                         end = window
                     else:
-                        end = self._start_of(following)
-                        if end is None or end <= gt or end > window:
+                        next_start = self._start_of(following)
+                        if next_start is None or next_start <= gt or next_start > window:
                             raise _Refused(f"end of item {number} not found")
+                        end = next_start
             open_tag = self._open_formatting(previous_end, lt)
             if open_tag is not None:
                 raise _Refused(f"<{open_tag}> left open or closed between items")
@@ -557,12 +569,10 @@ class _Analysis:
             open_tag = self._open_formatting(lt, end)
             if open_tag is not None:
                 raise _Refused(f"item {number} leaves <{open_tag}> open or closes one it did not open")
+            attrs: Mapping[str, str] = _EMPTY
             if wanted:
                 present = item.attributes
-                attrs = {attr: ("" if present[key] is None else present[key]) for attr, key in wanted if key in present}
-                attrs = MappingProxyType(attrs)
-            else:
-                attrs = _EMPTY
+                attrs = MappingProxyType({attr: present[key] or "" for attr, key in wanted if key in present})
             items.append(Item(lt, end, attrs, _links(item) if spec.item_links else ()))
             previous_end = end
         open_tag = self._open_formatting(previous_end, inner_end)
@@ -576,12 +586,12 @@ class _Analysis:
         return tuple(items), nodes, implicit and len(items) > 1
 
     @staticmethod
-    def _check_implicit(nodes: list, items: list[Item], inner_end: int) -> None:
+    def _check_implicit(nodes: list[LexborNode], items: list[Item], inner_end: int) -> None:
         """Items without end tags may be moved only when whatever follows any slot ends them
         exactly as before: all items of one kind that a sibling of its kind closes (li, p, dt,
         dd, option, tr, td...), and no text between or after them that a moved item would absorb.
         """
-        kinds = {item.tag.lower() for item in nodes}
+        kinds = {(item.tag or "").lower() for item in nodes}
         kind = kinds.pop() if len(kinds) == 1 else None
         if kind not in _CLOSED_BY_SIBLING:
             raise _Refused("items without end tags are of mixed or unusual kinds")
@@ -666,7 +676,7 @@ class _Analysis:
 
     # -- verifying ---------------------------------------------------------------------------
 
-    def _verify(self, candidates: list[_Candidate], end_pos: int, problems: dict[int, str]):
+    def _verify(self, candidates: list[_Candidate], end_pos: int, problems: dict[int, str]) -> tuple[list[_Candidate], int | None]:
         """Verified candidates and the verified body_end (or None)."""
         layers = _layers(candidates) if self.shared else [[c] for c in sorted(candidates, key=lambda c: c.span)]
         end_layer = None
@@ -805,7 +815,7 @@ class _Analysis:
                     nodes[n].inner_html = f"<!--etalage:{n}-->"
             skeleton = _parse(splice(self.body, outer + edits)[self.base :])
             return tree.html == skeleton.html, end_ok
-        except Exception:  # a DOM edit lexbor refused: not verifiable
+        except Exception:  # a DOM edit lexbor refused, or a node not found again: not verifiable
             return False, end_ok
 
     def _rotation_holds(self, tree: LexborHTMLParser, candidate: _Candidate, fresh: bool) -> bool:
@@ -817,33 +827,36 @@ class _Analysis:
         block = candidate.block
         count = len(block.items)
         moved = _parse(splice(self.body, reorder_items(block, [count - 1, *range(count - 1)]))[self.base :])
-        if fresh:
-            items = _direct_matches(tree.css_first(candidate.spec.selector), candidate.spec.item_selector)
-        else:
-            items = candidate.item_nodes
+        _, items = self._nodes(tree, candidate, fresh)
         items[0].insert_before(items[-1], move=True)
         try:
             return tree.html == moved.html
         finally:
             items[-2].insert_after(items[-1], move=True)
 
-    def _edit_dom(self, tree: LexborHTMLParser, layer: list[_Candidate], fresh: bool, beside: bool, attrs: bool) -> list:
+    def _nodes(self, tree: LexborHTMLParser, candidate: _Candidate, fresh: bool) -> tuple[LexborNode, list[LexborNode]]:
+        """The container and item nodes of `candidate` in `tree`: the located ones, or with `fresh`
+        (a new parse of the same bytes) found again, as the same selectors find the same nodes
+        before any edit."""
+        if not fresh:
+            return candidate.node, candidate.item_nodes
+        node = tree.css_first(candidate.spec.selector)
+        if node is None:
+            raise _Refused("selector matched nothing in a new parse")
+        selector = candidate.spec.item_selector
+        return node, _direct_matches(node, selector) if selector is not None and candidate.item_nodes else []
+
+    def _edit_dom(self, tree: LexborHTMLParser, layer: list[_Candidate], fresh: bool, beside: bool, attrs: bool) -> list[LexborNode]:
         """Make skeleton 1's changes in `tree` through the DOM; returns the container nodes."""
-        if fresh:  # a new parse of the same bytes: the same selectors find the same nodes (before any edit)
-            found = []
-            for candidate in layer:
-                node = tree.css_first(candidate.spec.selector)
-                found.append((node, _direct_matches(node, candidate.spec.item_selector) if candidate.item_nodes else []))
-        else:
-            found = [(candidate.node, candidate.item_nodes) for candidate in layer]
-        containers = []
+        found = [self._nodes(tree, candidate, fresh) for candidate in layer]  # all before any edit
+        containers: list[LexborNode] = []
         for n, (candidate, (node, item_nodes)) in enumerate(zip(layer, found)):
             block = candidate.block
             containers.append(node)
             if beside and block.start is not None:
-                node.insert_before(LexborHTMLParser(_beside_marker("before", n), is_fragment=True).root)
+                node.insert_before(_fragment(_beside_marker("before", n)))
                 if block.end is not None:
-                    node.insert_after(LexborHTMLParser(_beside_marker("after", n), is_fragment=True).root)
+                    node.insert_after(_fragment(_beside_marker("after", n)))
             if attrs and block.attrs is not None:
                 present = node.attrs
                 for name in block.attrs:
@@ -854,12 +867,25 @@ class _Analysis:
             if candidate.spec.item_selector is None:
                 node.inner_html = f"<!--etalage:{n}-->"
             elif item_nodes:
-                markers = LexborHTMLParser("".join(f"<!--etalage:{n}.{j}-->" for j in range(len(item_nodes))), is_fragment=True)
-                comment = markers.root
-                for item in item_nodes:
+                markers = _fragment("".join(f"<!--etalage:{n}.{j}-->" for j in range(len(item_nodes))))
+                for item, comment in zip(item_nodes, _siblings(markers)):
                     item.replace_with(comment)
-                    comment = comment.next
         return containers
+
+
+def _fragment(html: str) -> LexborNode:
+    """The first node of `html` parsed as a fragment: markup for the DOM edits to insert (copies)."""
+    node = LexborHTMLParser(html, is_fragment=True).root
+    if node is None:
+        raise ValueError(f"{html!r} parsed to nothing")
+    return node
+
+
+def _siblings(node: LexborNode | None) -> Iterator[LexborNode]:
+    """`node` and the siblings after it, in order."""
+    while node is not None:
+        yield node
+        node = node.next
 
 
 def _beside_marker(side: str, n: int) -> str:
@@ -868,7 +894,7 @@ def _beside_marker(side: str, n: int) -> str:
     return f'<etalage-{side} data-n="{n}"></etalage-{side}>'
 
 
-def _beside_insertable(node) -> bool:
+def _beside_insertable(node: LexborNode) -> bool:
     """Whether a <div> inserted right before or after `node` would be a visible, independent
     sibling in <body>: its parent is no table part or list, and no ancestor is one of
     _NO_INSERT_UNDER, nor a <p> (a <div> start tag closes an open <p>)."""
@@ -902,7 +928,7 @@ def _read_attributes(lowered: bytes, lt: int, tag_end: int) -> list[tuple[str, i
     return found
 
 
-def _links(node) -> tuple[str, ...]:
+def _links(node: LexborNode) -> tuple[str, ...]:
     """hrefs of the `a[href]` elements in `node`'s subtree, `node` included (lexbor's css() matches
     the node itself too), in document order; blank ones left out."""
     links = []
@@ -913,7 +939,7 @@ def _links(node) -> tuple[str, ...]:
     return tuple(links)
 
 
-def _direct_matches(node, selector: str) -> list:
+def _direct_matches(node: LexborNode, selector: str) -> list[LexborNode]:
     """Element children of `node` that match `selector`, in document order."""
     return [match for match in node.css(selector) if match.parent == node]
 
@@ -943,11 +969,11 @@ def _layers(candidates: list[_Candidate]) -> list[list[_Candidate]]:
     return layers
 
 
-def _find_end_marker(tree: LexborHTMLParser):
+def _find_end_marker(tree: LexborHTMLParser) -> LexborNode | None:
     """The body_end marker comment if it is inside <body> (searched along the last children)."""
     node = tree.body
     while node is not None:
-        last_element = None
+        last_element: LexborNode | None = None
         child = node.last_child
         while child is not None:
             if child.is_comment_node:
@@ -960,7 +986,7 @@ def _find_end_marker(tree: LexborHTMLParser):
     return None
 
 
-def _find_stray_end_marker(tree: LexborHTMLParser):
+def _find_stray_end_marker(tree: LexborHTMLParser) -> LexborNode | None:
     """The body_end marker where comments after </body> and </html> go (children of <html> and
     of the document), or None."""
     html = tree.root
@@ -975,7 +1001,7 @@ def _find_stray_end_marker(tree: LexborHTMLParser):
     return None
 
 
-def _insertable(marker) -> bool:
+def _insertable(marker: LexborNode) -> bool:
     node = marker.parent
     while node is not None:
         tag = (node.tag or "").lower()
@@ -1094,7 +1120,7 @@ _META_CHARSET = re.compile(rb"charset[\t\n\f\r ]*=[\t\n\f\r ]*(?:\"([^\"]*)\"|'(
 
 def _attributes(data: bytes, pos: int) -> tuple[list[tuple[bytes, bytes]], int]:
     """Attributes from `pos` to the tag's '>' (the prescan's "get an attribute")."""
-    attrs = []
+    attrs: list[tuple[bytes, bytes]] = []
     while True:
         m = _PRESCAN_ATTR.match(data, pos)
         if m is None or m.end() == pos and m.group(1) is None:

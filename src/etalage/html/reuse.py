@@ -225,11 +225,13 @@ class LayoutReuse:
         body = layout.body
         self.body = body
         self._layout = layout
-        self._readable = _selector_attributes(specs)
+        readable = _selector_attributes(specs)
         self._blocks = tuple((block.tag_end, block.inner_start, block.inner_end) for block in layout.blocks.values())
-        self._usable = self._readable is not _ANY and b"<![cdata[" not in body.lower()
-        if not self._usable:
+        self._usable = False
+        if readable is _ANY or b"<![cdata[" in body.lower():
             return
+        self._usable = True
+        self._readable = readable
         tags = scan(body, 3 if body.startswith(b"\xef\xbb\xbf") else 0)
         self._scan = tags
         # Every start and end tag the scanner found, in source order (True for start tags).

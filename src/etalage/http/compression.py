@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import zlib
 
-import brotli
+import brotli  # ships no type hints: what it returns is annotated where it is used
 
 __all__ = ["decode", "encode", "SUPPORTED"]
 
@@ -32,7 +32,7 @@ def _inflate(data: bytes, wbits: int, limit: int) -> bytes | None:
 def _unbrotli(data: bytes, limit: int) -> bytes | None:
     decompressor = brotli.Decompressor()
     try:
-        out = decompressor.process(data, output_buffer_limit=limit + 1)
+        out: bytes = decompressor.process(data, output_buffer_limit=limit + 1)
     except brotli.error:
         return None
     if len(out) > limit or not decompressor.is_finished():
@@ -61,5 +61,6 @@ def encode(data: bytes, encoding: str) -> bytes:
     if encoding == "deflate":
         return zlib.compress(data, _GZIP_LEVEL)
     if encoding == "br":
-        return brotli.compress(data, quality=_BROTLI_QUALITY)
+        compressed: bytes = brotli.compress(data, quality=_BROTLI_QUALITY)
+        return compressed
     return data

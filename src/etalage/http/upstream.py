@@ -4,7 +4,7 @@
   core it passes 100 KB pages through at about 11x httpx's rate (benchmarks/README.md).
 - httpx, driven below its convenience layer: `client.send()` with a request we build, so httpx
   adds no default headers (User-Agent, Accept...) of its own, follows no redirects and does not
-  decode bodies. Tests swap its transport for httpx.MockTransport.
+  decode bodies.
 
 Every client's exceptions are translated here, so the proxy only knows UpstreamError.
 """
@@ -92,11 +92,11 @@ class _HttpxResponse(UpstreamResponse):
 
 
 class HttpxUpstream(Upstream):
-    def __init__(self, origin: str, connect_timeout: float, read_timeout: float, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(self, origin: str, connect_timeout: float, read_timeout: float) -> None:
         self._origin = httpx.URL(origin)
         timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
         limits = httpx.Limits(max_connections=_MAX_CONNECTIONS, max_keepalive_connections=100)
-        self._client = httpx.AsyncClient(timeout=timeout, limits=limits, transport=transport, follow_redirects=False, trust_env=False)
+        self._client = httpx.AsyncClient(timeout=timeout, limits=limits, follow_redirects=False, trust_env=False)
 
     async def send(self, method: str, target: bytes, headers: RawHeaders, body: AsyncIterator[bytes] | None) -> UpstreamResponse:
         request = httpx.Request(method, self._origin.copy_with(raw_path=target), headers=headers, content=body)
@@ -168,10 +168,8 @@ class AiohttpUpstream(Upstream):
             await self._session.close()
 
 
-def create_upstream(
-    client: str, origin: str, connect_timeout: float, read_timeout: float, transport: httpx.AsyncBaseTransport | None = None
-) -> Upstream:
-    """The upstream client the settings name; a given httpx transport (tests) wins."""
-    if client == "aiohttp" and transport is None:
+def create_upstream(client: str, origin: str, connect_timeout: float, read_timeout: float) -> Upstream:
+    """The upstream client the settings name."""
+    if client == "aiohttp":
         return AiohttpUpstream(origin, connect_timeout, read_timeout)
-    return HttpxUpstream(origin, connect_timeout, read_timeout, transport)
+    return HttpxUpstream(origin, connect_timeout, read_timeout)

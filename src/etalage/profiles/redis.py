@@ -32,7 +32,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 from cachetools import TLRUCache
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -102,13 +102,21 @@ class _Contended(Exception):
     """A transaction kept failing on WATCH because other writers changed its keys."""
 
 
-def _decode(data: bytes | None) -> Profile | None:
-    if data is None:
-        return None
+def _stored(replies: list[bytes | str | None]) -> list[bytes | None]:
+    """GET and MGET replies as this store's client gives them: bytes or None. redis-py's types
+    allow str too, for clients made with decode_responses, which this one is not."""
+    return cast("list[bytes | None]", replies)
+
+
+def _load(data: bytes) -> Profile:
     try:
         return Profile.loads(data)
     except ProfileDecodeError as exc:
         raise StoreError(f"unreadable profile in Redis: {exc}") from exc
+
+
+def _decode(data: bytes | None) -> Profile | None:
+    return _load(data) if data is not None else None
 
 
 def _text(data: bytes) -> str:
@@ -214,7 +222,7 @@ class RedisStore(ProfileStore):
         key = self._customer_prefix + customer_id
 
         async def fetch() -> list[bytes | None]:
-            return [None, await self._redis.get(key)]
+            return _stored([None, await self._redis.get(key)])
 
         return await self._read(f"c:{customer_id}", fetch)
 
@@ -396,7 +404,7 @@ class RedisStore(ProfileStore):
         link_keys = [f"{prefix}link:{visitor_id}" for visitor_id in visitors]
         own_keys = [prefix + batch.ref for batch in batches]
         await pipe.watch(*link_keys, *own_keys)
-        customers = dict(zip(visitors, await pipe.mget(link_keys))) if link_keys else {}
+        customers = dict(zip(visitors, _stored(await pipe.mget(link_keys)))) if link_keys else {}
         targets = []
         for batch in batches:
             customer = customers.get(batch.ref[2:]) if batch.ref.startswith("v:") else None
@@ -407,7 +415,7 @@ class RedisStore(ProfileStore):
             await pipe.watch(*unwatched)
         keys = list(dict.fromkeys(targets))
         profiles: dict[str, Profile] = {}
-        for key, data in zip(keys, await pipe.mget(keys)):
+        for key, data in zip(keys, _stored(await pipe.mget(keys))):
             try:
                 profiles[key] = Profile.loads(data) if data is not None else Profile()
             except ProfileDecodeError as exc:
@@ -483,14 +491,14 @@ class RedisStore(ProfileStore):
                 try:
                     async with self._redis.pipeline(transaction=True) as pipe:
                         await pipe.watch(link_key, own_key, customer_key)
-                        current, anonymous, known = await pipe.mget(link_key, own_key, customer_key)
+                        current, anonymous, known = _stored(await pipe.mget(link_key, own_key, customer_key))
                         if current == customer_id.encode():
                             pipe.multi()
                             pipe.pexpire(link_key, self._ttl_ms)
                         else:
                             customer = _decode(known) or Profile()
                             if anonymous is not None:
-                                customer.merge(_decode(anonymous))  # type: ignore[arg-type]
+                                customer.merge(_load(anonymous))
                             customer.apply([Event("customer", customer_id, time.time())])
                             pipe.multi()
                             if anonymous is not None:

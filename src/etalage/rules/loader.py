@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from etalage.consent import ConsentPolicy, build_policy
 from etalage.html.page import BlockSpec
 from etalage.html.templates import Template, TemplateError, compile_template
 from etalage.problems import Problem
-from etalage.rules.actions import ACTIONS, CompileContext
+from etalage.rules.actions import ACTIONS, Action, CompileContext
 from etalage.rules.conditions import Condition, compile_condition, compile_segments, never_fires
 from etalage.rules.fields import Fields, RuleSetError
 from etalage.rules.model import BlockDef, LearnRule, LoginSource, Product, Site
@@ -41,6 +41,11 @@ def _slug_check(value: str) -> str | None:
     if _SLUG.fullmatch(value):
         return None
     return f"{value!r} must be lower-case letters, digits, '-' or '_', starting with a letter or digit"
+
+
+def _key_is_slug(key: str) -> Callable[[object], str | None]:
+    """A check of the value under `key` that judges the key itself (tables keyed by slugs)."""
+    return lambda _value: _slug_check(key)
 
 
 def _selector_check(value: str) -> str | None:
@@ -203,7 +208,7 @@ def _site(found: list[Fields], folder: _Folder, files: list[Path]) -> Site:
     categories = fields.sub("categories", table)
     labels = {}
     for slug in table:
-        label = categories.take(slug, str, check=lambda _value, slug=slug: _slug_check(slug))
+        label = categories.take(slug, str, check=_key_is_slug(slug))
         if label is not None:
             labels[slug] = label
     half_life_days = fields.take("interest_half_life_days", (int, float), 30, lambda d: None if d > 0 else "must be more than 0")
@@ -326,22 +331,22 @@ def _catalog_feed(found: list[Fields], site: Site) -> dict[str, str]:
     categories = fields.sub("categories", table)
     mapping: dict[str, str] = {}
     for text in table:
-        slug = categories.take(
-            text,
-            str,
-            None,
-            lambda c, text=text: (
-                "the feed's category text is empty"
-                if not text.strip()
-                else None
-                if c in site.labels
-                else f"unknown category {c!r} (categories are: {', '.join(site.categories)})"
-            ),
-        )
+        slug = categories.take(text, str, None, _feed_category_check(text, site))
         if slug is not None:
             mapping[text] = slug
     fields.finish()
     return mapping
+
+
+def _feed_category_check(text: str, site: Site) -> Callable[[str], str | None]:
+    """A check of the site category that the feed's category `text` maps to."""
+    return lambda c: (
+        "the feed's category text is empty"
+        if not text.strip()
+        else None
+        if c in site.labels
+        else f"unknown category {c!r} (categories are: {', '.join(site.categories)})"
+    )
 
 
 def _learn(fields: Fields) -> LearnRule | None:
@@ -375,7 +380,7 @@ def _blocks(found: list[Fields], catalog: Mapping[str, Product] | None = None) -
     blocks: dict[str, BlockDef] = {}
     for section in found:
         for name, value in section.table.items():
-            section.take(name, dict, check=lambda _v, name=name: _slug_check(name))
+            section.take(name, dict, check=_key_is_slug(name))
             fields = section.sub(name, value)
             if name in blocks:
                 fields.problem(f"block '{name}' is defined again (first at {blocks[name].source})")
@@ -465,7 +470,7 @@ def _rules(
     return tuple(sorted(rules, key=lambda rule: -rule.priority))
 
 
-def _rule_block(fields: Fields, action_type: type, block_name: str | None, blocks: dict[str, BlockDef]) -> BlockDef | None:
+def _rule_block(fields: Fields, action_type: type[Action], block_name: str | None, blocks: dict[str, BlockDef]) -> BlockDef | None:
     if not action_type.needs_block:
         if block_name is not None:
             fields.problem(f"{fields.name}: a {action_type.kind} rule does not take a 'block'", "block")

@@ -7,8 +7,9 @@ import io
 from collections.abc import Sequence
 
 from etalage.cli import main
+from etalage.profiles.memory import MemoryStore
 from etalage.profiles.profile import Event
-from etalage.profiles.store import MemoryStore, StoreError
+from etalage.profiles.store import StoreError
 from etalage.rules.loader import load_rules
 from etalage.tools.customers.command import _Progress, run_import
 from tests.support.config import PROJECT_RULES

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 import pytest
 
+from etalage.profiles.memory import MemoryStore
 from etalage.profiles.profile import Event, Profile
-from etalage.profiles.store import MemoryStore
 from etalage.rules.loader import load_rules
 from etalage.tools.customers.check import Checker
 from etalage.tools.customers.load import import_records

@@ -25,6 +25,8 @@ from etalage.rules.actions.base import (
 from etalage.rules.fields import Fields
 from etalage.rules.model import Site
 
+__all__ = ["Banner"]
+
 PROVIDES = frozenset({"category", "category_label"})
 
 

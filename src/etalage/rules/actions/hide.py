@@ -14,6 +14,8 @@ from etalage.rules.actions.base import Action, CompileContext, PageContext, mark
 from etalage.rules.fields import Fields
 from etalage.rules.model import Site
 
+__all__ = ["Hide"]
+
 MODES = ("remove", "hidden")
 
 

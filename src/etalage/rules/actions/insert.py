@@ -29,6 +29,8 @@ from etalage.rules.actions.base import (
 from etalage.rules.fields import Fields
 from etalage.rules.model import Site
 
+__all__ = ["Insert"]
+
 PROVIDES = frozenset({"category", "category_label"})
 POSITIONS = ("before", "after", "prepend", "append")
 

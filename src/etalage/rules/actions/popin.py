@@ -17,6 +17,8 @@ from etalage.rules.actions.base import Action, CompileContext, PageContext, enco
 from etalage.rules.fields import Fields
 from etalage.rules.model import Site
 
+__all__ = ["Popin"]
+
 PROVIDES = frozenset({"category", "category_label"})
 _PERIODS = {"visit": 0.0, "day": 24 * 3600.0, "week": 7 * 24 * 3600.0}
 

@@ -35,6 +35,8 @@ from etalage.rules.actions.base import (
 from etalage.rules.fields import Fields
 from etalage.rules.model import Site
 
+__all__ = ["Set"]
+
 PROVIDES = frozenset({"category", "category_label"})
 _ATTRIBUTE = re.compile(r"[a-z][a-z0-9_.:-]*")
 

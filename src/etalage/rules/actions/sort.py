@@ -37,6 +37,8 @@ from etalage.rules.actions.base import Action, CompileContext, PageContext, enco
 from etalage.rules.fields import Fields
 from etalage.rules.model import BlockDef, Site
 
+__all__ = ["Sort"]
+
 EXCLUDED = ("demote", "hide")
 
 
@@ -138,7 +140,7 @@ class Sort(Action):
         """Each card's category ("" when unknown), worked out once per cached page layout."""
         key = (self, block.name)
         categories = page.derived.get(key)
-        if categories is None:
+        if not isinstance(categories, tuple):  # not worked out yet (derived holds objects of every kind)
             categories = page.derived[key] = tuple(self.block.category_of(item) or "" for item in block.items)
         return categories
 
@@ -146,7 +148,7 @@ class Sort(Action):
         """The cards' bytes and what lies between them, cut once per cached page layout."""
         key = (self, block.name, "pieces")
         pieces = page.derived.get(key)
-        if pieces is None:
+        if not isinstance(pieces, tuple):  # not cut yet
             pieces = page.derived[key] = item_pieces(block)
         return pieces
 
