@@ -561,21 +561,6 @@ def test_conditions_time_until_the_end_of_the_day_and_toml_times():
     assert not verdict(condition, visit(now=at(2025, 3, 18, 0, 0))).ok
 
 
-def test_conditions_time_defaults_to_the_site_time_zone():
-    class ShopSite:  # a Site that knows its time zone (a future [site] timezone setting)
-        categories = SITE.categories
-        labels = SITE.labels
-        half_life = SITE.half_life
-        timezone = "Asia/Tokyo"
-
-    text = '[[rule]]\nwhen = { time = { from = "09:00", to = "17:00" } }\n'
-    problems: list = []
-    rule = Fields(tomllib.loads(text), (), "rules.toml", KeyLines(text), problems).entry("rule", 0, tomllib.loads(text)["rule"][0])
-    condition = compile_condition(rule, "when", ShopSite(), CATALOG, {})  # type: ignore[arg-type]
-    assert problems == [] and condition is not None
-    assert condition.describe() == "09:00 to 17:00 (Asia/Tokyo)"
-
-
 # -- combinators -------------------------------------------------------------------------------
 
 

@@ -80,7 +80,7 @@ Choices, and why
   local time such as 18:00:00), ``to = "24:00"`` is the end of the day, ``from`` is inclusive and
   ``to`` exclusive. ``from`` later than ``to`` crosses midnight, and such a window belongs to the day
   it starts on: ``days = ["fri"], from = "22:00", to = "02:00"`` includes Saturday 01:00.
-  ``timezone`` (IANA name) is required unless the site sets one (``Site.timezone``, if present).
+  ``timezone`` (IANA name) is required.
   ``from`` equal to ``to`` is an empty window, reported by `never_fires`.
 * Invalid conditions are never half-built: every problem is recorded at its key's line and the
   compile functions return None. Rule files are refused whole on any problem, so placeholders for

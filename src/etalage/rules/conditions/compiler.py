@@ -234,12 +234,8 @@ class _Compiler:
     def zone(self, table: _Table) -> ZoneInfo | None:
         name = table.optional("timezone", str)
         if name is None:
-            if "timezone" in table.table:
-                return None
-            default = getattr(self.site, "timezone", None)
-            if default:
-                return self._zone(default)
-            table.problem("'timezone' is missing", None, 'the shop\'s time zone, e.g. timezone = "Europe/Amsterdam"')
+            if "timezone" not in table.table:
+                table.problem("'timezone' is missing", None, 'the shop\'s time zone, e.g. timezone = "Europe/Amsterdam"')
             return None
         zone = self._zone(name)
         if zone is None:
