@@ -44,6 +44,7 @@ Kinds (a "list" value means: any one of them)
 ``referrer = {host?, url?}``   the referring page: ``host`` patterns, ``url`` a regular expression
 ``device = "mobile"``          mobile, tablet, desktop or bot, from the User-Agent (or a list)
 ``time = {days?, from?, to?, timezone?}``  weekdays and a time of day in a time zone
+``dates = {from?, until?, timezone?}``  a schedule: from one date (or date-time) until another
 =============================  =====================================================================
 
 Choices, and why
@@ -82,6 +83,11 @@ Choices, and why
   it starts on: ``days = ["fri"], from = "22:00", to = "02:00"`` includes Saturday 01:00.
   ``timezone`` (IANA name) is required.
   ``from`` equal to ``to`` is an empty window, reported by `never_fires`.
+* ``dates``: ``from`` and ``until`` (one or both) are TOML dates or date-times. ``from`` is
+  inclusive; an ``until`` date includes that whole day, an ``until`` date-time is exclusive.
+  Dates and date-times without an offset are read in ``timezone``, which is required with them (and
+  refused as an unknown key without them). A schedule that ends before it starts is reported by
+  `never_fires`.
 * Invalid conditions are never half-built: every problem is recorded at its key's line and the
   compile functions return None. Rule files are refused whole on any problem, so placeholders for
   broken segments (returned by `compile_segments`, to avoid follow-up errors) never run.

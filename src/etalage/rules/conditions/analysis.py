@@ -47,10 +47,10 @@ def never_fires(condition: Condition) -> str | None:
     """Why `condition` can never hold, found without a visitor; None when it can (as far as known).
 
     Found: min above max (affinity, visits, days since the last visit); visits at most 0; an empty
-    time window (from = to); a purchase of a sku in another category than asked; a replenishment of
-    products that have no lasts_days; contradictory conditions in one `all` (two lifecycle stages, two
-    devices, a purchase by a prospect, disjoint ranges, an interest in an excluded category, a
-    condition and its `not`); a `not` of something always true; an `any` whose alternatives all never
-    hold. Segments are looked into.
+    time window (from = to); a schedule that ends before it starts; a purchase of a sku in another
+    category than asked; a replenishment of products that have no lasts_days; contradictory
+    conditions in one `all` (two lifecycle stages, two devices, a purchase by a prospect, disjoint
+    ranges, an interest in an excluded category, a condition and its `not`); a `not` of something
+    always true; an `any` whose alternatives all never hold. Segments are looked into.
     """
     return condition._never()
