@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from etalage.rules.conditions import Verdict, classify_device
@@ -144,3 +147,26 @@ def test_device_reasons():
     iphone = USER_AGENTS[0][0]
     assert verdict(condition, visit(user_agent=iphone)) == Verdict(True, "device is mobile")
     assert verdict(condition, visit()) == Verdict(False, "device is desktop, needs mobile or tablet")
+
+
+# -- what a visitor's request cannot make cost -------------------------------------------------
+
+
+def test_referrer_host_longer_than_dns_allows_matches_nothing():
+    condition = when('{ referrer = { host = "*.example" } }')
+    host = "a." * 200 + "example"  # 407 characters: no real host, and every suffix would be tried
+    assert not condition.test(visit(referrer=f"https://{host}/"))
+    assert condition.test(visit(referrer="https://www.shop.example/"))
+
+
+def test_classify_device_reads_only_the_start_of_the_user_agent():
+    padding = "Mozilla/5.0 (X11; Linux x86_64) " + "x" * 600
+    assert classify_device(padding + " Googlebot/2.1") == "desktop"
+    assert classify_device("Googlebot/2.1 " + padding) == "bot"
+
+
+def test_query_glob_with_several_stars_runs_in_linear_time():
+    # A backtracking matcher needs hours for this (every way of splitting 20,000 characters in four);
+    # run in a subprocess so that such a bug fails this test instead of hanging the suite.
+    code = "from etalage.rules.conditions.request import glob_regex;assert glob_regex(['*-*-*-*z']).fullmatch('-' * 20000) is None"
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
