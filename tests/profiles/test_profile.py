@@ -127,7 +127,7 @@ def test_memory_store_erase_forgets_the_visitor():
 
 def test_memory_store_reports_corrupt_entries_as_store_errors():
     store = MemoryStore(retention=60)
-    store._profiles["v:v"] = b"garbage"
+    store._profiles["v:v"] = (0.0, b"garbage")
     with pytest.raises(StoreError):
         asyncio.run(store.load("v"))
 

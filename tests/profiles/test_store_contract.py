@@ -43,7 +43,7 @@ async def _nothing() -> None:
 async def subject(request: pytest.FixtureRequest) -> AsyncIterator[Subject]:
     if request.param == "memory":
         memory = MemoryStore(retention=RETENTION)
-        yield Subject(memory, _nothing, lambda visitor_id, data: memory._profiles.__setitem__(f"v:{visitor_id}", data))
+        yield Subject(memory, _nothing, lambda visitor_id, data: memory._profiles.__setitem__(f"v:{visitor_id}", (0.0, data)))
         return
     server: RedisServer = request.getfixturevalue("redis_server")
     client = server.client()

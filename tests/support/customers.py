@@ -40,7 +40,7 @@ def load_profile(profiles: Path, customer_id: str) -> Profile | None:
 
 def stored(profiles: Path) -> dict[str, bytes]:
     store = MemoryStore(retention=RETENTION, path=profiles)
-    return {key: data for key, data in store._profiles.items()}
+    return {key: data for key, (_, data) in store._profiles.items()}
 
 
 def summary(err: str) -> str:

@@ -37,14 +37,16 @@ class MemoryStore(ProfileStore):
 
     def __init__(self, retention: float, max_profiles: int = 200_000, path: Path | None = None, save_interval: float = 30.0) -> None:
         self._retention = retention
-        # Keys: "v:<visitor id>" and "c:<customer id>" for profiles; links map visitor ids to customers.
-        self._profiles: TTLCache[str, bytes] = TTLCache(maxsize=max_profiles, ttl=retention)
-        self._links: TTLCache[str, str] = TTLCache(maxsize=max_profiles, ttl=retention)
-        # When each key was last written, so a saved file keeps the retention clock.
-        self._written: dict[str, float] = {}
+        # Keys "v:<visitor id>" and "c:<customer id>" hold (when written, serialized profile); links map
+        # visitor ids to (when written, customer id). The write time travels with the entry, so a
+        # saved file keeps the retention clock and nothing outlives the entry it belongs to.
+        self._profiles: TTLCache[str, tuple[float, bytes]] = TTLCache(maxsize=max_profiles, ttl=retention)
+        self._links: TTLCache[str, tuple[float, str]] = TTLCache(maxsize=max_profiles, ttl=retention)
         self._path = path
         self._save_interval = save_interval
         self._saver: asyncio.Task[None] | None = None
+        # One write of the file at a time, in a worker thread: the event loop only builds the snapshot.
+        self._writing = asyncio.Lock()
         self._dirty = False
         if path is not None and path.exists():
             self._read(path)
@@ -59,35 +61,49 @@ class MemoryStore(ProfileStore):
         cutoff = time.time() - self._retention
         for key, (written, data) in snapshot["profiles"].items():
             if written > cutoff:
-                self._profiles[key] = data.encode()
-                self._written[key] = written
+                self._profiles[key] = (written, data.encode())
         for visitor_id, (written, customer_id) in snapshot["links"].items():
             if written > cutoff:
-                self._links[visitor_id] = customer_id
-                self._written[f"link:{visitor_id}"] = written
+                self._links[visitor_id] = (written, customer_id)
 
-    def save_now(self) -> None:
-        """Write the file (when changed); a crash mid-write leaves the previous file intact."""
-        if self._path is None or not self._dirty:
-            return
-        snapshot = {
-            "format": SNAPSHOT_FORMAT,
-            "profiles": {key: (self._written.get(key, 0.0), data.decode()) for key, data in self._profiles.items()},
-            "links": {vid: (self._written.get(f"link:{vid}", 0.0), cid) for vid, cid in self._links.items()},
-        }
+    def _snapshot(self) -> bytes:
+        return orjson.dumps(
+            {
+                "format": SNAPSHOT_FORMAT,
+                "profiles": {key: (written, data.decode()) for key, (written, data) in self._profiles.items()},
+                "links": dict(self._links.items()),
+            }
+        )
+
+    def _write(self, snapshot: bytes) -> None:
+        """Replace the file atomically (a new file renamed over the old); only its owner may read it:
+        it holds personal data."""
+        assert self._path is not None
         partial = self._path.with_name(self._path.name + ".partial")
         self._path.parent.mkdir(parents=True, exist_ok=True)
-        with open(partial, "wb") as out:
-            out.write(orjson.dumps(snapshot))
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(snapshot)
             out.flush()
             os.fsync(out.fileno())
+        os.chmod(partial, 0o600)  # a .partial left by an older version may have other bits
         os.replace(partial, self._path)
-        self._dirty = False
 
-    def _changed(self, *keys: str) -> None:
-        now = time.time()
-        for key in keys:
-            self._written[key] = now
+    async def save(self) -> None:
+        """Write the file when something changed; raises StoreError when it cannot be written."""
+        if self._path is None or not self._dirty:
+            return
+        async with self._writing:
+            if not self._dirty:
+                return
+            snapshot, self._dirty = self._snapshot(), False
+            try:
+                await asyncio.to_thread(self._write, snapshot)
+            except OSError as exc:
+                self._dirty = True
+                raise StoreError(f"could not save profiles to {self._path}: {exc}") from exc
+
+    def _changed(self) -> None:
         self._dirty = True
         if self._path is not None and self._saver is None:
             self._saver = asyncio.get_running_loop().create_task(self._save_periodically())
@@ -96,29 +112,26 @@ class MemoryStore(ProfileStore):
         while True:
             await asyncio.sleep(self._save_interval)
             try:
-                self.save_now()
-            except OSError as exc:
-                log.warning("could not save profiles to %s: %s", self._path, exc)
+                await self.save()
+            except StoreError as exc:
+                log.warning("%s", exc)
 
     async def aclose(self) -> None:
         if self._saver is not None:
             self._saver.cancel()
             self._saver = None
-        try:
-            self.save_now()
-        except OSError as exc:
-            raise StoreError(f"could not save profiles to {self._path}: {exc}") from exc
+        await self.save()
 
     def _key(self, visitor_id: str) -> str:
-        customer_id = self._links.get(visitor_id)
-        return f"c:{customer_id}" if customer_id is not None else f"v:{visitor_id}"
+        link = self._links.get(visitor_id)
+        return f"c:{link[1]}" if link is not None else f"v:{visitor_id}"
 
     def _get(self, key: str) -> Profile | None:
-        data = self._profiles.get(key)
-        if data is None:
+        entry = self._profiles.get(key)
+        if entry is None:
             return None
         try:
-            return Profile.loads(data)
+            return Profile.loads(entry[1])
         except ProfileDecodeError as exc:
             raise StoreError(str(exc)) from exc
 
@@ -126,8 +139,8 @@ class MemoryStore(ProfileStore):
         profile = self._get(key) or Profile()
         profile.apply(events)
         # Re-inserting resets the TTL: retention slides with activity.
-        self._profiles[key] = profile.dumps()
-        self._changed(key)
+        self._profiles[key] = (time.time(), profile.dumps())
+        self._changed()
 
     async def load(self, visitor_id: str) -> Profile | None:
         return self._get(self._key(visitor_id))
@@ -136,10 +149,12 @@ class MemoryStore(ProfileStore):
         self._apply(self._key(visitor_id), events)
 
     async def link(self, visitor_id: str, customer_id: str) -> None:
-        current = self._links.get(visitor_id)
+        link = self._links.get(visitor_id)
+        current = link[1] if link is not None else None
+        now = time.time()
         if current == customer_id:
-            self._links[visitor_id] = customer_id
-            self._changed(f"link:{visitor_id}")
+            self._links[visitor_id] = (now, customer_id)
+            self._changed()
             return
         customer = self._get(f"c:{customer_id}") or Profile()
         if current is None:
@@ -148,10 +163,10 @@ class MemoryStore(ProfileStore):
             if anonymous is not None:
                 customer.merge(anonymous)
                 self._profiles.pop(f"v:{visitor_id}", None)
-        customer.apply([Event("customer", customer_id, time.time())])
-        self._profiles[f"c:{customer_id}"] = customer.dumps()
-        self._links[visitor_id] = customer_id
-        self._changed(f"c:{customer_id}", f"link:{visitor_id}")
+        customer.apply([Event("customer", customer_id, now)])
+        self._profiles[f"c:{customer_id}"] = (now, customer.dumps())
+        self._links[visitor_id] = (now, customer_id)
+        self._changed()
 
     async def load_customer(self, customer_id: str) -> Profile | None:
         return self._get(f"c:{customer_id}")
@@ -161,10 +176,10 @@ class MemoryStore(ProfileStore):
 
     async def erase(self, visitor_id: str) -> None:
         key = self._key(visitor_id)
-        self._profiles.pop(key, None)
-        self._links.pop(visitor_id, None)
-        self._written.pop(key, None)
-        self._written.pop(f"link:{visitor_id}", None)
-        # Erasure must reach the file too, not only memory.
+        had_profile = self._profiles.pop(key, None) is not None
+        had_link = self._links.pop(visitor_id, None) is not None
+        if not had_profile and not had_link:
+            return  # a withdrawn visitor's cookie arrives on every page: nothing to erase, nothing to write
+        # Erasure must reach the file too, not only memory, and without waiting for the next periodic save.
         self._dirty = True
-        self.save_now()
+        await self.save()

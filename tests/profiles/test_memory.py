@@ -1,0 +1,60 @@
+"""The embedded store's file: what it writes, when, and who may read it."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import orjson
+import pytest
+
+from etalage.profiles.memory import MemoryStore
+from etalage.profiles.profile import Event
+from etalage.profiles.store import StoreError
+
+DAY = 24 * 3600.0
+
+
+def _view(category: str) -> list[Event]:
+    return [Event("category_view", category, 1_700_000_000.0)]
+
+
+@pytest.mark.anyio
+async def test_memory_store_file_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    store = MemoryStore(retention=DAY, path=tmp_path / "profiles.json")
+    await store.record("visitor", _view("dogs"))
+    await store.aclose()
+    assert stat.S_IMODE((tmp_path / "profiles.json").stat().st_mode) == 0o600
+
+
+@pytest.mark.anyio
+async def test_memory_store_erasing_an_unknown_visitor_writes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "profiles.json"
+    store = MemoryStore(retention=DAY, path=path)
+    await store.record("visitor", _view("dogs"))
+    await store.save()
+    before = path.stat().st_ino
+    await store.erase("someone-else")
+    assert path.stat().st_ino == before
+    await store.erase("visitor")
+    assert path.stat().st_ino != before and orjson.loads(path.read_bytes())["profiles"] == {}
+    await store.aclose()
+
+
+@pytest.mark.anyio
+async def test_memory_store_file_keeps_only_the_profiles_still_held(tmp_path: Path) -> None:
+    path = tmp_path / "profiles.json"
+    store = MemoryStore(retention=DAY, max_profiles=3, path=path)
+    for number in range(50):
+        await store.record(f"visitor-{number}", _view("dogs"))
+    await store.aclose()
+    assert len(orjson.loads(path.read_bytes())["profiles"]) == 3
+
+
+@pytest.mark.anyio
+async def test_memory_store_erase_that_cannot_reach_the_file_is_a_store_error(tmp_path: Path) -> None:
+    (tmp_path / "not-a-folder").write_text("")
+    store = MemoryStore(retention=DAY, path=tmp_path / "not-a-folder" / "profiles.json")
+    await store.record("visitor", _view("dogs"))
+    with pytest.raises(StoreError):
+        await store.erase("visitor")
