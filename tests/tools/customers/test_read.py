@@ -165,3 +165,19 @@ def test_import_refuses_a_csv_file_without_a_customer_id_column(tmp_path, capsys
     path = write_lines(tmp_path, "customers.csv", ["id,newsletters", "C-1,dogs"])
     assert run_import_command(path, tmp_path / "profiles.json") == 2
     assert f"{path}:1: no customer_id column" in capsys.readouterr().err
+
+
+def test_import_a_quantity_beyond_any_order_line_is_a_bad_row_not_a_traceback(tmp_path, capsys):
+    path = write_jsonl(
+        tmp_path,
+        {"customer_id": "C-1", "purchases": [{"sku": "dog-rope-toy", "date": "2026-03-01", "quantity": 10**18}]},
+        {"customer_id": "C-2", "purchases": [{"sku": "dog-rope-toy", "date": "2026-03-01", "quantity": "123456789012345678901234"}]},
+        {"customer_id": "C-3", "newsletters": ["dogs"]},
+    )
+    profiles = tmp_path / "profiles.json"
+    run_import_command(path, profiles)
+    assert capsys.readouterr().out.splitlines() == [
+        f"{path}:1: purchase 1: quantity 1000000000000000000 is more than 100,000 on one order line; is this column the quantity?",
+        f"{path}:2: purchase 1: quantity '123456789012345678901234' is more than 100,000 on one order line; is this column the quantity?",
+    ]
+    assert set(stored(profiles)) == {"c:C-3"}

@@ -16,6 +16,8 @@ __all__ = ["BadField", "Checker"]
 
 MAX_ID_LENGTH = 128
 MAX_NAME_LENGTH = 100
+# More of one product on one order line is a mistake in the export, not a purchase.
+MAX_QUANTITY = 100_000
 # A date more than this far ahead is a mistake (a day and month swapped, a wrong year).
 _FUTURE_SLACK = 24 * 3600.0
 _NO_SPACE_OR_CONTROL = re.compile(r"[^\s\x00-\x1f\x7f-\x9f]+")
@@ -96,6 +98,9 @@ class Checker:
             raise BadField(f"quantity must be a whole number of at least 1, got {value!r}")
         if number < 1:
             raise BadField(f"quantity must be a whole number of at least 1, got {value!r}")
+        if number > MAX_QUANTITY:
+            # Also keeps numbers within what a profile can store (JSON integers of 64 bits).
+            raise BadField(f"quantity {value!r} is more than {MAX_QUANTITY:,} on one order line; is this column the quantity?")
         return number
 
     def purchase(self, order: str, sku: str, category: str, date: str, quantity: Any) -> Event:
