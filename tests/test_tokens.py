@@ -1,8 +1,9 @@
 import re
+import time
 
 import pytest
 
-from etalage.tokens import VisitorSigner
+from etalage.tokens import PreviewSigner, VisitorSigner
 
 RING = (("k2", b"new-secret-0123456789"), ("k1", b"old-secret-0123456789"))
 GARBAGE = ["", ".", "..", "é", "\ud800", "a.b.c.d", "x" * 200]
@@ -64,3 +65,45 @@ def test_signing_rejects_non_ascii_in_the_signature():
     value = signer.sign(signer.new_id())
     # itsdangerous's own check would skip the appended character and accept the rest.
     assert signer.verify(value[:-1] + "é") is None and signer.verify(value + "é") is None and signer.verify(value + "\ud800") is None
+
+
+# --- preview links -------------------------------------------------------------------------------
+
+
+def test_preview_round_trip_returns_the_profile():
+    signer = PreviewSigner("admin-token")
+    profile = signer.verify(signer.issue({"category_views": {"rodents": 5}}, time.time() + 60))
+    assert profile is not None and profile.category_views == {"rodents": 5}
+
+
+def test_preview_expires():
+    signer = PreviewSigner("admin-token")
+    token = signer.issue({}, 1000.0)
+    assert signer.verify(token, now=999.0) is not None and signer.verify(token, now=1001.0) is None
+
+
+def test_preview_rejects_another_admin_token():
+    assert PreviewSigner("admin-token").verify(PreviewSigner("guess").issue({}, time.time() + 60)) is None
+
+
+def test_preview_rejects_a_tampered_payload():
+    signer = PreviewSigner("admin-token")
+    assert signer.verify(_tamper(signer.issue({}, time.time() + 60), 3)) is None
+
+
+def test_preview_without_an_admin_token_makes_and_accepts_nothing():
+    signer = PreviewSigner("")
+    with pytest.raises(ValueError):
+        signer.issue({}, time.time() + 60)
+    assert signer.verify(PreviewSigner("admin-token").issue({}, time.time() + 60)) is None
+
+
+@pytest.mark.parametrize("value", GARBAGE)
+def test_preview_rejects_garbage(value):
+    assert PreviewSigner("admin-token").verify(value) is None
+
+
+def test_preview_rejects_non_ascii_in_the_token():
+    signer = PreviewSigner("admin-token")
+    token = signer.issue({}, time.time() + 60)
+    assert signer.verify(token[:-1] + "é") is None and signer.verify(token + "é") is None and signer.verify("é" + token) is None

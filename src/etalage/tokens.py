@@ -1,4 +1,4 @@
-"""Signed tokens, made with itsdangerous: the visitor id cookie.
+"""Signed tokens, made with itsdangerous: the visitor id cookie and preview links.
 
 Each purpose has its own salt, so a token made for one is never valid for another, and every
 verifier answers None (or False) for anything it cannot vouch for, garbage included: it never raises.
@@ -10,14 +10,20 @@ import hashlib
 import hmac
 import re
 import secrets
+import time
 
-from itsdangerous import BadData, Signer
+import orjson
+from itsdangerous import BadData, Signer, URLSafeSerializer
 from itsdangerous.encoding import base64_encode, want_bytes
 
-__all__ = ["VisitorSigner", "Verified"]
+from etalage.profiles.profile import Profile, ProfileDecodeError
+from etalage.tools.explain import profile_from_json
+
+__all__ = ["VisitorSigner", "Verified", "PreviewSigner"]
 
 _ID = re.compile(r"[A-Za-z0-9_-]{22}")
 _VISITOR_ID_SALT = "etalage.visitor-id"
+_PREVIEW_SALT = "etalage.preview"
 
 
 class _ExactSigner(Signer):
@@ -91,3 +97,27 @@ class VisitorSigner:
                 continue
             return Verified(visitor_id, stale_key)
         return None
+
+
+class PreviewSigner:
+    """Preview links: a profile and an expiry, signed with the admin token (`etalage rules preview` makes them)."""
+
+    def __init__(self, admin_token: str) -> None:
+        self._serializer = URLSafeSerializer(admin_token, salt=_PREVIEW_SALT, signer=_ExactSigner) if admin_token else None
+
+    def issue(self, profile: dict[str, object], expires: float) -> str:
+        if self._serializer is None:
+            raise ValueError("previews need ETALAGE_ADMIN_TOKEN")
+        return self._serializer.dumps({"profile": profile, "exp": expires})
+
+    def verify(self, token: str, now: float | None = None) -> Profile | None:
+        """The previewed profile, or None for a token that is forged, tampered with or expired."""
+        if self._serializer is None:
+            return None
+        try:
+            data = self._serializer.loads(_bytes(token))
+            if float(data["exp"]) < (now if now is not None else time.time()):
+                return None
+            return profile_from_json(orjson.dumps(data["profile"]))
+        except (BadData, KeyError, TypeError, ValueError, ProfileDecodeError):
+            return None

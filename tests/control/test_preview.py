@@ -7,8 +7,8 @@ import pytest
 from selectolax.lexbor import LexborHTMLParser
 
 from etalage.app import create_app
-from etalage.control.preview import PreviewSigner
 from etalage.profiles.store import MemoryStore
+from etalage.tokens import PreviewSigner
 from tests.support.config import PROXY_RULES, settings_for
 from tests.support.origin import HOME
 from tests.support.servers import running

@@ -17,7 +17,7 @@ from urllib.parse import parse_qs
 from cachetools import LRUCache
 
 from etalage.consent import Consent, read_consent
-from etalage.control.preview import PREVIEW_COOKIE, PreviewSigner
+from etalage.control.preview import PREVIEW_COOKIE
 from etalage.engine.learn import learn_from_request
 from etalage.engine.personalize import Personalizer
 from etalage.http import compression
@@ -33,7 +33,7 @@ from etalage.rules.model import LoginSource
 from etalage.rules.rulebook import RuleBook
 from etalage.rules.ruleset import RuleSet
 from etalage.settings import Settings
-from etalage.tokens import VisitorSigner
+from etalage.tokens import PreviewSigner, VisitorSigner
 from etalage.types import CookieJar, RawHeaders, Receive, Scope, Send
 
 __all__ = ["Proxy"]
