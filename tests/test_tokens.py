@@ -3,9 +3,10 @@ import time
 
 import pytest
 
-from etalage.tokens import PreviewSigner, VisitorSigner
+from etalage.tokens import CSRF_MAX_AGE, CsrfSigner, PreviewSigner, VisitorSigner
 
 RING = (("k2", b"new-secret-0123456789"), ("k1", b"old-secret-0123456789"))
+VISITOR = "AAAAAAAAAAAAAAAAAAAAAA"
 GARBAGE = ["", ".", "..", "é", "\ud800", "a.b.c.d", "x" * 200]
 
 
@@ -107,3 +108,59 @@ def test_preview_rejects_non_ascii_in_the_token():
     signer = PreviewSigner("admin-token")
     token = signer.issue({}, time.time() + 60)
     assert signer.verify(token[:-1] + "é") is None and signer.verify(token + "é") is None and signer.verify("é" + token) is None
+
+
+# --- CSRF tokens ---------------------------------------------------------------------------------
+
+
+def test_csrf_token_is_valid_for_its_visitor_only():
+    csrf = CsrfSigner(RING)
+    token = csrf.token(VISITOR)
+    assert csrf.check(VISITOR, token) and not csrf.check("B" * 22, token)
+
+
+def test_csrf_token_does_not_show_the_visitor_id():
+    assert VISITOR not in CsrfSigner(RING).token(VISITOR)
+
+
+def test_csrf_token_made_with_an_old_key_is_valid():
+    assert CsrfSigner(RING).check(VISITOR, CsrfSigner(RING[1:]).token(VISITOR))
+
+
+def test_csrf_token_expires(monkeypatch):
+    csrf = CsrfSigner(RING)
+    token = csrf.token(VISITOR)
+    now = time.time()
+    monkeypatch.setattr(time, "time", lambda: now + CSRF_MAX_AGE - 60)
+    assert csrf.check(VISITOR, token)
+    monkeypatch.setattr(time, "time", lambda: now + CSRF_MAX_AGE + 60)
+    assert not csrf.check(VISITOR, token)
+
+
+@pytest.mark.parametrize("value", [*GARBAGE, "AAAA.AAAA"])
+def test_csrf_rejects_garbage(value):
+    assert not CsrfSigner(RING).check(VISITOR, value)
+
+
+def test_csrf_rejects_non_ascii_in_the_token():
+    csrf = CsrfSigner(RING)
+    token = csrf.token(VISITOR)
+    assert not csrf.check(VISITOR, token[:-1] + "é") and not csrf.check(VISITOR, token + "é") and not csrf.check(VISITOR, "é" + token)
+
+
+# --- purposes ------------------------------------------------------------------------------------
+
+
+def test_a_token_made_for_one_purpose_is_valid_for_no_other():
+    # The same secret behind all three, so only the purpose tells them apart.
+    secret = "one-secret-for-everything"
+    ring = (("k1", secret.encode()),)
+    visitor, csrf, preview = VisitorSigner(ring), CsrfSigner(ring), PreviewSigner(secret)
+    cookie, token, link = visitor.sign(VISITOR), csrf.token(VISITOR), preview.issue({}, time.time() + 60)
+    assert visitor.verify(f"{VISITOR}.{token}") is None and visitor.verify(link) is None
+    assert not csrf.check(VISITOR, cookie.partition(".")[2]) and not csrf.check(VISITOR, link)
+    assert preview.verify(cookie) is None and preview.verify(f"{VISITOR}.{token}") is None
+    # The visitor signer signs any text: what it makes in the shape of a CSRF token or a preview link is neither.
+    timestamp, payload = token.partition(".")[0], link.partition(".")[0]
+    assert not csrf.check(VISITOR, visitor.sign(f"{VISITOR}.{timestamp}").partition(".")[2])
+    assert preview.verify(visitor.sign(payload)) is None

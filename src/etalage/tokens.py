@@ -1,4 +1,4 @@
-"""Signed tokens, made with itsdangerous: the visitor id cookie and preview links.
+"""Signed tokens, all made with itsdangerous: the visitor id cookie, preview links and the visitor page's CSRF tokens.
 
 Each purpose has its own salt, so a token made for one is never valid for another, and every
 verifier answers None (or False) for anything it cannot vouch for, garbage included: it never raises.
@@ -13,17 +13,20 @@ import secrets
 import time
 
 import orjson
-from itsdangerous import BadData, Signer, URLSafeSerializer
+from itsdangerous import BadData, Signer, TimestampSigner, URLSafeSerializer
 from itsdangerous.encoding import base64_encode, want_bytes
 
 from etalage.profiles.profile import Profile, ProfileDecodeError
 from etalage.tools.explain import profile_from_json
 
-__all__ = ["VisitorSigner", "Verified", "PreviewSigner"]
+__all__ = ["VisitorSigner", "Verified", "PreviewSigner", "CsrfSigner", "CSRF_MAX_AGE"]
 
 _ID = re.compile(r"[A-Za-z0-9_-]{22}")
 _VISITOR_ID_SALT = "etalage.visitor-id"
 _PREVIEW_SALT = "etalage.preview"
+_CSRF_SALT = "etalage.me-csrf"
+# Long enough to read the visitor's page and use it, short enough that a leaked token soon stops working.
+CSRF_MAX_AGE = 4 * 3600
 
 
 class _ExactSigner(Signer):
@@ -43,6 +46,10 @@ class _ExactSigner(Signer):
         return any(
             hmac.compare_digest(sig, base64_encode(self.algorithm.get_signature(self.derive_key(key), value))) for key in self.secret_keys
         )
+
+
+class _ExactTimestampSigner(_ExactSigner, TimestampSigner):
+    """A TimestampSigner with the exact signature check of _ExactSigner."""
 
 
 def _oldest_first(key_ring: tuple[tuple[str, bytes], ...]) -> list[bytes]:
@@ -121,3 +128,25 @@ class PreviewSigner:
             return profile_from_json(orjson.dumps(data["profile"]))
         except (BadData, KeyError, TypeError, ValueError, ProfileDecodeError):
             return None
+
+
+class CsrfSigner:
+    """CSRF tokens for the visitor's page: `<timestamp>.<signature>` of the visitor id, valid for CSRF_MAX_AGE.
+
+    A token is bound to one visitor id, which only that visitor's (HttpOnly) cookie carries, and
+    does not carry it: the page shows the token, never the id. Tokens are stateless, and rotate
+    with the signing key ring: made with the newest key, checked against all.
+    """
+
+    def __init__(self, key_ring: tuple[tuple[str, bytes], ...]) -> None:
+        self._signer = _ExactTimestampSigner(_oldest_first(key_ring), salt=_CSRF_SALT)
+
+    def token(self, visitor_id: str) -> str:
+        return self._signer.sign(visitor_id).decode("ascii")[len(visitor_id) + 1 :]
+
+    def check(self, visitor_id: str, token: str) -> bool:
+        try:
+            self._signer.unsign(_bytes(f"{visitor_id}.{token}"), max_age=CSRF_MAX_AGE)
+        except BadData:
+            return False
+        return True

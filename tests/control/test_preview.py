@@ -61,6 +61,12 @@ def test_preview_cookie_with_a_forged_signature_changes_nothing(proxy):
     assert httpx.get(f"{proxy}/home", cookies={"etalage_preview": forged}).content == HOME
 
 
+def test_preview_cookie_with_non_ascii_changes_nothing(proxy):
+    token = PreviewSigner(TOKEN).issue(RODENT_FAN, time.time() + 3600)
+    response = httpx.get(f"{proxy}/home", headers={"cookie": f"etalage_preview={token}é".encode()})
+    assert response.status_code == 200 and response.content == HOME
+
+
 def test_preview_expires(proxy):
     expired = PreviewSigner(TOKEN).issue(RODENT_FAN, time.time() - 1)
     assert httpx.get(f"{proxy}/home", cookies={"etalage_preview": expired}).content == HOME

@@ -19,8 +19,8 @@ Routes (all under the reserved prefix):
     POST /.etalage/me/not-for-me       rule, category, return_to, action=add|undo
     POST /.etalage/me/forget           erase the profile and the link, expire the cookie
 
-Cross-site requests: the cookie is SameSite=Lax, every POST carries a CSRF token (an HMAC of the
-visitor id under a key derived from the signing secret, see MeCsrf), an Origin or Referer header
+Cross-site requests: the cookie is SameSite=Lax, every POST carries a CSRF token (the visitor id
+signed with a timestamp, see CsrfSigner; it expires after a few hours), an Origin or Referer header
 that names another origin is refused, and so is `Sec-Fetch-Site: cross-site|same-site`. POSTs
 answer 303 back to the page (or to a same-site `return_to`).
 """
@@ -30,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-import hmac
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -52,9 +51,9 @@ from etalage.profiles.store import ProfileStore, StoreError
 from etalage.rules.conditions import ALWAYS, Visit
 from etalage.rules.ruleset import RuleSet
 from etalage.settings import Settings
-from etalage.tokens import VisitorSigner
+from etalage.tokens import CsrfSigner, VisitorSigner
 
-__all__ = ["me_routes", "MeCsrf", "ME_PATH", "FORM_LIMIT"]
+__all__ = ["me_routes", "ME_PATH", "FORM_LIMIT"]
 
 log = logging.getLogger("etalage.me")
 
@@ -68,42 +67,6 @@ EXPORT_FILENAME = "etalage-profile.json"
 UNDISMISS = "dismiss_removed"
 
 T = TypeVar("T")
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-class MeCsrf:
-    """CSRF tokens for the visitor's page: `<key id>.<HMAC-SHA256(derived key, visitor id)>`.
-
-    The key is derived from each signing key with a fixed label, so a token is never a valid cookie
-    signature (nor the reverse), and keys rotate with the signing key ring: tokens are made with the
-    current key and checked against every key in the ring. A token is bound to one visitor id, which
-    only that visitor's (HttpOnly) cookie carries; it is stateless and needs no storage.
-    """
-
-    _KEY_LABEL = b"etalage-me-csrf-key\x00"
-    _PURPOSE = b"etalage-me-csrf\x00"
-
-    def __init__(self, key_ring: tuple[tuple[str, bytes], ...]) -> None:
-        if not key_ring:
-            raise ValueError("CSRF tokens need at least one key")
-        self._keys = {key_id: hmac.new(secret, self._KEY_LABEL, hashlib.sha256).digest() for key_id, secret in key_ring}
-        self._current = key_ring[0][0]
-
-    def _mac(self, key: bytes, visitor_id: str) -> str:
-        return _b64(hmac.new(key, self._PURPOSE + visitor_id.encode("utf-8"), hashlib.sha256).digest())
-
-    def token(self, visitor_id: str) -> str:
-        return f"{self._current}.{self._mac(self._keys[self._current], visitor_id)}"
-
-    def check(self, visitor_id: str, token: str) -> bool:
-        key_id, _, mac = token.partition(".")
-        key = self._keys.get(key_id)
-        if key is None or not mac:
-            return False
-        return hmac.compare_digest(mac.encode("ascii", "replace"), self._mac(key, visitor_id).encode("ascii"))
 
 
 # --- response helpers ----------------------------------------------------------------------------
@@ -301,7 +264,7 @@ class _MePage:
         self.signer = signer
         self.rules = rules
         self.settings = settings
-        self.csrf = MeCsrf(settings.secret)
+        self.csrf = CsrfSigner(settings.secret)
 
     # -- who is asking ------------------------------------------------------------------------------
 
