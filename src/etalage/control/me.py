@@ -45,7 +45,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from etalage.consent import Consent, read_consent
-from etalage.http.cookies import parse_cookie_header
+from etalage.http.cookies import parse_cookie_header, visitor_cookie
 from etalage.profiles.profile import EVENT_KINDS, Event, Profile
 from etalage.profiles.store import ProfileStore, StoreError
 from etalage.rules.conditions import ALWAYS, Visit
@@ -126,11 +126,11 @@ def _response(
     status: int = 200,
     media_type: str = "text/html; charset=utf-8",
     headers: Mapping[str, str] | None = None,
-    set_cookie: str | None = None,
+    set_cookie: bytes | None = None,
 ) -> Response:
     response = Response(body, status_code=status, headers={**_SECURITY_HEADERS, **(headers or {})}, media_type=media_type)
     if set_cookie is not None:
-        response.raw_headers.append((b"set-cookie", set_cookie.encode("latin-1")))
+        response.raw_headers.append((b"set-cookie", set_cookie))
     return response
 
 
@@ -298,10 +298,8 @@ class _MePage:
             _normalized_origin(scheme, host),
         )
 
-    def _cookie(self, value: str, max_age: int, secure: bool) -> str:
-        # The same attributes as the proxy's, so this one replaces (or expires) that cookie.
-        cookie = f"{self.settings.cookie_name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax"
-        return cookie + "; Secure" if secure else cookie
+    def _cookie(self, value: str, max_age: int, secure: bool) -> bytes:
+        return visitor_cookie(self.settings.cookie_name, value, max_age, secure)
 
     async def _timed(self, work: Awaitable[T]) -> T:
         try:
@@ -309,13 +307,13 @@ class _MePage:
         except TimeoutError:
             raise StoreError(f"profile store slower than {STORE_TIMEOUT:.0f} s") from None
 
-    async def _withdrawn(self, visitor: _Visitor) -> str | None:
+    async def _withdrawn(self, visitor: _Visitor) -> bytes | None:
         """Without consent: erase what a still-valid id points at (withdrawal), expire any id cookie."""
         if visitor.visitor_id is not None:
             await self._timed(self.store.erase(visitor.visitor_id))
         return self._cookie("", 0, visitor.secure) if visitor.cookie_sent else None
 
-    async def _load(self, visitor: _Visitor) -> tuple[Profile | None, str | None]:
+    async def _load(self, visitor: _Visitor) -> tuple[Profile | None, bytes | None]:
         """The stored profile (None if there is none or it may not be read) and a Set-Cookie value."""
         if not visitor.consent.granted:
             return None, await self._withdrawn(visitor)
@@ -571,7 +569,7 @@ class _MePage:
             assert visitor.visitor_id is not None
             await self._timed(self.store.erase(visitor.visitor_id))
             response = _see_other(f"{ME_PATH}?done=forgotten")
-            response.raw_headers.append((b"set-cookie", self._cookie("", 0, visitor.secure).encode("latin-1")))
+            response.raw_headers.append((b"set-cookie", self._cookie("", 0, visitor.secure)))
             return response
 
         return await self._change(request, act)

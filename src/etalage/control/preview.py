@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from etalage.http.cookies import visitor_cookie
 from etalage.tokens import PreviewSigner
 
 __all__ = ["preview_routes", "PREVIEW_COOKIE"]
@@ -26,12 +27,13 @@ def preview_routes(signer: PreviewSigner) -> list[Route]:
         if signer.verify(token) is None:
             return PlainTextResponse("invalid or expired preview link\n", status_code=403, headers={"cache-control": "no-store"})
         response = RedirectResponse("/", status_code=303, headers={"cache-control": "no-store"})
-        response.set_cookie(PREVIEW_COOKIE, token, httponly=True, samesite="lax", secure=request.url.scheme == "https", path="/")
+        # No Max-Age: the preview ends with the browser session, or when the token expires.
+        response.raw_headers.append((b"set-cookie", visitor_cookie(PREVIEW_COOKIE, token, None, request.url.scheme == "https")))
         return response
 
     async def end(request: Request) -> Response:
         response = RedirectResponse("/", status_code=303, headers={"cache-control": "no-store"})
-        response.delete_cookie(PREVIEW_COOKIE, path="/")
+        response.raw_headers.append((b"set-cookie", visitor_cookie(PREVIEW_COOKIE, "", 0, request.url.scheme == "https")))
         return response
 
     return [Route("/.etalage/preview", start), Route("/.etalage/preview/end", end)]
