@@ -18,7 +18,7 @@ import pytest
 from starlette.applications import Starlette
 
 from etalage.control.me import FORM_LIMIT, me_routes
-from etalage.profiles.profile import EVENT_KINDS, Event, Profile
+from etalage.profiles.profile import Event, Profile
 from etalage.profiles.store import MemoryStore, StoreError
 from etalage.rules.loader import load_rules
 from etalage.rules.ruleset import RuleSet
@@ -251,7 +251,6 @@ def test_me_not_for_me_link_shows_a_confirmation_form(store, client):
     assert 'action="/.etalage/me/not-for-me"' in page and 'name="return_to" value="/"' in page and store.calls == []
 
 
-@pytest.mark.skipif("dismiss_removed" not in EVENT_KINDS, reason="profile.py has no dismiss_removed event yet")
 def test_me_undo_not_for_me_shows_the_suggestion_again(store, client):
     seed(store, VISITOR, Event("dismiss", "hero-by-interest:dogs", time.time()))
     form = {"csrf": token_from_page(client), "rule": "hero-by-interest", "category": "dogs", "action": "undo"}

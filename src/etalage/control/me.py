@@ -46,7 +46,7 @@ from starlette.routing import Route
 
 from etalage.consent import Consent, read_consent
 from etalage.http.cookies import parse_cookie_header, visitor_cookie
-from etalage.profiles.profile import EVENT_KINDS, Event, Profile
+from etalage.profiles.profile import Event, Profile
 from etalage.profiles.store import ProfileStore, StoreError
 from etalage.rules.conditions import ALWAYS, Visit
 from etalage.rules.ruleset import RuleSet
@@ -63,8 +63,6 @@ FORM_LIMIT = 4096
 # The page is not on the shop's hot path: a slower store gets more time than a page view's budget.
 STORE_TIMEOUT = 5.0
 EXPORT_FILENAME = "etalage-profile.json"
-# Undoing a "not for me" needs the profile to know this event; until it does, the control is not offered.
-UNDISMISS = "dismiss_removed"
 
 T = TypeVar("T")
 
@@ -539,8 +537,8 @@ class _MePage:
 
         async def act(visitor: _Visitor, form: dict[str, str]) -> Response:
             rule_id, category = self._rule(visitor, form), self._category(visitor, form)
-            action = self._add_or_remove(form, ("add", "undo") if UNDISMISS in EVENT_KINDS else ("add",))
-            kind = "dismiss" if action == "add" else UNDISMISS
+            action = self._add_or_remove(form, ("add", "undo"))
+            kind = "dismiss" if action == "add" else "dismiss_removed"
             await self._record(visitor, [Event(kind, f"{rule_id}:{category}", time.time())])
             back = _safe_return_path(form.get("return_to"))
             return _see_other(back or f"{ME_PATH}?done={'dismissed' if action == 'add' else 'undismissed'}")
@@ -718,7 +716,7 @@ def _profile_page(visitor: _Visitor, profile: Profile, why: list[tuple[str, str]
         for entry in sorted(profile.dismissed):
             rule_id, _, category = entry.rpartition(":")
             undo = ""
-            if UNDISMISS in EVENT_KINDS and rule_id in rules and category in labels:
+            if rule_id in rules and category in labels:
                 undo = " " + _button_form(f"{ME_PATH}/not-for-me", csrf, {"rule": rule_id, "category": category, "action": "undo"}, "Undo")
             items.append(f"<li>{_e(label(category))} <small>(<code>{_e(rule_id)}</code>)</small>{undo}</li>")
         parts.append(f"<section><h2>Suggestions you marked &ldquo;not for me&rdquo;</h2><ul>{''.join(items)}</ul></section>")
