@@ -12,7 +12,7 @@ import httpx
 from starlette.applications import Starlette
 
 from etalage.control.admin import RESERVED_PREFIX, api_routes, control_routes
-from etalage.control.me import me_routes
+from etalage.control.me.routes import me_routes
 from etalage.control.preview import preview_routes
 from etalage.http.proxy import Proxy
 from etalage.http.shedding import LoadShedder

@@ -17,7 +17,8 @@ import orjson
 import pytest
 from starlette.applications import Starlette
 
-from etalage.control.me import FORM_LIMIT, me_routes
+from etalage.control.me.checks import FORM_LIMIT
+from etalage.control.me.routes import me_routes
 from etalage.profiles.profile import Event, Profile
 from etalage.profiles.store import MemoryStore, StoreError
 from etalage.rules.loader import load_rules
@@ -358,7 +359,7 @@ def test_me_category_labels_are_escaped(tmp_path):
     seed(store)
     with client_for(store, rules) as client:
         page = client.get("/.etalage/me", headers=cookies()).text
-    assert "<script>" not in page and "&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<script>" not in page and "&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in page
 
 
 def test_me_store_error_gives_a_friendly_503():
