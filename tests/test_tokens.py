@@ -1,6 +1,20 @@
-from etalage.tokens import VisitorSigner
+import re
+import time
+
+import pytest
+
+from etalage.tokens import CSRF_MAX_AGE, CsrfSigner, PreviewSigner, VisitorSigner
 
 RING = (("k2", b"new-secret-0123456789"), ("k1", b"old-secret-0123456789"))
+VISITOR = "AAAAAAAAAAAAAAAAAAAAAA"
+GARBAGE = ["", ".", "..", "é", "\ud800", "a.b.c.d", "x" * 200]
+
+
+def _tamper(value: str, index: int) -> str:
+    return value[:index] + ("A" if value[index] != "A" else "B") + value[index + 1 :]
+
+
+# --- the visitor id cookie -----------------------------------------------------------------------
 
 
 def test_signing_round_trip_returns_the_id():
@@ -10,17 +24,19 @@ def test_signing_round_trip_returns_the_id():
     assert verified is not None and verified.visitor_id == visitor_id and not verified.stale_key
 
 
+def test_signing_makes_22_character_url_safe_ids():
+    assert re.fullmatch(r"[A-Za-z0-9_-]{22}", VisitorSigner(RING).new_id())
+
+
 def test_signing_rejects_a_tampered_id():
     signer = VisitorSigner(RING)
-    value = signer.sign(signer.new_id())
-    forged = ("A" if value[0] != "A" else "B") + value[1:]
-    assert signer.verify(forged) is None
+    assert signer.verify(_tamper(signer.sign(signer.new_id()), 0)) is None
 
 
 def test_signing_rejects_a_tampered_mac():
     signer = VisitorSigner(RING)
     value = signer.sign(signer.new_id())
-    assert signer.verify(value[:-1] + ("A" if value[-1] != "A" else "B")) is None
+    assert signer.verify(_tamper(value, -1)) is None
 
 
 def test_signing_rejects_a_value_signed_with_another_key():
@@ -35,7 +51,116 @@ def test_signing_accepts_an_old_key_and_marks_it_stale():
     assert verified is not None and verified.stale_key
 
 
-def test_signing_rejects_malformed_values():
+def test_signing_rejects_a_correctly_signed_value_that_is_not_an_id():
     signer = VisitorSigner(RING)
-    for value in ("", "abc", "a.b", "a.b.c.d", "x" * 22 + ".k2.", "../../etc.k2.mac"):
-        assert signer.verify(value) is None
+    assert signer.verify(signer.sign("../../etc/passwd")) is None
+
+
+@pytest.mark.parametrize("value", [*GARBAGE, "abc", "a.b", "x" * 22 + ".", "x" * 22 + ".k2.", "../../etc.k2.mac"])
+def test_signing_rejects_malformed_values(value):
+    assert VisitorSigner(RING).verify(value) is None
+
+
+def test_signing_rejects_non_ascii_in_the_signature():
+    signer = VisitorSigner(RING)
+    value = signer.sign(signer.new_id())
+    # itsdangerous's own check would skip the appended character and accept the rest.
+    assert signer.verify(value[:-1] + "é") is None and signer.verify(value + "é") is None and signer.verify(value + "\ud800") is None
+
+
+# --- preview links -------------------------------------------------------------------------------
+
+
+def test_preview_round_trip_returns_the_profile():
+    signer = PreviewSigner("admin-token")
+    profile = signer.verify(signer.issue({"category_views": {"rodents": 5}}, time.time() + 60))
+    assert profile is not None and profile.category_views == {"rodents": 5}
+
+
+def test_preview_expires():
+    signer = PreviewSigner("admin-token")
+    token = signer.issue({}, 1000.0)
+    assert signer.verify(token, now=999.0) is not None and signer.verify(token, now=1001.0) is None
+
+
+def test_preview_rejects_another_admin_token():
+    assert PreviewSigner("admin-token").verify(PreviewSigner("guess").issue({}, time.time() + 60)) is None
+
+
+def test_preview_rejects_a_tampered_payload():
+    signer = PreviewSigner("admin-token")
+    assert signer.verify(_tamper(signer.issue({}, time.time() + 60), 3)) is None
+
+
+def test_preview_without_an_admin_token_makes_and_accepts_nothing():
+    signer = PreviewSigner("")
+    with pytest.raises(ValueError):
+        signer.issue({}, time.time() + 60)
+    assert signer.verify(PreviewSigner("admin-token").issue({}, time.time() + 60)) is None
+
+
+@pytest.mark.parametrize("value", GARBAGE)
+def test_preview_rejects_garbage(value):
+    assert PreviewSigner("admin-token").verify(value) is None
+
+
+def test_preview_rejects_non_ascii_in_the_token():
+    signer = PreviewSigner("admin-token")
+    token = signer.issue({}, time.time() + 60)
+    assert signer.verify(token[:-1] + "é") is None and signer.verify(token + "é") is None and signer.verify("é" + token) is None
+
+
+# --- CSRF tokens ---------------------------------------------------------------------------------
+
+
+def test_csrf_token_is_valid_for_its_visitor_only():
+    csrf = CsrfSigner(RING)
+    token = csrf.token(VISITOR)
+    assert csrf.check(VISITOR, token) and not csrf.check("B" * 22, token)
+
+
+def test_csrf_token_does_not_show_the_visitor_id():
+    assert VISITOR not in CsrfSigner(RING).token(VISITOR)
+
+
+def test_csrf_token_made_with_an_old_key_is_valid():
+    assert CsrfSigner(RING).check(VISITOR, CsrfSigner(RING[1:]).token(VISITOR))
+
+
+def test_csrf_token_expires(monkeypatch):
+    csrf = CsrfSigner(RING)
+    token = csrf.token(VISITOR)
+    now = time.time()
+    monkeypatch.setattr(time, "time", lambda: now + CSRF_MAX_AGE - 60)
+    assert csrf.check(VISITOR, token)
+    monkeypatch.setattr(time, "time", lambda: now + CSRF_MAX_AGE + 60)
+    assert not csrf.check(VISITOR, token)
+
+
+@pytest.mark.parametrize("value", [*GARBAGE, "AAAA.AAAA"])
+def test_csrf_rejects_garbage(value):
+    assert not CsrfSigner(RING).check(VISITOR, value)
+
+
+def test_csrf_rejects_non_ascii_in_the_token():
+    csrf = CsrfSigner(RING)
+    token = csrf.token(VISITOR)
+    assert not csrf.check(VISITOR, token[:-1] + "é") and not csrf.check(VISITOR, token + "é") and not csrf.check(VISITOR, "é" + token)
+
+
+# --- purposes ------------------------------------------------------------------------------------
+
+
+def test_a_token_made_for_one_purpose_is_valid_for_no_other():
+    # The same secret behind all three, so only the purpose tells them apart.
+    secret = "one-secret-for-everything"
+    ring = (("k1", secret.encode()),)
+    visitor, csrf, preview = VisitorSigner(ring), CsrfSigner(ring), PreviewSigner(secret)
+    cookie, token, link = visitor.sign(VISITOR), csrf.token(VISITOR), preview.issue({}, time.time() + 60)
+    assert visitor.verify(f"{VISITOR}.{token}") is None and visitor.verify(link) is None
+    assert not csrf.check(VISITOR, cookie.partition(".")[2]) and not csrf.check(VISITOR, link)
+    assert preview.verify(cookie) is None and preview.verify(f"{VISITOR}.{token}") is None
+    # The visitor signer signs any text: what it makes in the shape of a CSRF token or a preview link is neither.
+    timestamp, payload = token.partition(".")[0], link.partition(".")[0]
+    assert not csrf.check(VISITOR, visitor.sign(f"{VISITOR}.{timestamp}").partition(".")[2])
+    assert preview.verify(visitor.sign(payload)) is None

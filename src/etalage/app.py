@@ -11,8 +11,8 @@ from pathlib import Path
 from starlette.applications import Starlette
 
 from etalage.control.admin import RESERVED_PREFIX, api_routes, control_routes
-from etalage.control.me import me_routes
-from etalage.control.preview import PreviewSigner, preview_routes
+from etalage.control.me.routes import me_routes
+from etalage.control.preview import preview_routes
 from etalage.http.proxy import Proxy
 from etalage.http.shedding import LoadShedder
 from etalage.http.upstream import create_upstream
@@ -21,7 +21,7 @@ from etalage.profiles.memory import MemoryStore
 from etalage.profiles.store import ProfileStore
 from etalage.rules.rulebook import RuleBook
 from etalage.settings import Settings, SettingsError
-from etalage.tokens import VisitorSigner
+from etalage.tokens import PreviewSigner, VisitorSigner
 from etalage.types import Receive, Scope, Send
 
 __all__ = ["create_app", "create_app_from_env", "create_store", "Etalage"]

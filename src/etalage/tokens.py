@@ -1,22 +1,67 @@
-"""Signed visitor ids: `<id>.<key id>.<HMAC-SHA256>`, verified against a key ring so keys can rotate."""
+"""Signed tokens, all made with itsdangerous: the visitor id cookie, preview links and the visitor page's CSRF tokens.
+
+Each purpose has its own salt, so a token made for one is never valid for another, and every
+verifier answers None (or False) for anything it cannot vouch for, garbage included: it never raises.
+"""
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import re
 import secrets
+import time
 
-__all__ = ["VisitorSigner", "Verified"]
+import orjson
+from itsdangerous import BadData, Signer, TimestampSigner, URLSafeSerializer
+from itsdangerous.encoding import base64_encode, want_bytes
+
+from etalage.profiles.profile import Profile, ProfileDecodeError
+from etalage.tools.explain import profile_from_json
+
+__all__ = ["VisitorSigner", "Verified", "PreviewSigner", "CsrfSigner", "CSRF_MAX_AGE"]
 
 _ID = re.compile(r"[A-Za-z0-9_-]{22}")
-# A fixed label keeps these MACs from being valid for any other use of the same key.
-_PURPOSE = b"etalage-visitor-id\x00"
+_VISITOR_ID_SALT = "etalage.visitor-id"
+_PREVIEW_SALT = "etalage.preview"
+_CSRF_SALT = "etalage.me-csrf"
+# Long enough to read the visitor's page and use it, short enough that a leaked token soon stops working.
+CSRF_MAX_AGE = 4 * 3600
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+class _ExactSigner(Signer):
+    """A Signer that accepts a signature only as the exact text it writes.
+
+    itsdangerous decodes a signature before comparing it, and its base64 decoding drops characters
+    outside the alphabet (non-ASCII ones too) and the padding bits of the last one, so
+    `<value>.<signature>☃` would pass; comparing the encoded signatures refuses it.
+    """
+
+    # HMAC-SHA256 throughout (itsdangerous defaults to SHA-1), with the key derived per salt by HMAC.
+    default_digest_method = staticmethod(hashlib.sha256)
+    default_key_derivation = "hmac"
+
+    def verify_signature(self, value: str | bytes, sig: str | bytes) -> bool:
+        value, sig = want_bytes(value), want_bytes(sig)
+        return any(
+            hmac.compare_digest(sig, base64_encode(self.algorithm.get_signature(self.derive_key(key), value))) for key in self.secret_keys
+        )
+
+
+class _ExactTimestampSigner(_ExactSigner, TimestampSigner):
+    """A TimestampSigner with the exact signature check of _ExactSigner."""
+
+
+def _oldest_first(key_ring: tuple[tuple[str, bytes], ...]) -> list[bytes]:
+    """Settings.secret lists keys newest first, by id; itsdangerous wants the secrets newest last."""
+    if not key_ring:
+        raise ValueError("signing needs at least one key")
+    return [secret for _, secret in reversed(key_ring)]
+
+
+def _bytes(text: str) -> bytes:
+    # Text from a request may hold anything, even a lone surrogate that strict UTF-8 cannot encode.
+    return text.encode("utf-8", "replace")
 
 
 class Verified:
@@ -30,31 +75,78 @@ class Verified:
 
 
 class VisitorSigner:
+    """The visitor id cookie: `<id>.<signature>`, signed with the newest key and verified against all of them."""
+
     def __init__(self, key_ring: tuple[tuple[str, bytes], ...]) -> None:
-        if not key_ring:
-            raise ValueError("a visitor id signer needs at least one key")
-        self._current_id, self._current_key = key_ring[0]
-        self._keys = dict(key_ring)
+        keys = _oldest_first(key_ring)
+        self._current = _ExactSigner(keys[-1:], salt=_VISITOR_ID_SALT)
+        # (signer, stale): a value the newest key does not vouch for is tried once more with the older keys.
+        self._verifiers = [(self._current, False)]
+        if len(keys) > 1:
+            self._verifiers.append((_ExactSigner(keys[:-1], salt=_VISITOR_ID_SALT), True))
 
     @staticmethod
     def new_id() -> str:
-        return _b64(secrets.token_bytes(16))
-
-    def _mac(self, key: bytes, visitor_id: str) -> str:
-        return _b64(hmac.new(key, _PURPOSE + visitor_id.encode("ascii"), hashlib.sha256).digest())
+        return secrets.token_urlsafe(16)
 
     def sign(self, visitor_id: str) -> str:
-        return f"{visitor_id}.{self._current_id}.{self._mac(self._current_key, visitor_id)}"
+        return self._current.sign(visitor_id).decode("ascii")
 
     def verify(self, cookie_value: str) -> Verified | None:
         """The id inside a well-formed, correctly signed cookie value, else None (forged, tampered, unknown key)."""
-        parts = cookie_value.split(".")
-        if len(parts) != 3:
+        visitor_id = cookie_value.rpartition(".")[0]
+        if not _ID.fullmatch(visitor_id):
             return None
-        visitor_id, key_id, mac = parts
-        key = self._keys.get(key_id)
-        if key is None or not _ID.fullmatch(visitor_id):
+        for signer, stale_key in self._verifiers:
+            try:
+                signer.unsign(_bytes(cookie_value))
+            except BadData:
+                continue
+            return Verified(visitor_id, stale_key)
+        return None
+
+
+class PreviewSigner:
+    """Preview links: a profile and an expiry, signed with the admin token (`etalage rules preview` makes them)."""
+
+    def __init__(self, admin_token: str) -> None:
+        self._serializer = URLSafeSerializer(admin_token, salt=_PREVIEW_SALT, signer=_ExactSigner) if admin_token else None
+
+    def issue(self, profile: dict[str, object], expires: float) -> str:
+        if self._serializer is None:
+            raise ValueError("previews need ETALAGE_ADMIN_TOKEN")
+        return self._serializer.dumps({"profile": profile, "exp": expires})
+
+    def verify(self, token: str, now: float | None = None) -> Profile | None:
+        """The previewed profile, or None for a token that is forged, tampered with or expired."""
+        if self._serializer is None:
             return None
-        if not hmac.compare_digest(mac, self._mac(key, visitor_id)):
+        try:
+            data = self._serializer.loads(_bytes(token))
+            if float(data["exp"]) < (now if now is not None else time.time()):
+                return None
+            return profile_from_json(orjson.dumps(data["profile"]))
+        except (BadData, KeyError, TypeError, ValueError, ProfileDecodeError):
             return None
-        return Verified(visitor_id, stale_key=key_id != self._current_id)
+
+
+class CsrfSigner:
+    """CSRF tokens for the visitor's page: `<timestamp>.<signature>` of the visitor id, valid for CSRF_MAX_AGE.
+
+    A token is bound to one visitor id, which only that visitor's (HttpOnly) cookie carries, and
+    does not carry it: the page shows the token, never the id. Tokens are stateless, and rotate
+    with the signing key ring: made with the newest key, checked against all.
+    """
+
+    def __init__(self, key_ring: tuple[tuple[str, bytes], ...]) -> None:
+        self._signer = _ExactTimestampSigner(_oldest_first(key_ring), salt=_CSRF_SALT)
+
+    def token(self, visitor_id: str) -> str:
+        return self._signer.sign(visitor_id).decode("ascii")[len(visitor_id) + 1 :]
+
+    def check(self, visitor_id: str, token: str) -> bool:
+        try:
+            self._signer.unsign(_bytes(f"{visitor_id}.{token}"), max_age=CSRF_MAX_AGE)
+        except BadData:
+            return False
+        return True

@@ -7,8 +7,8 @@ import pytest
 from selectolax.lexbor import LexborHTMLParser
 
 from etalage.app import create_app
-from etalage.control.preview import PreviewSigner
 from etalage.profiles.memory import MemoryStore
+from etalage.tokens import PreviewSigner
 from tests.support.config import PROXY_RULES, settings_for
 from tests.support.origin import HOME
 from tests.support.servers import running
@@ -59,6 +59,12 @@ def test_preview_link_signed_with_another_token_is_refused(proxy):
 def test_preview_cookie_with_a_forged_signature_changes_nothing(proxy):
     forged = PreviewSigner("guess").issue(RODENT_FAN, time.time() + 3600)
     assert httpx.get(f"{proxy}/home", cookies={"etalage_preview": forged}).content == HOME
+
+
+def test_preview_cookie_with_non_ascii_changes_nothing(proxy):
+    token = PreviewSigner(TOKEN).issue(RODENT_FAN, time.time() + 3600)
+    response = httpx.get(f"{proxy}/home", headers={"cookie": f"etalage_preview={token}é".encode()})
+    assert response.status_code == 200 and response.content == HOME
 
 
 def test_preview_expires(proxy):

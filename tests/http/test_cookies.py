@@ -1,4 +1,4 @@
-from etalage.http.cookies import parse_cookie_header
+from etalage.http.cookies import parse_cookie_header, visitor_cookie
 
 
 def test_cookies_survive_a_malformed_neighbour():
@@ -15,3 +15,12 @@ def test_cookies_unquote_quoted_values():
 
 def test_cookies_keep_equals_signs_in_values():
     assert parse_cookie_header("OptanonConsent=groups=C0004:1&x=y")["OptanonConsent"] == ["groups=C0004:1&x=y"]
+
+
+def test_visitor_cookie_has_the_same_attributes_everywhere():
+    assert visitor_cookie("etalage_vid", "v", 60, False) == b"etalage_vid=v; Path=/; Max-Age=60; HttpOnly; SameSite=Lax"
+    assert visitor_cookie("etalage_vid", "", 0, True) == b"etalage_vid=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax; Secure"
+
+
+def test_visitor_cookie_without_max_age_lasts_the_session():
+    assert visitor_cookie("etalage_preview", "t", None, True) == b"etalage_preview=t; Path=/; HttpOnly; SameSite=Lax; Secure"

@@ -16,12 +16,12 @@ from typing import Any
 from cachetools import LRUCache
 
 from etalage.consent import Consent, read_consent
-from etalage.control.preview import PREVIEW_COOKIE, PreviewSigner
+from etalage.control.preview import PREVIEW_COOKIE
 from etalage.engine.learn import learn_from_request
 from etalage.engine.personalize import Personalizer
 from etalage.engine.visit import page_view
 from etalage.http import compression
-from etalage.http.cookies import parse_cookie_header
+from etalage.http.cookies import parse_cookie_header, visitor_cookie
 from etalage.http.forwarding import public_origin
 from etalage.http.headers import get_header, merge_vary, without_hop_by_hop
 from etalage.http.shedding import LoadShedder
@@ -34,7 +34,7 @@ from etalage.rules.model import LoginSource
 from etalage.rules.rulebook import RuleBook
 from etalage.rules.ruleset import RuleSet
 from etalage.settings import Settings
-from etalage.tokens import VisitorSigner
+from etalage.tokens import PreviewSigner, VisitorSigner
 from etalage.types import CookieJar, RawHeaders, Receive, Scope, Send
 
 __all__ = ["Proxy"]
@@ -149,8 +149,7 @@ class Proxy:
         return consent, jar
 
     def _cookie(self, value: str, max_age: int, secure: bool) -> bytes:
-        cookie = f"{self.settings.cookie_name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax"
-        return (cookie + "; Secure" if secure else cookie).encode("latin-1")
+        return visitor_cookie(self.settings.cookie_name, value, max_age, secure)
 
     def _visitor(self, consent: Consent, jar: CookieJar, secure: bool) -> tuple[str | None, bool, bytes | None]:
         """(visitor id, whether it is a returning one, Set-Cookie value) for a response to this visitor.

@@ -1,0 +1,213 @@
+"""What the visitor's page shows: their profile in plain words, why each rule personalizes for them, the JSON export."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from etalage.consent import Consent
+from etalage.profiles.profile import Profile
+from etalage.rules.conditions import ALWAYS, Visit
+from etalage.rules.ruleset import RuleSet
+
+__all__ = ["DONE", "Reason", "Interest", "Dismissed", "Newsletter", "PurchaseLine", "ProfileView", "why", "profile_view", "export"]
+
+log = logging.getLogger("etalage.me")
+
+# What the page says after each change (the `done` query parameter of the redirect back to it).
+DONE = {
+    "interest-added": "Added to your interests.",
+    "interest-removed": "Removed from your interests.",
+    "exclusion-added": "That category will not be shown to you any more.",
+    "exclusion-removed": "That category can be suggested to you again.",
+    "dismissed": "That suggestion will not be shown to you again.",
+    "undismissed": "That suggestion can be shown to you again.",
+    "newsletter-forgotten": "Forgotten. This does not unsubscribe you from the shop's mailings: use the link in its e-mails for that.",
+}
+
+_LIFECYCLE_WORDS = {
+    "prospect": "Looking around: no orders yet",
+    "customer": "Customer: one order so far",
+    "repeat_customer": "Regular customer: more than one order",
+}
+
+
+def _date(ts: float) -> str:
+    if not ts:
+        return "never"
+    moment = datetime.fromtimestamp(ts, UTC)
+    return f"{moment.day} {moment:%B %Y}"
+
+
+def _times(count: int) -> str:
+    return "once" if count == 1 else "twice" if count == 2 else f"{count} times"
+
+
+def _strength(profile: Profile, category: str, now: float, half_life: float) -> tuple[str, str]:
+    """(plain word, css class) for the visitor's interest in a category."""
+    if category in profile.exclusions:
+        return "excluded by you", "excluded"
+    if category in profile.interests:
+        return "strong (chosen by you)", "strong"
+    views = profile.category_views.get(category, 0)
+    if not views:
+        return "none", ""
+    score = profile.affinity(category, now, half_life)
+    # More than one half-life since the last view: what is left of the interest has faded.
+    if score < views * 0.5:
+        return "faded", ""
+    return ("strong", "strong") if score >= 5 else ("some", "")
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """A rule that personalizes for the visitor, and what it does, in words."""
+
+    rule: str
+    text: str
+
+
+def why(ruleset: RuleSet, profile: Profile, now: float) -> list[Reason]:
+    """Why each rule personalizes for this visitor: only rules whose conditions hold for them
+    (seen as a plain visit of the home page), in the action's words or else the conditions'."""
+    visit = Visit(profile, ruleset.site, ruleset.catalog, "/", {}, None, "", now, profile.previous_visit or None)
+    reasons = []
+    # As on a page: the first rule (highest priority) with something to show takes its block.
+    claimed: set[str] = set()
+    for rule in ruleset.rules:
+        target = rule.block or rule.action.kind
+        if target in claimed:
+            continue
+        try:
+            if rule.when is not ALWAYS and not rule.when.test(visit):
+                continue
+            text = rule.action.why(rule.id, profile, ruleset.site, now)
+            if text is None and rule.when is not ALWAYS:
+                text = f"shows you a message because: {rule.when.describe()}"
+        except Exception:
+            log.exception("rule %s: explaining it to the visitor failed", rule.id)
+            continue
+        if text:
+            reasons.append(Reason(rule.id, text))
+            claimed.add(target)
+    return reasons
+
+
+@dataclass(frozen=True, slots=True)
+class Interest:
+    category: str
+    label: str
+    word: str
+    css: str
+    seen: str
+    chosen: bool
+    excluded: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Dismissed:
+    rule: str
+    category: str
+    label: str
+    # Only a suggestion the shop still has can be shown again.
+    undoable: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Newsletter:
+    category: str
+    label: str
+    # Only a category the shop still has is accepted by the form.
+    forgettable: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PurchaseLine:
+    date: str
+    sku: str
+    category: str
+    quantity: int
+    order: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileView:
+    """Everything the page shows of a stored profile, in the words and order the page uses."""
+
+    why: list[Reason]
+    interests: list[Interest]
+    # Categories viewed that the shop no longer has.
+    unknown: list[str]
+    dismissed: list[Dismissed]
+    recent_products: list[str]
+    newsletters: list[Newsletter]
+    purchases: list[PurchaseLine]
+    about: list[tuple[str, str]]
+
+
+def profile_view(ruleset: RuleSet, profile: Profile, now: float) -> ProfileView:
+    site = ruleset.site
+    labels = site.labels
+    rules = {rule.id for rule in ruleset.rules}
+
+    def label(category: str) -> str:
+        return labels.get(category, category)
+
+    interests = []
+    for category in site.categories:
+        word, css = _strength(profile, category, now, site.half_life)
+        views = profile.category_views.get(category, 0)
+        seen = f"Viewed {_times(views)}, last on {_date(profile.category_seen.get(category, 0.0))}" if views else "Not viewed yet"
+        interests.append(
+            Interest(category, label(category), word, css, seen, category in profile.interests, category in profile.exclusions)
+        )
+    dismissed = []
+    for entry in sorted(profile.dismissed):
+        rule_id, _, category = entry.rpartition(":")
+        dismissed.append(Dismissed(rule_id, category, label(category), rule_id in rules and category in labels))
+    return ProfileView(
+        why=[Reason(reason.rule, reason.text[:1].upper() + reason.text[1:]) for reason in why(ruleset, profile, now)],
+        interests=interests,
+        unknown=sorted(set(profile.category_views) - set(labels)),
+        dismissed=dismissed,
+        recent_products=list(profile.recent_products),
+        newsletters=[Newsletter(category, label(category), category in labels) for category in sorted(profile.newsletters)],
+        purchases=[PurchaseLine(_date(p.at), p.sku, label(p.category), p.quantity, p.order) for p in reversed(profile.purchases)],
+        about=[
+            ("Stage", _LIFECYCLE_WORDS.get(profile.lifecycle, profile.lifecycle)),
+            ("Visits", str(profile.visits)),
+            ("First seen", _date(profile.first_seen)),
+            ("Last seen", _date(profile.last_seen)),
+            ("Customer groups", ", ".join(sorted(profile.segments)) or "none"),
+            (
+                "Linked to a customer account",
+                "yes: this profile is shared by the devices you log in on" if profile.customer_id is not None else "no",
+            ),
+        ],
+    )
+
+
+def export(ruleset: RuleSet, consent: Consent, profile: Profile | None, now: float) -> dict[str, Any]:
+    """The page as JSON (/.etalage/me.json and the download)."""
+    data: dict[str, Any] = {
+        "consent": {"granted": consent.granted, "reason": consent.reason},
+        "stored": profile is not None,
+        "profile": None,
+        "lifecycle": None,
+        "linked_to_customer_account": False,
+        "why": [],
+    }
+    if profile is not None:
+        data["profile"] = profile.to_dict()
+        data["lifecycle"] = profile.lifecycle
+        data["linked_to_customer_account"] = profile.customer_id is not None
+        data["why"] = [{"rule": reason.rule, "text": reason.text} for reason in why(ruleset, profile, now)]
+    else:
+        data["message"] = (
+            "Nothing is stored about you: the shop has no consent to personalize for you."
+            if not consent.granted
+            else "Nothing is stored about you yet."
+        )
+    return data
