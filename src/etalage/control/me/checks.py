@@ -19,6 +19,7 @@ from starlette.responses import Response
 from etalage.consent import Consent, read_consent
 from etalage.control.me import pages
 from etalage.http.cookies import parse_cookie_header
+from etalage.http.forwarding import public_origin
 from etalage.rules.ruleset import RuleSet
 from etalage.settings import Settings
 from etalage.tokens import CsrfSigner, VisitorSigner
@@ -61,27 +62,17 @@ def _normalized_origin(scheme: str, netloc: str) -> str:
     return f"{scheme}://{netloc}"
 
 
-def _public_origin(request: Request, trusted_proxies: frozenset[str]) -> tuple[str, str]:
-    """Scheme and host the browser used; X-Forwarded-Proto/Host count only from trusted proxies (as in the proxy)."""
-    scheme = request.url.scheme
-    host = request.headers.get("host", "")
-    client = request.client
-    if client and client.host in trusted_proxies:
-        proto = request.headers.get("x-forwarded-proto")
-        if proto:
-            scheme = proto.split(",")[0].strip().lower()
-        forwarded_host = request.headers.get("x-forwarded-host")
-        if forwarded_host:
-            host = forwarded_host.split(",")[0].strip()
-    return scheme, host
-
-
 def visitor_of(request: Request, ruleset: RuleSet, signer: VisitorSigner, settings: Settings) -> Visitor:
     jar = parse_cookie_header(request.headers.get("cookie", ""))
     consent = read_consent(ruleset.consent, jar, request.headers.get("sec-gpc"))
     values = jar.get(settings.cookie_name)
     verified = signer.verify(values[0]) if values and len(values) == 1 else None
-    scheme, host = _public_origin(request, settings.trusted_proxies)
+    client = request.client
+    default_host = request.url.netloc.encode("latin-1")
+    scheme, raw_host = public_origin(
+        request.url.scheme, request.scope["headers"], client.host if client else None, settings.trusted_proxies, default_host
+    )
+    host = raw_host.decode("latin-1")
     return Visitor(
         ruleset,
         consent,

@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from etalage.consent import Consent
+from etalage.engine.visit import page_view
 from etalage.profiles.profile import Profile
-from etalage.rules.conditions import ALWAYS, Visit
+from etalage.rules.conditions import ALWAYS
 from etalage.rules.ruleset import RuleSet
 
 __all__ = ["DONE", "Reason", "Interest", "Dismissed", "Newsletter", "PurchaseLine", "ProfileView", "why", "profile_view", "export"]
@@ -72,12 +73,12 @@ class Reason:
 def why(ruleset: RuleSet, profile: Profile, now: float) -> list[Reason]:
     """Why each rule personalizes for this visitor: only rules whose conditions hold for them
     (seen as a plain visit of the home page), in the action's words or else the conditions'."""
-    visit = Visit(profile, ruleset.site, ruleset.catalog, "/", {}, None, "", now, profile.previous_visit or None)
+    visit = page_view(ruleset, profile, "/", now)
     reasons = []
     # As on a page: the first rule (highest priority) with something to show takes its block.
     claimed: set[str] = set()
     for rule in ruleset.rules:
-        target = rule.block or rule.action.kind
+        target = rule.target
         if target in claimed:
             continue
         try:
