@@ -7,9 +7,11 @@ pair is taken on its own. Duplicate names are all kept: the consent reader treat
 
 from __future__ import annotations
 
+from email.utils import parsedate_to_datetime
+
 from etalage.types import CookieJar
 
-__all__ = ["parse_cookie_header", "visitor_cookie"]
+__all__ = ["parse_cookie_header", "visitor_cookie", "live_value"]
 
 
 def parse_cookie_header(header: str) -> CookieJar:
@@ -34,3 +36,33 @@ def visitor_cookie(name: str, value: str, max_age: int | None, secure: bool) -> 
     """
     cookie = f"{name}={value}; Path=/" + (f"; Max-Age={max_age}" if max_age is not None else "") + "; HttpOnly; SameSite=Lax"
     return (cookie + "; Secure" if secure else cookie).encode("latin-1")
+
+
+def live_value(set_cookie: bytes, name: bytes, now: float) -> str | None:
+    """The value a Set-Cookie header gives cookie `name`, or None when it sets another cookie or
+    removes this one: empty, `Max-Age` of 0 or less, or `Expires` in the past (RFC 6265 5.2).
+
+    Shops log out by expiring their cookie (PHP writes `name=deleted; expires=Thu, 01-Jan-1970 ...`),
+    so a value is only trusted from a cookie that stays in the browser."""
+    pair, _, attributes = set_cookie.partition(b";")
+    key, sep, raw = pair.partition(b"=")
+    if not sep or key.strip() != name:
+        return None
+    value = raw.strip().strip(b'"').decode("latin-1")
+    for attribute in attributes.split(b";"):
+        attr, _, setting = attribute.partition(b"=")
+        attr, setting = attr.strip().lower(), setting.strip()
+        if attr == b"max-age":
+            try:
+                if int(setting) <= 0:
+                    return None
+            except ValueError:
+                return None  # not a number: the browser ignores it, but the value's life is unclear
+        elif attr == b"expires":
+            try:
+                expires = parsedate_to_datetime(setting.decode("latin-1").replace("-", " "))
+            except (TypeError, ValueError, IndexError):
+                return None
+            if expires.timestamp() <= now:
+                return None
+    return value or None

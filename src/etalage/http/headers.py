@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from etalage.types import RawHeaders
 
-__all__ = ["HOP_BY_HOP", "without_hop_by_hop", "get_header", "merge_vary"]
+__all__ = ["HOP_BY_HOP", "without_hop_by_hop", "get_header", "header_values", "merge_vary"]
 
 # Never forwarded in either direction: they describe one connection, not the message.
 HOP_BY_HOP = frozenset(
@@ -37,6 +37,11 @@ def get_header(headers: RawHeaders, name: bytes) -> bytes | None:
         if key.lower() == name:
             return value
     return None
+
+
+def header_values(headers: RawHeaders, name: bytes) -> list[bytes]:
+    """Every value of `name` (lower-case), in order."""
+    return [value for key, value in headers if key.lower() == name]
 
 
 def merge_vary(headers: RawHeaders, field: bytes) -> RawHeaders:

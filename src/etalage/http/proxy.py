@@ -8,6 +8,7 @@ who consented, on a path some rule targets; only then is the body buffered and r
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from collections.abc import AsyncIterator, Coroutine
@@ -21,9 +22,9 @@ from etalage.engine.learn import learn_from_request
 from etalage.engine.personalize import Personalizer
 from etalage.engine.visit import page_view
 from etalage.http import compression
-from etalage.http.cookies import parse_cookie_header, visitor_cookie
+from etalage.http.cookies import live_value, parse_cookie_header, visitor_cookie
 from etalage.http.forwarding import public_origin
-from etalage.http.headers import get_header, merge_vary, without_hop_by_hop
+from etalage.http.headers import get_header, header_values, merge_vary, without_hop_by_hop
 from etalage.http.shedding import LoadShedder
 from etalage.http.upstream import Upstream, UpstreamError, UpstreamResponse, UpstreamTimeout
 from etalage.metrics import Metrics
@@ -89,6 +90,12 @@ def _page_view(ruleset: RuleSet, profile: Profile, path: str, query: bytes, head
     )
 
 
+def _no_transform(headers: RawHeaders) -> bool:
+    return any(
+        token.strip().lower() == b"no-transform" for value in header_values(headers, b"cache-control") for token in value.split(b",")
+    )
+
+
 def _is_html(content_type: bytes | None) -> bool:
     return content_type is not None and content_type.split(b";", 1)[0].strip().lower() == b"text/html"
 
@@ -118,7 +125,7 @@ class Proxy:
         self._background: set[asyncio.Task[None]] = set()
         # Consent is a function of the rule set's policy and the request's cookies: a visitor sends
         # the same Cookie header page after page, so its answer is kept rather than re-parsed.
-        self._consents: LRUCache[tuple[str, bytes, bytes | None], Consent] = LRUCache(maxsize=4096)
+        self._consents: LRUCache[tuple[str, bytes], Consent] = LRUCache(maxsize=4096)
 
     # -- request side -------------------------------------------------------------------------
 
@@ -140,9 +147,13 @@ class Proxy:
 
     def _consent(self, ruleset: RuleSet, headers: RawHeaders) -> tuple[Consent, CookieJar]:
         cookie = get_header(headers, b"cookie") or b""
-        sec_gpc = get_header(headers, b"sec-gpc")
+        # Every Sec-GPC header counts: a second one must not hide the first.
+        gpc_values = header_values(headers, b"sec-gpc")
+        sec_gpc = b", ".join(gpc_values) if gpc_values else None
         jar = parse_cookie_header(cookie.decode("latin-1"))
-        key = (ruleset.version, cookie, sec_gpc)
+        # Keyed by a digest: a visitor sends the same Cookie header page after page, but a key the size of
+        # whatever header arrives would let a flood of large distinct cookies fill memory.
+        key = (ruleset.version, hashlib.blake2b(cookie + b"\0" + (sec_gpc or b"-"), digest_size=16).digest())
         consent = self._consents.get(key)
         if consent is None:
             consent = self._consents[key] = read_consent(ruleset.consent, jar, sec_gpc.decode("latin-1") if sec_gpc else None)
@@ -158,11 +169,14 @@ class Proxy:
         withdrawn: the profile is erased and the cookie expired.
         """
         values = jar.get(self.settings.cookie_name)
-        verified = self._signer.verify(values[0]) if values and len(values) == 1 else None
         if not consent.granted:
-            if verified is not None:
-                self._in_background(self._store.erase(verified.visitor_id), "erase")
+            # Every id the browser still sends is erased, however many copies of the cookie arrive.
+            for value in values or ():
+                withdrawn = self._signer.verify(value)
+                if withdrawn is not None:
+                    self._in_background(self._store.erase(withdrawn.visitor_id), "erase")
             return None, False, self._cookie("", 0, secure) if values else None
+        verified = self._signer.verify(values[0]) if values and len(values) == 1 else None
         if verified is None:
             visitor_id = self._signer.new_id()
             return visitor_id, False, self._cookie(self._signer.sign(visitor_id), self.settings.retention_seconds, secure)
@@ -172,19 +186,18 @@ class Proxy:
         return verified.visitor_id, True, set_cookie
 
     @staticmethod
-    def _logged_in(login: LoginSource, headers: RawHeaders) -> str | None:
+    def _logged_in(login: LoginSource, headers: RawHeaders, now: float) -> str | None:
         """The customer id the origin's response announces (a header, or a cookie it sets), if any."""
         if login.header:
             value = get_header(headers, login.header.encode())
             if value:
                 return value.decode("latin-1").strip() or None
         if login.cookie:
-            prefix = login.cookie.encode() + b"="
-            for name, value in headers:
-                if name.lower() == b"set-cookie" and value.startswith(prefix):
-                    customer = value[len(prefix) :].split(b";", 1)[0].strip().strip(b'"')
+            name = login.cookie.encode()
+            for key, value in headers:
+                if key.lower() == b"set-cookie" and value.startswith(name + b"="):
                     # An empty or expired cookie is a logout, not a login.
-                    return customer.decode("latin-1") or None if b"max-age=0" not in value.lower() else None
+                    return live_value(value, name, now)
         return None
 
     async def _load(self, visitor_id: str) -> Profile | None:
@@ -302,7 +315,10 @@ class Proxy:
         headers = self._response_headers(response.headers, scheme, host)
         content_type = get_header(headers, b"content-type")
         is_page = method == "GET" and response.status == 200 and _is_html(content_type) and get_header(headers, b"content-range") is None
-        customer = self._logged_in(ruleset.login, response.headers) if consent.granted else None
+        customer = self._logged_in(ruleset.login, response.headers, time.time()) if consent.granted else None
+        if method == "HEAD" and consent.granted and response.status == 200 and _is_html(content_type) and ruleset.rules_for(path):
+            # The GET of this page would be personalized, so private: a HEAD must not tell a cache otherwise.
+            headers = self._private([(name, value) for name, value in headers if name.lower() not in _STALE_AFTER_REWRITE])
         if not is_page and customer is None:
             self._metrics.inc("etalage_requests_total", outcome="passed")
             await self._stream(send, response, headers, method == "HEAD")
@@ -394,16 +410,29 @@ class Proxy:
         """Buffer, rewrite and send the page; the origin's bytes go out when anything stands in the way.
 
         Returns the rules that changed the page (none when it went out as the origin sent it)."""
+        if _no_transform(headers):
+            # RFC 9110 7.7: an intermediary must not change the content of such a response.
+            self._metrics.inc("etalage_fail_open_total", reason="no_transform")
+            self._metrics.inc("etalage_requests_total", outcome="passed")
+            await self._stream(send, response, headers, False)
+            return ()
         limit = self.settings.max_page_bytes
         chunks: list[bytes] = []
         size = 0
-        async for chunk in response.aiter_raw():
-            chunks.append(chunk)
-            size += len(chunk)
-            if size > limit:
-                self._metrics.inc("etalage_fail_open_total", reason="page_too_large")
-                await self._stream(send, response, headers, False, prefix=chunks)
-                return ()
+        try:
+            async for chunk in response.aiter_raw():
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > limit:
+                    self._metrics.inc("etalage_fail_open_total", reason="page_too_large")
+                    await self._stream(send, response, headers, False, prefix=chunks)
+                    return ()
+        except UpstreamError as exc:
+            # Nothing was sent yet: the visitor gets a clean 502 rather than half a page or a traceback.
+            log.warning("%s: the origin failed in the middle of the page: %s", visit.path, exc)
+            self._metrics.inc("etalage_upstream_errors_total", kind="body")
+            await self._send_whole(send, *_error_page(502))
+            return ()
         raw = b"".join(chunks)
         encoding = (get_header(headers, b"content-encoding") or b"").decode("latin-1").strip().lower()
         body = compression.decode(raw, encoding, limit) if encoding in compression.SUPPORTED else None
