@@ -354,7 +354,7 @@ def markdown(doc) -> str:
             "## Whole requests, per-request-different origin (a fresh nonce in every page, 100 KB)",
             "",
             "Every response differs (a fresh CSRF token in two attribute values). Etalage reuses a page's layout for a body "
-            "that differs only where the tree cannot change (etalage.reuse), so after the first view no page needs a full analysis. "
+            "that differs only where the tree cannot change (etalage.html.reuse), so after the first view no page needs a full analysis. "
             "BeautifulSoup caches nothing either way; its row is not repeated here.",
             "",
         ]

@@ -3,7 +3,7 @@
 The page is analysed once per distinct origin body (blocks located, verified against the parser,
 cached per page and per address; a body that differs from the last one only where the tree cannot
 change, such as a per-response CSRF token or the visitor's name in the header, reuses its layout:
-etalage.reuse); per visitor the rules only choose edits, which are spliced into the origin's
+etalage.html.reuse); per visitor the rules only choose edits, which are spliced into the origin's
 bytes. Each rule runs under a guard: one that raises is logged, counted and skipped, and the page
 keeps what the origin sent for that block.
 """
@@ -76,7 +76,7 @@ class Personalizer:
     def _layout(self, ruleset: RuleSet, rules: tuple[Rule, ...], visit: Visit, body: bytes) -> tuple[PageLayout, dict[object, object]]:
         """The page's layout and what actions derived from it (PageContext.derived): a cached one
         when the body is one seen before (a byte comparison, no hashing) or differs from the newest
-        only where it cannot matter (etalage.reuse); else analysed."""
+        only where it cannot matter (etalage.html.reuse); else analysed."""
         names = tuple(sorted({rule.block for rule in rules if rule.block}))
         page_key: tuple[object, ...] = (ruleset.version, names, visit.path)
         keys = [page_key]
@@ -121,7 +121,7 @@ class Personalizer:
         note = explain.append if explain is not None else _ignore
         layout, derived = self._layout(ruleset, ruleset.rules_for(path), visit, body)
         charset = derived.get(("charset", content_type))
-        if not isinstance(charset, str):  # the same for every body the layout serves (etalage.reuse keeps encoding declarations)
+        if not isinstance(charset, str):  # the same for every body the layout serves (etalage.html.reuse keeps encoding declarations)
             charset = derived[("charset", content_type)] = charset_of(content_type, body)
         page = PageContext(layout, profile, ruleset.site, charset, path, now, visit.language, derived)
         edits: list[Edit] = []
