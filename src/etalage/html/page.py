@@ -7,7 +7,7 @@ with lexbor, SPLICES the original bytes, and trusts a byte range only once lexbo
 Locate. lexbor answers the CSS selectors: a block's container is the first match in document
 order, its items the container's direct element children that match the item selector. lexbor
 keeps no source offsets, so the k-th element named `div` in tree order is taken to be the k-th
-`<div` start tag that `_tagscan` finds in the bytes (outside comments, raw text and template
+`<div` start tag that `etalage.html.tagscan` finds in the bytes (outside comments, raw text and template
 content); end tags are found by counting nested tags of the same name, an element without one
 ends where the next element starts. This mapping is deliberately naive: parser-created and
 adoption-agency-cloned elements break it, and verification catches that.

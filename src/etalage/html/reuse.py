@@ -15,7 +15,7 @@ checks:
   begin with one (whether a run is only whitespace, and where its first other character falls,
   decide the tree in a table or in `<head>`);
 - it is not inside `<svg>`/`<math>` and the page has no `<![CDATA[` (where the scanner is not
-  exact about what is a tag, see `_tagscan`);
+  exact about what is a tag, see `etalage.html.tagscan`);
 - the attribute is not one that steers the parser: `type` (a hidden input in a table),
   `encoding` (MathML annotation-xml), a `<meta>`'s `charset`, `http-equiv`, or `content` next to
   `http-equiv` (the page's encoding);

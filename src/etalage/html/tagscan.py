@@ -1,6 +1,6 @@
 """Byte-level HTML tag scanner: where start and end tags are, as byte offsets.
 
-selectolax (lexbor) builds the tree but keeps no source positions, so `etalage.page` finds tags
+selectolax (lexbor) builds the tree but keeps no source positions, so `etalage.html.page` finds tags
 here and checks every range it derives against lexbor's tree before using it. This scanner only
 has to be right often enough to be useful; it never has to be right to be safe.
 

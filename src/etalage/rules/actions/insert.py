@@ -6,7 +6,7 @@ the block's previous / next sibling. The block's own content stays. The template
 only inserted for visitors who have one. A template without placeholders is inserted whenever
 the rule's conditions hold. Either way the block gets the rule's `data-etalage-rule` marker.
 
-Outside the block is only written where `etalage.page` verified that content lands there as a
+Outside the block is only written where `etalage.html.page` verified that content lands there as a
 sibling (Block.start / Block.end): not in a table row, a list, a link or a paragraph, not after an
 element without an end tag. On a page where it did not, the rule changes nothing (fail open).
 """
