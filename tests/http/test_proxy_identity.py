@@ -27,17 +27,17 @@ HTML = [(b"content-type", b"text/html; charset=utf-8")]
 
 
 async def origin(scope: Scope, receive: Receive, send: Send) -> None:
-    """A shop whose /login announces the customer of its query, and whose /set-cookie sets the cookies its query names."""
+    """A shop whose /login redirects home announcing the customer its query names; every answer sets
+    the cookies its `cookie` query parameters name."""
     if await lifespan(scope, receive, send):
         return
     query = parse_qs(scope["query_string"].decode())
-    headers = list(HTML)
+    status, headers, body = 200, list(HTML), HOME
     if scope["path"] == "/login":
-        headers.append((b"x-shop-customer", query["customer"][0].encode()))
-    for cookie in query.get("cookie", ()):
-        headers.append((b"set-cookie", cookie.encode()))
-    await send({"type": "http.response.start", "status": 200, "headers": [*headers, (b"content-length", b"%d" % len(HOME))]})
-    await send({"type": "http.response.body", "body": HOME})
+        status, headers, body = 303, [(b"location", b"/"), (b"x-shop-customer", query["customer"][0].encode())], b""
+    headers += [(b"set-cookie", cookie.encode()) for cookie in query.get("cookie", ())]
+    await send({"type": "http.response.start", "status": status, "headers": [*headers, (b"content-length", b"%d" % len(body))]})
+    await send({"type": "http.response.body", "body": body})
 
 
 @pytest.fixture(scope="module")
@@ -92,3 +92,37 @@ def test_proxy_host_prefixed_cookie_is_secure_over_http_and_read_back(shop, rule
         httpx.get(f"{url}/style.css")
     profile = asyncio.run(store.load(SIGNER.verify(value).visitor_id))
     assert set_cookie.endswith("; Secure") and profile.category_views == {"rodents": 2}
+
+
+# -- logging in ----------------------------------------------------------------------------------
+
+
+def test_proxy_login_gives_a_returning_visitor_a_new_id(etalage, store):
+    old = visitor_with(store, [Event("category_view", "dogs", 1.0)])
+    login = httpx.get(f"{etalage}/login?customer=C-1", headers={"Cookie": f"{CONSENT}; etalage_vid={old}"})
+    new = SIGNER.verify(cookie_value(login.headers["set-cookie"]))
+    assert new is not None and new.visitor_id != SIGNER.verify(old).visitor_id
+
+
+def test_proxy_login_new_id_stands_for_the_customer_with_the_old_ids_history(etalage, store):
+    old = visitor_with(store, [Event("category_view", "dogs", 1.0)])
+    login = httpx.get(f"{etalage}/login?customer=C-1", headers={"Cookie": f"{CONSENT}; etalage_vid={old}"})
+    profile = asyncio.run(store.load(SIGNER.verify(cookie_value(login.headers["set-cookie"])).visitor_id))
+    assert profile is not None and (profile.customer_id, profile.category_views) == ("C-1", {"dogs": 1})
+
+
+def test_proxy_login_leaves_a_planted_id_nothing_of_the_customer(etalage, store):
+    """An attacker plants their own valid cookie in the victim's browser and waits for the victim to log in."""
+    asyncio.run(store.record_customer("C-1", [Event("category_view", "cats", 1.0)]))
+    planted = visitor_with(store, [])
+    httpx.get(f"{etalage}/login?customer=C-1", headers={"Cookie": f"{CONSENT}; etalage_vid={planted}"})
+    seen_by_attacker = httpx.get(f"{etalage}/.etalage/me.json", headers={"Cookie": f"{CONSENT}; etalage_vid={planted}"}).json()
+    assert (seen_by_attacker["stored"], seen_by_attacker["linked_to_customer_account"]) == (False, False)
+
+
+def test_proxy_login_again_keeps_the_id_linked_to_that_customer(etalage, store):
+    old = visitor_with(store, [])
+    first = httpx.get(f"{etalage}/login?customer=C-1", headers={"Cookie": f"{CONSENT}; etalage_vid={old}"})
+    new = cookie_value(first.headers["set-cookie"])
+    again = httpx.get(f"{etalage}/login?customer=C-1", headers={"Cookie": f"{CONSENT}; etalage_vid={new}"})
+    assert "set-cookie" not in again.headers

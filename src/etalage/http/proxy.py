@@ -122,7 +122,7 @@ class Proxy:
         self._metrics = metrics
         self._personalizer = Personalizer(metrics)
         self._upstream_host = settings.upstream_origin.split("://", 1)[1].encode()
-        self._background: set[asyncio.Task[None]] = set()
+        self._background: set[asyncio.Task[Any]] = set()
         # Consent is a function of the rule set's policy and the request's cookies: a visitor sends
         # the same Cookie header page after page, so its answer is kept rather than re-parsed.
         self._consents: LRUCache[tuple[str, bytes], Consent] = LRUCache(maxsize=4096)
@@ -199,6 +199,38 @@ class Proxy:
                     # An empty or expired cookie is a logout, not a login.
                     return live_value(value, name, now)
         return None
+
+    async def _login(self, visitor_id: str, customer: str, renew: bool) -> str | None:
+        """Link the visitor to the customer the origin's response announces; the visitor id to use from here on.
+
+        A returning visitor's id is renewed (unless the store has it linked to this customer already):
+        an id someone else planted in this browser before the login must not give them the customer's
+        profile. A fresh id issued by this response is linked as it is. None when the store failed:
+        the visitor stays who they were.
+        """
+        fresh = self._signer.new_id() if renew else None
+
+        async def link() -> str | None:
+            try:
+                return await self._store.link(visitor_id, customer, renew_to=fresh)
+            except StoreError as exc:
+                log.warning("profile store link failed: %s", exc)
+                self._metrics.inc("etalage_fail_open_total", reason="store_link_error")
+                return None
+
+        # Shielded: a slow store finishes the link in the background rather than leave it half done.
+        task = asyncio.create_task(link())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        try:
+            return await asyncio.wait_for(asyncio.shield(task), self.settings.store_timeout)
+        except TimeoutError:
+            log.warning(
+                "profile store slower than %.0f ms linking a login; it goes on in the background", self.settings.store_timeout * 1000
+            )
+            self._metrics.inc("etalage_fail_open_total", reason="store_timeout")
+            # What a login's link gives but for an id already linked to this customer, whose next response links again.
+            return fresh or visitor_id
 
     async def _load(self, visitor_id: str) -> Profile | None:
         try:
@@ -328,7 +360,12 @@ class Proxy:
         visitor_id, returning, set_cookie = self._visitor(consent, jar, secure)
         profile = None
         if visitor_id is not None and customer is not None:
-            self._in_background(self._store.link(visitor_id, customer), "link")
+            linked = await self._login(visitor_id, customer, renew=returning)
+            if linked is not None:
+                if linked != visitor_id:
+                    set_cookie = self._cookie(self._signer.sign(linked), self.settings.retention_seconds, secure)
+                # Linked, the id stands for the customer's profile, even when this response issued it.
+                visitor_id, returning = linked, True
         if visitor_id is not None and is_page:
             profile = await self._load(visitor_id) if returning else Profile()
             if profile is not None and profile.starts_visit(now) and set_cookie is None:
