@@ -126,3 +126,36 @@ def test_proxy_login_again_keeps_the_id_linked_to_that_customer(etalage, store):
     new = cookie_value(first.headers["set-cookie"])
     again = httpx.get(f"{etalage}/login?customer=C-1", headers={"Cookie": f"{CONSENT}; etalage_vid={new}"})
     assert "set-cookie" not in again.headers
+
+
+# -- the origin's Set-Cookie ---------------------------------------------------------------------
+
+
+def set_cookies(response: httpx.Response) -> list[str]:
+    return response.headers.get_list("set-cookie")
+
+
+@pytest.mark.parametrize(
+    "planted",
+    [
+        "etalage_vid=AAAAAAAAAAAAAAAAAAAAAA.sig; Path=/",
+        "etalage_vid=x; Domain=127.0.0.1; Path=/c",
+        " etalage_vid =x",
+        "etalage_vid=; Max-Age=0; Path=/",
+    ],
+)
+def test_proxy_drops_the_origins_set_cookie_of_the_visitor_cookie(etalage, planted):
+    response = httpx.get(f"{etalage}/style.css", params={"cookie": [planted, "shop=1; Path=/"]})
+    assert set_cookies(response) == ["shop=1; Path=/"]
+
+
+def test_proxy_drops_the_origins_set_cookie_of_the_preview_cookie(etalage):
+    response = httpx.get(f"{etalage}/style.css", params={"cookie": ["etalage_preview=token; Path=/"]})
+    assert set_cookies(response) == []
+
+
+def test_proxy_gives_a_consenting_visitor_only_its_own_visitor_cookie(etalage):
+    planted = visitor_with(MemoryStore(retention=60.0), [])
+    response = httpx.get(f"{etalage}/", params={"cookie": [f"etalage_vid={planted}; Path=/"]}, headers={"Cookie": CONSENT})
+    [issued] = set_cookies(response)
+    assert cookie_value(issued) != planted and SIGNER.verify(cookie_value(issued)) is not None

@@ -11,7 +11,7 @@ from email.utils import parsedate_to_datetime
 
 from etalage.types import CookieJar
 
-__all__ = ["parse_cookie_header", "visitor_cookie", "live_value"]
+__all__ = ["parse_cookie_header", "visitor_cookie", "live_value", "set_cookie_name"]
 
 # Cookie name prefixes browsers accept only on a Secure cookie (RFC 6265bis 4.1.3); `__Host-` also needs
 # Path=/ and no Domain, which every cookie Etalage sets has. Browsers match them regardless of case.
@@ -43,6 +43,14 @@ def visitor_cookie(name: str, value: str, max_age: int | None, secure: bool) -> 
     cookie = f"{name}={value}; Path=/" + (f"; Max-Age={max_age}" if max_age is not None else "") + "; HttpOnly; SameSite=Lax"
     secure = secure or name.lower().startswith(_SECURE_PREFIXES)
     return (cookie + "; Secure" if secure else cookie).encode("latin-1")
+
+
+def set_cookie_name(set_cookie: bytes) -> bytes:
+    """The name of the cookie a Set-Cookie header sets, as browsers read it (RFC 6265bis 5.6): the
+    text before the first `=`, without surrounding spaces or tabs; empty for a header without one."""
+    pair = set_cookie.partition(b";")[0]
+    name, sep, _ = pair.partition(b"=")
+    return name.strip(b" \t") if sep else b""
 
 
 def live_value(set_cookie: bytes, name: bytes, now: float) -> str | None:

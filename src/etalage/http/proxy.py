@@ -22,7 +22,7 @@ from etalage.engine.learn import learn_from_request
 from etalage.engine.personalize import Personalizer
 from etalage.engine.visit import page_view
 from etalage.http import compression
-from etalage.http.cookies import live_value, parse_cookie_header, visitor_cookie
+from etalage.http.cookies import live_value, parse_cookie_header, set_cookie_name, visitor_cookie
 from etalage.http.forwarding import public_origin
 from etalage.http.headers import get_header, header_values, merge_vary, without_hop_by_hop
 from etalage.http.shedding import LoadShedder
@@ -126,6 +126,7 @@ class Proxy:
         # Consent is a function of the rule set's policy and the request's cookies: a visitor sends
         # the same Cookie header page after page, so its answer is kept rather than re-parsed.
         self._consents: LRUCache[tuple[str, bytes], Consent] = LRUCache(maxsize=4096)
+        self._own_cookies = frozenset({settings.cookie_name.encode("latin-1"), PREVIEW_COOKIE.encode("latin-1")})
 
     # -- request side -------------------------------------------------------------------------
 
@@ -417,10 +418,18 @@ class Proxy:
         headers = without_hop_by_hop(upstream_headers)
         origin = self.settings.upstream_origin.encode()
         public = scheme.encode() + b"://" + host
-        for index, (name, value) in enumerate(headers):
-            if name.lower() == b"location" and (value == origin or value.startswith(origin + b"/")):
-                headers[index] = (name, public + value[len(origin) :])
-        return headers
+        kept: RawHeaders = []
+        for name, value in headers:
+            lowered = name.lower()
+            if lowered == b"location" and (value == origin or value.startswith(origin + b"/")):
+                value = public + value[len(origin) :]
+            elif lowered == b"set-cookie" and set_cookie_name(value) in self._own_cookies:
+                # Only Etalage sets or removes its cookies: a shop page that can be made to set one
+                # would plant a visitor id (or a preview) of someone else's choosing.
+                self._metrics.inc("etalage_origin_cookies_dropped_total")
+                continue
+            kept.append((name, value))
+        return kept
 
     @staticmethod
     def _private(headers: RawHeaders) -> RawHeaders:
