@@ -27,13 +27,15 @@ HTML = [(b"content-type", b"text/html; charset=utf-8")]
 
 
 async def origin(scope: Scope, receive: Receive, send: Send) -> None:
-    """A shop whose /login redirects home announcing the customer its query names; every answer sets
-    the cookies its `cookie` query parameters name."""
+    """A shop whose /login redirects home announcing the customer its query names, whose /style.css is
+    no page; every answer sets the cookies its `cookie` query parameters name."""
     if await lifespan(scope, receive, send):
         return
     query = parse_qs(scope["query_string"].decode())
     status, headers, body = 200, list(HTML), HOME
-    if scope["path"] == "/login":
+    if scope["path"] == "/style.css":
+        headers, body = [(b"content-type", b"text/css")], b"body{}"
+    elif scope["path"] == "/login":
         status, headers, body = 303, [(b"location", b"/"), (b"x-shop-customer", query["customer"][0].encode())], b""
     headers += [(b"set-cookie", cookie.encode()) for cookie in query.get("cookie", ())]
     await send({"type": "http.response.start", "status": status, "headers": [*headers, (b"content-length", b"%d" % len(body))]})
@@ -159,3 +161,40 @@ def test_proxy_gives_a_consenting_visitor_only_its_own_visitor_cookie(etalage):
     response = httpx.get(f"{etalage}/", params={"cookie": [f"etalage_vid={planted}; Path=/"]}, headers={"Cookie": CONSENT})
     [issued] = set_cookies(response)
     assert cookie_value(issued) != planted and SIGNER.verify(cookie_value(issued)) is not None
+
+
+# -- a login the shop's backend reports through /.etalage/api/link -------------------------------
+
+
+def test_proxy_exchanges_the_apis_handoff_for_the_new_id_cookie(etalage):
+    old, new = SIGNER.new_id(), SIGNER.new_id()
+    handoff = SIGNER.handoff(old, new)
+    response = httpx.get(
+        f"{etalage}/style.css",
+        params={"cookie": f"etalage_vid={handoff}"},
+        headers={"Cookie": f"{CONSENT}; etalage_vid={SIGNER.sign(old)}"},
+    )
+    [issued] = set_cookies(response)
+    assert SIGNER.verify(cookie_value(issued)).visitor_id == new
+
+
+def test_proxy_drops_a_handoff_made_for_another_browser(etalage):
+    handoff = SIGNER.handoff(SIGNER.new_id(), SIGNER.new_id())
+    response = httpx.get(
+        f"{etalage}/style.css",
+        params={"cookie": f"etalage_vid={handoff}"},
+        headers={"Cookie": f"{CONSENT}; etalage_vid={SIGNER.sign(SIGNER.new_id())}"},
+    )
+    assert set_cookies(response) == []
+
+
+def test_proxy_erases_a_handoff_s_id_when_consent_is_gone(etalage, store):
+    old, new = SIGNER.new_id(), SIGNER.new_id()
+    asyncio.run(store.link(new, "C-1"))
+    httpx.get(
+        f"{etalage}/style.css",
+        params={"cookie": f"etalage_vid={SIGNER.handoff(old, new)}"},
+        headers={"Cookie": f"etalage_vid={SIGNER.sign(old)}"},
+    )
+    httpx.get(f"{etalage}/style.css")  # the erase runs after the response; this request comes after it
+    assert asyncio.run(store.load(new)) is None

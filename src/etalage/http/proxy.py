@@ -186,6 +186,25 @@ class Proxy:
         )
         return verified.visitor_id, True, set_cookie
 
+    def _handed_off(self, jar: CookieJar, upstream_headers: RawHeaders) -> str | None:
+        """The new visitor id the shop's backend hands this browser after linking it through /.etalage/api/link.
+
+        The backend sets the visitor cookie to the token the API answered; it counts only in a
+        response to the browser whose cookie that link renewed (tokens.VisitorSigner.redeem).
+        """
+        values = jar.get(self.settings.cookie_name)
+        current = self._signer.verify(values[0]) if values and len(values) == 1 else None
+        if current is None:
+            return None
+        name = self.settings.cookie_name.encode("latin-1")
+        for key, value in upstream_headers:
+            if key.lower() == b"set-cookie" and set_cookie_name(value) == name:
+                token = value.partition(b";")[0].partition(b"=")[2].strip().strip(b'"').decode("latin-1")
+                new_id = self._signer.redeem(token, current.visitor_id)
+                if new_id is not None:
+                    return new_id
+        return None
+
     @staticmethod
     def _logged_in(login: LoginSource, headers: RawHeaders, now: float) -> str | None:
         """The customer id the origin's response announces (a header, or a cookie it sets), if any."""
@@ -349,10 +368,11 @@ class Proxy:
         content_type = get_header(headers, b"content-type")
         is_page = method == "GET" and response.status == 200 and _is_html(content_type) and get_header(headers, b"content-range") is None
         customer = self._logged_in(ruleset.login, response.headers, time.time()) if consent.granted else None
+        handoff = self._handed_off(jar, response.headers)
         if method == "HEAD" and consent.granted and response.status == 200 and _is_html(content_type) and ruleset.rules_for(path):
             # The GET of this page would be personalized, so private: a HEAD must not tell a cache otherwise.
             headers = self._private([(name, value) for name, value in headers if name.lower() not in _STALE_AFTER_REWRITE])
-        if not is_page and customer is None:
+        if not is_page and customer is None and handoff is None:
             self._metrics.inc("etalage_requests_total", outcome="passed")
             await self._stream(send, response, headers, method == "HEAD")
             return
@@ -360,7 +380,14 @@ class Proxy:
         now = time.time()
         visitor_id, returning, set_cookie = self._visitor(consent, jar, secure)
         profile = None
-        if visitor_id is not None and customer is not None:
+        if handoff is not None and visitor_id is None:
+            # Consent was withdrawn since the shop linked this browser: the new id goes the way of the old.
+            self._in_background(self._store.erase(handoff), "erase")
+        elif handoff is not None:
+            # The shop's backend logged this browser in through the API, which renewed its id already.
+            visitor_id, returning = handoff, True
+            set_cookie = self._cookie(self._signer.sign(handoff), self.settings.retention_seconds, secure)
+        elif visitor_id is not None and customer is not None:
             linked = await self._login(visitor_id, customer, renew=returning)
             if linked is not None:
                 if linked != visitor_id:
