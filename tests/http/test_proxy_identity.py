@@ -15,7 +15,7 @@ import pytest
 from etalage.app import create_app
 from etalage.profiles.memory import MemoryStore
 from etalage.profiles.profile import Event
-from etalage.tokens import VisitorSigner
+from etalage.tokens import CsrfSigner, VisitorSigner
 from etalage.types import Receive, Scope, Send
 from tests.support.config import ACCEPT_ONETRUST, PROXY_RULES, SECRET, settings_for
 from tests.support.origin import HOME, lifespan
@@ -198,3 +198,48 @@ def test_proxy_erases_a_handoff_s_id_when_consent_is_gone(etalage, store):
     )
     httpx.get(f"{etalage}/style.css")  # the erase runs after the response; this request comes after it
     assert asyncio.run(store.load(new)) is None
+
+
+# -- forged and replayed cookies -----------------------------------------------------------------
+
+RODENT_FAN = [Event("category_view", "rodents", 1.0)] * 3
+
+
+def personalized(url: str, cookie: str) -> bool:
+    return "data-etalage-rule" in httpx.get(f"{url}/", headers={"Cookie": f"{CONSENT}; etalage_vid={cookie}"}).text
+
+
+def test_proxy_ignores_a_visitor_cookie_signed_with_another_secret(etalage, store):
+    genuine = visitor_with(store, RODENT_FAN)
+    forged = VisitorSigner((("t1", b"another-secret-0123456789"),)).sign(SIGNER.verify(genuine).visitor_id)
+    assert (personalized(etalage, genuine), personalized(etalage, forged)) == (True, False)
+
+
+def test_proxy_ignores_a_visitor_cookie_with_a_truncated_signature(etalage, store):
+    genuine = visitor_with(store, RODENT_FAN)
+    assert (personalized(etalage, genuine), personalized(etalage, genuine[:-4])) == (True, False)
+
+
+def forget(url: str, cookie: str) -> None:
+    visitor_id = SIGNER.verify(cookie).visitor_id
+    form = {"csrf": CsrfSigner(SECRET).token(visitor_id)}
+    response = httpx.post(f"{url}/.etalage/me/forget", data=form, headers={"Cookie": f"{CONSENT}; etalage_vid={cookie}"})
+    assert response.status_code == 303
+
+
+def test_proxy_cookie_replayed_after_forget_me_starts_an_empty_profile(etalage, store):
+    cookie = visitor_with(store, RODENT_FAN)
+    forget(etalage, cookie)
+    assert not personalized(etalage, cookie)
+    httpx.get(f"{etalage}/style.css")  # the page view is recorded after its response; this request comes after it
+    assert asyncio.run(store.load(SIGNER.verify(cookie).visitor_id)).category_views == {}
+
+
+def test_proxy_cookie_replayed_after_forget_me_does_not_bring_the_customer_back(etalage, store):
+    cookie = visitor_with(store, [])
+    asyncio.run(store.record_customer("C-1", RODENT_FAN))
+    asyncio.run(store.link(SIGNER.verify(cookie).visitor_id, "C-1"))
+    forget(etalage, cookie)
+    assert not personalized(etalage, cookie)
+    httpx.get(f"{etalage}/style.css")
+    assert asyncio.run(store.load_customer("C-1")) is None

@@ -215,6 +215,19 @@ async def test_store_erase_of_a_linked_visitor_forgets_the_customer_profile(subj
     assert (await subject.store.load("v1"), await subject.store.load_customer("c1")) == (None, None)
 
 
+async def test_store_erase_of_a_linked_visitor_then_record_starts_an_empty_anonymous_profile(subject: Subject) -> None:
+    await subject.store.record_customer("c1", [view("dogs")])
+    await subject.settle()
+    await subject.store.link("v1", "c1")
+    await subject.store.load("v1")  # a store that caches reads has the customer's profile at hand now
+    await subject.store.erase("v1")
+    await subject.store.record("v1", [view("cats")])
+    await subject.settle()
+    profile = await subject.store.load("v1")
+    assert profile is not None and (profile.customer_id, profile.category_views) == (None, {"cats": 1})
+    assert await subject.store.load_customer("c1") is None
+
+
 async def test_store_erase_drops_events_not_yet_written(subject: Subject) -> None:
     await subject.store.record("v1", [view("dogs")])
     await subject.store.erase("v1")
