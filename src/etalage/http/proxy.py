@@ -192,17 +192,22 @@ class Proxy:
         The backend sets the visitor cookie to the token the API answered; it counts only in a
         response to the browser whose cookie that link renewed (tokens.VisitorSigner.redeem).
         """
+        name = self.settings.cookie_name.encode("latin-1")
+        tokens = [
+            value.partition(b";")[0].partition(b"=")[2].strip().strip(b'"').decode("latin-1")
+            for key, value in upstream_headers
+            if key.lower() == b"set-cookie" and set_cookie_name(value) == name
+        ]
+        if not tokens:
+            return None  # nearly every response: no signature to check
         values = jar.get(self.settings.cookie_name)
         current = self._signer.verify(values[0]) if values and len(values) == 1 else None
         if current is None:
             return None
-        name = self.settings.cookie_name.encode("latin-1")
-        for key, value in upstream_headers:
-            if key.lower() == b"set-cookie" and set_cookie_name(value) == name:
-                token = value.partition(b";")[0].partition(b"=")[2].strip().strip(b'"').decode("latin-1")
-                new_id = self._signer.redeem(token, current.visitor_id)
-                if new_id is not None:
-                    return new_id
+        for token in tokens:
+            new_id = self._signer.redeem(token, current.visitor_id)
+            if new_id is not None:
+                return new_id
         return None
 
     @staticmethod
@@ -249,7 +254,8 @@ class Proxy:
                 "profile store slower than %.0f ms linking a login; it goes on in the background", self.settings.store_timeout * 1000
             )
             self._metrics.inc("etalage_fail_open_total", reason="store_timeout")
-            # What a login's link gives but for an id already linked to this customer, whose next response links again.
+            # A login's link renews; should this id have been linked to the customer already (so kept),
+            # the fresh one is unlinked and the next response that names the customer links it.
             return fresh or visitor_id
 
     async def _load(self, visitor_id: str) -> Profile | None:
