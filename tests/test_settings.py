@@ -38,3 +38,18 @@ def test_settings_refuse_a_short_secret():
 def test_settings_do_not_show_secrets_in_repr():
     settings = Settings.from_env({"ETALAGE_SECRET": "0123456789abcdefXYZ", "ETALAGE_ADMIN_TOKEN": "tok-123"})
     assert "0123456789abcdef" not in repr(settings) and "tok-123" not in repr(settings)
+
+
+def test_settings_accept_a_host_prefixed_cookie_name():
+    assert Settings.from_env({"ETALAGE_COOKIE_NAME": "__Host-etalage_vid"}).cookie_name == "__Host-etalage_vid"
+
+
+@pytest.mark.parametrize("name", ["etalage vid", "etalage;vid", "vid=1", "", "etalåge", "__Host-"])
+def test_settings_refuse_a_cookie_name_that_is_not_a_token(name):
+    with pytest.raises(SettingsError, match="cookie_name"):
+        Settings.from_env({"ETALAGE_COOKIE_NAME": name})
+
+
+def test_settings_refuse_the_preview_cookie_s_name_for_visitors():
+    with pytest.raises(SettingsError, match="cookie_name"):
+        Settings.from_env({"ETALAGE_COOKIE_NAME": "etalage_preview"})

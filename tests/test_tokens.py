@@ -3,10 +3,11 @@ import time
 
 import pytest
 
-from etalage.tokens import CSRF_MAX_AGE, CsrfSigner, PreviewSigner, VisitorSigner
+from etalage.tokens import CSRF_MAX_AGE, HANDOFF_MAX_AGE, CsrfSigner, PreviewSigner, VisitorSigner
 
 RING = (("k2", b"new-secret-0123456789"), ("k1", b"old-secret-0123456789"))
 VISITOR = "AAAAAAAAAAAAAAAAAAAAAA"
+NEW_VISITOR = "BBBBBBBBBBBBBBBBBBBBBB"
 GARBAGE = ["", ".", "..", "é", "\ud800", "a.b.c.d", "x" * 200]
 
 
@@ -146,6 +147,37 @@ def test_csrf_rejects_non_ascii_in_the_token():
     csrf = CsrfSigner(RING)
     token = csrf.token(VISITOR)
     assert not csrf.check(VISITOR, token[:-1] + "é") and not csrf.check(VISITOR, token + "é") and not csrf.check(VISITOR, "é" + token)
+
+
+# --- handing a new id to the browser after a server-to-server login ------------------------------
+
+
+def test_handoff_names_the_new_id_to_the_browser_of_the_old_one():
+    signer = VisitorSigner(RING)
+    assert signer.redeem(signer.handoff(VISITOR, NEW_VISITOR), VISITOR) == NEW_VISITOR
+
+
+def test_handoff_is_refused_for_another_browser():
+    signer = VisitorSigner(RING)
+    assert signer.redeem(signer.handoff(VISITOR, NEW_VISITOR), "CCCCCCCCCCCCCCCCCCCCCC") is None
+
+
+def test_handoff_expires(monkeypatch):
+    signer = VisitorSigner(RING)
+    token = signer.handoff(VISITOR, NEW_VISITOR)
+    now = time.time()
+    monkeypatch.setattr(time, "time", lambda: now + HANDOFF_MAX_AGE + 60)
+    assert signer.redeem(token, VISITOR) is None
+
+
+def test_handoff_and_visitor_cookie_are_not_interchangeable():
+    signer = VisitorSigner(RING)
+    assert signer.verify(signer.handoff(VISITOR, NEW_VISITOR)) is None and signer.redeem(signer.sign(NEW_VISITOR), VISITOR) is None
+
+
+@pytest.mark.parametrize("value", [*GARBAGE, f"{NEW_VISITOR}.{VISITOR}.AAAA.AAAA"])
+def test_handoff_rejects_garbage(value):
+    assert VisitorSigner(RING).redeem(value, VISITOR) is None
 
 
 # --- purposes ------------------------------------------------------------------------------------

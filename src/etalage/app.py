@@ -87,7 +87,7 @@ def create_app(settings: Settings, *, store: ProfileStore | None = None) -> Etal
 
     routes = (
         control_routes(metrics, rules, settings.admin_token)
-        + api_routes(profiles, signer, settings.admin_token)
+        + api_routes(profiles, signer, settings.admin_token, settings.cookie_name)
         + me_routes(store=profiles, signer=signer, rules=lambda: rules.current, settings=settings)
         + preview_routes(previews)
     )

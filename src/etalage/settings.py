@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,12 @@ __all__ = ["Settings", "SettingsError", "parse_key_ring"]
 
 class SettingsError(ValueError):
     """A setting has a value Etalage cannot use; the message names the setting."""
+
+
+# An RFC 6265 cookie name: a token, without separators, spaces or controls.
+_COOKIE_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+# Names of cookies Etalage keeps for itself besides the visitor cookie (control/preview.py's).
+_OWN_COOKIES = frozenset({"etalage_preview"})
 
 
 def _bool(text: str) -> bool:
@@ -116,6 +123,12 @@ class Settings:
             raise SettingsError("workers: must be 0 (automatic) or more")
         if self.redis_url and urlsplit(self.redis_url).scheme not in {"redis", "rediss", "unix"}:
             raise SettingsError("redis_url: expected redis://host:port/db, rediss://... or unix://...")
+        if not _COOKIE_TOKEN.fullmatch(self.cookie_name):
+            raise SettingsError(f"cookie_name: {self.cookie_name!r} is not a valid cookie name (letters, digits and !#$%&'*+-.^_`|~)")
+        if self.cookie_name in _OWN_COOKIES:
+            raise SettingsError(f"cookie_name: {self.cookie_name!r} is the name of another of Etalage's cookies")
+        if self.cookie_name.lower() in ("__host-", "__secure-"):
+            raise SettingsError(f"cookie_name: {self.cookie_name!r} is only a prefix; add a name, as in __Host-etalage_vid")
         if not 0 < self.port < 65536:
             raise SettingsError(f"port: {self.port} is not a TCP port")
         for name in ("connect_timeout", "read_timeout", "store_timeout", "retention_days", "max_page_bytes", "overload_lag"):

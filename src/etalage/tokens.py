@@ -19,14 +19,17 @@ from itsdangerous.encoding import base64_encode, want_bytes
 from etalage.profiles.profile import Profile, ProfileDecodeError
 from etalage.tools.explain import profile_from_json
 
-__all__ = ["VisitorSigner", "Verified", "PreviewSigner", "CsrfSigner", "CSRF_MAX_AGE"]
+__all__ = ["VisitorSigner", "Verified", "PreviewSigner", "CsrfSigner", "CSRF_MAX_AGE", "HANDOFF_MAX_AGE"]
 
 _ID = re.compile(r"[A-Za-z0-9_-]{22}")
 _VISITOR_ID_SALT = "etalage.visitor-id"
 _PREVIEW_SALT = "etalage.preview"
 _CSRF_SALT = "etalage.me-csrf"
+_HANDOFF_SALT = "etalage.visitor-handoff"
 # Long enough to read the visitor's page and use it, short enough that a leaked token soon stops working.
 CSRF_MAX_AGE = 4 * 3600
+# The shop's backend asks for a handoff while it answers a login: it reaches the proxy within seconds.
+HANDOFF_MAX_AGE = 300
 
 
 class _ExactSigner(Signer):
@@ -75,10 +78,17 @@ class Verified:
 
 
 class VisitorSigner:
-    """The visitor id cookie: `<id>.<signature>`, signed with the newest key and verified against all of them."""
+    """The visitor id cookie: `<id>.<signature>`, signed with the newest key and verified against all of them.
+
+    Also the handoff of a new id after a server-to-server login (/.etalage/api/link): a token,
+    `<new id>.<old id>.<timestamp>.<signature>`, that the shop's backend sets as the visitor
+    cookie in its response and the proxy exchanges for the signed new id, only for the browser
+    whose cookie held the old id, within HANDOFF_MAX_AGE seconds.
+    """
 
     def __init__(self, key_ring: tuple[tuple[str, bytes], ...]) -> None:
         keys = _oldest_first(key_ring)
+        self._handoffs = _ExactTimestampSigner(keys, salt=_HANDOFF_SALT)
         self._current = _ExactSigner(keys[-1:], salt=_VISITOR_ID_SALT)
         # (signer, stale): a value the newest key does not vouch for is tried once more with the older keys.
         self._verifiers = [(self._current, False)]
@@ -104,6 +114,20 @@ class VisitorSigner:
                 continue
             return Verified(visitor_id, stale_key)
         return None
+
+    def handoff(self, old_id: str, new_id: str) -> str:
+        """A token that hands `new_id` to the browser whose visitor cookie holds `old_id`."""
+        return self._handoffs.sign(f"{new_id}.{old_id}").decode("ascii")
+
+    def redeem(self, token: str, old_id: str) -> str | None:
+        """The new id a handoff made for `old_id` names, if it is genuine and fresh; else None."""
+        try:
+            value = self._handoffs.unsign(_bytes(token), max_age=HANDOFF_MAX_AGE).decode("ascii")
+        except (BadData, UnicodeDecodeError):
+            return None
+        new_id, _, bound = value.partition(".")
+        # Bound to the old id: a handoff leaked or made for one browser cannot be planted in another.
+        return new_id if _ID.fullmatch(new_id) and hmac.compare_digest(bound.encode(), old_id.encode()) else None
 
 
 class PreviewSigner:

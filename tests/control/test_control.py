@@ -41,18 +41,49 @@ def test_control_reserved_paths_are_never_forwarded(etalage, origin_app):
     assert httpx.get(f"{etalage}/.etalage/anything").status_code == 404 and origin_app.seen == []
 
 
-def test_control_api_link_ties_a_signed_visitor_to_a_customer(origin):
-    store = MemoryStore(retention=3600)
-    signer = VisitorSigner(SECRET)
-    visitor = signer.new_id()
-    asyncio.run(store.record(visitor, [Event("category_view", "dogs", 1.0)]))
+SIGNER = VisitorSigner(SECRET)
+
+
+@pytest.fixture
+def store() -> MemoryStore:
+    return MemoryStore(retention=3600)
+
+
+@pytest.fixture
+def linking(origin, store):
     with running(create_app(settings_for(origin, PROXY_RULES, admin_token="s3cret-token"), store=store)) as url:
-        response = httpx.post(
-            f"{url}/.etalage/api/link",
-            json={"visitor": signer.sign(visitor), "customer": "cust-42"},
-            headers={"Authorization": "Bearer s3cret-token"},
-        )
-    assert response.status_code == 204 and asyncio.run(store.load_customer("cust-42")).category_views == {"dogs": 1}
+        yield url
+
+
+def api_link(url: str, cookie_value: str, customer: str = "cust-42") -> httpx.Response:
+    return httpx.post(
+        f"{url}/.etalage/api/link", json={"visitor": cookie_value, "customer": customer}, headers={"Authorization": "Bearer s3cret-token"}
+    )
+
+
+def anonymous_visitor(store: MemoryStore) -> str:
+    visitor = SIGNER.new_id()
+    asyncio.run(store.record(visitor, [Event("category_view", "dogs", 1.0)]))
+    return visitor
+
+
+def test_control_api_link_ties_a_signed_visitor_to_a_customer(linking, store):
+    response = api_link(linking, SIGNER.sign(anonymous_visitor(store)))
+    assert response.status_code == 200 and asyncio.run(store.load_customer("cust-42")).category_views == {"dogs": 1}
+
+
+def test_control_api_link_hands_a_new_id_linked_to_the_customer(linking, store):
+    visitor = anonymous_visitor(store)
+    answer = api_link(linking, SIGNER.sign(visitor)).json()
+    new_id = SIGNER.redeem(answer["visitor"], visitor)
+    profile = asyncio.run(store.load(new_id))
+    assert answer["cookie"] == "etalage_vid" and new_id != visitor and profile.customer_id == "cust-42"
+
+
+def test_control_api_link_leaves_the_named_id_linked_to_nothing(linking, store):
+    visitor = anonymous_visitor(store)
+    api_link(linking, SIGNER.sign(visitor))
+    assert asyncio.run(store.load(visitor)) is None
 
 
 def test_control_api_link_refuses_an_unsigned_visitor_id(with_token):

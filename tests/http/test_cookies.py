@@ -24,3 +24,9 @@ def test_visitor_cookie_has_the_same_attributes_everywhere():
 
 def test_visitor_cookie_without_max_age_lasts_the_session():
     assert visitor_cookie("etalage_preview", "t", None, True) == b"etalage_preview=t; Path=/; HttpOnly; SameSite=Lax; Secure"
+
+
+def test_visitor_cookie_with_a_host_prefix_is_secure_even_over_http():
+    assert (
+        visitor_cookie("__Host-etalage_vid", "v", 60, False) == b"__Host-etalage_vid=v; Path=/; Max-Age=60; HttpOnly; SameSite=Lax; Secure"
+    )

@@ -136,6 +136,22 @@ async def test_redis_store_key_layout(store: RedisStore, raw: redis.Redis) -> No
     assert sorted(raw.keys("*")) == [b"etalage:c:c1", b"etalage:link:v1", b"etalage:v:anon"] and raw.get("etalage:link:v1") == b"c1"
 
 
+async def test_redis_store_link_renewal_is_one_transaction(store: RedisStore, raw: redis.Redis) -> None:
+    raw.set("etalage:v:old", Profile(category_views={"dogs": 1}).dumps())
+    await store.load("warm-up")
+    before = command_calls(raw)
+    await store.link("old", "c1", renew_to="new")
+    ran = commands_during_load(raw, before)
+    # Merging, unlinking the old id and linking the new one commit together or not at all.
+    assert (ran["multi"], ran["exec"]) == (1, 1)
+
+
+async def test_redis_store_link_renewal_key_layout(store: RedisStore, raw: redis.Redis) -> None:
+    raw.set("etalage:v:old", Profile(category_views={"dogs": 1}).dumps())
+    await store.link("old", "c1", renew_to="new")
+    assert sorted(raw.keys("*")) == [b"etalage:c:c1", b"etalage:link:new"] and 0 < raw.pttl("etalage:link:new") <= RETENTION * 1000
+
+
 # -- reads ----------------------------------------------------------------------------------------
 
 

@@ -130,6 +130,44 @@ async def test_store_switching_accounts_on_a_device_keeps_each_customers_profile
     assert second is not None and second.category_views == {}
 
 
+async def test_store_link_renewed_links_the_new_id_to_the_customer_profile(subject: Subject) -> None:
+    await subject.store.record("old", [view("dogs")])
+    await subject.settle()
+    linked = await subject.store.link("old", "c1", renew_to="new")
+    profile = await subject.store.load("new")
+    assert linked == "new" and profile is not None and (profile.customer_id, profile.category_views) == ("c1", {"dogs": 1})
+
+
+async def test_store_link_renewed_leaves_the_old_id_with_nothing(subject: Subject) -> None:
+    await subject.store.record("old", [view("dogs")])
+    await subject.settle()
+    await subject.store.link("old", "c1", renew_to="new")
+    assert await subject.store.load("old") is None
+
+
+async def test_store_link_renewed_old_id_writes_no_longer_reach_the_customer(subject: Subject) -> None:
+    await subject.store.link("old", "c1", renew_to="new")
+    await subject.store.record("old", [view("cats")])
+    await subject.settle()
+    customer = await subject.store.load_customer("c1")
+    assert customer is not None and customer.category_views == {}
+
+
+async def test_store_link_renewed_away_from_another_customer_unlinks_the_old_id(subject: Subject) -> None:
+    await subject.store.record_customer("c1", [view("dogs")])
+    await subject.settle()
+    await subject.store.link("old", "c1")
+    await subject.store.link("old", "c2", renew_to="new")
+    first, old = await subject.store.load_customer("c1"), await subject.store.load("old")
+    assert first is not None and first.category_views == {"dogs": 1} and old is None
+
+
+async def test_store_link_renewed_keeps_an_id_already_linked_to_that_customer(subject: Subject) -> None:
+    await subject.store.link("v1", "c1")
+    linked = await subject.store.link("v1", "c1", renew_to="new")
+    assert linked == "v1" and await subject.store.load("new") is None
+
+
 async def test_store_record_after_link_lands_on_the_customer(subject: Subject) -> None:
     await subject.store.link("v1", "c1")
     await subject.store.record("v1", [view("dogs")])
@@ -175,6 +213,19 @@ async def test_store_erase_of_a_linked_visitor_forgets_the_customer_profile(subj
     await subject.settle()
     await subject.store.erase("v1")
     assert (await subject.store.load("v1"), await subject.store.load_customer("c1")) == (None, None)
+
+
+async def test_store_erase_of_a_linked_visitor_then_record_starts_an_empty_anonymous_profile(subject: Subject) -> None:
+    await subject.store.record_customer("c1", [view("dogs")])
+    await subject.settle()
+    await subject.store.link("v1", "c1")
+    await subject.store.load("v1")  # a store that caches reads has the customer's profile at hand now
+    await subject.store.erase("v1")
+    await subject.store.record("v1", [view("cats")])
+    await subject.settle()
+    profile = await subject.store.load("v1")
+    assert profile is not None and (profile.customer_id, profile.category_views) == (None, {"cats": 1})
+    assert await subject.store.load_customer("c1") is None
 
 
 async def test_store_erase_drops_events_not_yet_written(subject: Subject) -> None:

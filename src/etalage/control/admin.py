@@ -75,12 +75,21 @@ def control_routes(metrics: Metrics, rules: RuleBook, admin_token: str) -> list[
     return [Route("/.etalage/health", health), Route("/.etalage/metrics", prometheus), Route("/.etalage/admin/rules", rules_status)]
 
 
-def api_routes(store: ProfileStore, signer: VisitorSigner, admin_token: str) -> list[Route]:
+def api_routes(store: ProfileStore, signer: VisitorSigner, admin_token: str, cookie_name: str) -> list[Route]:
     async def link(request: Request) -> Response:
         """The shop's backend tells Etalage who logged in: {"visitor": <etalage_vid cookie value>, "customer": <id>}.
 
         For shops whose pages cannot carry a login header. The visitor is named by its signed cookie
         value, so the call cannot tie a made-up id to a customer.
+
+        A login renews the visitor id, as one the proxy sees does: the id the call names is left linked
+        to nothing (someone may have planted that cookie in the browser) and a new id is linked to the
+        customer, unless the old one was linked to this customer already. The answer,
+        {"cookie": "etalage_vid", "visitor": "<value>"}, is the cookie the shop's response to this
+        login must set: `Set-Cookie: etalage_vid=<value>` (its attributes do not matter). Etalage
+        replaces that header with its own cookie for the new id, in a response to the browser that
+        sent the old cookie and within HANDOFF_MAX_AGE (5 minutes); anywhere else it is dropped, as
+        is every other Set-Cookie of the shop's for Etalage's cookies.
         """
         if refusal := _refusal(request, admin_token):
             return refusal
@@ -97,10 +106,12 @@ def api_routes(store: ProfileStore, signer: VisitorSigner, admin_token: str) -> 
         if verified is None:
             return PlainTextResponse("visitor: not a valid signed visitor id\n", status_code=403)
         try:
-            await store.link(verified.visitor_id, customer.strip())
+            linked = await store.link(verified.visitor_id, customer.strip(), renew_to=signer.new_id())
             await store.flush()
         except StoreError as exc:
             return PlainTextResponse(f"profile store unavailable: {exc}\n", status_code=503)
-        return Response(status_code=204, headers={"cache-control": "no-store"})
+        return JSONResponse(
+            {"cookie": cookie_name, "visitor": signer.handoff(verified.visitor_id, linked)}, headers={"cache-control": "no-store"}
+        )
 
     return [Route("/.etalage/api/link", link, methods=["POST"])]

@@ -11,7 +11,11 @@ from email.utils import parsedate_to_datetime
 
 from etalage.types import CookieJar
 
-__all__ = ["parse_cookie_header", "visitor_cookie", "live_value"]
+__all__ = ["parse_cookie_header", "visitor_cookie", "live_value", "set_cookie_name"]
+
+# Cookie name prefixes browsers accept only on a Secure cookie (RFC 6265bis 4.1.3); `__Host-` also needs
+# Path=/ and no Domain, which every cookie Etalage sets has. Browsers match them regardless of case.
+_SECURE_PREFIXES = ("__host-", "__secure-")
 
 
 def parse_cookie_header(header: str) -> CookieJar:
@@ -33,9 +37,20 @@ def visitor_cookie(name: str, value: str, max_age: int | None, secure: bool) -> 
 
     Every one has the same attributes, so any response can replace or expire what another set:
     for the whole site, out of scripts' reach, not sent on cross-site subrequests, https-only over https.
+    A `__Host-` or `__Secure-` name is always Secure: browsers refuse such a cookie without it, also
+    when the request reached Etalage over plain http behind a TLS-terminating proxy.
     """
     cookie = f"{name}={value}; Path=/" + (f"; Max-Age={max_age}" if max_age is not None else "") + "; HttpOnly; SameSite=Lax"
+    secure = secure or name.lower().startswith(_SECURE_PREFIXES)
     return (cookie + "; Secure" if secure else cookie).encode("latin-1")
+
+
+def set_cookie_name(set_cookie: bytes) -> bytes:
+    """The name of the cookie a Set-Cookie header sets, as browsers read it (RFC 6265bis 5.6): the
+    text before the first `=`, without surrounding spaces or tabs; empty for a header without one."""
+    pair = set_cookie.partition(b";")[0]
+    name, sep, _ = pair.partition(b"=")
+    return name.strip(b" \t") if sep else b""
 
 
 def live_value(set_cookie: bytes, name: bytes, now: float) -> str | None:

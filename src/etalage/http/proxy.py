@@ -22,7 +22,7 @@ from etalage.engine.learn import learn_from_request
 from etalage.engine.personalize import Personalizer
 from etalage.engine.visit import page_view
 from etalage.http import compression
-from etalage.http.cookies import live_value, parse_cookie_header, visitor_cookie
+from etalage.http.cookies import live_value, parse_cookie_header, set_cookie_name, visitor_cookie
 from etalage.http.forwarding import public_origin
 from etalage.http.headers import get_header, header_values, merge_vary, without_hop_by_hop
 from etalage.http.shedding import LoadShedder
@@ -122,10 +122,11 @@ class Proxy:
         self._metrics = metrics
         self._personalizer = Personalizer(metrics)
         self._upstream_host = settings.upstream_origin.split("://", 1)[1].encode()
-        self._background: set[asyncio.Task[None]] = set()
+        self._background: set[asyncio.Task[Any]] = set()
         # Consent is a function of the rule set's policy and the request's cookies: a visitor sends
         # the same Cookie header page after page, so its answer is kept rather than re-parsed.
         self._consents: LRUCache[tuple[str, bytes], Consent] = LRUCache(maxsize=4096)
+        self._own_cookies = frozenset({settings.cookie_name.encode("latin-1"), PREVIEW_COOKIE.encode("latin-1")})
 
     # -- request side -------------------------------------------------------------------------
 
@@ -185,6 +186,30 @@ class Proxy:
         )
         return verified.visitor_id, True, set_cookie
 
+    def _handed_off(self, jar: CookieJar, upstream_headers: RawHeaders) -> str | None:
+        """The new visitor id the shop's backend hands this browser after linking it through /.etalage/api/link.
+
+        The backend sets the visitor cookie to the token the API answered; it counts only in a
+        response to the browser whose cookie that link renewed (tokens.VisitorSigner.redeem).
+        """
+        name = self.settings.cookie_name.encode("latin-1")
+        tokens = [
+            value.partition(b";")[0].partition(b"=")[2].strip().strip(b'"').decode("latin-1")
+            for key, value in upstream_headers
+            if key.lower() == b"set-cookie" and set_cookie_name(value) == name
+        ]
+        if not tokens:
+            return None  # nearly every response: no signature to check
+        values = jar.get(self.settings.cookie_name)
+        current = self._signer.verify(values[0]) if values and len(values) == 1 else None
+        if current is None:
+            return None
+        for token in tokens:
+            new_id = self._signer.redeem(token, current.visitor_id)
+            if new_id is not None:
+                return new_id
+        return None
+
     @staticmethod
     def _logged_in(login: LoginSource, headers: RawHeaders, now: float) -> str | None:
         """The customer id the origin's response announces (a header, or a cookie it sets), if any."""
@@ -199,6 +224,39 @@ class Proxy:
                     # An empty or expired cookie is a logout, not a login.
                     return live_value(value, name, now)
         return None
+
+    async def _login(self, visitor_id: str, customer: str, renew: bool) -> str | None:
+        """Link the visitor to the customer the origin's response announces; the visitor id to use from here on.
+
+        A returning visitor's id is renewed (unless the store has it linked to this customer already):
+        an id someone else planted in this browser before the login must not give them the customer's
+        profile. A fresh id issued by this response is linked as it is. None when the store failed:
+        the visitor stays who they were.
+        """
+        fresh = self._signer.new_id() if renew else None
+
+        async def link() -> str | None:
+            try:
+                return await self._store.link(visitor_id, customer, renew_to=fresh)
+            except StoreError as exc:
+                log.warning("profile store link failed: %s", exc)
+                self._metrics.inc("etalage_fail_open_total", reason="store_link_error")
+                return None
+
+        # Shielded: a slow store finishes the link in the background rather than leave it half done.
+        task = asyncio.create_task(link())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        try:
+            return await asyncio.wait_for(asyncio.shield(task), self.settings.store_timeout)
+        except TimeoutError:
+            log.warning(
+                "profile store slower than %.0f ms linking a login; it goes on in the background", self.settings.store_timeout * 1000
+            )
+            self._metrics.inc("etalage_fail_open_total", reason="store_timeout")
+            # A login's link renews; should this id have been linked to the customer already (so kept),
+            # the fresh one is unlinked and the next response that names the customer links it.
+            return fresh or visitor_id
 
     async def _load(self, visitor_id: str) -> Profile | None:
         try:
@@ -316,10 +374,11 @@ class Proxy:
         content_type = get_header(headers, b"content-type")
         is_page = method == "GET" and response.status == 200 and _is_html(content_type) and get_header(headers, b"content-range") is None
         customer = self._logged_in(ruleset.login, response.headers, time.time()) if consent.granted else None
+        handoff = self._handed_off(jar, response.headers)
         if method == "HEAD" and consent.granted and response.status == 200 and _is_html(content_type) and ruleset.rules_for(path):
             # The GET of this page would be personalized, so private: a HEAD must not tell a cache otherwise.
             headers = self._private([(name, value) for name, value in headers if name.lower() not in _STALE_AFTER_REWRITE])
-        if not is_page and customer is None:
+        if not is_page and customer is None and handoff is None:
             self._metrics.inc("etalage_requests_total", outcome="passed")
             await self._stream(send, response, headers, method == "HEAD")
             return
@@ -327,8 +386,20 @@ class Proxy:
         now = time.time()
         visitor_id, returning, set_cookie = self._visitor(consent, jar, secure)
         profile = None
-        if visitor_id is not None and customer is not None:
-            self._in_background(self._store.link(visitor_id, customer), "link")
+        if handoff is not None and visitor_id is None:
+            # Consent was withdrawn since the shop linked this browser: the new id goes the way of the old.
+            self._in_background(self._store.erase(handoff), "erase")
+        elif handoff is not None:
+            # The shop's backend logged this browser in through the API, which renewed its id already.
+            visitor_id, returning = handoff, True
+            set_cookie = self._cookie(self._signer.sign(handoff), self.settings.retention_seconds, secure)
+        elif visitor_id is not None and customer is not None:
+            linked = await self._login(visitor_id, customer, renew=returning)
+            if linked is not None:
+                if linked != visitor_id:
+                    set_cookie = self._cookie(self._signer.sign(linked), self.settings.retention_seconds, secure)
+                # Linked, the id stands for the customer's profile, even when this response issued it.
+                visitor_id, returning = linked, True
         if visitor_id is not None and is_page:
             profile = await self._load(visitor_id) if returning else Profile()
             if profile is not None and profile.starts_visit(now) and set_cookie is None:
@@ -380,10 +451,18 @@ class Proxy:
         headers = without_hop_by_hop(upstream_headers)
         origin = self.settings.upstream_origin.encode()
         public = scheme.encode() + b"://" + host
-        for index, (name, value) in enumerate(headers):
-            if name.lower() == b"location" and (value == origin or value.startswith(origin + b"/")):
-                headers[index] = (name, public + value[len(origin) :])
-        return headers
+        kept: RawHeaders = []
+        for name, value in headers:
+            lowered = name.lower()
+            if lowered == b"location" and (value == origin or value.startswith(origin + b"/")):
+                value = public + value[len(origin) :]
+            elif lowered == b"set-cookie" and set_cookie_name(value) in self._own_cookies:
+                # Only Etalage sets or removes its cookies: a shop page that can be made to set one
+                # would plant a visitor id (or a preview) of someone else's choosing.
+                self._metrics.inc("etalage_origin_cookies_dropped_total")
+                continue
+            kept.append((name, value))
+        return kept
 
     @staticmethod
     def _private(headers: RawHeaders) -> RawHeaders:

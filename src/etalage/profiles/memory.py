@@ -148,14 +148,14 @@ class MemoryStore(ProfileStore):
     async def record(self, visitor_id: str, events: Sequence[Event]) -> None:
         self._apply(self._key(visitor_id), events)
 
-    async def link(self, visitor_id: str, customer_id: str) -> None:
+    async def link(self, visitor_id: str, customer_id: str, *, renew_to: str | None = None) -> str:
         link = self._links.get(visitor_id)
         current = link[1] if link is not None else None
         now = time.time()
         if current == customer_id:
             self._links[visitor_id] = (now, customer_id)
             self._changed()
-            return
+            return visitor_id
         customer = self._get(f"c:{customer_id}") or Profile()
         if current is None:
             # Only an anonymous history merges; a device switching accounts keeps each customer's own.
@@ -165,8 +165,15 @@ class MemoryStore(ProfileStore):
                 self._profiles.pop(f"v:{visitor_id}", None)
         customer.apply([Event("customer", customer_id, now)])
         self._profiles[f"c:{customer_id}"] = (now, customer.dumps())
-        self._links[visitor_id] = (now, customer_id)
+        linked = visitor_id
+        if renew_to is not None:
+            # The old id keeps nothing: no link, no profile of its own.
+            self._links.pop(visitor_id, None)
+            self._profiles.pop(f"v:{visitor_id}", None)
+            linked = renew_to
+        self._links[linked] = (now, customer_id)
         self._changed()
+        return linked
 
     async def load_customer(self, customer_id: str) -> Profile | None:
         return self._get(f"c:{customer_id}")

@@ -465,8 +465,9 @@ class RedisStore(ProfileStore):
 
     # -- linking and erasing ------------------------------------------------------------------
 
-    async def link(self, visitor_id: str, customer_id: str) -> None:
-        """Merge the visitor's profile into the customer's and link them, once.
+    async def link(self, visitor_id: str, customer_id: str, *, renew_to: str | None = None) -> str:
+        """Merge the visitor's profile into the customer's and link them, once; with `renew_to`, link
+        that id instead and unlink `visitor_id`, in the same transaction.
 
         The proxy links on every response that names the customer, so an existing link costs at
         most one GET (none when this process read it within cache_ttl); writes through the link
@@ -478,10 +479,10 @@ class RedisStore(ProfileStore):
         customer_key = self._customer_prefix + customer_id
         entry = self._cache.get(ref) if self._cache is not None else None
         if entry is not None and entry.customer == customer_id:
-            return
+            return visitor_id
         try:
             if await self._redis.get(link_key) == customer_id.encode():
-                return
+                return visitor_id
         except RedisError as exc:
             raise StoreError(f"Redis: {exc}") from exc
         # Write what this process queued for the visitor first, so it is part of the merge.
@@ -492,6 +493,7 @@ class RedisStore(ProfileStore):
                     async with self._redis.pipeline(transaction=True) as pipe:
                         await pipe.watch(link_key, own_key, customer_key)
                         current, anonymous, known = _stored(await pipe.mget(link_key, own_key, customer_key))
+                        linked = visitor_id
                         if current == customer_id.encode():
                             pipe.multi()
                             pipe.pexpire(link_key, self._ttl_ms)
@@ -504,7 +506,11 @@ class RedisStore(ProfileStore):
                             if anonymous is not None:
                                 pipe.delete(own_key)
                             pipe.set(customer_key, customer.dumps(), px=self._ttl_ms)
-                            pipe.set(link_key, customer_id, px=self._ttl_ms)
+                            if renew_to is not None:
+                                # The old id keeps nothing: its link goes in the transaction that links the new one.
+                                pipe.delete(link_key)
+                                linked = renew_to
+                            pipe.set(f"{self._prefix}link:{linked}", customer_id, px=self._ttl_ms)
                         await pipe.execute()
                     break
                 except WatchError as exc:
@@ -517,6 +523,9 @@ class RedisStore(ProfileStore):
         finally:
             self._forget_cached(f"v:{visitor_id}")
             self._forget_cached(f"c:{customer_id}")
+            if renew_to is not None:
+                self._forget_cached(f"v:{renew_to}")
+        return linked
 
     async def erase(self, visitor_id: str) -> None:
         ref = f"v:{visitor_id}"

@@ -35,9 +35,16 @@ class ProfileStore(abc.ABC):
         """Apply `events` to the visitor's profile (creating it), atomically with respect to other writers."""
 
     @abc.abstractmethod
-    async def link(self, visitor_id: str, customer_id: str) -> None:
+    async def link(self, visitor_id: str, customer_id: str, *, renew_to: str | None = None) -> str:
         """Tie the visitor to a customer: the visitor's own profile merges into the customer's and is
-        removed. Idempotent: linking again, or concurrently, merges nothing twice."""
+        removed. Idempotent: linking again, or concurrently, merges nothing twice.
+
+        With `renew_to` (a fresh visitor id), a login: unless `visitor_id` is linked to this customer
+        already, `renew_to` is linked to the customer instead and `visitor_id` is left linked to
+        nothing, its anonymous profile merged and gone, in one step. Whoever else holds the old id
+        (one planted in the visitor's browser, say) gets nothing of the customer's. Returns the id
+        linked to the customer now: `visitor_id`, or `renew_to` when it was renewed.
+        """
 
     @abc.abstractmethod
     async def load_customer(self, customer_id: str) -> Profile | None: ...

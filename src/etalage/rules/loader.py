@@ -356,8 +356,12 @@ def _learn(fields: Fields) -> LearnRule | None:
     pattern = fields.regex("path", fields.take("path", str))
     query = fields.take("query", str, None)
     order_query = fields.take("order_query", str, None)
+    trust_url = fields.take("trust_url", bool, None)
     fields.finish()
     if event is None or pattern is None:
+        return None
+    if trust_url is not None and event != "purchase":
+        fields.problem(f"{fields.name}: 'trust_url' is only for purchases", "trust_url")
         return None
     group = _LEARN_GROUPS[event]
     if query is None and group not in pattern.groupindex:
@@ -367,6 +371,16 @@ def _learn(fields: Fields) -> LearnRule | None:
         return None
     if event == "purchase" and order_query is None:
         fields.problem(f"{fields.name}: a purchase needs 'order_query', the query parameter holding the order id")
+        return None
+    if event == "purchase" and trust_url is not True:
+        # Anyone can send a visitor a link to the thank-you page with any order and product in it.
+        fields.problem(
+            f"{fields.name}: a purchase read from the page's URL needs 'trust_url = true'",
+            "trust_url" if trust_url is not None else None,
+            "any link can name an order and a product; say trust_url = true only if the shop answers this URL with an "
+            "error page unless the order is the visitor's own (Etalage learns only from a 200 page), "
+            "or import purchases from the shop with 'etalage import' instead",
+        )
         return None
     return LearnRule(event, pattern, query, order_query, fields.where())
 
