@@ -38,3 +38,9 @@ def test_settings_refuse_a_short_secret():
 def test_settings_do_not_show_secrets_in_repr():
     settings = Settings.from_env({"ETALAGE_SECRET": "0123456789abcdefXYZ", "ETALAGE_ADMIN_TOKEN": "tok-123"})
     assert "0123456789abcdef" not in repr(settings) and "tok-123" not in repr(settings)
+
+
+@pytest.mark.parametrize("name", ["ETALAGE_MAX_REQUEST_HEADER_BYTES", "ETALAGE_MAX_REQUEST_HEADERS"])
+def test_settings_refuse_request_limits_that_are_not_positive(name):
+    with pytest.raises(SettingsError, match=name.removeprefix("ETALAGE_").lower()):
+        Settings.from_env({name: "0"})
