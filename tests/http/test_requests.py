@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from etalage.app import create_app
+from etalage.http.requests import refusal
 from etalage.settings import UPSTREAM_CLIENTS
 from tests.support.config import PROXY_RULES, settings_for
 from tests.support.servers import raw_request, running
@@ -161,3 +162,12 @@ def test_requests_expect_100_continue_goes_through(upstream_client):
             answer = b"".join(iter(lambda: conn.recv(65536), b""))
     assert interim.startswith(b"HTTP/1.1 100") and status(answer) == 200
     assert received[0].endswith(b"\r\n\r\npayload") and b"expect:" not in received[0].lower()
+
+
+@pytest.mark.parametrize("lengths", [[b"3", b"3"], [b"3, 3"], [b"+3"], [b""]])
+def test_requests_refuse_a_content_length_that_is_not_one_number(lengths):
+    # Both parsers refuse these themselves today; Etalage does not rely on it.
+    scope = {"type": "http", "method": "POST", "path": "/echo", "raw_path": b"/echo", "query_string": b"", "http_version": "1.1"}
+    scope["headers"] = [(b"host", b"shop.example"), *((b"content-length", length) for length in lengths)]
+    answer = refusal(scope, settings_for("http://127.0.0.1:9", PROXY_RULES))
+    assert answer is not None and answer[0] == 400

@@ -7,7 +7,10 @@ reverse proxy such as nginx or Envoy applies, for the shop behind it and for its
   Envoy's max_request_headers_kb and max_request_headers_count);
 - 405 for TRACE, TRACK and CONNECT (a trace echoes cookies back; Etalage is not a tunnel);
 - 400 for a target that is not a path (Etalage is not a forward proxy), a Host that is missing in
-  HTTP/1.1, repeated or not a host[:port] (RFC 9112 3.2).
+  HTTP/1.1, repeated or not a host[:port] (RFC 9112 3.2);
+- 400 or 501 for framing two parsers could read differently (RFC 9112 6.1, 6.3): Transfer-Encoding
+  with Content-Length, Transfer-Encoding in HTTP/1.0, a transfer coding other than chunked, a
+  Content-Length that is not one number.
 
 Of what passes, header names with an underscore stay behind (nginx's underscores_in_headers off: a
 WSGI origin reads X_Forwarded_For as X-Forwarded-For), and so does Expect (uvicorn already answered
@@ -52,6 +55,21 @@ def refusal(scope: Scope, settings: Settings) -> tuple[int, RawHeaders, bytes] |
         return error_page(400)
     hosts = header_values(headers, b"host")
     if len(hosts) > 1 or (not hosts and scope.get("http_version") == "1.1") or (hosts and not _HOST.fullmatch(hosts[0])):
+        return error_page(400)
+    return _framing_refusal(headers, scope.get("http_version"))
+
+
+def _framing_refusal(headers: RawHeaders, http_version: str | None) -> tuple[int, RawHeaders, bytes] | None:
+    transfer_encodings = header_values(headers, b"transfer-encoding")
+    lengths = header_values(headers, b"content-length")
+    if transfer_encodings:
+        if lengths or http_version == "1.0":
+            return error_page(400)
+        codings = [coding.strip().lower() for value in transfer_encodings for coding in value.split(b",")]
+        if codings != [b"chunked"]:
+            # RFC 9112 6.1: a transfer coding the server does not understand is a 501.
+            return error_page(501)
+    if len(lengths) > 1 or (lengths and not lengths[0].isdigit()):
         return error_page(400)
     return None
 
