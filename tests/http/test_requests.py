@@ -171,3 +171,16 @@ def test_requests_refuse_a_content_length_that_is_not_one_number(lengths):
     scope["headers"] = [(b"host", b"shop.example"), *((b"content-length", length) for length in lengths)]
     answer = refusal(scope, settings_for("http://127.0.0.1:9", PROXY_RULES))
     assert answer is not None and answer[0] == 400
+
+
+def test_requests_absolute_form_is_refused_or_only_its_path_is_forwarded(origin, origin_app, http_parser):
+    with running(create_app(settings_for(origin, PROXY_RULES))) as url:
+        answer = raw_request(url, request(b"http://evil.example/x?q=1", HOST))
+    if http_parser == "h11":
+        # h11 hands Etalage the whole URL: Etalage is not a forward proxy.
+        assert status(answer) == 400 and origin_app.seen == []
+    else:
+        # httptools keeps only the path and query: Etalage cannot tell, and it sends them to the configured
+        # origin with the client's Host, as for `GET /x?q=1` (deploy/README.md, "What reaches Etalage").
+        assert status(answer) == 200
+        assert [(r["target"], dict(r["headers"])["host"]) for r in origin_app.seen] == [("/x?q=1", "shop.example")]
