@@ -53,3 +53,9 @@ def test_settings_refuse_a_cookie_name_that_is_not_a_token(name):
 def test_settings_refuse_the_preview_cookie_s_name_for_visitors():
     with pytest.raises(SettingsError, match="cookie_name"):
         Settings.from_env({"ETALAGE_COOKIE_NAME": "etalage_preview"})
+
+
+@pytest.mark.parametrize("name", ["ETALAGE_MAX_REQUEST_HEADER_BYTES", "ETALAGE_MAX_REQUEST_HEADERS"])
+def test_settings_refuse_request_limits_that_are_not_positive(name):
+    with pytest.raises(SettingsError, match=name.removeprefix("ETALAGE_").lower()):
+        Settings.from_env({name: "0"})

@@ -14,6 +14,7 @@ from etalage.control.admin import RESERVED_PREFIX, api_routes, control_routes
 from etalage.control.me.routes import me_routes
 from etalage.control.preview import preview_routes
 from etalage.http.proxy import Proxy
+from etalage.http.requests import refused
 from etalage.http.shedding import LoadShedder
 from etalage.http.upstream import create_upstream
 from etalage.metrics import Metrics
@@ -38,8 +39,12 @@ class Etalage:
         self.shedder = shedder
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan" or scope["path"].startswith(RESERVED_PREFIX):
+        if scope["type"] == "lifespan":
             await self.control(scope, receive, send)
+        elif scope["path"].startswith(RESERVED_PREFIX):
+            # The proxy checks its own requests; Etalage's routes get the same checks here.
+            if not await refused(scope, send, self.proxy.settings):
+                await self.control(scope, receive, send)
         else:
             await self.proxy(scope, receive, send)
 

@@ -74,6 +74,10 @@ class Settings:
     read_timeout: float = 30.0
     # Largest decompressed HTML page Etalage will buffer to personalize; larger pages stream through.
     max_page_bytes: int = 4 * 1024 * 1024
+    # Largest request head Etalage accepts (as nginx and Envoy bound theirs): a longer target answers 414,
+    # headers larger in total (names, values, ": " and CRLF) or more in number answer 431.
+    max_request_header_bytes: int = 32 * 1024
+    max_request_headers: int = 100
     # Time budget for a profile lookup; past it the page is served unpersonalized.
     store_timeout: float = 0.05
     admin_token: str = field(default="", repr=False)
@@ -131,7 +135,16 @@ class Settings:
             raise SettingsError(f"cookie_name: {self.cookie_name!r} is only a prefix; add a name, as in __Host-etalage_vid")
         if not 0 < self.port < 65536:
             raise SettingsError(f"port: {self.port} is not a TCP port")
-        for name in ("connect_timeout", "read_timeout", "store_timeout", "retention_days", "max_page_bytes", "overload_lag"):
+        for name in (
+            "connect_timeout",
+            "read_timeout",
+            "store_timeout",
+            "retention_days",
+            "max_page_bytes",
+            "overload_lag",
+            "max_request_header_bytes",
+            "max_request_headers",
+        ):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name}: must be positive")
         return self

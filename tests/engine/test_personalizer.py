@@ -1,7 +1,11 @@
 """The personalizer's layout cache: one analysis per distinct body of a page, reused where it still holds."""
 
+import dataclasses
+import gc
 import shutil
 import time
+import tracemalloc
+from collections.abc import Callable
 
 from etalage.engine.personalize import Personalizer
 from etalage.metrics import Metrics
@@ -138,3 +142,28 @@ def test_personalizer_finds_a_known_page_at_a_new_address():
     personalizer.personalize(RULES, visit(), HOME, "text/html")
     personalizer.personalize(RULES, visit_at({"utm_source": ["mail"]}), HOME, "text/html")
     assert analysed(personalizer) == (1, 0)
+
+
+def retained_bytes(work: Callable[[], None]) -> int:
+    """Memory still allocated after `work` (what it left behind, e.g. in a cache)."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        work()
+        gc.collect()
+        return tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+
+
+def test_personalizer_cache_bound_counts_long_addresses():
+    personalizer = Personalizer(Metrics(), layout_cache_bytes=1 << 20)
+    personalizer.personalize(RULES, visit(), HOME, "text/html")
+
+    def long_addresses() -> None:
+        for index in range(200):
+            long_visit = dataclasses.replace(visit(), path=f"/p{index}/" + "x" * 60_000, query={"q": ["y" * 10_000]})
+            personalizer.personalize(RULES, long_visit, HOME, "text/html")
+
+    # 200 addresses of 70 KB: 14 MB when the cache keeps them in its keys.
+    assert retained_bytes(long_addresses) < 3 << 20

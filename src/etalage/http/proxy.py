@@ -23,8 +23,10 @@ from etalage.engine.personalize import Personalizer
 from etalage.engine.visit import page_view
 from etalage.http import compression
 from etalage.http.cookies import live_value, parse_cookie_header, set_cookie_name, visitor_cookie
+from etalage.http.errors import error_page
 from etalage.http.forwarding import public_origin
 from etalage.http.headers import get_header, header_values, merge_vary, without_hop_by_hop
+from etalage.http.requests import forwardable, refused
 from etalage.http.shedding import LoadShedder
 from etalage.http.upstream import Upstream, UpstreamError, UpstreamResponse, UpstreamTimeout
 from etalage.metrics import Metrics
@@ -49,29 +51,10 @@ _CONDITIONALS = frozenset({b"if-none-match", b"if-modified-since"})
 _STALE_AFTER_REWRITE = frozenset(
     {b"content-length", b"etag", b"last-modified", b"content-md5", b"accept-ranges", b"cache-control", b"expires"}
 )
-_ERROR_PAGES = {
-    400: "Bad Request",
-    502: "Bad Gateway",
-    504: "Gateway Timeout",
-}
 
 
 class ClientDisconnected(Exception):
     """The client went away while its request body was being forwarded."""
-
-
-def _error_page(status: int) -> tuple[int, RawHeaders, bytes]:
-    reason = _ERROR_PAGES[status]
-    body = (
-        f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{status} {reason}</title></head>'
-        f"<body><h1>{status} {reason}</h1><p>The shop could not answer this request. Please try again in a moment.</p></body></html>"
-    ).encode()
-    headers = [
-        (b"content-type", b"text/html; charset=utf-8"),
-        (b"content-length", str(len(body)).encode()),
-        (b"cache-control", b"no-store"),
-    ]
-    return status, headers, body
 
 
 def _page_view(ruleset: RuleSet, profile: Profile, path: str, query: bytes, headers: RawHeaders, now: float) -> Visit:
@@ -140,7 +123,7 @@ class Proxy:
         drop = _FORWARDING | (_CONDITIONALS if strip_conditionals else frozenset())
         if not self.settings.preserve_host:
             drop |= {b"host"}
-        out = without_hop_by_hop(headers, drop)
+        out = without_hop_by_hop(forwardable(headers), drop)
         if not self.settings.preserve_host:
             out.append((b"host", self._upstream_host))
         out += [(b"x-forwarded-for", forwarded_for), (b"x-forwarded-proto", scheme.encode()), (b"x-forwarded-host", host)]
@@ -296,12 +279,10 @@ class Proxy:
         if scope["type"] != "http":
             await send({"type": "websocket.close", "code": 1003})
             return
+        if await refused(scope, send, self.settings):
+            return
         method: str = scope["method"]
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
-        if not raw_path.startswith(b"/"):
-            # Absolute-form or asterisk targets: Etalage is not a forward proxy.
-            await self._send_whole(send, *_error_page(400))
-            return
         query: bytes = scope["query_string"]
         headers: RawHeaders = scope["headers"]
         path: str = scope["path"]
@@ -323,7 +304,7 @@ class Proxy:
             kind = "timeout" if isinstance(exc, UpstreamTimeout) else "unavailable"
             log.warning("%s %s: %s", method, path, exc)
             self._metrics.inc("etalage_upstream_errors_total", kind=kind)
-            await self._send_whole(send, *_error_page(504 if kind == "timeout" else 502))
+            await self._send_whole(send, *error_page(504 if kind == "timeout" else 502))
             return
         except ClientDisconnected:
             return
@@ -331,7 +312,7 @@ class Proxy:
             # Whatever else goes wrong talking to the origin, the client gets a clean 502, never a traceback.
             log.exception("%s %s: forwarding failed", method, path)
             self._metrics.inc("etalage_upstream_errors_total", kind="internal")
-            await self._send_whole(send, *_error_page(502))
+            await self._send_whole(send, *error_page(502))
             return
         try:
             if preview is not None:
@@ -510,7 +491,7 @@ class Proxy:
             # Nothing was sent yet: the visitor gets a clean 502 rather than half a page or a traceback.
             log.warning("%s: the origin failed in the middle of the page: %s", visit.path, exc)
             self._metrics.inc("etalage_upstream_errors_total", kind="body")
-            await self._send_whole(send, *_error_page(502))
+            await self._send_whole(send, *error_page(502))
             return ()
         raw = b"".join(chunks)
         encoding = (get_header(headers, b"content-encoding") or b"").decode("latin-1").strip().lower()

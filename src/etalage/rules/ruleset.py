@@ -15,6 +15,8 @@ from etalage.rules.model import BlockDef, LearnRule, LoginSource, Product, Site
 
 __all__ = ["Rule", "RuleSet"]
 
+_CACHED_PATH_CHARS = 512
+
 
 @dataclass(frozen=True, slots=True)
 class Rule:
@@ -53,5 +55,8 @@ class RuleSet:
         rules = self._by_path.get(path)
         if rules is None:
             rules = tuple(rule for rule in self.rules if rule.applies_to(path))
-            self._by_path[path] = rules
+            # The cache is bounded by entries, so only short keys keep it bounded in bytes too: a shop's
+            # paths are short, and a client sending long distinct ones gains nothing from a cache anyway.
+            if len(path) <= _CACHED_PATH_CHARS:
+                self._by_path[path] = rules
         return rules
