@@ -109,7 +109,6 @@ def serve_origin(port: int) -> None:
     (falling back to the path), so the attack's headers cost Etalage, not the origin."""
     pages = origin_pages()
     server = socket.create_server(("127.0.0.1", port), backlog=512)
-    print("ready", flush=True)
 
     def answer(target: bytes) -> bytes:
         text = target.decode("latin-1")
@@ -146,7 +145,7 @@ def serve_origin(port: int) -> None:
 
 @dataclass
 class Reply:
-    status: str  # "200", or what went wrong: "timeout", "reset", "closed"
+    status: str  # "200", or what went wrong: "timeout", "reset", "closed" (no HTTP answer), an OSError's name
     head: bytes = b""
     body: bytes = b""
     seconds: float = 0.0
@@ -181,6 +180,8 @@ def send(port: int, raw: bytes, timeout: float = REQUEST_TIMEOUT) -> Reply:
     except ConnectionResetError:
         if not chunks:
             return Reply("reset", seconds=time.perf_counter() - started)
+    except OSError as exc:  # refused, ...: Etalage is gone
+        return Reply(type(exc).__name__, seconds=time.perf_counter() - started)
     data = b"".join(chunks)
     head, _, body = data.partition(b"\r\n\r\n")
     status_line = head.split(b"\r\n", 1)[0].split(b" ")
@@ -265,6 +266,8 @@ class Etalage:
     port: int = 0
     proc: harness.Proc | None = None
     visitor: str = ""
+    probe: Probe = field(init=False)
+    memory: Memory = field(init=False)
 
     def start(self) -> None:
         self.port = harness.free_port()
