@@ -1,5 +1,7 @@
-"""Throwaway redis-server processes for tests: each on a free loopback port, without persistence,
-in a temporary directory of its own, so a test can kill and restart it at will.
+"""Throwaway redis-server processes for tests: each on a free loopback port, in a temporary directory
+of its own, so a test can kill and restart it at will. Without persistence a restarted server is
+empty; a `persistent` one keeps an append-only file synced on every write, so a restart after
+kill() brings back every write Redis acknowledged, as a production Redis with AOF would.
 
 A server counts as started when it prints "Ready to accept connections" (it listens by then);
 its output is read with a bounded select, never by sleeping and retrying. Tests that need Redis
@@ -59,8 +61,9 @@ def _free_port() -> int:
 class RedisServer:
     """One redis-server process; `kill()` it like a crash, `restart()` it on the same port."""
 
-    def __init__(self, binary: str) -> None:
+    def __init__(self, binary: str, *, persistent: bool = False) -> None:
         self.binary = binary
+        self.persistent = persistent
         self.port = 0
         self._directory = tempfile.TemporaryDirectory(prefix="etalage-redis-")
         self._process: subprocess.Popen[bytes] | None = None
@@ -81,7 +84,7 @@ class RedisServer:
         raise RuntimeError("redis-server did not start:\n" + "".join(self._output))
 
     def restart(self) -> None:
-        """Start again on the same port, empty (nothing is persisted), after kill()."""
+        """Start again on the same port after kill(): empty, or a persistent server with what it had acknowledged."""
         if not self._launch():
             raise RuntimeError(f"redis-server did not restart on port {self.port}:\n" + "".join(self._output))
 
@@ -107,7 +110,8 @@ class RedisServer:
             "--port", str(self.port),
             "--bind", "127.0.0.1",
             "--save", "",
-            "--appendonly", "no",
+            "--appendonly", "yes" if self.persistent else "no",
+            "--appendfsync", "always",
             "--dir", self._directory.name,
             "--daemonize", "no",
             "--logfile", "",
