@@ -18,8 +18,8 @@ Writes are not on the response path: record() queues events and a background flu
 in batches. Each batch is one optimistic transaction (WATCH the keys, read, Profile.apply in Python,
 MULTI/SET/EXEC), so the profile logic exists once, in profile.py, and two processes writing to one
 profile never lose each other's events. When a batch keeps conflicting it is retried key by key.
-If Redis is unreachable the events stay queued (up to `max_pending_events`, oldest dropped first)
-and go out on a later flush. Delivery is at least once: should a connection die after Redis ran an
+If Redis is unreachable the events stay queued (up to `max_pending_events`; beyond it, the events of the
+profile queued longest ago are dropped first) and go out on a later flush. Delivery is at least once: should a connection die after Redis ran an
 EXEC but before its reply arrived, that batch is applied again on the next flush.
 
 Every Redis or decoding failure leaves this module as StoreError, the one exception the proxy
