@@ -81,6 +81,21 @@ def test_proxy_revalidation_answered_304_stays_private_and_revalidated(etalage):
     assert "cookie" in answer.headers["vary"].lower()
 
 
+def test_proxy_revalidation_of_a_page_rules_target_is_a_304_while_it_goes_out_unchanged(shop, http_parser):
+    # The project's rules: the newsletter pop-in targets every page, so Etalage asks the shop without validators.
+    with running(create_app(settings_for(shop))) as etalage, browser(etalage) as client:
+        etag = client.get("/c/rodents").headers["etag"]
+        second, third = (client.get("/c/rodents", headers={"If-None-Match": etag}) for _ in range(2))
+    assert (second.status_code, second.content, second.headers["cache-control"], second.headers["etag"]) == (
+        304,
+        b"",
+        "private, no-cache",
+        etag,
+    )
+    # The 304 counted as a view: the third shows the pop-in, so it goes out whole and may not be stored.
+    assert (third.status_code, "etalage-popin" in third.text, third.headers["cache-control"]) == (200, True, "private, no-store")
+
+
 def test_proxy_revalidation_of_a_stylesheet_is_not_a_page_view(etalage, shop):
     validator = httpx.get(f"{shop}/static/shop.css").headers["etag"]
     with httpx.Client(base_url=etalage, cookies=CONSENT, headers={"Accept": STYLESHEET}) as client:

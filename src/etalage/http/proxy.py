@@ -119,6 +119,15 @@ def _accepts_html(headers: RawHeaders) -> bool:
     return False
 
 
+def _holds(if_none_match: list[bytes], etag: bytes | None) -> bool:
+    """Whether the browser's If-None-Match names this ETag (the weak comparison RFC 9110 13.1.2 asks for):
+    it holds these very bytes of the page already."""
+    if etag is None:
+        return False
+    opaque = etag.strip().removeprefix(b"W/")
+    return any(tag.strip().removeprefix(b"W/") == opaque for value in if_none_match for tag in value.split(b","))
+
+
 def _revalidated_page(request_headers: RawHeaders, response_headers: RawHeaders) -> bool:
     """Whether a 304 answers a browser revalidating a page it stored: a view of that page as much as a 200 is.
 
@@ -462,7 +471,12 @@ class Proxy:
             fired: tuple[str, ...] = ()
             try:
                 fired = await self._send_personalized(
-                    send, response, headers, ruleset, _page_view(ruleset, profile, path, query, request_headers, now)
+                    send,
+                    response,
+                    headers,
+                    ruleset,
+                    _page_view(ruleset, profile, path, query, request_headers, now),
+                    header_values(request_headers, b"if-none-match"),
                 )
             finally:
                 # One write per page view: what it taught, and which rules it showed (frequency caps).
@@ -537,10 +551,18 @@ class Proxy:
         await send({"type": "http.response.body", "body": b""})
 
     async def _send_personalized(
-        self, send: Send, response: UpstreamResponse, headers: RawHeaders, ruleset: RuleSet, visit: Visit
+        self,
+        send: Send,
+        response: UpstreamResponse,
+        headers: RawHeaders,
+        ruleset: RuleSet,
+        visit: Visit,
+        if_none_match: list[bytes] | None = None,
     ) -> tuple[str, ...]:
         """Buffer, rewrite and send the page; the origin's bytes go out when anything stands in the way.
 
+        The origin was asked without the browser's validators (the page might be rewritten); when it goes
+        out unchanged and the browser holds it already (`if_none_match`), a 304 stands for it.
         Returns the rules that changed the page (none when it went out as the origin sent it)."""
         if _no_transform(headers):
             # RFC 9110 7.7: an intermediary must not change the content of such a response.
@@ -580,7 +602,11 @@ class Proxy:
                 self._metrics.inc("etalage_fail_open_total", reason="rewrite_error")
         if result is None:
             self._metrics.inc("etalage_requests_total", outcome="passed")
-            await self._send_whole(send, response.status, headers, raw)
+            if if_none_match and _holds(if_none_match, get_header(headers, b"etag")):
+                # A page Etalage rewrites has no ETag, so the copy the browser holds is this one.
+                await self._send_whole(send, 304, [(name, value) for name, value in headers if name.lower() != b"content-length"], b"")
+            else:
+                await self._send_whole(send, response.status, headers, raw)
             return ()
         out = compression.encode(result.body, encoding)
         rewritten = [(name, value) for name, value in headers if name.lower() not in _STALE_AFTER_REWRITE]
