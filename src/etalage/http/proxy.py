@@ -51,6 +51,9 @@ _CONDITIONALS = frozenset({b"if-none-match", b"if-modified-since"})
 _STALE_AFTER_REWRITE = frozenset(
     {b"content-length", b"etag", b"last-modified", b"content-md5", b"accept-ranges", b"cache-control", b"expires"}
 )
+# What lets a cache reuse a response: replaced for a consenting visitor's pages. CDN-Cache-Control and
+# Surrogate-Control (RFC 9213) take precedence over Cache-Control at a CDN, so they go too.
+_CACHING = frozenset({b"cache-control", b"expires", b"cdn-cache-control", b"surrogate-control"})
 
 
 class ClientDisconnected(Exception):
@@ -73,14 +76,67 @@ def _page_view(ruleset: RuleSet, profile: Profile, path: str, query: bytes, head
     )
 
 
+def _cache_directives(headers: RawHeaders) -> set[bytes]:
+    """The names of the Cache-Control directives, lower-case, without their arguments."""
+    return {token.partition(b"=")[0].strip().lower() for value in header_values(headers, b"cache-control") for token in value.split(b",")}
+
+
 def _no_transform(headers: RawHeaders) -> bool:
-    return any(
-        token.strip().lower() == b"no-transform" for value in header_values(headers, b"cache-control") for token in value.split(b",")
-    )
+    return b"no-transform" in _cache_directives(headers)
+
+
+def _cache_control(headers: RawHeaders, reuse: bytes) -> RawHeaders:
+    """`headers` with Cache-Control `private, <reuse>` in place of whatever let a cache reuse them.
+
+    What the origin forbids stays forbidden: its no-store wins over no-cache, its no-transform stays.
+    """
+    directives = _cache_directives(headers)
+    value = b"private, " + (b"no-store" if b"no-store" in directives else reuse)
+    if b"no-transform" in directives:
+        value += b", no-transform"
+    kept = [(name, item) for name, item in headers if name.lower() not in _CACHING]
+    return merge_vary(kept + [(b"cache-control", value)], b"Cookie")
 
 
 def _is_html(content_type: bytes | None) -> bool:
     return content_type is not None and content_type.split(b";", 1)[0].strip().lower() == b"text/html"
+
+
+def _accepts_html(headers: RawHeaders) -> bool:
+    """Whether the request's Accept names HTML, as a browser's navigation to a page does (its stylesheets,
+    images and scripts ask for other types)."""
+    for value in header_values(headers, b"accept"):
+        for item in value.split(b","):
+            media, *params = item.split(b";")
+            if media.strip().lower() not in (b"text/html", b"application/xhtml+xml"):
+                continue
+            weights = [param.partition(b"=")[2].strip() for param in params if param.partition(b"=")[0].strip().lower() == b"q"]
+            try:
+                if not weights or float(weights[0]) > 0:
+                    return True
+            except ValueError:
+                continue
+    return False
+
+
+def _holds(if_none_match: list[bytes], etag: bytes | None) -> bool:
+    """Whether the browser's If-None-Match names this ETag (the weak comparison RFC 9110 13.1.2 asks for):
+    it holds these very bytes of the page already."""
+    if etag is None:
+        return False
+    opaque = etag.strip().removeprefix(b"W/")
+    return any(tag.strip().removeprefix(b"W/") == opaque for value in if_none_match for tag in value.split(b","))
+
+
+def _revalidated_page(request_headers: RawHeaders, response_headers: RawHeaders) -> bool:
+    """Whether a 304 answers a browser revalidating a page it stored: a view of that page as much as a 200 is.
+
+    A 304 seldom says its type; then the request's Accept tells a page (HTML) from a stylesheet or an image.
+    """
+    if not any(get_header(request_headers, name) is not None for name in _CONDITIONALS):
+        return False
+    content_type = get_header(response_headers, b"content-type")
+    return _is_html(content_type) if content_type is not None else _accepts_html(request_headers)
 
 
 class Proxy:
@@ -354,12 +410,22 @@ class Proxy:
         headers = self._response_headers(response.headers, scheme, host)
         content_type = get_header(headers, b"content-type")
         is_page = method == "GET" and response.status == 200 and _is_html(content_type) and get_header(headers, b"content-range") is None
+        revalidated = method == "GET" and response.status == 304 and consent.granted and _revalidated_page(request_headers, headers)
+        # Every view of a consenting visitor's page teaches the profile and may change what the next one
+        # shows: the browser must ask again each time (a revalidation answered 304 is learned from too).
+        must_revalidate = consent.granted and (is_page or revalidated)
+        if must_revalidate:
+            headers = self._revalidated(headers)
         customer = self._logged_in(ruleset.login, response.headers, time.time()) if consent.granted else None
         handoff = self._handed_off(jar, response.headers)
-        if method == "HEAD" and consent.granted and response.status == 200 and _is_html(content_type) and ruleset.rules_for(path):
-            # The GET of this page would be personalized, so private: a HEAD must not tell a cache otherwise.
-            headers = self._private([(name, value) for name, value in headers if name.lower() not in _STALE_AFTER_REWRITE])
-        if not is_page and customer is None and handoff is None:
+        if method == "HEAD" and consent.granted and response.status == 200 and _is_html(content_type):
+            # A HEAD must not tell a cache otherwise than the GET of this page would: private, no-store when it
+            # would be personalized, else private and revalidated on every view.
+            if ruleset.rules_for(path):
+                headers = self._private([(name, value) for name, value in headers if name.lower() not in _STALE_AFTER_REWRITE])
+            else:
+                headers = self._revalidated(headers)
+        if not is_page and not revalidated and customer is None and handoff is None:
             self._metrics.inc("etalage_requests_total", outcome="passed")
             await self._stream(send, response, headers, method == "HEAD")
             return
@@ -381,24 +447,36 @@ class Proxy:
                     set_cookie = self._cookie(self._signer.sign(linked), self.settings.retention_seconds, secure)
                 # Linked, the id stands for the customer's profile, even when this response issued it.
                 visitor_id, returning = linked, True
-        if visitor_id is not None and is_page:
+        if visitor_id is not None and (is_page or revalidated):
             profile = await self._load(visitor_id) if returning else Profile()
             if profile is not None and profile.starts_visit(now) and set_cookie is None:
                 # Once per visit the cookie is renewed, so it expires with the profile, not at a fixed date.
                 set_cookie = self._cookie(self._signer.sign(visitor_id), self.settings.retention_seconds, secure)
         if set_cookie is not None:
-            headers = self._private(headers + [(b"set-cookie", set_cookie)])
+            # Private either way; a page keeps its revalidation (no-cache) rather than become no-store.
+            headers = headers + [(b"set-cookie", set_cookie)] if must_revalidate else self._private(headers + [(b"set-cookie", set_cookie)])
         if visitor_id is None or profile is None:
             self._metrics.inc("etalage_requests_total", outcome="passed")
-            await self._stream(send, response, headers, method == "HEAD")
+            await self._stream(send, response, headers, method == "HEAD" or revalidated)
             return
         events = learn_from_request(ruleset, path, query.decode("latin-1"), now)
         profile.apply(events)
+        if revalidated:
+            # The browser shows the page it stored: learned from, nothing to rewrite, no body.
+            self._in_background(self._store.record(visitor_id, events), "record")
+            self._metrics.inc("etalage_requests_total", outcome="passed")
+            await self._stream(send, response, headers, True)
+            return
         if wants_rewrite and not self.shedder.overloaded:
             fired: tuple[str, ...] = ()
             try:
                 fired = await self._send_personalized(
-                    send, response, headers, ruleset, _page_view(ruleset, profile, path, query, request_headers, now)
+                    send,
+                    response,
+                    headers,
+                    ruleset,
+                    _page_view(ruleset, profile, path, query, request_headers, now),
+                    header_values(request_headers, b"if-none-match"),
                 )
             finally:
                 # One write per page view: what it taught, and which rules it showed (frequency caps).
@@ -447,9 +525,17 @@ class Proxy:
 
     @staticmethod
     def _private(headers: RawHeaders) -> RawHeaders:
-        """No shared cache may store this response for anyone else."""
-        kept = [(name, value) for name, value in headers if name.lower() not in (b"cache-control", b"expires")]
-        return merge_vary(kept + [(b"cache-control", b"private, no-store")], b"Cookie")
+        """No cache may store this response: it was made for this visitor, and for this view only."""
+        return _cache_control(headers, b"no-store")
+
+    @staticmethod
+    def _revalidated(headers: RawHeaders) -> RawHeaders:
+        """Only the visitor's browser may store this page, and it must ask Etalage before each reuse.
+
+        The page view has to reach Etalage to be learned from; the origin's validators stay, so the
+        asking costs a 304 when the page has not changed.
+        """
+        return _cache_control(headers, b"no-cache")
 
     async def _stream(
         self, send: Send, response: UpstreamResponse, headers: RawHeaders, head: bool, prefix: list[bytes] | None = None
@@ -465,10 +551,18 @@ class Proxy:
         await send({"type": "http.response.body", "body": b""})
 
     async def _send_personalized(
-        self, send: Send, response: UpstreamResponse, headers: RawHeaders, ruleset: RuleSet, visit: Visit
+        self,
+        send: Send,
+        response: UpstreamResponse,
+        headers: RawHeaders,
+        ruleset: RuleSet,
+        visit: Visit,
+        if_none_match: list[bytes] | None = None,
     ) -> tuple[str, ...]:
         """Buffer, rewrite and send the page; the origin's bytes go out when anything stands in the way.
 
+        The origin was asked without the browser's validators (the page might be rewritten); when it goes
+        out unchanged and the browser holds it already (`if_none_match`), a 304 stands for it.
         Returns the rules that changed the page (none when it went out as the origin sent it)."""
         if _no_transform(headers):
             # RFC 9110 7.7: an intermediary must not change the content of such a response.
@@ -508,7 +602,11 @@ class Proxy:
                 self._metrics.inc("etalage_fail_open_total", reason="rewrite_error")
         if result is None:
             self._metrics.inc("etalage_requests_total", outcome="passed")
-            await self._send_whole(send, response.status, headers, raw)
+            if if_none_match and _holds(if_none_match, get_header(headers, b"etag")):
+                # A page Etalage rewrites has no ETag, so the copy the browser holds is this one.
+                await self._send_whole(send, 304, [(name, value) for name, value in headers if name.lower() != b"content-length"], b"")
+            else:
+                await self._send_whole(send, response.status, headers, raw)
             return ()
         out = compression.encode(result.body, encoding)
         rewritten = [(name, value) for name, value in headers if name.lower() not in _STALE_AFTER_REWRITE]
