@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
+import threading
 from dataclasses import dataclass, field
 
 import brotli
@@ -23,11 +25,49 @@ HOME = (
 )
 
 
+GATED_CHUNKS = (b"first chunk;" * 100, b"second chunk;" * 100, b"third chunk;" * 100)
+
+
+class Gate:
+    """Holds the origin back until the test opens it, from the test's own thread.
+
+    The origin runs its own event loop in a server thread: opening wakes its waiters there."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._opened = False
+        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
+
+    def open(self) -> None:
+        with self._lock:
+            self._opened = True
+            waiters, self._waiters = self._waiters, []
+        for loop, event in waiters:
+            loop.call_soon_threadsafe(event.set)
+
+    async def wait(self) -> None:
+        event = asyncio.Event()
+        with self._lock:
+            if self._opened:
+                return
+            self._waiters.append((asyncio.get_running_loop(), event))
+        await event.wait()
+
+
 @dataclass
 class OriginApp:
-    """An ASGI origin; `seen` keeps every request it received (method, target, headers, body)."""
+    """An ASGI origin; `seen` keeps every request it received (method, target, headers, body).
+
+    /gated sends its first chunk, then waits for `gate` to open before sending the rest."""
 
     seen: list[dict[str, object]] = field(default_factory=list)
+    gate: Gate = field(default_factory=Gate)
+
+    def reset(self) -> None:
+        """Forget earlier requests and close the gate again: a fresh origin for the next test."""
+        self.gate.open()  # a request still waiting from an earlier test may finish
+        self.seen.clear()
+        self.gate = Gate()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if await lifespan(scope, receive, send):
@@ -115,10 +155,14 @@ class OriginApp:
         while (await receive())["type"] != "http.disconnect":
             pass
 
-    async def page_stream(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def page_gated(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """GATED_CHUNKS, the first one at once, the others only after the test opened `gate`."""
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/octet-stream")]})
-        for index in range(5):
-            await send({"type": "http.response.body", "body": bytes([index]) * 1000, "more_body": True})
+        first, *rest = GATED_CHUNKS
+        await send({"type": "http.response.body", "body": first, "more_body": True})
+        await self.gate.wait()
+        for chunk in rest:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send({"type": "http.response.body", "body": b""})
 
 
