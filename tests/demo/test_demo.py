@@ -15,8 +15,9 @@ def card_ids(html: bytes, selector: str = "#popular li") -> list[str]:
     return [card.attributes["data-product-id"] for card in LexborHTMLParser(html).css(selector)]
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def journey(shop_etalage: str) -> bytes:
+    """The home page a visitor who consented and looked at rodents three times gets (the tests only read it)."""
     with httpx.Client(base_url=shop_etalage) as client:
         # Click "Accept" in the shop's own consent banner, through Etalage.
         assert client.post("/consent", data={"choice": "accept"}).status_code == 303

@@ -17,7 +17,7 @@ from tests.support.servers import closed_port_url, raw_request, running
 CONSENT = {"OptanonConsent": ACCEPT_ONETRUST}
 
 
-@pytest.fixture(params=UPSTREAM_CLIENTS)
+@pytest.fixture(scope="module", params=UPSTREAM_CLIENTS)
 def upstream_client(request: pytest.FixtureRequest) -> str:
     """Every proxy behaviour holds whichever client talks to the upstream."""
     return request.param
