@@ -67,7 +67,7 @@ class _Server(uvicorn.Server):
 @contextlib.contextmanager
 def running(app: object) -> Iterator[str]:
     """Serve an ASGI app on a free loopback port in a thread; yields its base URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
     sock.listen(128)
     port = sock.getsockname()[1]
