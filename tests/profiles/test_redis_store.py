@@ -166,6 +166,22 @@ async def test_redis_store_uncached_profile_shows_its_own_unflushed_writes(make_
     assert profile is not None and profile.category_views == {"cats": 1, "dogs": 1}
 
 
+async def test_redis_store_uncached_profile_shows_its_own_writes_while_a_flush_writes_them(
+    make_store: Callable[..., RedisStore], raw: redis.Redis
+) -> None:
+    store = make_store(cache_ttl=0)
+    raw.set("etalage:v:v1", Profile(category_views={"cats": 1}).dumps())
+    await asyncio.gather(store.load("a"), store.load("b"))  # two pooled connections: the load needs not wait for the flush's
+    await store.record("v1", [view("dogs")])
+    flush = asyncio.create_task(store.flush())
+    while store.pending_events:  # until the flush has taken the events (it then waits for Redis)
+        await asyncio.sleep(0)
+    # Sent before the flush can send its EXEC: Redis answers it from the profile without the events.
+    profile = await store.load("v1")
+    await flush
+    assert profile is not None and profile.category_views == {"cats": 1, "dogs": 1}
+
+
 async def test_redis_store_value_of_the_wrong_type_is_a_store_error(store: RedisStore, raw: redis.Redis) -> None:
     raw.hset("etalage:v:v1", "not", "a profile")
     with pytest.raises(StoreError):
