@@ -5,19 +5,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
 from selectolax.lexbor import LexborHTMLParser
 
-from etalage.app import create_app
+from etalage.app import Etalage, create_app
 from etalage.demo.shop import customer_id_for
 from etalage.profiles.memory import MemoryStore
 from etalage.profiles.profile import Event
 from etalage.tokens import VisitorSigner
 from tests.support.config import ACCEPT_ONETRUST, SECRET, settings_for
-from tests.support.servers import running
+from tests.support.servers import Served, running, serving
 
 DAY = 24 * 3600.0
 
@@ -30,9 +30,25 @@ def store() -> MemoryStore:
 
 
 @pytest.fixture
-def proxy(shop, store):
-    with running(create_app(settings_for(shop), store=store)) as url:
-        yield url
+def app(shop: str, store: MemoryStore) -> Etalage:
+    return create_app(settings_for(shop), store=store)
+
+
+@pytest.fixture
+def served(app: Etalage) -> Iterator[Served]:
+    with serving(app) as served:
+        yield served
+
+
+@pytest.fixture
+def proxy(served: Served) -> str:
+    return served.url
+
+
+@pytest.fixture
+def drain(app: Etalage, served: Served) -> Callable[[], None]:
+    """Wait for the profile writes the proxy left to the background (links, recorded views)."""
+    return lambda: served.run(app.proxy.drain())
 
 
 @contextlib.contextmanager
@@ -56,20 +72,31 @@ def test_journey_login_on_a_second_device_shows_the_same_profile(proxy):
         assert "Small pets" in hero_text(phone)
 
 
-def test_journey_login_merges_anonymous_history_into_the_customer(proxy, store):
+def test_journey_login_merges_anonymous_history_into_the_customer(proxy, store, drain):
     with device(proxy) as laptop:
         laptop.get("/c/birds")
         laptop.post("/login", data={"email": EMAIL})
         laptop.get("/c/birds")
+    drain()
     profile = asyncio.run(store.load_customer(customer_id_for(EMAIL)))
     assert profile is not None and profile.category_views == {"birds": 2}
 
 
-def test_journey_a_forged_shop_cookie_links_nothing(proxy, store):
+def test_journey_a_forged_shop_cookie_links_nothing(proxy, store, drain):
     with device(proxy) as attacker:
         attacker.cookies.set("shop_customer", customer_id_for(EMAIL))
         attacker.get("/c/birds")
+    drain()
     assert asyncio.run(store.load_customer(customer_id_for(EMAIL))) is None
+
+
+def test_journey_a_login_the_shop_answers_links_the_visitor(proxy, store, drain):
+    # The forged-cookie test's steps, with the shop's own answer to a login (its X-Shop-Customer header).
+    with device(proxy) as customer:
+        customer.post("/login", data={"email": EMAIL})
+        customer.get("/c/birds")
+    drain()
+    assert asyncio.run(store.load_customer(customer_id_for(EMAIL))) is not None
 
 
 def test_journey_product_views_count_towards_their_category(proxy):
@@ -80,13 +107,14 @@ def test_journey_product_views_count_towards_their_category(proxy):
     assert popin is not None and popin.attributes["data-etalage-category"] == "rodents"
 
 
-def test_journey_a_purchase_makes_the_visitor_a_customer(proxy, store):
+def test_journey_a_purchase_makes_the_visitor_a_customer(proxy, store, drain):
     with device(proxy) as client:
         thank_you = client.post("/checkout", data={"product": "dog-kibble-5kg"}).headers["location"]
         client.get(thank_you)
         client.get(thank_you)  # a reload learns nothing new
         visitor = client.cookies["etalage_vid"].split(".")[0]
         client.get("/")
+    drain()
     profile = asyncio.run(store.load(visitor))
     assert profile.lifecycle == "customer" and [(p.sku, p.category) for p in profile.purchases] == [("dog-kibble-5kg", "dogs")]
 

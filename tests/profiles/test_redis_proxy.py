@@ -9,16 +9,23 @@ from selectolax.lexbor import LexborHTMLParser
 from etalage.app import create_app
 from etalage.profiles.redis import RedisStore
 from tests.support.config import settings_for
-from tests.support.redis_server import RedisServer
+from tests.support.redis_server import RedisServer, hang_redis
 from tests.support.servers import running
 
 pytestmark = pytest.mark.redis
+
+# A safety net so a broken test fails instead of hanging; never reached when Etalage works.
+NO_HANG = 10.0
+
+
+def personalized(page: httpx.Response) -> bool:
+    return "data-etalage-rule" in LexborHTMLParser(page.content).css_first("#hero").attributes
 
 
 def personalized_hero(client: httpx.Client) -> bool:
     response = client.get("/")
     assert response.status_code == 200
-    return "data-etalage-rule" in LexborHTMLParser(response.content).css_first("#hero").attributes
+    return personalized(response)
 
 
 def browse_rodents(client: httpx.Client) -> None:
@@ -73,3 +80,17 @@ def test_redis_proxy_withdrawal_leaves_no_key_behind(app, redis_server):
         client.get("/")  # the withdrawal: erase in the background
         client.get("/c/dogs")  # handled after that erase
     assert redis_server.client().keys("etalage:*") == []
+
+
+def test_redis_proxy_serves_the_page_unpersonalized_within_the_store_budget_while_redis_hangs(shop, redis_server):
+    # The store itself would wait up to NO_HANG for the hung server: only the proxy's budget can cut in.
+    store = RedisStore(redis_server.url, retention=3600, cache_ttl=0, socket_timeout=NO_HANG)
+    app = create_app(settings_for(shop, redis_url=redis_server.url, store_timeout=0.05), store=store)
+    with running(app) as url, httpx.Client(base_url=url, timeout=NO_HANG) as client:
+        client.post("/consent", data={"choice": "accept"})
+        browse_rodents(client)
+        with hang_redis(redis_server, 30):
+            page = client.get("/")
+        redis_server.kill()  # Etalage's shutdown then writes to a dead server, not a hung one
+    assert (page.status_code, personalized(page)) == (200, False)
+    assert app.metrics.value("etalage_fail_open_total", reason="store_timeout") == 1

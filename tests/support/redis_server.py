@@ -27,7 +27,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-__all__ = ["REDIS_MISSING", "RedisServer", "redis_server", "redis_server_binary"]
+__all__ = ["REDIS_MISSING", "RedisServer", "hang_redis", "redis_server", "redis_server_binary"]
 
 REDIS_MISSING = "redis-server not installed: apt-get install redis-server (Debian/Ubuntu) or brew install redis"
 READY = b"Ready to accept connections"
@@ -153,6 +153,21 @@ class RedisServer:
         while chunk := os.read(fd, 65536):
             self._output.append(chunk.decode(errors="replace"))
         process.stdout.close()
+
+
+def hang_redis(server: RedisServer, seconds: float) -> socket.socket:
+    """Make the server sleep (DEBUG SLEEP), as a hung Redis does; the returned socket gets "+OK" when it wakes.
+
+    Redis serves ready connections in the order their data arrived. The connection is established
+    (and accepted: PING answered) first, then DEBUG SLEEP is written synchronously before the test
+    sends anything else, so whatever the test sends next waits behind the sleep.
+    """
+    conn = socket.create_connection(("127.0.0.1", server.port))
+    conn.sendall(b"PING\r\n")
+    assert conn.recv(16) == b"+PONG\r\n"
+    argument = str(seconds).encode()
+    conn.sendall(b"*3\r\n$5\r\nDEBUG\r\n$5\r\nSLEEP\r\n$%d\r\n%s\r\n" % (len(argument), argument))
+    return conn
 
 
 @pytest.fixture

@@ -78,6 +78,8 @@ _BATCH_KEYS = 128
 _MAX_ATTEMPTS = 16
 # While Redis is unreachable the flusher tries again this often (at most), not every flush_interval.
 _RETRY_INTERVAL = 0.5
+# A read that flushes keep overlapping is answered from its last attempt, as well as can be.
+_READ_ATTEMPTS = 3
 
 
 class _Cached(NamedTuple):
@@ -202,6 +204,8 @@ class RedisStore(ProfileStore):
         # References with a Redis read under way, and those written locally meanwhile (not cached then).
         self._reading: dict[str, int] = {}
         self._touched: set[str] = set()
+        # Counts flushes taking and settling batches, so a read can tell that one overlapped it.
+        self._flush_events = 0
         self._flush_lock = asyncio.Lock()
         self._wakeup = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
@@ -230,6 +234,34 @@ class RedisStore(ProfileStore):
         entry = self._cache.get(ref) if self._cache is not None else None
         if entry is not None:
             return Profile.loads(entry.data) if entry.data is not None else None
+        for attempt in range(1, _READ_ATTEMPTS + 1):
+            flushes = self._flush_events
+            raw_customer, data, touched = await self._fetch(ref, fetch)
+            customer = _text(raw_customer) if raw_customer is not None else None
+            # Events a flush has taken are neither queued nor surely in Redis: whether this answer
+            # holds them depends on when Redis ran the flush's EXEC. When a flush of this profile may
+            # have overlapped the read (any flush began or ended meanwhile, or one is under way), the
+            # read is done again once that flush is over.
+            in_flight = ref in self._inflight or (customer is not None and f"c:{customer}" in self._inflight)
+            certain = not in_flight and flushes == self._flush_events
+            if certain or attempt == _READ_ATTEMPTS:
+                break
+            async with self._flush_lock:
+                pass
+        profile = _decode(data)
+        # Events this process queued and no flush has taken yet are not in Redis: show them anyway.
+        queued = self._pending.get(ref, []) + (self._pending.get(f"c:{customer}", []) if customer is not None else [])
+        if queued:
+            profile = profile or Profile()
+            _apply(profile, queued)
+            data = profile.dumps()
+        # Cache only what is certain: nothing written locally during the read, no write in flight.
+        if self._cache is not None and not touched and certain:
+            self._cache[ref] = _Cached(time.monotonic() + self._cache_ttl, customer, data)
+        return profile
+
+    async def _fetch(self, ref: str, fetch: Callable[[], Awaitable[list[bytes | None]]]) -> tuple[bytes | None, bytes | None, bool]:
+        """(customer id, profile data) as Redis has them, and whether `ref` was written locally meanwhile."""
         self._reading[ref] = self._reading.get(ref, 0) + 1
         try:
             raw_customer, data = await fetch()
@@ -242,19 +274,7 @@ class RedisStore(ProfileStore):
                 self._reading[ref] = remaining
             else:
                 self._touched.discard(ref)
-        customer = _text(raw_customer) if raw_customer is not None else None
-        profile = _decode(data)
-        # Events this process queued and no flush has taken yet are not in Redis: show them anyway.
-        queued = self._pending.get(ref, []) + (self._pending.get(f"c:{customer}", []) if customer is not None else [])
-        if queued:
-            profile = profile or Profile()
-            _apply(profile, queued)
-            data = profile.dumps()
-        # Cache only what is certain: nothing written locally during the read, no write in flight.
-        in_flight = ref in self._inflight or (customer is not None and f"c:{customer}" in self._inflight)
-        if self._cache is not None and not touched and not in_flight:
-            self._cache[ref] = _Cached(time.monotonic() + self._cache_ttl, customer, data)
-        return profile
+        return raw_customer, data, touched
 
     # -- writing ------------------------------------------------------------------------------
 
@@ -345,6 +365,8 @@ class RedisStore(ProfileStore):
         else:
             taken = {ref: self._pending.pop(ref) for ref in refs if ref in self._pending}
         batches = [_Batch(ref, events) for ref, events in taken.items()]
+        if batches:
+            self._flush_events += 1
         for batch in batches:
             self._pending_count -= len(batch.events)
             self._inflight[batch.ref] = batch
@@ -354,6 +376,7 @@ class RedisStore(ProfileStore):
     def _settle(self, batches: list[_Batch]) -> int:
         """End a flush: unwritten batches go back in front of the queue (they are older than anything
         queued since); returns how many went back."""
+        self._flush_events += 1
         front: dict[str, list[Event]] = {}
         for batch in batches:
             self._inflight.pop(batch.ref, None)
