@@ -20,8 +20,8 @@ def read_cookiebot(settings: CookiebotSettings, jar: CookieJar) -> str | None:
     if raw is None:
         return None
     where = f"Cookiebot cookie {settings.cookie}"
-    text = unquote(raw).strip()  # not unquote_plus: a '+' in the base64 stamp is a plus
-    if text == "-1":
+    text = unquote(raw)  # not unquote_plus: a '+' in the base64 stamp is a plus
+    if text.strip() == "-1":
         raise Refusal(f"{where}: the visitor is outside the regions where Cookiebot asks for consent, so nobody asked them")
     try:
         choice = parse_js_object(text)
