@@ -21,6 +21,11 @@ def test_templates_neutralise_script_urls():
     assert template.render({"url": "javascript:alert(1)"}) == '<a href="#">x</a>'
 
 
+def test_templates_neutralise_script_urls_in_namespaced_link_attributes():
+    template = compile_template("t.html", '<svg><a xlink:href="{{ url }}"><text>x</text></a></svg>', NAMES)
+    assert template.render({"url": "javascript:alert(1)"}) == '<svg><a xlink:href="#"><text>x</text></a></svg>'
+
+
 def test_templates_keep_relative_and_http_urls():
     template = compile_template("t.html", '<a href="{{ url }}">x</a>', NAMES)
     assert template.render({"url": "/c/dogs?a=1&b=2"}) == '<a href="/c/dogs?a=1&amp;b=2">x</a>'

@@ -156,7 +156,8 @@ def compile_template(path: str, source: str, provided: frozenset[str]) -> Templa
                 f"{{{{ {name} }}}} may only stand in text or inside a quoted attribute value, not in a tag, script or style",
             )
         parts.append(source[pos : match.start()])
-        parts.append(_Slot(name, url=attr in _URL_ATTRS))
+        # The local name decides: SVG's xlink:href is a link as href is.
+        parts.append(_Slot(name, url=attr is not None and attr.rpartition(":")[2] in _URL_ATTRS))
         pos = match.end()
     parts.append(source[pos:])
     return Template(path, tuple(part for part in parts if part != ""))
