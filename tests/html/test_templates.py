@@ -83,3 +83,19 @@ def test_templates_skip_comments_and_closed_scripts_before_a_placeholder():
 def test_templates_refuse_placeholders_in_code_attributes_tag_names_raw_text_and_comments(source):
     with pytest.raises(TemplateError):
         compile_template("t.html", source, NAMES)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        '<svg><a><set attributeName="href" to="{{ url }}"/><text>x</text></a></svg>',
+        '<svg><a><animate attributeName="href" values="{{ url }}"/><text>x</text></a></svg>',
+        '<svg><animate attributeName="href" from="{{ url }}" by="x"/></svg>',
+        '<script src="{{ url }}"></script>',
+        '<script type="module" data-x="{{ category }}"></script>',
+        '<base href="{{ url }}">',
+    ],
+)
+def test_templates_refuse_placeholders_in_animation_values_and_script_or_base_attributes(source):
+    with pytest.raises(TemplateError):
+        compile_template("t.html", source, NAMES)
