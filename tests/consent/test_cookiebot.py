@@ -79,3 +79,18 @@ def test_cookiebot_malformed_value_means_no(literal):
 
 def test_cookiebot_conflicting_cookies_mean_no():
     assert not granted(COOKIEBOT, f"CookieConsent={COOKIEBOT_ACCEPT}; CookieConsent={COOKIEBOT_REJECT}")
+
+
+@pytest.mark.parametrize("around", ["\x1c", "\x1f", "\x85"])
+def test_cookiebot_value_wrapped_in_what_javascript_does_not_call_space_means_no(around):
+    assert not granted(COOKIEBOT, "CookieConsent=" + around + COOKIEBOT_ACCEPT + around)
+
+
+def test_cookiebot_method_spelt_with_a_code_escape_means_no():
+    assert not granted(COOKIEBOT, "CookieConsent=" + quote("{marketing:true,method:'e\\xplicit'}"))
+
+
+@pytest.mark.parametrize("extra", ["Method:'implied'", "MARKETING:false", "'market ing':false"])
+def test_cookiebot_a_deciding_key_spelt_otherwise_means_no(extra):
+    consent = read(COOKIEBOT, "CookieConsent=" + quote("{necessary:true,marketing:true,method:'explicit'," + extra + "}"))
+    assert not consent.granted and "which is not how Cookiebot writes" in consent.reason

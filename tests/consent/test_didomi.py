@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from urllib.parse import quote
 
 import pytest
@@ -74,11 +75,39 @@ def test_didomi_purposes_are_configurable():
             b'{"purposes": {"enabled": ["create_content_profile", "select_personalized_content"]}, "purposes": {"enabled": []}}'
         ).decode(),
         b64(didomi_token())[:-6],
+        b64(didomi_token())[:-1],
+        b64(didomi_token()).replace("/", "_", 1),
+        "\u1680" + b64(didomi_token()),
+        b64(didomi_token()) + "\x85",
+        base64.b64encode(json.dumps(didomi_token(version=float("nan"))).encode()).decode(),
     ],
-    ids=["not-base64", "not-json", "not-utf8", "json-array", "purposes-list", "enabled-string", "duplicate-key", "cut"],
+    ids=[
+        "not-base64",
+        "not-json",
+        "not-utf8",
+        "json-array",
+        "purposes-list",
+        "enabled-string",
+        "duplicate-key",
+        "cut",
+        "padding-where-none-fits",
+        "both-alphabets",
+        "ogham-space-before",
+        "nel-after",
+        "nan-is-not-json",
+    ],
 )
 def test_didomi_malformed_token_means_no(value):
     assert not granted(DIDOMI, f"didomi_token={value}")
+
+
+@pytest.mark.parametrize(("where", "key"), [("purposes", "Disabled"), ("purposes", "dis abled"), ("token", "Purposes")])
+def test_didomi_a_deciding_key_spelt_otherwise_means_no(where, key):
+    token = didomi_token()
+    table = token["purposes"] if where == "purposes" else token
+    table[key] = {"enabled": [], "disabled": ["select_personalized_content"]} if where == "token" else ["select_personalized_content"]
+    consent = read(DIDOMI, f"didomi_token={b64(token)}")
+    assert not consent.granted and "which is not how Didomi writes" in consent.reason
 
 
 def test_didomi_conflicting_cookies_mean_no():

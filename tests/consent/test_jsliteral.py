@@ -38,3 +38,30 @@ def test_parse_js_object_malformed_literal_says_what_is_wrong(literal, message):
     with pytest.raises(ValueError) as caught:
         parse_js_object(literal)
     assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(
+    "literal",
+    [
+        "{a:\x1c1}",  # \x1c-\x1f and NEL are whitespace to re's \s, not to JavaScript
+        "{a:1}\x85",
+        "{a:\u0661}",  # an Arabic-Indic digit, which re's \d takes
+        "{a:\uff11}",
+        "{-1:1}",  # a number key has no sign
+        "{a:'x\ny'}",  # no line break inside quotes
+        "{a:'x\ry'}",
+        "{a:'e\\xplicit'}",  # \x needs two hex digits in JavaScript; it is not an x
+        "{a:'\\u0065'}",
+        "{a:'\\01'}",
+        "{a:'\\1'}",
+        "{a:'x\\\ny'}",
+    ],
+)
+def test_parse_js_object_refuses_what_javascript_would_not_read(literal):
+    with pytest.raises(ValueError):
+        parse_js_object(literal)
+
+
+def test_parse_js_object_reads_javascript_whitespace_and_escapes():
+    literal = "\u2028{\xa0a:\u30001,\tb\u2029:'\\'\\0\\n'}\ufeff"
+    assert parse_js_object(literal) == {"a": 1, "b": "'\0\n"}

@@ -4,7 +4,7 @@ import pytest
 
 from etalage.consent import ConsentPolicy, OneTrustSettings
 from tests.support.config import ACCEPT_ONETRUST, REJECT_ONETRUST
-from tests.support.consent import granted
+from tests.support.consent import granted, read
 
 ONETRUST = ConsentPolicy(sources=("onetrust",))
 
@@ -69,6 +69,21 @@ def test_onetrust_a_field_that_is_not_exactly_what_onetrust_writes_means_no(fiel
     fields = dict(pair.split("=", 1) for pair in ACCEPT_ONETRUST.split("&"))
     fields[field] = value
     assert not granted(ONETRUST, "OptanonConsent=" + "&".join(f"{k}={v}" for k, v in fields.items()))
+
+
+@pytest.mark.parametrize(
+    "extra",
+    ["IsGpcEnabled=1", "isgpcenabled=1", "is%20GpcEnabled=1", "Awaiting+Reconsent=true", "AWAITINGRECONSENT=true", "\u0130sGpcEnabled=1"],
+)
+def test_onetrust_a_deciding_field_spelt_otherwise_means_no(extra):
+    # Skipped as an unknown field, IsGpcEnabled=1 would leave isGpcEnabled=0 to decide.
+    consent = read(ONETRUST, f"OptanonConsent={ACCEPT_ONETRUST}&{extra}")
+    assert not consent.granted and "which is not how OneTrust writes" in consent.reason
+
+
+@pytest.mark.parametrize("group", ["c0004", "C0004%20", "C-0004"])
+def test_onetrust_a_group_spelt_otherwise_means_no(group):
+    assert not granted(ONETRUST, "OptanonConsent=" + ACCEPT_ONETRUST.replace("C0001%3A1", f"{group}%3A0"))
 
 
 def test_onetrust_an_empty_alert_box_closed_cookie_is_no_interaction():

@@ -22,6 +22,12 @@ def test_etalage_cookie_malformed_means_no(value):
     assert not granted(ETALAGE, f"etalage_consent={value}")
 
 
+@pytest.mark.parametrize("space", ["\n", "\x0c", "\x1c", "\x1f", "\x85", "\xa0", "\u1680", "\u3000"])
+def test_etalage_cookie_with_other_whitespace_around_means_no(space):
+    assert not granted(ETALAGE, f"etalage_consent={space}personalization=1")
+    assert not granted(ETALAGE, f"etalage_consent=personalization=1{space}")
+
+
 def test_etalage_cookie_name_is_configurable():
     policy = ConsentPolicy(sources=("etalage",), etalage=EtalageSettings(cookie="shop_consent"))
     assert granted(policy, "shop_consent=personalization=1")

@@ -48,7 +48,7 @@ def test_read_consent_a_tcf_string_alone_does_not_grant():
     assert not consent.granted and "TCF alone" in consent.reason
 
 
-@pytest.mark.parametrize("gpc", ["1", " 1", "1, 1", "1,1", "?1", "true"])
+@pytest.mark.parametrize("gpc", ["1", " 1", "1, 1", "1,1", "?1", "true", "\xa0", "\x1c", "\x850"])
 def test_read_consent_any_sec_gpc_value_but_0_is_an_objection(gpc):
     assert not granted(ONETRUST, f"OptanonConsent={ACCEPT_ONETRUST}", gpc=gpc)
 

@@ -192,6 +192,12 @@ def test_tcf_identical_duplicate_cookies_count_once():
         f"{TCF_ACCEPT_ALL}.AAAA",
         f"{ACCEPT_CORE}.f_w",
         f"{ACCEPT_CORE}.f_w*AAAAAAAA",
+        f"{TCF_ACCEPT_ALL}=",
+        f"{ACCEPT_CORE}==.{ACCEPT_PUBLISHER}",
+        f"\x1c{TCF_ACCEPT_ALL}",
+        f"{TCF_ACCEPT_ALL}\xa0",
+        f"{TCF_ACCEPT_ALL}\u1680",
+        f"{ACCEPT_CORE}%0A.{ACCEPT_PUBLISHER}",
     ],
     ids=[
         "empty",
@@ -206,10 +212,21 @@ def test_tcf_identical_duplicate_cookies_count_once():
         "second-core-segment",
         "publisher-segment-cut",
         "bad-char-in-publisher",
+        "padding-where-none-fits",
+        "padding-in-the-middle",
+        "separator-before",
+        "no-break-space-after",
+        "ogham-space-after",
+        "encoded-line-feed",
     ],
 )
 def test_tcf_undecodable_string_means_no(value):
     assert not granted(TCF, f"euconsent-v2={value}")
+
+
+def test_tcf_padding_that_fits_is_read():
+    publisher = tc_publisher()
+    assert granted(TCF, f"euconsent-v2={tc_core()}.{publisher}{'=' * (-len(publisher) % 4)}")
 
 
 def test_tcf_decode_error_is_named_in_the_reason():

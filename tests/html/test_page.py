@@ -89,6 +89,20 @@ def test_analyse_locates_block_by_selector(selector: str) -> None:
     assert data[block.inner_start : block.inner_end] == b"<h1>Hi</h1>"
 
 
+@pytest.mark.parametrize(
+    "element",
+    [
+        b'<script id="x">var a = 1;</script>',
+        b'<style id="x">p {}</style>',
+        b'<noscript id="x"><p>on</p></noscript>',
+        b'<svg><script id="x">1</script></svg>',
+    ],
+    ids=["script", "style", "noscript", "svg-script"],
+)
+def test_analyse_refuses_a_container_that_holds_code_or_raw_text(element: bytes) -> None:
+    assert "holds code or raw text, not HTML" in problem(page(element), BlockSpec("x", "#x"))
+
+
 def test_analyse_block_ranges_are_exact_bytes() -> None:
     data = page(b'<div class=x><div id="hero" title="a>b">\n<p>one</p><div>two</div>\n</div ></div>')
     block = only(data, HERO)

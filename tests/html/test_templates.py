@@ -21,6 +21,11 @@ def test_templates_neutralise_script_urls():
     assert template.render({"url": "javascript:alert(1)"}) == '<a href="#">x</a>'
 
 
+def test_templates_neutralise_script_urls_in_namespaced_link_attributes():
+    template = compile_template("t.html", '<svg><a xlink:href="{{ url }}"><text>x</text></a></svg>', NAMES)
+    assert template.render({"url": "javascript:alert(1)"}) == '<svg><a xlink:href="#"><text>x</text></a></svg>'
+
+
 def test_templates_keep_relative_and_http_urls():
     template = compile_template("t.html", '<a href="{{ url }}">x</a>', NAMES)
     assert template.render({"url": "/c/dogs?a=1&b=2"}) == '<a href="/c/dogs?a=1&amp;b=2">x</a>'
@@ -76,5 +81,21 @@ def test_templates_skip_comments_and_closed_scripts_before_a_placeholder():
     ],
 )
 def test_templates_refuse_placeholders_in_code_attributes_tag_names_raw_text_and_comments(source):
+    with pytest.raises(TemplateError):
+        compile_template("t.html", source, NAMES)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        '<svg><a><set attributeName="href" to="{{ url }}"/><text>x</text></a></svg>',
+        '<svg><a><animate attributeName="href" values="{{ url }}"/><text>x</text></a></svg>',
+        '<svg><animate attributeName="href" from="{{ url }}" by="x"/></svg>',
+        '<script src="{{ url }}"></script>',
+        '<script type="module" data-x="{{ category }}"></script>',
+        '<base href="{{ url }}">',
+    ],
+)
+def test_templates_refuse_placeholders_in_animation_values_and_script_or_base_attributes(source):
     with pytest.raises(TemplateError):
         compile_template("t.html", source, NAMES)

@@ -17,6 +17,11 @@ def test_cookies_keep_equals_signs_in_values():
     assert parse_cookie_header("OptanonConsent=groups=C0004:1&x=y")["OptanonConsent"] == ["groups=C0004:1&x=y"]
 
 
+def test_cookies_strip_only_spaces_and_tabs():
+    jar = parse_cookie_header("a= 1\t; \tb=\xa02; c=3\x1c; \x85d=4")
+    assert jar == {"a": ["1"], "b": ["\xa02"], "c": ["3\x1c"], "\x85d": ["4"]}
+
+
 def test_visitor_cookie_has_the_same_attributes_everywhere():
     assert visitor_cookie("etalage_vid", "v", 60, False) == b"etalage_vid=v; Path=/; Max-Age=60; HttpOnly; SameSite=Lax"
     assert visitor_cookie("etalage_vid", "", 0, True) == b"etalage_vid=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax; Secure"

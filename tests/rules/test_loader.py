@@ -55,6 +55,17 @@ def test_loader_version_changes_with_a_template(tmp_path):
     assert load_rules(tmp_path).version != before
 
 
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\x85"])
+def test_loader_counts_lines_at_line_feeds_only(tmp_path, separator):
+    # Each of these ends a line for str.splitlines(), none for TOML, which allows them in strings and comments.
+    (tmp_path / "site.toml").write_text(
+        f'[site]\ncategories = {{ dogs = "Do{separator}gs" }}\n# a title{separator}from a feed\n[[rule]]\nid = "x"\naction = "bogus"\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(RuleSetError, match=r"site\.toml:6: rule 'x': 'action': unknown action 'bogus'"):
+        load_rules(tmp_path)
+
+
 def test_loader_missing_folder_is_a_problem(tmp_path):
     with pytest.raises(RuleSetError, match="not found"):
         load_rules(tmp_path / "nope")

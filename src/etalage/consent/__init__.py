@@ -3,6 +3,9 @@
 Personalization is opt-in under the AVG/GDPR, so the safe reading of doubt is "no": a missing,
 malformed, conflicting (one cookie name sent twice with different values) or refusing cookie means
 no consent, and `Sec-GPC: 1` means no whatever the cookies say. Identical duplicates count once.
+Malformed means anything but what the platform writes: a field or key that decides, spelt in another
+case or with signs in it (`IsGpcEnabled`), is refused, not skipped; only spaces and tabs around a
+cookie value are taken off.
 A platform's reader that fails with an unexpected error (a bug) is logged and read as a refusal.
 
 Sources (`[consent] sources = [...]` in the rule files, settings in `[consent.<source>]`):

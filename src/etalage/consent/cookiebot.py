@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import unquote
 
-from etalage.consent.base import Refusal, plural, single
+from etalage.consent.base import Refusal, look_alike, plural, single
 from etalage.consent.jsliteral import parse_js_object
 from etalage.consent.policy import CookiebotSettings
 from etalage.types import CookieJar
@@ -20,13 +20,17 @@ def read_cookiebot(settings: CookiebotSettings, jar: CookieJar) -> str | None:
     if raw is None:
         return None
     where = f"Cookiebot cookie {settings.cookie}"
-    text = unquote(raw).strip()  # not unquote_plus: a '+' in the base64 stamp is a plus
-    if text == "-1":
+    text = unquote(raw)  # not unquote_plus: a '+' in the base64 stamp is a plus
+    if text.strip() == "-1":
         raise Refusal(f"{where}: the visitor is outside the regions where Cookiebot asks for consent, so nobody asked them")
     try:
         choice = parse_js_object(text)
     except ValueError as exc:
         raise Refusal(f"{where}: the value could not be read ({exc})") from None
+    for key in choice:
+        twin = look_alike(key, ("method", *settings.categories))
+        if twin:
+            raise Refusal(f"{where}: a key named {key!r}, which is not how Cookiebot writes {twin!r}")
     method = choice.get("method")
     if method == "implied":
         raise Refusal(f"{where}: consent was implied (the visitor did not actively choose)")

@@ -12,11 +12,16 @@ class _LiteralError(ValueError):
     pass
 
 
-_JS_SPACE = re.compile(r"\s*")
+# JavaScript's WhiteSpace and LineTerminator, where re's \s would also take \x1c-\x1f and NEL, and \d any
+# script's digits: a value JavaScript cannot read is not the literal Cookiebot wrote.
+_JS_SPACE = re.compile("[\t\x0b\x0c \xa0\ufeff\u1680\u2000-\u200a\u202f\u205f\u3000\n\r\u2028\u2029]*")
 _JS_IDENTIFIER = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
-_JS_NUMBER = re.compile(r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+_JS_KEY_NUMBER = re.compile(r"(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_JS_NUMBER = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _JS_WORDS = {"true": True, "false": False, "null": None}
-_JS_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "v": "\v", "0": "\0"}
+_JS_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "v": "\v"}
+# Escapes JavaScript reads as character codes (\x41, \u0041, \101): Cookiebot writes none, so none is decoded.
+_JS_CODE_ESCAPES = "xu0123456789"
 
 
 class _JsLiteral:
@@ -78,7 +83,7 @@ class _JsLiteral:
             if char in "'\"":
                 key = self._string()
             else:
-                match = _JS_IDENTIFIER.match(self.text, self.pos) or _JS_NUMBER.match(self.text, self.pos)
+                match = _JS_IDENTIFIER.match(self.text, self.pos) or _JS_KEY_NUMBER.match(self.text, self.pos)
                 if not match:
                     raise _LiteralError(f"expected a key at position {self.pos}")
                 key, self.pos = match.group(), match.end()
@@ -114,12 +119,20 @@ class _JsLiteral:
             self.pos += 1
             if char == quote:
                 return "".join(out)
+            if char in "\n\r":
+                raise _LiteralError(f"a line break in a quoted text at position {self.pos - 1}")
             if char == "\\":
                 if self.pos >= len(self.text):
                     raise _LiteralError("a quoted text is not closed")
                 escaped = self.text[self.pos]
                 self.pos += 1
-                out.append(_JS_ESCAPES.get(escaped, escaped))
+                octal = escaped == "0" and self.pos < len(self.text) and self.text[self.pos] in "0123456789"
+                if escaped == "0" and not octal:
+                    out.append("\0")
+                elif escaped in _JS_CODE_ESCAPES or escaped in "\n\r\u2028\u2029":  # or a line continuation
+                    raise _LiteralError(f"an escape Cookiebot does not write at position {self.pos - 2}")
+                else:
+                    out.append(_JS_ESCAPES.get(escaped, escaped))
             else:
                 out.append(char)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qsl
 
-from etalage.consent.base import Refusal, plural, single
+from etalage.consent.base import Refusal, look_alike, plural, single
 from etalage.consent.policy import OneTrustSettings
 from etalage.types import CookieJar
 
@@ -13,6 +13,8 @@ __all__ = ["read_onetrust"]
 
 # OneTrust writes interactionCount as plain ASCII digits; int() would also take " 1", "1_0" or "١".
 _COUNT = re.compile(r"[0-9]{1,9}")
+# The fields that decide; one of them spelt otherwise (IsGpcEnabled) is not skipped as unknown but refused.
+_DECIDING = ("isGpcEnabled", "AwaitingReconsent", "interactionCount", "groups")
 
 
 def read_onetrust(settings: OneTrustSettings, jar: CookieJar) -> str | None:
@@ -22,6 +24,9 @@ def read_onetrust(settings: OneTrustSettings, jar: CookieJar) -> str | None:
     where = f"OneTrust cookie {settings.cookie}"
     fields: dict[str, str] = {}
     for key, value in parse_qsl(raw, keep_blank_values=True):
+        twin = look_alike(key, _DECIDING)
+        if twin:
+            raise Refusal(f"{where}: a field named {key!r}, which is not how OneTrust writes {twin!r}")
         if fields.setdefault(key, value) != value:
             raise Refusal(f"{where}: '{key}' appears twice with different values")
     # Every field must say exactly what OneTrust writes for a choice; anything else is not a clear yes.
@@ -43,6 +48,9 @@ def read_onetrust(settings: OneTrustSettings, jar: CookieJar) -> str | None:
     flags: dict[str, set[str]] = {}
     for pair in fields.get("groups", "").split(","):
         group, _, flag = pair.partition(":")
+        twin = look_alike(group, settings.groups)
+        if twin:
+            raise Refusal(f"{where}: a group named {group!r}, which is not how OneTrust writes {twin!r}")
         flags.setdefault(group, set()).add(flag)
     # A group listed twice with different flags is not a clear yes.
     missing = [group for group in settings.groups if flags.get(group) != {"1"}]

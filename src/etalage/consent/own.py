@@ -18,7 +18,7 @@ def read_etalage(settings: EtalageSettings, jar: CookieJar) -> str | None:
     if raw is None:
         return None
     where = f"Etalage consent cookie {settings.cookie}"
-    value = raw.strip()
+    value = raw  # exactly: the Cookie header splitter already took the spaces a browser may add around it
     if value == ETALAGE_NO:
         raise Refusal(f"{where}: the visitor said no to personalization")
     if value != ETALAGE_YES:

@@ -130,14 +130,17 @@ class _Bits:
         return tuple(out)
 
 
-_BASE64URL = re.compile(r"[A-Za-z0-9_-]+={0,2}")
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]+(={0,2})")
 
 
 def _segment_bits(segment: str, number: int) -> _Bits:
     if not segment:
         raise TcDecodeError(f"segment {number} is empty")
-    if not _BASE64URL.fullmatch(segment):
+    match = _BASE64URL.fullmatch(segment)
+    if not match:
         raise TcDecodeError(f"segment {number} is not base64url text")
+    if match.group(1) and len(segment) % 4:
+        raise TcDecodeError(f"segment {number} has padding ('=') where base64url has none")
     body = segment.rstrip("=")
     try:
         data = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
@@ -153,7 +156,7 @@ def decode_tc_string(text: str) -> TcString:
     purposes segment (3) is decoded; disclosed (1) and allowed (2) vendors and types this code
     does not know are skipped. Raises TcDecodeError for anything that does not follow the format.
     """
-    segments = text.strip().split(".")
+    segments = text.split(".")  # no strip(): whitespace is no part of a TC string, and str.strip() takes more than browsers add
     bits = _segment_bits(segments[0], 1)
     version = bits.read(6)
     if version != 2:

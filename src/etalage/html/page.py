@@ -10,7 +10,9 @@ keeps no source offsets, so the k-th element named `div` in tree order is taken 
 `<div` start tag that `etalage.html.tagscan` finds in the bytes (outside comments, raw text and template
 content); end tags are found by counting nested tags of the same name, an element without one
 ends where the next element starts. This mapping is deliberately naive: parser-created and
-adoption-agency-cloned elements break it, and verification catches that.
+adoption-agency-cloned elements break it, and verification catches that. A container that is void,
+or that holds code or raw text (script, style, noscript, iframe...), is refused: actions write
+HTML there, escaped for HTML, which is no protection inside a script or a style sheet.
 
 Verify. A *skeleton* of the page is spliced from the original bytes and parsed: each block's
 inner range becomes `<!--etalage:N-->` (for item blocks each item becomes `<!--etalage:N.J-->`
@@ -245,6 +247,9 @@ def reorder_items(block: Block, order: Sequence[int], pieces: tuple[tuple[bytes,
 # analyse
 
 _VOID = frozenset("area base basefont bgsound br col embed frame hr image img input keygen link meta param source track wbr".split())
+# Elements whose content the tokenizer does not read as HTML (raw text; noscript too, as scripting
+# is on) or that hold code: a template's escaped text would be script or styles there.
+_NOT_HTML_INSIDE = frozenset("script style xmp iframe noembed noframes noscript plaintext".split())
 # Elements that the start tag of a sibling of the same name closes.
 _CLOSED_BY_SIBLING = frozenset("li p dt dd option optgroup tr td th rb rt rtc rp".split())
 # Where an inserted <div> would not be a visible, independent part of <body> (the children of
@@ -465,6 +470,8 @@ class _Analysis:
         tag = (node.tag or "").lower()
         if tag in _VOID:
             raise _Refused(f"container <{tag}> is a void element")
+        if tag in _NOT_HTML_INSIDE:
+            raise _Refused(f"container <{tag}> holds code or raw text, not HTML: what is escaped for HTML would not be safe in it")
         lt = self._start_of(node)
         if lt is None:
             raise _Refused(f"start tag of <{tag}> not found in the page bytes (parser-created element?)")

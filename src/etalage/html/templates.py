@@ -3,8 +3,9 @@
 Each placeholder's context (text or a quoted attribute value; URL attributes get a scheme check) is
 decided when the template is compiled, so a value can never open a tag, close an attribute or
 smuggle a `javascript:` URL in at request time. A placeholder in any other position (inside a
-script or style, an unquoted attribute, a tag or attribute name) is a load error, as is a name the
-action does not provide.
+script or style, an unquoted attribute, a tag or attribute name, an event handler or style
+attribute, an SVG animation's value, any attribute of <script> or <base>) is a load error, as is a
+name the action does not provide.
 """
 
 from __future__ import annotations
@@ -26,6 +27,11 @@ _UNQUOTED = re.compile(r"[^\t\n\f\r >]*")
 _RAW_TEXT = frozenset({"script", "style", "textarea", "title", "xmp", "iframe", "noembed", "noframes", "noscript"})
 # Attributes whose value is code or a document, not text: escaping for HTML does not make a value safe there.
 _CODE_ATTRS = frozenset({"style", "srcdoc"})
+# SVG animation values (<set to=...>, <animate values=...>) become the animated attribute's value,
+# which may be a link's href: a label there could set javascript:.
+_ANIMATION_ATTRS = frozenset({"to", "from", "by", "values"})
+# Elements whose attributes choose code for the whole page: a script's source, the base of every relative URL.
+_SOURCE_ELEMENTS = frozenset({"script", "base"})
 _URL_ATTRS = frozenset({"href", "src", "action", "formaction", "poster", "srcset", "cite", "data", "background"})
 _SAFE_URL = re.compile(r"(?:https?:|mailto:|tel:|[/?#.]|[^:/?#]*(?:[/?#]|\Z))", re.I)
 
@@ -76,23 +82,23 @@ def _skip(pattern: re.Pattern[str], text: str, pos: int) -> int:
     return match.end() if match else pos
 
 
-def _context(before: str) -> tuple[str, str | None]:
-    """('text' | 'attr' | 'bad', attribute name) for a placeholder preceded by `before`.
+def _context(before: str) -> tuple[str, str | None, str | None]:
+    """('text' | 'attr' | 'bad', attribute name, element name) for a placeholder preceded by `before`.
 
     A small scan of the tags as the tokenizer sees them: quoted attribute values may hold `>` and
     `<`, comments and script/style content are skipped, so the placeholder's real context is found
     (a `>` inside `title="x>y"` does not end the tag)."""
     if before.endswith(("<", "</")):
-        return "bad", None  # the value would become a tag name
+        return "bad", None, None  # the value would become a tag name
     pos, end = 0, len(before)
     while True:
         lt = before.find("<", pos)
         if lt < 0:
-            return "text", None
+            return "text", None, None
         if before.startswith("<!--", lt):
             close = before.find("-->", lt + 4)
             if close < 0:
-                return "bad", None
+                return "bad", None, None
             pos = close + 3
             continue
         tag = _TAG_NAME.match(before, lt + 1)
@@ -103,36 +109,36 @@ def _context(before: str) -> tuple[str, str | None]:
         while True:
             pos = _skip(_TAG_SPACE, before, pos)
             if pos >= end:
-                return "bad", None  # in a tag, between attributes
+                return "bad", None, None  # in a tag, between attributes
             if before[pos] == ">":
                 pos += 1
                 break
             name = _ATTR_NAME.match(before, pos)
             if name is None:  # a stray quote or '=' where a name belongs
-                return "bad", None
+                return "bad", None, None
             pos = _skip(_TAG_SPACE_ONLY, before, name.end())
             if pos >= end:
-                return "bad", None
+                return "bad", None, None
             if before[pos] != "=":
                 continue
             pos = _skip(_TAG_SPACE_ONLY, before, pos + 1)
             if pos >= end:
-                return "bad", None  # an unquoted value
+                return "bad", None, None  # an unquoted value
             quote = before[pos]
             if quote in "\"'":
                 close = before.find(quote, pos + 1)
                 if close < 0:
-                    return "attr", name.group(0).lower()
+                    return "attr", name.group(0).lower(), tag.group(0).lower()
                 pos = close + 1
             else:
                 pos = _skip(_UNQUOTED, before, pos)
                 if pos >= end:
-                    return "bad", None
+                    return "bad", None, None
         raw = tag.group(0).lower()
         if raw in _RAW_TEXT:
             close_tag = before.lower().find(f"</{raw}", pos)
             if close_tag < 0:
-                return "bad", None
+                return "bad", None, None
             pos = close_tag
 
 
@@ -147,16 +153,26 @@ def compile_template(path: str, source: str, provided: frozenset[str]) -> Templa
         if name not in provided:
             known = ", ".join(sorted(provided)) or "none"
             raise TemplateError(line, f"unknown value {{{{ {name} }}}} (this action provides: {known})")
-        context, attr = _context(source[: match.start()])
+        context, attr, element = _context(source[: match.start()])
         if attr is not None and (attr.startswith("on") or attr in _CODE_ATTRS):
             raise TemplateError(line, f"{{{{ {name} }}}} may not stand in the '{attr}' attribute: its value is script or styles, not text")
+        if attr in _ANIMATION_ATTRS:
+            raise TemplateError(
+                line,
+                f"{{{{ {name} }}}} may not stand in the '{attr}' attribute: an SVG animation's value can set any attribute, a link's too",
+            )
+        if element in _SOURCE_ELEMENTS:
+            raise TemplateError(
+                line, f"{{{{ {name} }}}} may not stand in an attribute of <{element}>: it would choose where the page's code comes from"
+            )
         if context == "bad":
             raise TemplateError(
                 line,
                 f"{{{{ {name} }}}} may only stand in text or inside a quoted attribute value, not in a tag, script or style",
             )
         parts.append(source[pos : match.start()])
-        parts.append(_Slot(name, url=attr in _URL_ATTRS))
+        # The local name decides: SVG's xlink:href is a link as href is.
+        parts.append(_Slot(name, url=attr is not None and attr.rpartition(":")[2] in _URL_ATTRS))
         pos = match.end()
     parts.append(source[pos:])
     return Template(path, tuple(part for part in parts if part != ""))

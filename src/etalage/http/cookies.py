@@ -18,14 +18,19 @@ __all__ = ["parse_cookie_header", "visitor_cookie", "live_value", "set_cookie_na
 _SECURE_PREFIXES = ("__host-", "__secure-")
 
 
+# RFC 6265 OWS: the only whitespace around a name or a value. str.strip() would also take the
+# \x1c-\x1f separators, NEL and no-break spaces, and make `personalization=1\xa0` a clean yes.
+_OWS = " \t"
+
+
 def parse_cookie_header(header: str) -> CookieJar:
     jar: CookieJar = {}
     for pair in header.split(";"):
         name, sep, value = pair.partition("=")
-        name = name.strip()
+        name = name.strip(_OWS)
         if not sep or not name:
             continue
-        value = value.strip()
+        value = value.strip(_OWS)
         if len(value) >= 2 and value[0] == value[-1] == '"':
             value = value[1:-1]
         jar.setdefault(name, []).append(value)

@@ -38,7 +38,9 @@ class KeyLines:
         table: Path = ()
         depth = 0
         multiline: str | None = None
-        for number, line in enumerate(source.splitlines(), start=1):
+        # TOML's lines end at "\n" only: splitlines() would also end them at NEL, U+2028 or \x1c, which
+        # a label or a comment (a product title from a feed) may hold, and count every later line wrong.
+        for number, line in enumerate(source.split("\n"), start=1):
             if multiline is not None:
                 if multiline in line:
                     multiline = None
