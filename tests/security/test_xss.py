@@ -93,6 +93,7 @@ event = "purchase"
 path = '^/thanks$'
 query = "sku"
 order_query = "order"
+trust_url = true
 
 [blocks.hero]
 selector = "#hero"
