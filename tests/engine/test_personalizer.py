@@ -1,8 +1,10 @@
 """The personalizer's layout cache: one analysis per distinct body of a page, reused where it still holds."""
 
+import asyncio
 import dataclasses
 import gc
 import shutil
+import threading
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -167,3 +169,44 @@ def test_personalizer_cache_bound_counts_long_addresses():
 
     # 200 addresses of 70 KB: 14 MB when the cache keeps them in its keys.
     assert retained_bytes(long_addresses) < 3 << 20
+
+
+NESTED = HOME.replace(b"<body>\n", b"<body>\n" + b"<div>" * 100_000 + b"</div>" * 100_000)  # issue 13: 93 s of analysis
+
+
+def test_personalizer_fails_open_on_a_page_too_complex_and_counts_it():
+    personalizer = Personalizer(Metrics())
+    outcomes: list = []
+    assert personalizer.personalize(RULES, visit(), NESTED, "text/html") is None
+    assert personalizer.personalize(RULES, visit(), NESTED, "text/html", outcomes) is None
+    assert analysed(personalizer) == (1, 0)  # refused once, the refusal cached like a layout
+    assert personalizer._metrics.value("etalage_fail_open_total", reason="page_too_complex") == 2
+    assert {o.reason for o in outcomes} == {"page not analysed (page too complex: 100016 start tags (limit 30000))"}
+
+
+def test_personalizer_limits_are_its_own():
+    personalizer = Personalizer(Metrics(), max_elements=10)
+    assert personalizer.personalize(RULES, visit(), HOME, "text/html") is None
+    assert personalizer._metrics.value("etalage_fail_open_total", reason="page_too_complex") == 1
+
+
+def test_personalizer_async_takes_a_first_look_in_a_worker_thread(monkeypatch):
+    from etalage.engine import personalize as personalize_module
+
+    threads = []
+    real = personalize_module.analyse
+    monkeypatch.setattr(personalize_module, "analyse", lambda *a, **k: threads.append(threading.current_thread()) or real(*a, **k))
+    personalizer = Personalizer(Metrics())
+
+    async def views() -> list:
+        pages = [HOME.replace(b'href="/"', b'href="/?t=' + token + b'"') for token in (b"aaaa", b"aaaa", b"bbbb")]
+        return [await personalizer.personalize_async(RULES, visit(), page, "text/html") for page in pages]
+
+    try:
+        first, again, token = asyncio.run(views())
+    finally:
+        personalizer.close()
+    assert len(threads) == 1 and threads[0] is not threading.main_thread()
+    assert analysed(personalizer) == (1, 1)  # the token page reused the layout
+    expected = Personalizer(Metrics()).personalize(RULES, visit(), HOME.replace(b'href="/"', b'href="/?t=aaaa"'), "text/html")
+    assert first.body == again.body == expected.body and token.fired == expected.fired
