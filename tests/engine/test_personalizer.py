@@ -210,3 +210,23 @@ def test_personalizer_async_takes_a_first_look_in_a_worker_thread(monkeypatch):
     assert analysed(personalizer) == (1, 1)  # the token page reused the layout
     expected = Personalizer(Metrics()).personalize(RULES, visit(), HOME.replace(b'href="/"', b'href="/?t=aaaa"'), "text/html")
     assert first.body == again.body == expected.body and token.fired == expected.fired
+
+
+def test_personalizer_async_shares_a_first_look_between_visitors_who_ask_at_once(monkeypatch):
+    from etalage.engine import personalize as personalize_module
+
+    calls = []
+    real = personalize_module.analyse
+    monkeypatch.setattr(personalize_module, "analyse", lambda *a, **k: calls.append(a) or real(*a, **k))
+    personalizer = Personalizer(Metrics())
+
+    async def views() -> list:
+        # Both coroutines start before the worker's answer can come back: the second finds the first's look under way.
+        return await asyncio.gather(*(personalizer.personalize_async(RULES, visit(), HOME, "text/html") for _ in range(3)))
+
+    try:
+        results = asyncio.run(views())
+    finally:
+        personalizer.close()
+    assert len(calls) == 1 and analysed(personalizer) == (1, 0)
+    assert len({result.body for result in results}) == 1 and personalizer._first_looks == {}

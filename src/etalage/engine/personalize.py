@@ -7,8 +7,9 @@ etalage.html.reuse); per visitor the rules only choose edits, which are spliced 
 bytes. A first look at a body (an analysis, or building a reuse) can take a second on a large page:
 the proxy has it done in a worker thread (personalize_async), so no page holds the event loop, and
 a page past the complexity bounds (etalage.html.page.MAX_ELEMENTS, MAX_DEPTH) is not analysed at
-all: it goes out as the origin sent it, counted as fail-open reason page_too_complex. Each rule runs under a guard: one that raises is logged, counted and skipped, and the page
-keeps what the origin sent for that block.
+all: it goes out as the origin sent it, counted as fail-open reason page_too_complex. Each rule
+runs under a guard: one that raises is logged, counted and skipped, and the page keeps what the
+origin sent for that block.
 """
 
 from __future__ import annotations
@@ -101,6 +102,8 @@ class Personalizer:
         # First looks at a page (analyses, building a reuse) take up to a second or so on large pages:
         # in an async caller they run here, one at a time, so the event loop serves other requests.
         self._executor: ThreadPoolExecutor | None = None
+        # First looks under way, per page key: the body and the task that settles its layout.
+        self._first_looks: dict[tuple[object, ...], list[tuple[bytes, asyncio.Future[tuple[PageLayout, dict[object, object]]]]]] = {}
 
     def _look_up(self, ruleset: RuleSet, rules: tuple[Rule, ...], visit: Visit, body: bytes) -> _Lookup:
         """The cached layout for `body`, when a byte comparison or a built reuse finds it (cheap:
@@ -178,11 +181,29 @@ class Personalizer:
         lookup = self._look_up(ruleset, rules, visit, body)
         found = lookup.found
         if found is None:
-            if self._executor is None:
-                self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="etalage-analysis")
-            reused_from, layout = await asyncio.get_running_loop().run_in_executor(self._executor, self._first_look, lookup, body)
-            found = self._settle(lookup, body, reused_from, layout)
+            # Visitors who ask for a new page at once share its first look rather than queue one each.
+            waiting = self._first_looks.setdefault(lookup.keys[-1], [])
+            task = next((task for pending, task in waiting if pending == body), None)
+            if task is None:
+                task = asyncio.ensure_future(self._shared_first_look(lookup, body))
+                waiting.append((body, task))
+                task.add_done_callback(lambda done: self._first_look_done(lookup.keys[-1], done))
+            found = await asyncio.shield(task)  # a visitor who leaves does not cancel it for the others
         return self._apply(ruleset, rules, visit, body, content_type, *found, None)
+
+    async def _shared_first_look(self, lookup: _Lookup, body: bytes) -> tuple[PageLayout, dict[object, object]]:
+        """_first_look in the worker thread, then _settle back on the loop (the cache is the loop's)."""
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="etalage-analysis")
+        reused_from, layout = await asyncio.get_running_loop().run_in_executor(self._executor, self._first_look, lookup, body)
+        return self._settle(lookup, body, reused_from, layout)
+
+    def _first_look_done(self, key: tuple[object, ...], done: asyncio.Future[tuple[PageLayout, dict[object, object]]]) -> None:
+        waiting = [entry for entry in self._first_looks.get(key, ()) if entry[1] is not done]
+        if waiting:
+            self._first_looks[key] = waiting
+        else:
+            self._first_looks.pop(key, None)
 
     def close(self) -> None:
         """Stop the worker thread (an analysis under way finishes; queued ones are dropped)."""
