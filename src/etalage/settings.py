@@ -79,6 +79,10 @@ class Settings:
     # with the elements and, per element, with the depth: 100,000 nested <div>s took 93 s.
     max_page_elements: int = 30_000
     max_page_depth: int = 512
+    # Seconds a visitor waits for the first look at a new page (its analysis, in a worker thread);
+    # past it the page goes out as the origin sent it (fail-open reason analysis_timeout) while the
+    # analysis completes for the visitors after them.
+    analysis_timeout: float = 0.5
     # Largest request head Etalage accepts (as nginx and Envoy bound theirs): a longer target answers 414,
     # headers larger in total (names, values, ": " and CRLF) or more in number answer 431.
     max_request_header_bytes: int = 32 * 1024
@@ -148,6 +152,7 @@ class Settings:
             "max_page_bytes",
             "max_page_elements",
             "max_page_depth",
+            "analysis_timeout",
             "overload_lag",
             "max_request_header_bytes",
             "max_request_headers",

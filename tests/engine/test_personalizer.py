@@ -230,3 +230,28 @@ def test_personalizer_async_shares_a_first_look_between_visitors_who_ask_at_once
         personalizer.close()
     assert len(calls) == 1 and analysed(personalizer) == (1, 0)
     assert len({result.body for result in results}) == 1 and personalizer._first_looks == {}
+
+
+def test_personalizer_async_fails_open_past_the_first_look_timeout_and_keeps_looking(monkeypatch):
+    from etalage.engine import personalize as personalize_module
+
+    release = threading.Event()
+    real = personalize_module.analyse
+    # Held until the first view is answered (30 s only bound a regression, which would wait for it).
+    monkeypatch.setattr(personalize_module, "analyse", lambda *a, **k: (release.wait(30), real(*a, **k))[1])
+    personalizer = Personalizer(Metrics(), first_look_timeout=0.001)
+
+    async def views() -> tuple:
+        try:
+            first = await personalizer.personalize_async(RULES, visit(), HOME, "text/html")  # the analysis is held: past the timeout
+        finally:
+            release.set()
+        await asyncio.gather(*(task for looks in personalizer._first_looks.values() for _, task in looks))
+        return first, await personalizer.personalize_async(RULES, visit(), HOME, "text/html")
+
+    try:
+        first, second = asyncio.run(views())
+    finally:
+        personalizer.close()
+    assert first is None and personalizer._metrics.value("etalage_fail_open_total", reason="analysis_timeout") == 1
+    assert second is not None and analysed(personalizer) == (1, 0)  # the look went on and serves the next visitor

@@ -74,3 +74,18 @@ def test_proxy_page_limits_come_from_the_settings():
             response = httpx.get(url + "/home", cookies={"OptanonConsent": ACCEPT_ONETRUST})
     assert response.content == HOME
     assert app.metrics.value("etalage_fail_open_total", reason="page_too_complex") == 1
+
+
+def test_proxy_first_look_past_the_timeout_serves_the_origin_page_meanwhile(origin, monkeypatch):
+    release = threading.Event()
+    real = personalize_module.analyse
+    monkeypatch.setattr(personalize_module, "analyse", lambda *a, **k: (release.wait(HANG), real(*a, **k))[1])
+    app = create_app(settings_for(origin, PROXY_RULES, analysis_timeout=0.001))
+    with running(app) as url:
+        try:
+            response = httpx.get(url + "/home", cookies={"OptanonConsent": ACCEPT_ONETRUST}, timeout=HANG)
+            answered_during_analysis = not release.is_set()
+        finally:
+            release.set()
+    assert response.status_code == 200 and response.content == NESTED and answered_during_analysis
+    assert app.metrics.value("etalage_fail_open_total", reason="analysis_timeout") == 1

@@ -89,8 +89,10 @@ class Personalizer:
         layout_cache_bytes: int = 64 * 1024 * 1024,
         max_elements: int = MAX_ELEMENTS,
         max_depth: int = MAX_DEPTH,
+        first_look_timeout: float | None = None,
     ) -> None:
         self._metrics = metrics
+        self._first_look_timeout = first_look_timeout
         self._limits = {"max_elements": max_elements, "max_depth": max_depth}
         # Per page (rule set, blocks, path) and per address (the same and the query): the layouts
         # of the last few distinct bodies, newest first. An address finds its own bodies (?page=7
@@ -174,7 +176,9 @@ class Personalizer:
     async def personalize_async(self, ruleset: RuleSet, visit: Visit, body: bytes, content_type: str | None) -> Personalized | None:
         """personalize() for the event loop: a first look at a page runs in a worker thread, so a
         large page's analysis holds up no other request (lexbor releases the GIL while it parses);
-        a cached or reused layout and the rules' edits stay on the loop, as they are cheap."""
+        a cached or reused layout and the rules' edits stay on the loop, as they are cheap. A
+        visitor waits for a first look `first_look_timeout` seconds at most, then gets None (the
+        origin's page) while the look goes on and serves the visitors after them."""
         rules = ruleset.rules_for(visit.path)
         if not rules:
             return None
@@ -188,7 +192,13 @@ class Personalizer:
                 task = asyncio.ensure_future(self._shared_first_look(lookup, body))
                 waiting.append((body, task))
                 task.add_done_callback(lambda done: self._first_look_done(lookup.keys[-1], done))
-            found = await asyncio.shield(task)  # a visitor who leaves does not cancel it for the others
+            try:
+                # Shielded: a visitor who leaves or waits no longer does not cancel it for the others.
+                found = await asyncio.wait_for(asyncio.shield(task), self._first_look_timeout)
+            except TimeoutError:
+                log.warning("%s goes out as the origin sent it: its first look takes over %s s", visit.path, self._first_look_timeout)
+                self._metrics.inc("etalage_fail_open_total", reason="analysis_timeout")
+                return None
         return self._apply(ruleset, rules, visit, body, content_type, *found, None)
 
     async def _shared_first_look(self, lookup: _Lookup, body: bytes) -> tuple[PageLayout, dict[object, object]]:

@@ -103,7 +103,12 @@ class Proxy:
         self._store = store
         self._signer = signer
         self._metrics = metrics
-        self._personalizer = Personalizer(metrics, max_elements=settings.max_page_elements, max_depth=settings.max_page_depth)
+        self._personalizer = Personalizer(
+            metrics,
+            max_elements=settings.max_page_elements,
+            max_depth=settings.max_page_depth,
+            first_look_timeout=settings.analysis_timeout,
+        )
         self._upstream_host = settings.upstream_origin.split("://", 1)[1].encode()
         self._background: set[asyncio.Task[Any]] = set()
         # Consent is a function of the rule set's policy and the request's cookies: a visitor sends
