@@ -59,3 +59,10 @@ def test_settings_refuse_the_preview_cookie_s_name_for_visitors():
 def test_settings_refuse_request_limits_that_are_not_positive(name):
     with pytest.raises(SettingsError, match=name.removeprefix("ETALAGE_").lower()):
         Settings.from_env({name: "0"})
+
+
+def test_settings_read_the_page_complexity_limits():
+    settings = Settings.from_env({"ETALAGE_MAX_PAGE_ELEMENTS": "5000", "ETALAGE_MAX_PAGE_DEPTH": "100"})
+    assert (settings.max_page_elements, settings.max_page_depth) == (5000, 100)
+    with pytest.raises(SettingsError, match="max_page_depth"):
+        Settings.from_env({"ETALAGE_MAX_PAGE_DEPTH": "0"})

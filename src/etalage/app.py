@@ -87,6 +87,7 @@ def create_app(settings: Settings, *, store: ProfileStore | None = None) -> Etal
             for task in background:
                 task.cancel()
             await proxy.drain()
+            proxy.close()
             await profiles.aclose()
             await upstream.aclose()
 

@@ -74,6 +74,15 @@ class Settings:
     read_timeout: float = 30.0
     # Largest decompressed HTML page Etalage will buffer to personalize; larger pages stream through.
     max_page_bytes: int = 4 * 1024 * 1024
+    # Most elements (start tags) and deepest nesting of a page Etalage will analyse; past either the
+    # page goes out as the origin sent it (fail-open reason page_too_complex). Analysis time grows
+    # with the elements and, per element, with the depth: 100,000 nested <div>s took 93 s.
+    max_page_elements: int = 30_000
+    max_page_depth: int = 512
+    # Seconds a visitor waits for the first look at a new page (its analysis, in a worker thread);
+    # past it the page goes out as the origin sent it (fail-open reason analysis_timeout) while the
+    # analysis completes for the visitors after them.
+    analysis_timeout: float = 0.5
     # Largest request head Etalage accepts (as nginx and Envoy bound theirs): a longer target answers 414,
     # headers larger in total (names, values, ": " and CRLF) or more in number answer 431.
     max_request_header_bytes: int = 32 * 1024
@@ -141,6 +150,9 @@ class Settings:
             "store_timeout",
             "retention_days",
             "max_page_bytes",
+            "max_page_elements",
+            "max_page_depth",
+            "analysis_timeout",
             "overload_lag",
             "max_request_header_bytes",
             "max_request_headers",

@@ -1,8 +1,10 @@
 """The personalizer's layout cache: one analysis per distinct body of a page, reused where it still holds."""
 
+import asyncio
 import dataclasses
 import gc
 import shutil
+import threading
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -167,3 +169,89 @@ def test_personalizer_cache_bound_counts_long_addresses():
 
     # 200 addresses of 70 KB: 14 MB when the cache keeps them in its keys.
     assert retained_bytes(long_addresses) < 3 << 20
+
+
+NESTED = HOME.replace(b"<body>\n", b"<body>\n" + b"<div>" * 100_000 + b"</div>" * 100_000)  # issue 13: 93 s of analysis
+
+
+def test_personalizer_fails_open_on_a_page_too_complex_and_counts_it():
+    personalizer = Personalizer(Metrics())
+    outcomes: list = []
+    assert personalizer.personalize(RULES, visit(), NESTED, "text/html") is None
+    assert personalizer.personalize(RULES, visit(), NESTED, "text/html", outcomes) is None
+    assert analysed(personalizer) == (1, 0)  # refused once, the refusal cached like a layout
+    assert personalizer._metrics.value("etalage_fail_open_total", reason="page_too_complex") == 2
+    assert {o.reason for o in outcomes} == {"page not analysed (page too complex: 100016 start tags (limit 30000))"}
+
+
+def test_personalizer_limits_are_its_own():
+    personalizer = Personalizer(Metrics(), max_elements=10)
+    assert personalizer.personalize(RULES, visit(), HOME, "text/html") is None
+    assert personalizer._metrics.value("etalage_fail_open_total", reason="page_too_complex") == 1
+
+
+def test_personalizer_async_takes_a_first_look_in_a_worker_thread(monkeypatch):
+    from etalage.engine import personalize as personalize_module
+
+    threads = []
+    real = personalize_module.analyse
+    monkeypatch.setattr(personalize_module, "analyse", lambda *a, **k: threads.append(threading.current_thread()) or real(*a, **k))
+    personalizer = Personalizer(Metrics())
+
+    async def views() -> list:
+        pages = [HOME.replace(b'href="/"', b'href="/?t=' + token + b'"') for token in (b"aaaa", b"aaaa", b"bbbb")]
+        return [await personalizer.personalize_async(RULES, visit(), page, "text/html") for page in pages]
+
+    try:
+        first, again, token = asyncio.run(views())
+    finally:
+        personalizer.close()
+    assert len(threads) == 1 and threads[0] is not threading.main_thread()
+    assert analysed(personalizer) == (1, 1)  # the token page reused the layout
+    expected = Personalizer(Metrics()).personalize(RULES, visit(), HOME.replace(b'href="/"', b'href="/?t=aaaa"'), "text/html")
+    assert first.body == again.body == expected.body and token.fired == expected.fired
+
+
+def test_personalizer_async_shares_a_first_look_between_visitors_who_ask_at_once(monkeypatch):
+    from etalage.engine import personalize as personalize_module
+
+    calls = []
+    real = personalize_module.analyse
+    monkeypatch.setattr(personalize_module, "analyse", lambda *a, **k: calls.append(a) or real(*a, **k))
+    personalizer = Personalizer(Metrics())
+
+    async def views() -> list:
+        # Both coroutines start before the worker's answer can come back: the second finds the first's look under way.
+        return await asyncio.gather(*(personalizer.personalize_async(RULES, visit(), HOME, "text/html") for _ in range(3)))
+
+    try:
+        results = asyncio.run(views())
+    finally:
+        personalizer.close()
+    assert len(calls) == 1 and analysed(personalizer) == (1, 0)
+    assert len({result.body for result in results}) == 1 and personalizer._first_looks == {}
+
+
+def test_personalizer_async_fails_open_past_the_first_look_timeout_and_keeps_looking(monkeypatch):
+    from etalage.engine import personalize as personalize_module
+
+    release = threading.Event()
+    real = personalize_module.analyse
+    # Held until the first view is answered (30 s only bound a regression, which would wait for it).
+    monkeypatch.setattr(personalize_module, "analyse", lambda *a, **k: (release.wait(30), real(*a, **k))[1])
+    personalizer = Personalizer(Metrics(), first_look_timeout=0.001)
+
+    async def views() -> tuple:
+        try:
+            first = await personalizer.personalize_async(RULES, visit(), HOME, "text/html")  # the analysis is held: past the timeout
+        finally:
+            release.set()
+        await asyncio.gather(*(task for looks in personalizer._first_looks.values() for _, task in looks))
+        return first, await personalizer.personalize_async(RULES, visit(), HOME, "text/html")
+
+    try:
+        first, second = asyncio.run(views())
+    finally:
+        personalizer.close()
+    assert first is None and personalizer._metrics.value("etalage_fail_open_total", reason="analysis_timeout") == 1
+    assert second is not None and analysed(personalizer) == (1, 0)  # the look went on and serves the next visitor

@@ -831,3 +831,70 @@ def test_charset_of(content_type: str | None, body: bytes, expected: str) -> Non
 def test_splice_puts_trailing_insertions_first_at_one_offset() -> None:
     edits = [Edit(3, 3, b"[label of the next]"), Edit(3, 3, b"[after the previous]", trailing=True), Edit(3, 3, b"[another]")]
     assert splice(b"abcdef", edits) == b"abc[after the previous][label of the next][another]def"
+
+
+# --------------------------------------------------------------------------------------------
+# analyse: pages too complex to analyse (issue 13: 100,000 nested <div>s took 93 s)
+
+
+def nested_divs(depth: int) -> bytes:
+    return page(b'<section id="hero">x</section>' + b"<div>" * depth + b"x" + b"</div>" * depth + shop(2))
+
+
+def list_items(count: int) -> bytes:
+    items = b"".join(b'<li data-product-id="p%d" data-category="c">%d</li>\n' % (i, i) for i in range(count))
+    return page(b'<section id="hero">x</section><ul id="popular">' + items + b"</ul>")
+
+
+def refused_unparsed(monkeypatch, data: bytes, **limits: int) -> str:
+    """analyse() refusing `data` whole, without a single lexbor parse; the reason."""
+    from etalage.html import page as page_module
+
+    def no_parse(data: bytes) -> None:
+        raise AssertionError("parsed")
+
+    monkeypatch.setattr(page_module, "_parse", no_parse)
+    layout = analyse(data, [HERO, CARDS], **limits)
+    assert layout.too_complex is not None and layout.blocks == {} and layout.body_end is None
+    assert layout.problems == (f"hero: {layout.too_complex}", f"popular: {layout.too_complex}")
+    return layout.too_complex
+
+
+def test_analyse_refuses_100000_nested_divs_before_parsing(monkeypatch) -> None:
+    assert refused_unparsed(monkeypatch, nested_divs(100_000)) == "page too complex: 100020 start tags (limit 30000)"
+    deep = refused_unparsed(monkeypatch, nested_divs(100_000), max_elements=1_000_000)
+    assert deep == "page too complex: elements nested more than 512 deep"
+
+
+def test_analyse_refuses_70000_list_items_before_parsing(monkeypatch) -> None:
+    assert refused_unparsed(monkeypatch, list_items(70_000)) == "page too complex: 70006 start tags (limit 30000)"
+
+
+def test_analyse_refuses_nesting_past_the_depth_limit_before_parsing(monkeypatch) -> None:
+    assert refused_unparsed(monkeypatch, nested_divs(1_000)) == "page too complex: elements nested more than 512 deep"
+
+
+def test_analyse_page_within_the_limits_is_analysed() -> None:
+    layout = analyse(nested_divs(500), [HERO, CARDS])
+    assert layout.too_complex is None and set(layout.blocks) == {"hero", "popular"}
+
+
+@pytest.mark.parametrize(
+    ("inner", "deep"),
+    [
+        (b"<div>" * 60, True),
+        (b"<div/>" * 60, True),  # HTML ignores the slash
+        (b"<b>x" * 60, True),  # unclosed formatting elements nest
+        (b"<div><span>x</div>" * 60, False),  # an end tag closes what was left open inside
+        (b"<p>x" * 60, False),
+        (b"<ul>" + b"<li>x" * 60 + b"</ul>", False),
+        (b"<table>" + b"<tr><td>x<td>y" * 60 + b"</table>", False),
+        (b"<svg>" + b'<path d="M0"/>' * 60 + b"</svg>", False),  # self-closing in foreign content
+        (b"<svg><foreignObject>" + b"<x/>" * 60, True),  # HTML again in an integration point
+        (b"<svg><div>" + b"<path/>" * 60, True),  # <div> ends the svg
+        (b"</div>" * 60 + b"<div>" * 40, False),  # end tags that close nothing
+    ],
+)
+def test_analyse_nesting_depth_is_read_from_the_tags(inner: bytes, deep: bool) -> None:
+    layout = analyse(page(b'<section id="hero">x</section>' + inner), [HERO], max_depth=50)
+    assert (layout.too_complex is not None) == deep

@@ -20,4 +20,6 @@ REJECT_ONETRUST = ACCEPT_ONETRUST.replace("C0004%3A1", "C0004%3A0")
 def settings_for(upstream: str, rules_dir: Path = PROJECT_RULES, **overrides: object) -> Settings:
     # A busy test machine must not make Etalage shed personalization in tests about something else.
     overrides.setdefault("overload_lag", 60.0)
+    # Nor serve a page unpersonalized because its first look took longer than usual.
+    overrides.setdefault("analysis_timeout", 60.0)
     return Settings(upstream=upstream, rules_dir=rules_dir, secret=SECRET, **overrides).validated()  # type: ignore[arg-type]

@@ -4,19 +4,25 @@ The page is analysed once per distinct origin body (blocks located, verified aga
 cached per page and per address; a body that differs from the last one only where the tree cannot
 change, such as a per-response CSRF token or the visitor's name in the header, reuses its layout:
 etalage.html.reuse); per visitor the rules only choose edits, which are spliced into the origin's
-bytes. Each rule runs under a guard: one that raises is logged, counted and skipped, and the page
-keeps what the origin sent for that block.
+bytes. A first look at a body (an analysis, or building a reuse) can take a second on a large page:
+the proxy has it done in a worker thread (personalize_async), so no page holds the event loop, and
+a page past the complexity bounds (etalage.html.page.MAX_ELEMENTS, MAX_DEPTH) is not analysed at
+all: it goes out as the origin sent it, counted as fail-open reason page_too_complex. Each rule
+runs under a guard: one that raises is logged, counted and skipped, and the page keeps what the
+origin sent for that block.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 from cachetools import LRUCache
 
-from etalage.html.page import BlockSpec, Edit, PageLayout, analyse, charset_of, splice
+from etalage.html.page import MAX_DEPTH, MAX_ELEMENTS, BlockSpec, Edit, PageLayout, analyse, charset_of, splice
 from etalage.html.reuse import LayoutReuse
 from etalage.metrics import Metrics
 from etalage.rules.actions import PageContext
@@ -63,9 +69,31 @@ class _Cached:
         return self.reuse.layout_for(body)
 
 
+@dataclass(slots=True)
+class _Lookup:
+    """What the layout cache holds for one body: the layout and its derived values when found at
+    once; otherwise the keys to store a new one under, the specs to analyse with, and the cached
+    entries whose reuse (etalage.html.reuse) has not been built yet and may still serve."""
+
+    path: str
+    keys: list[tuple[object, ...]]
+    specs: tuple[BlockSpec, ...]
+    found: tuple[PageLayout, dict[object, object]] | None = None
+    unbuilt: list[_Cached] = field(default_factory=list)
+
+
 class Personalizer:
-    def __init__(self, metrics: Metrics, layout_cache_bytes: int = 64 * 1024 * 1024) -> None:
+    def __init__(
+        self,
+        metrics: Metrics,
+        layout_cache_bytes: int = 64 * 1024 * 1024,
+        max_elements: int = MAX_ELEMENTS,
+        max_depth: int = MAX_DEPTH,
+        first_look_timeout: float | None = None,
+    ) -> None:
         self._metrics = metrics
+        self._first_look_timeout = first_look_timeout
+        self._limits = {"max_elements": max_elements, "max_depth": max_depth}
         # Per page (rule set, blocks, path) and per address (the same and the query): the layouts
         # of the last few distinct bodies, newest first. An address finds its own bodies (?page=7
         # of a long list); a new address of a known page finds the page's (?utm_source=...).
@@ -73,54 +101,159 @@ class Personalizer:
         self._layouts: LRUCache[tuple[object, ...], tuple[_Cached, ...]] = LRUCache(
             maxsize=layout_cache_bytes, getsizeof=lambda entries: sum(2 * len(e.layout.body) + 1024 for e in entries)
         )
+        # First looks at a page (analyses, building a reuse) take up to a second or so on large pages:
+        # in an async caller they run here, one at a time, so the event loop serves other requests.
+        self._executor: ThreadPoolExecutor | None = None
+        # First looks under way, per page key: the body and the task that settles its layout.
+        self._first_looks: dict[tuple[object, ...], list[tuple[bytes, asyncio.Future[tuple[PageLayout, dict[object, object]]]]]] = {}
 
-    def _layout(self, ruleset: RuleSet, rules: tuple[Rule, ...], visit: Visit, body: bytes) -> tuple[PageLayout, dict[object, object]]:
-        """The page's layout and what actions derived from it (PageContext.derived): a cached one
-        when the body is one seen before (a byte comparison, no hashing) or differs from the newest
-        only where it cannot matter (etalage.html.reuse); else analysed."""
+    def _look_up(self, ruleset: RuleSet, rules: tuple[Rule, ...], visit: Visit, body: bytes) -> _Lookup:
+        """The cached layout for `body`, when a byte comparison or a built reuse finds it (cheap:
+        fine on the event loop); else what _first_look needs. The cache is only touched here and in
+        _settle, never from the worker thread."""
         names = tuple(sorted({rule.block for rule in rules if rule.block}))
         page_key: tuple[object, ...] = (ruleset.version, names, _digest(visit.path))
         keys = [page_key]
         if visit.query:
             keys.insert(0, (*page_key, _digest(repr(sorted((name, tuple(values)) for name, values in visit.query.items())))))
-        for key in keys:
-            found = self._cached(self._layouts.get(key, ()), body)
-            if found is not None:
-                return found
-        specs = tuple(ruleset.blocks[name].spec for name in names)
-        layout = analyse(body, specs)
+        lookup = _Lookup(visit.path, keys, tuple(ruleset.blocks[name].spec for name in names))
+        entries = [self._layouts.get(key, ()) for key in keys]
+        for entry in (entry for found in entries for entry in found):
+            if entry.layout.body == body:
+                lookup.found = entry.layout, entry.derived
+                return lookup
+        for found in entries:
+            if not found or found[0].layout.too_complex:
+                continue  # a refused page is refused again after a scan, off the loop (a reuse would scan too)
+            newest = found[0]
+            if newest.reuse is None:
+                lookup.unbuilt.append(newest)
+                continue
+            reused = newest.layout_for(body)
+            if reused is not None:
+                self._metrics.inc("etalage_layouts_total", source="reused")
+                lookup.found = reused, newest.derived
+                return lookup
+        return lookup
+
+    def _first_look(self, lookup: _Lookup, body: bytes) -> tuple[_Cached | None, PageLayout]:
+        """The slow part, safe in a worker thread (it reads the lookup and builds reuses, and
+        changes nothing else): a layout reused from an entry whose reuse is built now, else a new
+        analysis (with the entry None)."""
+        for entry in lookup.unbuilt:
+            reused = entry.layout_for(body)
+            if reused is not None:
+                return entry, reused
+        return None, analyse(body, lookup.specs, **self._limits)
+
+    def _settle(
+        self, lookup: _Lookup, body: bytes, reused_from: _Cached | None, layout: PageLayout
+    ) -> tuple[PageLayout, dict[object, object]]:
+        """Count and cache what _first_look found."""
+        if reused_from is not None:
+            self._metrics.inc("etalage_layouts_total", source="reused")
+            return layout, reused_from.derived
         self._metrics.inc("etalage_layouts_total", source="analysed")
+        if layout.too_complex:
+            log.warning("%s (%d bytes) goes out as the origin sent it: %s", lookup.path, len(body), layout.too_complex)
         for problem in layout.problems:
             log.debug("block not located: %s", problem)
-        entry = _Cached(layout, specs)
+        entry = _Cached(layout, lookup.specs)
         if 2 * len(body) + 1024 <= self._layouts.maxsize:
-            for key in keys:
+            for key in lookup.keys:
                 self._layouts[key] = (entry, *self._layouts.get(key, ())[: _BODIES_PER_PAGE - 1])
         return layout, entry.derived
 
-    def _cached(self, entries: tuple[_Cached, ...], body: bytes) -> tuple[PageLayout, dict[object, object]] | None:
-        for entry in entries:
-            if entry.layout.body == body:
-                return entry.layout, entry.derived
-        reused = entries[0].layout_for(body) if entries else None
-        if reused is None:
+    def _layout(self, ruleset: RuleSet, rules: tuple[Rule, ...], visit: Visit, body: bytes) -> tuple[PageLayout, dict[object, object]]:
+        """The page's layout and what actions derived from it (PageContext.derived): a cached one
+        when the body is one seen before (a byte comparison, no hashing) or differs from the newest
+        only where it cannot matter (etalage.html.reuse); else analysed, here and now."""
+        lookup = self._look_up(ruleset, rules, visit, body)
+        if lookup.found is not None:
+            return lookup.found
+        return self._settle(lookup, body, *self._first_look(lookup, body))
+
+    async def personalize_async(self, ruleset: RuleSet, visit: Visit, body: bytes, content_type: str | None) -> Personalized | None:
+        """personalize() for the event loop: a first look at a page runs in a worker thread, so a
+        large page's analysis holds up no other request (lexbor releases the GIL while it parses);
+        a cached or reused layout and the rules' edits stay on the loop, as they are cheap. A
+        visitor waits for a first look `first_look_timeout` seconds at most, then gets None (the
+        origin's page) while the look goes on and serves the visitors after them."""
+        rules = ruleset.rules_for(visit.path)
+        if not rules:
             return None
-        self._metrics.inc("etalage_layouts_total", source="reused")
-        return reused, entries[0].derived
+        lookup = self._look_up(ruleset, rules, visit, body)
+        found = lookup.found
+        if found is None:
+            # Visitors who ask for a new page at once share its first look rather than queue one each.
+            waiting = self._first_looks.setdefault(lookup.keys[-1], [])
+            task = next((task for pending, task in waiting if pending == body), None)
+            if task is None:
+                task = asyncio.ensure_future(self._shared_first_look(lookup, body))
+                waiting.append((body, task))
+                task.add_done_callback(lambda done: self._first_look_done(lookup.keys[-1], done))
+            try:
+                # Shielded: a visitor who leaves or waits no longer does not cancel it for the others.
+                found = await asyncio.wait_for(asyncio.shield(task), self._first_look_timeout)
+            except TimeoutError:
+                log.warning("%s goes out as the origin sent it: its first look takes over %s s", visit.path, self._first_look_timeout)
+                self._metrics.inc("etalage_fail_open_total", reason="analysis_timeout")
+                return None
+        return self._apply(ruleset, rules, visit, body, content_type, *found, None)
+
+    async def _shared_first_look(self, lookup: _Lookup, body: bytes) -> tuple[PageLayout, dict[object, object]]:
+        """_first_look in the worker thread, then _settle back on the loop (the cache is the loop's)."""
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="etalage-analysis")
+        reused_from, layout = await asyncio.get_running_loop().run_in_executor(self._executor, self._first_look, lookup, body)
+        return self._settle(lookup, body, reused_from, layout)
+
+    def _first_look_done(self, key: tuple[object, ...], done: asyncio.Future[tuple[PageLayout, dict[object, object]]]) -> None:
+        waiting = [entry for entry in self._first_looks.get(key, ()) if entry[1] is not done]
+        if waiting:
+            self._first_looks[key] = waiting
+        else:
+            self._first_looks.pop(key, None)
+
+    def close(self) -> None:
+        """Stop the worker thread (an analysis under way finishes; queued ones are dropped)."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
 
     def personalize(
         self, ruleset: RuleSet, visit: Visit, body: bytes, content_type: str | None, explain: list[Outcome] | None = None
     ) -> Personalized | None:
-        """The personalized page, or None when no rule changes it.
+        """The personalized page, or None when no rule changes it (or the page is too complex to analyse).
 
         With `explain`, every rule of the set gets an Outcome there: fired, or the first reason it did not.
+        Analyses on the spot: in a coroutine use personalize_async.
         """
-        path, profile, now = visit.path, visit.profile, visit.now
-        rules = ruleset.rules if explain is not None else ruleset.rules_for(path)
+        rules = ruleset.rules if explain is not None else ruleset.rules_for(visit.path)
         if not rules:
             return None
+        layout, derived = self._layout(ruleset, ruleset.rules_for(visit.path), visit, body)
+        return self._apply(ruleset, rules, visit, body, content_type, layout, derived, explain)
+
+    def _apply(
+        self,
+        ruleset: RuleSet,
+        rules: tuple[Rule, ...],
+        visit: Visit,
+        body: bytes,
+        content_type: str | None,
+        layout: PageLayout,
+        derived: dict[object, object],
+        explain: list[Outcome] | None,
+    ) -> Personalized | None:
+        """Run `rules` on the page with its layout and splice their edits."""
+        path, profile, now = visit.path, visit.profile, visit.now
         note = explain.append if explain is not None else _ignore
-        layout, derived = self._layout(ruleset, ruleset.rules_for(path), visit, body)
+        if layout.too_complex:
+            self._metrics.inc("etalage_fail_open_total", reason="page_too_complex")
+            for rule in rules:
+                note(Outcome(rule.id, False, f"page not analysed ({layout.too_complex})"))
+            return None
         charset = derived.get(("charset", content_type))
         if not isinstance(charset, str):  # the same for every body the layout serves (etalage.html.reuse keeps encoding declarations)
             charset = derived[("charset", content_type)] = charset_of(content_type, body)

@@ -65,7 +65,9 @@ range could leave an open `<template>` or raw-text state that nothing after it s
 
 Fail open: a block that cannot be located and verified is absent from the layout, with one short
 reason in `problems`; the caller leaves that part of the page as the origin sent it. analyse()
-catches everything: on any input it returns a layout.
+catches everything: on any input it returns a layout. A page past MAX_ELEMENTS or MAX_DEPTH is
+refused whole after the tag scan, before any parse (`too_complex`): lexbor's tree construction
+takes time in depth times elements, and 100,000 nested <div>s took 93 s to analyse.
 
 Item attributes and links (`a[href]` inside an item) are read from lexbor's tree of the original
 page while locating, before any check edits it. They are only handed out for verified blocks, and
@@ -104,6 +106,8 @@ __all__ = [
     "reorder_items",
     "item_pieces",
     "charset_of",
+    "MAX_ELEMENTS",
+    "MAX_DEPTH",
 ]
 
 _EMPTY: Mapping[str, str] = MappingProxyType({})
@@ -158,6 +162,8 @@ class PageLayout:
     blocks: Mapping[str, Block]  # only blocks located AND verified
     body_end: int | None  # where to insert "before </body>"; None when that would not land inside <body>
     problems: tuple[str, ...]  # one short reason per spec that could not be located
+    # Why the whole page was refused before any parse (past MAX_ELEMENTS or MAX_DEPTH), else None.
+    too_complex: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,16 +269,37 @@ _NO_INSERT_UNDER = frozenset(
 # Not checked for pairs of start and end tags: void elements, and those "generate implied end
 # tags" closes (an end tag after them ends them).
 _NOT_PAIRED = frozenset(name.encode() for name in _VOID | set("dd dt li optgroup option p rb rp rt rtc".split()))
+# Not counted in the nesting depth: void elements and those whose end tag may be omitted.
+_NOT_NESTING = _NOT_PAIRED | frozenset(b"html head body colgroup caption thead tbody tfoot tr td th".split())
+# HTML start tags that end foreign content (svg, math) where they appear (font only with some
+# attributes, counted always here), and the elements in which content is HTML again.
+_BREAKOUT = frozenset(
+    b"b big blockquote body br center code dd div dl dt em embed h1 h2 h3 h4 h5 h6 head hr i img li listing menu meta "
+    b"nobr ol p pre ruby s small span strong strike sub sup table tt u ul var font".split()
+)
+_INTEGRATION_POINTS = (b"foreignobject", b"desc", b"title", b"mi", b"mo", b"mn", b"ms", b"mtext", b"annotation-xml")
 _NO_INSERT_BESIDE = frozenset("table tbody thead tfoot tr colgroup ul ol menu".split())
 _END_TAG_NAME = re.compile(rb"</([a-z][^\t\n\f\r />]*)")
 _PROBE_ATTR = "data-etalage-probe"
 _END_MARKER = "etalage:end"
 
 
-def analyse(body: bytes, specs: Sequence[BlockSpec]) -> PageLayout:
+# Past these a page is refused whole, before lexbor parses it. lexbor's tree construction costs
+# time in the nesting depth for each element (scope checks walk the stack of open elements): a
+# parse of 10,000 nested <div>s took 0.3 s, of 100,000 some 30 s, and an analysis makes several.
+# Real shop pages hold a few thousand elements nested a few dozen deep; Blink's parser stops
+# nesting at 512, so past that lexbor's tree is not even the one the browser builds.
+MAX_ELEMENTS = 30_000
+MAX_DEPTH = 512
+
+
+def analyse(body: bytes, specs: Sequence[BlockSpec], *, max_elements: int = MAX_ELEMENTS, max_depth: int = MAX_DEPTH) -> PageLayout:
     """Locate and verify the blocks of `specs` in `body`. Never raises.
 
-    See the module docstring for how; `problems` holds one reason per spec that is absent.
+    See the module docstring for how; `problems` holds one reason per spec that is absent. A page
+    with more than `max_elements` start (or end) tags, or nested deeper than `max_depth` as the tag
+    scanner sees it (_deeper_than), is refused whole after the scan, which costs time linear in
+    its size: `too_complex` says why, and no block is located.
     """
     body = bytes(body)
     try:
@@ -283,10 +310,75 @@ def analyse(body: bytes, specs: Sequence[BlockSpec]) -> PageLayout:
         unanalysable = _unanalysable(body)
         if unanalysable:
             return PageLayout(body, _NO_BLOCKS, None, tuple(f"{s.name}: {unanalysable}" for s in specs))
-        return _Analysis(body, specs).run()
+        analysis = _Analysis(body, specs)
+        too_complex = _too_complex(analysis.scan, max_elements, max_depth)
+        if too_complex:
+            return PageLayout(body, _NO_BLOCKS, None, tuple(f"{s.name}: {too_complex}" for s in specs), too_complex)
+        return analysis.run()
     except Exception as exc:  # fail open: a bug or a lexbor surprise must not break the page
         reason = f"analysis failed ({type(exc).__name__}: {exc})"[:200]
         return PageLayout(body, _NO_BLOCKS, None, tuple(f"{_spec_name(s)}: {reason}" for s in specs) or (reason,))
+
+
+def _too_complex(scan_: TagScan, max_elements: int, max_depth: int) -> str | None:
+    """Why the page is past the bounds analyse() takes on, or None."""
+    for tags, what in ((scan_.starts, "start"), (scan_.ends, "end")):
+        count = sum(map(len, tags.values()))
+        if count > max_elements:
+            return f"page too complex: {count} {what} tags (limit {max_elements})"
+    if _deeper_than(scan_, max_depth):
+        return f"page too complex: elements nested more than {max_depth} deep"
+    return None
+
+
+def _deeper_than(scan_: TagScan, limit: int) -> bool:
+    """Whether elements nest more than `limit` deep, as the tags say.
+
+    A stack of open elements, as the parser keeps one: an end tag pops up to the element of its
+    name (closing what was left open inside it) and is ignored when none is open. Elements whose
+    end tags may be omitted (p, li, td, tr...) and void ones are not counted, as a sibling closes
+    them; so a real page comes out a little shallower or deeper than it is, while a chain of
+    nested <div>s (or of unclosed <b>s) counts in full. In <svg> and <math> a start tag ending
+    `/>` opens nothing (an illustration of a thousand `<path/>`s is flat), unless an HTML
+    integration point (foreignObject...) is open, where HTML ignores the slash; and an HTML tag
+    that breaks out of foreign content (div, p, b...) closes it, so `<svg><div><path/>` nests
+    again. Linear in the number of tags.
+    """
+    starts, ends = scan_.starts, scan_.ends
+    events = sorted(
+        [(at, 0, name) for name, positions in starts.items() if name not in _NOT_NESTING or name in _BREAKOUT for at in positions]
+        + [(at, 1, name) for name, positions in ends.items() if name not in _NOT_NESTING for at in positions]
+    )
+    self_closing = set(scan_.self_closing)
+    stack: list[bytes] = []
+    open_by_name: dict[bytes, int] = {}
+
+    def pop_to(name: bytes) -> None:
+        while (top := stack.pop()) != name:
+            open_by_name[top] -= 1
+        open_by_name[name] -= 1
+
+    def foreign() -> bool:
+        return bool(open_by_name.get(b"svg") or open_by_name.get(b"math"))
+
+    for at, closing, name in events:
+        if closing:
+            if open_by_name.get(name):
+                pop_to(name)
+            continue
+        if foreign() and not any(open_by_name.get(point) for point in _INTEGRATION_POINTS):
+            if name in _BREAKOUT:
+                while foreign():
+                    pop_to(next(top for top in reversed(stack) if top in (b"svg", b"math")))
+            elif at in self_closing:
+                continue
+        if name in _NOT_NESTING:
+            continue
+        stack.append(name)
+        open_by_name[name] = open_by_name.get(name, 0) + 1
+        if len(stack) > limit:
+            return True
+    return False
 
 
 def _spec_name(spec: object) -> str:

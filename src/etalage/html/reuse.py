@@ -210,7 +210,7 @@ def _shifted(layout: PageLayout, new: bytes, ranges: list[tuple[int, int, int, i
         )
         for name, block in layout.blocks.items()
     }
-    return PageLayout(new, MappingProxyType(blocks), opt(layout.body_end), layout.problems)
+    return PageLayout(new, MappingProxyType(blocks), opt(layout.body_end), layout.problems, layout.too_complex)
 
 
 def _declares_charset(name: str, attributes: tuple[Attribute, ...]) -> bool:

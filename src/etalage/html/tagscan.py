@@ -97,11 +97,14 @@ class TagScan:
 
     starts[name]: offsets of the '<' of start tags; ends[name]: the same for end tags.
     `lowered` is the scanned input in lower case (same offsets), for follow-up matching.
+    self_closing: the start tags (of any name, in source order) that end with `/>`, which close
+    an element in foreign content only (HTML ignores the slash).
     """
 
     lowered: bytes
     starts: dict[bytes, list[int]] = field(default_factory=dict)
     ends: dict[bytes, list[int]] = field(default_factory=dict)
+    self_closing: list[int] = field(default_factory=list)
 
     def tag_end(self, lt: int) -> int:
         """Offset of the '>' that closes the start or end tag whose '<' is at `lt`."""
@@ -186,6 +189,8 @@ def scan(data: bytes, pos: int = 0) -> TagScan:
                     continue
             elif depth:
                 continue
+            if m[2]:
+                result.self_closing.append(m.start())
         elif depth:
             continue
         else:

@@ -159,7 +159,12 @@ class Proxy:
         self._store = store
         self._signer = signer
         self._metrics = metrics
-        self._personalizer = Personalizer(metrics)
+        self._personalizer = Personalizer(
+            metrics,
+            max_elements=settings.max_page_elements,
+            max_depth=settings.max_page_depth,
+            first_look_timeout=settings.analysis_timeout,
+        )
         self._upstream_host = settings.upstream_origin.split("://", 1)[1].encode()
         self._background: set[asyncio.Task[Any]] = set()
         # Consent is a function of the rule set's policy and the request's cookies: a visitor sends
@@ -328,6 +333,10 @@ class Proxy:
         """Wait for pending profile writes (graceful shutdown)."""
         while self._background:
             await asyncio.gather(*self._background)
+
+    def close(self) -> None:
+        """Stop the personalizer's analysis thread (shutdown)."""
+        self._personalizer.close()
 
     # -- the exchange -------------------------------------------------------------------------
 
@@ -596,7 +605,7 @@ class Proxy:
         else:
             try:
                 content_type = (get_header(headers, b"content-type") or b"").decode("latin-1")
-                result = self._personalizer.personalize(ruleset, visit, body, content_type)
+                result = await self._personalizer.personalize_async(ruleset, visit, body, content_type)
             except Exception:
                 log.exception("personalizing %s failed; serving the origin's page", visit.path)
                 self._metrics.inc("etalage_fail_open_total", reason="rewrite_error")
