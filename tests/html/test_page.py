@@ -7,7 +7,7 @@ import random
 import pytest
 from selectolax.lexbor import LexborHTMLParser
 
-from etalage.html.page import Block, BlockSpec, Edit, Item, PageLayout, analyse, charset_of, reorder_items, splice
+from etalage.html.page import Block, BlockSpec, Edit, Item, ItemField, PageLayout, analyse, charset_of, reorder_items, splice
 
 CARDS = BlockSpec("popular", "#popular", "li[data-product-id]", ("data-product-id", "data-category"))
 HERO = BlockSpec("hero", "#hero")
@@ -150,6 +150,22 @@ def test_analyse_reads_item_links_only_when_asked() -> None:
     block = only(data, spec)
     assert [item.links for item in block.items] == [("/p/p0",), ("/p/p1",), ("/p/p2",)]
     assert [dict(item.attrs) for item in block.items] == [{}, {}, {}]
+
+
+def test_analyse_item_fields_read_from_inner_elements_only_when_asked() -> None:
+    # Oscar's cards: nothing on the <article>, the product's pk only in the basket form's action.
+    data = page(
+        b'<ol class="row">'
+        b'<li><article class="product_pod"><h3><a href="x">A <b>book</b></a></h3>'
+        b'<form action="/basket/add/12/" method="post"><button>Add</button></form></article></li>'
+        b'<li><article class="product_pod"><h3><a href="y">Other</a></h3><p>sold out</p></article></li>'
+        b"</ol>"
+    )
+    form = ItemField("form[action^='/basket/add/']", "action")
+    title = ItemField("h3 a", None)
+    block = only(data, BlockSpec("grid", "ol.row", "li", item_fields=(form, title)))
+    assert [dict(item.fields) for item in block.items] == [{form: "/basket/add/12/", title: "A book"}, {title: "Other"}]
+    assert [dict(item.fields) for item in only(data, BlockSpec("grid", "ol.row", "li")).items] == [{}, {}]
 
 
 def test_analyse_item_links_in_document_order_as_lexbor_decodes_them() -> None:

@@ -96,6 +96,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 from etalage.html.tagscan import FORMATTING, TagScan, scan, start_tag
 
 __all__ = [
+    "ItemField",
     "BlockSpec",
     "Item",
     "Block",
@@ -112,6 +113,16 @@ __all__ = [
 
 _EMPTY: Mapping[str, str] = MappingProxyType({})
 _NO_BLOCKS: Mapping[str, Block] = MappingProxyType({})
+_NO_FIELDS: Mapping[ItemField, str] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class ItemField:
+    """A value read from inside each item: real shops put a card's product and category on an inner
+    element (a form's action, a badge's text), not on the card itself."""
+
+    selector: str  # CSS selector of the element inside the item; its first match (the item itself included)
+    attribute: str | None  # the attribute to read; None: the element's text
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +132,7 @@ class BlockSpec:
     item_selector: str | None = None  # direct element children of the container matching it are the items
     item_attrs: tuple[str, ...] = ()  # attribute names to read from each item
     item_links: bool = False  # read each item's links (Item.links)
+    item_fields: tuple[ItemField, ...] = ()  # values to read from inside each item (Item.fields)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +143,9 @@ class Item:
     # With spec.item_links: the hrefs of the item's `a[href]` elements (the item itself first if it
     # is one), in document order, as lexbor decoded them, stripped; empty ones left out.
     links: tuple[str, ...] = ()
+    # The requested spec.item_fields that were found (values as lexbor decoded them; text with its
+    # white space collapsed); empty ones left out.
+    fields: Mapping[ItemField, str] = field(default_factory=lambda: _NO_FIELDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -672,7 +687,8 @@ class _Analysis:
             if wanted:
                 present = item.attributes
                 attrs = MappingProxyType({attr: present[key] or "" for attr, key in wanted if key in present})
-            items.append(Item(lt, end, attrs, _links(item) if spec.item_links else ()))
+            fields = _fields(item, spec.item_fields) if spec.item_fields else _NO_FIELDS
+            items.append(Item(lt, end, attrs, _links(item) if spec.item_links else (), fields))
             previous_end = end
         open_tag = self._open_formatting(previous_end, inner_end)
         if open_tag is not None:
@@ -1025,6 +1041,25 @@ def _read_attributes(lowered: bytes, lt: int, tag_end: int) -> list[tuple[str, i
         found.append((attribute.name, attribute.start, attribute.end, attribute.name not in seen))
         seen.add(attribute.name)
     return found
+
+
+def _fields(node: LexborNode, wanted: tuple[ItemField, ...]) -> Mapping[ItemField, str]:
+    """The values of `wanted` in `node`'s subtree: only what the block asks for, one css_first each."""
+    found: dict[ItemField, str] = {}
+    for item_field in wanted:
+        try:
+            inner = node.css_first(item_field.selector)
+        except Exception as exc:
+            raise _Refused(f"invalid selector {item_field.selector!r} in the items ({type(exc).__name__})") from None
+        if inner is None:
+            continue
+        if item_field.attribute is None:
+            value = " ".join(inner.text(deep=True).split())  # as it reads: runs of white space are one space
+        else:
+            value = inner.attributes.get(item_field.attribute.lower()) or ""
+        if value:
+            found[item_field] = value
+    return MappingProxyType(found)
 
 
 def _links(node: LexborNode) -> tuple[str, ...]:

@@ -202,7 +202,7 @@ def _shifted(layout: PageLayout, new: bytes, ranges: list[tuple[int, int, int, i
             tag_end=moved(block.tag_end),
             inner_start=moved(block.inner_start),
             inner_end=moved(block.inner_end),
-            items=tuple(Item(moved(item.start), moved(item.end), item.attrs, item.links) for item in block.items),
+            items=tuple(Item(moved(item.start), moved(item.end), item.attrs, item.links, item.fields) for item in block.items),
             source=new,
             start=opt(block.start),
             end=opt(block.end),
