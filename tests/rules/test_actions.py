@@ -28,14 +28,14 @@ from etalage.rules.actions.sort import Sort, _covert_slots
 from etalage.rules.conditions import Visit
 from etalage.rules.fields import RuleSetError
 from etalage.rules.loader import load_rules
-from etalage.rules.model import BlockDef, Site
+from etalage.rules.model import BlockDef, CardValue, Site
 from tests.support.config import RULESETS
 
 NOW = 1_700_000_000.0
 SITE = Site(("dogs", "cats", "rodents"), {"dogs": "Dogs", "cats": "Cats", "rodents": "Rodents"})
 HERO = BlockSpec("hero", "#hero")
 GRID = BlockSpec("grid", "#grid", "li", ("data-id", "data-category"))
-GRID_DEF = BlockDef(GRID, "data-id", "data-category", "site.toml:1")
+GRID_DEF = BlockDef(GRID, CardValue("data-id"), CardValue("data-category"), "site.toml:1")
 NOBODY = Profile()
 GOOD = RULESETS / "good" / "actions"
 
@@ -616,7 +616,12 @@ def test_actions_sort_label_compiles_from_a_rule_file(tmp_path):
 def test_actions_sort_options_compile_from_a_rule_file(tmp_path):
     rule = 'action = "sort"\nblock = "grid"\npinned = ["a"]\nexcluded = "hide"\ncovert_share = 0.2\n'
     action = compiled(tmp_path, rule, GRID_BLOCK + 'item_id = "data-id"\n')
-    assert (action.pinned, action.hide, action.covert_share, action.block.item_id) == (frozenset({"a"}), True, Fraction(1, 5), "data-id")
+    assert (action.pinned, action.hide, action.covert_share, action.block.item_id) == (
+        frozenset({"a"}),
+        True,
+        Fraction(1, 5),
+        CardValue("data-id"),
+    )
 
 
 def test_actions_sort_pinned_needs_cards_that_name_their_product(tmp_path):

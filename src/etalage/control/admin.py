@@ -62,6 +62,8 @@ def control_routes(metrics: Metrics, rules: RuleBook, admin_token: str) -> list[
                         "pages": [page.pattern for page in rule.pages],
                         "source": rule.source,
                         "fired": metrics.value("etalage_rule_fired_total", rule=rule.id),
+                        # e.g. "0 of 20 cards have a category on the last page sorted": why a rule never fires
+                        "status": rule.action.status(),
                     }
                     for rule in ruleset.rules
                 ],

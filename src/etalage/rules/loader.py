@@ -17,13 +17,13 @@ from typing import Any
 from selectolax.lexbor import LexborHTMLParser
 
 from etalage.consent import ConsentPolicy, build_policy
-from etalage.html.page import BlockSpec
+from etalage.html.page import BlockSpec, ItemField
 from etalage.html.templates import Template, TemplateError, compile_template
 from etalage.problems import Problem
 from etalage.rules.actions import ACTIONS, Action, CompileContext
 from etalage.rules.conditions import Condition, compile_condition, compile_segments, never_fires
 from etalage.rules.fields import Fields, RuleSetError
-from etalage.rules.model import BlockDef, LearnRule, LoginSource, Product, Site
+from etalage.rules.model import BlockDef, CardValue, LearnRule, LoginSource, Product, Site
 from etalage.rules.ruleset import Rule, RuleSet
 from etalage.rules.tomlpos import KeyLines
 
@@ -401,15 +401,17 @@ def _blocks(found: list[Fields], catalog: Mapping[str, Product] | None = None) -
                 continue
             selector = fields.take("selector", str, check=_selector_check)
             items = fields.take("items", str, None, _selector_check)
-            item_id = fields.take("item_id", str, None)
+            item_id = _card_value(fields, "item_id")
             from_link = _item_id_from_link(fields)
-            item_category = fields.take("item_category", str, None)
-            if items is None and (item_id or item_category):
+            item_category = _card_value(fields, "item_category")
+            if items is None and ("item_id" in fields.table or "item_category" in fields.table):
                 fields.problem(f"{fields.name}: item_id and item_category need 'items' (a selector for the product cards)", "items")
             if items is None and from_link is not None:
                 fields.problem(f"{fields.name}: item_id_from_link needs 'items' (a selector for the product cards)", "item_id_from_link")
             # (an item_id_from_link with a mistake has its own message)
-            if items is not None and item_category is None and item_id is None and fields.table.get("item_id_from_link", False) is False:
+            # (an item_id or item_category with a mistake has its own message, too)
+            given = ("item_id" in fields.table, "item_category" in fields.table, fields.table.get("item_id_from_link", False) is not False)
+            if items is not None and not any(given):
                 fields.problem(
                     f"{fields.name}: 'items' needs 'item_category', the card attribute that holds the category",
                     "items",
@@ -418,11 +420,65 @@ def _blocks(found: list[Fields], catalog: Mapping[str, Product] | None = None) -
             fields.finish()
             if selector is None:
                 continue
-            attrs = tuple(attr for attr in (item_id, item_category) if attr)
-            spec = BlockSpec(name, selector, items, attrs, item_links=items is not None and from_link is not None)
+            values = [value for value in (item_id, item_category) if value is not None]
+            attrs = tuple(dict.fromkeys(v.attribute for v in values if v.inner is None and v.attribute))
+            inner = tuple(dict.fromkeys(v.inner for v in values if v.inner is not None))
+            spec = BlockSpec(name, selector, items, attrs, item_links=items is not None and from_link is not None, item_fields=inner)
             pattern = from_link if isinstance(from_link, re.Pattern) else None
             blocks[name] = BlockDef(spec, item_id, item_category, fields.where(), pattern, from_link is True, catalog, paths)
     return blocks
+
+
+def _card_value(fields: Fields, key: str) -> CardValue | None:
+    """`item_id` / `item_category`: the card's attribute (a string), or a table saying where inside
+    the card: `selector` (an inner element), `attribute` or `text = true`, then optionally `json`
+    (a key path such as "product.asin") and `pattern` (with a group (?P<id>...))."""
+    value = fields.take(key, (str, dict), None)
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if not value.strip():
+            fields.problem(f"{fields.name}: '{key}' is empty", key, 'give the name of the card\'s attribute, e.g. "data-sku"')
+            return None
+        return CardValue(value)
+    table = fields.sub(key, value)
+    selector = table.take("selector", str, None, _selector_check)
+    attribute = table.take("attribute", str, None)
+    text = table.take("text", bool, False)
+    json_path = table.take("json", str, None)
+    pattern = table.regex("pattern", table.take("pattern", str, None))
+    table.finish()
+    ok = "selector" not in table.table or selector is not None
+    if attribute is not None and text:
+        table.problem(f"{table.name}: give 'attribute' or 'text = true', not both", "text")
+        ok = False
+    elif attribute is None and not text:
+        if "attribute" not in table.table:
+            table.problem(
+                f"{table.name}: needs 'attribute' (the attribute that holds it) or 'text = true' (the element's text)",
+                None,
+                'e.g. { selector = ".product--box", attribute = "data-category" }',
+            )
+        ok = False
+    elif attribute is not None and not attribute.strip():
+        table.problem(f"{table.name}: 'attribute' is empty", "attribute")
+        ok = False
+    if text and selector is None and "selector" not in table.table:
+        table.problem(f"{table.name}: 'text = true' needs 'selector', the element inside the card whose text holds it", "text")
+        ok = False
+    keys: tuple[str, ...] = ()
+    if json_path is not None:
+        keys = tuple(json_path.split("."))
+        if not all(keys):
+            table.problem(f"{table.name}: 'json': {json_path!r} is not a key path", "json", 'keys joined by dots, e.g. "product.asin"')
+            ok = False
+    if pattern is not None and "id" not in pattern.groupindex:
+        table.problem(f"{table.name}: 'pattern' needs a named group (?P<id>...) to read the value from", "pattern")
+        ok = False
+    if not ok or ("pattern" in table.table and pattern is None):
+        return None
+    inner = ItemField(selector, attribute) if selector is not None else None
+    return CardValue(attribute, inner, keys, pattern)
 
 
 def _item_id_from_link(fields: Fields) -> re.Pattern[str] | bool | None:

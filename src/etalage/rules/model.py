@@ -9,11 +9,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
-from etalage.html.page import BlockSpec, Item
+import orjson
 
-__all__ = ["Site", "Product", "LearnRule", "LoginSource", "BlockDef"]
+from etalage.html.page import BlockSpec, Item, ItemField
+
+__all__ = ["Site", "Product", "LearnRule", "LoginSource", "CardValue", "BlockDef"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,22 +91,73 @@ class LoginSource:
 
 
 @dataclass(frozen=True, slots=True)
+class CardValue:
+    """Where a card says its product id or category (`item_id` / `item_category` of a block).
+
+    Shops rarely put it on the card element itself: Oscar has it only in the basket form's action,
+    Shopware on an inner element, Amazon in JSON inside an attribute. So the value is the card's
+    attribute, or an inner element's attribute or text; then, optionally, the value at a key path of
+    the JSON it holds, then the group `id` of a pattern searched in it.
+    """
+
+    attribute: str | None  # the attribute holding it; None: the text of the `inner` element
+    inner: ItemField | None = None  # read from this element inside the card (None: the card itself)
+    json: tuple[str, ...] = ()  # the value holds JSON: take the string or number at this key path
+    pattern: re.Pattern[str] | None = None  # take the group `id` of this pattern's first match
+
+    def read(self, item: Item) -> str | None:
+        """The value on this card, or None when the card does not say it."""
+        raw = item.fields.get(self.inner) if self.inner is not None else item.attrs.get(self.attribute or "")
+        if not raw:
+            return None
+        if self.json:
+            raw = _json_at(raw, self.json)
+            if not raw:
+                return None
+        if self.pattern is not None:
+            match = self.pattern.search(raw)
+            if match is None or not match.group("id"):
+                return None
+            return unquote(match.group("id"))
+        return raw
+
+
+def _json_at(text: str, path: tuple[str, ...]) -> str | None:
+    """The string or number at `path` (object keys; list positions as numbers) in the JSON `text`."""
+    try:
+        value: object = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    for key in path:
+        if isinstance(value, dict):
+            value = value.get(key)
+        elif isinstance(value, list) and key.isdigit() and int(key) < len(value):
+            value = value[int(key)]
+        else:
+            return None
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return None
+    return str(value)
+
+
+@dataclass(frozen=True, slots=True)
 class BlockDef:
     """A block of the shop's pages; for item blocks, also how to tell which product a card shows.
 
     Actions read a card's product with `id_of(item)` and `category_of(item)`, never the
-    attributes themselves: the id comes from the `item_id` attribute, else from the card's links
-    (`item_id_from_link`); the category from the `item_category` attribute, else from the
-    catalogue entry of the card's product.
+    attributes themselves: the id comes from `item_id`, else from the card's links
+    (`item_id_from_link`); the category from `item_category`, else from the catalogue entry of
+    the card's product. Links are resolved against the page's path first: listings like
+    books.toscrape.com link their products relatively (`../../catalogue/<slug>/index.html`).
     """
 
     spec: BlockSpec
-    # Item attributes holding the product id and its category (sortable blocks only).
-    item_id: str | None
-    item_category: str | None
+    # Where each card says its product id and its category (sortable blocks only).
+    item_id: CardValue | None
+    item_category: CardValue | None
     source: str
     # The product id from the card's links (spec.item_links): the group `id` of this pattern,
-    # searched in each link's href in turn (percent-decoded)...
+    # searched in each link's href in turn (resolved against the page's path, percent-decoded)...
     item_id_from_link: re.Pattern[str] | None = None
     # ...or the catalogue product whose `path` is a link's path (item_id_from_link = true).
     item_id_from_path: bool = False
@@ -117,33 +170,47 @@ class BlockDef:
         """Whether cards of this block can name their product (for pinning, say)."""
         return self.item_id is not None or self.item_id_from_link is not None or self.item_id_from_path
 
-    def id_of(self, item: Item) -> str | None:
-        """The product id of a card: its `item_id` attribute, else what its links say; None if unknown."""
+    def id_of(self, item: Item, base: str = "/") -> str | None:
+        """The product id of a card on the page at path `base`: its `item_id`, else what its links
+        say; None if unknown."""
         if self.item_id is not None:
-            value = item.attrs.get(self.item_id)
+            value = self.item_id.read(item)
             if value:
                 return value
         if self.item_id_from_link is not None:
-            for link in item.links:
+            for link in _resolved(item.links, base):
                 match = self.item_id_from_link.search(link)
                 if match is not None and match.group("id"):
                     return unquote(match.group("id"))
         elif self.item_id_from_path:
-            for link in item.links:
+            for link in _resolved(item.links, base):
                 key = Product.page_key(link)
                 product_id = self.catalog_paths.get(key) if key is not None else None
                 if product_id is not None:
                     return product_id
         return None
 
-    def category_of(self, item: Item) -> str | None:
-        """The category of a card: its `item_category` attribute, else its product's in the catalogue."""
+    def category_of(self, item: Item, base: str = "/") -> str | None:
+        """The category of a card on the page at path `base`: its `item_category`, else its
+        product's in the catalogue."""
         if self.item_category is not None:
-            value = item.attrs.get(self.item_category)
+            value = self.item_category.read(item)
             if value:
                 return value
         if not self.catalog:
             return None
-        product_id = self.id_of(item)
+        product_id = self.id_of(item, base)
         product = self.catalog.get(product_id) if product_id is not None else None
         return product.category if product is not None else None
+
+
+def _resolved(links: tuple[str, ...], base: str) -> list[str]:
+    """The links as the browser follows them from the page at path `base` (relative ones joined to
+    it; whole URLs as they are); links that cannot be joined (a broken IPv6 host) left out."""
+    resolved = []
+    for link in links:
+        try:
+            resolved.append(urljoin(base, link))
+        except ValueError:
+            continue
+    return resolved

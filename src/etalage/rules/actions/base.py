@@ -136,3 +136,12 @@ class Action(abc.ABC):
     @abc.abstractmethod
     def why(self, rule_id: str, profile: Profile, site: Site, now: float) -> str | None:
         """In the visitor's own words, why this rule would personalize for them now; None if it would not."""
+
+    def unchanged(self, rule_id: str, block: Block | None, page: PageContext) -> str | None:
+        """Why apply() left this page alone, when it is not simply that this visitor needs no change
+        (a block whose cards say nothing to act on): explain shows it instead."""
+        return None
+
+    def status(self) -> str | None:
+        """What the rule found on the last page it ran on, for /.etalage/admin/rules; None: nothing to say."""
+        return None

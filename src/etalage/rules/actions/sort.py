@@ -70,6 +70,9 @@ class Sort(Action):
         self.hide = excluded == "hide"
         self.covert_share = covert_share
         self.label = label_html(label)
+        # (cards with a category, cards) on the last page layout sorted: shown by the admin endpoint,
+        # since a block whose cards say no category sorts nothing and fails no check.
+        self.cards: tuple[int, int] | None = None
 
     @classmethod
     def compile(cls, fields: Fields, context: CompileContext) -> Sort | None:
@@ -141,8 +144,26 @@ class Sort(Action):
         key = (self, block.name)
         categories = page.derived.get(key)
         if not isinstance(categories, tuple):  # not worked out yet (derived holds objects of every kind)
-            categories = page.derived[key] = tuple(self.block.category_of(item) or "" for item in block.items)
+            categories = page.derived[key] = tuple(self.block.category_of(item, page.path) or "" for item in block.items)
+            self.cards = (sum(1 for category in categories if category), len(categories))
         return categories
+
+    def unchanged(self, rule_id: str, block: Block | None, page: PageContext) -> str | None:
+        if block is None or not block.items:
+            return None
+        categories = self._categories(block, page)
+        if any(categories):
+            return None
+        return f"nothing to sort: {_cards_said(0, len(categories))} ({self._hint()})"
+
+    def status(self) -> str | None:
+        if self.cards is None:
+            return None
+        said = f"{_cards_said(*self.cards)} on the last page sorted"
+        return f"{said} ({self._hint()})" if self.cards[0] == 0 else said
+
+    def _hint(self) -> str:
+        return f"check 'item_category', 'item_id' or 'item_id_from_link' of [blocks.{self.block.spec.name}], and [catalog]"
 
     def _pieces(self, block: Block, page: PageContext) -> tuple[tuple[bytes, ...], tuple[bytes, ...]]:
         """The cards' bytes and what lies between them, cut once per cached page layout."""
@@ -162,7 +183,7 @@ class Sort(Action):
         covert = _covert_slots(self.covert_share, len(shown)) if self.covert_share else frozenset()
         kept: dict[int, int] = {}  # slot -> card that keeps it
         for slot, index in enumerate(shown):
-            if self.pinned and self.block.id_of(items[index]) in self.pinned:
+            if self.pinned and self.block.id_of(items[index], page.path) in self.pinned:
                 kept[slot] = index
             elif slot in covert and not excluded[index]:
                 kept[slot] = index
@@ -186,3 +207,7 @@ class Sort(Action):
                 else f"shows {excluded} last in product lists, as you asked"
             )
         return None
+
+
+def _cards_said(categorized: int, total: int) -> str:
+    return f"{categorized} of {total} {'card has' if total == 1 else 'cards have'} a category"
