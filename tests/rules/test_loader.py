@@ -2,10 +2,10 @@
 
 import pytest
 
-from etalage.html.page import BlockSpec, Item
+from etalage.html.page import BlockSpec, Item, ItemField
 from etalage.rules.fields import RuleSetError
 from etalage.rules.loader import load_rules
-from etalage.rules.model import Product
+from etalage.rules.model import CardValue, Product
 from tests.support.config import PROJECT_RULES, RULESETS
 
 BAD = sorted(path for path in (RULESETS / "bad").iterdir() if path.is_dir())
@@ -100,6 +100,21 @@ def test_loader_block_reads_links_only_when_it_needs_them():
     assert blocks["by-page"].spec == BlockSpec("by-page", ".grid", ".card", ("data-category",), item_links=True)
     assert all(block.identifies_products for block in blocks.values())
     assert not load_rules(PROJECT_RULES).blocks["popular"].spec.item_links
+
+
+def test_loader_block_reads_inner_card_values_only_once_each():
+    blocks = load_rules(RULESETS / "good" / "cards").blocks
+    assert blocks["shopware"].spec == BlockSpec(
+        "shopware",
+        ".listing",
+        ".listing--box",
+        (),
+        item_fields=(ItemField(".product--box", "data-ordernumber"), ItemField(".product--box", "data-category")),
+    )
+    assert blocks["badges"].spec.item_fields == (ItemField(".badge", None),)
+    assert blocks["amazon"].spec == BlockSpec("amazon", ".s-result-list", ".s-result-item", ("data-a-state",))
+    assert blocks["amazon"].item_id == CardValue("data-a-state", None, ("asin",))
+    assert blocks["oscar"].item_id is not None and blocks["oscar"].item_id.pattern is not None
 
 
 def test_blockdef_attribute_then_catalogue():

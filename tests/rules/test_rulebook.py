@@ -104,6 +104,22 @@ def test_rulebook_the_admin_status_lists_rules_with_fire_counts(live):
     assert {rule["id"]: rule["fired"] for rule in status["rules"]} == {"hero": 2, "sort": 2, "popin": 0}
 
 
+def test_rulebook_the_admin_status_says_when_no_card_has_a_category(origin, rules_dir):
+    # The shop's cards do not hold the attribute the block names: the sort never fires, and says why.
+    edit(rules_dir / "site.toml", 'item_category = "data-category"', 'item_category = "data-kategorie"')
+    app = create_app(settings_for(origin, rules_dir, admin_token=TOKEN))
+    with running(app) as url:
+        with httpx.Client(base_url=url, cookies={"OptanonConsent": ACCEPT_ONETRUST}) as client:
+            client.get("/c/rodents")
+            client.get("/home")
+        status = httpx.get(f"{url}/.etalage/admin/rules", headers={"Authorization": f"Bearer {TOKEN}"}).json()
+    sort = next(rule for rule in status["rules"] if rule["id"] == "sort")
+    assert sort["fired"] == 0 and sort["status"] == (
+        "0 of 4 cards have a category on the last page sorted "
+        "(check 'item_category', 'item_id' or 'item_id_from_link' of [blocks.popular], and [catalog])"
+    )
+
+
 def test_rulebook_an_edit_made_while_starting_is_not_lost(origin, rules_dir):
     app = create_app(settings_for(origin, rules_dir))
     edit(rules_dir / "rules.toml", 'action = "banner"', 'action = "baner"')  # before the watcher runs

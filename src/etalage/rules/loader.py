@@ -447,13 +447,14 @@ def _card_value(fields: Fields, key: str) -> CardValue | None:
     text = table.take("text", bool, False)
     json_path = table.take("json", str, None)
     pattern = table.regex("pattern", table.take("pattern", str, None))
+    misspelt = any(name not in ("selector", "attribute", "text", "json", "pattern") for name in table.table)
     table.finish()
-    ok = "selector" not in table.table or selector is not None
+    ok = not misspelt and ("selector" not in table.table or selector is not None)
     if attribute is not None and text:
         table.problem(f"{table.name}: give 'attribute' or 'text = true', not both", "text")
         ok = False
     elif attribute is None and not text:
-        if "attribute" not in table.table:
+        if "attribute" not in table.table and not misspelt:  # (a misspelt 'attribute' has its own message)
             table.problem(
                 f"{table.name}: needs 'attribute' (the attribute that holds it) or 'text = true' (the element's text)",
                 None,
