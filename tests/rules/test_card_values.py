@@ -11,10 +11,11 @@ import httpx
 
 from etalage.engine.personalize import Outcome, Personalizer
 from etalage.engine.visit import page_view
-from etalage.html.page import analyse
+from etalage.html.page import Item, analyse
 from etalage.metrics import Metrics
 from etalage.profiles.profile import Profile
 from etalage.rules.loader import load_rules
+from etalage.rules.model import CardValue
 from etalage.rules.ruleset import RuleSet
 from etalage.tools.explain import explain, profile_from_options
 
@@ -119,6 +120,20 @@ def test_card_value_reads_json_inside_an_attribute(tmp_path):
     rules = ruleset(tmp_path, block)
     assert rules.blocks["grid"].spec.item_attrs == ("data-a-state",)
     assert cards(rules, body) == [("B00DOG", "dogs"), ("B00CAT", "7"), (None, None)]
+
+
+def test_card_value_json_key_paths_take_list_positions_and_only_strings_or_numbers():
+    card = Item(0, 1, {"data-state": '{"items": [{"id": "A-1"}, {"id": 2}], "flag": true, "none": null}'})
+    assert [CardValue("data-state", json=path).read(card) for path in (("items", "0", "id"), ("items", "1", "id"))] == ["A-1", "2"]
+    assert [CardValue("data-state", json=path).read(card) for path in (("flag",), ("none",), ("items",), ("items", "9"), ("x", "y"))] == [
+        None
+    ] * 5
+
+
+def test_card_value_pattern_on_the_cards_own_attribute():
+    value = CardValue("data-url", pattern=re.compile(r"/dp/(?P<id>[A-Z0-9]{10})"))
+    assert value.read(Item(0, 1, {"data-url": "https://shop.test/Some-Title/dp/B00DOGFOOD/ref=sr_1"})) == "B00DOGFOOD"
+    assert value.read(Item(0, 1, {"data-url": "/gp/help"})) is None
 
 
 def test_block_def_resolves_relative_links_against_the_page_path(tmp_path):

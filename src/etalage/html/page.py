@@ -69,10 +69,11 @@ catches everything: on any input it returns a layout. A page past MAX_ELEMENTS o
 refused whole after the tag scan, before any parse (`too_complex`): lexbor's tree construction
 takes time in depth times elements, and 100,000 nested <div>s took 93 s to analyse.
 
-Item attributes and links (`a[href]` inside an item) are read from lexbor's tree of the original
-page while locating, before any check edits it. They are only handed out for verified blocks, and
-verification shows that each item's range holds exactly that item's subtree: they are what the
-item's bytes say, wherever the items are moved.
+Item attributes, links (`a[href]` inside an item) and fields (an inner element's attribute or
+text, BlockSpec.item_fields) are read from lexbor's tree of the original page while locating,
+before any check edits it. They are only handed out for verified blocks, and verification shows
+that each item's range holds exactly that item's subtree: they are what the item's bytes say,
+wherever the items are moved.
 
 Bytes only: the body is never decoded as a whole. lexbor parses with `scripting=True` (a
 `<noscript>` is raw text, as in a browser that runs scripts) and `encoding=True` (a `<meta

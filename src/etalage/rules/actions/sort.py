@@ -1,8 +1,9 @@
 """sort: reorder a container's product cards by the visitor's category interest (stable for ties).
 
 A card's category and product come from the block's definition (`BlockDef.category_of` and
-`id_of`: an attribute, the card's links, the catalogue); a card without a known category counts
-as one the visitor has no interest in.
+`id_of`: an attribute of the card or of an element inside it, an inner element's text, JSON in an
+attribute, the card's links, the catalogue); a card without a known category counts as one the
+visitor has no interest in. When no card of the block has one, explain and the admin status say so.
 
 Options, all optional:
 
