@@ -609,8 +609,8 @@ GRID_BLOCK = '[blocks.grid]\nselector = "#grid"\nitems = "li"\nitem_category = "
 
 def test_actions_sort_label_compiles_from_a_rule_file(tmp_path):
     action = compiled(tmp_path, 'action = "sort"\nblock = "grid"\nlabel = "Picked for you"\n', GRID_BLOCK)
-    assert action.label == LABEL
-    assert compiled(tmp_path, 'action = "sort"\nblock = "grid"\n', GRID_BLOCK).label == ""
+    assert action.label == "Picked for you"
+    assert compiled(tmp_path, 'action = "sort"\nblock = "grid"\n', GRID_BLOCK).label is None
 
 
 def test_actions_sort_options_compile_from_a_rule_file(tmp_path):
