@@ -276,3 +276,18 @@ def test_personalizer_keeps_only_the_last_few_block_misses():
         personalizer.personalize(RULES, dataclasses.replace(visit(), path=f"/p{n}"), without_hero, "text/html")
     misses = personalizer._metrics.recent_misses()
     assert [miss.path for miss in misses] == [f"/p{n}" for n in reversed(range(5, RECENT_MISSES + 5))]
+
+
+def test_personalizer_explains_why_nothing_is_inserted_after_a_list_item(tmp_path):
+    (tmp_path / "t.html").write_text("<p>Hi</p>")
+    (tmp_path / "site.toml").write_text(
+        '[site]\ncategories = { dogs = "Dogs" }\n[blocks.first]\nselector = "li"\n'
+        '[[rule]]\nid = "tip"\naction = "insert"\nblock = "first"\nposition = "after"\ntemplate = "t.html"\n'
+    )
+    ruleset = load_rules(tmp_path)
+    seen = Visit(Profile(), ruleset.site, ruleset.catalog, "/", {}, None, "", time.time(), None)
+    outcomes: list = []
+    body = b"<!DOCTYPE html><html><body><ul><li>a</li><li>b</li></ul></body></html>"
+    assert Personalizer(Metrics()).personalize(ruleset, seen, body, "text/html", outcomes) is None
+    (outcome,) = outcomes
+    assert not outcome.fired and outcome.reason.startswith("no verified place after block 'first' on this page")

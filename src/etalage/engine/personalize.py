@@ -289,7 +289,7 @@ class Personalizer:
                 note(Outcome(rule.id, False, "failed with an error (see the log); the block stays as the origin sent it"))
                 continue
             if not rule_edits:
-                note(Outcome(rule.id, False, "nothing to change for this visitor"))
+                note(Outcome(rule.id, False, rule.action.unplaced(block) or "nothing to change for this visitor"))
                 continue
             if any(_collide(a, b) for a in rule_edits for b in edits):
                 log.warning("rule %s overlaps a block already changed on %s; skipped", rule.id, path)

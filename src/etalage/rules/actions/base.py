@@ -145,6 +145,12 @@ class Action(abc.ABC):
     def apply(self, rule_id: str, block: Block | None, page: PageContext) -> list[Edit]:
         """Edits for this page view; [] leaves the page alone."""
 
+    def unplaced(self, block: Block | None) -> str | None:
+        """Why apply() changes nothing on this page whoever the visitor is, when the page gives the
+        action no verified place on its block (for explain, where "nothing to change for this
+        visitor" would send the reader to the wrong place); None otherwise."""
+        return None
+
     @abc.abstractmethod
     def why(self, rule_id: str, profile: Profile, site: Site, now: float) -> str | None:
         """In the visitor's own words, why this rule would personalize for them now; None if it would not."""
