@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from collections import Counter
+import time
+from collections import Counter, deque
+from dataclasses import dataclass
 
-__all__ = ["Metrics"]
+__all__ = ["Metrics", "BlockMiss", "RECENT_MISSES"]
+
+RECENT_MISSES = 20  # block misses kept for the admin status; older ones are only counted
+_MISS_TEXT = 200  # characters kept of a miss's path and detail: a client chooses the path
 
 _HELP = {
     "etalage_requests_total": "Requests proxied, by outcome.",
@@ -13,16 +18,40 @@ _HELP = {
     "etalage_upstream_errors_total": "Upstream failures answered with 502/504, by kind.",
     "etalage_origin_cookies_dropped_total": "Set-Cookie headers of the origin's that would have set or removed one of Etalage's own cookies.",
     "etalage_layouts_total": "Page bodies whose blocks were located: analysed, or a layout reused for a body that differs only in harmless attribute values.",
+    "etalage_blocks_missed_total": "Blocks that could not be located or verified in an analysed page body, by block and reason.",
 }
+
+
+@dataclass(frozen=True, slots=True)
+class BlockMiss:
+    """One block missing from one analysed page: what /.etalage/admin/rules shows of the last few."""
+
+    at: float
+    block: str
+    reason: str  # one of etalage.html.page.MISS_REASONS
+    path: str
+    detail: str
 
 
 class Metrics:
     def __init__(self) -> None:
         self._counts: Counter[tuple[str, tuple[tuple[str, str], ...]]] = Counter()
+        self._misses: deque[BlockMiss] = deque(maxlen=RECENT_MISSES)
 
     def inc(self, name: str, **labels: str) -> None:
         items = tuple(labels.items())
         self._counts[(name, items if len(items) < 2 else tuple(sorted(items)))] += 1
+
+    def block_missed(self, block: str, reason: str, path: str, detail: str) -> None:
+        """Count a block missing from a page under its block and reason only (the page's path as a
+        label would make a series per address a client makes up) and keep the path and the full
+        reason with the last RECENT_MISSES misses, so the admin status can say where to look."""
+        self.inc("etalage_blocks_missed_total", block=block, reason=reason)
+        self._misses.append(BlockMiss(time.time(), block, reason, path[:_MISS_TEXT], detail[:_MISS_TEXT]))
+
+    def recent_misses(self) -> list[BlockMiss]:
+        """The last RECENT_MISSES block misses, newest first."""
+        return list(reversed(self._misses))
 
     def value(self, name: str, **labels: str) -> int:
         return self._counts[(name, tuple(sorted(labels.items())))]

@@ -1,6 +1,7 @@
 """Etalage's own endpoints under /.etalage/."""
 
 import asyncio
+import shutil
 
 import httpx
 import pytest
@@ -9,7 +10,7 @@ from etalage.app import create_app
 from etalage.profiles.memory import MemoryStore
 from etalage.profiles.profile import Event
 from etalage.tokens import VisitorSigner
-from tests.support.config import PROXY_RULES, SECRET, settings_for
+from tests.support.config import ACCEPT_ONETRUST, PROXY_RULES, SECRET, settings_for
 from tests.support.servers import running
 
 
@@ -102,3 +103,14 @@ def test_control_api_link_needs_the_admin_token(with_token):
 def test_control_api_link_explains_a_malformed_body(with_token):
     response = httpx.post(f"{with_token}/.etalage/api/link", content=b"nope", headers={"Authorization": "Bearer s3cret-token"})
     assert response.status_code == 400 and "visitor" in response.text
+
+
+def test_control_admin_rules_shows_the_page_and_reason_of_a_missed_block(origin, tmp_path):
+    rules = shutil.copytree(PROXY_RULES, tmp_path / "rules")
+    site = rules / "site.toml"
+    site.write_text(site.read_text().replace('selector = "#hero"', 'selector = "#nowhere"'))
+    with running(create_app(settings_for(origin, rules, admin_token="s3cret-token"))) as url:
+        httpx.get(f"{url}/c/rodents", cookies={"OptanonConsent": ACCEPT_ONETRUST})
+        status = httpx.get(f"{url}/.etalage/admin/rules", headers={"Authorization": "Bearer s3cret-token"}).json()
+    (miss,) = status["blocks_missed"]
+    assert (miss["block"], miss["reason"], miss["path"]) == ("hero", "not_found", "/c/rodents")

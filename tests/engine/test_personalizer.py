@@ -10,7 +10,7 @@ import tracemalloc
 from collections.abc import Callable
 
 from etalage.engine.personalize import Personalizer
-from etalage.metrics import Metrics
+from etalage.metrics import RECENT_MISSES, Metrics
 from etalage.profiles.profile import Profile
 from etalage.rules.conditions import Visit
 from etalage.rules.loader import load_rules
@@ -255,3 +255,39 @@ def test_personalizer_async_fails_open_past_the_first_look_timeout_and_keeps_loo
         personalizer.close()
     assert first is None and personalizer._metrics.value("etalage_fail_open_total", reason="analysis_timeout") == 1
     assert second is not None and analysed(personalizer) == (1, 0)  # the look went on and serves the next visitor
+
+
+def test_personalizer_counts_a_missing_block_by_reason_and_keeps_its_page():
+    personalizer = Personalizer(Metrics())
+    without_hero = HOME.replace(b'id="hero"', b'id="elsewhere"')
+    for _ in range(2):  # counted once per analysis, not per page view
+        personalizer.personalize(RULES, visit(), without_hero, "text/html")
+    metrics = personalizer._metrics
+    assert metrics.value("etalage_blocks_missed_total", block="hero", reason="not_found") == 1
+    assert 'etalage_blocks_missed_total{block="hero",reason="not_found"} 1' in metrics.render()
+    (miss,) = metrics.recent_misses()
+    assert (miss.block, miss.reason, miss.path, miss.detail) == ("hero", "not_found", "/home", "hero: selector matched nothing")
+
+
+def test_personalizer_keeps_only_the_last_few_block_misses():
+    personalizer = Personalizer(Metrics())
+    without_hero = HOME.replace(b'id="hero"', b'id="elsewhere"')
+    for n in range(RECENT_MISSES + 5):
+        personalizer.personalize(RULES, dataclasses.replace(visit(), path=f"/p{n}"), without_hero, "text/html")
+    misses = personalizer._metrics.recent_misses()
+    assert [miss.path for miss in misses] == [f"/p{n}" for n in reversed(range(5, RECENT_MISSES + 5))]
+
+
+def test_personalizer_explains_why_nothing_is_inserted_after_a_list_item(tmp_path):
+    (tmp_path / "t.html").write_text("<p>Hi</p>")
+    (tmp_path / "site.toml").write_text(
+        '[site]\ncategories = { dogs = "Dogs" }\n[blocks.first]\nselector = "li"\n'
+        '[[rule]]\nid = "tip"\naction = "insert"\nblock = "first"\nposition = "after"\ntemplate = "t.html"\n'
+    )
+    ruleset = load_rules(tmp_path)
+    seen = Visit(Profile(), ruleset.site, ruleset.catalog, "/", {}, None, "", time.time(), None)
+    outcomes: list = []
+    body = b"<!DOCTYPE html><html><body><ul><li>a</li><li>b</li></ul></body></html>"
+    assert Personalizer(Metrics()).personalize(ruleset, seen, body, "text/html", outcomes) is None
+    (outcome,) = outcomes
+    assert not outcome.fired and outcome.reason.startswith("no verified place after block 'first' on this page")

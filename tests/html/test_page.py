@@ -7,7 +7,20 @@ import random
 import pytest
 from selectolax.lexbor import LexborHTMLParser
 
-from etalage.html.page import Block, BlockSpec, Edit, Item, ItemField, PageLayout, analyse, charset_of, reorder_items, splice
+from etalage.html.page import (
+    MISS_REASONS,
+    Block,
+    BlockSpec,
+    Edit,
+    Item,
+    ItemField,
+    PageLayout,
+    analyse,
+    charset_of,
+    miss_reason,
+    reorder_items,
+    splice,
+)
 
 CARDS = BlockSpec("popular", "#popular", "li[data-product-id]", ("data-product-id", "data-category"))
 HERO = BlockSpec("hero", "#hero")
@@ -914,3 +927,17 @@ def test_analyse_page_within_the_limits_is_analysed() -> None:
 def test_analyse_nesting_depth_is_read_from_the_tags(inner: bytes, deep: bool) -> None:
     layout = analyse(page(b'<section id="hero">x</section>' + inner), [HERO], max_depth=50)
     assert (layout.too_complex is not None) == deep
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (page(b"<p>x</p>"), "not_found"),
+        (page(b"<div id=hero><b>a</div>b</b>"), "unverified"),
+        (page(b"<br id=hero>"), "refused"),
+        (page(b"<p>\x00</p>"), "page_refused"),
+    ],
+)
+def test_miss_reason_labels_each_kind_of_problem(body: bytes, reason: str) -> None:
+    (problem,) = analyse(body, [HERO]).problems
+    assert miss_reason(problem) == reason and reason in MISS_REASONS

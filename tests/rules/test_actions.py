@@ -609,8 +609,8 @@ GRID_BLOCK = '[blocks.grid]\nselector = "#grid"\nitems = "li"\nitem_category = "
 
 def test_actions_sort_label_compiles_from_a_rule_file(tmp_path):
     action = compiled(tmp_path, 'action = "sort"\nblock = "grid"\nlabel = "Picked for you"\n', GRID_BLOCK)
-    assert action.label == LABEL
-    assert compiled(tmp_path, 'action = "sort"\nblock = "grid"\n', GRID_BLOCK).label == ""
+    assert action.label == "Picked for you"
+    assert compiled(tmp_path, 'action = "sort"\nblock = "grid"\n', GRID_BLOCK).label is None
 
 
 def test_actions_sort_options_compile_from_a_rule_file(tmp_path):
@@ -684,3 +684,22 @@ def test_actions_good_folder_serves_every_new_action():
         b"</ul>"  # the 5th slot (Cats, excluded) is emptied
     )
     assert result.fired == ("hero-tip", "promo-off", "more-gone", "headline", "grid", "cta-link", "after-newsletter")
+
+
+BODY_BLOCK = '[blocks.top]\nselector = "body"\n'
+
+
+def test_actions_insert_prepend_on_the_body_block_goes_at_the_top_of_the_body(tmp_path):
+    rule = 'action = "insert"\nblock = "top"\nposition = "prepend"\ntemplate = "t.html"\n'
+    action = compiled(tmp_path, rule, BODY_BLOCK, files={"t.html": '<p class="tip">Hi</p>'})
+    body = b'<!DOCTYPE html><html><head><title>Shop</title></head><body class="shop">\n<main>x</main></body></html>'
+    out = run(action, body, BlockSpec("top", "body"))
+    assert out == body.replace(b'<body class="shop">', b'<body class="shop" data-etalage-rule="r"><p class="tip">Hi</p>')
+    assert LexborHTMLParser(out).body.child.attributes["class"] == "tip"
+
+
+def test_actions_a_body_without_its_start_tag_is_no_block():
+    # The parser creates the <body>: there are no bytes to put anything after.
+    assert analyse(b"<!DOCTYPE html><title>Shop</title><p>x", [BlockSpec("top", "body")]).problems == (
+        "top: start tag of <body> not found in the page bytes (parser-created element?)",
+    )

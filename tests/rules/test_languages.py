@@ -6,6 +6,9 @@ import httpx
 import pytest
 
 from etalage.app import create_app
+from etalage.html.page import analyse
+from etalage.profiles.profile import Profile
+from etalage.rules.actions import PageContext
 from etalage.rules.fields import RuleSetError
 from etalage.rules.loader import load_rules
 from etalage.rules.model import Site
@@ -75,3 +78,53 @@ def test_languages_the_popin_speaks_the_visitors_language(origin, tmp_path, acce
         with httpx.Client(base_url=url, cookies={"OptanonConsent": ACCEPT_ONETRUST}, headers={"Accept-Language": accept}) as client:
             client.get("/c/dogs")
             assert text in client.get("/home").content
+
+
+def labelled_rules(
+    folder, label='{ nl = "Voor jou", en = "For you", de = "Für dich" }', why: str | None = '{ nl = "waarom?", en = "why?", de = "warum?" }'
+):
+    folder.mkdir(parents=True)
+    (folder / "hero.html").write_text("<h1>Hallo</h1>")
+    (folder / "site.toml").write_text(
+        f'[site]\ncategories = {{ dogs = "Dogs" }}\nlanguages = ["nl", "en", "de"]\n{"" if why is None else f"why = {why}"}\n'
+        '[blocks.hero]\nselector = "#hero"\n'
+        f'[[rule]]\nid = "hero"\naction = "banner"\nblock = "hero"\ntemplate = "hero.html"\nlabel = {label}\n'
+    )
+    return load_rules(folder)
+
+
+def banner_label(ruleset, language: str) -> str:
+    layout = analyse(b'<body><div id="hero">old</div></body>', [ruleset.blocks["hero"].spec])
+    page = PageContext(layout, Profile(), ruleset.site, "utf-8", "/", 0.0, language)
+    (rule,) = ruleset.rules
+    html = b"".join(edit.data for edit in rule.action.apply("hero", layout.blocks["hero"], page)).decode()
+    return html[html.index("<p") :]
+
+
+def test_languages_a_label_and_its_why_link_follow_the_page_language(tmp_path):
+    ruleset = labelled_rules(tmp_path / "rules")
+    assert banner_label(ruleset, "de") == '<p class="etalage-label"><small>Für dich · <a href="/.etalage/me">warum?</a></small></p>'
+    assert banner_label(ruleset, "nl") == '<p class="etalage-label"><small>Voor jou · <a href="/.etalage/me">waarom?</a></small></p>'
+
+
+def test_languages_one_label_gets_the_why_link_of_the_page_language(tmp_path):
+    ruleset = labelled_rules(tmp_path / "rules", label='"Etalage"')
+    assert banner_label(ruleset, "de") == '<p class="etalage-label"><small>Etalage · <a href="/.etalage/me">warum?</a></small></p>'
+
+
+def test_languages_the_why_link_says_why_by_default(tmp_path):
+    ruleset = labelled_rules(tmp_path / "rules", why=None)
+    assert banner_label(ruleset, "de") == '<p class="etalage-label"><small>Für dich · <a href="/.etalage/me">why?</a></small></p>'
+
+
+def test_languages_a_label_per_language_needs_site_languages(tmp_path):
+    (tmp_path / "site.toml").write_text(
+        '[site]\ncategories = { dogs = "Dogs" }\n[blocks.hero]\nselector = "#hero"\n'
+        '[[rule]]\nid = "hero"\naction = "banner"\nblock = "hero"\ntemplates = {}\nlabel = { nl = "Voor jou" }\n'
+    )
+    with pytest.raises(RuleSetError) as caught:
+        load_rules(tmp_path)
+    assert [str(p) for p in caught.value.problems] == [
+        f"{tmp_path.name}/site.toml:10: rule 'hero': 'label' is given per language, but [site] names no languages"
+        ' (hint: give one text (label = "...") or add languages = ["nl", "en"] to [site])'
+    ]

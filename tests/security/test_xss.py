@@ -72,6 +72,7 @@ SITE = """
 categories = {{ {categories}, plain = "Plain" }}
 languages = ["en", "nl"]
 language_from = "accept-language"
+why = {why}
 
 [consent]
 sources = ["onetrust"]
@@ -196,13 +197,17 @@ def _toml(text: str) -> str:
 
 
 def write_rules(
-    folder: Path, rule_label: str = "For you", text: str = "For {{ category_label }}", value: str = "About {{ category_label }}"
+    folder: Path,
+    rule_label: str = "For you",
+    text: str = "For {{ category_label }}",
+    value: str = "About {{ category_label }}",
+    why: str = "why?",
 ) -> Path:
     """A rules folder: a category per label of LABELS (and `plain`), the rules above."""
     folder.mkdir(parents=True, exist_ok=True)
     categories = ", ".join(f"{SLUG[label]} = {_toml(label)}" for label in LABELS)
     templates = ", ".join(f'{slug} = "templates/hero-{{lang}}.html"' for slug in (*SLUG.values(), "plain"))
-    (folder / "site.toml").write_text(SITE.format(categories=categories, customer_header=CUSTOMER_HEADER), "utf-8")
+    (folder / "site.toml").write_text(SITE.format(categories=categories, customer_header=CUSTOMER_HEADER, why=_toml(why)), "utf-8")
     rules = RULES.format(label=_toml(rule_label), templates=templates, text=_toml(text), value=_toml(value))
     (folder / "rules.toml").write_text(rules, "utf-8")
     (folder / "templates").mkdir(exist_ok=True)
@@ -357,14 +362,16 @@ def test_xss_category_label_stays_text_on_the_visitors_page(shop, payload):
 
 @pytest.fixture(scope="module")
 def rule_texts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], str]]:
-    """Etalage with a rule set whose rule labels and set texts are one payload, started once per payload."""
+    """Etalage with a rule set whose rule labels, why-link text and set texts are one payload, started once per payload."""
     with contextlib.ExitStack() as stack:
         started: dict[str, str] = {}
 
         def url_for(payload: str) -> str:
             if payload not in started:
                 literal = payload.replace("{{", "{ {")  # a placeholder is no literal text
-                rules = write_rules(tmp_path_factory.mktemp("rule-texts") / "rules", rule_label=payload, text=literal, value=literal)
+                rules = write_rules(
+                    tmp_path_factory.mktemp("rule-texts") / "rules", rule_label=payload, text=literal, value=literal, why=payload
+                )
                 started[payload] = stack.enter_context(etalage(rules))
             return started[payload]
 
@@ -379,6 +386,16 @@ def test_xss_rule_label_stays_text(rule_texts, payload):
     assert_clean(page)
     labels = [node.text() for node in LexborHTMLParser(page).css(".etalage-label small")]
     assert len(labels) == 3 and all(label.startswith(payload) for label in labels)  # banner, sort and popin
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+def test_xss_why_link_text_written_in_site_stays_text(rule_texts, payload):
+    with browser(rule_texts(payload)) as client:
+        interested_in(client)
+        page = client.get("/").content
+    assert_clean(page)
+    links = [node.text() for node in LexborHTMLParser(page).css(".etalage-label a")]
+    assert links == [payload] * 3  # banner, sort and popin
 
 
 @pytest.mark.parametrize("payload", PAYLOADS)

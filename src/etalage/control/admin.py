@@ -44,7 +44,9 @@ def control_routes(metrics: Metrics, rules: RuleBook, admin_token: str) -> list[
         return PlainTextResponse(metrics.render(), headers={"cache-control": "no-store"}, media_type="text/plain; version=0.0.4")
 
     async def rules_status(request: Request) -> Response:
-        """The rules in force, how often each fired, and why the last reload failed (if it did)."""
+        """The rules in force, how often each fired, the last few blocks missing from a page (the
+        metric counts them by block and reason; the page is only here), and why the last reload
+        failed (if it did)."""
         if refusal := _refusal(request, admin_token):
             return refusal
         ruleset = rules.current
@@ -67,6 +69,7 @@ def control_routes(metrics: Metrics, rules: RuleBook, admin_token: str) -> list[
                     }
                     for rule in ruleset.rules
                 ],
+                "blocks_missed": [dataclasses.asdict(miss) for miss in metrics.recent_misses()],
                 "last_error": None
                 if rules.failed_at is None
                 else {"at": rules.failed_at, "problems": [dataclasses.asdict(problem) for problem in rules.last_problems]},

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from cachetools import LRUCache
 
-from etalage.html.page import MAX_DEPTH, MAX_ELEMENTS, BlockSpec, Edit, PageLayout, analyse, charset_of, splice
+from etalage.html.page import MAX_DEPTH, MAX_ELEMENTS, BlockSpec, Edit, PageLayout, analyse, charset_of, miss_reason, splice
 from etalage.html.reuse import LayoutReuse
 from etalage.metrics import Metrics
 from etalage.rules.actions import PageContext
@@ -156,8 +156,9 @@ class Personalizer:
         self._metrics.inc("etalage_layouts_total", source="analysed")
         if layout.too_complex:
             log.warning("%s (%d bytes) goes out as the origin sent it: %s", lookup.path, len(body), layout.too_complex)
-        for problem in layout.problems:
-            log.debug("block not located: %s", problem)
+        for problem in layout.problems:  # counted per analysis: the layout's later page views add nothing new
+            log.debug("block not located on %s: %s", lookup.path, problem)
+            self._metrics.block_missed(problem.partition(": ")[0], miss_reason(problem), lookup.path, problem)
         entry = _Cached(layout, lookup.specs)
         if 2 * len(body) + 1024 <= self._layouts.maxsize:
             for key in lookup.keys:

@@ -108,6 +108,8 @@ __all__ = [
     "reorder_items",
     "item_pieces",
     "charset_of",
+    "miss_reason",
+    "MISS_REASONS",
     "MAX_ELEMENTS",
     "MAX_DEPTH",
 ]
@@ -1152,6 +1154,29 @@ def _mismatch_reason(candidate: _Candidate) -> str:
     if candidate.spec.item_selector is not None and candidate.block.items:
         return "block or item ranges do not match the parsed page (misnested or implied tags around them)"
     return "block range does not match the parsed page (misnested or implied tags around it)"
+
+
+# The reasons a block is missing from a layout, as metric labels: a small fixed set, so that a
+# dashboard can sum them and the metric cannot grow with what pages or selectors contain.
+MISS_REASONS = ("not_found", "refused", "unverified", "page_refused", "error")
+
+
+def miss_reason(problem: str) -> str:
+    """The MISS_REASONS label of one of PageLayout.problems: not_found (the selector matched
+    nothing), unverified (located, but its ranges do not match the parsed page), page_refused (the
+    whole page was not analysed: too complex, UTF-16, NUL bytes), error (a failure while locating
+    or analysing), refused (located, but unfit: a void or raw-text container, items that cannot
+    move safely...). Read from the text analyse() writes, which is kept next to this function."""
+    reason = problem.partition(": ")[2]
+    if reason.startswith("selector matched nothing"):
+        return "not_found"
+    if "do not match the parsed page" in reason or "does not match the parsed page" in reason:
+        return "unverified"
+    if reason.startswith("page too complex") or reason.endswith("not analysed"):
+        return "page_refused"
+    if reason.startswith(("analysis failed", "could not be located")) or problem.startswith("specs unusable"):
+        return "error"
+    return "refused"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -101,6 +101,44 @@ class Fields:
             return None
         return tuple(values)
 
+    def localized(self, key: str, languages: tuple[str, ...], default: Any = MISSING) -> str | dict[str, str] | None:
+        """A text shown to visitors: one string for every page, or a table with one string per
+        site language (`languages`), each page getting its own. Every language must have its text:
+        a page that falls back to another language's would mix two languages in one sentence."""
+        value: object = self.take(key, (str, dict), default)
+        if not isinstance(value, dict):
+            return value if isinstance(value, str) else None
+        if not languages:
+            self.problem(
+                f"{self.name}: '{key}' is given per language, but [site] names no languages",
+                key,
+                f'give one text ({key} = "...") or add languages = ["nl", "en"] to [site]',
+            )
+            return None
+        texts = self.sub(key, value)
+        texts.label = f"{self.name}: '{key}'"
+        result: dict[str, str] = {}
+        for code in value:
+            if code not in languages:
+                close = closest(code, list(languages))
+                texts.problem(
+                    f"{texts.name}: {code!r} is not one of the site's languages ({', '.join(languages)})",
+                    code,
+                    f"did you mean '{close}'?" if close else "",
+                )
+                texts.take(code, str)
+                continue
+            text = texts.take(code, str)
+            if text is not None:
+                result[code] = text
+        missing = [code for code in languages if code not in value]
+        if missing:
+            self.problem(
+                f"{self.name}: '{key}' has no text for {', '.join(missing)}", key, "give one for every language in [site] languages"
+            )
+            return None
+        return result if len(result) == len(value) else None
+
     def regex(self, key: str, pattern: Any) -> re.Pattern[str] | None:
         if not isinstance(pattern, str):
             return None

@@ -219,9 +219,10 @@ def _site(found: list[Fields], folder: _Folder, files: list[Path]) -> Site:
     language_from = fields.take(
         "language_from", str, "path", lambda v: None if v in ("path", "accept-language") else f"{v!r} is not one of path, accept-language"
     )
+    why = fields.localized("why", tuple(languages), "why?") or "why?"
     fields.finish()
     folder.languages = tuple(languages)
-    return Site(tuple(labels), labels, half_life_days * 24 * 3600.0, tuple(languages), language_from)
+    return Site(tuple(labels), labels, half_life_days * 24 * 3600.0, tuple(languages), language_from, why)
 
 
 def _consent(found: list[Fields], folder: _Folder) -> ConsentPolicy:

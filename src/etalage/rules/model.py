@@ -28,6 +28,15 @@ class Site:
     # Languages the shop speaks, its default first; "path" (/en/...) or "accept-language" says which.
     languages: tuple[str, ...] = ()
     language_from: str = "path"
+    # The text of the link to the visitor's own page after a block's label: one for all pages, or
+    # one per language (Fields.localized checked that every language has one).
+    why: str | Mapping[str, str] = "why?"
+
+    def why_text(self, language: str) -> str:
+        """The why-link text for a page in `language`."""
+        if isinstance(self.why, str):
+            return self.why
+        return self.why.get(language) or next(iter(self.why.values()), "why?")
 
     def language_of(self, path: str, accept_language: str | None) -> str:
         """The page's language: a known language code as the path's first segment, or the

@@ -21,6 +21,7 @@ from etalage.rules.actions.base import (
     label_html,
     mark_block,
     ranked_categories,
+    take_label,
 )
 from etalage.rules.fields import Fields
 from etalage.rules.model import Site
@@ -33,14 +34,16 @@ PROVIDES = frozenset({"category", "category_label"})
 class Banner(Action):
     kind = "banner"
 
-    def __init__(self, templates: Mapping[str, Template], fixed: Template | None = None, label: str | None = None) -> None:
+    def __init__(
+        self, templates: Mapping[str, Template], fixed: Template | None = None, label: str | Mapping[str, str] | None = None
+    ) -> None:
         self.templates = templates
         self.fixed = fixed
-        self.label = label_html(label)
+        self.label = label
 
     @classmethod
     def compile(cls, fields: Fields, context: CompileContext) -> Banner | None:
-        label = fields.take("label", str, None)
+        label = take_label(fields, context.site)
         if "template" in fields.table:
             if "templates" in fields.table:
                 fields.problem(f"{fields.name}: give 'template' (one for everyone) or 'templates' (one per category), not both", "template")
@@ -75,12 +78,13 @@ class Banner(Action):
     def apply(self, rule_id: str, block: Block | None, page: PageContext) -> list[Edit]:
         assert block is not None
         if self.fixed is not None:
-            html = self.fixed.render({}, page.language) + self.label
+            html = self.fixed.render({}, page.language) + label_html(self.label, page)
             return [mark_block(block, rule_id), Edit(block.inner_start, block.inner_end, encode_fragment(html, page.charset))]
         top = self._choice(page.ranked_categories(rule_id))
         if top is None:
             return []
-        html = self.templates[top].render({"category": top, "category_label": page.site.labels[top]}, page.language) + self.label
+        values = {"category": top, "category_label": page.site.labels[top]}
+        html = self.templates[top].render(values, page.language) + label_html(self.label, page)
         return [mark_block(block, rule_id), Edit(block.inner_start, block.inner_end, encode_fragment(html, page.charset))]
 
     def why(self, rule_id: str, profile: Profile, site: Site, now: float) -> str | None:

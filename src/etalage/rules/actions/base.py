@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from html import escape
 from typing import ClassVar
@@ -21,6 +21,7 @@ __all__ = [
     "mark_block",
     "encode_fragment",
     "label_html",
+    "take_label",
     "ranked_categories",
     "strongest_category",
     "template_values",
@@ -107,11 +108,22 @@ def template_values(page: PageContext, rule_id: str, personal: bool) -> dict[str
     return {"category": top, "category_label": page.site.labels[top]}
 
 
-def label_html(label: str | None) -> str:
-    """The optional visible label of a personalized block, linking to the visitor's own page."""
+def take_label(fields: Fields, site: Site) -> str | Mapping[str, str] | None:
+    """A rule's optional `label`: one text, or one per site language (`label = { nl = "Voor jou",
+    en = "For you" }`), so a German page does not get a Dutch label."""
+    return fields.localized("label", site.languages, None)
+
+
+def label_html(label: str | Mapping[str, str] | None, page: PageContext) -> str:
+    """The optional visible label of a personalized block, linking to the visitor's own page; the
+    label and the link's text in the page's language (the site's `why`, "why?" by default)."""
     if not label:
         return ""
-    return f'<p class="etalage-label"><small>{escape(label)} · <a href="/.etalage/me">why?</a></small></p>'
+    text = label if isinstance(label, str) else label.get(page.language) or next(iter(label.values()), "")
+    if not text:
+        return ""
+    why = page.site.why_text(page.language)
+    return f'<p class="etalage-label"><small>{escape(text)} · <a href="/.etalage/me">{escape(why)}</a></small></p>'
 
 
 def mark_block(block: Block, rule_id: str) -> Edit:
@@ -138,8 +150,9 @@ class Action(abc.ABC):
         """In the visitor's own words, why this rule would personalize for them now; None if it would not."""
 
     def unchanged(self, rule_id: str, block: Block | None, page: PageContext) -> str | None:
-        """Why apply() left this page alone, when it is not simply that this visitor needs no change
-        (a block whose cards say nothing to act on): explain shows it instead."""
+        """Why apply() left this page alone whoever the visitor is (a block whose cards say nothing to
+        act on, no verified place beside the block): explain shows it, where "nothing to change for
+        this visitor" would send the reader to the wrong place; None when it is about the visitor."""
         return None
 
     def status(self) -> str | None:

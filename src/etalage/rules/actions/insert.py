@@ -75,6 +75,14 @@ class Insert(Action):
         data = encode_fragment(self.template.render(values, page.language), page.charset)
         return [mark_block(block, rule_id), Edit(at, at, data, trailing=self.position == "after")]
 
+    def unchanged(self, rule_id: str, block: Block | None, page: PageContext) -> str | None:
+        if block is None or self.position in ("prepend", "append") or _offset(block, self.position) is not None:
+            return None
+        return (
+            f"no verified place {self.position} block '{block.name}' on this page: content there would not be a visible"
+            " sibling of the block (it is in a list, a table, a link or a paragraph, or misnested), or its end is implied"
+        )
+
     def why(self, rule_id: str, profile: Profile, site: Site, now: float) -> str | None:
         if not self.personal:
             return None  # the same content for everyone: the rule's conditions are the reason

@@ -8,12 +8,13 @@ impressions, kept server-side in the profile, so they hold across devices and cl
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from html import escape
 
 from etalage.html.page import Block, Edit
 from etalage.html.templates import Template
 from etalage.profiles.profile import Profile
-from etalage.rules.actions.base import Action, CompileContext, PageContext, encode_fragment, label_html
+from etalage.rules.actions.base import Action, CompileContext, PageContext, encode_fragment, label_html, take_label
 from etalage.rules.fields import Fields
 from etalage.rules.model import Site
 
@@ -27,10 +28,12 @@ class Popin(Action):
     kind = "popin"
     needs_block = False
 
-    def __init__(self, min_views: int, template: Template, caps: tuple[tuple[str, int], ...] = (), label: str | None = None) -> None:
+    def __init__(
+        self, min_views: int, template: Template, caps: tuple[tuple[str, int], ...] = (), label: str | Mapping[str, str] | None = None
+    ) -> None:
         self.min_views = min_views
         self.template = template
-        self.label = label_html(label)
+        self.label = label
         # (per, at most): per is "visit", "day" or "week".
         self.caps = caps
 
@@ -64,7 +67,7 @@ class Popin(Action):
             limit = fields.take(f"max_per_{per}", int, None, lambda n: None if n >= 1 else "must be at least 1")
             if limit is not None:
                 caps.append((per, limit))
-        label = fields.take("label", str, None)
+        label = take_label(fields, context.site)
         template = context.template(fields, "template", PROVIDES)
         if template is None:
             return None
@@ -77,6 +80,7 @@ class Popin(Action):
         best = self._choice(rule_id, page.profile, page.site)
         if best is None or self._capped(rule_id, page.profile, page.now):
             return []
-        inner = self.template.render({"category": best, "category_label": page.site.labels[best]}, page.language) + self.label
+        values = {"category": best, "category_label": page.site.labels[best]}
+        inner = self.template.render(values, page.language) + label_html(self.label, page)
         wrapper = f'<div class="etalage-popin" data-etalage-rule="{escape(rule_id)}" data-etalage-category="{escape(best)}">'
         return [Edit(insert_at, insert_at, encode_fragment(f"{wrapper}{inner}</div>", page.charset))]

@@ -12,8 +12,8 @@ Options, all optional:
 - `excluded = "demote"` (the default): cards of categories the visitor excluded go last;
   `excluded = "hide"`: they are removed from the page. A pinned card stays in its slot when
   demoted, but is removed when hidden: the visitor's "never show me this" wins.
-- `label = "Recommended for you"`: a small visible label right before the block, linking to the
-  visitor's own page; shown only when the order really changed, and only where the page lets
+- `label = "Recommended for you"` (or one per site language, `label = { nl = "...", en = "..." }`):
+  a small visible label right before the block, linking to the visitor's own page; shown only when the order really changed, and only where the page lets
   content go before the block (Block.start); elsewhere the list is sorted without it.
 - `covert_share = 0.2`: that share of the slots keep the shop's card, so that the list does not
   look personalized. The slots are fixed, never random (a page does not change between two views):
@@ -29,12 +29,22 @@ Every card stays unless `excluded = "hide"`; hidden cards' slots are the last on
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from fractions import Fraction
 from math import floor
 
 from etalage.html.page import Block, Edit, item_pieces, reorder_items
 from etalage.profiles.profile import Profile
-from etalage.rules.actions.base import Action, CompileContext, PageContext, encode_fragment, label_html, mark_block, ranked_categories
+from etalage.rules.actions.base import (
+    Action,
+    CompileContext,
+    PageContext,
+    encode_fragment,
+    label_html,
+    mark_block,
+    ranked_categories,
+    take_label,
+)
 from etalage.rules.fields import Fields
 from etalage.rules.model import BlockDef, Site
 
@@ -64,13 +74,13 @@ class Sort(Action):
         pinned: frozenset[str] = frozenset(),
         excluded: str = "demote",
         covert_share: Fraction = Fraction(0),
-        label: str | None = None,
+        label: str | Mapping[str, str] | None = None,
     ) -> None:
         self.block = block  # how to tell a card's product and category (BlockDef.id_of / category_of)
         self.pinned = pinned
         self.hide = excluded == "hide"
         self.covert_share = covert_share
-        self.label = label_html(label)
+        self.label = label
         # (cards with a category, cards) on the last page layout sorted: shown by the admin endpoint,
         # since a block whose cards say no category sorts nothing and fails no check.
         self.cards: tuple[int, int] | None = None
@@ -86,7 +96,7 @@ class Sort(Action):
             "excluded", str, "demote", lambda e: None if e in EXCLUDED else f"unknown value {e!r} (known: {', '.join(EXCLUDED)})"
         )
         share = fields.take("covert_share", (int, float), 0, _share_check)
-        label = fields.take("label", str, None)
+        label = take_label(fields, context.site)
         block = context.block
         if block is None or block.spec.item_selector is None:
             return None  # the loader reports a block without items
@@ -103,9 +113,10 @@ class Sort(Action):
 
     def _marks(self, block: Block, rule_id: str, page: PageContext) -> list[Edit]:
         """The rule's marker on the block, and the label before it (when there is one and a place for it)."""
-        if not self.label or block.start is None:
+        label = label_html(self.label, page)
+        if not label or block.start is None:
             return [mark_block(block, rule_id)]
-        return [Edit(block.start, block.start, encode_fragment(self.label, page.charset)), mark_block(block, rule_id)]
+        return [Edit(block.start, block.start, encode_fragment(label, page.charset)), mark_block(block, rule_id)]
 
     def apply(self, rule_id: str, block: Block | None, page: PageContext) -> list[Edit]:
         assert block is not None
