@@ -228,7 +228,15 @@ def test_me_not_for_me_records_a_dismiss(store, client):
         "/.etalage/me/not-for-me", data={"csrf": token_from_page(client), "rule": "hero-by-interest", "category": "dogs"}, headers=cookies()
     )
     profile = stored(store)
-    assert profile.dismissed == {"hero-by-interest:dogs"} and profile.category_views["dogs"] == 3
+    assert profile.dismissed == {"hero-by-interest:dogs"}
+
+
+def test_me_not_for_me_keeps_the_view_history(store, client):
+    seed(store)
+    client.post(
+        "/.etalage/me/not-for-me", data={"csrf": token_from_page(client), "rule": "hero-by-interest", "category": "dogs"}, headers=cookies()
+    )
+    assert stored(store).category_views == {"dogs": 6}
 
 
 def test_me_not_for_me_goes_back_to_a_same_site_path(store, client):
