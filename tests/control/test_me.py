@@ -126,6 +126,25 @@ def test_me_page_explains_why_the_shop_personalizes(store, client):
     assert "Lists products in the order of your interests: Dogs" in client.get("/.etalage/me", headers=cookies()).text
 
 
+@pytest.mark.parametrize("consent", [ACCEPT_ONETRUST, REJECT_ONETRUST])
+def test_me_page_links_back_to_the_shop(store, client, consent):
+    seed(store)
+    assert '<a href="/">&larr; Back to the shop</a>' in client.get("/.etalage/me", headers=cookies(consent=consent)).text
+
+
+def test_me_page_offers_to_never_suggest_a_category_not_to_never_show_it(store, client):
+    # Excluded cards can still appear on the shop's own pages (a sort puts them last): "Never show" promised more.
+    seed(store)
+    page = client.get("/.etalage/me", headers=cookies()).text
+    assert ">Never suggest</button>" in page and "Never show" not in page
+
+
+def test_me_not_for_me_confirmation_does_not_promise_less_interest(store, client):
+    seed(store)
+    page = client.get("/.etalage/me/not-for-me?rule=hero-by-interest&category=dogs", headers=cookies()).text
+    assert "Only this suggestion is hidden" in page and "less interesting" not in page
+
+
 def test_me_page_without_consent_reads_nothing_and_says_so(store, client):
     seed(store)
     store.calls.clear()

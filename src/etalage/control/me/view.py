@@ -21,7 +21,7 @@ log = logging.getLogger("etalage.me")
 DONE = {
     "interest-added": "Added to your interests.",
     "interest-removed": "Removed from your interests.",
-    "exclusion-added": "That category will not be shown to you any more.",
+    "exclusion-added": "That category will not be suggested to you any more: lists the shop sorts for you put it last or leave it out.",
     "exclusion-removed": "That category can be suggested to you again.",
     "dismissed": "That suggestion will not be shown to you again.",
     "undismissed": "That suggestion can be shown to you again.",
