@@ -121,9 +121,26 @@ def test_me_page_shows_interests_for_a_consented_visitor(store, client):
     assert '<th scope="row">Dogs</th>' in page and '<span class="tag strong">strong</span>' in page
 
 
+def dog_lover_shown(*rules: str) -> list[Event]:
+    """Six views of dogs (every dog rule's conditions hold), and one impression of each of `rules`."""
+    now = time.time()
+    return [Event("category_view", "dogs", now)] * 6 + [Event("shown", rule, now) for rule in rules]
+
+
 def test_me_page_explains_why_the_shop_personalizes(store, client):
-    seed(store)
+    seed(store, VISITOR, *dog_lover_shown("popular-by-interest"))
     assert "Lists products in the order of your interests: Dogs" in client.get("/.etalage/me", headers=cookies()).text
+
+
+def test_me_why_lists_only_rules_that_were_shown(store, client):
+    seed(store, VISITOR, *dog_lover_shown("popular-by-interest"))
+    assert [item["rule"] for item in client.get("/.etalage/me.json", headers=cookies()).json()["why"]] == ["popular-by-interest"]
+
+
+def test_me_why_says_a_condition_driven_rule_in_words_not_rule_syntax(store, client):
+    seed(store, VISITOR, *dog_lover_shown("dog-advice"))
+    page = client.get("/.etalage/me", headers=cookies()).text
+    assert "Showed you a message the shop shows to some of its visitors." in page and "segment" not in page
 
 
 @pytest.mark.parametrize("consent", [ACCEPT_ONETRUST, REJECT_ONETRUST])
@@ -188,12 +205,10 @@ def test_me_cookie_with_non_ascii_in_its_signature_is_treated_as_no_profile(stor
 
 
 def test_me_json_has_profile_lifecycle_and_why(store, client):
-    seed(store)
+    seed(store, VISITOR, *dog_lover_shown("dog-advice"))
     data = client.get("/.etalage/me.json", headers=cookies()).json()
     assert data["profile"]["category_views"] == {"dogs": 6} and data["lifecycle"] == "prospect"
-    # A dog lover's hero shows dog advice (it goes first), so only that rule explains the hero.
-    rules = [item["rule"] for item in data["why"]]
-    assert rules[0] == "dog-advice" and "hero-by-interest" not in rules
+    assert [item["rule"] for item in data["why"]] == ["dog-advice"]
 
 
 def test_me_json_without_consent_has_no_profile(store, client):

@@ -8,12 +8,22 @@ from datetime import UTC, datetime
 from typing import Any
 
 from etalage.consent import Consent
-from etalage.engine.visit import page_view
 from etalage.profiles.profile import Profile
-from etalage.rules.conditions import ALWAYS
 from etalage.rules.ruleset import RuleSet
 
-__all__ = ["DONE", "Reason", "Interest", "Dismissed", "Newsletter", "PurchaseLine", "ProfileView", "why", "profile_view", "export"]
+__all__ = [
+    "DONE",
+    "Reason",
+    "ShownReason",
+    "Interest",
+    "Dismissed",
+    "Newsletter",
+    "PurchaseLine",
+    "ProfileView",
+    "why",
+    "profile_view",
+    "export",
+]
 
 log = logging.getLogger("etalage.me")
 
@@ -64,36 +74,43 @@ def _strength(profile: Profile, category: str, now: float, half_life: float) -> 
 
 @dataclass(frozen=True, slots=True)
 class Reason:
-    """A rule that personalizes for the visitor, and what it does, in words."""
+    """A rule that personalized a page for the visitor, what it does, in words, and when it last did."""
 
     rule: str
     text: str
+    last_shown: float
+
+
+# For a rule whose action has no personal reason to give (the same message for everyone its
+# conditions pick): its conditions are rule syntax, written for the shop, so the visitor gets words.
+_SHOWN_TO_SOME = "showed you a message the shop shows to some of its visitors"
 
 
 def why(ruleset: RuleSet, profile: Profile, now: float) -> list[Reason]:
-    """Why each rule personalizes for this visitor: only rules whose conditions hold for them
-    (seen as a plain visit of the home page), in the action's words or else the conditions'."""
-    visit = page_view(ruleset, profile, "/", now)
+    """What personalized the shop for this visitor: only rules that were shown to them (the profile
+    records each impression), so a rule that would apply but never did is not claimed as a reason,
+    each in the action's words, never in rule syntax."""
     reasons = []
-    # As on a page: the first rule (highest priority) with something to show takes its block.
-    claimed: set[str] = set()
     for rule in ruleset.rules:
-        target = rule.target
-        if target in claimed:
+        shown = profile.impressions.get(rule.id)
+        if not shown:
             continue
         try:
-            if rule.when is not ALWAYS and not rule.when.test(visit):
-                continue
             text = rule.action.why(rule.id, profile, ruleset.site, now)
-            if text is None and rule.when is not ALWAYS:
-                text = f"shows you a message because: {rule.when.describe()}"
         except Exception:
             log.exception("rule %s: explaining it to the visitor failed", rule.id)
-            continue
-        if text:
-            reasons.append(Reason(rule.id, text))
-            claimed.add(target)
+            text = None
+        reasons.append(Reason(rule.id, text or _SHOWN_TO_SOME, max(shown)))
     return reasons
+
+
+@dataclass(frozen=True, slots=True)
+class ShownReason:
+    """A Reason as the page says it: a sentence, and the day the rule last showed."""
+
+    rule: str
+    text: str
+    last: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +154,7 @@ class PurchaseLine:
 class ProfileView:
     """Everything the page shows of a stored profile, in the words and order the page uses."""
 
-    why: list[Reason]
+    why: list[ShownReason]
     interests: list[Interest]
     # Categories viewed that the shop no longer has.
     unknown: list[str]
@@ -169,7 +186,7 @@ def profile_view(ruleset: RuleSet, profile: Profile, now: float) -> ProfileView:
         rule_id, _, category = entry.rpartition(":")
         dismissed.append(Dismissed(rule_id, category, label(category), rule_id in rules and category in labels))
     return ProfileView(
-        why=[Reason(reason.rule, reason.text[:1].upper() + reason.text[1:]) for reason in why(ruleset, profile, now)],
+        why=[ShownReason(r.rule, r.text[:1].upper() + r.text[1:], _date(r.last_shown)) for r in why(ruleset, profile, now)],
         interests=interests,
         unknown=sorted(set(profile.category_views) - set(labels)),
         dismissed=dismissed,
