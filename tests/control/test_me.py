@@ -211,6 +211,18 @@ def test_me_json_has_profile_lifecycle_and_why(store, client):
     assert [item["rule"] for item in data["why"]] == ["dog-advice"]
 
 
+def test_me_json_gives_the_profiles_dates_in_iso_8601_utc(store, client):
+    at = 1796286451.9  # 2026-12-03 08:27:31.9 UTC
+    seed(store, VISITOR, Event("category_view", "dogs", at), Event("shown", "popular-by-interest", at))
+    asyncio.run(store.record(VISITOR, [Event("purchase", "kibble", at, {"order": "o1", "category": "dogs"})]))
+    data = client.get("/.etalage/me.json", headers=cookies()).json()
+    iso = "2026-12-03T08:27:31Z"
+    assert data["dates"]["category_seen"] == {"dogs": iso} and data["dates"]["purchases"] == [iso]
+    assert data["dates"]["impressions"] == {"popular-by-interest": [iso]} and data["why"][0]["last_shown"] == iso
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", data["dates"]["first_seen"])
+    assert data["dates"]["previous_visit"] is None
+
+
 def test_me_json_without_consent_has_no_profile(store, client):
     seed(store)
     data = client.get("/.etalage/me.json", headers=cookies(consent=None)).json()

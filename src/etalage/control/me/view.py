@@ -1,4 +1,21 @@
-"""What the visitor's page shows: their profile in plain words, why each rule personalizes for them, the JSON export."""
+"""What the visitor's page shows: their profile in plain words, why each rule personalizes for them, the JSON export.
+
+The export (/.etalage/me.json, the download) is one object:
+
+    consent       {"granted": bool, "reason": str}: what the visitor's cookies say, and which source decided
+    stored        whether a profile is kept for them
+    exported_at   when this was made: ISO 8601 in UTC ("2026-12-03T08:30:00Z")
+    profile       the stored profile as Profile.to_dict() keeps it (times in Unix seconds, so the file can
+                  be given back to `etalage rules explain --profile`), or null
+    dates         the profile's times, readable: the same keys, ISO 8601 in UTC (null for "never"):
+                  first_seen, last_seen, previous_visit, visit_started, category_seen {category: time},
+                  purchases [time of each purchase, in the profile's order], impressions {rule: [time, ...]};
+                  null without a profile
+    lifecycle     "prospect", "customer" or "repeat_customer", or null
+    linked_to_customer_account  bool
+    why           [{"rule", "text", "last_shown"}]: the rules shown to the visitor, why in words, and when last
+    message       only without a profile: why nothing is stored
+"""
 
 from __future__ import annotations
 
@@ -207,21 +224,46 @@ def profile_view(ruleset: RuleSet, profile: Profile, now: float) -> ProfileView:
     )
 
 
+def _iso(ts: float) -> str | None:
+    """A Unix time as people and tools read it (ISO 8601, UTC); None for 0, which means "never"."""
+    if not ts:
+        return None
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _dates(profile: Profile) -> dict[str, Any]:
+    """The profile's times, readable: a Unix float means nothing to the visitor who downloads it."""
+    return {
+        "first_seen": _iso(profile.first_seen),
+        "last_seen": _iso(profile.last_seen),
+        "previous_visit": _iso(profile.previous_visit),
+        "visit_started": _iso(profile.visit_started),
+        "category_seen": {category: _iso(at) for category, at in profile.category_seen.items()},
+        "purchases": [_iso(purchase.at) for purchase in profile.purchases],
+        "impressions": {rule: [_iso(at) for at in shown] for rule, shown in profile.impressions.items()},
+    }
+
+
 def export(ruleset: RuleSet, consent: Consent, profile: Profile | None, now: float) -> dict[str, Any]:
-    """The page as JSON (/.etalage/me.json and the download)."""
+    """The page as JSON (/.etalage/me.json and the download); the schema is in the module's docstring."""
     data: dict[str, Any] = {
         "consent": {"granted": consent.granted, "reason": consent.reason},
         "stored": profile is not None,
+        "exported_at": _iso(now),
         "profile": None,
+        "dates": None,
         "lifecycle": None,
         "linked_to_customer_account": False,
         "why": [],
     }
     if profile is not None:
         data["profile"] = profile.to_dict()
+        data["dates"] = _dates(profile)
         data["lifecycle"] = profile.lifecycle
         data["linked_to_customer_account"] = profile.customer_id is not None
-        data["why"] = [{"rule": reason.rule, "text": reason.text} for reason in why(ruleset, profile, now)]
+        data["why"] = [
+            {"rule": reason.rule, "text": reason.text, "last_shown": _iso(reason.last_shown)} for reason in why(ruleset, profile, now)
+        ]
     else:
         data["message"] = (
             "Nothing is stored about you: the shop has no consent to personalize for you."
