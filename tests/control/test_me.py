@@ -49,9 +49,9 @@ class SpyStore(MemoryStore):
         self.calls.append("record")
         await super().record(visitor_id, events)
 
-    async def erase(self, visitor_id: str) -> None:
+    async def erase(self, visitor_id: str, *, remember: bool = False) -> None:
         self.calls.append("erase")
-        await super().erase(visitor_id)
+        await super().erase(visitor_id, remember=remember)
 
 
 class BrokenStore(MemoryStore):
@@ -324,6 +324,14 @@ def test_me_forget_expires_the_cookie(store, client):
     seed(store)
     response = client.post("/.etalage/me/forget", data={"csrf": token_from_page(client)}, headers=cookies())
     assert response.headers["set-cookie"].startswith("etalage_vid=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax")
+
+
+def test_me_change_from_a_tab_opened_before_forget_recreates_no_profile(store, client):
+    seed(store)
+    token = token_from_page(client)
+    client.post("/.etalage/me/forget", data={"csrf": token}, headers=cookies())
+    response = client.post("/.etalage/me/interests", data={"csrf": token, "category": "fish"}, headers=cookies())
+    assert response.status_code == 409 and stored(store) is None
 
 
 def test_me_forget_confirms_on_the_page_it_redirects_to(store, client):
