@@ -49,9 +49,9 @@ class SpyStore(MemoryStore):
         self.calls.append("record")
         await super().record(visitor_id, events)
 
-    async def erase(self, visitor_id: str) -> None:
+    async def erase(self, visitor_id: str, *, remember: bool = False) -> None:
         self.calls.append("erase")
-        await super().erase(visitor_id)
+        await super().erase(visitor_id, remember=remember)
 
 
 class BrokenStore(MemoryStore):
@@ -121,9 +121,45 @@ def test_me_page_shows_interests_for_a_consented_visitor(store, client):
     assert '<th scope="row">Dogs</th>' in page and '<span class="tag strong">strong</span>' in page
 
 
+def dog_lover_shown(*rules: str) -> list[Event]:
+    """Six views of dogs (every dog rule's conditions hold), and one impression of each of `rules`."""
+    now = time.time()
+    return [Event("category_view", "dogs", now)] * 6 + [Event("shown", rule, now) for rule in rules]
+
+
 def test_me_page_explains_why_the_shop_personalizes(store, client):
-    seed(store)
+    seed(store, VISITOR, *dog_lover_shown("popular-by-interest"))
     assert "Lists products in the order of your interests: Dogs" in client.get("/.etalage/me", headers=cookies()).text
+
+
+def test_me_why_lists_only_rules_that_were_shown(store, client):
+    seed(store, VISITOR, *dog_lover_shown("popular-by-interest"))
+    assert [item["rule"] for item in client.get("/.etalage/me.json", headers=cookies()).json()["why"]] == ["popular-by-interest"]
+
+
+def test_me_why_says_a_condition_driven_rule_in_words_not_rule_syntax(store, client):
+    seed(store, VISITOR, *dog_lover_shown("dog-advice"))
+    page = client.get("/.etalage/me", headers=cookies()).text
+    assert "Showed you a message the shop shows to some of its visitors." in page and "segment" not in page
+
+
+@pytest.mark.parametrize("consent", [ACCEPT_ONETRUST, REJECT_ONETRUST])
+def test_me_page_links_back_to_the_shop(store, client, consent):
+    seed(store)
+    assert '<a href="/">&larr; Back to the shop</a>' in client.get("/.etalage/me", headers=cookies(consent=consent)).text
+
+
+def test_me_page_offers_to_never_suggest_a_category_not_to_never_show_it(store, client):
+    # Excluded cards can still appear on the shop's own pages (a sort puts them last): "Never show" promised more.
+    seed(store)
+    page = client.get("/.etalage/me", headers=cookies()).text
+    assert ">Never suggest</button>" in page and "Never show" not in page
+
+
+def test_me_not_for_me_confirmation_does_not_promise_less_interest(store, client):
+    seed(store)
+    page = client.get("/.etalage/me/not-for-me?rule=hero-by-interest&category=dogs", headers=cookies()).text
+    assert "Only this suggestion is hidden" in page and "less interesting" not in page
 
 
 def test_me_page_without_consent_reads_nothing_and_says_so(store, client):
@@ -169,12 +205,22 @@ def test_me_cookie_with_non_ascii_in_its_signature_is_treated_as_no_profile(stor
 
 
 def test_me_json_has_profile_lifecycle_and_why(store, client):
-    seed(store)
+    seed(store, VISITOR, *dog_lover_shown("dog-advice"))
     data = client.get("/.etalage/me.json", headers=cookies()).json()
     assert data["profile"]["category_views"] == {"dogs": 6} and data["lifecycle"] == "prospect"
-    # A dog lover's hero shows dog advice (it goes first), so only that rule explains the hero.
-    rules = [item["rule"] for item in data["why"]]
-    assert rules[0] == "dog-advice" and "hero-by-interest" not in rules
+    assert [item["rule"] for item in data["why"]] == ["dog-advice"]
+
+
+def test_me_json_gives_the_profiles_dates_in_iso_8601_utc(store, client):
+    at = 1796286451.9  # 2026-12-03 08:27:31.9 UTC
+    seed(store, VISITOR, Event("category_view", "dogs", at), Event("shown", "popular-by-interest", at))
+    asyncio.run(store.record(VISITOR, [Event("purchase", "kibble", at, {"order": "o1", "category": "dogs"})]))
+    data = client.get("/.etalage/me.json", headers=cookies()).json()
+    iso = "2026-12-03T08:27:31Z"
+    assert data["dates"]["category_seen"] == {"dogs": iso} and data["dates"]["purchases"] == [iso]
+    assert data["dates"]["impressions"] == {"popular-by-interest": [iso]} and data["why"][0]["last_shown"] == iso
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", data["dates"]["first_seen"])
+    assert data["dates"]["previous_visit"] is None
 
 
 def test_me_json_without_consent_has_no_profile(store, client):
@@ -228,7 +274,15 @@ def test_me_not_for_me_records_a_dismiss(store, client):
         "/.etalage/me/not-for-me", data={"csrf": token_from_page(client), "rule": "hero-by-interest", "category": "dogs"}, headers=cookies()
     )
     profile = stored(store)
-    assert profile.dismissed == {"hero-by-interest:dogs"} and profile.category_views["dogs"] == 3
+    assert profile.dismissed == {"hero-by-interest:dogs"}
+
+
+def test_me_not_for_me_keeps_the_view_history(store, client):
+    seed(store)
+    client.post(
+        "/.etalage/me/not-for-me", data={"csrf": token_from_page(client), "rule": "hero-by-interest", "category": "dogs"}, headers=cookies()
+    )
+    assert stored(store).category_views == {"dogs": 6}
 
 
 def test_me_not_for_me_goes_back_to_a_same_site_path(store, client):
@@ -270,6 +324,14 @@ def test_me_forget_expires_the_cookie(store, client):
     seed(store)
     response = client.post("/.etalage/me/forget", data={"csrf": token_from_page(client)}, headers=cookies())
     assert response.headers["set-cookie"].startswith("etalage_vid=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax")
+
+
+def test_me_change_from_a_tab_opened_before_forget_recreates_no_profile(store, client):
+    seed(store)
+    token = token_from_page(client)
+    client.post("/.etalage/me/forget", data={"csrf": token}, headers=cookies())
+    response = client.post("/.etalage/me/interests", data={"csrf": token, "category": "fish"}, headers=cookies())
+    assert response.status_code == 409 and stored(store) is None
 
 
 def test_me_forget_confirms_on_the_page_it_redirects_to(store, client):

@@ -27,7 +27,7 @@ class FailingStore(ProfileStore):
     async def _fail(self, *args: object) -> None:
         raise StoreError("connection refused")
 
-    load = record = link = load_customer = record_customer = erase = _fail  # type: ignore[assignment]
+    load = record = link = load_customer = record_customer = erase = erased = _fail  # type: ignore[assignment]
 
 
 class HangingStore(FailingStore):
@@ -284,3 +284,27 @@ def test_personalization_inserts_after_a_block_and_labels_a_sorted_list(origin, 
         .replace(b'<ul id="popular">', b'<ul id="popular" data-etalage-rule="sort">')
         .replace(b"\n  ".join(cards), b"\n  ".join([cards[2], cards[3], cards[0], cards[1]]))
     )
+
+
+@pytest.fixture
+def proxy_saying(origin, store, tmp_path):
+    """A proxy whose hero says "— für dich €"."""
+    shutil.copytree(PROXY_RULES, tmp_path / "rules")
+    (tmp_path / "rules" / "templates" / "hero.html").write_text("<h1>{{ category_label }} — für dich €</h1>", encoding="utf-8")
+    with running(create_app(settings_for(origin, tmp_path / "rules"), store=store)) as url:
+        yield url
+
+
+@pytest.mark.parametrize("path", ["/late-charset", "/no-charset"])
+def test_personalization_inserts_ascii_text_into_a_page_whose_charset_is_a_guess(proxy_saying, path):
+    with consented(proxy_saying) as client:
+        body = browse(client, "/c/rodents", path).content
+    assert body.isascii()
+    for encoding in ("cp1252", "utf-8"):
+        assert LexborHTMLParser(body.decode(encoding)).css_first("#hero h1").text() == "Rodents — für dich €"
+
+
+def test_personalization_inserts_utf8_text_into_a_utf8_page(proxy_saying):
+    with consented(proxy_saying) as client:
+        body = browse(client, "/c/rodents", "/home").content
+    assert "Rodents — für dich €".encode() in body

@@ -8,12 +8,17 @@ import threading
 import time
 import tracemalloc
 from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from selectolax.lexbor import LexborHTMLParser
 
 from etalage.engine.personalize import Personalizer
 from etalage.metrics import RECENT_MISSES, Metrics
 from etalage.profiles.profile import Profile
 from etalage.rules.conditions import Visit
 from etalage.rules.loader import load_rules
+from etalage.rules.ruleset import RuleSet
 from tests.support.config import PROXY_RULES
 from tests.support.origin import HOME
 
@@ -291,3 +296,35 @@ def test_personalizer_explains_why_nothing_is_inserted_after_a_list_item(tmp_pat
     assert Personalizer(Metrics()).personalize(ruleset, seen, body, "text/html", outcomes) is None
     (outcome,) = outcomes
     assert not outcome.fired and outcome.reason.startswith("no verified place after block 'first' on this page")
+
+
+# --------------------------------------------------------------------------------------------
+# inserted text on a page whose encoding the browser has to guess
+
+WORDS = "— für dich €"
+LATE_CHARSET = HOME.replace(b'<meta charset="utf-8">', b"").replace(b"</head>", b"<!--" + b"x" * 1024 + b'--><meta charset="utf-8"></head>')
+NO_CHARSET = HOME.replace(b'<meta charset="utf-8">', b"")
+
+
+def rules_inserting(tmp_path: Path, words: str) -> RuleSet:
+    """The proxy rules with a hero that says `words`."""
+    shutil.copytree(PROXY_RULES, tmp_path / "rules")
+    (tmp_path / "rules" / "templates" / "hero.html").write_text(f"<h1>{{{{ category_label }}}} {words}</h1>", encoding="utf-8")
+    return load_rules(tmp_path / "rules")
+
+
+def hero_text(body: bytes, encoding: str) -> str:
+    return LexborHTMLParser(body.decode(encoding)).css_first("#hero").text()
+
+
+@pytest.mark.parametrize("body", [LATE_CHARSET, NO_CHARSET], ids=["late-charset", "no-charset"])
+def test_personalizer_writes_inserted_text_in_ascii_when_the_charset_is_a_guess(tmp_path, body):
+    result = Personalizer(Metrics()).personalize(rules_inserting(tmp_path, WORDS), visit(), body, "text/html")
+    assert result is not None and "hero" in result.fired
+    assert result.body.isascii()
+    assert hero_text(result.body, "cp1252") == hero_text(result.body, "utf-8") == f"Rodents {WORDS}"
+
+
+def test_personalizer_writes_inserted_text_in_utf8_on_a_utf8_page(tmp_path):
+    result = Personalizer(Metrics()).personalize(rules_inserting(tmp_path, WORDS), visit(), NO_CHARSET, "text/html; charset=utf-8")
+    assert result is not None and f"Rodents {WORDS}".encode() in result.body

@@ -227,12 +227,21 @@ def forget(url: str, cookie: str) -> None:
     assert response.status_code == 303
 
 
-def test_proxy_cookie_replayed_after_forget_me_starts_an_empty_profile(etalage, store):
+def test_proxy_cookie_replayed_after_forget_me_starts_an_empty_profile_under_a_new_id(etalage, store):
+    cookie = visitor_with(store, RODENT_FAN)
+    forget(etalage, cookie)
+    response = httpx.get(f"{etalage}/c/dogs", headers={"Cookie": f"{CONSENT}; etalage_vid={cookie}"})
+    httpx.get(f"{etalage}/style.css")  # the page view is recorded after its response; this request comes after it
+    fresh = SIGNER.verify(cookie_value(response.headers["set-cookie"])).visitor_id
+    assert fresh != SIGNER.verify(cookie).visitor_id and asyncio.run(store.load(fresh)).category_views == {"dogs": 1}
+
+
+def test_proxy_cookie_replayed_after_forget_me_recreates_no_profile_under_the_erased_id(etalage, store):
     cookie = visitor_with(store, RODENT_FAN)
     forget(etalage, cookie)
     assert not personalized(etalage, cookie)
     httpx.get(f"{etalage}/style.css")  # the page view is recorded after its response; this request comes after it
-    assert asyncio.run(store.load(SIGNER.verify(cookie).visitor_id)).category_views == {}
+    assert asyncio.run(store.load(SIGNER.verify(cookie).visitor_id)) is None
 
 
 def test_proxy_cookie_replayed_after_forget_me_does_not_bring_the_customer_back(etalage, store):

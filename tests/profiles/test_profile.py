@@ -52,10 +52,16 @@ def test_profile_excluding_a_category_drops_it_from_interests():
     assert profile.interests == set() and profile.exclusions == {"dogs"}
 
 
-def test_profile_not_for_me_halves_the_category_and_remembers_the_suggestion():
+def test_profile_not_for_me_remembers_the_suggestion():
+    profile = Profile()
+    profile.apply([Event("dismiss", "popin:dogs", 1.0)])
+    assert "popin:dogs" in profile.dismissed
+
+
+def test_profile_not_for_me_keeps_the_view_history():
     profile = Profile()
     profile.apply([Event("category_view", "dogs", 0.0)] * 4 + [Event("dismiss", "popin:dogs", 1.0)])
-    assert profile.category_views["dogs"] == 2 and "popin:dogs" in profile.dismissed
+    assert profile.category_views["dogs"] == 4 and profile.category_seen["dogs"] == 0.0
 
 
 def purchase(order: str, sku: str, at: float) -> Event:

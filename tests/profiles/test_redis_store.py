@@ -390,3 +390,10 @@ async def test_redis_store_erase_leaves_no_key_behind(store: RedisStore, raw: re
     await store.erase("v1")
     await store.flush()
     assert raw.keys("*v1*") + raw.keys("*c1*") == []
+
+
+async def test_redis_store_erase_to_be_remembered_leaves_only_an_expiring_marker(store: RedisStore, raw: redis.Redis) -> None:
+    await store.record("v1", [view("dogs")])
+    await store.flush()
+    await store.erase("v1", remember=True)
+    assert raw.keys("*v1*") == [b"etalage:erased:v1"] and 0 < raw.pttl("etalage:erased:v1") <= RETENTION * 1000

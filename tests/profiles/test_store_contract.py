@@ -228,6 +228,26 @@ async def test_store_erase_of_a_linked_visitor_then_record_starts_an_empty_anony
     assert await subject.store.load_customer("c1") is None
 
 
+async def test_store_erased_remembers_an_id_erased_to_be_remembered(subject: Subject) -> None:
+    await subject.store.record("v1", [view("dogs")])
+    await subject.settle()
+    await subject.store.erase("v1", remember=True)
+    assert (await subject.store.erased("v1"), await subject.store.erased("v2")) == (True, False)
+
+
+async def test_store_erased_forgets_a_withdrawn_id_entirely(subject: Subject) -> None:
+    await subject.store.record("v1", [view("dogs")])
+    await subject.settle()
+    await subject.store.erase("v1")
+    assert await subject.store.erased("v1") is False
+
+
+async def test_store_erased_is_false_for_a_visitor_with_a_profile(subject: Subject) -> None:
+    await subject.store.record("v1", [view("dogs")])
+    await subject.settle()
+    assert await subject.store.erased("v1") is False
+
+
 async def test_store_erase_drops_events_not_yet_written(subject: Subject) -> None:
     await subject.store.record("v1", [view("dogs")])
     await subject.store.erase("v1")

@@ -118,6 +118,14 @@ class OriginApp:
         page = HOME.replace(b"Welkom", b"Caf\xe9 \x80").replace(b'charset="utf-8"', b'charset="windows-1252"')
         await _answer(send, 200, [(b"content-type", b"text/html; charset=windows-1252")], page)
 
+    async def page_late_charset(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # Declared past the first 1024 bytes, where browsers no longer look: they guess.
+        late = b"<!--" + b"x" * 1024 + b'--><meta charset="utf-8"></head>'
+        await _answer(send, 200, [(b"content-type", b"text/html")], HOME.replace(b'<meta charset="utf-8">', b"").replace(b"</head>", late))
+
+    async def page_no_charset(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await _answer(send, 200, [(b"content-type", b"text/html")], HOME.replace(b'<meta charset="utf-8">', b""))
+
     async def page_not_found(self, scope: Scope, receive: Receive, send: Send) -> None:
         await _answer(send, 404, [(b"content-type", b"text/html")], HOME)
 

@@ -1184,12 +1184,16 @@ def miss_reason(problem: str) -> str:
 
 
 def charset_of(content_type: str | None, body: bytes) -> str:
-    """Python codec name for the page: BOM, else Content-Type charset, else <meta> prescan, else utf-8.
+    """Python codec name for the page: BOM, else Content-Type charset, else <meta> prescan, else ascii.
 
     Labels are mapped the way the WHATWG Encoding Standard (browsers) does: "iso-8859-1",
     "latin1", "ascii" and friends mean windows-1252 ("cp1252"), "shift_jis" means cp932 and so
-    on. A byte-order mark wins over the header, as in browsers. Unknown labels are skipped;
-    nothing usable found means "utf-8".
+    on. A byte-order mark wins over the header, as in browsers. Unknown labels are skipped.
+
+    Nothing usable found means "ascii": the browser then guesses the encoding (often
+    windows-1252, whatever the page really is), so text inserted into the page must not depend
+    on it. Encoded as ASCII with character references (etalage.rules.actions.base.encode_fragment),
+    it reads the same in every ASCII-compatible encoding; as UTF-8 it came out as 'â€"'.
     """
     head = bytes(body[:3])
     if head.startswith(b"\xef\xbb\xbf"):
@@ -1205,7 +1209,7 @@ def charset_of(content_type: str | None, body: bytes) -> str:
             if codec is not None:
                 return codec
     codec = _prescan(bytes(body[:1024]))
-    return codec or "utf-8"
+    return codec or "ascii"
 
 
 _CT_CHARSET = re.compile(r"""(?i)(?:^|;)\s*charset\s*=\s*(?:"([^"]*)"?|'([^']*)'?|([^;\s]*))""")

@@ -302,18 +302,23 @@ class Proxy:
             # the fresh one is unlinked and the next response that names the customer links it.
             return fresh or visitor_id
 
-    async def _load(self, visitor_id: str) -> Profile | None:
+    async def _load(self, visitor_id: str) -> tuple[Profile | None, bool]:
+        """(the visitor's profile, None when the store fails; whether the id was erased).
+
+        Only an id without a profile is asked about: one that was erased gets no profile under it."""
         try:
             profile = await asyncio.wait_for(self._store.load(visitor_id), self.settings.store_timeout)
+            if profile is None and await asyncio.wait_for(self._store.erased(visitor_id), self.settings.store_timeout):
+                return None, True
         except TimeoutError:
             log.warning("profile store slower than %.0f ms; serving unpersonalized", self.settings.store_timeout * 1000)
             self._metrics.inc("etalage_fail_open_total", reason="store_timeout")
-            return None
+            return None, False
         except StoreError as exc:
             log.warning("profile store failed (%s); serving unpersonalized", exc)
             self._metrics.inc("etalage_fail_open_total", reason="store_error")
-            return None
-        return profile if profile is not None else Profile()
+            return None, False
+        return (profile if profile is not None else Profile()), False
 
     def _in_background(self, work: Coroutine[Any, Any, None], what: str) -> None:
         """Profile writes leave the response path; a failing one is logged and counted."""
@@ -457,7 +462,12 @@ class Proxy:
                 # Linked, the id stands for the customer's profile, even when this response issued it.
                 visitor_id, returning = linked, True
         if visitor_id is not None and (is_page or revalidated):
-            profile = await self._load(visitor_id) if returning else Profile()
+            profile, erased = await self._load(visitor_id) if returning else (Profile(), False)
+            if erased:
+                # The cookie of an id its visitor asked to forget (another tab, a copy): a new, empty
+                # profile under a new id, so nothing is ever kept under the forgotten one again.
+                visitor_id, profile = self._signer.new_id(), Profile()
+                set_cookie = self._cookie(self._signer.sign(visitor_id), self.settings.retention_seconds, secure)
             if profile is not None and profile.starts_visit(now) and set_cookie is None:
                 # Once per visit the cookie is renewed, so it expires with the profile, not at a fixed date.
                 set_cookie = self._cookie(self._signer.sign(visitor_id), self.settings.retention_seconds, secure)

@@ -42,6 +42,8 @@ class MemoryStore(ProfileStore):
         # saved file keeps the retention clock and nothing outlives the entry it belongs to.
         self._profiles: TTLCache[str, tuple[float, bytes]] = TTLCache(maxsize=max_profiles, ttl=retention)
         self._links: TTLCache[str, tuple[float, str]] = TTLCache(maxsize=max_profiles, ttl=retention)
+        # Erased visitor ids (see ProfileStore.erased); in memory only, so a restart forgets them.
+        self._erased: TTLCache[str, bool] = TTLCache(maxsize=max_profiles, ttl=retention)
         self._path = path
         self._save_interval = save_interval
         self._saver: asyncio.Task[None] | None = None
@@ -181,7 +183,12 @@ class MemoryStore(ProfileStore):
     async def record_customer(self, customer_id: str, events: Sequence[Event]) -> None:
         self._apply(f"c:{customer_id}", events)
 
-    async def erase(self, visitor_id: str) -> None:
+    async def erased(self, visitor_id: str) -> bool:
+        return visitor_id in self._erased
+
+    async def erase(self, visitor_id: str, *, remember: bool = False) -> None:
+        if remember:
+            self._erased[visitor_id] = True
         key = self._key(visitor_id)
         had_profile = self._profiles.pop(key, None) is not None
         had_link = self._links.pop(visitor_id, None) is not None

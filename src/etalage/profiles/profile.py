@@ -125,11 +125,9 @@ class Profile:
         return sum(1 for at in self.impressions.get(rule_id, ()) if at >= since)
 
     def _dismiss(self, event: Event) -> None:
-        # "Not for me" hides that suggestion for good and halves the interest in its category.
+        # "Not for me" hides that suggestion for good, and only that: the views stay as they were
+        # (the visitor's page shows them as history, and halving them would rewrite it).
         self.dismissed.add(event.value)
-        category = event.value.rpartition(":")[2]
-        if category in self.category_views:
-            self.category_views[category] //= 2
 
     def _interest(self, event: Event) -> None:
         self.interests.add(event.value)

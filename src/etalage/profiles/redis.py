@@ -5,6 +5,7 @@ Keys (`key_prefix` defaults to "etalage:"):
     <prefix>v:<visitor id>     the serialized Profile of an anonymous visitor
     <prefix>c:<customer id>    the serialized Profile of a known customer
     <prefix>link:<visitor id>  the customer id that visitor id logged in as
+    <prefix>erased:<visitor id>  "1" for the retention period after that id was erased ("forget me")
 
 Every write sets the written key's TTL to the retention period (and a write through a link refreshes
 the link too), so retention slides with activity exactly as in the embedded store.
@@ -61,11 +62,15 @@ end
 return {false, redis.call('GET', KEYS[2])}
 """
 
-# Same KEYS/ARGV as the load script. Deletes the visitor's link, its own profile and the profile
-# of the customer it was linked to; returns that customer id (or nil).
+# The load script's KEYS/ARGV, then KEYS[3] the id's erased marker and ARGV[2] its lifetime in ms
+# (0: no marker). Deletes the visitor's link, its own profile and the profile of the customer it was
+# linked to, marks the id erased if asked to; returns that customer id (or nil).
 _ERASE_LUA = """
 local customer = redis.call('GET', KEYS[1])
 redis.call('DEL', KEYS[1], KEYS[2])
+if ARGV[2] ~= '0' then
+  redis.call('SET', KEYS[3], '1', 'PX', ARGV[2])
+end
 if customer then
   redis.call('DEL', ARGV[1] .. customer)
 end
@@ -550,15 +555,24 @@ class RedisStore(ProfileStore):
                 self._forget_cached(f"v:{renew_to}")
         return linked
 
-    async def erase(self, visitor_id: str) -> None:
+    async def erase(self, visitor_id: str, *, remember: bool = False) -> None:
         ref = f"v:{visitor_id}"
         self._forget_queued(ref)
         try:
-            customer = await self._erase_script(keys=[f"{self._prefix}link:{visitor_id}", self._prefix + ref], args=[self._customer_prefix])
+            customer = await self._erase_script(
+                keys=[f"{self._prefix}link:{visitor_id}", self._prefix + ref, f"{self._prefix}erased:{visitor_id}"],
+                args=[self._customer_prefix, self._ttl_ms if remember else 0],
+            )
         except RedisError as exc:
             raise StoreError(f"Redis: {exc}") from exc
         if customer is not None:
             self._forget_queued(f"c:{_text(customer)}")
+
+    async def erased(self, visitor_id: str) -> bool:
+        try:
+            return bool(await self._redis.exists(f"{self._prefix}erased:{visitor_id}"))
+        except RedisError as exc:
+            raise StoreError(f"Redis: {exc}") from exc
 
     def _forget_queued(self, ref: str) -> None:
         self._pending_count -= len(self._pending.pop(ref, ()))

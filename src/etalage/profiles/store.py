@@ -54,8 +54,17 @@ class ProfileStore(abc.ABC):
         """Apply events to a customer's profile directly (CRM imports, server-to-server calls)."""
 
     @abc.abstractmethod
-    async def erase(self, visitor_id: str) -> None:
-        """Forget the person behind this visitor id: their profile (the customer's when linked) and the link."""
+    async def erase(self, visitor_id: str, *, remember: bool = False) -> None:
+        """Forget the person behind this visitor id: their profile (the customer's when linked) and the link.
+
+        With `remember` ("forget me"), the id is kept as erased for the retention period (see
+        erased()), and nothing else of it; a withdrawal of consent leaves nothing at all."""
+
+    @abc.abstractmethod
+    async def erased(self, visitor_id: str) -> bool:
+        """Whether this visitor id was erased: a browser may still send its cookie after "forget me"
+        (another tab, a copy of the cookie), and that must start a new profile under a new id, not
+        bring back one under the id the visitor asked to be forgotten."""
 
     async def flush(self) -> None:
         """Write what is queued now (stores that batch writes); the next read anywhere sees it."""

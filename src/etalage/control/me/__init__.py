@@ -17,7 +17,9 @@ Routes (all under the reserved prefix):
     GET  /.etalage/me/not-for-me       ?rule=&category=&return_to=: a confirmation with a form, so a
                                        plain link in a personalized block needs no token
     POST /.etalage/me/not-for-me       rule, category, return_to, action=add|undo
-    POST /.etalage/me/forget           erase the profile and the link, expire the cookie
+    POST /.etalage/me/forget           erase the profile and the link, expire the cookie; the id stays
+                                       marked erased, so a request that still carries it starts afresh
+                                       under a new id (the proxy) or changes nothing (these forms)
 
 Cross-site requests: the cookie is SameSite=Lax, every POST carries a CSRF token (the visitor id
 signed with a timestamp, see CsrfSigner; it expires after a few hours), an Origin or Referer header

@@ -136,6 +136,11 @@ class _MePage:
 
     async def _record(self, visitor: checks.Visitor, events: Sequence[Event]) -> None:
         assert visitor.visitor_id is not None
+        if await self._timed(self.store.erased(visitor.visitor_id)):
+            # A form still open in another tab after "forget me": it must not recreate the profile.
+            raise checks.Refused(
+                pages.message(409, "Your profile is erased", "You asked the shop to forget you, so there is nothing to change.")
+            )
         await self._timed(self.store.record(visitor.visitor_id, events))
         # The page reloads after this POST, maybe on another worker: the correction must be written by then.
         await self._timed(self.store.flush())
@@ -206,7 +211,7 @@ class _MePage:
     async def forget(self, request: Request) -> Response:
         async def act(visitor: checks.Visitor, form: dict[str, str]) -> Response:
             assert visitor.visitor_id is not None
-            await self._timed(self.store.erase(visitor.visitor_id))
+            await self._timed(self.store.erase(visitor.visitor_id, remember=True))
             response = pages.see_other(f"{pages.ME_PATH}?done=forgotten")
             response.raw_headers.append((b"set-cookie", self._cookie("", 0, visitor.secure)))
             return response

@@ -1,4 +1,21 @@
-"""What the visitor's page shows: their profile in plain words, why each rule personalizes for them, the JSON export."""
+"""What the visitor's page shows: their profile in plain words, why each rule personalizes for them, the JSON export.
+
+The export (/.etalage/me.json, the download) is one object:
+
+    consent       {"granted": bool, "reason": str}: what the visitor's cookies say, and which source decided
+    stored        whether a profile is kept for them
+    exported_at   when this was made: ISO 8601 in UTC ("2026-12-03T08:30:00Z")
+    profile       the stored profile as Profile.to_dict() keeps it (times in Unix seconds, so the file can
+                  be given back to `etalage rules explain --profile`), or null
+    dates         the profile's times, readable: the same keys, ISO 8601 in UTC (null for "never"):
+                  first_seen, last_seen, previous_visit, visit_started, category_seen {category: time},
+                  purchases [time of each purchase, in the profile's order], impressions {rule: [time, ...]};
+                  null without a profile
+    lifecycle     "prospect", "customer" or "repeat_customer", or null
+    linked_to_customer_account  bool
+    why           [{"rule", "text", "last_shown"}]: the rules shown to the visitor, why in words, and when last
+    message       only without a profile: why nothing is stored
+"""
 
 from __future__ import annotations
 
@@ -8,12 +25,22 @@ from datetime import UTC, datetime
 from typing import Any
 
 from etalage.consent import Consent
-from etalage.engine.visit import page_view
 from etalage.profiles.profile import Profile
-from etalage.rules.conditions import ALWAYS
 from etalage.rules.ruleset import RuleSet
 
-__all__ = ["DONE", "Reason", "Interest", "Dismissed", "Newsletter", "PurchaseLine", "ProfileView", "why", "profile_view", "export"]
+__all__ = [
+    "DONE",
+    "Reason",
+    "ShownReason",
+    "Interest",
+    "Dismissed",
+    "Newsletter",
+    "PurchaseLine",
+    "ProfileView",
+    "why",
+    "profile_view",
+    "export",
+]
 
 log = logging.getLogger("etalage.me")
 
@@ -21,7 +48,7 @@ log = logging.getLogger("etalage.me")
 DONE = {
     "interest-added": "Added to your interests.",
     "interest-removed": "Removed from your interests.",
-    "exclusion-added": "That category will not be shown to you any more.",
+    "exclusion-added": "That category will not be suggested to you any more: lists the shop sorts for you put it last or leave it out.",
     "exclusion-removed": "That category can be suggested to you again.",
     "dismissed": "That suggestion will not be shown to you again.",
     "undismissed": "That suggestion can be shown to you again.",
@@ -64,36 +91,43 @@ def _strength(profile: Profile, category: str, now: float, half_life: float) -> 
 
 @dataclass(frozen=True, slots=True)
 class Reason:
-    """A rule that personalizes for the visitor, and what it does, in words."""
+    """A rule that personalized a page for the visitor, what it does, in words, and when it last did."""
 
     rule: str
     text: str
+    last_shown: float
+
+
+# For a rule whose action has no personal reason to give (the same message for everyone its
+# conditions pick): its conditions are rule syntax, written for the shop, so the visitor gets words.
+_SHOWN_TO_SOME = "showed you a message the shop shows to some of its visitors"
 
 
 def why(ruleset: RuleSet, profile: Profile, now: float) -> list[Reason]:
-    """Why each rule personalizes for this visitor: only rules whose conditions hold for them
-    (seen as a plain visit of the home page), in the action's words or else the conditions'."""
-    visit = page_view(ruleset, profile, "/", now)
+    """What personalized the shop for this visitor: only rules that were shown to them (the profile
+    records each impression), so a rule that would apply but never did is not claimed as a reason,
+    each in the action's words, never in rule syntax."""
     reasons = []
-    # As on a page: the first rule (highest priority) with something to show takes its block.
-    claimed: set[str] = set()
     for rule in ruleset.rules:
-        target = rule.target
-        if target in claimed:
+        shown = profile.impressions.get(rule.id)
+        if not shown:
             continue
         try:
-            if rule.when is not ALWAYS and not rule.when.test(visit):
-                continue
             text = rule.action.why(rule.id, profile, ruleset.site, now)
-            if text is None and rule.when is not ALWAYS:
-                text = f"shows you a message because: {rule.when.describe()}"
         except Exception:
             log.exception("rule %s: explaining it to the visitor failed", rule.id)
-            continue
-        if text:
-            reasons.append(Reason(rule.id, text))
-            claimed.add(target)
+            text = None
+        reasons.append(Reason(rule.id, text or _SHOWN_TO_SOME, max(shown)))
     return reasons
+
+
+@dataclass(frozen=True, slots=True)
+class ShownReason:
+    """A Reason as the page says it: a sentence, and the day the rule last showed."""
+
+    rule: str
+    text: str
+    last: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +171,7 @@ class PurchaseLine:
 class ProfileView:
     """Everything the page shows of a stored profile, in the words and order the page uses."""
 
-    why: list[Reason]
+    why: list[ShownReason]
     interests: list[Interest]
     # Categories viewed that the shop no longer has.
     unknown: list[str]
@@ -169,7 +203,7 @@ def profile_view(ruleset: RuleSet, profile: Profile, now: float) -> ProfileView:
         rule_id, _, category = entry.rpartition(":")
         dismissed.append(Dismissed(rule_id, category, label(category), rule_id in rules and category in labels))
     return ProfileView(
-        why=[Reason(reason.rule, reason.text[:1].upper() + reason.text[1:]) for reason in why(ruleset, profile, now)],
+        why=[ShownReason(r.rule, r.text[:1].upper() + r.text[1:], _date(r.last_shown)) for r in why(ruleset, profile, now)],
         interests=interests,
         unknown=sorted(set(profile.category_views) - set(labels)),
         dismissed=dismissed,
@@ -190,21 +224,46 @@ def profile_view(ruleset: RuleSet, profile: Profile, now: float) -> ProfileView:
     )
 
 
+def _iso(ts: float) -> str | None:
+    """A Unix time as people and tools read it (ISO 8601, UTC); None for 0, which means "never"."""
+    if not ts:
+        return None
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _dates(profile: Profile) -> dict[str, Any]:
+    """The profile's times, readable: a Unix float means nothing to the visitor who downloads it."""
+    return {
+        "first_seen": _iso(profile.first_seen),
+        "last_seen": _iso(profile.last_seen),
+        "previous_visit": _iso(profile.previous_visit),
+        "visit_started": _iso(profile.visit_started),
+        "category_seen": {category: _iso(at) for category, at in profile.category_seen.items()},
+        "purchases": [_iso(purchase.at) for purchase in profile.purchases],
+        "impressions": {rule: [_iso(at) for at in shown] for rule, shown in profile.impressions.items()},
+    }
+
+
 def export(ruleset: RuleSet, consent: Consent, profile: Profile | None, now: float) -> dict[str, Any]:
-    """The page as JSON (/.etalage/me.json and the download)."""
+    """The page as JSON (/.etalage/me.json and the download); the schema is in the module's docstring."""
     data: dict[str, Any] = {
         "consent": {"granted": consent.granted, "reason": consent.reason},
         "stored": profile is not None,
+        "exported_at": _iso(now),
         "profile": None,
+        "dates": None,
         "lifecycle": None,
         "linked_to_customer_account": False,
         "why": [],
     }
     if profile is not None:
         data["profile"] = profile.to_dict()
+        data["dates"] = _dates(profile)
         data["lifecycle"] = profile.lifecycle
         data["linked_to_customer_account"] = profile.customer_id is not None
-        data["why"] = [{"rule": reason.rule, "text": reason.text} for reason in why(ruleset, profile, now)]
+        data["why"] = [
+            {"rule": reason.rule, "text": reason.text, "last_shown": _iso(reason.last_shown)} for reason in why(ruleset, profile, now)
+        ]
     else:
         data["message"] = (
             "Nothing is stored about you: the shop has no consent to personalize for you."

@@ -78,7 +78,8 @@ def _for_rule(interest: tuple[tuple[str, float], ...], profile: Profile, rule_id
 
 
 def encode_fragment(text: str, charset: str) -> bytes:
-    # Characters the page's charset cannot carry become character references, never '?'.
+    # Characters the page's charset cannot carry become character references, never '?'; a page
+    # of uncertain encoding has charset "ascii" (etalage.html.page.charset_of), so all of them do.
     return text.encode(charset, "xmlcharrefreplace")
 
 
