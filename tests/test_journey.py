@@ -99,6 +99,20 @@ def test_journey_a_login_the_shop_answers_links_the_visitor(proxy, store, drain)
     assert asyncio.run(store.load_customer(customer_id_for(EMAIL))) is not None
 
 
+def test_journey_logout_leaves_the_browser_nothing_of_the_customer(proxy, drain):
+    with device(proxy) as shared, device(proxy) as phone:
+        for _ in range(3):
+            shared.get("/c/rodents")
+        shared.post("/login", data={"email": EMAIL})
+        shared.get("/logout", follow_redirects=True)  # home, under the id the logout gave
+        drain()
+        seen_next = shared.get("/.etalage/me.json").json()
+        phone.post("/login", data={"email": EMAIL})
+        seen_by_customer = phone.get("/.etalage/me.json").json()
+    assert (seen_next["linked_to_customer_account"], seen_next["profile"]["category_views"]) == (False, {})
+    assert (seen_by_customer["linked_to_customer_account"], seen_by_customer["profile"]["category_views"]) == (True, {"rodents": 3})
+
+
 def test_journey_product_views_count_towards_their_category(proxy):
     with device(proxy) as client:
         for _ in range(3):

@@ -15,6 +15,7 @@ import pytest
 from etalage.app import create_app
 from etalage.profiles.memory import MemoryStore
 from etalage.profiles.profile import Event
+from etalage.profiles.store import StoreError
 from etalage.tokens import CsrfSigner, VisitorSigner
 from etalage.types import Receive, Scope, Send
 from tests.support.config import ACCEPT_ONETRUST, PROXY_RULES, SECRET, settings_for
@@ -50,10 +51,10 @@ def shop() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def rules(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The proxy test rules, and the shop's responses name who logged in."""
+    """The proxy test rules, and the shop's responses name who logged in (and out)."""
     folder = tmp_path_factory.mktemp("rules") / "proxy"
     shutil.copytree(PROXY_RULES, folder)
-    (folder / "login.toml").write_text('[login]\nheader = "X-Shop-Customer"\n')
+    (folder / "login.toml").write_text('[login]\nheader = "X-Shop-Customer"\ncookie = "shop_customer"\nlogout_path = "^/logout$"\n')
     return folder
 
 
@@ -128,6 +129,86 @@ def test_proxy_login_again_keeps_the_id_linked_to_that_customer(etalage, store):
     new = cookie_value(first.headers["set-cookie"])
     again = httpx.get(f"{etalage}/login?customer=C-1", headers={"Cookie": f"{CONSENT}; etalage_vid={new}"})
     assert "set-cookie" not in again.headers
+
+
+# -- logging out ---------------------------------------------------------------------------------
+
+LOGOUT_COOKIE = "shop_customer=deleted; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/"
+
+
+def logged_in(url: str, store: MemoryStore) -> str:
+    """The visitor cookie of a browser that logged in as C-1, whose profile has a history."""
+    asyncio.run(store.record_customer("C-1", [Event("category_view", "cats", 1.0)]))
+    login = httpx.get(f"{url}/login?customer=C-1", headers={"Cookie": f"{CONSENT}; etalage_vid={visitor_with(store, [])}"})
+    return cookie_value(login.headers["set-cookie"])
+
+
+def me(url: str, cookie: str) -> tuple[bool, bool]:
+    seen = httpx.get(f"{url}/.etalage/me.json", headers={"Cookie": f"{CONSENT}; etalage_vid={cookie}"}).json()
+    return seen["stored"], seen["linked_to_customer_account"]
+
+
+def test_proxy_logout_cookie_gives_a_logged_in_browser_a_new_id(etalage, store):
+    linked = logged_in(etalage, store)
+    logout = httpx.get(f"{etalage}/style.css", params={"cookie": LOGOUT_COOKIE}, headers={"Cookie": f"{CONSENT}; etalage_vid={linked}"})
+    issued = [cookie_value(value) for value in set_cookies(logout) if value.startswith("etalage_vid=")]
+    assert len(issued) == 1 and SIGNER.verify(issued[0]).visitor_id != SIGNER.verify(linked).visitor_id
+
+
+def test_proxy_logout_cookie_new_id_stands_for_nothing_of_the_customer(etalage, store):
+    linked = logged_in(etalage, store)
+    logout = httpx.get(f"{etalage}/", params={"cookie": LOGOUT_COOKIE}, headers={"Cookie": f"{CONSENT}; etalage_vid={linked}"})
+    issued = next(cookie_value(value) for value in set_cookies(logout) if value.startswith("etalage_vid="))
+    httpx.get(f"{etalage}/style.css")  # the page view is recorded after its response; this request comes after it
+    profile = asyncio.run(store.load(SIGNER.verify(issued).visitor_id))
+    assert profile is not None and (profile.customer_id, profile.category_views) == (None, {})
+
+
+def test_proxy_logout_leaves_the_old_id_linked_to_nothing(etalage, store):
+    linked = logged_in(etalage, store)
+    httpx.get(f"{etalage}/style.css", params={"cookie": LOGOUT_COOKIE}, headers={"Cookie": f"{CONSENT}; etalage_vid={linked}"})
+    assert me(etalage, linked) == (False, False)
+
+
+def test_proxy_logout_keeps_the_customer_profile_for_other_devices(etalage, store):
+    linked = logged_in(etalage, store)
+    httpx.get(f"{etalage}/style.css", params={"cookie": LOGOUT_COOKIE}, headers={"Cookie": f"{CONSENT}; etalage_vid={linked}"})
+    customer = asyncio.run(store.load_customer("C-1"))
+    assert customer is not None and customer.category_views == {"cats": 1}
+
+
+def test_proxy_logout_path_logs_out_a_shop_that_announces_logins_in_a_header(etalage, store):
+    linked = logged_in(etalage, store)
+    logout = httpx.get(f"{etalage}/logout", headers={"Cookie": f"{CONSENT}; etalage_vid={linked}"})
+    assert any(value.startswith("etalage_vid=") for value in set_cookies(logout)) and me(etalage, linked) == (False, False)
+
+
+def test_proxy_logout_keeps_an_anonymous_visitors_id_and_history(etalage, store):
+    anonymous = visitor_with(store, RODENT_FAN)
+    logout = httpx.get(f"{etalage}/style.css", params={"cookie": LOGOUT_COOKIE}, headers={"Cookie": f"{CONSENT}; etalage_vid={anonymous}"})
+    assert set_cookies(logout) == [LOGOUT_COOKIE] and me(etalage, anonymous) == (True, False)
+
+
+def test_proxy_a_response_that_leaves_the_login_cookie_alone_is_no_logout(etalage, store):
+    linked = logged_in(etalage, store)
+    other = httpx.get(
+        f"{etalage}/style.css", params={"cookie": "shop_basket=; Max-Age=0"}, headers={"Cookie": f"{CONSENT}; etalage_vid={linked}"}
+    )
+    assert not any(value.startswith("etalage_vid=") for value in set_cookies(other)) and me(etalage, linked) == (True, True)
+
+
+class UnlinkFails(MemoryStore):
+    async def unlink(self, visitor_id: str) -> bool:
+        raise StoreError("connection refused")
+
+
+def test_proxy_logout_gives_a_new_id_when_the_store_cannot_unlink(shop, rules):
+    store = UnlinkFails(retention=86400.0)
+    with running(create_app(settings_for(shop, rules), store=store)) as url:
+        linked = logged_in(url, store)
+        logout = httpx.get(f"{url}/logout", headers={"Cookie": f"{CONSENT}; etalage_vid={linked}"})
+    issued = [cookie_value(value) for value in set_cookies(logout) if value.startswith("etalage_vid=")]
+    assert len(issued) == 1 and issued[0] != linked
 
 
 # -- the origin's Set-Cookie ---------------------------------------------------------------------

@@ -168,6 +168,58 @@ async def test_store_link_renewed_keeps_an_id_already_linked_to_that_customer(su
     assert linked == "v1" and await subject.store.load("new") is None
 
 
+async def test_store_unlink_leaves_the_id_with_no_profile(subject: Subject) -> None:
+    await subject.store.record_customer("c1", [view("dogs")])
+    await subject.settle()
+    await subject.store.link("v1", "c1")
+    assert await subject.store.load("v1") is not None  # read once, as a page view does (a cache may hold it)
+    await subject.store.unlink("v1")
+    assert await subject.store.load("v1") is None
+
+
+async def test_store_unlink_keeps_the_customer_profile_for_other_devices(subject: Subject) -> None:
+    await subject.store.link("phone", "c1")
+    await subject.store.link("laptop", "c1")
+    await subject.store.record("phone", [view("dogs")])
+    await subject.settle()
+    await subject.store.unlink("phone")
+    profile = await subject.store.load("laptop")
+    assert profile is not None and (profile.customer_id, profile.category_views) == ("c1", {"dogs": 1})
+
+
+async def test_store_unlink_says_whether_the_id_was_linked(subject: Subject) -> None:
+    await subject.store.record("anonymous", [view("dogs")])
+    await subject.store.link("v1", "c1")
+    await subject.settle()
+    assert (await subject.store.unlink("anonymous"), await subject.store.unlink("v1")) == (False, True)
+
+
+async def test_store_unlink_of_an_anonymous_id_keeps_its_profile(subject: Subject) -> None:
+    await subject.store.record("v1", [view("dogs")])
+    await subject.settle()
+    await subject.store.unlink("v1")
+    profile = await subject.store.load("v1")
+    assert profile is not None and profile.category_views == {"dogs": 1}
+
+
+async def test_store_unlink_lands_events_recorded_before_it_on_the_customer(subject: Subject) -> None:
+    await subject.store.link("v1", "c1")
+    await subject.store.record("v1", [view("dogs")])
+    await subject.store.unlink("v1")
+    await subject.settle()
+    customer = await subject.store.load_customer("c1")
+    assert customer is not None and customer.category_views == {"dogs": 1}
+
+
+async def test_store_unlink_then_record_reaches_the_customer_no_more(subject: Subject) -> None:
+    await subject.store.link("v1", "c1")
+    await subject.store.unlink("v1")
+    await subject.store.record("v1", [view("cats")])
+    await subject.settle()
+    customer = await subject.store.load_customer("c1")
+    assert customer is not None and customer.category_views == {}
+
+
 async def test_store_record_after_link_lands_on_the_customer(subject: Subject) -> None:
     await subject.store.link("v1", "c1")
     await subject.store.record("v1", [view("dogs")])

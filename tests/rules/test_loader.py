@@ -45,6 +45,22 @@ def test_loader_skips_disabled_rules(tmp_path):
     assert load_rules(tmp_path).rules == ()
 
 
+def test_loader_login_logout_path_is_a_pattern_on_the_request_path(tmp_path):
+    (tmp_path / "site.toml").write_text(
+        '[site]\ncategories = { dogs = "Dogs" }\n[login]\nheader = "X-Customer"\nlogout_path = "^/account/logout"\n'
+    )
+    pattern = load_rules(tmp_path).login.logout_path
+    assert pattern is not None and pattern.search("/account/logout/") and not pattern.search("/")
+
+
+def test_loader_login_logout_path_that_is_no_pattern_is_a_problem(tmp_path):
+    (tmp_path / "site.toml").write_text('[site]\ncategories = { dogs = "Dogs" }\n[login]\nlogout_path = "^/(logout"\n')
+    with pytest.raises(RuleSetError) as caught:
+        load_rules(tmp_path)
+    [problem] = caught.value.problems
+    assert problem.line == 4 and "'logout_path': invalid regular expression" in problem.message
+
+
 def test_loader_version_changes_with_a_template(tmp_path):
     (tmp_path / "site.toml").write_text(
         '[site]\ncategories = { dogs = "Dogs" }\n[[rule]]\nid = "p"\naction = "popin"\ntemplate = "p.html"\n'

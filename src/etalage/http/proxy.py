@@ -269,6 +269,49 @@ class Proxy:
                     return live_value(value, name, now)
         return None
 
+    @staticmethod
+    def _logged_out(login: LoginSource, path: str, status: int, headers: RawHeaders, now: float) -> bool:
+        """Whether the origin's response ends a login: it removes the login cookie (a response that does not
+        mention the cookie says nothing), or it answers a request on the shop's logout path."""
+        if login.logout_path is not None and status < 400 and login.logout_path.search(path):
+            return True
+        if login.cookie:
+            name = login.cookie.encode()
+            return any(
+                key.lower() == b"set-cookie" and set_cookie_name(value) == name and live_value(value, name, now) is None
+                for key, value in headers
+            )
+        return False
+
+    async def _logout(self, visitor_id: str) -> bool:
+        """Unlink the visitor id from the customer it stood for; whether the browser needs a new id.
+
+        Only an id that was linked is replaced (an anonymous visitor's history stays theirs). When the store
+        cannot say, the id is replaced all the same: on a shared computer the next person must not get the
+        customer's profile because the store was slow.
+        """
+
+        async def unlink() -> bool:
+            try:
+                return await self._store.unlink(visitor_id)
+            except StoreError as exc:
+                log.warning("profile store unlink failed: %s", exc)
+                self._metrics.inc("etalage_fail_open_total", reason="store_unlink_error")
+                return True
+
+        # Shielded: a slow store still drops the link, in the background.
+        task = asyncio.create_task(unlink())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        try:
+            return await asyncio.wait_for(asyncio.shield(task), self.settings.store_timeout)
+        except TimeoutError:
+            log.warning(
+                "profile store slower than %.0f ms unlinking a logout; it goes on in the background", self.settings.store_timeout * 1000
+            )
+            self._metrics.inc("etalage_fail_open_total", reason="store_timeout")
+            return True
+
     async def _login(self, visitor_id: str, customer: str, renew: bool) -> str | None:
         """Link the visitor to the customer the origin's response announces; the visitor id to use from here on.
 
@@ -431,6 +474,10 @@ class Proxy:
         if must_revalidate:
             headers = self._revalidated(headers)
         customer = self._logged_in(ruleset.login, response.headers, time.time()) if consent.granted else None
+        # A response that logs someone in is not a logout, whatever else it says.
+        logout = (
+            consent.granted and customer is None and self._logged_out(ruleset.login, path, response.status, response.headers, time.time())
+        )
         handoff = self._handed_off(jar, response.headers)
         if method == "HEAD" and consent.granted and response.status == 200 and _is_html(content_type):
             # A HEAD must not tell a cache otherwise than the GET of this page would: private, no-store when it
@@ -439,7 +486,7 @@ class Proxy:
                 headers = self._private([(name, value) for name, value in headers if name.lower() not in _STALE_AFTER_REWRITE])
             else:
                 headers = self._revalidated(headers)
-        if not is_page and not revalidated and customer is None and handoff is None:
+        if not is_page and not revalidated and customer is None and handoff is None and not logout:
             self._metrics.inc("etalage_requests_total", outcome="passed")
             await self._stream(send, response, headers, method == "HEAD")
             return
@@ -461,6 +508,10 @@ class Proxy:
                     set_cookie = self._cookie(self._signer.sign(linked), self.settings.retention_seconds, secure)
                 # Linked, the id stands for the customer's profile, even when this response issued it.
                 visitor_id, returning = linked, True
+        elif visitor_id is not None and returning and logout and await self._logout(visitor_id):
+            # The browser starts over under a new id linked to nothing: whoever uses it next sees nothing of the customer's.
+            visitor_id, returning = self._signer.new_id(), False
+            set_cookie = self._cookie(self._signer.sign(visitor_id), self.settings.retention_seconds, secure)
         if visitor_id is not None and (is_page or revalidated):
             profile, erased = await self._load(visitor_id) if returning else (Profile(), False)
             if erased:

@@ -177,6 +177,12 @@ class MemoryStore(ProfileStore):
         self._changed()
         return linked
 
+    async def unlink(self, visitor_id: str) -> bool:
+        if self._links.pop(visitor_id, None) is None:
+            return False
+        self._changed()
+        return True
+
     async def load_customer(self, customer_id: str) -> Profile | None:
         return self._get(f"c:{customer_id}")
 

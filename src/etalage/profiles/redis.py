@@ -555,6 +555,22 @@ class RedisStore(ProfileStore):
                 self._forget_cached(f"v:{renew_to}")
         return linked
 
+    async def unlink(self, visitor_id: str) -> bool:
+        """Delete the id's link; what this process queued under the id is written first, through the
+        link, so the customer's last page views land on their profile, not on the abandoned id."""
+        ref = f"v:{visitor_id}"
+        try:
+            await self._flush([ref])
+        except StoreError:
+            pass  # the events stay queued; the link must go all the same
+        try:
+            deleted = await self._redis.delete(f"{self._prefix}link:{visitor_id}")
+        except RedisError as exc:
+            raise StoreError(f"Redis: {exc}") from exc
+        finally:
+            self._forget_cached(ref)
+        return bool(deleted)
+
     async def erase(self, visitor_id: str, *, remember: bool = False) -> None:
         ref = f"v:{visitor_id}"
         self._forget_queued(ref)

@@ -47,6 +47,14 @@ class ProfileStore(abc.ABC):
         """
 
     @abc.abstractmethod
+    async def unlink(self, visitor_id: str) -> bool:
+        """A logout: the visitor id is linked to nothing from here on; whether it was linked.
+
+        The customer's profile stays whole for their other devices; only this id stops reaching it,
+        so whoever uses the browser next (a shared computer) gets nothing of the customer's.
+        """
+
+    @abc.abstractmethod
     async def load_customer(self, customer_id: str) -> Profile | None: ...
 
     @abc.abstractmethod

@@ -238,8 +238,9 @@ def _login(found: list[Fields]) -> LoginSource:
         return LoginSource()
     header = fields.take("header", str, None)
     cookie = fields.take("cookie", str, None)
+    logout_path = fields.regex("logout_path", fields.take("logout_path", str, None))
     fields.finish()
-    return LoginSource(header.lower() if header else None, cookie)
+    return LoginSource(header.lower() if header else None, cookie, logout_path)
 
 
 class Catalog(dict[str, Product]):

@@ -93,10 +93,16 @@ class LearnRule:
 
 @dataclass(frozen=True, slots=True)
 class LoginSource:
-    """Where the origin's responses say who logged in. Never a request cookie: visitors can forge those."""
+    """Where the origin's responses say who logged in, and that they logged out. Never a request cookie:
+    visitors can forge those.
+
+    A logout is the origin expiring the login `cookie`, or any response that is not an error to a request
+    whose path matches `logout_path` (for shops that announce a login in a header and nothing at logout).
+    """
 
     header: str | None = None
     cookie: str | None = None
+    logout_path: re.Pattern[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
