@@ -71,6 +71,11 @@ class Recommend(Action):
         self.catalog = {product_id: product for product_id, product in catalog.items() if product.path}
         # Product pages (Product.page_key) -> product: the page's own product is on the page.
         self.pages = {Product.page_key(product.path or ""): product_id for product_id, product in self.catalog.items()}
+        # Per category, in catalogue order: a page view looks at one category, not the whole catalogue.
+        self.by_category: dict[str, list[str]] = {}
+        for product_id, product in self.catalog.items():
+            self.by_category.setdefault(product.category, []).append(product_id)
+        self.consumables = {product_id: product for product_id, product in self.catalog.items() if product.lasts_days}
         self.block = block
         self.count = count
         self.within_days = within_days
@@ -124,8 +129,7 @@ class Recommend(Action):
             ranked = ranked_categories(profile, site, now, rule_id)
             if not ranked:
                 return []
-            top = ranked[0][0]
-            return [product_id for product_id, product in self.catalog.items() if product.category == top]
+            return self.by_category.get(ranked[0][0], [])
         return [product_id for _, product_id in self._due(profile, now)]
 
     def _due(self, profile: Profile, now: float) -> list[tuple[float, str]]:
@@ -134,7 +138,7 @@ class Recommend(Action):
             return []
         ahead = self.within_days * DAY
         due = []
-        for product_id, end in supply_ends(profile, self.catalog).items():
+        for product_id, end in supply_ends(profile, self.consumables).items():
             lasts = self.catalog[product_id].lasts_days or 0
             if end - ahead <= now <= end + lasts * DAY:
                 due.append((end, product_id))
