@@ -100,6 +100,17 @@ def test_recommend_replenishment_soonest_first_and_bought_products_included():
     assert added(recommend("replenishment"), profile) == ['/p/litter">Litter', '/p/hay">Hay']
 
 
+def test_recommend_bought_together_follows_the_latest_purchase_first_and_leaves_out_bought_products():
+    catalog = {
+        **CATALOG,
+        "kibble": Product("dogs", 30, "/p/kibble", "Kibble", bought_with=("bone", "wheel", "hay")),
+        "litter": Product("cats", 10, "/p/litter", "Litter", bought_with=("tube", "kibble")),
+    }
+    profile = Profile(purchases=[bought("kibble", 9), bought("litter", 2), bought("hay", 1)])
+    # litter (bought later) first: tube, then kibble (bought); then kibble's: bone is on the page, hay bought.
+    assert added(recommend("bought_together", catalog=catalog), profile) == ['/p/tube">Tube', '/p/wheel">Wheel']
+
+
 def test_recommend_leaves_out_the_cards_already_on_the_page():
     assert added(recommend("top_category"), likes("dogs")) == ['/p/kibble">Kibble']  # the bone is a card of the grid
 
@@ -167,6 +178,10 @@ def test_recommend_why_says_where_the_products_come_from():
     assert recommend("recently_viewed").why("r", Profile(recent_products=["hay"]), SITE, NOW) == "shows products you looked at recently"
     due = Profile(purchases=[bought("hay", 17)])
     assert recommend("replenishment").why("r", due, SITE, NOW) == "shows products you bought that may be running out"
+    pairs = {**CATALOG, "kibble": Product("dogs", 30, "/p/kibble", "Kibble", bought_with=("hay",))}
+    assert recommend("bought_together", catalog=pairs).why("r", Profile(purchases=[bought("kibble", 1)]), SITE, NOW) == (
+        "shows products often bought with what you bought"
+    )
     assert recommend("recently_viewed").why("r", Profile(), SITE, NOW) is None
 
 

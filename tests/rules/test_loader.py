@@ -178,13 +178,13 @@ categories = { dogs = "Dogs", rodents = "Rodents" }
 [catalog]
 kibble = { category = "dogs", path = "/p/kibble", title = "Dog kibble 5 kg", price = "24.90 EUR", image = "/img/kibble.jpg" }
 hay = { category = "rodents", path = "/p/hay", title = "Meadow hay", price = 6.5, image = "https://cdn.example.com/hay.jpg" }
-wheel = { category = "rodents", path = "/p/wheel", title = "Hamster wheel", available = false }
+wheel = { category = "rodents", path = "/p/wheel", title = "Hamster wheel", available = false, bought_with = ["hay"] }
 """
     )
     catalog = load_rules(tmp_path).catalog
     assert catalog["kibble"] == Product("dogs", None, "/p/kibble", "Dog kibble 5 kg", "24.90 EUR", "/img/kibble.jpg")
     assert catalog["hay"] == Product("rodents", None, "/p/hay", "Meadow hay", "6.5", "https://cdn.example.com/hay.jpg")
-    assert catalog["wheel"] == Product("rodents", None, "/p/wheel", "Hamster wheel", available=False)
+    assert catalog["wheel"] == Product("rodents", None, "/p/wheel", "Hamster wheel", available=False, bought_with=("hay",))
 
 
 def test_loader_refuses_a_catalog_image_that_is_no_web_address(tmp_path):

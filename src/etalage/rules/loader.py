@@ -256,7 +256,7 @@ class Catalog(dict[str, Product]):
         self.feed_categories: dict[str, str] = {}
 
 
-_PRODUCT_KEYS = ("category", "lasts_days", "path", "title", "price", "image", "available")
+_PRODUCT_KEYS = ("category", "lasts_days", "path", "title", "price", "image", "available", "bought_with")
 
 
 def _path_check(path: str) -> str | None:
@@ -303,6 +303,7 @@ def _catalog(found: list[Fields], site: Site, feed: list[Fields] | None = None) 
                 "price": _price(entry.take("price", (str, int, float), None)),
                 "image": entry.take("image", str, None, _image_check),
                 "available": entry.take("available", bool, None),
+                "bought_with": entry.strings("bought_with", None),
             }
             entry.finish()
             first.setdefault(product_id, entry)
@@ -327,7 +328,7 @@ def _catalog(found: list[Fields], site: Site, feed: list[Fields] | None = None) 
         if "category" not in known:
             continue
         path = known["path"][0] if "path" in known else None
-        optional = {key: known[key][0] for key in ("lasts_days", "title", "price", "image", "available") if key in known}
+        optional = {key: known[key][0] for key in ("lasts_days", "title", "price", "image", "available", "bought_with") if key in known}
         catalog[product_id] = Product(known["category"][0], path=path, **optional)
         page = Product.page_key(path) if path is not None else None
         if page is None:
@@ -338,6 +339,11 @@ def _catalog(found: list[Fields], site: Site, feed: list[Fields] | None = None) 
             entry.problem(
                 f"{entry.name}: 'path' {path!r} is also the page of product {other!r} (at {merged[other]['path'][1].where('path')})", "path"
             )
+    for product_id, product in catalog.items():
+        for other in product.bought_with:
+            if other not in catalog:
+                entry = merged[product_id]["bought_with"][1]
+                entry.problem(f"{entry.name}: 'bought_with': unknown product {other!r}", "bought_with", "list ids of [catalog] products")
     catalog.feed_categories = _catalog_feed(feed or [], site)
     return catalog
 

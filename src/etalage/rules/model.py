@@ -73,6 +73,8 @@ class Product:
     image: str | None = None
     # False: out of stock, so never recommended (the shop may still list it on its own pages).
     available: bool = True
+    # Products often bought with this one, as the shop knows it (`recommend`, source bought_together).
+    bought_with: tuple[str, ...] = ()
 
     @staticmethod
     def page_key(url: str) -> str | None:

@@ -10,7 +10,9 @@ prepend / append / before / after the block). The products come from one `source
 - `recently_viewed`: the products the visitor viewed, latest first;
 - `replenishment`: consumables whose supply (`lasts_days`, as the replenishment_due condition
   counts it) runs out within `within_days` (7 by default) or ran out less than one supply ago,
-  the soonest first.
+  the soonest first;
+- `bought_together`: the products [catalog] lists as bought with (`bought_with`) what the visitor
+  bought, their latest purchase first.
 
 Never recommended: a product without a `path` (a card must link somewhere), one marked
 `available = false`, one already on the page (the block's cards, when the block identifies its
@@ -42,7 +44,7 @@ from etalage.rules.model import BlockDef, Product, Site
 __all__ = ["Recommend"]
 
 PROVIDES = frozenset({"title", "url", "price", "image", "category_label"})
-SOURCES = ("top_category", "recently_viewed", "replenishment")
+SOURCES = ("top_category", "recently_viewed", "replenishment", "bought_together")
 DAY = 24 * 3600.0
 
 
@@ -75,6 +77,7 @@ class Recommend(Action):
         self.by_category: dict[str, list[str]] = {}
         for product_id, product in self.catalog.items():
             self.by_category.setdefault(product.category, []).append(product_id)
+        self._bought_with = {product_id: product.bought_with for product_id, product in catalog.items() if product.bought_with}
         self.consumables = {product_id: product for product_id, product in self.catalog.items() if product.lasts_days}
         self.block = block
         self.count = count
@@ -98,6 +101,13 @@ class Recommend(Action):
                 f"{fields.name}: a recommend rule needs [catalog] products with a 'path'",
                 "source",
                 'cards link to the products\' pages: add path = "/p/..." to [catalog] entries, as etalage import-products writes it',
+            )
+            return None
+        if source == "bought_together" and not any(product.bought_with for product in context.catalog.values()):
+            fields.problem(
+                f"{fields.name}: source \"bought_together\" needs [catalog] products with 'bought_with'",
+                "source",
+                'list what is often bought with a product, e.g. bought_with = ["dog-bowl"]',
             )
             return None
         if source == "replenishment" and not any(product.lasts_days for product in linked):
@@ -130,6 +140,8 @@ class Recommend(Action):
             if not ranked:
                 return []
             return self.by_category.get(ranked[0][0], [])
+        if self.source == "bought_together":
+            return [other for purchase in reversed(profile.purchases) for other in self._bought_with.get(purchase.sku, ())]
         return [product_id for _, product_id in self._due(profile, now)]
 
     def _due(self, profile: Profile, now: float) -> list[tuple[float, str]]:
@@ -202,4 +214,6 @@ class Recommend(Action):
             return f"shows more {site.labels[top]} products, because {interest_reason(profile, site, top)}"
         if self.source == "recently_viewed":
             return "shows products you looked at recently"
+        if self.source == "bought_together":
+            return "shows products often bought with what you bought"
         return "shows products you bought that may be running out"
