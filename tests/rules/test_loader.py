@@ -184,3 +184,32 @@ def test_loader_catalog_without_feed_keys_is_unchanged(tmp_path):
     with pytest.raises(RuleSetError) as caught:
         load_rules(tmp_path)
     assert [str(p) for p in caught.value.problems] == [f"{tmp_path.name}/site.toml:5: catalog.b: missing required key 'category'"]
+
+
+def test_loader_reads_the_card_fields_of_catalog_products(tmp_path):
+    (tmp_path / "site.toml").write_text(
+        """
+[site]
+categories = { dogs = "Dogs", rodents = "Rodents" }
+[catalog]
+kibble = { category = "dogs", path = "/p/kibble", title = "Dog kibble 5 kg", price = "24.90 EUR", image = "/img/kibble.jpg" }
+hay = { category = "rodents", path = "/p/hay", title = "Meadow hay", price = 6.5, image = "https://cdn.example.com/hay.jpg" }
+wheel = { category = "rodents", path = "/p/wheel", title = "Hamster wheel", available = false, bought_with = ["hay"] }
+"""
+    )
+    catalog = load_rules(tmp_path).catalog
+    assert catalog["kibble"] == Product("dogs", None, "/p/kibble", "Dog kibble 5 kg", "24.90 EUR", "/img/kibble.jpg")
+    assert catalog["hay"] == Product("rodents", None, "/p/hay", "Meadow hay", "6.5", "https://cdn.example.com/hay.jpg")
+    assert catalog["wheel"] == Product("rodents", None, "/p/wheel", "Hamster wheel", available=False, bought_with=("hay",))
+
+
+def test_loader_refuses_a_catalog_image_that_is_no_web_address(tmp_path):
+    (tmp_path / "site.toml").write_text(
+        '[site]\ncategories = { dogs = "Dogs" }\n[catalog]\nkibble = { category = "dogs", image = "javascript:alert(1)" }\n'
+    )
+    with pytest.raises(RuleSetError) as caught:
+        load_rules(tmp_path)
+    assert [str(problem) for problem in caught.value.problems] == [
+        f"{tmp_path.name}/site.toml:4: catalog.kibble: 'image': must be an https: or http: address or a path on the shop"
+        ' (e.g. "/img/dog-kibble.jpg")'
+    ]

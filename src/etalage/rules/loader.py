@@ -257,13 +257,26 @@ class Catalog(dict[str, Product]):
         self.feed_categories: dict[str, str] = {}
 
 
-_PRODUCT_KEYS = ("category", "lasts_days", "path")
+_PRODUCT_KEYS = ("category", "lasts_days", "path", "title", "price", "image", "available", "bought_with")
 
 
 def _path_check(path: str) -> str | None:
     if path.startswith("/") and not path.startswith("//") and not re.search(r"[\s?#\x00-\x1f\x7f]", path):
         return None
     return "must be the path of the product's page: starting with '/', without host, query or spaces (e.g. \"/p/dog-kibble-5kg\")"
+
+
+def _image_check(image: str) -> str | None:
+    if _SAFE_IMAGE.match(image) and not re.search(r"[\s\x00-\x1f\x7f]", image):
+        return None
+    return 'must be an https: or http: address or a path on the shop (e.g. "/img/dog-kibble.jpg")'
+
+
+_SAFE_IMAGE = re.compile(r"(?:https?://|/(?!/))", re.I)
+
+
+def _price(price: str | int | float | None) -> str | None:
+    return None if price is None else str(price)
 
 
 def _catalog(found: list[Fields], site: Site, feed: list[Fields] | None = None) -> Catalog:
@@ -286,6 +299,12 @@ def _catalog(found: list[Fields], site: Site, feed: list[Fields] | None = None) 
                 ),
                 "lasts_days": entry.take("lasts_days", int, None, lambda d: None if d > 0 else "must be at least 1"),
                 "path": entry.take("path", str, None, _path_check),
+                "title": entry.take("title", str, None),
+                # A price is shown as written ("12.99 EUR"); a bare number is accepted as a shop would write it.
+                "price": _price(entry.take("price", (str, int, float), None)),
+                "image": entry.take("image", str, None, _image_check),
+                "available": entry.take("available", bool, None),
+                "bought_with": entry.strings("bought_with", None),
             }
             entry.finish()
             first.setdefault(product_id, entry)
@@ -310,7 +329,8 @@ def _catalog(found: list[Fields], site: Site, feed: list[Fields] | None = None) 
         if "category" not in known:
             continue
         path = known["path"][0] if "path" in known else None
-        catalog[product_id] = Product(known["category"][0], known["lasts_days"][0] if "lasts_days" in known else None, path)
+        optional = {key: known[key][0] for key in ("lasts_days", "title", "price", "image", "available", "bought_with") if key in known}
+        catalog[product_id] = Product(known["category"][0], path=path, **optional)
         page = Product.page_key(path) if path is not None else None
         if page is None:
             continue
@@ -320,6 +340,11 @@ def _catalog(found: list[Fields], site: Site, feed: list[Fields] | None = None) 
             entry.problem(
                 f"{entry.name}: 'path' {path!r} is also the page of product {other!r} (at {merged[other]['path'][1].where('path')})", "path"
             )
+    for product_id, product in catalog.items():
+        for other in product.bought_with:
+            if other not in catalog:
+                entry = merged[product_id]["bought_with"][1]
+                entry.problem(f"{entry.name}: 'bought_with': unknown product {other!r}", "bought_with", "list ids of [catalog] products")
     catalog.feed_categories = _catalog_feed(feed or [], site)
     return catalog
 
@@ -534,7 +559,7 @@ def _rules(
         if action_type is None:
             fields.finish()
             continue
-        action = action_type.compile(fields, CompileContext(site, block, folder.template))
+        action = action_type.compile(fields, CompileContext(site, block, folder.template, catalog))
         fields.finish()
         if action is not None and rule_id is not None and when is not None and (block is not None or not action_type.needs_block):
             rules.append(Rule(rule_id, action, block_name if action_type.needs_block else None, pages, priority, fields.where(), when))

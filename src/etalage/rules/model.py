@@ -67,6 +67,14 @@ class Product:
     # The path of the product's page ("/p/dog-kibble-5kg", from a product feed's link): a view of
     # that page is a view of this product, and a card linking to it shows this product.
     path: str | None = None
+    # What a recommendation card shows (`recommend`); a feed import writes them when it has them.
+    title: str | None = None
+    price: str | None = None
+    image: str | None = None
+    # False: out of stock, so never recommended (the shop may still list it on its own pages).
+    available: bool = True
+    # Products often bought with this one, as the shop knows it (`recommend`, source bought_together).
+    bought_with: tuple[str, ...] = ()
 
     @staticmethod
     def page_key(url: str) -> str | None:

@@ -99,3 +99,23 @@ def test_build_catalog_the_rules_own_catalog_wins():
         ),
         (6, "product 'new': link path '/p/taken' is the page of product 'owner' in the rules' [catalog]; no path written"),
     ]
+
+
+def test_build_catalog_card_fields_from_the_feed_unless_the_rules_give_them():
+    known = {"hand": Product("dogs", None, None, "Hand-written title", available=False)}
+    items = [
+        FeedProduct(2, "hand", "", "Feed title", ("Dogs",), (), "3 EUR", "", "out of stock"),
+        FeedProduct(3, "gone", "", " Gone\nsoon ", ("Dogs",), (), "", "", "Out_Of_Stock"),
+        FeedProduct(4, "here", "", "", ("Dogs",), (), "", "https://cdn.example/here.jpg", "in_stock"),
+        FeedProduct(5, "bad", "", "", ("Dogs",), (), "", "javascript:alert(1)"),
+    ]
+    result = build_catalog(items, CategoryMap({}, LABELS), known, file="feed.txt")
+    assert [(e.id, dict(e.card)) for e in result.entries] == [
+        ("hand", {"price": "3 EUR"}),
+        ("gone", {"title": "Gone soon", "available": False}),
+        ("here", {"image": "https://cdn.example/here.jpg"}),
+        ("bad", {}),
+    ]
+    assert [(p.line, p.message) for p in result.problems] == [
+        (5, "product 'bad': image_link 'javascript:alert(1)' is not an http(s) URL; no image written")
+    ]

@@ -39,7 +39,9 @@ def test_feed_tsv_reads_the_merchant_center_columns_with_line_numbers(tmp_path):
     )
     feed = Feed(path)
     assert list(feed) == [
-        FeedProduct(2, "dog-kibble-5kg", "https://shop.example/p/dog-kibble-5kg", "Adult Dog Kibble 5 kg", ("Dogs > Food",), ("3530",)),
+        FeedProduct(
+            2, "dog-kibble-5kg", "https://shop.example/p/dog-kibble-5kg", "Adult Dog Kibble 5 kg", ("Dogs > Food",), ("3530",), "24.95 EUR"
+        ),
         FeedProduct(
             4, "cat-tower", "https://shop.example/p/cat-tower", "Cat Tower", (), ("Animals & Pet Supplies > Pet Supplies > Cat Supplies",)
         ),
@@ -162,6 +164,25 @@ def test_feed_rss_reads_the_direct_children_of_each_item(tmp_path):
         Problem(str(path), 21, "no <g:id>"),
     ]
     assert feed.format == "RSS 2.0 XML"
+
+
+def test_feed_reads_price_image_and_availability_in_text_and_xml(tmp_path):
+    text = write(
+        tmp_path,
+        "feed.txt",
+        "id\tprice\timage_link\tavailability\nhay\t6.50 EUR\thttps://cdn.example/hay.jpg\tout_of_stock\n",
+    )
+    xml = write(
+        tmp_path,
+        "feed.xml",
+        f"<rss {G}><channel><item><g:id>hay</g:id><g:price>6.50 EUR</g:price>"
+        "<g:image_link>https://cdn.example/hay.jpg</g:image_link><g:availability>out_of_stock</g:availability>"
+        "</item></channel></rss>",
+    )
+    for path in (text, xml):
+        [product] = list(Feed(path))
+        assert isinstance(product, FeedProduct)
+        assert (product.price, product.image, product.availability) == ("6.50 EUR", "https://cdn.example/hay.jpg", "out_of_stock")
 
 
 def test_feed_atom_takes_the_alternate_link(tmp_path):

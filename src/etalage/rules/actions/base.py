@@ -12,7 +12,7 @@ from etalage.html.page import Block, Edit, PageLayout
 from etalage.html.templates import Template
 from etalage.profiles.profile import Profile
 from etalage.rules.fields import Fields
-from etalage.rules.model import BlockDef, Site
+from etalage.rules.model import BlockDef, Product, Site
 
 __all__ = [
     "Action",
@@ -35,6 +35,8 @@ class CompileContext:
     block: BlockDef | None
     # template(fields, key, provided names) -> compiled template, or None after recording a problem
     template: Callable[[Fields, str, frozenset[str]], Template | None]
+    # The shop's [catalog] (product id -> Product), for actions that show products not on the page.
+    catalog: Mapping[str, Product] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

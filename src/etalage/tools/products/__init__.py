@@ -7,7 +7,8 @@ Merchant Center takes:
 - delimited text with a header row: tab-separated (.txt, .tsv), or comma-, pipe- or
   tilde-separated; the separator is the one that makes an `id` column of the header. Column
   names as Merchant Center spells them: `id`, `link`, `product_type` (or `product type`),
-  `google_product_category`, `title`; a `g:` prefix is fine, other columns are ignored.
+  `google_product_category`, `title`, `price`, `image_link`, `availability`; a `g:` prefix is
+  fine, other columns are ignored.
 
       id	title	link	product_type	google_product_category
       dog-kibble-5kg	Adult Dog Kibble 5 kg	https://shop.example/p/dog-kibble-5kg	Dogs > Food	3530
@@ -15,7 +16,7 @@ Merchant Center takes:
 - XML: RSS 2.0 (`<item>`) or Atom (`<entry>`) with the namespace
   xmlns:g="http://base.google.com/ns/1.0": `<g:id>`, `<g:link>` or `<link>` (Atom: `<link
   href=...>`), `<g:product_type>` (may repeat), `<g:google_product_category>`, `<g:title>` or
-  `<title>`. Parsed as a stream by defusedxml: entity declarations are refused (no "billion
+  `<title>`, `<g:price>`, `<g:image_link>`, `<g:availability>`. Parsed as a stream by defusedxml: entity declarations are refused (no "billion
   laughs"), external entities and DTDs are never fetched.
 
 Either may be gzip-compressed. Text is UTF-8 unless a byte-order mark (or, for XML, the XML
@@ -38,8 +39,10 @@ adds keys and wins over the rules' keys.
 
 The catalogue is written as a rule file (default: catalog-feed.toml in the rules folder): a
 table `[catalog.ID]` per product with `category = "..."` and `path = "/p/..."`, the path of the
-product's `link`, so a running Etalage picks it up through its hot reload, learns product views
-from product page URLs and finds cards' products by their links. A product also listed in
+product's `link`, and what a `recommend` card shows when the feed says it (`title`, `price` as
+written, `image` from an http(s) image_link, `available = false` for availability out_of_stock;
+a bad image_link is reported and left out), so a running Etalage picks it up through its hot
+reload, learns product views from product page URLs and finds cards' products by their links. A product also listed in
 another rule file's [catalog] (with `lasts_days`, say) gets its keys from both: the rules win
 where the feed's category or path disagrees (reported). Before the file replaces the old one
 (atomically), the rules folder is loaded with it: a catalogue that would make the folder fail is

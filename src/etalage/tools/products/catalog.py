@@ -23,6 +23,9 @@ class CatalogEntry:
     category: str | None
     path: str | None
     title: str
+    # What recommendation cards show, to write beside category and path: title, price, image, and
+    # available = false. A key the feed does not give, or the rules' [catalog] already does, is left out.
+    card: Mapping[str, str | bool] = field(default_factory=dict)
 
 
 @dataclass
@@ -49,6 +52,43 @@ def _page_path(link: str) -> str | None:
     return path if not path.startswith("//") else None
 
 
+def _image_url(link: str) -> str | None:
+    """The feed's image_link if it is an http(s) URL the loader accepts, else None."""
+    try:
+        parts = urlsplit(link)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc or _UNSAFE_IN_PATH.search(link):
+        return None
+    return link
+
+
+def _card_fields(item: FeedProduct, product: Product | None, file: str, problems: list[Problem]) -> dict[str, str | bool]:
+    """title, price, image and availability as the feed gives them, where the rules' [catalog] does not."""
+    fields: dict[str, str | bool] = {}
+    title, price = _one_line(item.title), _one_line(item.price)
+    if title and (product is None or product.title is None):
+        fields["title"] = title
+    if price and (product is None or product.price is None):
+        fields["price"] = price
+    if item.image and (product is None or product.image is None):
+        image = _image_url(item.image)
+        if image is None:
+            problems.append(
+                Problem(file, item.line, f"product {item.id!r}: image_link {item.image!r} is not an http(s) URL; no image written")
+            )
+        else:
+            fields["image"] = image
+    if " ".join(item.availability.lower().replace("_", " ").split()) == "out of stock" and (product is None or product.available):
+        fields["available"] = False
+    return fields
+
+
+def _one_line(text: str) -> str:
+    """`text` as a card shows it: no control characters, runs of white space as one space."""
+    return " ".join("".join(" " if ord(c) < 0x20 or ord(c) == 0x7F else c for c in text).split())
+
+
 def build_catalog(
     items: Iterable[FeedProduct | Problem], categories: CategoryMap, known: Mapping[str, Product], *, file: str
 ) -> CatalogImport:
@@ -58,7 +98,7 @@ def build_catalog(
     result = CatalogImport()
     seen: dict[str, int] = {}
     known_pages = {Product.page_key(p.path): product_id for product_id, p in known.items() if p.path}
-    candidates: list[tuple[FeedProduct, str | None, str | None]] = []
+    candidates: list[tuple[FeedProduct, str | None, str | None, dict[str, str | bool]]] = []
     for item in items:
         if isinstance(item, Problem):
             result.problems.append(item)
@@ -120,10 +160,10 @@ def build_catalog(
                     )
                 )
                 path = None
-        candidates.append((item, category, path))
+        candidates.append((item, category, path, _card_fields(item, product, file, result.problems)))
     # Several products on one page (the product in the query string, say): none of them gets it.
     pages: dict[str | None, list[FeedProduct]] = {}
-    for item, _category, path in candidates:
+    for item, _category, path, _card in candidates:
         if path is not None:
             pages.setdefault(Product.page_key(path), []).append(item)
     for page, sharing in pages.items():
@@ -136,11 +176,11 @@ def build_catalog(
                     f"note: {len(sharing)} products link to the page {page!r} ({sharing[0].id!r}, {others}): no path written for them; their views are not learned from the URL",
                 )
             )
-    for item, category, path in candidates:
+    for item, category, path, card in candidates:
         if path is not None and len(pages[Product.page_key(path)]) > 1:
             path = None
         if category is not None or path is not None:
-            result.entries.append(CatalogEntry(item.id, category, path, item.title))
+            result.entries.append(CatalogEntry(item.id, category, path, item.title, card))
     return result
 
 

@@ -36,6 +36,10 @@ class FeedProduct:
     title: str = ""
     product_types: tuple[str, ...] = ()
     google_categories: tuple[str, ...] = ()
+    # What a recommendation card shows, as the feed says it: "15.00 EUR", an image URL, "out_of_stock".
+    price: str = ""
+    image: str = ""
+    availability: str = ""
 
     @property
     def category_texts(self) -> tuple[str, ...]:
@@ -195,7 +199,15 @@ def _read_delimited(stream: IO[bytes], head: bytes, encoding: str | None, name: 
                 continue
             product_type, google = cell("product_type"), cell("google_product_category")
             yield FeedProduct(
-                start, product_id, cell("link"), cell("title"), (product_type,) if product_type else (), (google,) if google else ()
+                start,
+                product_id,
+                cell("link"),
+                cell("title"),
+                (product_type,) if product_type else (),
+                (google,) if google else (),
+                cell("price"),
+                cell("image_link"),
+                cell("availability"),
             )
     except csv.Error as exc:
         raise FeedError(header_line + reader.line_num - 1, f"malformed text ({exc})") from None
@@ -285,6 +297,9 @@ class _FeedTarget:
             first("g:title", "title"),
             tuple(fields.get("g:product_type", ())),
             tuple(fields.get("g:google_product_category", ())),
+            first("g:price"),
+            first("g:image_link"),
+            first("g:availability"),
         )
 
 
