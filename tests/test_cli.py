@@ -12,7 +12,7 @@ import sys
 import httpx
 
 from etalage.cli import main
-from tests.support.config import ACCEPT_ONETRUST, PROJECT_RULES, RULESETS
+from tests.support.config import ACCEPT_ONETRUST, PROJECT_RULES, REPO, RULESETS
 from tests.support.servers import closed_port_url
 
 BAD = RULESETS / "bad"
@@ -120,6 +120,15 @@ def test_cli_rules_explain_goes_on_past_a_page_it_cannot_fetch(shop, capsys):
     assert main(["rules", "explain", gone, f"{shop}/", "--rules", str(PROJECT_RULES)]) == 2
     captured = capsys.readouterr()
     assert f"could not fetch {gone}" in captured.err and captured.out.startswith(f"GET {shop}/ -> 200")
+
+
+def test_cli_rules_explain_prints_no_log_lines(shop):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO / "src"), os.environ.get("PYTHONPATH")]))}
+    env.pop("ETALAGE_LOG_LEVEL", None)  # the default, info, where httpx logs each request
+    command = [sys.executable, "-m", "etalage", "rules", "explain", f"{shop}/", "--rules", str(PROJECT_RULES)]
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
+    assert result.returncode == 0 and result.stdout.startswith(f"GET {shop}/ -> 200\n")
+    assert (" INFO " not in result.stdout, result.stderr) == (True, "")
 
 
 def test_cli_rules_preview_prints_a_signed_link(capsys, monkeypatch):

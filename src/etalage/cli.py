@@ -130,8 +130,16 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _quiet_fetches() -> None:
+    """The report of `rules explain` and `rules check --against` says which pages were fetched:
+    httpx's line per request would only be noise between its lines on the terminal."""
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def _cmd_rules_check(args: argparse.Namespace) -> int:
     directory = Path(args.directory)
+    _quiet_fetches()
     try:
         ruleset = load_rules(directory)
     except RuleSetError as exc:
@@ -188,6 +196,7 @@ def _profile_from_args(args: argparse.Namespace) -> Profile:
 def _cmd_rules_explain(args: argparse.Namespace) -> int:
     ruleset = load_rules(Path(args.rules))
     profile = _profile_from_args(args)
+    _quiet_fetches()
     status, printed = 0, False
     for url in args.url:
         # One report per page, for the same visitor, a blank line between them; a page that
@@ -375,7 +384,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=os.environ.get("ETALAGE_LOG_LEVEL", "info").upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Log records go to stderr, never into a command's output (a report, JSON for CI).
+    logging.basicConfig(
+        level=os.environ.get("ETALAGE_LOG_LEVEL", "info").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
     handler: Callable[[argparse.Namespace], int] = args.handler  # set_defaults(handler=_cmd_...) on each command
     try:
         return handler(args)
