@@ -12,7 +12,8 @@ import sys
 import httpx
 
 from etalage.cli import main
-from tests.support.config import ACCEPT_ONETRUST, PROJECT_RULES, RULESETS
+from tests.support.config import ACCEPT_ONETRUST, PROJECT_RULES, REPO, RULESETS
+from tests.support.servers import closed_port_url
 
 BAD = RULESETS / "bad"
 
@@ -89,6 +90,45 @@ def test_cli_rules_explain_prints_rules_and_the_diff(shop, capsys):
     assert main(["rules", "explain", f"{shop}/", "--rules", str(PROJECT_RULES), "--views", "rodents=3"]) == 0
     out = capsys.readouterr().out
     assert "fired   hero-by-interest" in out and "+" in out and "Small pets" in out
+
+
+def test_cli_rules_check_against_shows_the_blocks_of_each_page(shop, capsys):
+    assert main(["rules", "check", str(PROJECT_RULES), "--against", f"{shop}/", f"{shop}/c/dogs"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^  hero +found +not found$", out, re.MULTILINE) and "no problems" in out
+
+
+def test_cli_rules_check_against_fails_when_a_rule_misses_its_block(shop, capsys, tmp_path):
+    (tmp_path / "site.toml").write_text(
+        '[site]\ncategories = { dogs = "Dogs" }\n[blocks.hero]\nselector = "#hero"\n'
+        '[[rule]]\nid = "category-hero"\naction = "hide"\nblock = "hero"\npages = [\'^/c/\']\n'
+    )
+    assert main(["rules", "check", str(tmp_path), "--format", "json", "--against", f"{shop}/c/dogs"]) == 1
+    (page,) = json.loads(capsys.readouterr().out)["pages"]
+    assert page["blocks"] == {"hero": "not found"}
+    assert page["problems"] == ["rule 'category-hero' changes block 'hero', which is not on this page: hero: selector matched nothing"]
+
+
+def test_cli_rules_explain_reports_on_each_page(shop, capsys):
+    assert main(["rules", "explain", f"{shop}/", f"{shop}/c/dogs", "--rules", str(PROJECT_RULES), "--views", "rodents=3"]) == 0
+    out = capsys.readouterr().out
+    assert re.findall(r"^GET (\S+) -> 200$", out, re.MULTILINE) == [f"{shop}/", f"{shop}/c/dogs"]
+
+
+def test_cli_rules_explain_goes_on_past_a_page_it_cannot_fetch(shop, capsys):
+    gone = closed_port_url() + "/"
+    assert main(["rules", "explain", gone, f"{shop}/", "--rules", str(PROJECT_RULES)]) == 2
+    captured = capsys.readouterr()
+    assert f"could not fetch {gone}" in captured.err and captured.out.startswith(f"GET {shop}/ -> 200")
+
+
+def test_cli_rules_explain_prints_no_log_lines(shop):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO / "src"), os.environ.get("PYTHONPATH")]))}
+    env.pop("ETALAGE_LOG_LEVEL", None)  # the default, info, where httpx logs each request
+    command = [sys.executable, "-m", "etalage", "rules", "explain", f"{shop}/", "--rules", str(PROJECT_RULES)]
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
+    assert result.returncode == 0 and result.stdout.startswith(f"GET {shop}/ -> 200\n")
+    assert (" INFO " not in result.stdout, result.stderr) == (True, "")
 
 
 def test_cli_rules_preview_prints_a_signed_link(capsys, monkeypatch):

@@ -27,6 +27,7 @@ from etalage.rules.fields import RuleSetError
 from etalage.rules.loader import load_rules
 from etalage.settings import Settings, SettingsError
 from etalage.tokens import PreviewSigner
+from etalage.tools.blocks import check_pages, render_table
 from etalage.tools.explain import explain, profile_from_json, profile_from_options
 
 __all__ = ["main"]
@@ -129,8 +130,16 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _quiet_fetches() -> None:
+    """The report of `rules explain` and `rules check --against` says which pages were fetched:
+    httpx's line per request would only be noise between its lines on the terminal."""
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def _cmd_rules_check(args: argparse.Namespace) -> int:
     directory = Path(args.directory)
+    _quiet_fetches()
     try:
         ruleset = load_rules(directory)
     except RuleSetError as exc:
@@ -141,11 +150,27 @@ def _cmd_rules_check(args: argparse.Namespace) -> int:
                 print(problem)
             print(f"{len(exc.problems)} problem(s) in {directory}", file=sys.stderr)
         return 1
+    pages = check_pages(ruleset, args.against) if args.against else []
+    ok = not any(page.problems for page in pages)
     if args.format == "json":
-        print(json.dumps({"ok": True, "rules": [rule.id for rule in ruleset.rules], "blocks": list(ruleset.blocks)}, indent=2))
+        report: dict[str, object] = {"ok": ok, "rules": [rule.id for rule in ruleset.rules], "blocks": list(ruleset.blocks)}
+        if args.against:
+            report["pages"] = [
+                {
+                    "url": page.url,
+                    "status": page.status,
+                    "note": page.note,
+                    "blocks": {name: page.cell(name) for name in ruleset.blocks},
+                    "problems": page.problems,
+                }
+                for page in pages
+            ]
+        print(json.dumps(report, indent=2))
     else:
         print(f"{directory}: OK, {len(ruleset.rules)} rule(s), {len(ruleset.blocks)} block(s)")
-    return 0
+        if args.against:
+            print(render_table(ruleset, pages), end="")
+    return 0 if ok else 1
 
 
 def _profile_from_args(args: argparse.Namespace) -> Profile:
@@ -171,13 +196,20 @@ def _profile_from_args(args: argparse.Namespace) -> Profile:
 def _cmd_rules_explain(args: argparse.Namespace) -> int:
     ruleset = load_rules(Path(args.rules))
     profile = _profile_from_args(args)
-    try:
-        report = explain(args.url, ruleset, profile, user_agent=args.user_agent)
-    except httpx.HTTPError as exc:
-        print(f"etalage: could not fetch {args.url}: {exc}", file=sys.stderr)
-        return 2
-    print(report.render(profile), end="")
-    return 0
+    _quiet_fetches()
+    status, printed = 0, False
+    for url in args.url:
+        # One report per page, for the same visitor, a blank line between them; a page that
+        # cannot be fetched does not keep the others from being explained.
+        try:
+            report = explain(url, ruleset, profile, user_agent=args.user_agent)
+        except httpx.HTTPError as exc:
+            print(f"etalage: could not fetch {url}: {exc}", file=sys.stderr)
+            status = 2
+            continue
+        print(("\n" if printed else "") + report.render(profile), end="")
+        printed = True
+    return status
 
 
 def _cmd_rules_preview(args: argparse.Namespace) -> int:
@@ -276,10 +308,16 @@ def _parser() -> argparse.ArgumentParser:
     check = rules_commands.add_parser("check", help="validate a rules folder; exit 1 with file:line: reason per problem")
     check.add_argument("directory")
     check.add_argument("--format", choices=("text", "json"), default="text")
+    check.add_argument(
+        "--against",
+        nargs="+",
+        metavar="URL",
+        help="shop pages to fetch: show which blocks each has, and exit 1 if a rule's block is missing from a page the rule is for",
+    )
     check.set_defaults(handler=_cmd_rules_check)
 
     explaining = rules_commands.add_parser("explain", help="show which rules fire on a page for a given visitor, why, and the HTML diff")
-    explaining.add_argument("url", help="the shop page, e.g. http://127.0.0.1:8080/")
+    explaining.add_argument("url", nargs="+", help="the shop pages, e.g. http://127.0.0.1:8080/ (one report each)")
     explaining.add_argument("--rules", default=str(_default_rules()), help="rules folder (default: the project's rules/)")
     explaining.add_argument("--user-agent", default="Mozilla/5.0 (X11; Linux x86_64) etalage-explain", help="the visitor's browser")
     _profile_arguments(explaining)
@@ -346,7 +384,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=os.environ.get("ETALAGE_LOG_LEVEL", "info").upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Log records go to stderr, never into a command's output (a report, JSON for CI).
+    logging.basicConfig(
+        level=os.environ.get("ETALAGE_LOG_LEVEL", "info").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
     handler: Callable[[argparse.Namespace], int] = args.handler  # set_defaults(handler=_cmd_...) on each command
     try:
         return handler(args)

@@ -7,6 +7,9 @@ import pytest
 from selectolax.lexbor import LexborHTMLParser
 
 from etalage.demo.catalog import PRODUCTS_BY_ID
+from tests.support.config import PROJECT_RULES, REPO
+
+SHOP_STATIC = REPO / "src" / "etalage" / "demo" / "static"
 
 PAGES = ["/", "/c/dogs", "/c/rodents", "/p/" + next(iter(PRODUCTS_BY_ID)), "/newsletter", "/login", "/consent", "/static/shop.css", "/nope"]
 
@@ -29,6 +32,24 @@ def journey(shop_etalage: str) -> bytes:
 def test_demo_hero_banner_is_about_rodents(journey):
     hero = LexborHTMLParser(journey).css_first("#hero")
     assert hero.attributes["data-etalage-rule"] == "hero-by-interest" and "Rodents" in hero.text()
+
+
+def test_demo_hero_banner_calls_to_action_with_the_shops_button(journey):
+    links = LexborHTMLParser(journey).css("#hero a")
+    call = next(link for link in links if not link.attributes["href"].startswith("/.etalage/"))
+    assert set((call.attributes.get("class") or "").split()) >= {"btn", "btn-primary"}
+
+
+def classes(html: str) -> set[str]:
+    return {name for node in LexborHTMLParser(html).css("[class]") for name in node.attributes["class"].split()}
+
+
+@pytest.mark.parametrize("template", sorted((PROJECT_RULES / "templates").glob("hero-*.html")), ids=lambda path: path.stem)
+def test_demo_hero_templates_use_only_the_shops_own_classes(template, shop):
+    # A class neither the shop's stylesheet nor its own hero knows renders as nothing: a call to action as a plain link.
+    css, home = (SHOP_STATIC / "shop.css").read_text(), classes(httpx.get(f"{shop}/").text)
+    unknown = {name for name in classes(template.read_text()) if f".{name}" not in css and name not in home}
+    assert {name for name in unknown if not name.startswith("etalage-")} == set()
 
 
 def is_rodent(product_id: str) -> bool:

@@ -38,6 +38,48 @@ def test_loader_orders_rules_by_priority_then_file_order(tmp_path):
     assert [rule.id for rule in load_rules(tmp_path).rules] == ["urgent", "first"]
 
 
+def _two_rules_on_one_block(pages_a, pages_b):
+    rule = '[[rule]]\nid = "{}"\naction = "hide"\nblock = "hero"\npages = {}\n'
+    return (
+        '[site]\ncategories = { dogs = "Dogs" }\n[blocks.hero]\nselector = "#hero"\n'
+        + rule.format("a", pages_a)
+        + rule.format("b", pages_b)
+    )
+
+
+@pytest.mark.parametrize(
+    ("pages_a", "pages_b"),
+    [
+        ("['^/c/']", "['^/p/']"),
+        ("['^/$']", "['^/c/', '^/p/']"),
+        ("['^/cart\\Z']", "['/p/']"),
+        ("['^/c/dogs', '^/c/cats']", "['^/c/fish', '^/p/']"),
+    ],
+)
+def test_loader_allows_one_priority_on_one_block_for_pages_that_cannot_meet(tmp_path, pages_a, pages_b):
+    (tmp_path / "site.toml").write_text(_two_rules_on_one_block(pages_a, pages_b))
+    assert [rule.id for rule in load_rules(tmp_path).rules] == ["a", "b"]
+
+
+@pytest.mark.parametrize(
+    ("pages_a", "pages_b"),
+    [
+        ("['^/c/']", "['^/c/dogs']"),
+        ("['^/$']", "['^/(c|p)?']"),
+        ("['^/c/']", "['/c/']"),
+        ("['^/c/', '^/p/']", "['^/p/dogs']"),
+        ("['^/c/']", "['(?i)^/C/']"),
+        ("['^/a*b']", "['^/b']"),
+        ("['^/$']", "['^/$']"),
+    ],
+)
+def test_loader_refuses_one_priority_on_one_block_for_pages_that_can_meet(tmp_path, pages_a, pages_b):
+    (tmp_path / "site.toml").write_text(_two_rules_on_one_block(pages_a, pages_b))
+    with pytest.raises(RuleSetError) as caught:
+        load_rules(tmp_path)
+    assert [problem.message for problem in caught.value.problems] == ["rules 'a' and 'b' both change 'hero' at priority 0"]
+
+
 def test_loader_skips_disabled_rules(tmp_path):
     (tmp_path / "site.toml").write_text(
         '[site]\ncategories = { dogs = "Dogs" }\n[[rule]]\nid = "off"\naction = "popin"\nenabled = false\ntemplate = "x.html"\n'

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -52,6 +53,25 @@ def test_rulebook_clears_the_error_once_fixed(rules_dir):
     book.reload()
     (rules_dir / "rules.toml").write_text(original)
     assert book.reload() and book.last_problems == () and book.failed_at is None
+
+
+def test_rulebook_logs_a_fixed_folder_as_loaded_again(rules_dir, caplog):
+    book = RuleBook(rules_dir)
+    original = (rules_dir / "rules.toml").read_text()
+    (rules_dir / "rules.toml").write_text(original.replace('block = "hero"', 'blok = "hero"'))
+    book.reload()
+    (rules_dir / "rules.toml").write_text(original)  # back to the version still in force
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="etalage.rules"):
+        assert book.reload()
+    assert [(record.levelname, "loaded again" in record.getMessage()) for record in caplog.records] == [("INFO", True)]
+
+
+def test_rulebook_logs_nothing_when_a_reload_changes_nothing(rules_dir, caplog):
+    book = RuleBook(rules_dir)
+    with caplog.at_level(logging.INFO, logger="etalage.rules"):
+        assert book.reload()
+    assert caplog.records == []
 
 
 @pytest.fixture

@@ -22,6 +22,22 @@ def test_explain_lists_the_rules_that_fired_with_their_reason(shop, rules):
     assert outcomes(report)["hero-by-interest"] == (True, "shows a Rodents banner, because Rodents is what you look at most")
 
 
+def test_explain_gives_a_fired_rule_the_reason_of_its_conditions(shop, rules):
+    # The restock banner says the same to everyone it is for: its condition is the reason.
+    report = explain(f"{shop}/", rules, profile_from_options([], [], [], [], ["dog-kibble-5kg@27"]))
+    fired, reason = outcomes(report)["restock-reminder"]
+    assert fired and reason.startswith("shown because dog-kibble-5kg runs out in ")
+
+
+def test_explain_says_a_fired_rule_without_conditions_is_for_everyone(shop, tmp_path):
+    (tmp_path / "site.toml").write_text(
+        '[site]\ncategories = { dogs = "Dogs" }\n[blocks.hero]\nselector = "#hero"\n'
+        '[[rule]]\nid = "no-hero"\naction = "hide"\nblock = "hero"\n'
+    )
+    report = explain(f"{shop}/", load_rules(tmp_path), profile_from_options([], [], [], [], []))
+    assert outcomes(report) == {"no-hero": (True, "shown to every visitor on this page (the rule has no conditions)")}
+
+
 def test_explain_gives_the_first_reason_a_rule_did_not_fire(shop, rules):
     report = explain(f"{shop}/", rules, profile_from_options(["rodents=1"], [], [], [], []))
     assert outcomes(report)["newsletter-popin"] == (False, "nothing to change for this visitor")

@@ -26,7 +26,7 @@ from etalage.html.page import MAX_DEPTH, MAX_ELEMENTS, BlockSpec, Edit, PageLayo
 from etalage.html.reuse import LayoutReuse
 from etalage.metrics import Metrics
 from etalage.rules.actions import PageContext
-from etalage.rules.conditions import Visit
+from etalage.rules.conditions import ALWAYS, Verdict, Visit
 from etalage.rules.ruleset import Rule, RuleSet
 
 __all__ = ["Personalizer", "Personalized", "Outcome"]
@@ -270,6 +270,7 @@ class Personalizer:
             if target in claimed:
                 note(Outcome(rule.id, False, f"'{target}' was already changed by rule '{claimed[target]}', which goes first"))
                 continue
+            verdict = None
             if explain is None:
                 if not rule.when.test(visit):
                     continue
@@ -301,7 +302,7 @@ class Personalizer:
             claimed[target] = rule.id
             fired.append(rule.id)
             if explain is not None:
-                note(Outcome(rule.id, True, rule.action.why(rule.id, profile, ruleset.site, now) or "fired"))
+                note(Outcome(rule.id, True, rule.action.why(rule.id, profile, ruleset.site, now) or _because(rule, verdict)))
         if not edits:
             return None
         for rule_id in fired:
@@ -323,6 +324,14 @@ def _collide(a: Edit, b: Edit) -> bool:
     if b.start == b.end and a.start < a.end:
         return a.start <= b.start <= a.end
     return a.start < b.end and b.start < a.end
+
+
+def _because(rule: Rule, verdict: Verdict | None) -> str:
+    """The reason of a fired rule whose action says nothing about the visitor (the same banner,
+    hidden block or text for everyone it is for): its conditions, which are then the whole reason."""
+    if rule.when is ALWAYS or verdict is None:
+        return "shown to every visitor on this page (the rule has no conditions)"
+    return f"shown because {verdict.reason}"
 
 
 def _ignore(outcome: Outcome) -> None:

@@ -590,18 +590,80 @@ def _rule_block(fields: Fields, action_type: type[Action], block_name: str | Non
 
 
 def _check_conflicts(rules: list[Rule], folder: _Folder) -> None:
-    """Two rules on one block at the same priority would leave the winner to chance: refuse."""
-    claimed: dict[tuple[str, int], Rule] = {}
+    """Two rules on one block at the same priority would leave the winner to chance: refuse, unless
+    their `pages` show that no page can have both (see _pages_disjoint)."""
+    claimed: dict[tuple[str, int], list[Rule]] = {}
     for rule in rules:
         target = rule.target
-        first = claimed.setdefault((target, rule.priority), rule)
-        if first is not rule:
+        earlier = claimed.setdefault((target, rule.priority), [])
+        first = next((other for other in earlier if not _pages_disjoint(other, rule)), None)
+        earlier.append(rule)
+        if first is not None:
             file, _, line = rule.source.rpartition(":")
             folder.problems.append(
                 Problem(
                     file,
                     int(line),
                     f"rules '{first.id}' and '{rule.id}' both change '{target}' at priority {rule.priority}",
-                    f"give one of them a higher 'priority' (first at {first.source})",
+                    f"give one of them a higher 'priority', or 'pages' that cannot match the same page (first at {first.source})",
                 )
             )
+
+
+_REGEX_SYNTAX = frozenset(".^$*+?{}[]\\|()")
+_QUANTIFIERS = frozenset("*+?{")
+
+
+def _anchored_literal(pattern: re.Pattern[str]) -> tuple[str, str] | None:
+    """The literal text that every path `pattern` matches starts with, and the rest of the
+    pattern; None when the pattern is not anchored at the start with plain text after it.
+
+    Whether two regular expressions can match one string is decidable but costly to decide
+    in general; this reads only the common shape of page patterns, '^/c/' or '^/$', and gives
+    None, "may match anything", for the rest (alternatives, flags, groups first), so that a
+    clash is never missed.
+    """
+    source = pattern.pattern
+    if pattern.flags & (re.IGNORECASE | re.MULTILINE | re.VERBOSE) or "|" in source:
+        return None
+    start = 1 if source.startswith("^") else 2 if source.startswith("\\A") else 0
+    if not start:
+        return None
+    literal: list[str] = []
+    index = start
+    while index < len(source):
+        char = source[index]
+        if char == "\\" and index + 1 < len(source) and not source[index + 1].isalnum():
+            char, step = source[index + 1], 2
+        elif char in _REGEX_SYNTAX:
+            break
+        else:
+            step = 1
+        if source[index + step : index + step + 1] in _QUANTIFIERS:
+            break  # 'a*', 'a?', 'a{0,2}': the character may repeat or be absent
+        literal.append(char)
+        index += step
+    return "".join(literal), source[index:]
+
+
+def _pages_disjoint(first: Rule, second: Rule) -> bool:
+    """True only when no path is matched by a `pages` pattern of both rules (a rule without
+    `pages` applies to every page). Two patterns are known apart when one is a whole path
+    ('^/$', '^/cart\\Z') that the other does not match, or when both begin with texts of which
+    neither begins the other ('^/c/' and '^/p/'); any other pair is assumed to overlap."""
+    if not first.pages or not second.pages:
+        return False
+    return all(_patterns_disjoint(a, b) for a in first.pages for b in second.pages)
+
+
+def _patterns_disjoint(first: re.Pattern[str], second: re.Pattern[str]) -> bool:
+    shapes = (_anchored_literal(first), _anchored_literal(second))
+    for shape, other in ((shapes[0], second), (shapes[1], first)):
+        if shape is not None and shape[1] in ("$", "\\Z"):
+            # The whole path ('$' also matches before a final newline): ask the other pattern.
+            literal, end = shape
+            return not any(other.search(path) for path in ((literal, literal + "\n") if end == "$" else (literal,)))
+    if shapes[0] is None or shapes[1] is None:
+        return False
+    a, b = shapes[0][0], shapes[1][0]
+    return not (a.startswith(b) or b.startswith(a))

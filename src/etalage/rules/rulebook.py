@@ -48,7 +48,11 @@ class RuleBook:
             log.error("rules in %s not reloaded; the last good rule set keeps serving:\n%s", self.directory, exc)
             ok = False
         else:
-            if ruleset.version != self.current.version:
+            if self.failed_at is not None:
+                # Fixed: said even when the folder is back to the last good version, or the error
+                # logged before would be the last word on it.
+                log.info("rules in %s loaded again: %d rule(s), version %s", self.directory, len(ruleset.rules), ruleset.version)
+            elif ruleset.version != self.current.version:
                 log.info("rules reloaded from %s: %d rule(s), version %s", self.directory, len(ruleset.rules), ruleset.version)
             self.current, self.loaded_at = ruleset, time.time()
             self.last_problems, self.failed_at = (), None
