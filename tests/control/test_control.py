@@ -114,3 +114,36 @@ def test_control_admin_rules_shows_the_page_and_reason_of_a_missed_block(origin,
         status = httpx.get(f"{url}/.etalage/admin/rules", headers={"Authorization": "Bearer s3cret-token"}).json()
     (miss,) = status["blocks_missed"]
     assert (miss["block"], miss["reason"], miss["path"]) == ("hero", "not_found", "/c/rodents")
+
+
+@pytest.mark.parametrize("path", ["/.etalage/metrics", "/.etalage/admin/rules"])
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        None,
+        "",
+        "Bearer",
+        "Basic s3cret-token",
+        "Bearer s3cret-toke",
+        "Bearer s3cret-token-and-more",
+        "Bearer S3CRET-TOKEN",
+        "Bearer s3crét-token".encode(),
+        "s3cret-token",
+    ],
+)
+def test_control_admin_endpoints_refuse_every_wrong_authorization(with_token, path, authorization):
+    headers = {} if authorization is None else {"Authorization": authorization}
+    response = httpx.get(f"{with_token}{path}", headers=headers)
+    assert response.status_code == 401 and "s3cret" not in response.text
+
+
+def test_control_api_link_refuses_every_wrong_authorization(with_token):
+    for authorization in ("Bearer wrong", "Bearer s3cret-toke", "Basic s3cret-token", "Bearer s3crét-token".encode()):
+        response = httpx.post(
+            f"{with_token}/.etalage/api/link", headers={"Authorization": authorization}, json={"visitor": "x", "customer": "C-1"}
+        )
+        assert response.status_code == 401
+
+
+def test_control_admin_endpoints_take_the_right_token_whatever_the_scheme_s_case(with_token):
+    assert httpx.get(f"{with_token}/.etalage/metrics", headers={"Authorization": "bearer s3cret-token"}).status_code == 200
