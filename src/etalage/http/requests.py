@@ -22,7 +22,6 @@ from __future__ import annotations
 import re
 
 from etalage.http.errors import error_page
-from etalage.http.headers import header_values
 from etalage.settings import Settings
 from etalage.types import RawHeaders, Scope, Send
 
@@ -35,6 +34,7 @@ ALLOWED_METHODS = b"GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
 _HOST = re.compile(rb"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(?::[0-9]{1,5})?")
 # ": " and CRLF around each header on the wire, as nginx and Envoy count them.
 _HEADER_OVERHEAD = 4
+_FRAMING = frozenset({b"transfer-encoding", b"content-length"})
 
 
 def refusal(scope: Scope, settings: Settings) -> tuple[int, RawHeaders, bytes] | None:
@@ -45,7 +45,18 @@ def refusal(scope: Scope, settings: Settings) -> tuple[int, RawHeaders, bytes] |
         return error_page(414)
     if len(headers) > settings.max_request_headers:
         return error_page(431)
-    if sum(len(name) + len(value) + _HEADER_OVERHEAD for name, value in headers) > settings.max_request_header_bytes:
+    # One pass over the headers on every request: their size, and the few the checks below read.
+    size = 0
+    hosts: list[bytes] = []
+    framing: list[tuple[bytes, bytes]] = []
+    for name, value in headers:
+        size += len(name) + len(value) + _HEADER_OVERHEAD
+        lowered = name.lower()
+        if lowered == b"host":
+            hosts.append(value)
+        elif lowered in _FRAMING:
+            framing.append((lowered, value))
+    if size > settings.max_request_header_bytes:
         return error_page(431)
     if scope["method"] in REFUSED_METHODS:
         return error_page(405, [(b"allow", ALLOWED_METHODS)])
@@ -53,15 +64,14 @@ def refusal(scope: Scope, settings: Settings) -> tuple[int, RawHeaders, bytes] |
         # Absolute-form (where the server hands it on: h11 does, httptools keeps only the path),
         # authority-form or asterisk targets.
         return error_page(400)
-    hosts = header_values(headers, b"host")
     if len(hosts) > 1 or (not hosts and scope.get("http_version") == "1.1") or (hosts and not _HOST.fullmatch(hosts[0])):
         return error_page(400)
-    return _framing_refusal(headers, scope.get("http_version"))
+    return _framing_refusal(framing, scope.get("http_version")) if framing else None
 
 
-def _framing_refusal(headers: RawHeaders, http_version: str | None) -> tuple[int, RawHeaders, bytes] | None:
-    transfer_encodings = header_values(headers, b"transfer-encoding")
-    lengths = header_values(headers, b"content-length")
+def _framing_refusal(framing: list[tuple[bytes, bytes]], http_version: str | None) -> tuple[int, RawHeaders, bytes] | None:
+    transfer_encodings = [value for name, value in framing if name == b"transfer-encoding"]
+    lengths = [value for name, value in framing if name == b"content-length"]
     if transfer_encodings:
         if lengths or http_version == "1.0":
             return error_page(400)
