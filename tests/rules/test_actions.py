@@ -185,6 +185,32 @@ def test_actions_insert_compiles_from_a_rule_file(tmp_path):
     assert isinstance(action, Insert) and action.position == "append" and action.personal
 
 
+BANNER_RULE = 'action = "banner"\nblock = "hero"\ntemplate = "t.html"\n'
+
+
+def test_actions_banner_single_template_fills_the_strongest_category(tmp_path):
+    action = compiled(tmp_path, BANNER_RULE, files={"t.html": '<a href="/c/{{ category }}">{{ category_label }}</a>'})
+    out = run(action, page(b'<div id="hero">Old</div>'), profile=likes("cats", "dogs"))
+    assert out == page(b'<div id="hero" data-etalage-rule="r"><a href="/c/cats">Cats</a></div>')
+
+
+def test_actions_banner_single_template_with_a_category_skips_visitors_without_one(tmp_path):
+    action = compiled(tmp_path, BANNER_RULE, files={"t.html": "<p>{{ category }}</p>"})
+    assert edits(action, page(b'<div id="hero">Old</div>')) == []
+
+
+def test_actions_banner_single_template_why_names_the_category(tmp_path):
+    action = compiled(tmp_path, BANNER_RULE, files={"t.html": "<p>{{ category_label }}</p>"})
+    assert action.why("r", likes("cats"), SITE, NOW) == "shows a banner about Cats, because Cats is what you look at most"
+    assert action.why("r", NOBODY, SITE, NOW) is None
+
+
+def test_actions_banner_single_template_refuses_an_unknown_name(tmp_path):
+    assert problems(tmp_path, BANNER_RULE, files={"t.html": "<p>{{ categroy }}</p>"}) == [
+        f"unknown value {{{{ categroy }}}} (this action provides: category, category_label) (hint: used by {tmp_path.name}/rules.toml:5)"
+    ]
+
+
 @pytest.mark.parametrize("position", ["before", "after"])
 def test_actions_insert_before_and_after_compile_from_a_rule_file(tmp_path, position):
     action = compiled(
