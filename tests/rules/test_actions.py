@@ -207,7 +207,58 @@ def test_actions_banner_single_template_why_names_the_category(tmp_path):
 
 def test_actions_banner_single_template_refuses_an_unknown_name(tmp_path):
     assert problems(tmp_path, BANNER_RULE, files={"t.html": "<p>{{ categroy }}</p>"}) == [
-        f"unknown value {{{{ categroy }}}} (this action provides: category, category_label) (hint: used by {tmp_path.name}/rules.toml:5)"
+        f"unknown value {{{{ categroy }}}} (this action provides: category, category_label, category_url) (hint: used by {tmp_path.name}/rules.toml:5)"
+    ]
+
+
+def category_pages(tmp_path: Path, pages: str, rule: str, template_text: str):
+    """The action of one rule, compiled with [site] giving the categories' pages (`pages`)."""
+    (tmp_path / "site.toml").write_text(
+        f'[site]\ncategories = {{ dogs = "Dogs", cats = "Cats", rodents = "Rodents" }}\n{pages}\n[blocks.hero]\nselector = "#hero"\n'
+    )
+    (tmp_path / "rules.toml").write_text('[[rule]]\nid = "r"\n' + rule)
+    (tmp_path / "t.html").write_text(template_text)
+    ruleset = load_rules(tmp_path)
+    return ruleset.rules[0].action, ruleset.site
+
+
+def test_actions_insert_fills_category_url_from_the_site_pattern(tmp_path):
+    rule = 'action = "insert"\nblock = "hero"\nposition = "append"\ntemplate = "t.html"\n'
+    action, site = category_pages(tmp_path, 'category_url = "/c/{category}?s=1"', rule, '<a href="{{ category_url }}">x</a>')
+    out = run(action, page(b'<div id="hero"></div>'), profile=likes("cats"), site=site)
+    assert out == page(b'<div id="hero" data-etalage-rule="r"><a href="/c/cats?s=1">x</a></div>')
+
+
+def test_actions_banner_fills_category_url_from_the_site_table(tmp_path):
+    pages = 'category_urls = { dogs = "/honden", cats = "/katten", rodents = "/knaagdieren" }'
+    rule = 'action = "banner"\nblock = "hero"\ntemplates = { cats = "t.html" }\n'
+    action, site = category_pages(tmp_path, pages, rule, '<a href="{{ category_url }}">{{ category_label }}</a>')
+    out = run(action, page(b'<div id="hero">Old</div>'), profile=likes("cats"), site=site)
+    assert out == page(b'<div id="hero" data-etalage-rule="r"><a href="/katten">Cats</a></div>')
+
+
+def test_actions_set_fills_category_url(tmp_path):
+    rule = 'action = "set"\nblock = "hero"\nattribute = "href"\nvalue = "{{ category_url }}"\n'
+    action, site = category_pages(tmp_path, 'category_url = "/c/{category}"', rule, "")
+    out = run(action, page(b'<a id="hero" href="/">Shop</a>'), profile=likes("dogs"), site=site)
+    assert out == page(b'<a id="hero" href="/c/dogs" data-etalage-rule="r">Shop</a>')
+
+
+def test_actions_category_url_pattern_must_name_the_category(tmp_path):
+    rule = 'action = "insert"\nblock = "hero"\nposition = "append"\ntemplate = "t.html"\n'
+    with pytest.raises(RuleSetError) as caught:
+        category_pages(tmp_path, 'category_url = "/c/all"', rule, "<p>x</p>")
+    assert [problem.message for problem in caught.value.problems] == [
+        "site: 'category_url': must contain {category}, e.g. \"/c/{category}\""
+    ]
+
+
+def test_actions_category_url_pattern_must_be_a_path_on_the_shop(tmp_path):
+    rule = 'action = "insert"\nblock = "hero"\nposition = "append"\ntemplate = "t.html"\n'
+    with pytest.raises(RuleSetError) as caught:
+        category_pages(tmp_path, 'category_url = "javascript:alert({category})"', rule, "<p>x</p>")
+    assert [problem.message for problem in caught.value.problems] == [
+        "site: 'category_url': 'javascript:alert(dogs)' is not a path on the shop"
     ]
 
 
@@ -462,7 +513,7 @@ def test_actions_set_needs_attribute_and_value_or_text(tmp_path):
 
 def test_actions_set_unknown_placeholder(tmp_path):
     assert problems(tmp_path, 'action = "set"\nblock = "hero"\ntext = "{{ product }}"\n') == [
-        "rule 'r': 'text': unknown value {{ product }} (this action provides: category, category_label)"
+        "rule 'r': 'text': unknown value {{ product }} (this action provides: category, category_label, category_url)"
     ]
 
 

@@ -15,9 +15,11 @@ from etalage.html.page import Block, Edit
 from etalage.html.templates import Template
 from etalage.profiles.profile import Profile
 from etalage.rules.actions.base import (
+    CATEGORY_VALUES,
     Action,
     CompileContext,
     PageContext,
+    category_values,
     encode_fragment,
     interest_reason,
     label_html,
@@ -32,7 +34,7 @@ from etalage.rules.model import Site
 
 __all__ = ["Banner"]
 
-PROVIDES = frozenset({"category", "category_label"})
+PROVIDES = CATEGORY_VALUES
 
 
 class Banner(Action):
@@ -90,7 +92,7 @@ class Banner(Action):
         top = self._choice(page.ranked_categories(rule_id))
         if top is None:
             return []
-        values = {"category": top, "category_label": page.site.labels[top]}
+        values = category_values(page.site, top)
         html = self.templates[top].render(values, page.language) + label_html(self.label, page)
         return [mark_block(block, rule_id), Edit(block.inner_start, block.inner_end, encode_fragment(html, page.charset))]
 

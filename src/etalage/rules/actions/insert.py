@@ -17,6 +17,7 @@ from etalage.html.page import Block, Edit
 from etalage.html.templates import Template
 from etalage.profiles.profile import Profile
 from etalage.rules.actions.base import (
+    CATEGORY_VALUES,
     Action,
     CompileContext,
     PageContext,
@@ -31,7 +32,7 @@ from etalage.rules.model import Site
 
 __all__ = ["Insert"]
 
-PROVIDES = frozenset({"category", "category_label"})
+PROVIDES = CATEGORY_VALUES
 POSITIONS = ("before", "after", "prepend", "append")
 
 
