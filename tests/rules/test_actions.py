@@ -262,6 +262,27 @@ def test_actions_category_url_pattern_must_be_a_path_on_the_shop(tmp_path):
     ]
 
 
+CATALOG = (
+    '[catalog]\n"k1" = { category = "dogs", path = "/p/k1", title = "Kibble", price = "27.00", image = "/i/k1.jpg" }\n'
+    '"m1" = { category = "cats", path = "/p/m1", title = "Mouse <toy>", price = "4.50", image = "/i/m1.jpg" }\n'
+)
+PRODUCT_RULE = 'action = "insert"\nblock = "hero"\nposition = "append"\ntemplate = "t.html"\n'
+PRODUCT_TEMPLATE = '<a href="{{ product_url }}"><img src="{{ product_image }}">{{ product_title }} {{ product_price }}</a>'
+
+
+def test_actions_insert_fills_the_visitors_product_of_the_category(tmp_path):
+    action, site = category_pages(tmp_path, CATALOG, PRODUCT_RULE, PRODUCT_TEMPLATE)
+    visitor = likes("cats", recent_products=["k1", "m1"])
+    out = run(action, page(b'<div id="hero"></div>'), profile=visitor, site=site)
+    expected = b'<a href="/p/m1"><img src="/i/m1.jpg">Mouse &lt;toy&gt; 4.50</a>'
+    assert out == page(b'<div id="hero" data-etalage-rule="r">' + expected + b"</div>")
+
+
+def test_actions_insert_about_a_product_skips_visitors_without_one(tmp_path):
+    action, site = category_pages(tmp_path, CATALOG, PRODUCT_RULE, PRODUCT_TEMPLATE)
+    assert edits(action, page(b'<div id="hero"></div>'), profile=likes("cats", recent_products=["k1"]), site=site) == []
+
+
 @pytest.mark.parametrize("position", ["before", "after"])
 def test_actions_insert_before_and_after_compile_from_a_rule_file(tmp_path, position):
     action = compiled(
