@@ -185,6 +185,104 @@ def test_actions_insert_compiles_from_a_rule_file(tmp_path):
     assert isinstance(action, Insert) and action.position == "append" and action.personal
 
 
+BANNER_RULE = 'action = "banner"\nblock = "hero"\ntemplate = "t.html"\n'
+
+
+def test_actions_banner_single_template_fills_the_strongest_category(tmp_path):
+    action = compiled(tmp_path, BANNER_RULE, files={"t.html": '<a href="/c/{{ category }}">{{ category_label }}</a>'})
+    out = run(action, page(b'<div id="hero">Old</div>'), profile=likes("cats", "dogs"))
+    assert out == page(b'<div id="hero" data-etalage-rule="r"><a href="/c/cats">Cats</a></div>')
+
+
+def test_actions_banner_single_template_with_a_category_skips_visitors_without_one(tmp_path):
+    action = compiled(tmp_path, BANNER_RULE, files={"t.html": "<p>{{ category }}</p>"})
+    assert edits(action, page(b'<div id="hero">Old</div>')) == []
+
+
+def test_actions_banner_single_template_why_names_the_category(tmp_path):
+    action = compiled(tmp_path, BANNER_RULE, files={"t.html": "<p>{{ category_label }}</p>"})
+    assert action.why("r", likes("cats"), SITE, NOW) == "shows a banner about Cats, because Cats is what you look at most"
+    assert action.why("r", NOBODY, SITE, NOW) is None
+
+
+def test_actions_banner_single_template_refuses_an_unknown_name(tmp_path):
+    assert problems(tmp_path, BANNER_RULE, files={"t.html": "<p>{{ categroy }}</p>"}) == [
+        f"unknown value {{{{ categroy }}}} (this action provides: category, category_label, category_url) (hint: used by {tmp_path.name}/rules.toml:5)"
+    ]
+
+
+def category_pages(tmp_path: Path, pages: str, rule: str, template_text: str):
+    """The action of one rule, compiled with [site] giving the categories' pages (`pages`)."""
+    (tmp_path / "site.toml").write_text(
+        f'[site]\ncategories = {{ dogs = "Dogs", cats = "Cats", rodents = "Rodents" }}\n{pages}\n[blocks.hero]\nselector = "#hero"\n'
+    )
+    (tmp_path / "rules.toml").write_text('[[rule]]\nid = "r"\n' + rule)
+    (tmp_path / "t.html").write_text(template_text)
+    ruleset = load_rules(tmp_path)
+    return ruleset.rules[0].action, ruleset.site
+
+
+def test_actions_insert_fills_category_url_from_the_site_pattern(tmp_path):
+    rule = 'action = "insert"\nblock = "hero"\nposition = "append"\ntemplate = "t.html"\n'
+    action, site = category_pages(tmp_path, 'category_url = "/c/{category}?s=1"', rule, '<a href="{{ category_url }}">x</a>')
+    out = run(action, page(b'<div id="hero"></div>'), profile=likes("cats"), site=site)
+    assert out == page(b'<div id="hero" data-etalage-rule="r"><a href="/c/cats?s=1">x</a></div>')
+
+
+def test_actions_banner_fills_category_url_from_the_site_table(tmp_path):
+    pages = 'category_urls = { dogs = "/honden", cats = "/katten", rodents = "/knaagdieren" }'
+    rule = 'action = "banner"\nblock = "hero"\ntemplates = { cats = "t.html" }\n'
+    action, site = category_pages(tmp_path, pages, rule, '<a href="{{ category_url }}">{{ category_label }}</a>')
+    out = run(action, page(b'<div id="hero">Old</div>'), profile=likes("cats"), site=site)
+    assert out == page(b'<div id="hero" data-etalage-rule="r"><a href="/katten">Cats</a></div>')
+
+
+def test_actions_set_fills_category_url(tmp_path):
+    rule = 'action = "set"\nblock = "hero"\nattribute = "href"\nvalue = "{{ category_url }}"\n'
+    action, site = category_pages(tmp_path, 'category_url = "/c/{category}"', rule, "")
+    out = run(action, page(b'<a id="hero" href="/">Shop</a>'), profile=likes("dogs"), site=site)
+    assert out == page(b'<a id="hero" href="/c/dogs" data-etalage-rule="r">Shop</a>')
+
+
+def test_actions_category_url_pattern_must_name_the_category(tmp_path):
+    rule = 'action = "insert"\nblock = "hero"\nposition = "append"\ntemplate = "t.html"\n'
+    with pytest.raises(RuleSetError) as caught:
+        category_pages(tmp_path, 'category_url = "/c/all"', rule, "<p>x</p>")
+    assert [problem.message for problem in caught.value.problems] == [
+        "site: 'category_url': must contain {category}, e.g. \"/c/{category}\""
+    ]
+
+
+def test_actions_category_url_pattern_must_be_a_path_on_the_shop(tmp_path):
+    rule = 'action = "insert"\nblock = "hero"\nposition = "append"\ntemplate = "t.html"\n'
+    with pytest.raises(RuleSetError) as caught:
+        category_pages(tmp_path, 'category_url = "javascript:alert({category})"', rule, "<p>x</p>")
+    assert [problem.message for problem in caught.value.problems] == [
+        "site: 'category_url': 'javascript:alert(dogs)' is not a path on the shop"
+    ]
+
+
+CATALOG = (
+    '[catalog]\n"k1" = { category = "dogs", path = "/p/k1", title = "Kibble", price = "27.00", image = "/i/k1.jpg" }\n'
+    '"m1" = { category = "cats", path = "/p/m1", title = "Mouse <toy>", price = "4.50", image = "/i/m1.jpg" }\n'
+)
+PRODUCT_RULE = 'action = "insert"\nblock = "hero"\nposition = "append"\ntemplate = "t.html"\n'
+PRODUCT_TEMPLATE = '<a href="{{ product_url }}"><img src="{{ product_image }}">{{ product_title }} {{ product_price }}</a>'
+
+
+def test_actions_insert_fills_the_visitors_product_of_the_category(tmp_path):
+    action, site = category_pages(tmp_path, CATALOG, PRODUCT_RULE, PRODUCT_TEMPLATE)
+    visitor = likes("cats", recent_products=["k1", "m1"])
+    out = run(action, page(b'<div id="hero"></div>'), profile=visitor, site=site)
+    expected = b'<a href="/p/m1"><img src="/i/m1.jpg">Mouse &lt;toy&gt; 4.50</a>'
+    assert out == page(b'<div id="hero" data-etalage-rule="r">' + expected + b"</div>")
+
+
+def test_actions_insert_about_a_product_skips_visitors_without_one(tmp_path):
+    action, site = category_pages(tmp_path, CATALOG, PRODUCT_RULE, PRODUCT_TEMPLATE)
+    assert edits(action, page(b'<div id="hero"></div>'), profile=likes("cats", recent_products=["k1"]), site=site) == []
+
+
 @pytest.mark.parametrize("position", ["before", "after"])
 def test_actions_insert_before_and_after_compile_from_a_rule_file(tmp_path, position):
     action = compiled(
@@ -436,7 +534,7 @@ def test_actions_set_needs_attribute_and_value_or_text(tmp_path):
 
 def test_actions_set_unknown_placeholder(tmp_path):
     assert problems(tmp_path, 'action = "set"\nblock = "hero"\ntext = "{{ product }}"\n') == [
-        "rule 'r': 'text': unknown value {{ product }} (this action provides: category, category_label)"
+        "rule 'r': 'text': unknown value {{ product }} (this action provides: category, category_label, category_url)"
     ]
 
 

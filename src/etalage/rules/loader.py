@@ -21,6 +21,7 @@ from etalage.html.page import BlockSpec, ItemField
 from etalage.html.templates import Template, TemplateError, compile_template
 from etalage.problems import Problem
 from etalage.rules.actions import ACTIONS, Action, CompileContext
+from etalage.rules.actions.base import check_category_url
 from etalage.rules.conditions import Condition, compile_condition, compile_segments, never_fires
 from etalage.rules.fields import Fields, RuleSetError
 from etalage.rules.model import BlockDef, CardValue, LearnRule, LoginSource, Product, Site
@@ -31,6 +32,8 @@ __all__ = ["load_rules"]
 
 _SLUG = re.compile(r"[a-z0-9][a-z0-9_-]*")
 _LANGUAGE = re.compile(r"[a-z]{2,3}")
+# A path on the shop: one leading '/', not '//' or '/\' (another host), no spaces or control characters.
+_SHOP_PATH = re.compile(r"/(?![/\\])[^\s\x00-\x1f\x7f\\]*")
 _TOML_POSITION = re.compile(r"\(at line (\d+), column \d+\)")
 _SECTIONS = ("site", "consent", "login", "catalog", "catalog_feed", "segments", "learn", "blocks", "rule")
 _LEARN_GROUPS = {"category_view": "category", "product_view": "product", "newsletter_subscribe": "category", "purchase": "product"}
@@ -68,6 +71,8 @@ class _Folder:
         self.templates: dict[tuple[str, frozenset[str]], Template | None] = {}
         # The site's languages, known once [site] is read (templates may have one file per language).
         self.languages: tuple[str, ...] = ()
+        # The site, once [site] is read (a template's {{ category_url }} needs its category pages).
+        self.site = Site((), {})
 
     def relative(self, path: Path) -> str:
         try:
@@ -105,6 +110,12 @@ class _Folder:
 
     def template(self, fields: Fields, key: str, provided: frozenset[str]) -> Template | None:
         """The template a rule names; a path with {lang} is compiled once per site language."""
+        template = self._template(fields, key, provided)
+        if template is None or not check_category_url(fields, key, template.names, self.site):
+            return None
+        return template
+
+    def _template(self, fields: Fields, key: str, provided: frozenset[str]) -> Template | None:
         relative = fields.take(key, str)
         if relative is None:
             return None
@@ -220,9 +231,57 @@ def _site(found: list[Fields], folder: _Folder, files: list[Path]) -> Site:
         "language_from", str, "path", lambda v: None if v in ("path", "accept-language") else f"{v!r} is not one of path, accept-language"
     )
     why = fields.localized("why", tuple(languages), "why?") or "why?"
+    category_urls = _category_urls(fields, labels)
     fields.finish()
     folder.languages = tuple(languages)
-    return Site(tuple(labels), labels, half_life_days * 24 * 3600.0, tuple(languages), language_from, why)
+    folder.site = Site(tuple(labels), labels, half_life_days * 24 * 3600.0, tuple(languages), language_from, why, category_urls)
+    return folder.site
+
+
+def _shop_path_check(text: str) -> str | None:
+    """A category's page must be a path on the shop: a template puts it in links as it is."""
+    if _SHOP_PATH.fullmatch(text):
+        return None
+    return f"{text!r} is not a path on the shop"
+
+
+def _category_urls(fields: Fields, labels: Mapping[str, str]) -> dict[str, str]:
+    """Each category's page: `category_url = "/c/{category}"` for all, or `category_urls = { slug =
+    path }` listing every category, so that {{ category_url }} has a value whoever the visitor is."""
+    hint = 'a path such as "/c/dogs" (no host, no spaces)'
+    if "category_url" in fields.table:
+        if "category_urls" in fields.table:
+            fields.problem(f"{fields.name}: give 'category_url' (a pattern) or 'category_urls' (a table), not both", "category_urls")
+            fields.take("category_urls", dict, None)
+        pattern = fields.take(
+            "category_url", str, None, lambda v: None if "{category}" in v else 'must contain {category}, e.g. "/c/{category}"'
+        )
+        if pattern is None:
+            return {}
+        urls = {slug: pattern.replace("{category}", slug) for slug in labels}
+        problem = next((_shop_path_check(url) for url in urls.values() if _shop_path_check(url)), None)
+        if problem:
+            fields.problem(f"{fields.name}: 'category_url': {problem}", "category_url", hint)
+            return {}
+        return urls
+    table = fields.take("category_urls", dict, None)
+    if table is None:
+        return {}
+    sub = fields.sub("category_urls", table)
+    urls = {}
+    for slug in table:
+        if slug not in labels:
+            sub.problem(f"{fields.name}: 'category_urls': unknown category {slug!r}", slug, f"categories are: {', '.join(labels)}")
+            sub.take(slug, str, None)
+            continue
+        url = sub.take(slug, str, None, _shop_path_check)
+        if url is not None:
+            urls[slug] = url
+    missing = [slug for slug in labels if slug not in table]
+    if missing:
+        fields.problem(f"{fields.name}: 'category_urls' gives no page for {', '.join(missing)}", "category_urls", "list every category")
+    sub.finish()
+    return urls if not missing and len(urls) == len(labels) else {}
 
 
 def _consent(found: list[Fields], folder: _Folder) -> ConsentPolicy:

@@ -31,6 +31,9 @@ class Site:
     # The text of the link to the visitor's own page after a block's label: one for all pages, or
     # one per language (Fields.localized checked that every language has one).
     why: str | Mapping[str, str] = "why?"
+    # Each category's page on the shop (a path), for templates' {{ category_url }}; empty when
+    # [site] gives none, and then no template may use it (the loader refuses it).
+    category_urls: Mapping[str, str] = field(default_factory=dict)
 
     def why_text(self, language: str) -> str:
         """The why-link text for a page in `language`."""

@@ -1,8 +1,10 @@
 """banner: replace a block's content with a template.
 
 Either `templates = { category = file }`, one per category, chosen by the visitor's strongest
-interest; or one `template = file` shown whenever the rule's conditions hold (a campaign, a
-restock reminder, a welcome back), which knows no category.
+interest; or one `template = file` for every category. A single template without placeholders is
+shown whenever the rule's conditions hold (a campaign, a restock reminder, a welcome back); one that
+uses `{{ category }}` or `{{ category_label }}` is filled with the visitor's strongest interest and,
+as insert's, only shown to visitors who have one.
 """
 
 from __future__ import annotations
@@ -13,22 +15,26 @@ from etalage.html.page import Block, Edit
 from etalage.html.templates import Template
 from etalage.profiles.profile import Profile
 from etalage.rules.actions.base import (
+    CATEGORY_VALUES,
     Action,
     CompileContext,
     PageContext,
+    category_values,
     encode_fragment,
     interest_reason,
     label_html,
     mark_block,
     ranked_categories,
+    strongest_category,
     take_label,
+    template_values,
 )
 from etalage.rules.fields import Fields
 from etalage.rules.model import Site
 
 __all__ = ["Banner"]
 
-PROVIDES = frozenset({"category", "category_label"})
+PROVIDES = CATEGORY_VALUES
 
 
 class Banner(Action):
@@ -48,7 +54,7 @@ class Banner(Action):
             if "templates" in fields.table:
                 fields.problem(f"{fields.name}: give 'template' (one for everyone) or 'templates' (one per category), not both", "template")
             fields.take("templates", dict, None)
-            fixed = context.template(fields, "template", frozenset())
+            fixed = context.template(fields, "template", PROVIDES)
             return cls({}, fixed, label) if fixed is not None else None
         table = fields.take("templates", dict)
         if table is None:
@@ -78,18 +84,26 @@ class Banner(Action):
     def apply(self, rule_id: str, block: Block | None, page: PageContext) -> list[Edit]:
         assert block is not None
         if self.fixed is not None:
-            html = self.fixed.render({}, page.language) + label_html(self.label, page)
+            values = template_values(page, rule_id, bool(self.fixed.names))
+            if values is None:
+                return []  # the template names a category and this visitor has none
+            html = self.fixed.render(values, page.language) + label_html(self.label, page)
             return [mark_block(block, rule_id), Edit(block.inner_start, block.inner_end, encode_fragment(html, page.charset))]
         top = self._choice(page.ranked_categories(rule_id))
         if top is None:
             return []
-        values = {"category": top, "category_label": page.site.labels[top]}
+        values = category_values(page.site, top)
         html = self.templates[top].render(values, page.language) + label_html(self.label, page)
         return [mark_block(block, rule_id), Edit(block.inner_start, block.inner_end, encode_fragment(html, page.charset))]
 
     def why(self, rule_id: str, profile: Profile, site: Site, now: float) -> str | None:
         if self.fixed is not None:
-            return None  # the same message for everyone: the rule's conditions are the reason
+            if not self.fixed.names:
+                return None  # the same message for everyone: the rule's conditions are the reason
+            category = strongest_category(profile, site, now, rule_id)
+            if category is None:
+                return None
+            return f"shows a banner about {site.labels[category]}, because {interest_reason(profile, site, category)}"
         top = self._choice(ranked_categories(profile, site, now, rule_id))
         if top is None:
             return None

@@ -14,6 +14,10 @@ from etalage.profiles.profile import Profile
 from etalage.rules.fields import Fields
 from etalage.rules.model import BlockDef, Product, Site
 
+# What a template about the visitor's strongest category may name (category_url only where [site]
+# gives the categories' pages: check_category_url).
+CATEGORY_VALUES = frozenset({"category", "category_label", "category_url"})
+
 __all__ = [
     "Action",
     "CompileContext",
@@ -25,6 +29,9 @@ __all__ = [
     "ranked_categories",
     "strongest_category",
     "template_values",
+    "category_values",
+    "CATEGORY_VALUES",
+    "check_category_url",
     "interest_reason",
 ]
 
@@ -107,8 +114,28 @@ def template_values(page: PageContext, rule_id: str, personal: bool) -> dict[str
     ranked = page.ranked_categories(rule_id)
     if not ranked:
         return None
-    top = ranked[0][0]
-    return {"category": top, "category_label": page.site.labels[top]}
+    return category_values(page.site, ranked[0][0])
+
+
+def category_values(site: Site, category: str) -> dict[str, str]:
+    """A template's values for one category: its slug, label and, when [site] gives it, its page."""
+    values = {"category": category, "category_label": site.labels[category]}
+    if category in site.category_urls:
+        values["category_url"] = site.category_urls[category]
+    return values
+
+
+def check_category_url(fields: Fields, key: str, names: frozenset[str], site: Site) -> bool:
+    """False (with a problem recorded) when a template names {{ category_url }} and [site] gives
+    no category pages: at run time the value would be missing, so it is refused at load."""
+    if "category_url" not in names or site.category_urls:
+        return True
+    fields.problem(
+        f"{fields.name}: '{key}' uses {{{{ category_url }}}}, but [site] gives no category pages",
+        key,
+        'add category_url = "/c/{category}" or category_urls = { dogs = "/c/dogs", ... } to [site]',
+    )
+    return False
 
 
 def take_label(fields: Fields, site: Site) -> str | Mapping[str, str] | None:

@@ -5,6 +5,10 @@ the block's previous / next sibling. The block's own content stays. The template
 `{{ category }}` and `{{ category_label }}`, the visitor's strongest interest; such a template is
 only inserted for visitors who have one. A template without placeholders is inserted whenever
 the rule's conditions hold. Either way the block gets the rule's `data-etalage-rule` marker.
+Where [catalog] has products with a `path`, the template may also use `{{ product_title }}`,
+`{{ product_url }}`, `{{ product_price }}` and `{{ product_image }}`: the product of that category
+the visitor viewed last (the profile keeps recent views, not counts), so a visitor who viewed none
+gets nothing rather than an empty link.
 
 Outside the block is only written where `etalage.html.page` verified that content lands there as a
 sibling (Block.start / Block.end): not in a table row, a list, a link or a paragraph, not after an
@@ -13,10 +17,13 @@ element without an end tag. On a page where it did not, the rule changes nothing
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from etalage.html.page import Block, Edit
 from etalage.html.templates import Template
 from etalage.profiles.profile import Profile
 from etalage.rules.actions.base import (
+    CATEGORY_VALUES,
     Action,
     CompileContext,
     PageContext,
@@ -27,11 +34,13 @@ from etalage.rules.actions.base import (
     template_values,
 )
 from etalage.rules.fields import Fields
-from etalage.rules.model import Site
+from etalage.rules.model import Product, Site
 
 __all__ = ["Insert"]
 
-PROVIDES = frozenset({"category", "category_label"})
+PROVIDES = CATEGORY_VALUES
+# The visitor's most recently viewed [catalog] product of their strongest category (with a page).
+PRODUCT_VALUES = frozenset({"product_title", "product_url", "product_price", "product_image"})
 POSITIONS = ("before", "after", "prepend", "append")
 
 
@@ -53,18 +62,35 @@ def _offset(block: Block, position: str) -> int | None:
 class Insert(Action):
     kind = "insert"
 
-    def __init__(self, position: str, template: Template) -> None:
+    def __init__(self, position: str, template: Template, catalog: Mapping[str, Product] | None = None) -> None:
         self.position = position
         self.template = template
         self.personal = bool(template.names)
+        self.about_product = bool(template.names & PRODUCT_VALUES)
+        self.catalog = {product_id: product for product_id, product in (catalog or {}).items() if product.path}
 
     @classmethod
     def compile(cls, fields: Fields, context: CompileContext) -> Insert | None:
         position = fields.take("position", str, check=_position_check)
-        template = context.template(fields, "template", PROVIDES)
+        # Product values only where [catalog] has products a link can go to: elsewhere they are unknown names.
+        linked = any(product.path for product in context.catalog.values())
+        template = context.template(fields, "template", PROVIDES | PRODUCT_VALUES if linked else PROVIDES)
         if position is None or template is None:
             return None
-        return cls(position, template)
+        return cls(position, template, context.catalog)
+
+    def _product(self, recent: list[str], category: str) -> dict[str, str] | None:
+        """The product values: the visitor's most recently viewed product of `category`, if any."""
+        for product_id in recent:
+            product = self.catalog.get(product_id)
+            if product is not None and product.category == category:
+                return {
+                    "product_title": product.title or "",
+                    "product_url": product.path or "",
+                    "product_price": product.price or "",
+                    "product_image": product.image or "",
+                }
+        return None
 
     def apply(self, rule_id: str, block: Block | None, page: PageContext) -> list[Edit]:
         assert block is not None
@@ -72,6 +98,11 @@ class Insert(Action):
         values = template_values(page, rule_id, self.personal)
         if at is None or values is None:
             return []
+        if self.about_product:
+            product = self._product(page.profile.recent_products, values["category"])
+            if product is None:
+                return []  # no product of the visitor's category to show
+            values |= product
         data = encode_fragment(self.template.render(values, page.language), page.charset)
         return [mark_block(block, rule_id), Edit(at, at, data, trailing=self.position == "after")]
 

@@ -14,13 +14,22 @@ from html import escape
 from etalage.html.page import Block, Edit
 from etalage.html.templates import Template
 from etalage.profiles.profile import Profile
-from etalage.rules.actions.base import Action, CompileContext, PageContext, encode_fragment, label_html, take_label
+from etalage.rules.actions.base import (
+    CATEGORY_VALUES,
+    Action,
+    CompileContext,
+    PageContext,
+    category_values,
+    encode_fragment,
+    label_html,
+    take_label,
+)
 from etalage.rules.fields import Fields
 from etalage.rules.model import Site
 
 __all__ = ["Popin"]
 
-PROVIDES = frozenset({"category", "category_label"})
+PROVIDES = CATEGORY_VALUES
 _PERIODS = {"visit": 0.0, "day": 24 * 3600.0, "week": 7 * 24 * 3600.0}
 
 
@@ -80,7 +89,7 @@ class Popin(Action):
         best = self._choice(rule_id, page.profile, page.site)
         if best is None or self._capped(rule_id, page.profile, page.now):
             return []
-        values = {"category": best, "category_label": page.site.labels[best]}
+        values = category_values(page.site, best)
         inner = self.template.render(values, page.language) + label_html(self.label, page)
         wrapper = f'<div class="etalage-popin" data-etalage-rule="{escape(rule_id)}" data-etalage-category="{escape(best)}">'
         return [Edit(insert_at, insert_at, encode_fragment(f"{wrapper}{inner}</div>", page.charset))]

@@ -23,9 +23,11 @@ from etalage.html.page import Block, Edit
 from etalage.html.templates import _SAFE_URL, _URL_ATTRS, Template, TemplateError, compile_template
 from etalage.profiles.profile import Profile
 from etalage.rules.actions.base import (
+    CATEGORY_VALUES,
     Action,
     CompileContext,
     PageContext,
+    check_category_url,
     encode_fragment,
     interest_reason,
     mark_block,
@@ -37,7 +39,7 @@ from etalage.rules.model import Site
 
 __all__ = ["Set"]
 
-PROVIDES = frozenset({"category", "category_label"})
+PROVIDES = CATEGORY_VALUES
 _ATTRIBUTE = re.compile(r"[a-z][a-z0-9_.:-]*")
 
 
@@ -73,7 +75,7 @@ class Set(Action):
                 fields.take(key, str, None)
             return None
         if has_text:
-            template = _compile(fields, "text", fields.take("text", str), None)
+            template = _compile(fields, "text", fields.take("text", str), None, context.site)
             return cls(None, template) if template is not None else None
         if not has_attribute:
             fields.problem(
@@ -85,7 +87,7 @@ class Set(Action):
         attribute = fields.take("attribute", str, check=_attribute_check)
         value = fields.take("value", str)
         if attribute is None or value is None:
-            _compile(fields, "value", value, "title")  # its own problems, reported in the same pass
+            _compile(fields, "value", value, "title", context.site)  # its own problems, reported in the same pass
             return None
         if _local(attribute) in _URL_ATTRS and not _SAFE_URL.match(_sample(value)):
             fields.problem(
@@ -94,7 +96,7 @@ class Set(Action):
                 "use an https:, mailto: or tel: address, or a path on the shop",
             )
             return None
-        template = _compile(fields, "value", value, attribute)
+        template = _compile(fields, "value", value, attribute, context.site)
         return cls(attribute, template) if template is not None else None
 
     def apply(self, rule_id: str, block: Block | None, page: PageContext) -> list[Edit]:
@@ -129,7 +131,7 @@ def _sample(value: str) -> str:
     return re.sub(r"\{\{.*?\}\}", "x", value)
 
 
-def _compile(fields: Fields, key: str, value: str | None, attribute: str | None) -> Template | None:
+def _compile(fields: Fields, key: str, value: str | None, attribute: str | None, site: Site) -> Template | None:
     """`value` as a template: literal text escaped for where it goes, placeholders checked and
     escaped as in template files (in an attribute: quoted value, with the URL check for URL attributes)."""
     if value is None:
@@ -140,6 +142,8 @@ def _compile(fields: Fields, key: str, value: str | None, attribute: str | None)
         template = compile_template(fields.where(key), prefix + html.escape(value, quote=attribute is not None), PROVIDES)
     except TemplateError as exc:
         fields.problem(f"{fields.name}: '{key}': {exc}", key)
+        return None
+    if not check_category_url(fields, key, template.names, site):
         return None
     parts = list(template.parts)
     if prefix:  # the made-up tag that gave the placeholders their attribute context
