@@ -6,10 +6,12 @@ Each module is imported in a fresh interpreter: this one has loaded everything a
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -32,3 +34,52 @@ def loaded_after_importing(module: str) -> set[str]:
 @pytest.mark.parametrize("module", PURE)
 def test_layering_pure_module_loads_no_server_client_or_redis(module):
     assert loaded_after_importing(module) & set(HEAVY) == set()
+
+
+# Which layers each layer may import (CONTRIBUTING.md, "Layout"): imports go one way, down this table.
+SHARED = {"settings", "types", "problems", "metrics", "tokens"}
+MAY_IMPORT = {
+    "html": {"types"},
+    "profiles": {"types"},
+    "consent": {"rules.fields", "problems", "types"},
+    "rules": {"consent", "profiles", "html", "problems", "types"},
+    "engine": {"rules", "profiles", "html", "metrics", "settings", "types"},
+    "http": {"engine", "rules", "consent", "profiles", "html"} | SHARED,
+    "control": {"engine", "rules", "consent", "profiles", "html", "http"} | SHARED,
+    # Offline commands never need the web stack; content decoding is the one piece of http/ they share.
+    "tools": {"engine", "rules", "consent", "profiles", "html", "http.compression"} | SHARED,
+    "demo": {"types"},
+    "tokens": {"profiles"},
+    "metrics": set(),
+    "problems": set(),
+    "settings": set(),
+    "types": set(),
+}
+
+
+def etalage_imports(path: Path) -> set[str]:
+    """The etalage modules a source file imports, without the `etalage.` prefix."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("etalage."):
+            found.add(node.module.removeprefix("etalage."))
+        elif isinstance(node, ast.Import):
+            found |= {alias.name.removeprefix("etalage.") for alias in node.names if alias.name.startswith("etalage.")}
+    return found
+
+
+def allowed(layer: str, module: str) -> bool:
+    return module.split(".")[0] == layer or any(module == rule or module.startswith(rule + ".") for rule in MAY_IMPORT[layer])
+
+
+@pytest.mark.parametrize("layer", sorted(MAY_IMPORT))
+def test_layering_imports_go_one_way(layer):
+    package = REPO / "src" / "etalage"
+    files = sorted((package / layer).rglob("*.py")) if (package / layer).is_dir() else [package / f"{layer}.py"]
+    wrong = {
+        f"{path.relative_to(package)} imports etalage.{module}"
+        for path in files
+        for module in etalage_imports(path)
+        if not allowed(layer, module)
+    }
+    assert wrong == set()

@@ -21,14 +21,14 @@ from starlette.types import ASGIApp
 from uvicorn.config import LifespanType
 
 from etalage.app import create_app, create_store
-from etalage.profiles.profile import Profile, ProfileDecodeError
+from etalage.profiles.profile import Profile, ProfileDecodeError, profile_from_json
 from etalage.profiles.store import StoreError
 from etalage.rules.fields import RuleSetError
 from etalage.rules.loader import load_rules
 from etalage.settings import Settings, SettingsError
 from etalage.tokens import PreviewSigner
 from etalage.tools.blocks import check_pages, render_table
-from etalage.tools.explain import explain, profile_from_json, profile_from_options
+from etalage.tools.explain import explain, profile_from_options
 
 __all__ = ["main"]
 

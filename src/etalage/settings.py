@@ -19,7 +19,8 @@ class SettingsError(ValueError):
 
 # An RFC 6265 cookie name: a token, without separators, spaces or controls.
 _COOKIE_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-# Names of cookies Etalage keeps for itself besides the visitor cookie (control/preview.py's).
+# Names of cookies Etalage keeps for itself besides the visitor cookie (etalage.http.cookies.PREVIEW_COOKIE;
+# settings sit below http, so the name is written here too).
 _OWN_COOKIES = frozenset({"etalage_preview"})
 
 

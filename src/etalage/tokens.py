@@ -16,8 +16,7 @@ import orjson
 from itsdangerous import BadData, Signer, TimestampSigner, URLSafeSerializer
 from itsdangerous.encoding import base64_encode, want_bytes
 
-from etalage.profiles.profile import Profile, ProfileDecodeError
-from etalage.tools.explain import profile_from_json
+from etalage.profiles.profile import Profile, ProfileDecodeError, profile_from_json
 
 __all__ = ["VisitorSigner", "Verified", "PreviewSigner", "CsrfSigner", "CSRF_MAX_AGE", "HANDOFF_MAX_AGE"]
 

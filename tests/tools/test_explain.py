@@ -2,9 +2,9 @@
 
 import pytest
 
-from etalage.profiles.profile import ProfileDecodeError
+from etalage.profiles.profile import ProfileDecodeError, profile_from_json
 from etalage.rules.loader import load_rules
-from etalage.tools.explain import explain, profile_from_json, profile_from_options
+from etalage.tools.explain import explain, profile_from_options
 from tests.support.config import PROJECT_RULES
 
 

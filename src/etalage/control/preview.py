@@ -13,12 +13,10 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from etalage.http.cookies import visitor_cookie
+from etalage.http.cookies import PREVIEW_COOKIE, visitor_cookie
 from etalage.tokens import PreviewSigner
 
-__all__ = ["preview_routes", "PREVIEW_COOKIE"]
-
-PREVIEW_COOKIE = "etalage_preview"
+__all__ = ["preview_routes"]
 
 
 def preview_routes(signer: PreviewSigner) -> list[Route]:

@@ -11,7 +11,10 @@ from email.utils import parsedate_to_datetime
 
 from etalage.types import CookieJar
 
-__all__ = ["parse_cookie_header", "visitor_cookie", "live_value", "set_cookie_name"]
+__all__ = ["PREVIEW_COOKIE", "parse_cookie_header", "visitor_cookie", "live_value", "set_cookie_name"]
+
+# The cookie that holds an admin-signed preview (etalage.control.preview sets it, the proxy reads it).
+PREVIEW_COOKIE = "etalage_preview"
 
 # Cookie name prefixes browsers accept only on a Secure cookie (RFC 6265bis 4.1.3); `__Host-` also needs
 # Path=/ and no Domain, which every cookie Etalage sets has. Browsers match them regardless of case.

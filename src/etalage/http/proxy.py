@@ -17,12 +17,11 @@ from typing import Any
 from cachetools import LRUCache
 
 from etalage.consent import Consent, read_consent
-from etalage.control.preview import PREVIEW_COOKIE
 from etalage.engine.learn import learn_from_request
 from etalage.engine.personalize import Personalizer
 from etalage.engine.visit import page_view
 from etalage.http import compression
-from etalage.http.cookies import live_value, parse_cookie_header, set_cookie_name, visitor_cookie
+from etalage.http.cookies import PREVIEW_COOKIE, live_value, parse_cookie_header, set_cookie_name, visitor_cookie
 from etalage.http.errors import error_page
 from etalage.http.forwarding import public_origin
 from etalage.http.headers import get_header, header_values, merge_vary, without_hop_by_hop

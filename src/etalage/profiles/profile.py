@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
-__all__ = ["Event", "EVENT_KINDS", "Profile", "Purchase", "ProfileDecodeError", "SCHEMA_VERSION", "LIFECYCLE_STAGES"]
+__all__ = ["Event", "EVENT_KINDS", "Profile", "Purchase", "ProfileDecodeError", "SCHEMA_VERSION", "LIFECYCLE_STAGES", "profile_from_json"]
 
 SCHEMA_VERSION = 2
 # A new visit starts after this much inactivity, as in most analytics tools.
@@ -281,3 +281,14 @@ _HANDLERS: dict[str, Callable[[Profile, Event], None]] = {
     "customer": Profile._customer,
 }
 EVENT_KINDS = frozenset(_HANDLERS)
+
+
+def profile_from_json(data: bytes) -> Profile:
+    """A profile from a JSON file: a stored profile, or any subset of its fields (the rest default)."""
+    try:
+        given = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise ProfileDecodeError(f"not JSON: {exc}") from exc
+    if not isinstance(given, dict):
+        raise ProfileDecodeError("expected a JSON object with profile fields")
+    return Profile.loads(orjson.dumps({**Profile().to_dict(), **given}))

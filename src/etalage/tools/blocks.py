@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from etalage.html.page import Block, analyse, miss_reason
-from etalage.http import compression
+from etalage.http.compression import SUPPORTED
 from etalage.rules.ruleset import RuleSet
 
 __all__ = ["PageBlocks", "check_pages", "render_table"]
@@ -63,7 +63,7 @@ def _check_page(client: httpx.Client, url: str, ruleset: RuleSet) -> PageBlocks:
     if response.status_code != 200 or not content_type.lower().startswith("text/html"):
         page.note = f"{content_type or 'no content type'}: only 200 text/html pages are personalized"
         return page
-    if response.headers.get("content-encoding", "") not in compression.SUPPORTED:
+    if response.headers.get("content-encoding", "") not in SUPPORTED:
         page.note = f"content encoding {response.headers['content-encoding']!r}: the proxy passes this page through unchanged"
         return page
     layout = analyse(response.content, [block.spec for block in ruleset.blocks.values()])

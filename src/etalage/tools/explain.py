@@ -13,17 +13,16 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import httpx
-import orjson
 
 from etalage.engine.personalize import Outcome, Personalizer
 from etalage.engine.visit import page_view
 from etalage.html.page import charset_of
-from etalage.http import compression
+from etalage.http.compression import SUPPORTED
 from etalage.metrics import Metrics
-from etalage.profiles.profile import Event, Profile, ProfileDecodeError
+from etalage.profiles.profile import Event, Profile
 from etalage.rules.ruleset import RuleSet
 
-__all__ = ["Explanation", "explain", "profile_from_json", "profile_from_options"]
+__all__ = ["Explanation", "explain", "profile_from_options"]
 
 DAY = 24 * 3600.0
 
@@ -47,17 +46,6 @@ class Explanation:
         lines.append("diff:" if self.diff else "diff: (page unchanged)")
         lines += [line.rstrip("\n") for line in self.diff]
         return "\n".join(lines) + "\n"
-
-
-def profile_from_json(data: bytes) -> Profile:
-    """A profile from a JSON file: a stored profile, or any subset of its fields (the rest default)."""
-    try:
-        given = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise ProfileDecodeError(f"not JSON: {exc}") from exc
-    if not isinstance(given, dict):
-        raise ProfileDecodeError("expected a JSON object with profile fields")
-    return Profile.loads(orjson.dumps({**Profile().to_dict(), **given}))
 
 
 def profile_from_options(
@@ -90,8 +78,8 @@ def explain(
     if response.status_code != 200 or not content_type.lower().startswith("text/html"):
         report.note = "only 200 text/html pages are personalized: this one passes through unchanged"
         return report
-    # httpx decoded the body already; the proxy does the same with compression.decode.
-    body = response.content if response.headers.get("content-encoding", "") in compression.SUPPORTED else b""
+    # httpx decoded the body already; the proxy decodes with etalage.http.compression.
+    body = response.content if response.headers.get("content-encoding", "") in SUPPORTED else b""
     parts = urlsplit(url)
     path = parts.path or "/"
     visit = page_view(ruleset, profile, path, time.time(), query=parts.query, user_agent=user_agent)
