@@ -12,7 +12,7 @@ import hashlib
 import logging
 import time
 from collections.abc import AsyncIterator, Coroutine
-from typing import Any
+from typing import Any, TypeVar
 
 from cachetools import LRUCache
 
@@ -42,6 +42,7 @@ from etalage.types import CookieJar, RawHeaders, Receive, Scope, Send
 __all__ = ["Proxy"]
 
 log = logging.getLogger("etalage.proxy")
+_T = TypeVar("_T")
 
 _FORWARDING = frozenset({b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host", b"forwarded"})
 # Conditional headers would let the origin answer 304 to a page Etalage must rewrite.
@@ -298,18 +299,8 @@ class Proxy:
                 self._metrics.inc("etalage_fail_open_total", reason="store_unlink_error")
                 return True
 
-        # Shielded: a slow store still drops the link, in the background.
-        task = asyncio.create_task(unlink())
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-        try:
-            return await asyncio.wait_for(asyncio.shield(task), self.settings.store_timeout)
-        except TimeoutError:
-            log.warning(
-                "profile store slower than %.0f ms unlinking a logout; it goes on in the background", self.settings.store_timeout * 1000
-            )
-            self._metrics.inc("etalage_fail_open_total", reason="store_timeout")
-            return True
+        done, linked = await self._within_budget(unlink(), "unlinking a logout")
+        return linked if done and linked is not None else True
 
     async def _login(self, visitor_id: str, customer: str, renew: bool) -> str | None:
         """Link the visitor to the customer the origin's response announces; the visitor id to use from here on.
@@ -329,20 +320,26 @@ class Proxy:
                 self._metrics.inc("etalage_fail_open_total", reason="store_link_error")
                 return None
 
-        # Shielded: a slow store finishes the link in the background rather than leave it half done.
-        task = asyncio.create_task(link())
+        done, linked = await self._within_budget(link(), "linking a login")
+        if done:
+            return linked
+        # A login's link renews; should this id have been linked to the customer already (so kept),
+        # the fresh one is unlinked and the next response that names the customer links it.
+        return fresh or visitor_id
+
+    async def _within_budget(self, work: Coroutine[Any, Any, _T], what: str) -> tuple[bool, _T | None]:
+        """Await a store call a response depends on for at most the store budget: (True, its result), or
+        (False, None) past the budget, when it goes on in the background (shielded: a link or unlink is
+        never left half done by a slow store)."""
+        task = asyncio.create_task(work)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
         try:
-            return await asyncio.wait_for(asyncio.shield(task), self.settings.store_timeout)
+            return True, await asyncio.wait_for(asyncio.shield(task), self.settings.store_timeout)
         except TimeoutError:
-            log.warning(
-                "profile store slower than %.0f ms linking a login; it goes on in the background", self.settings.store_timeout * 1000
-            )
+            log.warning("profile store slower than %.0f ms %s; it goes on in the background", self.settings.store_timeout * 1000, what)
             self._metrics.inc("etalage_fail_open_total", reason="store_timeout")
-            # A login's link renews; should this id have been linked to the customer already (so kept),
-            # the fresh one is unlinked and the next response that names the customer links it.
-            return fresh or visitor_id
+            return False, None
 
     async def _load(self, visitor_id: str) -> tuple[Profile | None, bool]:
         """(the visitor's profile, None when the store fails; whether the id was erased).

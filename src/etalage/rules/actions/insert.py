@@ -33,6 +33,7 @@ from etalage.rules.actions.base import (
     strongest_category,
     template_values,
 )
+from etalage.rules.actions.placement import offset, position_check, unplaced
 from etalage.rules.fields import Fields
 from etalage.rules.model import Product, Site
 
@@ -41,22 +42,6 @@ __all__ = ["Insert"]
 PROVIDES = CATEGORY_VALUES
 # The visitor's most recently viewed [catalog] product of their strongest category (with a page).
 PRODUCT_VALUES = frozenset({"product_title", "product_url", "product_price", "product_image"})
-POSITIONS = ("before", "after", "prepend", "append")
-
-
-def _position_check(position: str) -> str | None:
-    if position in POSITIONS:
-        return None
-    return f"unknown position {position!r} (known: {', '.join(POSITIONS)})"
-
-
-def _offset(block: Block, position: str) -> int | None:
-    """Where the template goes; None when that place is not verified on this page."""
-    if position == "prepend":
-        return block.inner_start
-    if position == "append":
-        return block.inner_end
-    return block.start if position == "before" else block.end
 
 
 class Insert(Action):
@@ -71,7 +56,7 @@ class Insert(Action):
 
     @classmethod
     def compile(cls, fields: Fields, context: CompileContext) -> Insert | None:
-        position = fields.take("position", str, check=_position_check)
+        position = fields.take("position", str, check=position_check)
         # Product values only where [catalog] has products a link can go to: elsewhere they are unknown names.
         linked = any(product.path for product in context.catalog.values())
         template = context.template(fields, "template", PROVIDES | PRODUCT_VALUES if linked else PROVIDES)
@@ -94,7 +79,7 @@ class Insert(Action):
 
     def apply(self, rule_id: str, block: Block | None, page: PageContext) -> list[Edit]:
         assert block is not None
-        at = _offset(block, self.position)
+        at = offset(block, self.position)
         values = template_values(page, rule_id, self.personal)
         if at is None or values is None:
             return []
@@ -107,12 +92,7 @@ class Insert(Action):
         return [mark_block(block, rule_id), Edit(at, at, data, trailing=self.position == "after")]
 
     def unchanged(self, rule_id: str, block: Block | None, page: PageContext) -> str | None:
-        if block is None or self.position in ("prepend", "append") or _offset(block, self.position) is not None:
-            return None
-        return (
-            f"no verified place {self.position} block '{block.name}' on this page: content there would not be a visible"
-            " sibling of the block (it is in a list, a table, a link or a paragraph, or misnested), or its end is implied"
-        )
+        return unplaced(block, self.position)
 
     def why(self, rule_id: str, profile: Profile, site: Site, now: float) -> str | None:
         if not self.personal:

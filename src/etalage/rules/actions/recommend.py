@@ -36,7 +36,7 @@ from etalage.rules.actions.base import (
     mark_block,
     ranked_categories,
 )
-from etalage.rules.actions.insert import POSITIONS, _offset, _position_check
+from etalage.rules.actions.placement import POSITIONS, offset, position_check, unplaced
 from etalage.rules.conditions.profile import supply_ends
 from etalage.rules.fields import Fields
 from etalage.rules.model import BlockDef, Product, Site
@@ -86,7 +86,7 @@ class Recommend(Action):
     @classmethod
     def compile(cls, fields: Fields, context: CompileContext) -> Recommend | None:
         source = fields.take("source", str, check=_source_check)
-        position = fields.take("position", str, check=_position_check)
+        position = fields.take("position", str, check=position_check)
         count = fields.take("count", int, 4, lambda c: None if 1 <= c <= 24 else "must be from 1 to 24")
         within_days = fields.take("within_days", (int, float), 7, lambda d: None if d >= 0 else "must be 0 or more")
         if source is not None and source != "replenishment" and "within_days" in fields.table:
@@ -177,7 +177,7 @@ class Recommend(Action):
 
     def apply(self, rule_id: str, block: Block | None, page: PageContext) -> list[Edit]:
         assert block is not None
-        at = _offset(block, self.position)
+        at = offset(block, self.position)
         if at is None:
             return []
         chosen = self.products(rule_id, page.profile, page.site, page.now, self._on_page(block, page))
@@ -198,12 +198,7 @@ class Recommend(Action):
         return [mark_block(block, rule_id), Edit(at, at, data, trailing=self.position == "after")]
 
     def unchanged(self, rule_id: str, block: Block | None, page: PageContext) -> str | None:
-        if block is None or self.position in ("prepend", "append") or _offset(block, self.position) is not None:
-            return None
-        return (
-            f"no verified place {self.position} block '{block.name}' on this page: content there would not be a visible"
-            " sibling of the block (it is in a list, a table, a link or a paragraph, or misnested), or its end is implied"
-        )
+        return unplaced(block, self.position)
 
     def why(self, rule_id: str, profile: Profile, site: Site, now: float) -> str | None:
         chosen = self.products(rule_id, profile, site, now)
