@@ -283,6 +283,28 @@ def test_actions_insert_about_a_product_skips_visitors_without_one(tmp_path):
     assert edits(action, page(b'<div id="hero"></div>'), profile=likes("cats", recent_products=["k1"]), site=site) == []
 
 
+BANNER_RULE = 'action = "banner"\nblock = "hero"\ntemplate = "t.html"\n'
+
+
+def test_actions_banner_fills_the_visitors_product_of_the_category(tmp_path):
+    action, site = category_pages(tmp_path, CATALOG, BANNER_RULE, PRODUCT_TEMPLATE)
+    out = run(action, page(b'<div id="hero">Sale</div>'), profile=likes("cats", recent_products=["k1", "m1"]), site=site)
+    expected = b'<a href="/p/m1"><img src="/i/m1.jpg">Mouse &lt;toy&gt; 4.50</a>'
+    assert out == page(b'<div id="hero" data-etalage-rule="r">' + expected + b"</div>")
+
+
+def test_actions_banner_per_category_fills_the_product_of_its_category(tmp_path):
+    rule = 'action = "banner"\nblock = "hero"\ntemplates = { dogs = "t.html", cats = "t.html" }\n'
+    action, site = category_pages(tmp_path, CATALOG, rule, PRODUCT_TEMPLATE)
+    out = run(action, page(b'<div id="hero">Sale</div>'), profile=likes("dogs", recent_products=["m1", "k1"]), site=site)
+    assert b'<a href="/p/k1"><img src="/i/k1.jpg">Kibble 27.00</a>' in out
+
+
+def test_actions_banner_about_a_product_leaves_visitors_without_one_alone(tmp_path):
+    action, site = category_pages(tmp_path, CATALOG, BANNER_RULE, PRODUCT_TEMPLATE)
+    assert edits(action, page(b'<div id="hero">Sale</div>'), profile=likes("cats", recent_products=["k1"]), site=site) == []
+
+
 @pytest.mark.parametrize("position", ["before", "after"])
 def test_actions_insert_before_and_after_compile_from_a_rule_file(tmp_path, position):
     action = compiled(

@@ -4,7 +4,9 @@ Either `templates = { category = file }`, one per category, chosen by the visito
 interest; or one `template = file` for every category. A single template without placeholders is
 shown whenever the rule's conditions hold (a campaign, a restock reminder, a welcome back); one that
 uses `{{ category }}` or `{{ category_label }}` is filled with the visitor's strongest interest and,
-as insert's, only shown to visitors who have one.
+as insert's, only shown to visitors who have one. As in insert, templates may use the product
+values (`{{ product_title }}`, `{{ product_url }}`...) where [catalog] has products with a page:
+the visitor's last viewed product of that category, and no banner for a visitor who viewed none.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from etalage.html.page import Block, Edit
 from etalage.html.templates import Template
 from etalage.profiles.profile import Profile
 from etalage.rules.actions.base import (
-    CATEGORY_VALUES,
+    PRODUCT_VALUES,
     Action,
     CompileContext,
     PageContext,
@@ -23,29 +25,35 @@ from etalage.rules.actions.base import (
     encode_fragment,
     interest_reason,
     label_html,
+    linked_products,
     mark_block,
+    product_values,
     ranked_categories,
     strongest_category,
     take_label,
+    template_names,
     template_values,
 )
 from etalage.rules.fields import Fields
-from etalage.rules.model import Site
+from etalage.rules.model import Product, Site
 
 __all__ = ["Banner"]
-
-PROVIDES = CATEGORY_VALUES
 
 
 class Banner(Action):
     kind = "banner"
 
     def __init__(
-        self, templates: Mapping[str, Template], fixed: Template | None = None, label: str | Mapping[str, str] | None = None
+        self,
+        templates: Mapping[str, Template],
+        fixed: Template | None = None,
+        label: str | Mapping[str, str] | None = None,
+        catalog: Mapping[str, Product] | None = None,
     ) -> None:
         self.templates = templates
         self.fixed = fixed
         self.label = label
+        self.products = linked_products(catalog or {})
 
     @classmethod
     def compile(cls, fields: Fields, context: CompileContext) -> Banner | None:
@@ -54,8 +62,8 @@ class Banner(Action):
             if "templates" in fields.table:
                 fields.problem(f"{fields.name}: give 'template' (one for everyone) or 'templates' (one per category), not both", "template")
             fields.take("templates", dict, None)
-            fixed = context.template(fields, "template", PROVIDES)
-            return cls({}, fixed, label) if fixed is not None else None
+            fixed = context.template(fields, "template", template_names(context))
+            return cls({}, fixed, label, context.catalog) if fixed is not None else None
         table = fields.take("templates", dict)
         if table is None:
             return None
@@ -70,11 +78,11 @@ class Banner(Action):
                 )
                 per_category.take(category, str)
                 continue
-            template = context.template(per_category, category, PROVIDES)
+            template = context.template(per_category, category, template_names(context))
             if template is not None:
                 templates[category] = template
         per_category.finish()
-        return cls(templates, None, label)
+        return cls(templates, None, label, context.catalog)
 
     def _choice(self, ranked: list[tuple[str, float]]) -> str | None:
         """The visitor's strongest category (of `ranked`, as ranked_categories gives it), if it has a template."""
@@ -83,17 +91,23 @@ class Banner(Action):
 
     def apply(self, rule_id: str, block: Block | None, page: PageContext) -> list[Edit]:
         assert block is not None
+        values: dict[str, str] | None
         if self.fixed is not None:
-            values = template_values(page, rule_id, bool(self.fixed.names))
+            template = self.fixed
+            values = template_values(page, rule_id, bool(template.names))
             if values is None:
                 return []  # the template names a category and this visitor has none
-            html = self.fixed.render(values, page.language) + label_html(self.label, page)
-            return [mark_block(block, rule_id), Edit(block.inner_start, block.inner_end, encode_fragment(html, page.charset))]
-        top = self._choice(page.ranked_categories(rule_id))
-        if top is None:
-            return []
-        values = category_values(page.site, top)
-        html = self.templates[top].render(values, page.language) + label_html(self.label, page)
+        else:
+            top = self._choice(page.ranked_categories(rule_id))
+            if top is None:
+                return []
+            template, values = self.templates[top], category_values(page.site, top)
+        if template.names & PRODUCT_VALUES:
+            product = product_values(self.products, page.profile.recent_products, values["category"])
+            if product is None:
+                return []  # no product of the visitor's category to show
+            values |= product
+        html = template.render(values, page.language) + label_html(self.label, page)
         return [mark_block(block, rule_id), Edit(block.inner_start, block.inner_end, encode_fragment(html, page.charset))]
 
     def why(self, rule_id: str, profile: Profile, site: Site, now: float) -> str | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from html import escape
 from typing import ClassVar
@@ -17,6 +17,9 @@ from etalage.rules.model import BlockDef, Product, Site
 # What a template about the visitor's strongest category may name (category_url only where [site]
 # gives the categories' pages: check_category_url).
 CATEGORY_VALUES = frozenset({"category", "category_label", "category_url"})
+# The visitor's most recently viewed [catalog] product of that category, one with a page to link to
+# (the profile keeps recent views, not counts): product_values.
+PRODUCT_VALUES = frozenset({"product_title", "product_url", "product_price", "product_image"})
 
 __all__ = [
     "Action",
@@ -31,6 +34,10 @@ __all__ = [
     "template_values",
     "category_values",
     "CATEGORY_VALUES",
+    "PRODUCT_VALUES",
+    "linked_products",
+    "template_names",
+    "product_values",
     "check_category_url",
     "interest_reason",
 ]
@@ -123,6 +130,32 @@ def category_values(site: Site, category: str) -> dict[str, str]:
     if category in site.category_urls:
         values["category_url"] = site.category_urls[category]
     return values
+
+
+def linked_products(catalog: Mapping[str, Product]) -> dict[str, Product]:
+    """The [catalog] products a template can link to (those with a page)."""
+    return {product_id: product for product_id, product in catalog.items() if product.path}
+
+
+def template_names(context: CompileContext) -> frozenset[str]:
+    """What a template about the visitor's strongest category may name here: the product values
+    only where [catalog] has products with a page (elsewhere they are unknown names)."""
+    return CATEGORY_VALUES | PRODUCT_VALUES if linked_products(context.catalog) else CATEGORY_VALUES
+
+
+def product_values(products: Mapping[str, Product], recent: Sequence[str], category: str) -> dict[str, str] | None:
+    """The product values: the visitor's most recently viewed product of `category` among
+    `products` (linked_products), or None when they viewed none, so nobody gets an empty link."""
+    for product_id in recent:
+        product = products.get(product_id)
+        if product is not None and product.category == category:
+            return {
+                "product_title": product.title or "",
+                "product_url": product.path or "",
+                "product_price": product.price or "",
+                "product_image": product.image or "",
+            }
+    return None
 
 
 def check_category_url(fields: Fields, key: str, names: frozenset[str], site: Site) -> bool:

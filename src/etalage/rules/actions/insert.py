@@ -23,14 +23,17 @@ from etalage.html.page import Block, Edit
 from etalage.html.templates import Template
 from etalage.profiles.profile import Profile
 from etalage.rules.actions.base import (
-    CATEGORY_VALUES,
+    PRODUCT_VALUES,
     Action,
     CompileContext,
     PageContext,
     encode_fragment,
     interest_reason,
+    linked_products,
     mark_block,
+    product_values,
     strongest_category,
+    template_names,
     template_values,
 )
 from etalage.rules.actions.placement import offset, position_check, unplaced
@@ -38,10 +41,6 @@ from etalage.rules.fields import Fields
 from etalage.rules.model import Product, Site
 
 __all__ = ["Insert"]
-
-PROVIDES = CATEGORY_VALUES
-# The visitor's most recently viewed [catalog] product of their strongest category (with a page).
-PRODUCT_VALUES = frozenset({"product_title", "product_url", "product_price", "product_image"})
 
 
 class Insert(Action):
@@ -52,30 +51,15 @@ class Insert(Action):
         self.template = template
         self.personal = bool(template.names)
         self.about_product = bool(template.names & PRODUCT_VALUES)
-        self.catalog = {product_id: product for product_id, product in (catalog or {}).items() if product.path}
+        self.products = linked_products(catalog or {})
 
     @classmethod
     def compile(cls, fields: Fields, context: CompileContext) -> Insert | None:
         position = fields.take("position", str, check=position_check)
-        # Product values only where [catalog] has products a link can go to: elsewhere they are unknown names.
-        linked = any(product.path for product in context.catalog.values())
-        template = context.template(fields, "template", PROVIDES | PRODUCT_VALUES if linked else PROVIDES)
+        template = context.template(fields, "template", template_names(context))
         if position is None or template is None:
             return None
         return cls(position, template, context.catalog)
-
-    def _product(self, recent: list[str], category: str) -> dict[str, str] | None:
-        """The product values: the visitor's most recently viewed product of `category`, if any."""
-        for product_id in recent:
-            product = self.catalog.get(product_id)
-            if product is not None and product.category == category:
-                return {
-                    "product_title": product.title or "",
-                    "product_url": product.path or "",
-                    "product_price": product.price or "",
-                    "product_image": product.image or "",
-                }
-        return None
 
     def apply(self, rule_id: str, block: Block | None, page: PageContext) -> list[Edit]:
         assert block is not None
@@ -84,7 +68,7 @@ class Insert(Action):
         if at is None or values is None:
             return []
         if self.about_product:
-            product = self._product(page.profile.recent_products, values["category"])
+            product = product_values(self.products, page.profile.recent_products, values["category"])
             if product is None:
                 return []  # no product of the visitor's category to show
             values |= product
