@@ -18,6 +18,7 @@ _HELP = {
     "etalage_upstream_errors_total": "Upstream failures answered with 502/504, by kind.",
     "etalage_origin_cookies_dropped_total": "Set-Cookie headers of the origin's that would have set or removed one of Etalage's own cookies.",
     "etalage_layouts_total": "Page bodies whose blocks were located: analysed, or a layout reused for a body that differs only in harmless attribute values.",
+    "etalage_logins_ignored_total": "Logins not linked because the login source behaves like a session, not a customer id, by reason.",
     "etalage_blocks_missed_total": "Blocks that could not be located or verified in an analysed page body, by block and reason.",
 }
 

@@ -197,6 +197,49 @@ def test_proxy_a_response_that_leaves_the_login_cookie_alone_is_no_logout(etalag
     assert not any(value.startswith("etalage_vid=") for value in set_cookies(other)) and me(etalage, linked) == (True, True)
 
 
+# -- a login cookie that is a session key -----------------------------------------------------------
+
+
+@pytest.fixture
+def cookie_login(shop: str, tmp_path: Path, store: MemoryStore) -> Iterator[str]:
+    """Etalage in front of a shop whose logins the rules read from the shop_customer cookie only."""
+    folder = tmp_path / "proxy"
+    shutil.copytree(PROXY_RULES, folder)
+    (folder / "login.toml").write_text('[login]\ncookie = "shop_customer"\n')
+    with running(create_app(settings_for(shop, folder, admin_token="t0k"), store=store)) as url:
+        yield url
+
+
+def session_key_rotated(url: str, store: MemoryStore) -> str:
+    """A browser linked through shop_customer=S-1 gets a response that sets it to S-2 (a login that
+    rotates a session key), with no logout in between; the visitor cookie that response gives it."""
+    first = httpx.get(
+        f"{url}/", params={"cookie": "shop_customer=S-1"}, headers={"Cookie": f"{CONSENT}; etalage_vid={visitor_with(store, [])}"}
+    )
+    linked = cookie_value(next(value for value in set_cookies(first) if value.startswith("etalage_vid=")))
+    assert me(url, linked) == (True, True)
+    rotated = httpx.get(
+        f"{url}/", params={"cookie": "shop_customer=S-2"}, headers={"Cookie": f"{CONSENT}; etalage_vid={linked}; shop_customer=S-1"}
+    )
+    return next(cookie_value(value) for value in set_cookies(rotated) if value.startswith("etalage_vid="))
+
+
+def test_proxy_login_cookie_that_changes_value_is_not_linked(cookie_login, store):
+    session_key_rotated(cookie_login, store)
+    assert asyncio.run(store.load_customer("S-2")) is None
+
+
+def test_proxy_login_cookie_that_changes_value_leaves_the_browser_linked_to_nothing(cookie_login, store):
+    issued = session_key_rotated(cookie_login, store)
+    assert me(cookie_login, issued)[1] is False
+
+
+def test_proxy_login_cookie_that_changes_value_is_reported(cookie_login, store):
+    session_key_rotated(cookie_login, store)
+    status = httpx.get(f"{cookie_login}/.etalage/admin/rules", headers={"Authorization": "Bearer t0k"}).json()
+    assert status["logins_ignored"] == 1
+
+
 class UnlinkFails(MemoryStore):
     async def unlink(self, visitor_id: str) -> bool:
         raise StoreError("connection refused")

@@ -70,6 +70,8 @@ def control_routes(metrics: Metrics, rules: RuleBook, admin_token: str) -> list[
                     for rule in ruleset.rules
                 ],
                 "blocks_missed": [dataclasses.asdict(miss) for miss in metrics.recent_misses()],
+                # Non-zero: the [login] cookie changed value without a logout, so it is no customer id.
+                "logins_ignored": metrics.value("etalage_logins_ignored_total", reason="login_cookie_replaced"),
                 "last_error": None
                 if rules.failed_at is None
                 else {"at": rules.failed_at, "problems": [dataclasses.asdict(problem) for problem in rules.last_problems]},

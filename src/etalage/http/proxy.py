@@ -270,6 +270,13 @@ class Proxy:
         return None
 
     @staticmethod
+    def _login_cookie_replaced(login: LoginSource, jar: CookieJar, headers: RawHeaders, customer: str) -> bool:
+        """Whether the customer came from the login cookie and the browser sent that cookie with another value."""
+        if not login.cookie or (login.header and get_header(headers, login.header.encode())):
+            return False
+        return any(sent and sent != customer for sent in jar.get(login.cookie, ()))
+
+    @staticmethod
     def _logged_out(login: LoginSource, path: str, status: int, headers: RawHeaders, now: float) -> bool:
         """Whether the origin's response ends a login: it removes the login cookie (a response that does not
         mention the cookie says nothing), or it answers a request on the shop's logout path."""
@@ -470,9 +477,23 @@ class Proxy:
         if must_revalidate:
             headers = self._revalidated(headers)
         customer = self._logged_in(ruleset.login, response.headers, time.time()) if consent.granted else None
+        replaced = customer is not None and self._login_cookie_replaced(ruleset.login, jar, response.headers, customer)
+        if replaced:
+            # A customer id stays put while its customer is logged in; a session key (Django's sessionid,
+            # PHP's PHPSESSID) changes at every login. Linking from it would give every session a profile
+            # of its own, so the change is taken for a logout and reported, never linked.
+            log.warning(
+                "the login cookie %r changed value without a logout: it looks like a session key, not a customer id; "
+                "not linked (use a header the shop sets at login, or the link API)",
+                ruleset.login.cookie,
+            )
+            self._metrics.inc("etalage_logins_ignored_total", reason="login_cookie_replaced")
+            customer = None
         # A response that logs someone in is not a logout, whatever else it says.
         logout = (
-            consent.granted and customer is None and self._logged_out(ruleset.login, path, response.status, response.headers, time.time())
+            consent.granted
+            and customer is None
+            and (replaced or self._logged_out(ruleset.login, path, response.status, response.headers, time.time()))
         )
         handoff = self._handed_off(jar, response.headers)
         if method == "HEAD" and consent.granted and response.status == 200 and _is_html(content_type):

@@ -291,12 +291,27 @@ def _consent(found: list[Fields], folder: _Folder) -> ConsentPolicy:
     return build_policy(fields)  # validates [consent] and its [consent.<source>] tables, then finish()
 
 
+# Session cookies of common shop frameworks (Django, PHP, Java, ASP.NET, Express, Laravel, Rails,
+# CodeIgniter, Magento): never a customer id.
+_SESSION_COOKIES = frozenset(
+    "sessionid phpsessid jsessionid asp.net_sessionid connect.sid laravel_session _session_id ci_session frontend".split()
+)
+
+
 def _login(found: list[Fields]) -> LoginSource:
     fields = _single(found, "login")
     if fields is None:
         return LoginSource()
     header = fields.take("header", str, None)
     cookie = fields.take("cookie", str, None)
+    if cookie is not None and cookie.lower() in _SESSION_COOKIES:
+        fields.problem(
+            f"login: 'cookie': {cookie!r} is a web framework's session cookie: its value is a session key that changes at "
+            "every login, not a customer id",
+            "cookie",
+            "name a cookie or header holding the customer id, or link logins from the shop's backend (README: Server-to-server login)",
+        )
+        cookie = None
     logout_path = fields.regex("logout_path", fields.take("logout_path", str, None))
     fields.finish()
     return LoginSource(header.lower() if header else None, cookie, logout_path)
