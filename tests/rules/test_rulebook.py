@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import shutil
@@ -150,3 +151,71 @@ def test_rulebook_an_edit_made_while_starting_is_not_lost(origin, rules_dir):
 def test_rulebook_the_admin_status_needs_the_token(live):
     url, _ = live
     assert httpx.get(f"{url}/.etalage/admin/rules").status_code == 401
+
+
+# -- folders that change under the watcher (editors, Kubernetes ConfigMaps) ------------------------
+
+
+def test_rulebook_a_dangling_link_is_a_problem_not_a_crash(rules_dir):
+    book = RuleBook(rules_dir)
+    before = book.current
+    (rules_dir / "rules.toml").unlink()
+    (rules_dir / "rules.toml").symlink_to(rules_dir / "gone.toml")
+    assert not book.reload() and book.current is before
+    assert [(problem.file.endswith("rules.toml"), "cannot be read" in problem.message) for problem in book.last_problems] == [(True, True)]
+
+
+def configmap(tmp_path: Path) -> Path:
+    """A rules folder laid out as Kubernetes mounts a ConfigMap: each file a link through `..data`,
+    itself a link to the current version's folder."""
+    mounted = tmp_path / "mounted"
+    shutil.copytree(PROXY_RULES, mounted / "..v1")
+    (mounted / "..data").symlink_to("..v1")
+    for entry in (mounted / "..v1").iterdir():
+        (mounted / entry.name).symlink_to(Path("..data") / entry.name)
+    return mounted
+
+
+def swap(mounted: Path, version: str) -> None:
+    """Point `..data` at another version in one rename, as the kubelet does."""
+    (mounted / "..data_tmp").symlink_to(version)
+    os.replace(mounted / "..data_tmp", mounted / "..data")
+
+
+def test_rulebook_keeps_watching_through_a_configmap_swap_that_dangles(origin, tmp_path):
+    mounted = configmap(tmp_path)
+    app = create_app(settings_for(origin, mounted))
+    with running(app):
+        assert app.rules.watching.wait(timeout=30), "the rules watcher did not start"
+        swap(mounted, "..missing")  # the new version's folder is not there (yet): every link dangles
+        assert wait_until(app.rules, lambda: app.rules.failed_at is not None)
+        shutil.copytree(PROXY_RULES, mounted / "..v2")
+        (mounted / "..v2" / "templates" / "hero.html").write_text("<h1>Version two</h1>")
+        old_version = app.rules.current.version
+        swap(mounted, "..v2")
+        assert wait_until(app.rules, lambda: app.rules.current.version != old_version and app.rules.failed_at is None)
+
+
+def on_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def test_rulebook_reloads_off_the_event_loop(origin, rules_dir, monkeypatch):
+    reloads_on_loop = []
+    reload = RuleBook.reload
+
+    def recorded(book: RuleBook) -> bool:
+        reloads_on_loop.append(on_event_loop())
+        return reload(book)
+
+    monkeypatch.setattr(RuleBook, "reload", recorded)
+    app = create_app(settings_for(origin, rules_dir))
+    with running(app):
+        assert app.rules.watching.wait(timeout=30), "the rules watcher did not start"
+        edit(rules_dir / "rules.toml", 'action = "banner"', 'action = "baner"')
+        assert wait_until(app.rules, lambda: app.rules.failed_at is not None)
+    assert reloads_on_loop and not any(reloads_on_loop)

@@ -75,14 +75,27 @@ class _Folder:
         self.site = Site((), {})
 
     def relative(self, path: Path) -> str:
+        # The file's own name, not its link target's: a ConfigMap's files are links into `..data/`.
         try:
-            return str(path.resolve().relative_to(self.root.parent))
+            return str((path.parent.resolve() / path.name).relative_to(self.root.parent))
         except ValueError:
             return str(path)
 
+    def read(self, path: Path, name: str) -> bytes | None:
+        """A file's bytes, or None with a problem recorded: a file can vanish between listing and
+        reading (an editor's save, a Kubernetes ConfigMap swapping its symlinks)."""
+        try:
+            return path.read_bytes()
+        except OSError as exc:
+            self.problems.append(Problem(name, 1, f"cannot be read: {exc.strerror or exc}", "a dangling link or a file being replaced?"))
+            self.unreadable = True
+            return None
+
     def read_toml(self, path: Path) -> tuple[dict[str, Any], KeyLines] | None:
         name = self.relative(path)
-        data = path.read_bytes()
+        data = self.read(path, name)
+        if data is None:
+            return None
         self.digest.update(name.encode() + b"\0" + data + b"\0")
         try:
             text = data.decode("utf-8")
@@ -146,8 +159,7 @@ class _Folder:
         template = None
         if not path.is_file():
             fields.problem(f"{fields.name}: template file {relative!r} not found", key, f"looked in {self.relative(path.parent)}")
-        else:
-            data = path.read_bytes()
+        elif (data := self.read(path, self.relative(path))) is not None:
             self.digest.update(relative.encode() + b"\0" + data + b"\0")
             try:
                 template = compile_template(relative, data.decode("utf-8"), provided)

@@ -8,6 +8,7 @@ never mixes two rule sets within one request.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -23,6 +24,8 @@ from etalage.rules.ruleset import RuleSet
 __all__ = ["RuleBook"]
 
 log = logging.getLogger("etalage.rules")
+
+_REWATCH = 1.0  # seconds before watching a folder again after the watch broke
 
 
 class RuleBook:
@@ -46,6 +49,10 @@ class RuleBook:
         except RuleSetError as exc:
             self.last_problems, self.failed_at = exc.problems, time.time()
             log.error("rules in %s not reloaded; the last good rule set keeps serving:\n%s", self.directory, exc)
+            ok = False
+        except Exception as exc:  # a loader bug must not end hot reload: the next change tries again
+            self.last_problems, self.failed_at = (Problem(str(self.directory), 1, f"could not be loaded: {exc!r}"),), time.time()
+            log.exception("rules in %s not reloaded; the last good rule set keeps serving", self.directory)
             ok = False
         else:
             if self.failed_at is not None:
@@ -71,11 +78,18 @@ class RuleBook:
         """Reload whenever a file in the folder changes; runs until cancelled.
 
         The first (possibly empty) batch arrives once the watch is in place; the folder is read
-        again then, so an edit made while Etalage was starting is not lost.
+        again then, so an edit made while Etalage was starting is not lost. Loading runs in a
+        thread (a large catalogue takes a second to validate; requests must not wait for it). A
+        watch that breaks (the folder replaced or gone for a moment) is set up again.
         """
-        async for changes in watchfiles.awatch(self.directory, debounce=200, step=50, rust_timeout=500, yield_on_timeout=True):
-            if not self.watching.is_set():
-                self.watching.set()
-                self.reload()
-            elif changes:
-                self.reload()
+        while True:
+            try:
+                first = True  # read again as each watch starts: nothing changed in between is missed
+                async for changes in watchfiles.awatch(self.directory, debounce=200, step=50, rust_timeout=500, yield_on_timeout=True):
+                    if first or changes:
+                        first = False
+                        await asyncio.to_thread(self.reload)
+                        self.watching.set()
+            except Exception:
+                log.exception("watching %s for rule changes failed; watching again in %.0f s", self.directory, _REWATCH)
+            await asyncio.sleep(_REWATCH)
