@@ -27,6 +27,8 @@ from etalage.types import Receive, Scope, Send
 
 __all__ = ["create_app", "create_app_from_env", "create_store", "Etalage"]
 
+_GAUGE_INTERVAL = 1.0  # seconds between updates of a worker's gauges
+
 
 class Etalage:
     """The ASGI application: /.etalage/* and lifespan go to Etalage's own routes, the rest to the shop."""
@@ -78,7 +80,7 @@ def create_app(settings: Settings, *, store: ProfileStore | None = None) -> Etal
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        background = [asyncio.create_task(shedder.run())]
+        background = [asyncio.create_task(shedder.run()), asyncio.create_task(_report_gauges(metrics, shedder, profiles))]
         if settings.watch_rules:
             background.append(asyncio.create_task(rules.watch()))
         try:
@@ -90,6 +92,7 @@ def create_app(settings: Settings, *, store: ProfileStore | None = None) -> Etal
             proxy.close()
             await profiles.aclose()
             await upstream.aclose()
+            metrics.close()
 
     routes = (
         control_routes(metrics, rules, settings.admin_token)
@@ -99,6 +102,17 @@ def create_app(settings: Settings, *, store: ProfileStore | None = None) -> Etal
     )
     control = Starlette(routes=routes, lifespan=lifespan)
     return Etalage(proxy, control, metrics, rules, shedder)
+
+
+async def _report_gauges(metrics: Metrics, shedder: LoadShedder, store: ProfileStore) -> None:
+    """Keep this worker's gauges current: in multiprocess mode a scrape reads what each worker last wrote."""
+    while True:
+        queued, dropped = store.backlog()
+        metrics.set("etalage_store_queued_events", queued)
+        metrics.set("etalage_store_dropped_events", dropped)
+        metrics.set("etalage_event_loop_lag_seconds", shedder.lag)
+        metrics.set("etalage_shedding", 1 if shedder.overloaded else 0)
+        await asyncio.sleep(_GAUGE_INTERVAL)
 
 
 def create_app_from_env() -> Etalage:

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import json
 import logging
 import os
 import secrets
+import shutil
 import sys
+import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TypedDict
 
@@ -21,6 +24,7 @@ from starlette.types import ASGIApp
 from uvicorn.config import LifespanType
 
 from etalage.app import create_app, create_store
+from etalage.metrics import multiprocess_dir
 from etalage.profiles.profile import Profile, ProfileDecodeError, profile_from_json
 from etalage.profiles.store import StoreError
 from etalage.rules.fields import RuleSetError
@@ -118,16 +122,35 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     for name, value in flags.items():
         if value is not None:
             os.environ[f"ETALAGE_{name.upper()}"] = str(value)
-    uvicorn.run(
-        "etalage.app:create_app_from_env",
-        factory=True,
-        workers=workers,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-        **_UVICORN,
-    )
+    with _metrics_folder():
+        uvicorn.run(
+            "etalage.app:create_app_from_env",
+            factory=True,
+            workers=workers,
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level,
+            **_UVICORN,
+        )
     return 0
+
+
+@contextlib.contextmanager
+def _metrics_folder() -> Iterator[None]:
+    """The folder the workers share their metrics through (prometheus-client's multiprocess mode), set
+    before they start so each one's prometheus-client writes there. One the operator names in
+    PROMETHEUS_MULTIPROC_DIR is emptied first (values of an earlier run would be summed in); one made
+    here is removed at the end."""
+    given = multiprocess_dir()
+    folder = Path(given) if given else Path(tempfile.mkdtemp(prefix="etalage-metrics-"))
+    for stale in folder.glob("*.db"):
+        stale.unlink()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+    try:
+        yield
+    finally:
+        if not given:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _quiet_fetches() -> None:

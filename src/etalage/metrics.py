@@ -1,26 +1,71 @@
-"""Counters that say what Etalage did and why it held back, exposed in Prometheus text format."""
+"""What Etalage did, how long it took and why it held back, for Prometheus.
+
+prometheus-client keeps the values. Every metric is declared here with its help text, type and
+labels, so a scrape lists each one even before it first counts, and a misspelt name fails at once.
+With several worker processes (`etalage serve --workers N`), each writes its values to files in
+the folder PROMETHEUS_MULTIPROC_DIR names (prometheus-client's multiprocess mode; `serve` sets one
+up), and a scrape, whichever worker answers it, sums them: every scrape sees the totals.
+"""
 
 from __future__ import annotations
 
+import os
 import time
-from collections import Counter, deque
+from collections import deque
 from dataclasses import dataclass
+from typing import Literal
 
-__all__ = ["Metrics", "BlockMiss", "RECENT_MISSES"]
+import prometheus_client
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+
+__all__ = ["Metrics", "BlockMiss", "RECENT_MISSES", "CONTENT_TYPE", "multiprocess_dir"]
 
 RECENT_MISSES = 20  # block misses kept for the admin status; older ones are only counted
 _MISS_TEXT = 200  # characters kept of a miss's path and detail: a client chooses the path
+CONTENT_TYPE = prometheus_client.CONTENT_TYPE_LATEST
 
-_HELP = {
-    "etalage_requests_total": "Requests proxied, by outcome.",
-    "etalage_fail_open_total": "Times Etalage served the origin's page unchanged because something failed, by reason.",
-    "etalage_rule_fired_total": "Rules that changed a page, by rule.",
-    "etalage_upstream_errors_total": "Upstream failures answered with 502/504, by kind.",
-    "etalage_origin_cookies_dropped_total": "Set-Cookie headers of the origin's that would have set or removed one of Etalage's own cookies.",
-    "etalage_layouts_total": "Page bodies whose blocks were located: analysed, or a layout reused for a body that differs only in harmless attribute values.",
-    "etalage_logins_ignored_total": "Logins not linked because the login source behaves like a session, not a customer id, by reason.",
-    "etalage_blocks_missed_total": "Blocks that could not be located or verified in an analysed page body, by block and reason.",
+_COUNTERS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "etalage_requests_total": ("Requests proxied, by outcome.", ("outcome",)),
+    "etalage_fail_open_total": ("Times Etalage served the origin's page unchanged because something failed, by reason.", ("reason",)),
+    "etalage_rule_fired_total": ("Rules that changed a page, by rule.", ("rule",)),
+    "etalage_upstream_errors_total": ("Upstream failures answered with 502/504, by kind.", ("kind",)),
+    "etalage_origin_cookies_dropped_total": (
+        "Set-Cookie headers of the origin's that would have set or removed one of Etalage's own cookies.",
+        (),
+    ),
+    "etalage_layouts_total": (
+        "Page bodies whose blocks were located: analysed, or a layout reused for a body that differs only in harmless values.",
+        ("source",),
+    ),
+    "etalage_logins_ignored_total": (
+        "Logins not linked because the login source behaves like a session, not a customer id, by reason.",
+        ("reason",),
+    ),
+    "etalage_blocks_missed_total": (
+        "Blocks that could not be located or verified in an analysed page body, by block and reason.",
+        ("block", "reason"),
+    ),
 }
+# Seconds, from 1 ms (a reused layout) to the upstream read timeout.
+_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+_HISTOGRAMS: dict[str, str] = {
+    "etalage_personalize_seconds": "Time to personalize one page body (layout, rules, edits), including a first look's analysis.",
+    "etalage_store_load_seconds": "Time to load one visitor's profile from the store.",
+    "etalage_upstream_seconds": "Time from sending a request to the shop to its response headers.",
+}
+# name -> help, how a scrape combines the live workers' values (prometheus-client's multiprocess_mode)
+_GAUGES: dict[str, tuple[str, Literal["livemax", "livesum"]]] = {
+    "etalage_event_loop_lag_seconds": ("How late the event loop ran a timer at the last sample (the worst worker).", "livemax"),
+    "etalage_shedding": ("Workers shedding personalization because they are overloaded (1 or 0 per worker).", "livesum"),
+    "etalage_store_queued_events": ("Page-view events waiting to be written to the profile store.", "livesum"),
+    "etalage_store_dropped_events": ("Page-view events dropped since start because the store's write queue was full.", "livesum"),
+}
+
+
+def multiprocess_dir() -> str | None:
+    """The folder worker processes share their metrics through, when prometheus-client's multiprocess mode is on."""
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,12 +81,24 @@ class BlockMiss:
 
 class Metrics:
     def __init__(self) -> None:
-        self._counts: Counter[tuple[str, tuple[tuple[str, str], ...]]] = Counter()
+        # Each app has its own registry (tests build many); in multiprocess mode the values live in files anyway.
+        self.registry = CollectorRegistry(auto_describe=True)
+        # `_created` series are noise here, and multiprocess mode has none: one output in both modes.
+        prometheus_client.disable_created_metrics()
+        self._counters = {name: Counter(name, text, labels, registry=self.registry) for name, (text, labels) in _COUNTERS.items()}
+        self._histograms = {name: Histogram(name, text, buckets=_BUCKETS, registry=self.registry) for name, text in _HISTOGRAMS.items()}
+        self._gauges = {name: Gauge(name, text, registry=self.registry, multiprocess_mode=mode) for name, (text, mode) in _GAUGES.items()}
         self._misses: deque[BlockMiss] = deque(maxlen=RECENT_MISSES)
 
     def inc(self, name: str, **labels: str) -> None:
-        items = tuple(labels.items())
-        self._counts[(name, items if len(items) < 2 else tuple(sorted(items)))] += 1
+        counter = self._counters[name]
+        (counter.labels(**labels) if labels else counter).inc()
+
+    def observe(self, name: str, seconds: float) -> None:
+        self._histograms[name].observe(seconds)
+
+    def set(self, name: str, value: float) -> None:
+        self._gauges[name].set(value)
 
     def block_missed(self, block: str, reason: str, path: str, detail: str) -> None:
         """Count a block missing from a page under its block and reason only (the page's path as a
@@ -51,25 +108,31 @@ class Metrics:
         self._misses.append(BlockMiss(time.time(), block, reason, path[:_MISS_TEXT], detail[:_MISS_TEXT]))
 
     def recent_misses(self) -> list[BlockMiss]:
-        """The last RECENT_MISSES block misses, newest first."""
+        """The last RECENT_MISSES block misses of this process, newest first."""
         return list(reversed(self._misses))
 
-    def value(self, name: str, **labels: str) -> int:
-        return self._counts[(name, tuple(sorted(labels.items())))]
+    def value(self, name: str, **labels: str) -> float:
+        """A counter's value (summed over the workers in multiprocess mode): for the admin status."""
+        for metric in self._collect():
+            for sample in metric.samples:
+                if sample.name == name and sample.labels == labels:
+                    return sample.value
+        return 0
 
-    def render(self) -> str:
-        lines = []
-        names = sorted({name for name, _ in self._counts} | set(_HELP))
-        for name in names:
-            lines.append(f"# HELP {name} {_HELP.get(name, name)}")
-            lines.append(f"# TYPE {name} counter")
-            for (counted, labels), value in sorted(self._counts.items()):
-                if counted != name:
-                    continue
-                label_text = ",".join(f'{key}="{_escape(val)}"' for key, val in labels)
-                lines.append(f"{name}{{{label_text}}} {value}" if label_text else f"{name} {value}")
-        return "\n".join(lines) + "\n"
+    def render(self) -> bytes:
+        """The Prometheus text exposition of every metric (every worker's, in multiprocess mode)."""
+        if multiprocess_dir() is None:
+            return prometheus_client.generate_latest(self.registry)
+        merged = CollectorRegistry()
+        MultiProcessCollector(merged)
+        return prometheus_client.generate_latest(merged)
 
+    def close(self) -> None:
+        """A worker that stops takes its gauges out of the sums (its counters stay counted)."""
+        if multiprocess_dir() is not None:
+            mark_process_dead(os.getpid())
 
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    def _collect(self) -> list[prometheus_client.Metric]:
+        if multiprocess_dir() is None:
+            return list(self.registry.collect())
+        return list(MultiProcessCollector(None).collect())

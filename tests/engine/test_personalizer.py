@@ -269,7 +269,7 @@ def test_personalizer_counts_a_missing_block_by_reason_and_keeps_its_page():
         personalizer.personalize(RULES, visit(), without_hero, "text/html")
     metrics = personalizer._metrics
     assert metrics.value("etalage_blocks_missed_total", block="hero", reason="not_found") == 1
-    assert 'etalage_blocks_missed_total{block="hero",reason="not_found"} 1' in metrics.render()
+    assert 'etalage_blocks_missed_total{block="hero",reason="not_found"} 1.0' in metrics.render().decode()
     (miss,) = metrics.recent_misses()
     assert (miss.block, miss.reason, miss.path, miss.detail) == ("hero", "not_found", "/home", "hero: selector matched nothing")
 

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from etalage.metrics import Metrics
+from etalage.metrics import CONTENT_TYPE, Metrics
 from etalage.profiles.store import ProfileStore, StoreError
 from etalage.rules.rulebook import RuleBook
 from etalage.tokens import VisitorSigner
@@ -41,7 +41,7 @@ def control_routes(metrics: Metrics, rules: RuleBook, admin_token: str) -> list[
     async def prometheus(request: Request) -> Response:
         if refusal := _refusal(request, admin_token):
             return refusal
-        return PlainTextResponse(metrics.render(), headers={"cache-control": "no-store"}, media_type="text/plain; version=0.0.4")
+        return Response(metrics.render(), headers={"cache-control": "no-store"}, media_type=CONTENT_TYPE)
 
     async def rules_status(request: Request) -> Response:
         """The rules in force, how often each fired, the last few blocks missing from a page (the

@@ -352,8 +352,10 @@ class Proxy:
         """(the visitor's profile, None when the store fails; whether the id was erased).
 
         Only an id without a profile is asked about: one that was erased gets no profile under it."""
+        started = time.perf_counter()
         try:
             profile = await asyncio.wait_for(self._store.load(visitor_id), self.settings.store_timeout)
+            self._metrics.observe("etalage_store_load_seconds", time.perf_counter() - started)
             if profile is None and await asyncio.wait_for(self._store.erased(visitor_id), self.settings.store_timeout):
                 return None, True
         except TimeoutError:
@@ -412,10 +414,12 @@ class Proxy:
         preview = self._previews.verify(preview_tokens[0]) if preview_tokens else None
         wants_rewrite = method == "GET" and (consent.granted or preview is not None) and bool(ruleset.rules_for(path))
         forward = self._forward_headers(scope, headers, scheme, host, strip_conditionals=wants_rewrite)
+        started = time.perf_counter()
         try:
             response = await self._upstream.send(
                 method, raw_path + b"?" + query if query else raw_path, forward, self._request_body(headers, receive)
             )
+            self._metrics.observe("etalage_upstream_seconds", time.perf_counter() - started)
         except UpstreamError as exc:
             kind = "timeout" if isinstance(exc, UpstreamTimeout) else "unavailable"
             log.warning("%s %s: %s", method, path, exc)
@@ -683,7 +687,9 @@ class Proxy:
         else:
             try:
                 content_type = (get_header(headers, b"content-type") or b"").decode("latin-1")
+                started = time.perf_counter()
                 result = await self._personalizer.personalize_async(ruleset, visit, body, content_type)
+                self._metrics.observe("etalage_personalize_seconds", time.perf_counter() - started)
             except Exception:
                 log.exception("personalizing %s failed; serving the origin's page", visit.path)
                 self._metrics.inc("etalage_fail_open_total", reason="rewrite_error")

@@ -335,6 +335,9 @@ class RedisStore(ProfileStore):
         if ref in self._reading:
             self._touched.add(ref)
 
+    def backlog(self) -> tuple[int, int]:
+        return self._pending_count, self.dropped_events
+
     @property
     def pending_events(self) -> int:
         """Events queued and not yet taken by a flush."""

@@ -74,6 +74,11 @@ class ProfileStore(abc.ABC):
         (another tab, a copy of the cookie), and that must start a new profile under a new id, not
         bring back one under the id the visitor asked to be forgotten."""
 
+    def backlog(self) -> tuple[int, int]:
+        """(events queued for writing now, events dropped since start because the queue was full), for
+        metrics; a store that writes at once has neither."""
+        return 0, 0
+
     async def flush(self) -> None:
         """Write what is queued now (stores that batch writes); the next read anywhere sees it."""
 
