@@ -88,11 +88,18 @@ class Metrics:
         self._counters = {name: Counter(name, text, labels, registry=self.registry) for name, (text, labels) in _COUNTERS.items()}
         self._histograms = {name: Histogram(name, text, buckets=_BUCKETS, registry=self.registry) for name, text in _HISTOGRAMS.items()}
         self._gauges = {name: Gauge(name, text, registry=self.registry, multiprocess_mode=mode) for name, (text, mode) in _GAUGES.items()}
+        # Label sets come from the rules and a fixed list of reasons: a bounded number of children.
+        self._children: dict[tuple[str, tuple[tuple[str, str], ...]], Counter] = {}
         self._misses: deque[BlockMiss] = deque(maxlen=RECENT_MISSES)
 
     def inc(self, name: str, **labels: str) -> None:
-        counter = self._counters[name]
-        (counter.labels(**labels) if labels else counter).inc()
+        key = (name, tuple(labels.items()))
+        child = self._children.get(key)
+        if child is None:
+            # labels() validates and looks up under a lock: several microseconds, once per label set.
+            counter = self._counters[name]
+            child = self._children[key] = counter.labels(**labels) if labels else counter
+        child.inc()
 
     def observe(self, name: str, seconds: float) -> None:
         self._histograms[name].observe(seconds)
