@@ -66,3 +66,9 @@ def test_settings_read_the_page_complexity_limits():
     assert (settings.max_page_elements, settings.max_page_depth) == (5000, 100)
     with pytest.raises(SettingsError, match="max_page_depth"):
         Settings.from_env({"ETALAGE_MAX_PAGE_DEPTH": "0"})
+
+
+def test_settings_redis_write_delay_may_be_zero_but_not_negative():
+    assert Settings.from_env({"ETALAGE_REDIS_WRITE_DELAY": "0"}).redis_write_delay == 0
+    with pytest.raises(SettingsError, match="redis_write_delay"):
+        Settings.from_env({"ETALAGE_REDIS_WRITE_DELAY": "-1"})

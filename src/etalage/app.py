@@ -56,7 +56,7 @@ def create_store(settings: Settings) -> ProfileStore:
     if settings.redis_url:
         from etalage.profiles.redis import RedisStore
 
-        return RedisStore(settings.redis_url, retention=settings.retention_seconds)
+        return RedisStore(settings.redis_url, retention=settings.retention_seconds, flush_interval=settings.redis_write_delay)
     return MemoryStore(retention=settings.retention_seconds, path=Path(settings.profiles_file) if settings.profiles_file else None)
 
 

@@ -93,6 +93,10 @@ class Settings:
     admin_token: str = field(default="", repr=False)
     # Profiles in Redis (redis://host:port/db) instead of the embedded store.
     redis_url: str = field(default="", repr=False)
+    # Longest a page view waits in a process before it is written to Redis (writes are batched): what a
+    # crash (SIGKILL, power loss) can lose, besides views queued while Redis was unreachable. A
+    # graceful stop writes everything. 0 writes each view right after its response.
+    redis_write_delay: float = 0.05
     # Where the embedded store keeps its profiles between runs; empty keeps them in memory only.
     profiles_file: str = ""
     # How Etalage talks to the upstream: aiohttp (fastest, see benchmarks/README.md) or httpx.
@@ -143,6 +147,8 @@ class Settings:
             raise SettingsError(f"cookie_name: {self.cookie_name!r} is the name of another of Etalage's cookies")
         if self.cookie_name.lower() in ("__host-", "__secure-"):
             raise SettingsError(f"cookie_name: {self.cookie_name!r} is only a prefix; add a name, as in __Host-etalage_vid")
+        if self.redis_write_delay < 0:
+            raise SettingsError("redis_write_delay: must be 0 or more")
         if not 0 < self.port < 65536:
             raise SettingsError(f"port: {self.port} is not a TCP port")
         for name in (
