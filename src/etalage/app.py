@@ -13,6 +13,7 @@ from starlette.applications import Starlette
 from etalage.control.admin import RESERVED_PREFIX, api_routes, control_routes
 from etalage.control.me.routes import me_routes
 from etalage.control.preview import preview_routes
+from etalage.control.ready import ready_routes
 from etalage.http.proxy import Proxy
 from etalage.http.requests import refused
 from etalage.http.shedding import LoadShedder
@@ -96,6 +97,7 @@ def create_app(settings: Settings, *, store: ProfileStore | None = None) -> Etal
         + api_routes(profiles, signer, settings.admin_token, settings.cookie_name)
         + me_routes(store=profiles, signer=signer, rules=lambda: rules.current, settings=settings)
         + preview_routes(previews)
+        + ready_routes(profiles)
     )
     control = Starlette(routes=routes, lifespan=lifespan)
     return Etalage(proxy, control, metrics, rules, shedder)

@@ -118,6 +118,9 @@ class MemoryStore(ProfileStore):
             except StoreError as exc:
                 log.warning("%s", exc)
 
+    async def ping(self) -> None:
+        """In process memory: always able to answer."""
+
     async def aclose(self) -> None:
         if self._saver is not None:
             self._saver.cancel()

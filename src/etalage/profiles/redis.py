@@ -606,6 +606,13 @@ class RedisStore(ProfileStore):
 
     # -- lifecycle ----------------------------------------------------------------------------
 
+    async def ping(self) -> None:
+        """One PING, bounded by socket_timeout (connecting, the reply, a free pooled connection)."""
+        try:
+            await self._redis.ping()
+        except (RedisError, OSError) as exc:
+            raise StoreError(f"Redis: {exc}") from exc
+
     async def aclose(self) -> None:
         """Stop the flusher, write everything queued and close the connections."""
         if self._closed:

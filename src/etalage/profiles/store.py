@@ -74,6 +74,12 @@ class ProfileStore(abc.ABC):
         (another tab, a copy of the cookie), and that must start a new profile under a new id, not
         bring back one under the id the visitor asked to be forgotten."""
 
+    @abc.abstractmethod
+    async def ping(self) -> None:
+        """Return when the store can answer now, raise StoreError when it cannot (readiness probes).
+
+        Bounded in time: a store behind a network answers or fails within its own timeouts."""
+
     async def flush(self) -> None:
         """Write what is queued now (stores that batch writes); the next read anywhere sees it."""
 
