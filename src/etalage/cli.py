@@ -129,7 +129,11 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     if workers > 1 and not settings.redis_url:
         raise SettingsError("workers: the embedded profile store lives in one process; give --redis-url to run several workers")
     app = create_app(settings)  # fails fast here, in the parent, on bad settings or rules
-    print(f"Etalage on http://{settings.host}:{settings.port}/ in front of {settings.upstream_origin} ({workers} worker(s))")
+    started = f"Etalage on http://{settings.host}:{settings.port}/ in front of {settings.upstream_origin} ({workers} worker(s))"
+    if settings.log_format == "json":  # log collectors read every line of a container's output as JSON then
+        logging.getLogger("etalage").info(started)
+    else:
+        print(started)
     if workers == 1:
         asyncio.run(_server(app, settings.host, settings.port, settings).serve())
         return 0
