@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -10,9 +11,13 @@ import subprocess
 import sys
 
 import httpx
+import pytest
 
 from etalage.logs import REQUEST_ID, JsonFormatter
+from etalage.profiles.profile import Event
+from etalage.profiles.redis import RedisStore
 from tests.support.config import PROXY_RULES, REPO
+from tests.support.redis_server import RedisServer
 
 
 def record(name: str, message: str, *args: object, exc_info: object = None) -> logging.LogRecord:
@@ -98,3 +103,43 @@ def test_logs_serve_with_json_format_writes_the_access_log_with_the_request_id(o
     entries = [json.loads(line) for line in lines]  # every line is one JSON object
     (access,) = [entry for entry in entries if entry["logger"] == "uvicorn.access"]
     assert (access["request_id"], access["path"], access["status"]) == ("req-from-nginx", "/echo", 200)
+
+
+class Collect(logging.Handler):
+    """Keeps formatted JSON entries, and wakes a waiting test on the loop that logged one."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFormatter(JsonFormatter())
+        self.entries: list[dict[str, object]] = []
+        self.arrived = asyncio.Event()
+
+    def emit(self, rec: logging.LogRecord) -> None:
+        self.entries.append(json.loads(self.format(rec)))
+        self.arrived.set()
+
+
+@pytest.mark.redis
+def test_logs_redis_flusher_lines_name_no_request(redis_server: RedisServer):
+    """The request whose page view starts the background flusher must not name the flusher's lines ever after."""
+
+    async def flush_during_an_outage() -> list[dict[str, object]]:
+        collect = Collect()
+        logger = logging.getLogger("etalage.redis_store")
+        logger.addHandler(collect)
+        store = RedisStore(redis_server.url, retention=3600, flush_interval=0.01)
+        try:
+            redis_server.kill()
+            token = REQUEST_ID.set("req-that-started-it")
+            try:
+                await store.record("v1", [Event("category_view", "dogs", 1.0)])  # starts the flusher
+            finally:
+                REQUEST_ID.reset(token)
+            await asyncio.wait_for(collect.arrived.wait(), 30)  # its warning: Redis unreachable
+            return collect.entries
+        finally:
+            logger.removeHandler(collect)
+            await store.aclose()
+
+    entries = asyncio.run(flush_during_an_outage())
+    assert entries and all("request_id" not in entry for entry in entries)
