@@ -32,7 +32,7 @@ def normalized(name: str) -> str:
 
 def locked() -> dict[str, str]:
     """Package name -> the lock's text for it (its pin and hashes)."""
-    entries = re.split(r"\n(?=[A-Za-z0-9])", LOCK.read_text().split("\n\n", 1)[-1])
+    entries = re.split(r"\n(?=[A-Za-z0-9])", LOCK.read_text())
     found = {}
     for entry in entries:
         match = re.match(r"([A-Za-z0-9._-]+)==", entry)

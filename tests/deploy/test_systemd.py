@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from etalage.settings import Settings
 from tests.deploy.support import DEPLOY, missing_tool
 
 UNIT = DEPLOY / "systemd" / "etalage.service"
@@ -50,3 +51,8 @@ def test_systemd_unit_takes_secrets_from_an_environment_file_only():
     lines = UNIT.read_text().splitlines()
     assert "EnvironmentFile=/etc/etalage/etalage.env" in lines
     assert not [line for line in lines if line.startswith("Environment=") and ("SECRET" in line or "TOKEN" in line)]
+
+
+def test_systemd_unit_sets_only_settings_etalage_has():
+    names = {line.split("=", 2)[1] for line in UNIT.read_text().splitlines() if line.lstrip("#").startswith("Environment=")}
+    assert names and {name.removeprefix("ETALAGE_").lower() for name in names} <= set(Settings.__dataclass_fields__)
