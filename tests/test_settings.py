@@ -72,3 +72,8 @@ def test_settings_redis_write_delay_may_be_zero_but_not_negative():
     assert Settings.from_env({"ETALAGE_REDIS_WRITE_DELAY": "0"}).redis_write_delay == 0
     with pytest.raises(SettingsError, match="redis_write_delay"):
         Settings.from_env({"ETALAGE_REDIS_WRITE_DELAY": "-1"})
+
+
+def test_settings_refuse_an_unknown_log_format():
+    with pytest.raises(SettingsError, match="log_format"):
+        Settings.from_env({"ETALAGE_LOG_FORMAT": "xml"})

@@ -13,10 +13,13 @@ from starlette.applications import Starlette
 from etalage.control.admin import RESERVED_PREFIX, api_routes, control_routes
 from etalage.control.me.routes import me_routes
 from etalage.control.preview import preview_routes
+from etalage.control.ready import ready_routes
 from etalage.http.proxy import Proxy
+from etalage.http.requestid import request_id
 from etalage.http.requests import refused
 from etalage.http.shedding import LoadShedder
 from etalage.http.upstream import create_upstream
+from etalage.logs import REQUEST_ID
 from etalage.metrics import Metrics
 from etalage.profiles.memory import MemoryStore
 from etalage.profiles.store import ProfileStore
@@ -43,12 +46,19 @@ class Etalage:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await self.control(scope, receive, send)
-        elif scope["path"].startswith(RESERVED_PREFIX):
-            # The proxy checks its own requests; Etalage's routes get the same checks here.
-            if not await refused(scope, send, self.proxy.settings):
-                await self.control(scope, receive, send)
-        else:
-            await self.proxy(scope, receive, send)
+            return
+        client = scope.get("client")
+        # Every log line written while this request is handled names it, uvicorn's access log included.
+        token = REQUEST_ID.set(request_id(scope["headers"], client[0] if client else None, self.proxy.settings.trusted_proxies))
+        try:
+            if scope["path"].startswith(RESERVED_PREFIX):
+                # The proxy checks its own requests; Etalage's routes get the same checks here.
+                if not await refused(scope, send, self.proxy.settings):
+                    await self.control(scope, receive, send)
+            else:
+                await self.proxy(scope, receive, send)
+        finally:
+            REQUEST_ID.reset(token)
 
 
 def create_store(settings: Settings) -> ProfileStore:
@@ -99,6 +109,7 @@ def create_app(settings: Settings, *, store: ProfileStore | None = None) -> Etal
         + api_routes(profiles, signer, settings.admin_token, settings.cookie_name)
         + me_routes(store=profiles, signer=signer, rules=lambda: rules.current, settings=settings)
         + preview_routes(previews)
+        + ready_routes(profiles)
     )
     control = Starlette(routes=routes, lifespan=lifespan)
     return Etalage(proxy, control, metrics, rules, shedder)

@@ -8,6 +8,7 @@ import contextlib
 import dataclasses
 import json
 import logging
+import logging.config
 import os
 import secrets
 import shutil
@@ -16,25 +17,28 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TypedDict
+from typing import Any, TypedDict
 
 import httpx
 import uvicorn
 from starlette.types import ASGIApp
-from uvicorn.config import LifespanType
+from uvicorn.config import LOGGING_CONFIG, LifespanType
 
 from etalage.app import create_app, create_store
+from etalage.logs import json_logging
 from etalage.metrics import multiprocess_dir
 from etalage.profiles.profile import Profile, ProfileDecodeError, profile_from_json
 from etalage.profiles.store import StoreError
 from etalage.rules.fields import RuleSetError
 from etalage.rules.loader import load_rules
-from etalage.settings import Settings, SettingsError
+from etalage.settings import LOG_FORMATS, Settings, SettingsError
 from etalage.tokens import PreviewSigner
 from etalage.tools.blocks import check_pages, render_table
 from etalage.tools.explain import explain, profile_from_options
 
 __all__ = ["main"]
+
+_LOG_FORMAT_HELP = "text (default), or json: one JSON object per line with the request id, access log included (ETALAGE_LOG_FORMAT)"
 
 _PROJECT_RULES = Path(__file__).resolve().parents[2] / "rules"
 
@@ -50,14 +54,27 @@ class _UvicornOptions(TypedDict):
     date_header: bool
     proxy_headers: bool
     access_log: bool
+    log_level: str
+    log_config: dict[str, Any]
 
 
-# Etalage forwards the origin's own Date and Server headers, and handles X-Forwarded-* itself.
-_UVICORN: _UvicornOptions = {"lifespan": "on", "server_header": False, "date_header": False, "proxy_headers": False, "access_log": False}
+def _uvicorn(settings: Settings) -> _UvicornOptions:
+    """Etalage forwards the origin's own Date and Server headers, and handles X-Forwarded-* itself.
+    JSON logs include uvicorn's access log (a line per request, with its id); text logs keep uvicorn's own lines, without it."""
+    json_logs = settings.log_format == "json"
+    return {
+        "lifespan": "on",
+        "server_header": False,
+        "date_header": False,
+        "proxy_headers": False,
+        "access_log": json_logs,
+        "log_level": settings.log_level,
+        "log_config": json_logging(settings.log_level) if json_logs else LOGGING_CONFIG,
+    }
 
 
-def _server(app: ASGIApp, host: str, port: int, log_level: str) -> uvicorn.Server:
-    return uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level=log_level, **_UVICORN))
+def _server(app: ASGIApp, host: str, port: int, settings: Settings) -> uvicorn.Server:
+    return uvicorn.Server(uvicorn.Config(app, host=host, port=port, **_uvicorn(settings)))
 
 
 def _demo_secret(state_dir: Path) -> str:
@@ -84,10 +101,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         redis_url=args.redis_url,
+        log_format=args.log_format,
     )
     app = create_app(settings)
-    shop = _server(create_shop_app(), "127.0.0.1", args.shop_port, settings.log_level)
-    proxy = _server(app, settings.host, settings.port, settings.log_level)
+    shop = _server(create_shop_app(), "127.0.0.1", args.shop_port, settings)
+    proxy = _server(app, settings.host, settings.port, settings)
     print(f"Demo shop (the origin):   http://127.0.0.1:{args.shop_port}/")
     print(f"Etalage in front of it:   http://{settings.host}:{settings.port}/")
     print("Accept the cookie banner, browse /c/rodents three times, then open / through Etalage. Ctrl-C stops both.")
@@ -107,6 +125,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         "port": args.port,
         "redis_url": args.redis_url,
         "workers": args.workers,
+        "log_format": args.log_format,
     }
     settings = Settings.from_env(os.environ, **flags)
     # Automatic: one per core with Redis; the embedded store's profiles live in one process.
@@ -114,9 +133,13 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     if workers > 1 and not settings.redis_url:
         raise SettingsError("workers: the embedded profile store lives in one process; give --redis-url to run several workers")
     app = create_app(settings)  # fails fast here, in the parent, on bad settings or rules
-    print(f"Etalage on http://{settings.host}:{settings.port}/ in front of {settings.upstream_origin} ({workers} worker(s))")
+    started = f"Etalage on http://{settings.host}:{settings.port}/ in front of {settings.upstream_origin} ({workers} worker(s))"
+    if settings.log_format == "json":  # log collectors read every line of a container's output as JSON then
+        logging.getLogger("etalage").info(started)
+    else:
+        print(started)
     if workers == 1:
-        asyncio.run(_server(app, settings.host, settings.port, settings.log_level).serve())
+        asyncio.run(_server(app, settings.host, settings.port, settings).serve())
         return 0
     # Worker processes build their own app from the environment: hand the flags over there.
     for name, value in flags.items():
@@ -129,8 +152,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             workers=workers,
             host=settings.host,
             port=settings.port,
-            log_level=settings.log_level,
-            **_UVICORN,
+            **_uvicorn(settings),
         )
     return 0
 
@@ -315,6 +337,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--rules", default=str(_default_rules()), help="rules folder (default: the project's rules/)")
     demo.add_argument("--state-dir", default=".etalage-demo", help="where the demo keeps its signing key and profiles")
     demo.add_argument("--redis-url", help="keep profiles in Redis (redis://host:port/db) instead of the embedded store")
+    demo.add_argument("--log-format", choices=LOG_FORMATS, help=_LOG_FORMAT_HELP)
     demo.set_defaults(handler=_cmd_demo)
 
     serve = commands.add_parser("serve", help="run Etalage in front of a site")
@@ -324,6 +347,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="listen port (ETALAGE_PORT, default 8000)")
     serve.add_argument("--redis-url", help="keep profiles in Redis, e.g. redis://127.0.0.1:6379/0 (ETALAGE_REDIS_URL)")
     serve.add_argument("--workers", type=int, help="worker processes (ETALAGE_WORKERS); default: one per core with --redis-url, else 1")
+    serve.add_argument("--log-format", choices=LOG_FORMATS, help=_LOG_FORMAT_HELP)
     serve.set_defaults(handler=_cmd_serve)
 
     rules = commands.add_parser("rules", help="work with rule folders")
@@ -408,11 +432,11 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     # Log records go to stderr, never into a command's output (a report, JSON for CI).
-    logging.basicConfig(
-        level=os.environ.get("ETALAGE_LOG_LEVEL", "info").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    level = os.environ.get("ETALAGE_LOG_LEVEL", "info")
+    if (getattr(args, "log_format", None) or os.environ.get("ETALAGE_LOG_FORMAT")) == "json":
+        logging.config.dictConfig(json_logging(level))
+    else:
+        logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     handler: Callable[[argparse.Namespace], int] = args.handler  # set_defaults(handler=_cmd_...) on each command
     try:
         return handler(args)

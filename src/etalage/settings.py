@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-__all__ = ["Settings", "SettingsError", "parse_key_ring"]
+__all__ = ["LOG_FORMATS", "Settings", "SettingsError", "parse_key_ring"]
 
 
 class SettingsError(ValueError):
@@ -110,6 +110,8 @@ class Settings:
     # Peers whose X-Forwarded-* headers are trusted and extended instead of overwritten.
     trusted_proxies: frozenset[str] = field(default=frozenset(), metadata={"parse": _words})
     log_level: str = "info"
+    # text, or json: one JSON object per line with the request id, uvicorn's access log included.
+    log_format: str = "text"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:
@@ -137,6 +139,8 @@ class Settings:
                 raise SettingsError("upstream: give scheme, host and port only; paths are forwarded as requested")
         if self.upstream_client not in UPSTREAM_CLIENTS:
             raise SettingsError(f"upstream_client: {self.upstream_client!r} is not one of {', '.join(UPSTREAM_CLIENTS)}")
+        if self.log_format not in LOG_FORMATS:
+            raise SettingsError(f"log_format: {self.log_format!r} is not one of {', '.join(LOG_FORMATS)}")
         if self.workers < 0:
             raise SettingsError("workers: must be 0 (automatic) or more")
         if self.redis_url and urlsplit(self.redis_url).scheme not in {"redis", "rediss", "unix"}:
@@ -179,4 +183,5 @@ class Settings:
 
 
 UPSTREAM_CLIENTS = ("aiohttp", "httpx")
+LOG_FORMATS = ("text", "json")
 _PARSERS = {"int": int, "float": float, "Path": Path, "str": str}

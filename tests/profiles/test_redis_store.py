@@ -235,6 +235,19 @@ async def test_redis_store_record_queues_while_redis_is_down(store: RedisStore, 
     assert store.pending_events == 2
 
 
+async def test_redis_store_ping_fails_with_store_error_when_redis_is_killed(store: RedisStore, redis_server: RedisServer) -> None:
+    await store.ping()
+    redis_server.kill()
+    with pytest.raises(StoreError):
+        await store.ping()
+
+
+async def test_redis_store_ping_fails_with_store_error_when_redis_hangs(store: RedisStore, redis_server: RedisServer) -> None:
+    with hang_redis(redis_server, 30):
+        with pytest.raises(StoreError):
+            await asyncio.wait_for(store.ping(), NO_HANG)
+
+
 async def test_redis_store_works_again_after_redis_restarts(store: RedisStore, redis_server: RedisServer, raw: redis.Redis) -> None:
     await store.load("v1")
     redis_server.kill()

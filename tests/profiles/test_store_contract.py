@@ -311,3 +311,7 @@ async def test_store_unreadable_profile_is_a_store_error(subject: Subject) -> No
     subject.plant("v1", b"\xffnot a profile")
     with pytest.raises(StoreError):
         await subject.store.load("v1")
+
+
+async def test_store_ping_answers_when_the_store_can(subject: Subject) -> None:
+    assert await subject.store.ping() is None

@@ -25,9 +25,11 @@ from etalage.http.cookies import PREVIEW_COOKIE, live_value, parse_cookie_header
 from etalage.http.errors import error_page
 from etalage.http.forwarding import public_origin
 from etalage.http.headers import get_header, header_values, merge_vary, without_hop_by_hop
+from etalage.http.requestid import REQUEST_ID_HEADER
 from etalage.http.requests import forwardable, refused
 from etalage.http.shedding import LoadShedder
 from etalage.http.upstream import Upstream, UpstreamError, UpstreamResponse, UpstreamTimeout
+from etalage.logs import REQUEST_ID
 from etalage.metrics import Metrics
 from etalage.profiles.profile import Event, Profile
 from etalage.profiles.store import ProfileStore, StoreError
@@ -181,13 +183,16 @@ class Proxy:
         if peer in self.settings.trusted_proxies:
             prior = get_header(headers, b"x-forwarded-for")
             forwarded_for = prior + b", " + forwarded_for if prior else forwarded_for
-        drop = _FORWARDING | (_CONDITIONALS if strip_conditionals else frozenset())
+        drop = _FORWARDING | {REQUEST_ID_HEADER} | (_CONDITIONALS if strip_conditionals else frozenset())
         if not self.settings.preserve_host:
             drop |= {b"host"}
         out = without_hop_by_hop(forwardable(headers), drop)
         if not self.settings.preserve_host:
             out.append((b"host", self._upstream_host))
         out += [(b"x-forwarded-for", forwarded_for), (b"x-forwarded-proto", scheme.encode()), (b"x-forwarded-host", host)]
+        request_id = REQUEST_ID.get()
+        if request_id is not None:  # the id the request was given (etalage.app), so the shop's logs name it too
+            out.append((REQUEST_ID_HEADER, request_id.encode()))
         return out
 
     def _consent(self, ruleset: RuleSet, headers: RawHeaders) -> tuple[Consent, CookieJar]:

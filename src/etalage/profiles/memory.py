@@ -8,6 +8,7 @@ profiles through Redis (etalage.profiles.redis) instead.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import os
 import time
@@ -108,7 +109,8 @@ class MemoryStore(ProfileStore):
     def _changed(self) -> None:
         self._dirty = True
         if self._path is not None and self._saver is None:
-            self._saver = asyncio.get_running_loop().create_task(self._save_periodically())
+            # A context of its own: the request that happens to start the saver must not name its log lines.
+            self._saver = asyncio.get_running_loop().create_task(self._save_periodically(), context=contextvars.Context())
 
     async def _save_periodically(self) -> None:
         while True:
@@ -117,6 +119,9 @@ class MemoryStore(ProfileStore):
                 await self.save()
             except StoreError as exc:
                 log.warning("%s", exc)
+
+    async def ping(self) -> None:
+        """In process memory: always able to answer."""
 
     async def aclose(self) -> None:
         if self._saver is not None:

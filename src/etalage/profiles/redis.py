@@ -30,6 +30,7 @@ expects. The store is used from one event loop.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -301,7 +302,10 @@ class RedisStore(ProfileStore):
         self._update_cached(ref, events)
         self._drop_beyond_cap()
         if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.get_running_loop().create_task(self._flush_periodically(), name="etalage-redis-flusher")
+            # A context of its own: the request that happens to start the flusher must not name its log lines.
+            self._flusher = asyncio.get_running_loop().create_task(
+                self._flush_periodically(), name="etalage-redis-flusher", context=contextvars.Context()
+            )
         self._wakeup.set()
 
     def _update_cached(self, ref: str, events: Sequence[Event]) -> None:
@@ -608,6 +612,13 @@ class RedisStore(ProfileStore):
                 self._cache.pop(f"c:{entry.customer}", None)
 
     # -- lifecycle ----------------------------------------------------------------------------
+
+    async def ping(self) -> None:
+        """One PING, bounded by socket_timeout (connecting, the reply, a free pooled connection)."""
+        try:
+            await self._redis.ping()
+        except (RedisError, OSError) as exc:
+            raise StoreError(f"Redis: {exc}") from exc
 
     async def aclose(self) -> None:
         """Stop the flusher, write everything queued and close the connections."""

@@ -79,6 +79,12 @@ class ProfileStore(abc.ABC):
         metrics; a store that writes at once has neither."""
         return 0, 0
 
+    @abc.abstractmethod
+    async def ping(self) -> None:
+        """Return when the store can answer now, raise StoreError when it cannot (readiness probes).
+
+        Bounded in time: a store behind a network answers or fails within its own timeouts."""
+
     async def flush(self) -> None:
         """Write what is queued now (stores that batch writes); the next read anywhere sees it."""
 
