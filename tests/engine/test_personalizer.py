@@ -134,6 +134,19 @@ def test_personalizer_reads_a_card_value_that_changed_from_the_new_body():
     assert cards[0].attributes["action"] == "/basket/add/3/"
 
 
+def test_personalizer_analyses_a_listing_whose_token_sits_in_what_a_card_value_reads():
+    # Magento-style: the per-view key inside the basket URL that names the product. Its card values
+    # are read again by an analysis, never taken from the last body's.
+    personalizer = Personalizer(Metrics())
+    bodies = [listing(1).replace(b'/basket/add/1/"', b"/basket/add/1/?form_key=" + key + b'"') for key in (b"aaaa", b"bbbb")]
+    pages = [personalizer.personalize(OSCAR_RULES, oscar_visit(), body, "text/html") for body in bodies]
+    assert analysed(personalizer) == (2, 0)
+    assert (
+        pages[1] is not None
+        and pages[1].body == Personalizer(Metrics()).personalize(OSCAR_RULES, oscar_visit(), bodies[1], "text/html").body
+    )
+
+
 def test_personalizer_gives_the_same_page_from_the_cache():
     personalizer = Personalizer(Metrics())
     first, second, third = (personalizer.personalize(RULES, visit(), HOME, "text/html") for _ in range(3))

@@ -5,7 +5,7 @@ import random
 import pytest
 
 from etalage.html.page import BlockSpec, ItemField, PageLayout, analyse, item_pieces
-from etalage.html.reuse import LayoutReuse, differences
+from etalage.html.reuse import LayoutReuse, alignment, differences
 
 SPECS = (BlockSpec("hero", "#hero"), BlockSpec("grid", "#grid", "li[data-id]", ("data-id",)))
 
@@ -343,3 +343,23 @@ def test_reuse_agrees_with_a_fresh_analysis_for_every_single_byte_change_in_card
             assert same_layout(layout, fresh), new
             assert item_pieces(layout.blocks["cards"]) == item_pieces(fresh.blocks["cards"]), new
     assert reused > 300
+
+
+def test_alignment_in_step_takes_a_token_of_the_same_length_as_one_range():
+    old = b"<p>Hello Anna</p>\n" + b" " * 40 + b'<input value="0123456789abcdef"></body></html>'
+    new = b"<p>Hello Bertram</p>\n" + b" " * 40 + b'<input value="fedcba9876543210"></body></html>'
+    ranges = alignment(old, new, in_step=True)
+    assert ranges is not None
+    assert [(old[a:b], new[c:d]) for a, b, c, d in ranges] == [(b"Anna", b"Bertram"), (b"0123456789abcdef", b"fedcba9876543210")]
+
+
+def test_reuse_holds_for_non_ascii_text_in_cards_of_a_windows_1252_page():
+    def shop(name: bytes) -> bytes:
+        cards = b"".join(b'<li data-id="%d"><span>%s %d</span><p>%s</p></li>' % (k, name, k, b"x" * 300) for k in range(3))
+        return b'<!DOCTYPE html><html><head><meta charset="windows-1252"></head><body><ol id="cards">' + cards + b"</ol></body></html>"
+
+    specs = (BlockSpec("cards", "#cards", "li", ("data-id",), False, (ItemField("p", "title"),)),)
+    old, new = shop(b"Caf\xe9"), shop(b"Th\xe9s")  # of one length: the page is shorter than 1024 bytes
+    reused = reuse_for(old, specs).layout_for(new)
+    assert reused is not None and same_layout(reused, analyse(new, specs))
+    assert item_pieces(reused.blocks["cards"]) == item_pieces(analyse(new, specs).blocks["cards"])

@@ -82,6 +82,7 @@ _NOT_DATA = frozenset(b"script style xmp iframe noembed noframes noscript textar
 # character is, decide the tree in a table or in <head>: text that changes must begin with a
 # non-whitespace character on both sides, unless the run already had one before it.
 _NOT_IN_TEXT = re.compile(rb"[<&\x00]")
+_MARKUP = re.compile(rb"[<>\"'&]")
 _WHITESPACE = b"\t\n\f\r "
 _NOT_TEXT_START = {b""} | {bytes([byte]) for byte in _WHITESPACE}
 _SELECTOR_ATTR = re.compile(r"\[\s*([^\s~|^$*!=\]]+)")
@@ -182,11 +183,13 @@ def _run_end(view: memoryview, new: bytes, first: int) -> int:
         first = last - 1  # a difference again: go on from there
 
 
-def alignment(old: bytes, new: bytes, limit: int = MAX_DIFFERENCES) -> list[tuple[int, int, int, int]] | None:
+def alignment(old: bytes, new: bytes, limit: int = MAX_DIFFERENCES, in_step: bool = False) -> list[tuple[int, int, int, int]] | None:
     """Ranges (old start, old end, new start, new end) outside of which `old` and `new` are equal,
     in order; for bodies whose lengths differ. After each difference the bodies are taken to meet
-    again where _ANCHOR bytes of `old` come back in `new`, within _MAX_SPAN bytes. None when that
-    fails or there are more than `limit` ranges."""
+    again where _ANCHOR bytes of `old` come back in `new`, within _MAX_SPAN bytes. With `in_step`,
+    first where they agree again at the same distance (a token that kept its length: one XOR, where
+    looking for the anchor steps byte by byte); that may take a change of length for a longer
+    difference than it is. None when that fails or there are more than `limit` ranges."""
     view = memoryview(old)
     found: list[tuple[int, int, int, int]] = []
     i = j = 0
@@ -197,12 +200,23 @@ def alignment(old: bytes, new: bytes, limit: int = MAX_DIFFERENCES) -> list[tupl
             return found
         if len(found) == limit:
             return None
-        meeting = _meeting(view, new, i, j)
+        meeting = (in_step and _in_step(view, new, i, j)) or _meeting(view, new, i, j)
         if meeting is None:
             return None
         p, q = meeting
         found.append((i, p, j, q))
         i, j = p, q
+
+
+def _in_step(view: memoryview, new: bytes, i: int, j: int) -> tuple[int, int] | None:
+    """Where the bodies agree again on _JOIN + 1 bytes at the same distance as at old offset `i`,
+    new offset `j`, within _MAX_SPAN bytes, with no markup between (indentation agrees at the
+    same distance by chance after a change of length); None if they do not."""
+    span = min(_MAX_SPAN, len(view) - i, len(new) - j)
+    agree = (int.from_bytes(view[i : i + span]) ^ int.from_bytes(new[j : j + span])).to_bytes(span).find(_AGREE)
+    if agree <= 0 or _MARKUP.search(view[i : i + agree]) or _MARKUP.search(new, j, j + agree):
+        return None
+    return i + agree, j + agree
 
 
 def _meeting(view: memoryview, new: bytes, i: int, j: int) -> tuple[int, int] | None:
@@ -358,22 +372,26 @@ class LayoutReuse:
         if not self._usable:
             return None
         old = self.body
-        if len(new) == len(old):
-            same = differences(old, new, self._limit)
-            ranges = None if same is None else [(start, end, start, end) for start, end in same]
-        else:
-            ranges = alignment(old, new, self._limit)
-            if ranges is not None and any(
-                start < _PRESCAN and end - start != new_end - new_start for start, end, new_start, new_end in ranges
-            ):
-                return None  # it could move a <meta charset> across the end of what browsers prescan
-        if ranges is None or not all(self._harmless(*each, new) for each in ranges):
-            return None
         if len(new) != len(old):
+            ranges = alignment(old, new, self._limit, in_step=True)
+            if ranges is None or not self._fits(ranges, new):
+                ranges = alignment(old, new, self._limit)  # the bodies may meet again elsewhere
+                if ranges is None or not self._fits(ranges, new):
+                    return None
             return _shifted(self._layout, new, ranges)
+        same = differences(old, new, self._limit)
+        ranges = None if same is None else [(start, end, start, end) for start, end in same]
+        if ranges is None or not self._fits(ranges, new):
+            return None
         if any(start < inner_end and end > inner_start for start, end, _, _ in ranges for inner_start, inner_end in self._sourced):
             return _sourced(self._layout, new)
         return self._layout
+
+    def _fits(self, ranges: list[tuple[int, int, int, int]], new: bytes) -> bool:
+        """Whether every difference passes the checks (see the module docstring)."""
+        if any(start < _PRESCAN and end - start != new_end - new_start for start, end, new_start, new_end in ranges):
+            return False  # it could move a <meta charset> across the end of what browsers prescan
+        return all(self._harmless(*each, new) for each in ranges)
 
     def _harmless(self, start: int, end: int, new_start: int, new_end: int, new: bytes) -> bool:
         k = bisect_left(self._tag_at, start) - 1  # the last tag that begins before the difference
