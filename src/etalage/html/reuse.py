@@ -290,8 +290,8 @@ def _shifted(layout: PageLayout, new: bytes, ranges: list[tuple[int, int, int, i
 
 def _sourced(layout: PageLayout, new: bytes) -> PageLayout:
     """`layout` for a body of the same length whose blocks hold other bytes: the same offsets, the
-    cards' bytes taken from `new`."""
-    blocks = {name: replace(block, source=new) for name, block in layout.blocks.items()}
+    cards' bytes taken from `new` (only blocks with items are read from their source)."""
+    blocks = {name: replace(block, source=new) if block.items else block for name, block in layout.blocks.items()}
     return PageLayout(new, MappingProxyType(blocks), layout.body_end, layout.problems, layout.too_complex)
 
 
@@ -344,7 +344,7 @@ class LayoutReuse:
         self._sourced = tuple((block.inner_start, block.inner_end) for block in layout.blocks.values() if block.items)
         tags = scan(body, 3 if body.startswith(b"\xef\xbb\xbf") else 0)
         self._scan = tags
-        self._start_tags: dict[int, tuple[bytes, int, tuple[Attribute, ...]] | None] = {}
+        self._places: dict[tuple[int, int], bytes | int] = {}  # _place, by old range
         # Every start and end tag the scanner found, in source order (True for start tags).
         self._tags = list(
             merge(
@@ -394,34 +394,42 @@ class LayoutReuse:
         return all(self._harmless(*each, new) for each in ranges)
 
     def _harmless(self, start: int, end: int, new_start: int, new_end: int, new: bytes) -> bool:
+        place = self._places.get((start, end))
+        if place is None:
+            place = self._place(start, end)
+            if len(self._places) < 4 * self._limit:  # the same places differ on every view (bounded all the same)
+                self._places[(start, end)] = place
+        changed = new[new_start:new_end]
+        if isinstance(place, bytes):
+            return place not in changed and b"\x00" not in changed
+        return place >= 0 and self._harmless_text(place, start, end, changed)
+
+    def _place(self, start: int, end: int) -> bytes | int:
+        """What may replace old bytes [start, end), whatever the new bytes are: when they lie in a
+        quoted attribute value, its quote (the new bytes may hold neither it nor NUL); in text, the
+        '>' of the tag it follows (_harmless_text); -1: nothing."""
         k = bisect_left(self._tag_at, start) - 1  # the last tag that begins before the difference
         if k < 0:
-            return False
+            return -1
         lt, is_start = self._tags[k]
         if self._in_foreign(lt):
-            return False
-        changed = new[new_start:new_end]
+            return -1
         if not is_start:
-            return self._harmless_text(self._scan.tag_end(lt), start, end, changed) and self._cards_keep(start, end, None)
-        if lt in self._start_tags:  # read once per tag: the known body does not change
-            found = self._start_tags[lt]
-        else:
-            found = self._start_tags[lt] = start_tag(self._scan.lowered, lt)
+            return self._scan.tag_end(lt) if self._cards_keep(start, end, None) else -1
+        found = start_tag(self._scan.lowered, lt)
         if found is None:
-            return False
+            return -1
         tag, tag_end, attributes = found
         if start > tag_end:
-            return tag not in _NOT_DATA and self._harmless_text(tag_end, start, end, changed) and self._cards_keep(start, end, None)
+            return tag_end if tag not in _NOT_DATA and self._cards_keep(start, end, None) else -1
         if end > tag_end:
-            return False
+            return -1
         for name, _, _, value_start, value_end, quote in attributes:
             if value_start <= start and end <= value_end:
-                if not quote or quote in changed or b"\x00" in changed:
-                    return False
-                if name in _STEERING or tag == b"meta" and _declares_charset(name, attributes):
-                    return False
-                return name not in self._readable and self._cards_keep(start, end, name)
-        return False
+                if not quote or name in _STEERING or tag == b"meta" and _declares_charset(name, attributes):
+                    return -1
+                return quote if name not in self._readable and self._cards_keep(start, end, name) else -1
+        return -1
 
     def _cards_keep(self, start: int, end: int, name: str | None) -> bool:
         return all(cards.keep(start, end, name) for cards in self._cards)
