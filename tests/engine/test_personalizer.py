@@ -121,6 +121,24 @@ def test_personalizer_reused_listing_gives_the_page_a_fresh_analysis_gives():
     assert reused.body == fresh.body
 
 
+def test_personalizer_reused_listing_hides_excluded_cards_with_the_new_body_s_bytes(tmp_path):
+    rules_dir = tmp_path / "oscar"
+    shutil.copytree(RULESETS / "good" / "oscar", rules_dir)
+    rules_file = rules_dir / "rules.toml"
+    rules_file.write_text(
+        rules_file.read_text().replace('action = "sort"\nblock = "listing"', 'action = "sort"\nblock = "listing"\nexcluded = "hide"')
+    )
+    rules = load_rules(rules_dir)
+    profile = Profile(category_views={"games": 3}, exclusions={"books"})
+    view = Visit(profile, rules.site, rules.catalog, "/catalogue/", {}, None, "", time.time(), None)
+    warm = Personalizer(Metrics())
+    warm.personalize(rules, view, listing(1), "text/html")
+    reused = warm.personalize(rules, view, listing(2), "text/html")
+    assert analysed(warm) == (1, 1)
+    assert reused is not None and b"/basket/add/1/" not in reused.body  # product 1 is a book
+    assert reused.body == Personalizer(Metrics()).personalize(rules, view, listing(2), "text/html").body
+
+
 def test_personalizer_reads_a_card_value_that_changed_from_the_new_body():
     # Card 1's basket form names product 3 (games) in the second body: its category is that of
     # the new body, so the card the visitor likes most leads the sorted list.
