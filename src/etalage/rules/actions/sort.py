@@ -179,13 +179,15 @@ class Sort(Action):
         return f"check 'item_category', 'item_id' or 'item_id_from_link' of [blocks.{self.block.spec.name}], and [catalog]"
 
     def _pieces(self, block: Block, page: PageContext) -> tuple[tuple[bytes, ...], tuple[bytes, ...]]:
-        """The cards' bytes and what lies between them, cut once per body: a layout reused for
-        another body (etalage.html.reuse) shares what was derived from it, but its cards may hold
-        other bytes (a fresh token in each), which must come from the body being served."""
+        """The cards' bytes and what lies between them, cut once for the body they were first cut
+        from (the analysed one). A layout reused for another body (etalage.html.reuse) shares what
+        was derived from it, but its cards may hold other bytes (a fresh token in each), which must
+        come from the body being served: cut per view then, and not kept (that would keep a
+        second body alive with every cached layout)."""
         key = (self, block.name, "pieces")
         cut = page.derived.get(key)
-        if isinstance(cut, _Pieces) and cut.source is block.source:
-            return cut.pieces
+        if isinstance(cut, _Pieces):
+            return cut.pieces if cut.source is block.source else item_pieces(block)
         pieces = item_pieces(block)
         page.derived[key] = _Pieces(block.source, pieces)
         return pieces
