@@ -19,8 +19,9 @@ from etalage.profiles.profile import Profile
 from etalage.rules.conditions import Visit
 from etalage.rules.loader import load_rules
 from etalage.rules.ruleset import RuleSet
-from tests.support.config import PROXY_RULES
+from tests.support.config import PROXY_RULES, RULESETS
 from tests.support.origin import HOME
+from tests.support.oscar_page import listing
 
 RULES = load_rules(PROXY_RULES)
 
@@ -89,6 +90,79 @@ def test_personalizer_reused_layout_gives_the_page_a_fresh_analysis_gives():
     reused = warm.personalize(RULES, visit(), token_page, "text/html")
     assert analysed(warm) == (1, 1)
     assert reused.body == Personalizer(Metrics()).personalize(RULES, visit(), token_page, "text/html").body
+
+
+OSCAR_RULES = load_rules(RULESETS / "good" / "oscar")
+
+
+def oscar_visit() -> Visit:
+    profile = Profile(category_views={"games": 3, "clothing": 1})
+    return Visit(profile, OSCAR_RULES.site, OSCAR_RULES.catalog, "/catalogue/", {}, None, "", time.time(), None)
+
+
+def test_personalizer_reuses_the_layout_of_a_listing_with_a_fresh_token_in_every_card():
+    personalizer = Personalizer(Metrics())
+    for seed in range(3):
+        personalizer.personalize(OSCAR_RULES, oscar_visit(), listing(seed, created=f"3rd Dec 2026 09:2{seed}"), "text/html")
+    assert analysed(personalizer) == (1, 2)
+
+
+def test_personalizer_reused_listing_gives_the_page_a_fresh_analysis_gives():
+    # Sorted cards, a banner and recommendations after the cards: each from the second body, with
+    # its own tokens, byte for byte as if that body had been analysed.
+    warm = Personalizer(Metrics())
+    warm.personalize(OSCAR_RULES, oscar_visit(), listing(1), "text/html")
+    second = listing(2, created="3rd Dec 2026 09:21", promotions="Free shipping today")
+    reused = warm.personalize(OSCAR_RULES, oscar_visit(), second, "text/html")
+    assert analysed(warm) == (1, 1)
+    fresh = Personalizer(Metrics()).personalize(OSCAR_RULES, oscar_visit(), second, "text/html")
+    assert reused is not None and fresh is not None
+    assert set(reused.fired) == {"banner", "sort", "more-games"}
+    assert reused.body == fresh.body
+
+
+def test_personalizer_reused_listing_hides_excluded_cards_with_the_new_body_s_bytes(tmp_path):
+    rules_dir = tmp_path / "oscar"
+    shutil.copytree(RULESETS / "good" / "oscar", rules_dir)
+    rules_file = rules_dir / "rules.toml"
+    rules_file.write_text(
+        rules_file.read_text().replace('action = "sort"\nblock = "listing"', 'action = "sort"\nblock = "listing"\nexcluded = "hide"')
+    )
+    rules = load_rules(rules_dir)
+    profile = Profile(category_views={"games": 3}, exclusions={"books"})
+    view = Visit(profile, rules.site, rules.catalog, "/catalogue/", {}, None, "", time.time(), None)
+    warm = Personalizer(Metrics())
+    warm.personalize(rules, view, listing(1), "text/html")
+    reused = warm.personalize(rules, view, listing(2), "text/html")
+    assert analysed(warm) == (1, 1)
+    assert reused is not None and b"/basket/add/1/" not in reused.body  # product 1 is a book
+    assert reused.body == Personalizer(Metrics()).personalize(rules, view, listing(2), "text/html").body
+
+
+def test_personalizer_reads_a_card_value_that_changed_from_the_new_body():
+    # Card 1's basket form names product 3 (games) in the second body: its category is that of
+    # the new body, so the card the visitor likes most leads the sorted list.
+    warm = Personalizer(Metrics())
+    warm.personalize(OSCAR_RULES, oscar_visit(), listing(1), "text/html")
+    second = listing(1).replace(b'action="/basket/add/1/"', b'action="/basket/add/3/"')
+    sorted_page = warm.personalize(OSCAR_RULES, oscar_visit(), second, "text/html")
+    assert sorted_page is not None
+    assert sorted_page.body == Personalizer(Metrics()).personalize(OSCAR_RULES, oscar_visit(), second, "text/html").body
+    cards = LexborHTMLParser(sorted_page.body).css("ol.row > li form")
+    assert cards[0].attributes["action"] == "/basket/add/3/"
+
+
+def test_personalizer_analyses_a_listing_whose_token_sits_in_what_a_card_value_reads():
+    # Magento-style: the per-view key inside the basket URL that names the product. Its card values
+    # are read again by an analysis, never taken from the last body's.
+    personalizer = Personalizer(Metrics())
+    bodies = [listing(1).replace(b'/basket/add/1/"', b"/basket/add/1/?form_key=" + key + b'"') for key in (b"aaaa", b"bbbb")]
+    pages = [personalizer.personalize(OSCAR_RULES, oscar_visit(), body, "text/html") for body in bodies]
+    assert analysed(personalizer) == (2, 0)
+    assert (
+        pages[1] is not None
+        and pages[1].body == Personalizer(Metrics()).personalize(OSCAR_RULES, oscar_visit(), bodies[1], "text/html").body
+    )
 
 
 def test_personalizer_gives_the_same_page_from_the_cache():

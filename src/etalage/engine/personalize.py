@@ -2,8 +2,8 @@
 
 The page is analysed once per distinct origin body (blocks located, verified against the parser,
 cached per page and per address; a body that differs from the last one only where the tree cannot
-change, such as a per-response CSRF token or the visitor's name in the header, reuses its layout:
-etalage.html.reuse); per visitor the rules only choose edits, which are spliced into the origin's
+change, such as a fresh CSRF token in every product card or the visitor's name in the header,
+reuses its layout, with the blocks' bytes taken from the new body: etalage.html.reuse); per visitor the rules only choose edits, which are spliced into the origin's
 bytes. A first look at a body (an analysis, or building a reuse) can take a second on a large page:
 the proxy has it done in a worker thread (personalize_async), so no page holds the event loop, and
 a page past the complexity bounds (etalage.html.page.MAX_ELEMENTS, MAX_DEPTH) is not analysed at

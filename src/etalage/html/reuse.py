@@ -1,11 +1,12 @@
 """Whether a layout verified for one origin body also holds for another body of the same page.
 
-Shops put per-response values into their pages: a CSRF token in a `<meta>` and a hidden form
-field, a request id, the visitor's name or cart count in the header. No two bodies are equal, and
-analysing each costs a full parse and verification (milliseconds for 100 KB). Such bodies differ
-from the last analysed one in a few places that change nothing the layout depends on, so the
-layout is reused, its offsets shifted where lengths changed, when every difference passes these
-checks:
+Shops put per-response values into their pages: a CSRF token in a `<meta>`, a hidden form field
+in every product card (Django Oscar's add-to-basket forms, Magento's form_key, Shopware's token),
+a render time in the head, the visitor's name or cart count in the header. No two bodies are
+equal, and analysing each costs a full parse and verification (milliseconds for 100 KB). Such
+bodies differ from the last analysed one in places that change nothing the layout depends on, so
+the layout is reused, its offsets shifted where lengths changed, when every difference passes
+these checks, inside the blocks and their cards as anywhere else:
 
 - it lies inside the quoted value of a start tag that the tag scanner found, and the new bytes
   hold neither that quote nor NUL (the tokenizer stays in that value); or it lies in text right
@@ -21,12 +22,30 @@ checks:
   `http-equiv` (the page's encoding);
 - no block selector can see it: not an attribute a selector names (`#` means id, `.` class),
   and no selector uses a pseudo-class that reads attributes (`:lang()`, `:checked`...);
-- it is not in a block's start tag or content (actions read and keep those bytes);
-- a change of length is not in the first 1024 bytes, where browsers look for `<meta charset>`.
+- inside a card, it is in nothing a card value reads (Item.attrs, links, fields: the item
+  attributes, `href` when links are read, an inner element's attribute or text, and what the
+  inner elements' selectors read). Such a change is refused rather than read again: the values
+  were read by lexbor from its tree, and only a parse reads them the same way (a `<select>` that
+  drops an `<a>`, an adoption-agency clone of one, entities and the page's encoding); the page is
+  then analysed, and a shop whose card ids sit in a per-view attribute gets no reuse;
+- a change of length is not in the first 1024 bytes, where browsers look for `<meta charset>`
+  (a change of the same length there moves nothing).
 
-Anything else (bigger changes, more than 16 differences) gets a full analysis. Finding the
-differences costs some tens of microseconds for 100 KB (comparisons run in C); the checks, a
-regular-expression match or two per difference.
+None of these differences changes the tree, so the blocks, the cards and their order hold as
+verified, and card values stay as read. What actions keep from the layout is copied from the
+new body: a reused layout's blocks take their bytes (`Block.source`, the cards a sort moves) from
+it, and offsets point into it. Everything actions derive once per layout (the cards' categories,
+the products on the page) comes from card values, which are unchanged; the cards' bytes are cut
+per body (etalage.rules.actions.sort).
+
+Anything else gets a full analysis, and so does a body with more than one difference per 256
+bytes (at least 16): finding and checking one costs some microseconds, a fraction of what
+analysing 256 bytes costs (an analysis takes about 10 ms for 50 KB), so the count is bounded by
+the page's size rather than a fixed number (an Oscar listing of 20 cards has 21 differences per
+view, a 100 KB page of 120 cards 121). Finding the differences runs in C (startswith on
+memoryviews, then the XOR of two integers around each difference); where a difference lies is
+worked out once per place in the known body (the tokens of the next view sit in the same
+places), so per view only the new bytes are checked.
 """
 
 from __future__ import annotations
@@ -38,12 +57,13 @@ from dataclasses import replace
 from heapq import merge
 from types import MappingProxyType
 
-from etalage.html.page import BlockSpec, Item, PageLayout
+from etalage.html.page import Block, BlockSpec, Item, PageLayout
 from etalage.html.tagscan import Attribute, scan, start_tag
 
 __all__ = ["LayoutReuse"]
 
-MAX_DIFFERENCES = 16
+MAX_DIFFERENCES = 16  # at least; a page may have one more per _BYTES_PER_DIFFERENCE bytes
+_BYTES_PER_DIFFERENCE = 256
 _CHUNK = 4096
 _FINE = 64
 _JOIN = 8  # differences this close are one (a hex token has equal digits by chance)
@@ -64,6 +84,7 @@ _NOT_DATA = frozenset(b"script style xmp iframe noembed noframes noscript textar
 # character is, decide the tree in a table or in <head>: text that changes must begin with a
 # non-whitespace character on both sides, unless the run already had one before it.
 _NOT_IN_TEXT = re.compile(rb"[<&\x00]")
+_MARKUP = re.compile(rb"[<>\"'&]")
 _WHITESPACE = b"\t\n\f\r "
 _NOT_TEXT_START = {b""} | {bytes([byte]) for byte in _WHITESPACE}
 _SELECTOR_ATTR = re.compile(r"\[\s*([^\s~|^$*!=\]]+)")
@@ -88,10 +109,31 @@ def _selector_attributes(specs: Sequence[BlockSpec]) -> frozenset[str] | None:
     return frozenset(names)
 
 
+def _card_reads(spec: BlockSpec) -> tuple[frozenset[str] | None, bool]:
+    """What the card values of a block (item attributes, links, fields) can read inside a card: the
+    attribute names (None: any, a field's selector reads attributes through a pseudo-class) and
+    whether text."""
+    names = {attribute.lower() for attribute in spec.item_attrs}
+    text = False
+    if spec.item_links:
+        names.add("href")
+    for item_field in spec.item_fields:
+        if item_field.attribute is None:
+            text = True
+        else:
+            names.add(item_field.attribute.lower())
+        readable = _selector_attributes((BlockSpec("", item_field.selector),))
+        if readable is _ANY:
+            return _ANY, True
+        names |= readable
+    return frozenset(names), text
+
+
 def differences(old: bytes, new: bytes, limit: int = MAX_DIFFERENCES) -> list[tuple[int, int]] | None:
     """[start, end) ranges where two bodies of equal length differ, close ones joined; None when
     there are more than `limit`. Comparisons run in C (startswith on a memoryview: no copy): per
-    chunk, then by halving to each difference; only the bytes around a difference are stepped."""
+    chunk, then by halving to each difference; around a difference the bytes are compared as the
+    XOR of two integers (_xor), so a 64-character token costs a few C calls, not a step per byte."""
     found: list[list[int]] = []
     view = memoryview(old)
     size = len(old)
@@ -105,28 +147,51 @@ def differences(old: bytes, new: bytes, limit: int = MAX_DIFFERENCES) -> list[tu
                     low = middle
                 else:
                     high = middle
-            first = next(i for i in range(low, high) if old[i] != new[i])
-            last = first  # step on while differences follow within _JOIN bytes
-            i = first + 1
-            while i < size and i - last <= _JOIN:
-                if old[i] != new[i]:
-                    last = i
-                i += 1
+            window = _xor(view, new, low, high)
+            first = low + len(window) - len(window.lstrip(b"\x00"))
+            end = _run_end(view, new, first)
             if found and first - found[-1][1] <= _JOIN:
-                found[-1][1] = last + 1
+                found[-1][1] = end
             elif len(found) == limit:
                 return None
             else:
-                found.append([first, last + 1])
-            pos = last + 1
+                found.append([first, end])
+            pos = end
     return [(start, end) for start, end in found]
 
 
-def alignment(old: bytes, new: bytes, limit: int = MAX_DIFFERENCES) -> list[tuple[int, int, int, int]] | None:
+def _xor(view: memoryview, new: bytes, start: int, stop: int) -> bytes:
+    """old[start:stop] XOR new[start:stop]: zero bytes where they agree."""
+    size = stop - start
+    return (int.from_bytes(view[start:stop]) ^ int.from_bytes(new[start:stop])).to_bytes(size)
+
+
+_AGREE = b"\x00" * (_JOIN + 1)  # where a difference ends: this many bytes agree after it
+
+
+def _run_end(view: memoryview, new: bytes, first: int) -> int:
+    """Just past the last byte of the difference that begins at `first` (bodies of equal length),
+    differences with at most _JOIN equal bytes between them taken as one."""
+    size = len(view)
+    while True:
+        stop = min(first + _FINE * 4, size)
+        window = _xor(view, new, first, stop)
+        agree = window.find(_AGREE)
+        if agree >= 0:
+            return first + agree
+        last = first + len(window.rstrip(b"\x00"))  # just past the window's last difference
+        if stop == size:
+            return last
+        first = last - 1  # a difference again: go on from there
+
+
+def alignment(old: bytes, new: bytes, limit: int = MAX_DIFFERENCES, in_step: bool = False) -> list[tuple[int, int, int, int]] | None:
     """Ranges (old start, old end, new start, new end) outside of which `old` and `new` are equal,
     in order; for bodies whose lengths differ. After each difference the bodies are taken to meet
-    again where _ANCHOR bytes of `old` come back in `new`, within _MAX_SPAN bytes. None when that
-    fails or there are more than `limit` ranges."""
+    again where _ANCHOR bytes of `old` come back in `new`, within _MAX_SPAN bytes. With `in_step`,
+    first where they agree again at the same distance (a token that kept its length: one XOR, where
+    looking for the anchor steps byte by byte); that may take a change of length for a longer
+    difference than it is. None when that fails or there are more than `limit` ranges."""
     view = memoryview(old)
     found: list[tuple[int, int, int, int]] = []
     i = j = 0
@@ -137,12 +202,23 @@ def alignment(old: bytes, new: bytes, limit: int = MAX_DIFFERENCES) -> list[tupl
             return found
         if len(found) == limit:
             return None
-        meeting = _meeting(view, new, i, j)
+        meeting = (in_step and _in_step(view, new, i, j)) or _meeting(view, new, i, j)
         if meeting is None:
             return None
         p, q = meeting
         found.append((i, p, j, q))
         i, j = p, q
+
+
+def _in_step(view: memoryview, new: bytes, i: int, j: int) -> tuple[int, int] | None:
+    """Where the bodies agree again on _JOIN + 1 bytes at the same distance as at old offset `i`,
+    new offset `j`, within _MAX_SPAN bytes, with no markup between (indentation agrees at the
+    same distance by chance after a change of length); None if they do not."""
+    span = min(_MAX_SPAN, len(view) - i, len(new) - j)
+    agree = (int.from_bytes(view[i : i + span]) ^ int.from_bytes(new[j : j + span])).to_bytes(span).find(_AGREE)
+    if agree <= 0 or _MARKUP.search(view[i : i + agree]) or _MARKUP.search(new, j, j + agree):
+        return None
+    return i + agree, j + agree
 
 
 def _meeting(view: memoryview, new: bytes, i: int, j: int) -> tuple[int, int] | None:
@@ -180,8 +256,9 @@ def _common(view: memoryview, new: bytes, i: int, j: int) -> int:
 
 
 def _shifted(layout: PageLayout, new: bytes, ranges: list[tuple[int, int, int, int]]) -> PageLayout:
-    """`layout` with every offset moved as `ranges` (see alignment) move the bytes after them; no
-    offset lies inside a range (the checks keep ranges out of blocks)."""
+    """`layout` with every offset moved as `ranges` (see alignment) move the bytes after them. No
+    offset lies inside a range: the checks keep ranges inside attribute values and text, and
+    offsets point at tags' '<' and '>' and the edges of whole attributes."""
     ends = [end for _, end, _, _ in ranges]
     moves = []
     total = 0
@@ -213,9 +290,40 @@ def _shifted(layout: PageLayout, new: bytes, ranges: list[tuple[int, int, int, i
     return PageLayout(new, MappingProxyType(blocks), opt(layout.body_end), layout.problems, layout.too_complex)
 
 
+def _sourced(layout: PageLayout, new: bytes) -> PageLayout:
+    """`layout` for a body of the same length whose blocks hold other bytes: the same offsets, the
+    cards' bytes taken from `new` (only blocks with items are read from their source)."""
+    blocks = {name: replace(block, source=new) if block.items else block for name, block in layout.blocks.items()}
+    return PageLayout(new, MappingProxyType(blocks), layout.body_end, layout.problems, layout.too_complex)
+
+
 def _declares_charset(name: str, attributes: tuple[Attribute, ...]) -> bool:
     """Whether this attribute of a <meta> can declare the page's encoding."""
     return name in ("charset", "http-equiv") or name == "content" and any(other.name == "http-equiv" for other in attributes)
+
+
+class _Cards:
+    """Where one block's cards are, and what their values (Item.attrs, links, fields) read."""
+
+    __slots__ = ("inner_start", "inner_end", "starts", "ends", "names", "text")
+
+    def __init__(self, block: Block, spec: BlockSpec) -> None:
+        self.inner_start, self.inner_end = block.inner_start, block.inner_end
+        self.starts = [item.start for item in block.items]
+        self.ends = [item.end for item in block.items]
+        self.names, self.text = _card_reads(spec)
+
+    def keep(self, start: int, end: int, name: str | None) -> bool:
+        """Whether a change of old bytes [start, end), in the value of attribute `name` (None: in
+        text), leaves every card value as it was: it is outside the cards, or in nothing they read."""
+        if end <= self.inner_start or start >= self.inner_end:
+            return True
+        k = bisect_right(self.starts, start) - 1
+        if k < 0 or start >= self.ends[k]:
+            return True  # between cards: a card's values come from its own subtree only
+        if name is None:
+            return not self.text
+        return self.names is not _ANY and name not in self.names
 
 
 class LayoutReuse:
@@ -226,14 +334,19 @@ class LayoutReuse:
         self.body = body
         self._layout = layout
         readable = _selector_attributes(specs)
-        self._blocks = tuple((block.tag_end, block.inner_start, block.inner_end) for block in layout.blocks.values())
         self._usable = False
         if readable is _ANY or b"<![cdata[" in body.lower():
             return
         self._usable = True
         self._readable = readable
+        self._limit = max(MAX_DIFFERENCES, len(body) // _BYTES_PER_DIFFERENCE)
+        by_name = {spec.name: spec for spec in specs}
+        self._cards = tuple(_Cards(block, by_name[name]) for name, block in layout.blocks.items() if block.items and name in by_name)
+        # Where blocks hold bytes that actions copy (cards), as (start, end).
+        self._sourced = tuple((block.inner_start, block.inner_end) for block in layout.blocks.values() if block.items)
         tags = scan(body, 3 if body.startswith(b"\xef\xbb\xbf") else 0)
         self._scan = tags
+        self._places: dict[tuple[int, int], bytes | int] = {}  # _place, by old range
         # Every start and end tag the scanner found, in source order (True for start tags).
         self._tags = list(
             merge(
@@ -255,51 +368,73 @@ class LayoutReuse:
             self._foreign_depth.append(depth)
 
     def layout_for(self, new: bytes) -> PageLayout | None:
-        """The layout of `new`, if this one holds for it (see the module docstring): itself when the
-        lengths are equal, else a copy with offsets shifted; None when `new` needs an analysis."""
+        """The layout of `new`, if this one holds for it (see the module docstring): a copy with
+        offsets shifted where lengths changed and the blocks' bytes taken from `new` (itself when
+        the lengths are equal and no card differs); None when `new` needs an analysis."""
         if not self._usable:
             return None
         old = self.body
-        if len(new) == len(old):
-            same = differences(old, new)
-            ranges = None if same is None else [(start, end, start, end) for start, end in same]
-        else:
-            ranges = alignment(old, new)
-            if ranges is not None and ranges[0][0] < _PRESCAN:
-                return None  # it could move a <meta charset> across the end of what browsers prescan
-        if ranges is None or not all(self._harmless(*each, new) for each in ranges):
+        if len(new) != len(old):
+            ranges = alignment(old, new, self._limit, in_step=True)
+            if ranges is None or not self._fits(ranges, new):
+                ranges = alignment(old, new, self._limit)  # the bodies may meet again elsewhere
+                if ranges is None or not self._fits(ranges, new):
+                    return None
+            return _shifted(self._layout, new, ranges)
+        same = differences(old, new, self._limit)
+        ranges = None if same is None else [(start, end, start, end) for start, end in same]
+        if ranges is None or not self._fits(ranges, new):
             return None
-        return self._layout if len(new) == len(old) else _shifted(self._layout, new, ranges)
+        if any(start < inner_end and end > inner_start for start, end, _, _ in ranges for inner_start, inner_end in self._sourced):
+            return _sourced(self._layout, new)
+        return self._layout
+
+    def _fits(self, ranges: list[tuple[int, int, int, int]], new: bytes) -> bool:
+        """Whether every difference passes the checks (see the module docstring)."""
+        if any(start < _PRESCAN and end - start != new_end - new_start for start, end, new_start, new_end in ranges):
+            return False  # it could move a <meta charset> across the end of what browsers prescan
+        return all(self._harmless(*each, new) for each in ranges)
 
     def _harmless(self, start: int, end: int, new_start: int, new_end: int, new: bytes) -> bool:
+        place = self._places.get((start, end))
+        if place is None:
+            place = self._place(start, end)
+            if len(self._places) < 4 * self._limit:  # the same places differ on every view (bounded all the same)
+                self._places[(start, end)] = place
+        changed = new[new_start:new_end]
+        if isinstance(place, bytes):
+            return place not in changed and b"\x00" not in changed
+        return place >= 0 and self._harmless_text(place, start, end, changed)
+
+    def _place(self, start: int, end: int) -> bytes | int:
+        """What may replace old bytes [start, end), whatever the new bytes are: when they lie in a
+        quoted attribute value, its quote (the new bytes may hold neither it nor NUL); in text, the
+        '>' of the tag it follows (_harmless_text); -1: nothing."""
         k = bisect_left(self._tag_at, start) - 1  # the last tag that begins before the difference
         if k < 0:
-            return False
+            return -1
         lt, is_start = self._tags[k]
         if self._in_foreign(lt):
-            return False
-        for _tag_end, inner_start, inner_end in self._blocks:
-            if start <= inner_end and end >= inner_start:
-                return False
-        changed = new[new_start:new_end]
+            return -1
         if not is_start:
-            return self._harmless_text(self._scan.tag_end(lt), start, end, changed)
+            return self._scan.tag_end(lt) if self._cards_keep(start, end, None) else -1
         found = start_tag(self._scan.lowered, lt)
         if found is None:
-            return False
+            return -1
         tag, tag_end, attributes = found
         if start > tag_end:
-            return tag not in _NOT_DATA and self._harmless_text(tag_end, start, end, changed)
-        if end > tag_end or any(tag_end == block_tag_end for block_tag_end, _, _ in self._blocks):
-            return False
+            return tag_end if tag not in _NOT_DATA and self._cards_keep(start, end, None) else -1
+        if end > tag_end:
+            return -1
         for name, _, _, value_start, value_end, quote in attributes:
             if value_start <= start and end <= value_end:
-                if not quote or quote in changed or b"\x00" in changed:
-                    return False
-                if name in _STEERING or tag == b"meta" and _declares_charset(name, attributes):
-                    return False
-                return name not in self._readable
-        return False
+                if not quote or name in _STEERING or tag == b"meta" and _declares_charset(name, attributes):
+                    return -1
+                return quote if name not in self._readable and self._cards_keep(start, end, name) else -1
+        return -1
+
+    def _cards_keep(self, start: int, end: int, name: str | None) -> bool:
+        return all(cards.keep(start, end, name) for cards in self._cards)
 
     def _harmless_text(self, gt: int, start: int, end: int, changed: bytes) -> bool:
         """Whether old bytes [start, end), replaced by `changed`, lie in text right after the tag

@@ -32,6 +32,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from fractions import Fraction
 from math import floor
+from typing import NamedTuple
 
 from etalage.html.page import Block, Edit, item_pieces, reorder_items
 from etalage.profiles.profile import Profile
@@ -178,11 +179,17 @@ class Sort(Action):
         return f"check 'item_category', 'item_id' or 'item_id_from_link' of [blocks.{self.block.spec.name}], and [catalog]"
 
     def _pieces(self, block: Block, page: PageContext) -> tuple[tuple[bytes, ...], tuple[bytes, ...]]:
-        """The cards' bytes and what lies between them, cut once per cached page layout."""
+        """The cards' bytes and what lies between them, cut once for the body they were first cut
+        from (the analysed one). A layout reused for another body (etalage.html.reuse) shares what
+        was derived from it, but its cards may hold other bytes (a fresh token in each), which must
+        come from the body being served: cut per view then, and not kept (that would keep a
+        second body alive with every cached layout)."""
         key = (self, block.name, "pieces")
-        pieces = page.derived.get(key)
-        if not isinstance(pieces, tuple):  # not cut yet
-            pieces = page.derived[key] = item_pieces(block)
+        cut = page.derived.get(key)
+        if isinstance(cut, _Pieces):
+            return cut.pieces if cut.source is block.source else item_pieces(block)
+        pieces = item_pieces(block)
+        page.derived[key] = _Pieces(block.source, pieces)
         return pieces
 
     def _order_keeping_slots(self, block: Block, page: PageContext, categories: tuple[str, ...], keys: list[float]) -> list[int]:
@@ -219,6 +226,11 @@ class Sort(Action):
                 else f"shows {excluded} last in product lists, as you asked"
             )
         return None
+
+
+class _Pieces(NamedTuple):
+    source: bytes  # the body they were cut from
+    pieces: tuple[tuple[bytes, ...], tuple[bytes, ...]]
 
 
 def _cards_said(categorized: int, total: int) -> str:
