@@ -124,6 +124,19 @@ class Proc:
 
 
 @dataclass
+class Group:
+    """Several processes measured as one system under test (Etalage's workers and their Redis)."""
+
+    procs: list[Proc]
+
+    def pids(self) -> list[int]:
+        return [pid for proc in self.procs for pid in proc.pids()]
+
+    def alive(self) -> bool:
+        return all(proc.alive() for proc in self.procs)
+
+
+@dataclass
 class Registry:
     logs: Path
     procs: list[Proc] = field(default_factory=list)
@@ -263,7 +276,9 @@ def parse_wrk(output: str) -> dict:
     return result
 
 
-def wrk_argv(port: int, path: str, connections: int, seconds: float, headers: dict[str, str] | None, timeout_s: int = 30) -> list[str]:
+def wrk_argv(
+    port: int, path: str, connections: int, seconds: float, headers: dict[str, str] | None, script: Path | None = None, timeout_s: int = 30
+) -> list[str]:
     argv = [
         "taskset",
         "-c",
@@ -277,14 +292,23 @@ def wrk_argv(port: int, path: str, connections: int, seconds: float, headers: di
     ]
     for name, value in (headers or {}).items():
         argv += ["-H", f"{name}: {value}"]
+    if script is not None:
+        argv += ["-s", str(script)]
     return argv + [f"http://127.0.0.1:{port}{path}"]
 
 
 def run_wrk(
-    port: int, path: str, connections: int, seconds: float, headers: dict[str, str] | None, sut_pids: list[int], aux_pids: list[int]
+    port: int,
+    path: str,
+    connections: int,
+    seconds: float,
+    headers: dict[str, str] | None,
+    sut_pids: list[int],
+    aux_pids: list[int],
+    script: Path | None = None,
 ) -> dict:
     """One wrk run; adds the CPU the system under test used, and the CPU that was not ours (noise)."""
-    argv = wrk_argv(port, path, connections, seconds, headers)
+    argv = wrk_argv(port, path, connections, seconds, headers, script)
     sut0, aux0, (busy0, steal0), kids0 = cpu_seconds(sut_pids), cpu_seconds(aux_pids), system_cpu_seconds(), children_cpu_seconds()
     started = time.monotonic()
     done = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 120)
