@@ -493,19 +493,29 @@ http {{
         (self.out / "results.json").write_text(json.dumps(self.document(), indent=1))
         return entry
 
-    def etalage_counts(self, port: int) -> dict[str, float] | None:
-        """Etalage's own counters (/.etalage/metrics): how many pages it personalized, passed, failed open."""
+    def etalage_counts(self, port: int, workers: tuple[harness.Proc | harness.Group, int] | None = None) -> dict[str, float] | None:
+        """Etalage's own counters (/.etalage/metrics): how many pages it personalized, passed, failed
+        open. With several workers (`workers`: the system under test and how many), each keeps its own:
+        they are read from every worker and added up, or None when not every worker answered."""
+        headers = {"Authorization": f"Bearer {self.admin_token}"}
         try:
-            reply = get(port, "/.etalage/metrics", {"Authorization": f"Bearer {self.admin_token}"}, timeout=10)
+            if workers is None:
+                replies = [get(port, "/.etalage/metrics", headers, timeout=10)]
+            else:
+                sut, count = workers
+                replies = list(harness.get_from_each(port, "/.etalage/metrics", headers, sut.pids(), count).values())
+                if len(replies) < count:
+                    return None
         except OSError:
             return None
-        if reply.status != 200:
-            return None
-        counts = {}
-        for line in reply.body.decode().splitlines():
-            if line and not line.startswith("#"):
-                name, _, value = line.rpartition(" ")
-                counts[name] = float(value)
+        counts: dict[str, float] = {}
+        for reply in replies:
+            if reply.status != 200:
+                return None
+            for line in reply.body.decode().splitlines():
+                if line and not line.startswith("#"):
+                    name, _, value = line.rpartition(" ")
+                    counts[name] = counts.get(name, 0) + float(value)
         return counts
 
     def measure(
@@ -523,7 +533,7 @@ http {{
         check_kind: str | None = None,
         verify: Callable[[], str] | None = None,
         script: Path | None = None,
-        counted: bool = True,
+        workers: int = 1,
         expect_rules=(),
         label: str | None = None,
         **extra,
@@ -536,6 +546,7 @@ http {{
             "page": page,
             "page_bytes": self.served_bytes.get(origin, self.page_bytes).get(page, 0),
             "path": path,
+            "workers": workers,
             **extra,
         }
         headers = headers or {}
@@ -555,10 +566,11 @@ http {{
                 wait_idle(sut_pids)
                 runs = []
                 for _ in range(self.runs):
-                    before = self.etalage_counts(port) if config.startswith("etalage") and counted else None
+                    each = (sut, workers) if workers > 1 else None
+                    before = self.etalage_counts(port, each) if config.startswith("etalage") else None
                     run = run_wrk(port, path, c, self.duration, headers, sut_pids, aux, script)
                     wait_idle(sut_pids)
-                    after = self.etalage_counts(port) if before is not None else None
+                    after = self.etalage_counts(port, each) if before is not None else None
                     if before is not None and after is not None:
                         run["etalage_counts"] = {k: v - before.get(k, 0) for k, v in after.items() if v - before.get(k, 0)}
                     runs.append(run)
@@ -893,8 +905,6 @@ http {{
                         headers={"Cookie": cookie},
                         expect_rules=pages.MAIN_RULE_IDS,
                         concurrencies=(32,) if self.args.quick or origin != "cached" else (32, 1),
-                        # each worker keeps its own counters: one scrape would count one worker
-                        counted=workers == 1,
                         label=label,
                         **extra,
                     )

@@ -203,6 +203,48 @@ class Reply:
         return [value for key, value in self.headers if key.lower() == name.lower()]
 
 
+def serving_pid(server_port: int, client_port: int, pids: list[int]) -> int | None:
+    """Which of `pids` holds the server's end of the loopback connection from `client_port` (Etalage's
+    workers share one listening socket; whichever accepts a connection answers on it)."""
+    wanted = f"0100007F:{server_port:04X} 0100007F:{client_port:04X}"
+    inode = None
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if f"{fields[1]} {fields[2]}" == wanted:
+            inode = fields[9]
+            break
+    if inode is None:
+        return None
+    for pid in pids:
+        try:
+            links = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+        except OSError:
+            continue
+        if f"socket:[{inode}]" in links:
+            return pid
+    return None
+
+
+def get_from_each(port: int, path: str, headers: dict[str, str], pids: list[int], wanted: int, tries: int = 64) -> dict[int, Reply]:
+    """GET `path` on new connections until `wanted` different processes of `pids` have answered;
+    their replies by process id (fewer when the tries run out)."""
+    replies: dict[int, Reply] = {}
+    for _ in range(tries):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        try:
+            conn.request("GET", path, headers=headers)
+            response = conn.getresponse()
+            reply = Reply(response.status, response.getheaders(), response.read())
+            pid = serving_pid(port, conn.sock.getsockname()[1], pids) if conn.sock else None
+        finally:
+            conn.close()
+        if pid is not None:
+            replies.setdefault(pid, reply)
+        if len(replies) >= wanted:
+            break
+    return replies
+
+
 def get(port: int, path: str, headers: dict[str, str] | None = None, timeout: float = 30.0) -> Reply:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:

@@ -587,7 +587,7 @@ def _scale_section(results, lines):
         "",
         "Every process of the system under test (Etalage's workers, redis-server) may use every core; wrk and the origin "
         "stay on core 1, so the two workers share it with them. CPU us/req counts Etalage's processes and Redis. "
-        "Pages personalized: each worker keeps its own counters, so the share is counted for one worker only (–: not counted).",
+        "Pages personalized: each worker keeps its own counters; the kit reads every worker's (–: not every worker answered).",
         "",
         "| configuration | origin | conc. | req/s | vs 1 worker, embedded | p50 / p99 ms | CPU us/req | personalized | errors |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|",
