@@ -551,7 +551,16 @@ http {{
         }
         headers = headers or {}
         try:
-            note = verify() if verify else self.check(check_kind or config, port, path, page, origin, headers, expect_rules)
+            # A page's first look may go out unpersonalized by design (analysis_timeout, or shedding while
+            # the loop catches up after it): the check gets three tries, the system idle before each.
+            for attempt in range(3):
+                try:
+                    note = verify() if verify else self.check(check_kind or config, port, path, page, origin, headers, expect_rules)
+                    break
+                except CheckFailed:
+                    if attempt == 2 or config != "etalage-pers":
+                        raise
+                    wait_idle(sut.pids())
         except (CheckFailed, OSError) as exc:
             self.log(f"  CHECK FAILED {base['label']} {page} {base['origin']}: {exc}")
             for c in concurrencies:
