@@ -193,7 +193,7 @@ def targets(results, soak):
 
     def absent(name, why="not measured in this run", **where):
         """No number for a target: a measurement that failed says so, else `why`."""
-        failed = [r for r in results if r.get("status") != "ok" and all(r.get(k) == v for k, v in where.items())]
+        failed = [r for r in results if where and r.get("status") != "ok" and all(r.get(k) == v for k, v in where.items())]
         add(name, f"{failed[0]['status']}: {failed[0].get('note', '')}" if failed else why, None, "")
 
     # every origin mode the run measured (a run of your pages alone has only "replay")
@@ -247,7 +247,11 @@ def targets(results, soak):
             )
         else:
             absent(
-                name, "not measured: the peer only knows the benchmark's own pages" if origin == "replay" else "not measured in this run"
+                name,
+                "not measured: the peer only knows the benchmark's own pages" if origin == "replay" else "not measured in this run",
+                config="selectolax",
+                origin=origin,
+                **kw,
             )
         name = f"Added median latency <= 1 ms at c1, {what}{tag}"
         if q1 and o1:
