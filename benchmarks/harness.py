@@ -124,6 +124,19 @@ class Proc:
 
 
 @dataclass
+class Group:
+    """Several processes measured as one system under test (Etalage's workers and their Redis)."""
+
+    procs: list[Proc]
+
+    def pids(self) -> list[int]:
+        return [pid for proc in self.procs for pid in proc.pids()]
+
+    def alive(self) -> bool:
+        return all(proc.alive() for proc in self.procs)
+
+
+@dataclass
 class Registry:
     logs: Path
     procs: list[Proc] = field(default_factory=list)
@@ -188,6 +201,48 @@ class Reply:
 
     def all(self, name: str) -> list[str]:
         return [value for key, value in self.headers if key.lower() == name.lower()]
+
+
+def serving_pid(server_port: int, client_port: int, pids: list[int]) -> int | None:
+    """Which of `pids` holds the server's end of the loopback connection from `client_port` (Etalage's
+    workers share one listening socket; whichever accepts a connection answers on it)."""
+    wanted = f"0100007F:{server_port:04X} 0100007F:{client_port:04X}"
+    inode = None
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if f"{fields[1]} {fields[2]}" == wanted:
+            inode = fields[9]
+            break
+    if inode is None:
+        return None
+    for pid in pids:
+        try:
+            links = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+        except OSError:
+            continue
+        if f"socket:[{inode}]" in links:
+            return pid
+    return None
+
+
+def get_from_each(port: int, path: str, headers: dict[str, str], pids: list[int], wanted: int, tries: int = 64) -> dict[int, Reply]:
+    """GET `path` on new connections until `wanted` different processes of `pids` have answered;
+    their replies by process id (fewer when the tries run out)."""
+    replies: dict[int, Reply] = {}
+    for _ in range(tries):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        try:
+            conn.request("GET", path, headers=headers)
+            response = conn.getresponse()
+            reply = Reply(response.status, response.getheaders(), response.read())
+            pid = serving_pid(port, conn.sock.getsockname()[1], pids) if conn.sock else None
+        finally:
+            conn.close()
+        if pid is not None:
+            replies.setdefault(pid, reply)
+        if len(replies) >= wanted:
+            break
+    return replies
 
 
 def get(port: int, path: str, headers: dict[str, str] | None = None, timeout: float = 30.0) -> Reply:
@@ -263,7 +318,9 @@ def parse_wrk(output: str) -> dict:
     return result
 
 
-def wrk_argv(port: int, path: str, connections: int, seconds: float, headers: dict[str, str] | None, timeout_s: int = 30) -> list[str]:
+def wrk_argv(
+    port: int, path: str, connections: int, seconds: float, headers: dict[str, str] | None, script: Path | None = None, timeout_s: int = 30
+) -> list[str]:
     argv = [
         "taskset",
         "-c",
@@ -277,14 +334,23 @@ def wrk_argv(port: int, path: str, connections: int, seconds: float, headers: di
     ]
     for name, value in (headers or {}).items():
         argv += ["-H", f"{name}: {value}"]
+    if script is not None:
+        argv += ["-s", str(script)]
     return argv + [f"http://127.0.0.1:{port}{path}"]
 
 
 def run_wrk(
-    port: int, path: str, connections: int, seconds: float, headers: dict[str, str] | None, sut_pids: list[int], aux_pids: list[int]
+    port: int,
+    path: str,
+    connections: int,
+    seconds: float,
+    headers: dict[str, str] | None,
+    sut_pids: list[int],
+    aux_pids: list[int],
+    script: Path | None = None,
 ) -> dict:
     """One wrk run; adds the CPU the system under test used, and the CPU that was not ours (noise)."""
-    argv = wrk_argv(port, path, connections, seconds, headers)
+    argv = wrk_argv(port, path, connections, seconds, headers, script)
     sut0, aux0, (busy0, steal0), kids0 = cpu_seconds(sut_pids), cpu_seconds(aux_pids), system_cpu_seconds(), children_cpu_seconds()
     started = time.monotonic()
     done = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 120)

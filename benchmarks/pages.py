@@ -7,12 +7,16 @@ attribute, non-ASCII text, a `#hero` section and a `#popular` product grid whose
 description, a rating, an old price), so that 24 / 120 / 600 cards weigh about 24 / 100 / 470 KiB,
 the sizes of the reference measurements in shared/notes/perf-baseline.md.
 
-Every list page exists twice:
+Every list page exists three times:
   /list/<size>       a static file (the "cached origin": identical bytes on every request)
   /dyn/list/<size>   the same page with a per-request CSRF nonce in <head> and in the search form,
                      filled in by nginx's SSI module from $request_id (the "per-request-different
                      origin": every response differs, as on shops that embed a token per page view).
-The nonce is 32 hex digits either way, so both variants have the same size.
+  /shop/list/<size>  shop-shaped, as Django Oscar, Magento and Shopware render a listing: besides the
+                     nonce, every card's add-to-basket form carries a fresh 64-character token and the
+                     head a render timestamp (nginx's $msec), so the differences sit inside the very
+                     cards a sort moves (shared/notes/real-shops.md).
+The nonce is 32 hex digits either way, so /list/ and /dyn/list/ have the same size.
 """
 
 from __future__ import annotations
@@ -36,6 +40,11 @@ PAGE_SIZES = {"24k": 24, "100k": 120, "500k": 600}
 
 STATIC_NONCE = "5f0c2d9e8b7a41c6a3d2e1f0b9c8d7e6"  # stands where the dynamic variant has the SSI echo
 SSI_NONCE = '<!--# echo var="request_id" -->'
+# The shop-shaped variant: a 64-character token in every card (Oscar's masked csrfmiddlewaretoken is
+# 64 characters, new on every render) and the render time in the head, both filled in by SSI
+# ($card_token is $request_id twice, a map in the origin's nginx.conf: one SSI command per card).
+SSI_CARD_TOKEN = '<!--# echo var="card_token" -->'
+SSI_RENDER_TIME = '<!--# echo var="msec" -->'
 
 _NOUNS = {
     "dogs": ["Kibble", "Chew Bone", "Leash", "Harness", "Dog Bed", "Rope Toy", "Training Treats", "Water Bowl"],
@@ -58,7 +67,7 @@ def _price(cents: int) -> str:
     return f"&euro;&nbsp;{cents // 100},{cents % 100:02d}"
 
 
-def _card(rng: random.Random, index: int) -> str:
+def _card(rng: random.Random, index: int, token: str | None = None) -> str:
     slug, label, emoji, colour = CATEGORIES[rng.randrange(len(CATEGORIES))]
     pid = f"{slug[:3]}-{index:05d}"
     name = f"{rng.choice(_ADJECTIVES)} {rng.choice(_NOUNS[slug])} {rng.choice(['S', 'M', 'L', '2 kg', '5 kg', '10 pcs', '3 l'])}"
@@ -75,14 +84,19 @@ def _card(rng: random.Random, index: int) -> str:
         f'<p class="card-rating" aria-label="{stars} out of 5 stars"><span class="stars" style="--r: {stars}"></span> '
         f"({rng.randrange(2, 900)})</p>\n"
         f'<p class="card-price">{_price(cents)} <s class="was">{_price(cents + 250)}</s></p>\n'
-        '<form class="card-buy" method="post" action="/cart">'
-        f'<input type="hidden" name="product" value="{pid}">'
+        + (
+            '<form class="card-buy" method="post" action="/cart">'
+            if token is None
+            else f'<form class="card-buy" method="post" action="/basket/add/{pid}/">'
+            f'<input type="hidden" name="csrfmiddlewaretoken" value="{token}">'
+        )
+        + f'<input type="hidden" name="product" value="{pid}">'
         f'<button class="btn btn-buy" type="submit">Add to cart</button></form>\n'
         "</li>"
     )
 
 
-def _document(title: str, main: str, nonce: str, page_type: str) -> str:
+def _document(title: str, main: str, nonce: str, page_type: str, render_time: str | None = None) -> str:
     nav = "\n".join(f'<li><a href="/c/{slug}">{label}</a></li>' for slug, label, _, _ in CATEGORIES)
     return (
         "<!DOCTYPE html>\n"
@@ -93,7 +107,8 @@ def _document(title: str, main: str, nonce: str, page_type: str) -> str:
         f"<title>{escape(title)} | Pootjes &amp; Co</title>\n"
         "<meta name='description' content='Pootjes &amp; Co: food, toys and care for dogs, cats, rodents, birds and fish.'>\n"
         f'<meta name="csrf-token" content="{nonce}">\n'
-        '<link rel="icon" href="data:,">\n'
+        + (f'<meta name="created" content="{render_time}">\n' if render_time else "")
+        + '<link rel="icon" href="data:,">\n'
         '<link rel="stylesheet" href="/static/shop.css">\n'
         "<!-- analytics fallback for visitors without JavaScript -->\n"
         '<noscript><img src="/static/pixel.gif" alt=""></noscript>\n'
@@ -132,9 +147,9 @@ def _document(title: str, main: str, nonce: str, page_type: str) -> str:
     )
 
 
-def list_page(cards: int, nonce: str) -> str:
-    rng = random.Random(cards)  # the same cards for the static and the dynamic variant
-    grid = "\n".join(_card(rng, i) for i in range(cards))
+def list_page(cards: int, nonce: str, shop_shaped: bool = False) -> str:
+    rng = random.Random(cards)  # the same cards for every variant
+    grid = "\n".join(_card(rng, i, SSI_CARD_TOKEN if shop_shaped else None) for i in range(cards))
     tiles = "\n".join(
         f'<li class="category-tile" style="--tile: {colour}"><a href="/c/{slug}"><span class="category-emoji" '
         f'aria-hidden="true">{emoji}</span><span class="category-label">{label}</span></a></li>'
@@ -160,7 +175,7 @@ def list_page(cards: int, nonce: str) -> str:
         f'<ul class="category-tiles">\n{tiles}\n</ul>\n'
         "</section>"
     )
-    return _document("Pet supplies, delivered tomorrow", main, nonce, "home")
+    return _document("Pet supplies, delivered tomorrow", main, nonce, "home", SSI_RENDER_TIME if shop_shaped else None)
 
 
 def category_page(slug: str) -> str:
@@ -174,9 +189,13 @@ def write_site(root: Path) -> dict[str, int]:
     """Write the origin's document root; returns page key -> size in bytes (static variant)."""
     sizes = {}
     for key, cards in PAGE_SIZES.items():
-        for folder, nonce in ((root / "list", STATIC_NONCE), (root / "dyn" / "list", SSI_NONCE)):
+        for folder, nonce, shop_shaped in (
+            (root / "list", STATIC_NONCE, False),
+            (root / "dyn" / "list", SSI_NONCE, False),
+            (root / "shop" / "list", SSI_NONCE, True),
+        ):
             folder.mkdir(parents=True, exist_ok=True)
-            (folder / key).write_bytes(list_page(cards, nonce).encode("utf-8"))
+            (folder / key).write_bytes(list_page(cards, nonce, shop_shaped).encode("utf-8"))
         sizes[key] = (root / "list" / key).stat().st_size
     (root / "c").mkdir(parents=True, exist_ok=True)
     for slug in LABELS:
@@ -186,7 +205,7 @@ def write_site(root: Path) -> dict[str, int]:
 
 # --- rule folders ---------------------------------------------------------------------------------
 
-LIST_PAGES = "^/(dyn/)?list/"
+LIST_PAGES = "^/((dyn|shop)/)?list/"
 
 SITE_TOML = """\
 # Benchmark site: the demo shop's settings (rules/site.toml) for the generated pages.
@@ -321,7 +340,7 @@ def rule_folder_text(count: int) -> str:
     if count >= 200:
         out.append(_rule("hero-fallback", "banner", [LIST_PAGES, "^/$"], 999, "hero"))
         out.append(_rule("popin-fallback", "popin", [LIST_PAGES], 999, min_views=1))
-        out.append(_rule("category-grid-sort", "sort", ["^/(dyn/)?(list|c)/"], 1000, "category-grid"))
+        out.append(_rule("category-grid-sort", "sort", ["^/((dyn|shop)/)?(list|c)/"], 1000, "category-grid"))
         made = 6
     i = 0
     while made < count:
