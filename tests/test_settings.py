@@ -66,3 +66,8 @@ def test_settings_read_the_page_complexity_limits():
     assert (settings.max_page_elements, settings.max_page_depth) == (5000, 100)
     with pytest.raises(SettingsError, match="max_page_depth"):
         Settings.from_env({"ETALAGE_MAX_PAGE_DEPTH": "0"})
+
+
+def test_settings_refuse_an_api_key_that_is_the_admin_token():
+    with pytest.raises(SettingsError, match="api_key: must differ from admin_token"):
+        Settings.from_env({"ETALAGE_API_KEY": "same", "ETALAGE_ADMIN_TOKEN": "same"})
