@@ -159,8 +159,12 @@ class _Folder:
         return template
 
 
-def load_rules(directory: Path) -> RuleSet:
-    """Load and validate a rules folder; raises RuleSetError listing every problem."""
+def load_rules(directory: Path, *, catalogue_only: bool = False) -> RuleSet:
+    """Load and validate a rules folder; raises RuleSetError listing every problem.
+
+    `catalogue_only` reads what a product import builds on ([site], [catalog], [catalog_feed]) and
+    leaves segments, learn rules, blocks and rules out: those may need the very catalogue the import
+    is about to write (a recommend rule does), and it checks the whole folder with it before writing."""
     folder = _Folder(directory)
     if not directory.is_dir():
         raise RuleSetError([Problem(str(directory), 1, "rules folder not found")])
@@ -191,6 +195,10 @@ def load_rules(directory: Path) -> RuleSet:
     consent = _consent(tables["consent"], folder)
     login = _login(tables["login"])
     catalog = _catalog(tables["catalog"], site, tables["catalog_feed"])
+    if catalogue_only:
+        if folder.problems:
+            raise RuleSetError(sorted(folder.problems, key=lambda p: (p.file, p.line)))
+        return RuleSet(site, consent, (), login, catalog, {}, (), folder.digest.hexdigest()[:16])
     segments = compile_segments(tables["segments"], site, catalog)
     learn = tuple(filter(None, (_learn(fields) for fields in tables["learn"])))
     blocks = _blocks(tables["blocks"], catalog)
