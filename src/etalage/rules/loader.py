@@ -299,12 +299,28 @@ def _consent(found: list[Fields], folder: _Folder) -> ConsentPolicy:
     return build_policy(fields)  # validates [consent] and its [consent.<source>] tables, then finish()
 
 
+# The session cookies of the frameworks shops run on (Django, PHP, Java, ASP.NET, Express, Laravel, Flask,
+# Magento 1): a session key, new at every login, never a customer id.
+_SESSION_COOKIES = frozenset(
+    {"sessionid", "phpsessid", "jsessionid", "asp.net_sessionid", "connect.sid", "laravel_session", "session", "frontend"}
+)
+
+
 def _login(found: list[Fields]) -> LoginSource:
     fields = _single(found, "login")
     if fields is None:
         return LoginSource()
     header = fields.take("header", str, None)
     cookie = fields.take("cookie", str, None)
+    if cookie is not None and cookie.lower() in _SESSION_COOKIES:
+        fields.problem(
+            f"login.cookie: {cookie!r} is a session cookie: its value is a session key, new at every login, not a customer id,"
+            " so every login would link the browser to a new customer",
+            "cookie",
+            "name a cookie the shop sets to the customer's id, a header (header = ...), or let the shop's backend call"
+            " /.etalage/api/link at login (deploy/README.md)",
+        )
+        cookie = None
     logout_path = fields.regex("logout_path", fields.take("logout_path", str, None))
     fields.finish()
     return LoginSource(header.lower() if header else None, cookie, logout_path)
