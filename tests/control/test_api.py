@@ -8,6 +8,7 @@ import pytest
 from etalage.app import create_app
 from etalage.profiles.memory import MemoryStore
 from etalage.profiles.profile import Event, Order
+from etalage.profiles.store import StoreError
 from etalage.tokens import VisitorSigner
 from tests.support.config import PROJECT_RULES, SECRET, settings_for
 from tests.support.servers import running
@@ -200,3 +201,45 @@ def test_api_events_keep_orders_through_a_login_merge(api, store):
     asyncio.run(store.record(visitor, [Event("order", "A-1", 5.0, {"value": 12.5, "currency": "GBP"})]))
     api_link(api, SIGNER.sign(visitor))
     assert asyncio.run(store.load_customer("cust-42")).orders == [Order("A-1", 12.5, "GBP", 5.0)]
+
+
+def test_api_events_refuse_an_overlong_id(api, store):
+    customer_with_profile(store)
+    response = post_event(api, {**ORDER, "order": "9" * 201, "value": 1, "currency": "EUR"})
+    assert response.status_code == 400 and "order: longer than 200 characters" in response.text
+
+
+def test_api_events_refuse_more_products_than_an_order_holds(api, store):
+    customer_with_profile(store)
+    response = post_event(api, {**ORDER, "products": ["dog-rope-toy"] * 1001, "value": 1, "currency": "EUR"})
+    assert response.status_code == 400 and "products: more than 1000" in response.text
+
+
+def test_api_unlink_explains_a_malformed_body(api):
+    response = httpx.post(f"{api}/.etalage/api/unlink", content=b"[]", headers=AUTH)
+    assert response.status_code == 400 and "visitor" in response.text
+
+
+class FailingStore(MemoryStore):
+    """A store that lost its connection: every call the API makes fails."""
+
+    async def _fail(self, *args: object, **kwargs: object) -> None:
+        raise StoreError("connection refused")
+
+    link = unlink = load = load_customer = _fail  # type: ignore[assignment]
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("link", {"customer": "cust-42"}),
+        ("unlink", {}),
+        ("events", {"type": "newsletter", "newsletter": "dogs"}),
+        ("events", {"type": "newsletter", "newsletter": "dogs", "customer": "cust-42"}),
+    ],
+)
+def test_api_answers_503_when_the_store_is_down(origin, path, body):
+    with running(create_app(settings_for(origin, PROJECT_RULES, api_key=KEY), store=FailingStore(retention=60))) as url:
+        visitor = {} if "customer" in body and path == "events" else {"visitor": SIGNER.sign(SIGNER.new_id())}
+        response = httpx.post(f"{url}/.etalage/api/{path}", json={**body, **visitor}, headers=AUTH)
+    assert response.status_code == 503 and "profile store unavailable: connection refused" in response.text
