@@ -77,3 +77,8 @@ def test_settings_redis_write_delay_may_be_zero_but_not_negative():
 def test_settings_refuse_an_unknown_log_format():
     with pytest.raises(SettingsError, match="log_format"):
         Settings.from_env({"ETALAGE_LOG_FORMAT": "xml"})
+
+
+def test_settings_refuse_an_api_key_that_is_the_admin_token():
+    with pytest.raises(SettingsError, match="api_key: must differ from admin_token"):
+        Settings.from_env({"ETALAGE_API_KEY": "same", "ETALAGE_ADMIN_TOKEN": "same"})

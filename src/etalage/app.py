@@ -10,7 +10,8 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 
-from etalage.control.admin import RESERVED_PREFIX, api_routes, control_routes
+from etalage.control.admin import RESERVED_PREFIX, control_routes
+from etalage.control.api import api_routes
 from etalage.control.me.routes import me_routes
 from etalage.control.preview import preview_routes
 from etalage.control.ready import ready_routes
@@ -106,7 +107,7 @@ def create_app(settings: Settings, *, store: ProfileStore | None = None) -> Etal
 
     routes = (
         control_routes(metrics, rules, settings.admin_token)
-        + api_routes(profiles, signer, settings.admin_token, settings.cookie_name)
+        + api_routes(profiles, signer, lambda: rules.current, settings.api_key, settings.cookie_name)
         + me_routes(store=profiles, signer=signer, rules=lambda: rules.current, settings=settings)
         + preview_routes(previews)
         + ready_routes(profiles)

@@ -91,6 +91,9 @@ class Settings:
     # Time budget for a profile lookup; past it the page is served unpersonalized.
     store_timeout: float = 0.05
     admin_token: str = field(default="", repr=False)
+    # Bearer key of the server-to-server API (/.etalage/api/: link, unlink, events); the shop's
+    # backend holds it, never the admin token. Empty: the API is off.
+    api_key: str = field(default="", repr=False)
     # Profiles in Redis (redis://host:port/db) instead of the embedded store.
     redis_url: str = field(default="", repr=False)
     # Longest a page view waits in a process before it is written to Redis (writes are batched): what a
@@ -153,6 +156,8 @@ class Settings:
             raise SettingsError(f"cookie_name: {self.cookie_name!r} is only a prefix; add a name, as in __Host-etalage_vid")
         if self.redis_write_delay < 0:
             raise SettingsError("redis_write_delay: must be 0 or more")
+        if self.api_key and self.api_key == self.admin_token:
+            raise SettingsError("api_key: must differ from admin_token (the shop's servers hold the API key, never the admin token)")
         if not 0 < self.port < 65536:
             raise SettingsError(f"port: {self.port} is not a TCP port")
         for name in (

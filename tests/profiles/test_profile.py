@@ -77,6 +77,20 @@ def test_profile_lifecycle_follows_distinct_orders():
     assert stages == ["prospect", "customer", "repeat_customer"]
 
 
+def test_profile_keeps_an_order_s_value_once():
+    profile = Profile()
+    profile.apply(
+        [Event("order", "o1", 1.0, {"value": 10.0, "currency": "EUR"}), Event("order", "o1", 2.0, {"value": 10.0, "currency": "EUR"})]
+    )
+    assert [(o.order, o.value, o.currency) for o in profile.orders] == [("o1", 10.0, "EUR")]
+
+
+def test_profile_lifecycle_counts_an_order_without_lines():
+    profile = Profile()
+    profile.apply([Event("order", "o1", 1.0, {"value": 10.0, "currency": "EUR"})])
+    assert profile.lifecycle == "customer"
+
+
 def test_profile_learns_an_order_line_once():
     profile = Profile()
     profile.apply([purchase("o1", "kibble", 1.0), purchase("o1", "kibble", 2.0)])
@@ -108,7 +122,8 @@ def test_profile_reads_version_1():
 def test_profile_round_trips_through_json():
     profile = Profile(category_views={"dogs": 3}, recent_products=["x"], newsletters={"cats"}, visits=2, first_seen=1.0, last_seen=2.0)
     profile.apply([purchase("o1", "kibble", 3.0), Event("exclusion", "fish", 3.0), Event("customer", "cust-1", 3.0)])
-    assert Profile.loads(profile.dumps()) == profile
+    profile.apply([Event("order", "o1", 3.0, {"value": 25.98, "currency": "EUR"})])
+    assert Profile.loads(profile.dumps()) == profile and profile.orders[0].value == 25.98
 
 
 @pytest.mark.parametrize("data", [b"", b"[]", b'{"v": 99}', b'{"v": 1, "category_views": []}', b"\xff"])

@@ -103,13 +103,13 @@ def test_loader_login_logout_path_that_is_no_pattern_is_a_problem(tmp_path):
     assert problem.line == 4 and "'logout_path': invalid regular expression" in problem.message
 
 
-@pytest.mark.parametrize("name", ["sessionid", "PHPSESSID", "JSESSIONID"])
-def test_loader_login_cookie_that_is_a_session_cookie_is_a_problem(tmp_path, name):
-    (tmp_path / "site.toml").write_text(f'[site]\ncategories = {{ dogs = "Dogs" }}\n[login]\ncookie = "{name}"\n')
+@pytest.mark.parametrize("cookie", ["sessionid", "PHPSESSID", "JSESSIONID"])
+def test_loader_refuses_a_session_cookie_as_the_login_cookie(tmp_path, cookie):
+    (tmp_path / "site.toml").write_text(f'[site]\ncategories = {{ dogs = "Dogs" }}\n[login]\ncookie = "{cookie}"\n')
     with pytest.raises(RuleSetError) as caught:
         load_rules(tmp_path)
     [problem] = caught.value.problems
-    assert problem.line == 4 and "session key that changes at every login" in problem.message and "link" in problem.hint
+    assert problem.line == 4 and f"login.cookie: {cookie!r} is a session cookie" in problem.message and "/.etalage/api/link" in problem.hint
 
 
 def test_loader_version_changes_with_a_template(tmp_path):

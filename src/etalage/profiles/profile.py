@@ -14,7 +14,17 @@ from typing import Any, NamedTuple
 
 import orjson
 
-__all__ = ["Event", "EVENT_KINDS", "Profile", "Purchase", "ProfileDecodeError", "SCHEMA_VERSION", "LIFECYCLE_STAGES", "profile_from_json"]
+__all__ = [
+    "Event",
+    "EVENT_KINDS",
+    "Order",
+    "Profile",
+    "Purchase",
+    "ProfileDecodeError",
+    "SCHEMA_VERSION",
+    "LIFECYCLE_STAGES",
+    "profile_from_json",
+]
 
 SCHEMA_VERSION = 2
 # A new visit starts after this much inactivity, as in most analytics tools.
@@ -50,6 +60,17 @@ class Purchase:
     quantity: int = 1
 
 
+@dataclass(frozen=True, slots=True)
+class Order:
+    """An order's total as the shop charged it (its lines are Purchases with the same order id): what
+    revenue is computed from, in the order's own currency."""
+
+    order: str
+    value: float
+    currency: str
+    at: float
+
+
 @dataclass(slots=True)
 class Profile:
     category_views: dict[str, int] = field(default_factory=dict)
@@ -58,6 +79,7 @@ class Profile:
     recent_products: list[str] = field(default_factory=list)
     newsletters: set[str] = field(default_factory=set)
     purchases: list[Purchase] = field(default_factory=list)
+    orders: list[Order] = field(default_factory=list)
     # Chosen by the visitor on their own page: interests count as strong interest, exclusions are never shown.
     interests: set[str] = field(default_factory=set)
     exclusions: set[str] = field(default_factory=set)
@@ -115,6 +137,15 @@ class Profile:
         self.purchases.sort(key=lambda p: p.at)
         del self.purchases[:-KEPT_PURCHASES]
 
+    def _order(self, event: Event) -> None:
+        data = event.data or {}
+        # An order reported twice (a retried call, a re-sent event) counts once, as its lines do.
+        if any(o.order == event.value for o in self.orders):
+            return
+        self.orders.append(Order(event.value, float(data.get("value", 0.0)), str(data.get("currency", "")), event.at))
+        self.orders.sort(key=lambda o: o.at)
+        del self.orders[:-KEPT_PURCHASES]
+
     def _shown(self, event: Event) -> None:
         shown = [at for at in self.impressions.get(event.value, []) if at > event.at - WEEK]
         shown.append(event.at)
@@ -161,6 +192,8 @@ class Profile:
                     {"order": purchase.order, "category": purchase.category, "quantity": purchase.quantity},
                 )
             )
+        for order in other.orders:
+            self._order(Event("order", order.order, order.at, {"value": order.value, "currency": order.currency}))
         self.newsletters |= other.newsletters
         self.exclusions |= other.exclusions
         self.interests = (self.interests | other.interests) - self.exclusions
@@ -176,7 +209,7 @@ class Profile:
 
     @property
     def lifecycle(self) -> str:
-        orders = {purchase.order for purchase in self.purchases}
+        orders = {purchase.order for purchase in self.purchases} | {order.order for order in self.orders}
         return LIFECYCLE_STAGES[min(len(orders), 2)]
 
     def affinity(self, category: str, now: float, half_life: float) -> float:
@@ -200,6 +233,7 @@ class Profile:
             "recent_products": self.recent_products,
             "newsletters": sorted(self.newsletters),
             "purchases": [[p.order, p.sku, p.category, p.at, p.quantity] for p in self.purchases],
+            "orders": [[o.order, o.value, o.currency, o.at] for o in self.orders],
             "interests": sorted(self.interests),
             "exclusions": sorted(self.exclusions),
             "dismissed": sorted(self.dismissed),
@@ -231,6 +265,7 @@ class Profile:
                 recent_products=[str(p) for p in raw["recent_products"]][:RECENT_PRODUCTS],
                 newsletters={str(c) for c in raw["newsletters"]},
                 purchases=[Purchase(str(o), str(s), str(c), float(a), int(q)) for o, s, c, a, q in raw.get("purchases", [])],
+                orders=[Order(str(o), float(v), str(c), float(a)) for o, v, c, a in raw.get("orders", [])],
                 interests={str(c) for c in raw.get("interests", [])},
                 exclusions={str(c) for c in raw.get("exclusions", [])},
                 dismissed={str(c) for c in raw.get("dismissed", [])},
@@ -268,6 +303,7 @@ _HANDLERS: dict[str, Callable[[Profile, Event], None]] = {
     "category_view": Profile._category_view,
     "product_view": Profile._product_view,
     "purchase": Profile._purchase,
+    "order": Profile._order,
     "newsletter_subscribe": _adds_to("newsletters"),
     "newsletter_unsubscribe": _removes_from("newsletters"),
     "interest": Profile._interest,

@@ -171,8 +171,12 @@ class _Folder:
         return template
 
 
-def load_rules(directory: Path) -> RuleSet:
-    """Load and validate a rules folder; raises RuleSetError listing every problem."""
+def load_rules(directory: Path, *, catalogue_only: bool = False) -> RuleSet:
+    """Load and validate a rules folder; raises RuleSetError listing every problem.
+
+    `catalogue_only` reads what a product import builds on ([site], [catalog], [catalog_feed]) and
+    leaves segments, learn rules, blocks and rules out: those may need the very catalogue the import
+    is about to write (a recommend rule does), and it checks the whole folder with it before writing."""
     folder = _Folder(directory)
     if not directory.is_dir():
         raise RuleSetError([Problem(str(directory), 1, "rules folder not found")])
@@ -203,6 +207,10 @@ def load_rules(directory: Path) -> RuleSet:
     consent = _consent(tables["consent"], folder)
     login = _login(tables["login"])
     catalog = _catalog(tables["catalog"], site, tables["catalog_feed"])
+    if catalogue_only:
+        if folder.problems:
+            raise RuleSetError(sorted(folder.problems, key=lambda p: (p.file, p.line)))
+        return RuleSet(site, consent, (), login, catalog, {}, (), folder.digest.hexdigest()[:16])
     segments = compile_segments(tables["segments"], site, catalog)
     learn = tuple(filter(None, (_learn(fields) for fields in tables["learn"])))
     blocks = _blocks(tables["blocks"], catalog)
@@ -303,10 +311,21 @@ def _consent(found: list[Fields], folder: _Folder) -> ConsentPolicy:
     return build_policy(fields)  # validates [consent] and its [consent.<source>] tables, then finish()
 
 
-# Session cookies of common shop frameworks (Django, PHP, Java, ASP.NET, Express, Laravel, Rails,
-# CodeIgniter, Magento): never a customer id.
+# The session cookies of the frameworks shops run on (Django, PHP, Java, ASP.NET, Express, Laravel, Flask,
+# Rails, CodeIgniter, Magento 1): a session key, new at every login, never a customer id.
 _SESSION_COOKIES = frozenset(
-    "sessionid phpsessid jsessionid asp.net_sessionid connect.sid laravel_session _session_id ci_session frontend".split()
+    {
+        "sessionid",
+        "phpsessid",
+        "jsessionid",
+        "asp.net_sessionid",
+        "connect.sid",
+        "laravel_session",
+        "session",
+        "_session_id",
+        "ci_session",
+        "frontend",
+    }
 )
 
 
@@ -318,10 +337,11 @@ def _login(found: list[Fields]) -> LoginSource:
     cookie = fields.take("cookie", str, None)
     if cookie is not None and cookie.lower() in _SESSION_COOKIES:
         fields.problem(
-            f"login: 'cookie': {cookie!r} is a web framework's session cookie: its value is a session key that changes at "
-            "every login, not a customer id",
+            f"login.cookie: {cookie!r} is a session cookie: its value is a session key, new at every login, not a customer id,"
+            " so every login would link the browser to a new customer",
             "cookie",
-            "name a cookie or header holding the customer id, or link logins from the shop's backend (README: Server-to-server login)",
+            "name a cookie the shop sets to the customer's id, a header (header = ...), or let the shop's backend call"
+            " /.etalage/api/link at login (deploy/README.md)",
         )
         cookie = None
     logout_path = fields.regex("logout_path", fields.take("logout_path", str, None))

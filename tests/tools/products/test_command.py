@@ -165,6 +165,29 @@ def test_cli_import_products_writes_nothing_the_rules_folder_would_refuse(tmp_pa
     assert "old" in (rules / "catalog-feed.toml").read_text()
 
 
+RECOMMEND = """
+[blocks.grid]
+selector = "#grid"
+
+[[rule]]
+id = "more"
+action = "recommend"
+block = "grid"
+source = "top_category"
+position = "append"
+template = "card.html"
+"""
+
+
+def test_cli_import_products_writes_the_first_catalogue_of_a_folder_whose_rules_need_one(tmp_path, capsys):
+    # A recommend rule refuses a folder without catalogue pages: the import that makes them must not.
+    rules = rules_folder(tmp_path, RECOMMEND)
+    (rules / "card.html").write_text('<li><a href="{{ url }}">{{ title }}</a></li>')
+    feed = write(tmp_path, "products.txt", "id\tlink\tproduct_type\nkibble\thttps://shop.example/p/kibble\tDogs\n")
+    assert main(["import-products", str(feed), "--rules", str(rules)]) == 0
+    assert [rule.id for rule in load_rules(rules).rules] == ["more"]
+
+
 def test_cli_import_products_refuses_a_mapping_to_an_unknown_category(tmp_path, capsys):
     rules = rules_folder(tmp_path)
     feed = write(tmp_path, "products.txt", "id\tproduct_type\na\tDogs\n")

@@ -9,7 +9,7 @@ The export (/.etalage/me.json, the download) is one object:
                   be given back to `etalage rules explain --profile`), or null
     dates         the profile's times, readable: the same keys, ISO 8601 in UTC (null for "never"):
                   first_seen, last_seen, previous_visit, visit_started, category_seen {category: time},
-                  purchases [time of each purchase, in the profile's order], impressions {rule: [time, ...]};
+                  purchases [time of each purchase, in the profile's order], orders [the same, per order], impressions {rule: [time, ...]};
                   null without a profile
     lifecycle     "prospect", "customer" or "repeat_customer", or null
     linked_to_customer_account  bool
@@ -240,6 +240,7 @@ def _dates(profile: Profile) -> dict[str, Any]:
         "visit_started": _iso(profile.visit_started),
         "category_seen": {category: _iso(at) for category, at in profile.category_seen.items()},
         "purchases": [_iso(purchase.at) for purchase in profile.purchases],
+        "orders": [_iso(order.at) for order in profile.orders],
         "impressions": {rule: [_iso(at) for at in shown] for rule, shown in profile.impressions.items()},
     }
 

@@ -44,7 +44,8 @@ def import_products(
 ) -> int:
     """`etalage import-products`: problems on `out` (FEED:LINE: reason), notes and the summary on
     `err`. Exit status: 0 written, 1 written with problems, 2 nothing written. Raises
-    RuleSetError when the rules folder (without the generated file) does not load."""
+    RuleSetError when the rules folder's categories and catalogue (without the generated file) do not
+    load: its rules may need the catalogue, so they are checked with it, before it is written."""
     out = out or sys.stdout
     err = err or sys.stderr
     target = out_file if out_file is not None else rules / "catalog-feed.toml"
@@ -58,9 +59,9 @@ def import_products(
             shutil.copytree(
                 rules, copy, ignore=lambda folder, names: [target.name] if Path(folder).resolve() == top and target.name in names else []
             )
-            ruleset = load_rules(copy)
+            ruleset = load_rules(copy, catalogue_only=True)
         else:
-            ruleset = load_rules(rules)
+            ruleset = load_rules(rules, catalogue_only=True)
         labels = ruleset.site.labels
         mapping = dict(getattr(ruleset.catalog, "feed_categories", {}))
         for text, slug in (overrides or {}).items():
