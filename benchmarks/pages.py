@@ -211,6 +211,7 @@ SITE_TOML = """\
 # Benchmark site: the demo shop's settings (rules/site.toml) for the generated pages.
 [site]
 categories = { dogs = "Dogs", cats = "Cats", rodents = "Rodents", birds = "Birds", fish = "Fish" }
+category_url = "/c/{category}"
 
 [consent]
 source = "onetrust"
