@@ -15,6 +15,7 @@ _HELP = {
     "etalage_requests_total": "Requests proxied, by outcome.",
     "etalage_fail_open_total": "Times Etalage served the origin's page unchanged because something failed, by reason.",
     "etalage_rule_fired_total": "Rules that changed a page, by rule.",
+    "etalage_shed_total": "Page views served unpersonalized because the event loop was behind (load shedding).",
     "etalage_upstream_errors_total": "Upstream failures answered with 502/504, by kind.",
     "etalage_origin_cookies_dropped_total": "Set-Cookie headers of the origin's that would have set or removed one of Etalage's own cookies.",
     "etalage_layouts_total": "Page bodies whose blocks were located: analysed, or a layout reused for a body that differs only in harmless attribute values.",
