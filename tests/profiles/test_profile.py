@@ -1,4 +1,5 @@
 import asyncio
+import time
 
 import pytest
 
@@ -111,6 +112,18 @@ def test_profile_round_trips_through_json():
     assert Profile.loads(profile.dumps()) == profile
 
 
+def test_profile_copy_shares_nothing_mutable():
+    profile = Profile(category_views={"dogs": 3}, recent_products=["x"], newsletters={"cats"}, visits=2, first_seen=1.0, last_seen=2.0)
+    profile.apply([purchase("o1", "kibble", 3.0), Event("shown", "rule", 3.0), Event("interest", "fish", 3.0)])
+    before = profile.dumps()
+    copy = profile.copy()
+    copy.apply(
+        [purchase("o2", "bowl", 4.0), Event("shown", "rule", 4.0), Event("category_view", "dogs", 4.0), Event("product_view", "y", 4.0)]
+    )
+    copy.apply([Event(kind, "birds", 4.0) for kind in ("interest", "exclusion", "dismiss", "segment", "newsletter_subscribe")])
+    assert profile.dumps() == before and Profile.loads(before).copy() == profile
+
+
 @pytest.mark.parametrize("data", [b"", b"[]", b'{"v": 99}', b'{"v": 1, "category_views": []}', b"\xff"])
 def test_profile_refuses_unreadable_data(data):
     with pytest.raises(ProfileDecodeError):
@@ -133,7 +146,7 @@ def test_memory_store_erase_forgets_the_visitor():
 
 def test_memory_store_reports_corrupt_entries_as_store_errors():
     store = MemoryStore(retention=60)
-    store._profiles["v:v"] = (0.0, b"garbage")
+    store._profiles["v:v"] = (time.time(), b"garbage")
     with pytest.raises(StoreError):
         asyncio.run(store.load("v"))
 

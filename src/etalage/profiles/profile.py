@@ -192,6 +192,28 @@ class Profile:
 
     # -- storage --------------------------------------------------------------------------------
 
+    def copy(self) -> Profile:
+        """A copy that shares nothing mutable with this one: what a store hands out of the profiles it
+        keeps decoded, since the proxy applies a view's events to the copy it got."""
+        return Profile(
+            category_views=dict(self.category_views),
+            category_seen=dict(self.category_seen),
+            recent_products=list(self.recent_products),
+            newsletters=set(self.newsletters),
+            purchases=list(self.purchases),  # Purchase is frozen
+            interests=set(self.interests),
+            exclusions=set(self.exclusions),
+            dismissed=set(self.dismissed),
+            segments=set(self.segments),
+            customer_id=self.customer_id,
+            visits=self.visits,
+            first_seen=self.first_seen,
+            last_seen=self.last_seen,
+            previous_visit=self.previous_visit,
+            visit_started=self.visit_started,
+            impressions={rule: list(times) for rule, times in self.impressions.items()},
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "v": SCHEMA_VERSION,
