@@ -112,6 +112,15 @@ def test_profile_round_trips_through_json():
     assert Profile.loads(profile.dumps()) == profile
 
 
+def test_profile_impressions_forget_what_is_a_week_old_and_keep_the_last_fifty():
+    week = 7 * 24 * 3600.0
+    profile = Profile()
+    profile.apply([Event("shown", "rule", float(at)) for at in range(60)])
+    kept = profile.impressions["rule"]
+    profile.apply([Event("shown", "rule", 30 + week)])
+    assert kept == [float(at) for at in range(10, 60)] and profile.impressions["rule"] == [*(float(at) for at in range(31, 60)), 30 + week]
+
+
 def test_profile_copy_shares_nothing_mutable():
     profile = Profile(category_views={"dogs": 3}, recent_products=["x"], newsletters={"cats"}, visits=2, first_seen=1.0, last_seen=2.0)
     profile.apply([purchase("o1", "kibble", 3.0), Event("shown", "rule", 3.0), Event("interest", "fish", 3.0)])
