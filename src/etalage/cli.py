@@ -112,7 +112,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     app = create_app(settings)  # fails fast here, in the parent, on bad settings or rules
     print(f"Etalage on http://{settings.host}:{settings.port}/ in front of {settings.upstream_origin} ({workers} worker(s))")
     if workers == 1:
-        asyncio.run(_server(app, settings.host, settings.port, settings.log_level).serve())
+        # run(), not asyncio.run(serve()): it sets up uvicorn's event loop (uvloop when installed), as the workers get.
+        _server(app, settings.host, settings.port, settings.log_level).run()
         return 0
     # Worker processes build their own app from the environment: hand the flags over there.
     for name, value in flags.items():
