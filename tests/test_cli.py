@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -10,6 +11,8 @@ import subprocess
 import sys
 
 import httpx
+import uvicorn
+import uvloop
 
 from etalage.cli import main
 from tests.support.config import ACCEPT_ONETRUST, PROJECT_RULES, REPO, RULESETS
@@ -49,6 +52,19 @@ def test_cli_serve_refuses_a_broken_rules_folder(capsys, monkeypatch):
     monkeypatch.setenv("ETALAGE_SECRET", "0123456789abcdef0123")
     assert main(["serve", "--upstream", "http://127.0.0.1:9", "--rules", str(BAD / "typo-key")]) == 2
     assert "typo-key/site.toml:10" in capsys.readouterr().err
+
+
+def test_cli_serve_runs_on_uvicorns_event_loop(monkeypatch):
+    # One worker used to run on asyncio's default loop while several got uvloop.
+    loops: list[str] = []
+
+    async def serve(self: uvicorn.Server, sockets: object = None) -> None:
+        loops.append(type(asyncio.get_running_loop()).__module__)
+
+    monkeypatch.setenv("ETALAGE_SECRET", "0123456789abcdef0123")
+    monkeypatch.setattr(uvicorn.Server, "serve", serve)
+    assert main(["serve", "--upstream", "http://127.0.0.1:9", "--rules", str(PROJECT_RULES), "--workers", "1"]) == 0
+    assert loops == [uvloop.Loop.__module__]
 
 
 def _free_port() -> int:

@@ -9,7 +9,7 @@ from etalage.metrics import Metrics
 
 def test_metrics_every_declared_metric_is_listed_before_it_counts():
     text = Metrics().render().decode()
-    for name in ("etalage_requests_total", "etalage_personalize_seconds", "etalage_store_queued_events", "etalage_shedding"):
+    for name in ("etalage_requests_total", "etalage_personalize_seconds", "etalage_store_queued_events", "etalage_shed_share"):
         assert f"# TYPE {name} " in text
 
 

@@ -123,7 +123,7 @@ async def _report_gauges(metrics: Metrics, shedder: LoadShedder, store: ProfileS
         metrics.set("etalage_store_queued_events", queued)
         metrics.set("etalage_store_dropped_events", dropped)
         metrics.set("etalage_event_loop_lag_seconds", shedder.lag)
-        metrics.set("etalage_shedding", 1 if shedder.overloaded else 0)
+        metrics.set("etalage_shed_share", shedder.share)
         await asyncio.sleep(_GAUGE_INTERVAL)
 
 

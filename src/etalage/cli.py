@@ -139,7 +139,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     else:
         print(started)
     if workers == 1:
-        asyncio.run(_server(app, settings.host, settings.port, settings).serve())
+        # run(), not asyncio.run(serve()): it sets up uvicorn's event loop (uvloop when installed), as the workers get.
+        _server(app, settings.host, settings.port, settings).run()
         return 0
     # Worker processes build their own app from the environment: hand the flags over there.
     for name, value in flags.items():

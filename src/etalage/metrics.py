@@ -29,6 +29,7 @@ _COUNTERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "etalage_requests_total": ("Requests proxied, by outcome.", ("outcome",)),
     "etalage_fail_open_total": ("Times Etalage served the origin's page unchanged because something failed, by reason.", ("reason",)),
     "etalage_rule_fired_total": ("Rules that changed a page, by rule.", ("rule",)),
+    "etalage_shed_total": ("Page views served unpersonalized because the event loop was behind (load shedding).", ()),
     "etalage_upstream_errors_total": ("Upstream failures answered with 502/504, by kind.", ("kind",)),
     "etalage_origin_cookies_dropped_total": (
         "Set-Cookie headers of the origin's that would have set or removed one of Etalage's own cookies.",
@@ -57,7 +58,7 @@ _HISTOGRAMS: dict[str, str] = {
 # name -> help, how a scrape combines the live workers' values (prometheus-client's multiprocess_mode)
 _GAUGES: dict[str, tuple[str, Literal["livemax", "livesum"]]] = {
     "etalage_event_loop_lag_seconds": ("How late the event loop ran a timer at the last sample (the worst worker).", "livemax"),
-    "etalage_shedding": ("Workers shedding personalization because they are overloaded (1 or 0 per worker).", "livesum"),
+    "etalage_shed_share": ("Share of personalizable page views a worker serves unpersonalized now, to catch up (the highest).", "livemax"),
     "etalage_store_queued_events": ("Page-view events waiting to be written to the profile store.", "livesum"),
     "etalage_store_dropped_events": ("Page-view events dropped since start because the store's write queue was full.", "livesum"),
 }

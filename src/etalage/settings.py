@@ -104,8 +104,9 @@ class Settings:
     profiles_file: str = ""
     # How Etalage talks to the upstream: aiohttp (fastest, see benchmarks/README.md) or httpx.
     upstream_client: str = "aiohttp"
-    # Event-loop lag in seconds above which personalization is shed (pages pass through unchanged).
-    overload_lag: float = 0.1
+    # Event-loop lag in seconds that load shedding keeps to: above it a growing share of page views
+    # passes through unpersonalized (http/shedding.py).
+    overload_lag: float = 0.005
     # Reload the rules folder when a file in it changes (off: rules load once at start).
     watch_rules: bool = field(default=True, metadata={"parse": _bool})
     # Worker processes for `serve`; 0 means automatic: one per CPU core with Redis, else one.

@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from etalage.profiles.memory import MemoryStore
-from etalage.profiles.profile import Event
+from etalage.profiles.profile import Event, Profile
 from etalage.profiles.store import StoreError
 
 DAY = 24 * 3600.0
@@ -58,3 +58,45 @@ async def test_memory_store_erase_that_cannot_reach_the_file_is_a_store_error(tm
     await store.record("visitor", _view("dogs"))
     with pytest.raises(StoreError):
         await store.erase("visitor")
+
+
+@pytest.mark.anyio
+async def test_memory_store_hands_out_copies() -> None:
+    store = MemoryStore(retention=DAY)
+    await store.record("visitor", _view("dogs"))
+    loaded = await store.load("visitor")
+    assert loaded is not None
+    loaded.apply(_view("dogs"))
+    assert (await store.load("visitor")) == Profile(category_views={"dogs": 1}, category_seen={"dogs": 1_700_000_000.0})
+
+
+@pytest.mark.anyio
+async def test_memory_store_views_of_an_active_visitor_decode_no_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    store = MemoryStore(retention=DAY)
+    await store.record("visitor", _view("dogs"))
+
+    def refuse(data: bytes) -> Profile:
+        raise AssertionError("decoded")
+
+    monkeypatch.setattr(Profile, "loads", refuse)
+    monkeypatch.setattr(Profile, "dumps", refuse)
+    for _ in range(3):
+        await store.load("visitor")
+        await store.record("visitor", _view("dogs"))
+    loaded = await store.load("visitor")
+    assert loaded is not None and loaded.category_views == {"dogs": 4}
+
+
+@pytest.mark.anyio
+async def test_memory_store_keeps_the_profiles_of_visitors_gone_quiet(tmp_path: Path) -> None:
+    store = MemoryStore(retention=DAY, hot_profiles=2, path=tmp_path / "profiles.json")
+    for number in range(5):
+        await store.record(f"visitor-{number}", _view(f"category-{number}"))
+    for number in range(5):
+        await store.record(f"visitor-{number}", _view(f"category-{number}"))
+    loaded = [await store.load(f"visitor-{number}") for number in range(5)]
+    await store.aclose()
+    again = MemoryStore(retention=DAY, path=tmp_path / "profiles.json")
+    reloaded = [await again.load(f"visitor-{number}") for number in range(5)]
+    expected = [{f"category-{number}": 2} for number in range(5)]
+    assert [p and p.category_views for p in loaded] == expected and [p and p.category_views for p in reloaded] == expected

@@ -1,4 +1,5 @@
 import asyncio
+import time
 
 import pytest
 
@@ -126,6 +127,35 @@ def test_profile_round_trips_through_json():
     assert Profile.loads(profile.dumps()) == profile and profile.orders[0].value == 25.98
 
 
+def test_profile_impressions_forget_what_is_a_week_old_and_keep_the_last_fifty():
+    week = 7 * 24 * 3600.0
+    profile = Profile()
+    profile.apply([Event("shown", "rule", float(at)) for at in range(60)])
+    kept = profile.impressions["rule"]
+    profile.apply([Event("shown", "rule", 30 + week)])
+    assert kept == [float(at) for at in range(10, 60)] and profile.impressions["rule"] == [*(float(at) for at in range(31, 60)), 30 + week]
+
+
+def test_profile_copy_shares_nothing_mutable():
+    profile = Profile(category_views={"dogs": 3}, recent_products=["x"], newsletters={"cats"}, visits=2, first_seen=1.0, last_seen=2.0)
+    profile.apply([purchase("o1", "kibble", 3.0), Event("shown", "rule", 3.0), Event("interest", "fish", 3.0)])
+    before = profile.dumps()
+    copy = profile.copy()
+    copy.apply(
+        [purchase("o2", "bowl", 4.0), Event("shown", "rule", 4.0), Event("category_view", "dogs", 4.0), Event("product_view", "y", 4.0)]
+    )
+    copy.apply([Event(kind, "birds", 4.0) for kind in ("interest", "exclusion", "dismiss", "segment", "newsletter_subscribe")])
+    assert profile.dumps() == before and Profile.loads(before).copy() == profile
+
+
+def test_profile_copy_keeps_every_field():
+    profile = Profile(category_views={"dogs": 3}, segments={"vip"}, customer_id="c-1", visits=2, first_seen=1.0)
+    profile.apply(
+        [purchase("o1", "kibble", 3.0), Event("shown", "rule", 3.0), Event("order", "o1", 3.0, {"value": 9.5, "currency": "EUR"})]
+    )
+    assert profile.copy() == profile and profile.orders
+
+
 @pytest.mark.parametrize("data", [b"", b"[]", b'{"v": 99}', b'{"v": 1, "category_views": []}', b"\xff"])
 def test_profile_refuses_unreadable_data(data):
     with pytest.raises(ProfileDecodeError):
@@ -148,7 +178,7 @@ def test_memory_store_erase_forgets_the_visitor():
 
 def test_memory_store_reports_corrupt_entries_as_store_errors():
     store = MemoryStore(retention=60)
-    store._profiles["v:v"] = (0.0, b"garbage")
+    store._profiles["v:v"] = (time.time(), b"garbage")
     with pytest.raises(StoreError):
         asyncio.run(store.load("v"))
 

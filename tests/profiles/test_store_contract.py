@@ -6,6 +6,7 @@ that makes them visible (a no-op for the embedded store, a flush for Redis).
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
@@ -43,7 +44,7 @@ async def _nothing() -> None:
 async def subject(request: pytest.FixtureRequest) -> AsyncIterator[Subject]:
     if request.param == "memory":
         memory = MemoryStore(retention=RETENTION)
-        yield Subject(memory, _nothing, lambda visitor_id, data: memory._profiles.__setitem__(f"v:{visitor_id}", (0.0, data)))
+        yield Subject(memory, _nothing, lambda visitor_id, data: memory._profiles.__setitem__(f"v:{visitor_id}", (time.time(), data)))
         return
     server: RedisServer = request.getfixturevalue("redis_server")
     client = server.client()

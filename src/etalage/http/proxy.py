@@ -563,7 +563,8 @@ class Proxy:
             self._metrics.inc("etalage_requests_total", outcome="passed")
             await self._stream(send, response, headers, True)
             return
-        if wants_rewrite and not self.shedder.overloaded:
+        shed = wants_rewrite and self.shedder.skip()
+        if wants_rewrite and not shed:
             fired: tuple[str, ...] = ()
             try:
                 fired = await self._send_personalized(
@@ -579,8 +580,8 @@ class Proxy:
                 self._in_background(self._store.record(visitor_id, [*events, *(Event("shown", rule, now) for rule in fired)]), "record")
             return
         self._in_background(self._store.record(visitor_id, events), "record")
-        if wants_rewrite:
-            self._metrics.inc("etalage_fail_open_total", reason="overload")
+        if shed:
+            self._metrics.inc("etalage_shed_total")
         self._metrics.inc("etalage_requests_total", outcome="passed")
         await self._stream(send, response, headers, False)
 
