@@ -1,0 +1,75 @@
+"""Experiments as the request path uses them: variants of one rule or a group of rules, and which
+variant a unit (a customer id, else a visitor id) gets.
+
+Visitors outside an experiment (not running yet or any more, stopped, beyond its coverage, without
+consent) get its control, the first variant, and are neither assigned nor counted; a rolled-out
+experiment gives everyone its winner. Assignment is sticky: once a unit is assigned, the profile
+keeps its variant (etalage.profiles.profile.Assignment), and only a higher `version` draws again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from etalage.rules.bucketing import choose, position
+
+__all__ = ["Variant", "Experiment", "STATUSES", "HOLDOUT_SEED", "in_holdout_place"]
+
+STATUSES = ("running", "stopped", "rolled_out")
+# Programme holdout: the seed of the draw that keeps a share of visitors unpersonalized.
+HOLDOUT_SEED = "etalage-holdout"
+
+
+@dataclass(frozen=True, slots=True)
+class Variant:
+    id: str
+    weight: float  # its share of the experiment's units (the variants' shares sum to 1)
+    # The rules this variant shows; none: the page as the origin sent it, for the experiment's blocks.
+    rules: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Experiment:
+    id: str
+    variants: tuple[Variant, ...]  # the first is the control
+    status: str  # one of STATUSES
+    winner: str | None  # the variant everyone gets once rolled out
+    coverage: float  # the share of units in the experiment (0 to 1)
+    start: float | None  # Unix times: it runs from start (inclusive) until end (exclusive)
+    end: float | None
+    version: int
+    seed: str
+    source: str  # file:line, for messages
+    ranges: tuple[tuple[float, float], ...]  # etalage.rules.bucketing.bucket_ranges of the weights
+
+    @property
+    def control(self) -> Variant:
+        return self.variants[0]
+
+    @property
+    def rules(self) -> frozenset[str]:
+        """Every rule some variant uses."""
+        return frozenset().union(*(variant.rules for variant in self.variants))
+
+    def variant(self, variant_id: str) -> Variant | None:
+        return next((variant for variant in self.variants if variant.id == variant_id), None)
+
+    def running(self, now: float) -> bool:
+        """Whether it assigns and counts units at `now`."""
+        return self.status == "running" and (self.start is None or now >= self.start) and (self.end is None or now < self.end)
+
+    def fixed(self) -> Variant:
+        """What everyone gets while it does not run: the winner once rolled out, else the control."""
+        winner = self.variant(self.winner) if self.winner else None
+        return winner if self.status == "rolled_out" and winner is not None else self.control
+
+    def draw(self, unit: str) -> Variant | None:
+        """The variant `unit` falls in by hashing (GrowthBook's), or None when beyond the coverage."""
+        index = choose(position(self.seed, unit), self.ranges)
+        return self.variants[index] if index >= 0 else None
+
+
+def in_holdout_place(place: float, share: float) -> bool:
+    """Whether a unit at `place` (its position for HOLDOUT_SEED) is in a holdout of `share`:
+    raising the share adds units, and those held out stay held out."""
+    return place < share
