@@ -14,7 +14,17 @@ from typing import Any, NamedTuple
 
 import orjson
 
-__all__ = ["Event", "EVENT_KINDS", "Profile", "Purchase", "ProfileDecodeError", "SCHEMA_VERSION", "LIFECYCLE_STAGES", "profile_from_json"]
+__all__ = [
+    "Assignment",
+    "Event",
+    "EVENT_KINDS",
+    "Profile",
+    "Purchase",
+    "ProfileDecodeError",
+    "SCHEMA_VERSION",
+    "LIFECYCLE_STAGES",
+    "profile_from_json",
+]
 
 SCHEMA_VERSION = 2
 # A new visit starts after this much inactivity, as in most analytics tools.
@@ -50,6 +60,17 @@ class Purchase:
     quantity: int = 1
 
 
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    """The variant of an experiment a visitor was put in (sticky: kept until the experiment's version
+    is raised), and when they first saw it (0: not yet)."""
+
+    variant: str
+    version: int
+    at: float
+    exposed: float = 0.0
+
+
 @dataclass(slots=True)
 class Profile:
     category_views: dict[str, int] = field(default_factory=dict)
@@ -73,6 +94,10 @@ class Profile:
     visit_started: float = 0.0
     # When each rule last personalized a page for this visitor (frequency caps), newest last.
     impressions: dict[str, list[float]] = field(default_factory=dict)
+    # Experiments by id: the variant this visitor (or customer) is in.
+    assignments: dict[str, Assignment] = field(default_factory=dict)
+    # Where this visitor fell in the programme holdout's draw (etalage.rules.experiments); None: not drawn yet.
+    holdout_place: float | None = None
 
     # -- learning -------------------------------------------------------------------------------
 
@@ -140,6 +165,25 @@ class Profile:
     def _customer(self, event: Event) -> None:
         self.customer_id = event.value
 
+    def _assigned(self, event: Event) -> None:
+        # The first assignment of a version stands (another worker may have drawn too, alike);
+        # only a higher version replaces it.
+        data = event.data or {}
+        version = int(data["version"])
+        current = self.assignments.get(event.value)
+        if current is None or current.version < version:
+            self.assignments[event.value] = Assignment(str(data["variant"]), version, event.at)
+
+    def _exposed(self, event: Event) -> None:
+        data = event.data or {}
+        current = self.assignments.get(event.value)
+        if current is not None and not current.exposed and (current.variant, current.version) == (data["variant"], int(data["version"])):
+            self.assignments[event.value] = Assignment(current.variant, current.version, current.at, event.at)
+
+    def _holdout(self, event: Event) -> None:
+        if self.holdout_place is None:
+            self.holdout_place = float((event.data or {})["place"])
+
     def merge(self, other: Profile) -> None:
         """Fold another profile of the same person into this one (an anonymous one at login).
 
@@ -167,6 +211,17 @@ class Profile:
         self.dismissed |= other.dismissed
         self.segments |= other.segments
         self.customer_id = self.customer_id or other.customer_id
+        # The customer's own assignments stand (a customer keeps their variant on every device);
+        # the anonymous profile's fill in for experiments the customer was not in yet.
+        for experiment, theirs in other.assignments.items():
+            mine = self.assignments.get(experiment)
+            if mine is None or theirs.version > mine.version:
+                self.assignments[experiment] = theirs
+            elif (mine.variant, mine.version) == (theirs.variant, theirs.version) and theirs.exposed:
+                exposed = min(filter(None, (mine.exposed, theirs.exposed)))
+                self.assignments[experiment] = Assignment(mine.variant, mine.version, min(mine.at, theirs.at), exposed)
+        if self.holdout_place is None:
+            self.holdout_place = other.holdout_place
         self.visits += other.visits
         firsts = [t for t in (self.first_seen, other.first_seen) if t]
         self.first_seen = min(firsts) if firsts else 0.0
@@ -211,6 +266,8 @@ class Profile:
             "previous_visit": self.previous_visit,
             "visit_started": self.visit_started,
             "impressions": self.impressions,
+            "assignments": {key: [a.variant, a.version, a.at, a.exposed] for key, a in self.assignments.items()},
+            "holdout_place": self.holdout_place,
         }
 
     def dumps(self) -> bytes:
@@ -242,6 +299,11 @@ class Profile:
                 previous_visit=float(raw.get("previous_visit", 0.0)),
                 visit_started=float(raw.get("visit_started", 0.0)),
                 impressions={str(k): [float(t) for t in v][-KEPT_IMPRESSIONS:] for k, v in raw.get("impressions", {}).items()},
+                assignments={
+                    str(k): Assignment(str(variant), int(version), float(at), float(exposed))
+                    for k, (variant, version, at, exposed) in raw.get("assignments", {}).items()
+                },
+                holdout_place=None if raw.get("holdout_place") is None else float(raw["holdout_place"]),
             )
         except ProfileDecodeError:
             raise
@@ -279,6 +341,9 @@ _HANDLERS: dict[str, Callable[[Profile, Event], None]] = {
     "dismiss_removed": _removes_from("dismissed"),
     "segment": _adds_to("segments"),
     "customer": Profile._customer,
+    "assigned": Profile._assigned,
+    "exposed": Profile._exposed,
+    "holdout": Profile._holdout,
 }
 EVENT_KINDS = frozenset(_HANDLERS)
 
