@@ -60,8 +60,10 @@ class ClientDisconnected(Exception):
     """The client went away while its request body was being forwarded."""
 
 
-def _page_view(ruleset: RuleSet, profile: Profile, path: str, query: bytes, headers: RawHeaders, now: float) -> Visit:
-    """What the rules' conditions see of this request."""
+def _page_view(
+    ruleset: RuleSet, profile: Profile, path: str, query: bytes, headers: RawHeaders, now: float, visitor_id: str | None = None
+) -> Visit:
+    """What the rules' conditions see of this request (with a consenting visitor's id: what experiments assign)."""
     referrer = get_header(headers, b"referer")
     accept_language = get_header(headers, b"accept-language")
     return page_view(
@@ -73,6 +75,7 @@ def _page_view(ruleset: RuleSet, profile: Profile, path: str, query: bytes, head
         referrer=referrer.decode("latin-1") if referrer else None,
         user_agent=(get_header(headers, b"user-agent") or b"").decode("latin-1"),
         accept_language=accept_language.decode("latin-1") if accept_language else None,
+        visitor_id=visitor_id,
     )
 
 
@@ -535,18 +538,21 @@ class Proxy:
             return
         if wants_rewrite and not self.shedder.overloaded:
             fired: tuple[str, ...] = ()
+            learned: list[Event] = []  # experiments: assignments, exposures, the holdout draw
             try:
                 fired = await self._send_personalized(
                     send,
                     response,
                     headers,
                     ruleset,
-                    _page_view(ruleset, profile, path, query, request_headers, now),
+                    _page_view(ruleset, profile, path, query, request_headers, now, visitor_id),
                     header_values(request_headers, b"if-none-match"),
+                    learned,
                 )
             finally:
                 # One write per page view: what it taught, and which rules it showed (frequency caps).
-                self._in_background(self._store.record(visitor_id, [*events, *(Event("shown", rule, now) for rule in fired)]), "record")
+                shown = (Event("shown", rule, now) for rule in fired)
+                self._in_background(self._store.record(visitor_id, [*events, *shown, *learned]), "record")
             return
         self._in_background(self._store.record(visitor_id, events), "record")
         if wants_rewrite:
@@ -624,6 +630,7 @@ class Proxy:
         ruleset: RuleSet,
         visit: Visit,
         if_none_match: list[bytes] | None = None,
+        learned: list[Event] | None = None,
     ) -> tuple[str, ...]:
         """Buffer, rewrite and send the page; the origin's bytes go out when anything stands in the way.
 
@@ -662,7 +669,7 @@ class Proxy:
         else:
             try:
                 content_type = (get_header(headers, b"content-type") or b"").decode("latin-1")
-                result = await self._personalizer.personalize_async(ruleset, visit, body, content_type)
+                result = await self._personalizer.personalize_async(ruleset, visit, body, content_type, learned)
             except Exception:
                 log.exception("personalizing %s failed; serving the origin's page", visit.path)
                 self._metrics.inc("etalage_fail_open_total", reason="rewrite_error")
