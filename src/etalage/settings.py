@@ -106,6 +106,9 @@ class Settings:
     # Peers whose X-Forwarded-* headers are trusted and extended instead of overwritten.
     trusted_proxies: frozenset[str] = field(default=frozenset(), metadata={"parse": _words})
     log_level: str = "info"
+    # Run the rules' experiments and the programme holdout. Off pauses them all without a rule edit:
+    # everyone gets each experiment's control (or rolled-out winner), nobody is held out, nothing is assigned.
+    experiments: bool = field(default=True, metadata={"parse": _bool})
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:

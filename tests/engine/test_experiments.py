@@ -167,3 +167,21 @@ def test_experiments_holdout_follows_the_stored_draw(tmp_path):
     ruleset = rules(tmp_path, 'status = "rolled_out"\nwinner = "big"', holdout="holdout = 0.2")
     body, learned = view(ruleset, Profile(holdout_place=0.1), holdout_unit(inside=False))
     assert body == PAGE and learned == []
+
+
+def paused_view(ruleset: RuleSet, unit: str) -> tuple[bytes, list[Event]]:
+    learned: list[Event] = []
+    visit = page_view(ruleset, Profile(), "/", NOW, visitor_id=unit)
+    result = Personalizer(Metrics(), experiments=False).personalize(ruleset, visit, PAGE, "text/html", None, learned)
+    return (result.body if result else PAGE), learned
+
+
+def test_experiments_paused_give_everyone_the_control_and_record_nothing(tmp_path):
+    ruleset = rules(tmp_path)
+    assert paused_view(ruleset, unit_in(ruleset, "big")) == (PAGE, [])
+
+
+def test_experiments_paused_hold_out_nobody(tmp_path):
+    ruleset = rules(tmp_path, 'status = "rolled_out"\nwinner = "big"', holdout="holdout = 0.2")
+    body, learned = paused_view(ruleset, holdout_unit(inside=True))
+    assert b">BIG<" in body and learned == []

@@ -58,11 +58,12 @@ class Plan:
         self.events.append(Event("exposed", choice.experiment.id, now, data))
 
 
-def plan(ruleset: RuleSet, rules: tuple[Rule, ...], visit: Visit) -> Plan:
-    """The holdout and the experiments of `rules` (those for the page) for this visit."""
+def plan(ruleset: RuleSet, rules: tuple[Rule, ...], visit: Visit, *, paused: bool = False) -> Plan:
+    """The holdout and the experiments of `rules` (those for the page) for this visit; `paused`
+    (Settings.experiments off): no holdout, and every experiment as if it did not run."""
     result = Plan()
     profile, unit, now = visit.profile, visit.unit, visit.now
-    share = ruleset.site.holdout
+    share = 0.0 if paused else ruleset.site.holdout
     if share > 0:
         place = profile.holdout_place
         if place is None and unit is not None:
@@ -74,7 +75,9 @@ def plan(ruleset: RuleSet, rules: tuple[Rule, ...], visit: Visit) -> Plan:
     for rule in rules:
         experiment = ruleset.experiment_of(rule.id)
         if experiment is not None and experiment.id not in result.choices:
-            result.choices[experiment.id] = _choose(experiment, profile, unit, now, result.events)
+            result.choices[experiment.id] = (
+                Choice(experiment, experiment.fixed(), False) if paused else _choose(experiment, profile, unit, now, result.events)
+            )
     return result
 
 

@@ -92,8 +92,10 @@ class Personalizer:
         max_elements: int = MAX_ELEMENTS,
         max_depth: int = MAX_DEPTH,
         first_look_timeout: float | None = None,
+        experiments: bool = True,
     ) -> None:
         self._metrics = metrics
+        self._experiments = experiments  # off: experiments paused (etalage.engine.assign.plan)
         self._first_look_timeout = first_look_timeout
         self._limits = {"max_elements": max_elements, "max_depth": max_depth}
         # Per page (rule set, blocks, path) and per address (the same and the query): the layouts
@@ -187,7 +189,7 @@ class Personalizer:
         rules = ruleset.rules_for(visit.path)
         if not rules:
             return None
-        decided = plan(ruleset, rules, visit)
+        decided = plan(ruleset, rules, visit, paused=not self._experiments)
         try:
             return None if decided.held_out else await self._personalize_async(ruleset, rules, visit, body, content_type, decided)
         finally:
@@ -254,7 +256,7 @@ class Personalizer:
         rules = ruleset.rules if explain is not None else ruleset.rules_for(visit.path)
         if not rules:
             return None
-        decided = plan(ruleset, rules, visit)
+        decided = plan(ruleset, rules, visit, paused=not self._experiments)
         try:
             if decided.held_out:
                 for rule in rules:

@@ -167,6 +167,7 @@ class Proxy:
             max_elements=settings.max_page_elements,
             max_depth=settings.max_page_depth,
             first_look_timeout=settings.analysis_timeout,
+            experiments=settings.experiments,
         )
         self._upstream_host = settings.upstream_origin.split("://", 1)[1].encode()
         self._background: set[asyncio.Task[Any]] = set()
