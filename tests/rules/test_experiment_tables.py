@@ -1,7 +1,9 @@
 """[[experiment]] tables: what a good one loads as (the bad ones' messages are in tests/rulesets/bad)."""
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
+from etalage.rules.experiments import unversioned_changes
 from etalage.rules.loader import load_rules
 from tests.support.config import RULESETS
 
@@ -52,3 +54,13 @@ def test_experiment_tables_end_date_is_inclusive(tmp_path):
     experiment = load_rules(tmp_path).experiments[0]
     day = datetime(2026, 12, 1, tzinfo=UTC).timestamp()
     assert experiment.running(day) and experiment.running(day + 86399) and not experiment.running(day + 86400)
+
+
+def test_experiment_tables_unversioned_changes_name_a_removed_variant_and_a_new_seed():
+    hero = load_rules(GOOD).experiments[0]
+    changed = replace(hero, variants=hero.variants[:2], seed="other")
+    assert unversioned_changes(hero, changed) == [
+        "its seed changed from 'hero-2026' to 'other': new visitors are drawn differently from the rest",
+        "variant(s) none removed: their visitors now get the control, no longer counted",
+    ]
+    assert unversioned_changes(hero, replace(changed, version=3)) == []

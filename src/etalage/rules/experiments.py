@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from etalage.rules.bucketing import choose, position
 
-__all__ = ["Variant", "Experiment", "STATUSES", "HOLDOUT_SEED", "in_holdout_place"]
+__all__ = ["Variant", "Experiment", "STATUSES", "HOLDOUT_SEED", "in_holdout_place", "unversioned_changes"]
 
 STATUSES = ("running", "stopped", "rolled_out")
 # Programme holdout: the seed of the draw that keeps a share of visitors unpersonalized.
@@ -73,3 +73,20 @@ def in_holdout_place(place: float, share: float) -> bool:
     """Whether a unit at `place` (its position for HOLDOUT_SEED) is in a holdout of `share`:
     raising the share adds units, and those held out stay held out."""
     return place < share
+
+
+def unversioned_changes(old: Experiment, new: Experiment) -> list[str]:
+    """What changed in a running experiment without its `version` being raised, in words: visitors
+    already assigned keep their variant (sticky), but the arms then mix two different splits."""
+    if new.version != old.version or new.status != "running":
+        return []
+    changes = []
+    if new.seed != old.seed:
+        changes.append(f"its seed changed from {old.seed!r} to {new.seed!r}: new visitors are drawn differently from the rest")
+    removed = [variant.id for variant in old.variants if new.variant(variant.id) is None]
+    if removed:
+        changes.append(f"variant(s) {', '.join(removed)} removed: their visitors now get the control, no longer counted")
+    shares = {variant.id: round(variant.weight, 6) for variant in new.variants}
+    if not removed and shares != {variant.id: round(variant.weight, 6) for variant in old.variants}:
+        changes.append("the variants' weights changed: visitors already assigned keep their variant, new ones get the new weights")
+    return changes
