@@ -25,10 +25,11 @@ from etalage.profiles.profile import Profile, ProfileDecodeError, profile_from_j
 from etalage.profiles.store import StoreError
 from etalage.rules.fields import RuleSetError
 from etalage.rules.loader import load_rules
+from etalage.rules.ruleset import RuleSet
 from etalage.settings import Settings, SettingsError
 from etalage.tokens import PreviewSigner
 from etalage.tools.blocks import check_pages, render_table
-from etalage.tools.explain import explain, profile_from_options
+from etalage.tools.explain import explain, profile_from_options, with_variants
 
 __all__ = ["main"]
 
@@ -193,9 +194,16 @@ def _profile_from_args(args: argparse.Namespace) -> Profile:
     return profile_from_options(args.views, args.interest, args.exclude, args.subscribed, args.purchase)
 
 
+def _with_variants(profile: Profile, ruleset: RuleSet, choices: list[str]) -> Profile:
+    try:
+        return with_variants(profile, ruleset, choices)
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from exc
+
+
 def _cmd_rules_explain(args: argparse.Namespace) -> int:
     ruleset = load_rules(Path(args.rules))
-    profile = _profile_from_args(args)
+    profile = _with_variants(_profile_from_args(args), ruleset, args.variant)
     _quiet_fetches()
     status, printed = 0, False
     for url in args.url:
@@ -217,6 +225,8 @@ def _cmd_rules_preview(args: argparse.Namespace) -> int:
     if not settings.admin_token:
         raise SettingsError("admin_token: previews are signed with ETALAGE_ADMIN_TOKEN; set it (the same value as the running Etalage)")
     profile = _profile_from_args(args)
+    if args.variant:
+        profile = _with_variants(profile, load_rules(Path(args.rules)), args.variant)
     token = PreviewSigner(settings.admin_token).issue(profile.to_dict(), time.time() + args.hours * 3600)
     print(f"{args.base_url.rstrip('/')}/.etalage/preview?token={token}")
     print(f"Valid for {args.hours:g} hour(s) in the browser that opens it; end it at /.etalage/preview/end.", file=sys.stderr)
@@ -234,6 +244,9 @@ def _profile_arguments(parser: argparse.ArgumentParser) -> None:
     given.add_argument("--exclude", action="append", default=[], metavar="CATEGORY", help="a category the visitor excluded")
     given.add_argument("--subscribed", action="append", default=[], metavar="CATEGORY", help="a newsletter the visitor has")
     given.add_argument("--purchase", action="append", default=[], metavar="SKU[@DAYS_AGO]", help="a purchase, e.g. dog-kibble-5kg@27")
+    given.add_argument(
+        "--variant", action="append", default=[], metavar="EXPERIMENT=VARIANT", help="put the visitor in an experiment's variant"
+    )
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
@@ -326,6 +339,9 @@ def _parser() -> argparse.ArgumentParser:
     previewing = rules_commands.add_parser("preview", help="print an admin-signed link that shows the shop as a given visitor would see it")
     previewing.add_argument("base_url", help="where Etalage is reached, e.g. http://127.0.0.1:8000")
     previewing.add_argument("--hours", type=float, default=8, help="how long the link works (default 8)")
+    previewing.add_argument(
+        "--rules", default=str(_default_rules()), help="with --variant: the rules folder (default: the project's rules/)"
+    )
     _profile_arguments(previewing)
     previewing.set_defaults(handler=_cmd_rules_preview)
 
