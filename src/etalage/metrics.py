@@ -19,6 +19,9 @@ _HELP = {
     "etalage_origin_cookies_dropped_total": "Set-Cookie headers of the origin's that would have set or removed one of Etalage's own cookies.",
     "etalage_layouts_total": "Page bodies whose blocks were located: analysed, or a layout reused for a body that differs only in harmless attribute values.",
     "etalage_blocks_missed_total": "Blocks that could not be located or verified in an analysed page body, by block and reason.",
+    "etalage_experiment_assignments_total": "Visitors put in an experiment's variant, by experiment and variant.",
+    "etalage_experiment_exposures_total": "First exposures of visitors to their variant, by experiment and variant (a visitor whose pages two workers served at once may count twice).",
+    "etalage_holdout_page_views_total": "Page views of visitors in the programme holdout, served as the origin sent them.",
 }
 
 

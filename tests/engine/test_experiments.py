@@ -8,6 +8,8 @@ from etalage.engine.personalize import Outcome, Personalizer
 from etalage.engine.visit import page_view
 from etalage.metrics import Metrics
 from etalage.profiles.profile import Assignment, Event, Profile
+from etalage.rules.bucketing import position
+from etalage.rules.experiments import HOLDOUT_SEED
 from etalage.rules.loader import load_rules
 from etalage.rules.ruleset import RuleSet
 
@@ -144,9 +146,6 @@ def test_experiments_explain_says_which_variant_left_a_rule_out(tmp_path):
 
 
 def holdout_unit(inside: bool) -> str:
-    from etalage.rules.bucketing import position
-    from etalage.rules.experiments import HOLDOUT_SEED
-
     return next(unit for unit in (f"v{n}" for n in range(10_000)) if (position(HOLDOUT_SEED, unit) < 0.2) == inside)
 
 
@@ -185,3 +184,34 @@ def test_experiments_paused_hold_out_nobody(tmp_path):
     ruleset = rules(tmp_path, 'status = "rolled_out"\nwinner = "big"', holdout="holdout = 0.2")
     body, learned = paused_view(ruleset, holdout_unit(inside=True))
     assert b">BIG<" in body and learned == []
+
+
+def test_experiments_count_assignments_exposures_and_holdout_views(tmp_path):
+    ruleset = rules(tmp_path, holdout="holdout = 0.2")
+    metrics = Metrics()
+    personalizer = Personalizer(metrics)
+    for unit in (unit_in_not_held_out(ruleset, "big"), holdout_unit(inside=True)):
+        personalizer.personalize(ruleset, page_view(ruleset, Profile(), "/", NOW, visitor_id=unit), PAGE, "text/html", None, [])
+    counts = [
+        metrics.value("etalage_experiment_assignments_total", experiment="hero", variant="big"),
+        metrics.value("etalage_experiment_exposures_total", experiment="hero", variant="big"),
+        metrics.value("etalage_holdout_page_views_total"),
+    ]
+    assert counts == [1, 1, 1]
+
+
+def test_experiments_count_nothing_for_a_preview(tmp_path):
+    ruleset = rules(tmp_path)
+    metrics = Metrics()
+    profile = Profile(assignments={"hero": Assignment("big", 3, NOW)})
+    Personalizer(metrics).personalize(ruleset, page_view(ruleset, profile, "/", NOW), PAGE, "text/html")
+    assert "etalage_experiment_exposures_total{" not in metrics.render()
+
+
+def unit_in_not_held_out(ruleset: RuleSet, variant: str) -> str:
+    experiment = ruleset.experiments[0]
+    return next(
+        unit
+        for unit in (f"visitor-{n}" for n in range(10_000))
+        if position(HOLDOUT_SEED, unit) >= ruleset.site.holdout and (experiment.draw(unit) or experiment.control).id == variant
+    )

@@ -195,6 +195,16 @@ class Personalizer:
         finally:
             if learned is not None:
                 learned += decided.events
+                self._count(decided)
+
+    def _count(self, decided: Plan) -> None:
+        """Metrics of what a visitor's page view recorded for experiments (not previews or explain)."""
+        if decided.held_out:
+            self._metrics.inc("etalage_holdout_page_views_total")
+        for event in decided.events:
+            if event.kind in ("assigned", "exposed") and event.data is not None:
+                name = f"etalage_experiment_{'assignments' if event.kind == 'assigned' else 'exposures'}_total"
+                self._metrics.inc(name, experiment=event.value, variant=str(event.data["variant"]))
 
     async def _personalize_async(
         self, ruleset: RuleSet, rules: tuple[Rule, ...], visit: Visit, body: bytes, content_type: str | None, decided: Plan
@@ -268,6 +278,7 @@ class Personalizer:
         finally:
             if learned is not None:
                 learned += decided.events
+                self._count(decided)
 
     def _apply(
         self,
