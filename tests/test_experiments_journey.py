@@ -122,3 +122,14 @@ def test_experiments_journey_nothing_is_assigned_without_consent(served, drain):
     assert LexborHTMLParser(home.content).css_first("#hero").attributes.get("data-etalage-rule") is None
     assert home.headers.get_list("set-cookie") == ["etalage_vid=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax"]
     assert (data["stored"], data["experiments"], data["holdout"]) == (False, [], None)
+
+
+def test_experiments_journey_goals_after_the_exposure_count_for_the_variant(served, drain):
+    with device(served, visitor("one-template")) as browser:
+        browser.get("/p/rodent-hamster-wheel-20")  # before any exposure: no conversion
+        assert hero_rule(browser) == "hero-one-template"
+        browser.get("/p/rodent-hamster-wheel-20")
+        browser.post("/checkout", data={"product": "rodent-hamster-wheel-20"}, follow_redirects=True)
+        drain()
+        (line,) = browser.get("/.etalage/me.json").json()["experiments"]
+    assert {goal: reached["count"] for goal, reached in line["goals"].items()} == {"product-view": 1, "order": 1}

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from cachetools import LRUCache
 
 from etalage.consent import Consent, read_consent
+from etalage.engine.convert import conversions
 from etalage.engine.learn import learn_from_request
 from etalage.engine.personalize import Personalizer
 from etalage.engine.visit import page_view
@@ -530,6 +531,7 @@ class Proxy:
             await self._stream(send, response, headers, method == "HEAD" or revalidated)
             return
         events = learn_from_request(ruleset, path, query.decode("latin-1"), now)
+        events += conversions(ruleset, profile, events, path, now)  # goals of experiments the visitor was exposed to
         profile.apply(events)
         if revalidated:
             # The browser shows the page it stored: learned from, nothing to rewrite, no body.

@@ -16,6 +16,7 @@ import orjson
 
 __all__ = [
     "Assignment",
+    "Conversion",
     "Event",
     "EVENT_KINDS",
     "Profile",
@@ -61,14 +62,27 @@ class Purchase:
 
 
 @dataclass(frozen=True, slots=True)
+class Conversion:
+    """A goal reached after a first exposure: when first, how often, and the value summed (orders)."""
+
+    first: float
+    count: int = 1
+    value: float = 0.0
+
+    def plus(self, other: Conversion) -> Conversion:
+        return Conversion(min(self.first, other.first), self.count + other.count, self.value + other.value)
+
+
+@dataclass(frozen=True, slots=True)
 class Assignment:
     """The variant of an experiment a visitor was put in (sticky: kept until the experiment's version
-    is raised), and when they first saw it (0: not yet)."""
+    is raised), when they first saw it (0: not yet), and the goals they reached since, by goal id."""
 
     variant: str
     version: int
     at: float
     exposed: float = 0.0
+    goals: Mapping[str, Conversion] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -178,7 +192,18 @@ class Profile:
         data = event.data or {}
         current = self.assignments.get(event.value)
         if current is not None and not current.exposed and (current.variant, current.version) == (data["variant"], int(data["version"])):
-            self.assignments[event.value] = Assignment(current.variant, current.version, current.at, event.at)
+            self.assignments[event.value] = Assignment(current.variant, current.version, current.at, event.at, current.goals)
+
+    def _converted(self, event: Event) -> None:
+        data = event.data or {}
+        current = self.assignments.get(event.value)
+        if current is None or not current.exposed or (current.variant, current.version) != (data["variant"], int(data["version"])):
+            return
+        goal = str(data["goal"])
+        reached = Conversion(event.at, 1, float(data.get("value", 0.0)))
+        earlier = current.goals.get(goal)
+        goals = {**current.goals, goal: earlier.plus(reached) if earlier is not None else reached}
+        self.assignments[event.value] = Assignment(current.variant, current.version, current.at, current.exposed, goals)
 
     def _holdout(self, event: Event) -> None:
         if self.holdout_place is None:
@@ -219,7 +244,10 @@ class Profile:
                 self.assignments[experiment] = theirs
             elif (mine.variant, mine.version) == (theirs.variant, theirs.version) and theirs.exposed:
                 exposed = min(filter(None, (mine.exposed, theirs.exposed)))
-                self.assignments[experiment] = Assignment(mine.variant, mine.version, min(mine.at, theirs.at), exposed)
+                goals = dict(mine.goals)
+                for goal, reached in theirs.goals.items():
+                    goals[goal] = goals[goal].plus(reached) if goal in goals else reached
+                self.assignments[experiment] = Assignment(mine.variant, mine.version, min(mine.at, theirs.at), exposed, goals)
         if self.holdout_place is None:
             self.holdout_place = other.holdout_place
         self.visits += other.visits
@@ -266,7 +294,10 @@ class Profile:
             "previous_visit": self.previous_visit,
             "visit_started": self.visit_started,
             "impressions": self.impressions,
-            "assignments": {key: [a.variant, a.version, a.at, a.exposed] for key, a in self.assignments.items()},
+            "assignments": {
+                key: [a.variant, a.version, a.at, a.exposed, {goal: [c.first, c.count, c.value] for goal, c in a.goals.items()}]
+                for key, a in self.assignments.items()
+            },
             "holdout_place": self.holdout_place,
         }
 
@@ -299,16 +330,18 @@ class Profile:
                 previous_visit=float(raw.get("previous_visit", 0.0)),
                 visit_started=float(raw.get("visit_started", 0.0)),
                 impressions={str(k): [float(t) for t in v][-KEPT_IMPRESSIONS:] for k, v in raw.get("impressions", {}).items()},
-                assignments={
-                    str(k): Assignment(str(variant), int(version), float(at), float(exposed))
-                    for k, (variant, version, at, exposed) in raw.get("assignments", {}).items()
-                },
+                assignments={str(k): _assignment(*v) for k, v in raw.get("assignments", {}).items()},
                 holdout_place=None if raw.get("holdout_place") is None else float(raw["holdout_place"]),
             )
         except ProfileDecodeError:
             raise
         except (orjson.JSONDecodeError, AttributeError, KeyError, TypeError, ValueError) as exc:
             raise ProfileDecodeError(f"stored profile is not readable: {exc}") from exc
+
+
+def _assignment(variant: str, version: int, at: float, exposed: float, goals: Mapping[str, list[float]] | None = None) -> Assignment:
+    reached = {str(goal): Conversion(float(first), int(count), float(value)) for goal, (first, count, value) in (goals or {}).items()}
+    return Assignment(str(variant), int(version), float(at), float(exposed), reached)
 
 
 def _adds_to(attribute: str) -> Callable[[Profile, Event], None]:
@@ -343,6 +376,7 @@ _HANDLERS: dict[str, Callable[[Profile, Event], None]] = {
     "customer": Profile._customer,
     "assigned": Profile._assigned,
     "exposed": Profile._exposed,
+    "converted": Profile._converted,
     "holdout": Profile._holdout,
 }
 EVENT_KINDS = frozenset(_HANDLERS)

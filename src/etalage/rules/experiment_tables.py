@@ -25,11 +25,11 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from etalage.problems import Problem, did_you_mean
 from etalage.rules.bucketing import bucket_ranges
-from etalage.rules.experiments import STATUSES, Experiment, Variant
+from etalage.rules.experiments import GOAL_EVENTS, STATUSES, Experiment, Goal, Variant
 from etalage.rules.fields import Fields
 from etalage.rules.ruleset import Rule
 
-__all__ = ["compile_experiments", "exclusive"]
+__all__ = ["compile_experiments", "compile_goals", "exclusive"]
 
 _VARIANT_KEYS = ("weight", "rules")
 _SLUG = re.compile(r"[a-z0-9][a-z0-9_-]*")
@@ -55,6 +55,35 @@ def compile_experiments(found: list[Fields], rules: Sequence[Rule], problems: li
         _check_overlap(experiment, experiments, by_id, fields)
         experiments.append(experiment)
     return tuple(experiments)
+
+
+def compile_goals(found: list[Fields]) -> tuple[Goal, ...]:
+    """`[[goal]]` tables: `id`, then `page` (a pattern of paths) or `event` (newsletter_subscribe,
+    purchase), and `window_days` (default 14), how long after a first exposure a conversion counts."""
+    goals: list[Goal] = []
+    seen: dict[str, str] = {}
+    for fields in found:
+        goal_id = fields.take("id", str, check=_slug)
+        if goal_id is not None:
+            fields.label = f"goal '{goal_id}'"
+            if goal_id in seen:
+                fields.problem(f"goal id '{goal_id}' is used again (first at {seen[goal_id]})", "id")
+                goal_id = None
+            else:
+                seen[goal_id] = fields.where("id")
+        page = fields.regex("page", fields.take("page", str, None))
+        event = fields.take("event", str, None, lambda e: None if e in GOAL_EVENTS else f"{e!r} is not one of {', '.join(GOAL_EVENTS)}")
+        window = fields.take("window_days", (int, float), 14, lambda d: None if d > 0 else "must be more than 0")
+        fields.finish()
+        if ("page" in fields.table) == ("event" in fields.table):
+            fields.problem(
+                f"{fields.name}: give 'page' (a pattern of paths) or 'event' ({', '.join(GOAL_EVENTS)}), one of them",
+                hint="e.g. page = '^/checkout/thank-you' or event = \"purchase\"",
+            )
+            continue
+        if goal_id is not None and (page is not None or event is not None) and window is not None:
+            goals.append(Goal(goal_id, page, event, window * 24 * 3600.0, fields.where()))
+    return tuple(goals)
 
 
 def exclusive(experiments: Sequence[Experiment], first: Rule, second: Rule) -> bool:

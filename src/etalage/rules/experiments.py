@@ -9,13 +9,16 @@ keeps its variant (etalage.profiles.profile.Assignment), and only a higher `vers
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from etalage.rules.bucketing import choose, position
 
-__all__ = ["Variant", "Experiment", "STATUSES", "HOLDOUT_SEED", "in_holdout_place", "unversioned_changes"]
+__all__ = ["Variant", "Experiment", "Goal", "GOAL_EVENTS", "STATUSES", "HOLDOUT_SEED", "in_holdout_place", "unversioned_changes"]
 
 STATUSES = ("running", "stopped", "rolled_out")
+# Profile events a goal may count (etalage.engine.learn teaches them); other goals count page views.
+GOAL_EVENTS = ("newsletter_subscribe", "purchase")
 # Programme holdout: the seed of the draw that keeps a share of visitors unpersonalized.
 HOLDOUT_SEED = "etalage-holdout"
 
@@ -67,6 +70,19 @@ class Experiment:
         """The variant `unit` falls in by hashing (GrowthBook's), or None when beyond the coverage."""
         index = choose(position(self.seed, unit), self.ranges)
         return self.variants[index] if index >= 0 else None
+
+
+@dataclass(frozen=True, slots=True)
+class Goal:
+    """What counts as a conversion for every experiment: a page view whose path matches `page`, or a
+    profile event of kind `event` (a newsletter subscription, a purchase: each order once), within
+    `window` seconds of the visitor's first exposure to their variant."""
+
+    id: str
+    page: re.Pattern[str] | None
+    event: str | None
+    window: float
+    source: str
 
 
 def in_holdout_place(place: float, share: float) -> bool:

@@ -23,7 +23,7 @@ from etalage.problems import Problem
 from etalage.rules.actions import ACTIONS, Action, CompileContext
 from etalage.rules.actions.base import check_category_url
 from etalage.rules.conditions import Condition, compile_condition, compile_segments, never_fires
-from etalage.rules.experiment_tables import compile_experiments, exclusive
+from etalage.rules.experiment_tables import compile_experiments, compile_goals, exclusive
 from etalage.rules.experiments import Experiment
 from etalage.rules.fields import Fields, RuleSetError
 from etalage.rules.model import BlockDef, CardValue, LearnRule, LoginSource, Product, Site
@@ -37,7 +37,7 @@ _LANGUAGE = re.compile(r"[a-z]{2,3}")
 # A path on the shop: one leading '/', not '//' or '/\' (another host), no spaces or control characters.
 _SHOP_PATH = re.compile(r"/(?![/\\])[^\s\x00-\x1f\x7f\\]*")
 _TOML_POSITION = re.compile(r"\(at line (\d+), column \d+\)")
-_SECTIONS = ("site", "consent", "login", "catalog", "catalog_feed", "segments", "learn", "blocks", "rule", "experiment")
+_SECTIONS = ("site", "consent", "login", "catalog", "catalog_feed", "segments", "learn", "blocks", "rule", "experiment", "goal")
 _LEARN_GROUPS = {"category_view": "category", "product_view": "product", "newsletter_subscribe": "category", "purchase": "product"}
 _PROBE_DOCUMENT = LexborHTMLParser("<p></p>")
 
@@ -180,7 +180,7 @@ def load_rules(directory: Path) -> RuleSet:
             value = top.take(section, (dict, list), None)
             if value is None:
                 continue
-            if section in ("learn", "rule", "experiment"):
+            if section in ("learn", "rule", "experiment", "goal"):
                 if not isinstance(value, list):
                     top.problem(f"'{section}' must be written as [[{section}]] tables", section)
                     continue
@@ -198,10 +198,11 @@ def load_rules(directory: Path) -> RuleSet:
     blocks = _blocks(tables["blocks"], catalog)
     rules = _rules(tables["rule"], site, catalog, segments, blocks, folder)
     experiments = compile_experiments(tables["experiment"], rules, folder.problems)
+    goals = compile_goals(tables["goal"])
     _check_conflicts(rules, experiments, folder)
     if folder.problems:
         raise RuleSetError(sorted(folder.problems, key=lambda p: (p.file, p.line)))
-    return RuleSet(site, consent, learn, login, catalog, blocks, rules, folder.digest.hexdigest()[:16], experiments)
+    return RuleSet(site, consent, learn, login, catalog, blocks, rules, folder.digest.hexdigest()[:16], experiments, goals)
 
 
 def _single(found: list[Fields], section: str) -> Fields | None:

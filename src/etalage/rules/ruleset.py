@@ -11,7 +11,7 @@ from cachetools import LRUCache
 from etalage.consent import ConsentPolicy
 from etalage.rules.actions.base import Action
 from etalage.rules.conditions import Condition
-from etalage.rules.experiments import Experiment
+from etalage.rules.experiments import Experiment, Goal
 from etalage.rules.model import BlockDef, LearnRule, LoginSource, Product, Site
 
 __all__ = ["Rule", "RuleSet"]
@@ -52,6 +52,8 @@ class RuleSet:
     version: str
     # Experiments on some of the rules (etalage.rules.experiments), in file order.
     experiments: tuple[Experiment, ...] = ()
+    # What counts as a conversion for them.
+    goals: tuple[Goal, ...] = ()
     _by_path: LRUCache[str, tuple[Rule, ...]] = field(default_factory=lambda: LRUCache(4096), repr=False, compare=False)
     _experiment_of: dict[str, Experiment] = field(init=False, repr=False, compare=False)
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from etalage.profiles.profile import Assignment, Profile
+from etalage.profiles.profile import Assignment, Conversion, Profile
 from etalage.rules.experiments import Experiment, in_holdout_place
 from etalage.rules.ruleset import RuleSet
 
@@ -21,6 +22,7 @@ class ExperimentLine:
     status: str
     assigned_at: float
     exposed_at: float  # 0: the variant has not changed a page for them yet
+    goals: Mapping[str, Conversion]  # the goals reached since, by goal id
     text: str
 
 
@@ -35,7 +37,7 @@ def experiment_lines(ruleset: RuleSet, profile: Profile, now: float) -> list[Exp
     lines = []
     for experiment_id, assignment in sorted(profile.assignments.items(), key=lambda item: -item[1].at):
         status, text = _words(known.get(experiment_id), experiment_id, assignment, now)
-        lines.append(ExperimentLine(experiment_id, assignment.variant, status, assignment.at, assignment.exposed, text))
+        lines.append(ExperimentLine(experiment_id, assignment.variant, status, assignment.at, assignment.exposed, assignment.goals, text))
     return lines
 
 

@@ -14,9 +14,10 @@ The export (/.etalage/me.json, the download) is one object:
     lifecycle     "prospect", "customer" or "repeat_customer", or null
     linked_to_customer_account  bool
     why           [{"rule", "text", "last_shown"}]: the rules shown to the visitor, why in words, and when last
-    experiments   [{"experiment", "variant", "status", "assigned_at", "exposed_at", "text"}]: the shop's tests the
-                  visitor was put in, newest first; status is running, stopped, rolled_out or ended; the times
-                  ISO 8601 in UTC (exposed_at null until the variant first changed a page for them)
+    experiments   [{"experiment", "variant", "status", "assigned_at", "exposed_at", "goals", "text"}]: the shop's tests
+                  the visitor was put in, newest first; status is running, stopped, rolled_out or ended; the times
+                  ISO 8601 in UTC (exposed_at null until the variant first changed a page for them); goals
+                  {goal: {"first": time, "count"}}, the goals reached since
     holdout       {"in_holdout": bool, "text"}: the programme's comparison group, or null (none, or not drawn)
     message       only without a profile: why nothing is stored
 """
@@ -282,6 +283,7 @@ def export(ruleset: RuleSet, consent: Consent, profile: Profile | None, now: flo
                 "status": line.status,
                 "assigned_at": _iso(line.assigned_at),
                 "exposed_at": _iso(line.exposed_at),
+                "goals": {goal: {"first": _iso(reached.first), "count": reached.count} for goal, reached in line.goals.items()},
                 "text": line.text,
             }
             for line in experiment_lines(ruleset, profile, now)
