@@ -25,7 +25,7 @@ def goals(events: list[Event]) -> list[tuple[str, str]]:
 def test_convert_counts_a_goal_page_for_an_exposed_visitor():
     events = conversions(RULES, exposed(), [Event("page_view", "/p/kibble", NOW)], "/p/kibble", NOW)
     assert [(e.kind, e.value, e.data) for e in events] == [
-        ("converted", "hero", {"variant": "current", "version": 2, "goal": "product-page"})
+        ("converted", "hero", {"variant": "current", "version": 2, "goal": "product-page", "value": 0.0})
     ]
 
 

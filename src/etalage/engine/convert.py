@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from etalage.profiles.profile import Event, Profile
+from etalage.rules.experiments import Goal
 from etalage.rules.ruleset import RuleSet
 
 __all__ = ["conversions"]
@@ -21,22 +22,24 @@ def conversions(ruleset: RuleSet, profile: Profile, learned: Sequence[Event], pa
     if not ruleset.goals or not profile.assignments:
         return []
     known_orders = {purchase.order for purchase in profile.purchases}
-    reached = []
+    reached: list[tuple[Goal, float]] = []
     for goal in ruleset.goals:
         if goal.page is not None:
-            hits = 1 if goal.page.search(path) else 0
+            if goal.page.search(path):
+                reached.append((goal, 0.0))
         elif goal.event == "purchase":
-            hits = len({str((e.data or {}).get("order", "")) for e in learned if e.kind == "purchase"} - known_orders)
+            # Each new order once, with its total (the order's lines carry the same one).
+            orders = {str(e.data.get("order", "")): float(e.data.get("value", 0.0)) for e in learned if e.kind == "purchase" and e.data}
+            reached += [(goal, value) for order, value in orders.items() if order not in known_orders]
         else:
-            hits = sum(1 for e in learned if e.kind == goal.event)
-        reached += [goal] * hits
+            reached += [(goal, 0.0)] * sum(1 for e in learned if e.kind == goal.event)
     events = []
     for experiment in ruleset.experiments:
         assignment = profile.assignments.get(experiment.id)
         if assignment is None or not assignment.exposed or assignment.version != experiment.version:
             continue
-        for goal in reached:
+        for goal, value in reached:
             if assignment.exposed <= now <= assignment.exposed + goal.window:
-                data = {"variant": assignment.variant, "version": assignment.version, "goal": goal.id}
+                data = {"variant": assignment.variant, "version": assignment.version, "goal": goal.id, "value": value}
                 events.append(Event("converted", experiment.id, now, data))
     return events

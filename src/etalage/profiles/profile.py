@@ -59,6 +59,8 @@ class Purchase:
     category: str
     at: float
     quantity: int = 1
+    # The order's total, as the thank-you page said it (a learn rule's value_query); 0 when unknown.
+    value: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +148,14 @@ class Profile:
 
     def _purchase(self, event: Event) -> None:
         data = event.data or {}
-        purchase = Purchase(str(data.get("order", "")), event.value, str(data.get("category", "")), event.at, int(data.get("quantity", 1)))
+        purchase = Purchase(
+            str(data.get("order", "")),
+            event.value,
+            str(data.get("category", "")),
+            event.at,
+            int(data.get("quantity", 1)),
+            float(data.get("value", 0.0)),
+        )
         # The same order line learned twice (a reload of the thank-you page, a re-import) counts once.
         if any(p.order == purchase.order and p.sku == purchase.sku for p in self.purchases):
             return
@@ -227,7 +236,7 @@ class Profile:
                     "purchase",
                     purchase.sku,
                     purchase.at,
-                    {"order": purchase.order, "category": purchase.category, "quantity": purchase.quantity},
+                    {"order": purchase.order, "category": purchase.category, "quantity": purchase.quantity, "value": purchase.value},
                 )
             )
         self.newsletters |= other.newsletters
@@ -282,7 +291,7 @@ class Profile:
             "category_seen": self.category_seen,
             "recent_products": self.recent_products,
             "newsletters": sorted(self.newsletters),
-            "purchases": [[p.order, p.sku, p.category, p.at, p.quantity] for p in self.purchases],
+            "purchases": [[p.order, p.sku, p.category, p.at, p.quantity, p.value] for p in self.purchases],
             "interests": sorted(self.interests),
             "exclusions": sorted(self.exclusions),
             "dismissed": sorted(self.dismissed),
@@ -318,7 +327,7 @@ class Profile:
                 category_seen={str(k): float(v) for k, v in raw.get("category_seen", {}).items()},
                 recent_products=[str(p) for p in raw["recent_products"]][:RECENT_PRODUCTS],
                 newsletters={str(c) for c in raw["newsletters"]},
-                purchases=[Purchase(str(o), str(s), str(c), float(a), int(q)) for o, s, c, a, q in raw.get("purchases", [])],
+                purchases=[_purchase(*line) for line in raw.get("purchases", [])],
                 interests={str(c) for c in raw.get("interests", [])},
                 exclusions={str(c) for c in raw.get("exclusions", [])},
                 dismissed={str(c) for c in raw.get("dismissed", [])},
@@ -337,6 +346,10 @@ class Profile:
             raise
         except (orjson.JSONDecodeError, AttributeError, KeyError, TypeError, ValueError) as exc:
             raise ProfileDecodeError(f"stored profile is not readable: {exc}") from exc
+
+
+def _purchase(order: str, sku: str, category: str, at: float, quantity: int, value: float = 0.0) -> Purchase:
+    return Purchase(str(order), str(sku), str(category), float(at), int(quantity), float(value))
 
 
 def _assignment(variant: str, version: int, at: float, exposed: float, goals: Mapping[str, list[float]] | None = None) -> Assignment:

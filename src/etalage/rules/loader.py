@@ -450,9 +450,13 @@ def _learn(fields: Fields) -> LearnRule | None:
     pattern = fields.regex("path", fields.take("path", str))
     query = fields.take("query", str, None)
     order_query = fields.take("order_query", str, None)
+    value_query = fields.take("value_query", str, None)
     trust_url = fields.take("trust_url", bool, None)
     fields.finish()
     if event is None or pattern is None:
+        return None
+    if value_query is not None and event != "purchase":
+        fields.problem(f"{fields.name}: 'value_query' is only for purchases", "value_query")
         return None
     if trust_url is not None and event != "purchase":
         fields.problem(f"{fields.name}: 'trust_url' is only for purchases", "trust_url")
@@ -476,7 +480,7 @@ def _learn(fields: Fields) -> LearnRule | None:
             "or import purchases from the shop with 'etalage import' instead",
         )
         return None
-    return LearnRule(event, pattern, query, order_query, fields.where())
+    return LearnRule(event, pattern, query, order_query, fields.where(), value_query)
 
 
 def _blocks(found: list[Fields], catalog: Mapping[str, Product] | None = None) -> dict[str, BlockDef]:

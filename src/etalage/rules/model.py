@@ -103,6 +103,7 @@ class LearnRule:
     query: str | None  # take the value from this query parameter instead of the path's named group
     order_query: str | None  # purchases: the query parameter holding the order id
     source: str
+    value_query: str | None = None  # purchases: the query parameter holding the order's total ("24.95")
 
 
 @dataclass(frozen=True, slots=True)
