@@ -249,6 +249,28 @@ def _profile_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from etalage.tools.results import ExperimentResult, as_json, render, results
+
+    ruleset = load_rules(Path(args.rules))
+    settings = Settings.from_env(os.environ, redis_url=args.redis_url, profiles_file=args.profiles_file)
+    if not settings.redis_url and not settings.profiles_file:
+        raise SettingsError(
+            "report: give --redis-url (ETALAGE_REDIS_URL) or --profiles-file (ETALAGE_PROFILES_FILE), where the profiles are"
+        )
+
+    async def add_up() -> list[ExperimentResult]:
+        store = create_store(settings)
+        try:
+            return await results(ruleset, store.every_profile())
+        finally:
+            await store.aclose()
+
+    found = asyncio.run(add_up())
+    print(json.dumps(as_json(found), indent=2) if args.format == "json" else render(found))
+    return 0
+
+
 def _cmd_import(args: argparse.Namespace) -> int:
     from etalage.tools.customers.command import run_import
     from etalage.tools.customers.read import ImportFileError, detect_format
@@ -344,6 +366,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     _profile_arguments(previewing)
     previewing.set_defaults(handler=_cmd_rules_preview)
+
+    reporting = commands.add_parser("report", help="each experiment's results per variant and goal, from the stored profiles")
+    reporting.add_argument("--rules", default=str(_default_rules()), help="rules folder (default: the project's rules/)")
+    reporting.add_argument("--redis-url", help="the Redis holding the profiles (ETALAGE_REDIS_URL)")
+    reporting.add_argument("--profiles-file", help="the embedded store's file (ETALAGE_PROFILES_FILE); it is saved every 30 s")
+    reporting.add_argument("--format", choices=("text", "json"), default="text")
+    reporting.set_defaults(handler=_cmd_report)
 
     from etalage.tools.customers import __doc__ as import_doc
 

@@ -334,3 +334,14 @@ async def test_store_customer_keeps_their_variant_on_a_second_device_after_login
     await subject.store.link("laptop", "c1")
     profile = await subject.store.load("laptop")
     assert profile is not None and profile.assignments["hero"].variant == "big"
+
+
+async def test_store_every_profile_lists_each_person_once(subject: Subject) -> None:
+    await subject.store.record("v1", [view("dogs")])
+    await subject.store.record("v2", [view("cats")])
+    await subject.store.record("phone", [view("fish")])
+    await subject.settle()
+    await subject.store.link("phone", "c1")
+    await subject.store.record("laptop", [view("birds")])  # queued, not settled: the listing writes it first
+    views = sorted([sorted(profile.category_views) async for profile in subject.store.every_profile()])
+    assert views == [["birds"], ["cats"], ["dogs"], ["fish"]]

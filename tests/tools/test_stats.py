@@ -1,6 +1,5 @@
 """Experiment statistics: the same numbers as GrowthBook's stats engine (gbstats) on the same counts."""
 
-
 import pytest
 
 from etalage.tools.stats import Metric, chi2_sf, effect, srm_p_value, t_cdf

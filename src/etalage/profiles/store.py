@@ -8,7 +8,7 @@ can fail open on any store problem.
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 
 from etalage.profiles.profile import Event, Profile
 
@@ -73,6 +73,11 @@ class ProfileStore(abc.ABC):
         """Whether this visitor id was erased: a browser may still send its cookie after "forget me"
         (another tab, a copy of the cookie), and that must start a new profile under a new id, not
         bring back one under the id the visitor asked to be forgotten."""
+
+    @abc.abstractmethod
+    def every_profile(self) -> AsyncIterator[Profile]:
+        """Each stored profile once (a linked visitor's is the customer's), for reports that add up
+        what profiles hold (etalage report); one that cannot be read is logged and left out."""
 
     async def flush(self) -> None:
         """Write what is queued now (stores that batch writes); the next read anywhere sees it."""
