@@ -69,6 +69,7 @@ def hero_rule(client: httpx.Client) -> str | None:
 def test_experiments_journey_a_visitor_sees_their_variant_and_their_page_says_so(served, drain):
     with device(served, visitor("one-template")) as browser:
         browser.get("/c/rodents")
+        drain()
         assert hero_rule(browser) == "hero-one-template"
         drain()
         (line,) = browser.get("/.etalage/me.json").json()["experiments"]
@@ -127,9 +128,25 @@ def test_experiments_journey_nothing_is_assigned_without_consent(served, drain):
 def test_experiments_journey_goals_after_the_exposure_count_for_the_variant(served, drain):
     with device(served, visitor("one-template")) as browser:
         browser.get("/p/rodent-hamster-wheel-20")  # before any exposure: no conversion
+        drain()
         assert hero_rule(browser) == "hero-one-template"
+        drain()
         browser.get("/p/rodent-hamster-wheel-20")
         browser.post("/checkout", data={"product": "rodent-hamster-wheel-20"}, follow_redirects=True)
         drain()
         (line,) = browser.get("/.etalage/me.json").json()["experiments"]
     assert {goal: reached["count"] for goal, reached in line["goals"].items()} == {"product-view": 1, "order": 1}
+
+
+def test_experiments_journey_metrics_count_assignment_exposure_and_conversions(app, served, drain):
+    with device(served, visitor("one-template")) as browser:
+        for path in ("/c/rodents", "/", "/p/rodent-hamster-wheel-20"):
+            browser.get(path)
+            drain()  # each view's profile write lands before the next view reads the profile
+    labels = {"experiment": "hero-banner", "variant": "one-template"}
+    counts = [
+        app.metrics.value("etalage_experiment_assignments_total", **labels),
+        app.metrics.value("etalage_experiment_exposures_total", **labels),
+        app.metrics.value("etalage_experiment_conversions_total", **labels, goal="product-view"),
+    ]
+    assert counts == [1, 1, 1]

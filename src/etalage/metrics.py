@@ -21,6 +21,7 @@ _HELP = {
     "etalage_blocks_missed_total": "Blocks that could not be located or verified in an analysed page body, by block and reason.",
     "etalage_experiment_assignments_total": "Visitors put in an experiment's variant, by experiment and variant.",
     "etalage_experiment_exposures_total": "First exposures of visitors to their variant, by experiment and variant (a visitor whose pages two workers served at once may count twice).",
+    "etalage_experiment_conversions_total": "Goals reached by visitors exposed to an experiment, by experiment, variant and goal.",
     "etalage_holdout_page_views_total": "Page views of visitors in the programme holdout, served as the origin sent them.",
 }
 

@@ -531,7 +531,13 @@ class Proxy:
             await self._stream(send, response, headers, method == "HEAD" or revalidated)
             return
         events = learn_from_request(ruleset, path, query.decode("latin-1"), now)
-        events += conversions(ruleset, profile, events, path, now)  # goals of experiments the visitor was exposed to
+        converted = conversions(ruleset, profile, events, path, now)  # goals of experiments the visitor was exposed to
+        for event in converted:
+            data = event.data or {}
+            self._metrics.inc(
+                "etalage_experiment_conversions_total", experiment=event.value, variant=str(data["variant"]), goal=str(data["goal"])
+            )
+        events += converted
         profile.apply(events)
         if revalidated:
             # The browser shows the page it stored: learned from, nothing to rewrite, no body.
