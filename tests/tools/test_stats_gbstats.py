@@ -10,16 +10,18 @@ from etalage.tools.stats import Metric, effect, srm_p_value
 gbstats = pytest.importorskip("gbstats", reason="the gbstats package (pip install -e '.[test]')")
 
 
-def _theirs(control: Metric, variant: Metric):
-    from gbstats.frequentist.tests import FrequentistConfig, TwoSidedTTest
+def _statistic(metric: Metric):
     from gbstats.models.statistics import ProportionStatistic, SampleMeanStatistic
 
-    def statistic(metric: Metric):
-        if metric.proportion:
-            return ProportionStatistic(n=metric.n, sum=metric.total)
-        return SampleMeanStatistic(n=metric.n, sum=metric.total, sum_squares=metric.squares)
+    if metric.proportion:
+        return ProportionStatistic(n=metric.n, sum=metric.total)
+    return SampleMeanStatistic(n=metric.n, sum=metric.total, sum_squares=metric.squares)
 
-    return TwoSidedTTest(statistic(control), statistic(variant), FrequentistConfig(alpha=0.05)).compute_result()
+
+def _theirs(control: Metric, variant: Metric):
+    from gbstats.frequentist.tests import FrequentistConfig, TwoSidedTTest
+
+    return TwoSidedTTest(_statistic(control), _statistic(variant), FrequentistConfig(alpha=0.05)).compute_result()
 
 
 def _counts(rng: random.Random, proportion: bool) -> Metric:
@@ -40,6 +42,19 @@ def test_stats_effect_agrees_with_gbstats(proportion):
         assert ours.uplift == pytest.approx(theirs.expected, rel=1e-9)
         assert [ours.low, ours.high] == pytest.approx(theirs.ci, rel=1e-7, abs=1e-9)
         assert ours.p_value == pytest.approx(theirs.p_value, rel=1e-6, abs=1e-9)
+
+
+# gbstats's risk computation (not compared here) warns on some inputs.
+@pytest.mark.filterwarnings("ignore:invalid value encountered in power:RuntimeWarning")
+@pytest.mark.parametrize("proportion", [True, False], ids=["conversion", "revenue"])
+def test_stats_chance_to_win_agrees_with_gbstats(proportion):
+    from gbstats.bayesian.tests import EffectBayesianABTest
+
+    rng = random.Random(13)
+    for _ in range(200):
+        control, variant = _counts(rng, proportion), _counts(rng, proportion)
+        theirs = EffectBayesianABTest(_statistic(control), _statistic(variant)).compute_result()
+        assert effect(control, variant).chance_to_win == pytest.approx(theirs.chance_to_win, rel=1e-9, abs=1e-12)
 
 
 def test_stats_srm_agrees_with_gbstats():

@@ -16,7 +16,8 @@ watching them move.
      "units", "goals": [{"goal", "units", "rate", "count", "value", "value_per_unit", "average_value",
      "rate_effect", "value_effect"}]}]}
 
-where an effect is {"uplift", "low", "high", "p_value"} (relative: 0.1 is +10%), null for the control
+where an effect is {"uplift", "low", "high", "p_value", "chance_to_win"} (relative: 0.1 is +10%; the
+chance that the variant beats the control, 0 to 1), null for the control
 and any of its fields null when it cannot be estimated yet.
 """
 
@@ -149,7 +150,8 @@ def _effect(found: Effect | None) -> str:
     if found.uplift is None:
         return "not yet estimable"
     p_value = f"p={found.p_value:.3f}" if found.p_value is not None else ""
-    return f"{_percent(found.uplift)} [{_percent(found.low)}, {_percent(found.high)}] {p_value}"
+    chance = f", {found.chance_to_win:.0%} to beat control" if found.chance_to_win is not None else ""
+    return f"{_percent(found.uplift)} [{_percent(found.low)}, {_percent(found.high)}] {p_value}{chance}"
 
 
 def render(found: list[ExperimentResult]) -> str:

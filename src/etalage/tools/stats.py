@@ -3,7 +3,9 @@
 A metric per variant is n units, the sum of its value per unit and the sum of squares (a conversion
 is a value of 0 or 1 per unit). The effect of a variant is its mean relative to the control's, with
 the delta method's variance, a two-sided Welch t-test (Welch-Satterthwaite degrees of freedom) and
-its 95% interval: gbstats's frequentist TwoSidedTTest. The sample-ratio-mismatch check is a
+its 95% interval: gbstats's frequentist TwoSidedTTest; and the chance that the variant beats the
+control, gbstats's Bayesian EffectBayesianABTest with its default flat prior (the normal posterior
+of the same relative difference). The sample-ratio-mismatch check is a
 chi-square test of the units per variant against the weights, flagged at p < 0.001 as GrowthBook
 does. Results are fixed-horizon: read them once the planned sample is reached, not while peeking.
 
@@ -48,13 +50,15 @@ class Metric:
 
 @dataclass(frozen=True, slots=True)
 class Effect:
-    """A variant against the control: relative uplift, its 95% interval, the two-sided p-value;
-    None throughout when it cannot be estimated (a control mean of 0, no variance, too few units)."""
+    """A variant against the control: relative uplift, its 95% interval, the two-sided p-value and the
+    chance to beat the control; None throughout when it cannot be estimated (a control mean of 0, no
+    variance, too few units)."""
 
     uplift: float | None
     low: float | None
     high: float | None
     p_value: float | None
+    chance_to_win: float | None = None
 
 
 def effect(control: Metric, variant: Metric, alpha: float = 0.05) -> Effect:
@@ -71,7 +75,8 @@ def effect(control: Metric, variant: Metric, alpha: float = 0.05) -> Effect:
     spread = math.sqrt(variance)
     p_value = 2 * (1 - t_cdf(abs(estimate / spread), dof))
     width = _t_quantile(1 - alpha / 2, dof) * spread
-    return Effect(estimate, estimate - width, estimate + width, p_value)
+    chance_to_win = 0.5 * math.erfc(-estimate / (spread * math.sqrt(2)))
+    return Effect(estimate, estimate - width, estimate + width, p_value, chance_to_win)
 
 
 def srm_p_value(units: Sequence[int], weights: Sequence[float]) -> float:
