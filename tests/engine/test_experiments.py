@@ -149,23 +149,41 @@ def holdout_unit(inside: bool) -> str:
     return next(unit for unit in (f"v{n}" for n in range(10_000)) if (position(HOLDOUT_SEED, unit) < 0.2) == inside)
 
 
+def holdout_events(learned: list[Event]) -> list[tuple[str, str, object]]:
+    return [(e.kind, e.value, (e.data or {}).get("variant")) for e in learned]
+
+
 def test_experiments_holdout_visitors_get_the_origins_page_and_no_assignment(tmp_path):
-    ruleset = rules(tmp_path, 'status = "rolled_out"\nwinner = "big"', holdout="holdout = 0.2")
-    unit = holdout_unit(inside=True)
-    body, learned = view(ruleset, Profile(), unit)
-    assert body == PAGE and [e.kind for e in learned] == ["holdout"]
+    ruleset = rules(tmp_path, holdout="holdout = 0.2")
+    body, learned = view(ruleset, Profile(), holdout_unit(inside=True))
+    assert body == PAGE  # and the experiment assigns nothing: the holdout is measured like one, alone
+    assert holdout_events(learned) == [("holdout", "", None), ("assigned", "@holdout", "holdout"), ("exposed", "@holdout", "holdout")]
+    assert learned[1].data == {"variant": "holdout", "version": 2000}
 
 
 def test_experiments_visitors_outside_the_holdout_are_personalized(tmp_path):
     ruleset = rules(tmp_path, 'status = "rolled_out"\nwinner = "big"', holdout="holdout = 0.2")
     body, learned = view(ruleset, Profile(), holdout_unit(inside=False))
-    assert b">BIG<" in body and [e.kind for e in learned] == ["holdout"]
+    assert b">BIG<" in body
+    assert holdout_events(learned) == [
+        ("holdout", "", None),
+        ("assigned", "@holdout", "personalized"),
+        ("exposed", "@holdout", "personalized"),
+    ]
 
 
 def test_experiments_holdout_follows_the_stored_draw(tmp_path):
     ruleset = rules(tmp_path, 'status = "rolled_out"\nwinner = "big"', holdout="holdout = 0.2")
     body, learned = view(ruleset, Profile(holdout_place=0.1), holdout_unit(inside=False))
-    assert body == PAGE and learned == []
+    assert body == PAGE and holdout_events(learned) == [("assigned", "@holdout", "holdout"), ("exposed", "@holdout", "holdout")]
+
+
+def test_experiments_holdout_is_measured_once_per_share(tmp_path):
+    ruleset = rules(tmp_path, 'status = "stopped"', holdout="holdout = 0.2")
+    measured = Profile(holdout_place=0.5, assignments={"@holdout": Assignment("personalized", 2000, NOW, NOW)})
+    assert view(ruleset, measured, "anyone")[1] == []
+    ruleset = rules(tmp_path, 'status = "stopped"', holdout="holdout = 0.6")  # a new share: a new measurement, in which 0.5 is held out
+    assert holdout_events(view(ruleset, measured, "anyone")[1]) == [("assigned", "@holdout", "holdout"), ("exposed", "@holdout", "holdout")]
 
 
 def paused_view(ruleset: RuleSet, unit: str) -> tuple[bytes, list[Event]]:

@@ -13,7 +13,8 @@ from etalage.rules.loader import load_rules
 from etalage.tools.results import MIN_UNITS, render, results
 from tests.support.config import PROJECT_RULES
 
-RULES = load_rules(PROJECT_RULES)  # hero-banner (version 1): per-category, one-template, none; goals product-view, order, newsletter
+# hero-banner (version 1): per-category, one-template, none; goals product-view, order, newsletter; a 5% holdout
+RULES = load_rules(PROJECT_RULES)
 
 
 def visitor(variant: str, *, exposed: bool = True, version: int = 1, order: float | None = None) -> Profile:
@@ -27,8 +28,9 @@ async def _each(profiles: Iterable[Profile]) -> AsyncIterator[Profile]:
 
 
 def report(profiles: Iterable[Profile]):
-    (result,) = asyncio.run(results(RULES, _each(profiles)))
-    return result
+    hero, holdout = asyncio.run(results(RULES, _each(profiles)))
+    assert holdout.experiment == "@holdout"
+    return hero
 
 
 def test_results_count_exposed_units_of_the_current_version_only():
@@ -73,7 +75,8 @@ def test_results_report_command_reads_the_embedded_store_file(tmp_path, capsys):
 
     asyncio.run(seed())
     assert main(["report", "--rules", str(PROJECT_RULES), "--profiles-file", str(path), "--format", "json"]) == 0
-    (experiment,) = json.loads(capsys.readouterr().out)
+    experiment, holdout = json.loads(capsys.readouterr().out)
+    assert [variant["variant"] for variant in holdout["variants"]] == ["holdout", "personalized"]
     assert [(v["variant"], v["units"]) for v in experiment["variants"]] == [("per-category", 1), ("one-template", 1), ("none", 1)]
     assert experiment["too_few"] is True and experiment["variants"][1]["goals"][0]["rate_effect"]["uplift"] is None
 
@@ -83,3 +86,17 @@ def test_results_report_command_needs_a_store(capsys, monkeypatch):
     monkeypatch.delenv("ETALAGE_PROFILES_FILE", raising=False)
     assert main(["report", "--rules", str(PROJECT_RULES)]) == 2
     assert "--profiles-file" in capsys.readouterr().err
+
+
+def test_results_measure_the_programme_holdout_like_an_experiment():
+    def member(variant: str, order: float | None) -> Profile:
+        goals = {"order": Conversion(2.0, 1, order)} if order is not None else {}
+        return Profile(assignments={"@holdout": Assignment(variant, 500, 1.0, 2.0, goals)})
+
+    profiles = [member("holdout", 10.0 if n % 10 == 0 else None) for n in range(200)]
+    profiles += [member("personalized", 10.0 if n % 5 == 0 else None) for n in range(3800)]
+    _, holdout = asyncio.run(results(RULES, _each(profiles)))
+    personalized = next(goal for goal in holdout.variants[1].goals if goal.goal == "order")
+    assert personalized.rate_effect is not None and personalized.rate_effect.uplift == pytest.approx(1.0)
+    assert not holdout.srm  # 200 of 4000 is the 5% the weights say
+    assert "the programme holdout (all personalization)" in render([holdout])

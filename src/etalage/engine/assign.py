@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from etalage.profiles.profile import Event, Profile
 from etalage.rules.bucketing import position
 from etalage.rules.conditions import Visit
-from etalage.rules.experiments import HOLDOUT_SEED, Experiment, Variant, in_holdout_place
+from etalage.rules.experiments import HOLDOUT_KEY, HOLDOUT_SEED, Experiment, Variant, in_holdout_place, programme_holdout
 from etalage.rules.ruleset import Rule, RuleSet
 
 __all__ = ["Choice", "Plan", "plan"]
@@ -69,8 +69,10 @@ def plan(ruleset: RuleSet, rules: tuple[Rule, ...], visit: Visit, *, paused: boo
         if place is None and unit is not None:
             place = position(HOLDOUT_SEED, unit)
             result.events.append(Event("holdout", "", now, {"place": place}))
-        if place is not None and in_holdout_place(place, share):
-            result.held_out = True
+        if place is not None:
+            result.held_out = in_holdout_place(place, share)
+            _measure_holdout(result, profile, share, now)
+        if result.held_out:
             return result
     for rule in rules:
         experiment = ruleset.experiment_of(rule.id)
@@ -79,6 +81,17 @@ def plan(ruleset: RuleSet, rules: tuple[Rule, ...], visit: Visit, *, paused: boo
                 Choice(experiment, experiment.fixed(), False) if paused else _choose(experiment, profile, unit, now, result.events)
             )
     return result
+
+
+def _measure_holdout(result: Plan, profile: Profile, share: float, now: float) -> None:
+    """A page view with rules, held out or personalized, is an exposure of the programme holdout
+    (etalage.rules.experiments.programme_holdout): recorded once per visitor and share."""
+    holdout = programme_holdout(share)
+    assert holdout is not None
+    stored = profile.assignments.get(HOLDOUT_KEY)
+    if stored is None or stored.version != holdout.version:
+        data = {"variant": "holdout" if result.held_out else "personalized", "version": holdout.version}
+        result.events += [Event("assigned", HOLDOUT_KEY, now, data), Event("exposed", HOLDOUT_KEY, now, data)]
 
 
 def _choose(experiment: Experiment, profile: Profile, unit: str | None, now: float, events: list[Event]) -> Choice:

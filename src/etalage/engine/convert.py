@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from etalage.profiles.profile import Event, Profile
-from etalage.rules.experiments import Goal
+from etalage.rules.experiments import Goal, programme_holdout
 from etalage.rules.ruleset import RuleSet
 
 __all__ = ["conversions"]
@@ -34,7 +34,8 @@ def conversions(ruleset: RuleSet, profile: Profile, learned: Sequence[Event], pa
         else:
             reached += [(goal, 0.0)] * sum(1 for e in learned if e.kind == goal.event)
     events = []
-    for experiment in ruleset.experiments:
+    holdout = programme_holdout(ruleset.site.holdout)
+    for experiment in (*ruleset.experiments, *((holdout,) if holdout is not None else ())):
         assignment = profile.assignments.get(experiment.id)
         if assignment is None or not assignment.exposed or assignment.version != experiment.version:
             continue

@@ -14,13 +14,26 @@ from dataclasses import dataclass
 
 from etalage.rules.bucketing import choose, position
 
-__all__ = ["Variant", "Experiment", "Goal", "GOAL_EVENTS", "STATUSES", "HOLDOUT_SEED", "in_holdout_place", "unversioned_changes"]
+__all__ = [
+    "Variant",
+    "Experiment",
+    "Goal",
+    "GOAL_EVENTS",
+    "STATUSES",
+    "HOLDOUT_SEED",
+    "HOLDOUT_KEY",
+    "in_holdout_place",
+    "programme_holdout",
+    "unversioned_changes",
+]
 
 STATUSES = ("running", "stopped", "rolled_out")
 # Profile events a goal may count (etalage.engine.learn teaches them); other goals count page views.
 GOAL_EVENTS = ("newsletter_subscribe", "purchase")
 # Programme holdout: the seed of the draw that keeps a share of visitors unpersonalized.
 HOLDOUT_SEED = "etalage-holdout"
+# The programme holdout measured as an experiment, under a key no rule file's experiment can have (not a slug).
+HOLDOUT_KEY = "@holdout"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +96,16 @@ class Goal:
     event: str | None
     window: float
     source: str
+
+
+def programme_holdout(share: float) -> Experiment | None:
+    """The programme holdout as an experiment, for measuring it like one: the control "holdout" (no
+    personalization) against "personalized", weighted by the share; its version is the share in basis
+    points, so that a changed share starts a new measurement. None without a holdout."""
+    if share <= 0:
+        return None
+    variants = (Variant("holdout", share, frozenset()), Variant("personalized", 1 - share, frozenset()))
+    return Experiment(HOLDOUT_KEY, variants, "running", None, 1.0, None, None, round(share * 10_000), HOLDOUT_SEED, "[site] holdout", ())
 
 
 def in_holdout_place(place: float, share: float) -> bool:

@@ -6,6 +6,8 @@ Per experiment, for its current version, per variant: the exposed units, and per
 that reached it, their rate, the value (orders) and, against the control, the relative uplift of the
 rate and of the value per unit with their 95% intervals and p-values (etalage.tools.stats, as
 GrowthBook's engine computes them); then the sample-ratio-mismatch p-value of the exposed units.
+The programme holdout comes last, measured as the experiment "@holdout" (variants "holdout", the
+control, and "personalized"; etalage.rules.experiments.programme_holdout).
 These are fixed-horizon results: decide on them once the planned sample is reached, not while
 watching them move.
 
@@ -28,7 +30,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from etalage.profiles.profile import Profile
-from etalage.rules.experiments import Experiment
+from etalage.rules.experiments import HOLDOUT_KEY, Experiment, programme_holdout
 from etalage.rules.ruleset import RuleSet
 from etalage.tools.stats import SRM_THRESHOLD, Effect, Metric, effect, srm_p_value
 
@@ -76,8 +78,10 @@ class _Tally:
 
 
 async def results(ruleset: RuleSet, profiles: AsyncIterator[Profile]) -> list[ExperimentResult]:
-    tallies = {e.id: {v.id: _Tally() for v in e.variants} for e in ruleset.experiments}
-    current = {e.id: e for e in ruleset.experiments}
+    holdout = programme_holdout(ruleset.site.holdout)
+    experiments = (*ruleset.experiments, *((holdout,) if holdout is not None else ()))
+    tallies = {e.id: {v.id: _Tally() for v in e.variants} for e in experiments}
+    current = {e.id: e for e in experiments}
     async for profile in profiles:
         for experiment_id, assignment in profile.assignments.items():
             experiment = current.get(experiment_id)
@@ -93,7 +97,7 @@ async def results(ruleset: RuleSet, profiles: AsyncIterator[Profile]) -> list[Ex
                 sums[1] += reached.count
                 sums[2] += reached.value
                 sums[3] += reached.value**2
-    return [_result(experiment, tallies[experiment.id], [goal.id for goal in ruleset.goals]) for experiment in ruleset.experiments]
+    return [_result(experiment, tallies[experiment.id], [goal.id for goal in ruleset.goals]) for experiment in experiments]
 
 
 def _result(experiment: Experiment, tallies: dict[str, _Tally], goals: list[str]) -> ExperimentResult:
@@ -158,7 +162,8 @@ def render(found: list[ExperimentResult]) -> str:
     """The results as a table per experiment, for the terminal."""
     lines = []
     for result in found:
-        lines.append(f"experiment {result.experiment} (version {result.version}, {result.status}); fixed-horizon results")
+        name = "the programme holdout (all personalization)" if result.experiment == HOLDOUT_KEY else f"experiment {result.experiment}"
+        lines.append(f"{name} (version {result.version}, {result.status}); fixed-horizon results")
         if result.srm:
             lines.append(f"  WARNING: sample ratio mismatch (p={result.srm_p_value:.2g}): the split is off, do not trust these results")
         if result.too_few:

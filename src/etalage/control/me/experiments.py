@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from etalage.profiles.profile import Assignment, Conversion, Profile
-from etalage.rules.experiments import Experiment, in_holdout_place
+from etalage.rules.experiments import HOLDOUT_KEY, Experiment, in_holdout_place
 from etalage.rules.ruleset import RuleSet
 
 __all__ = ["ExperimentLine", "HoldoutLine", "experiment_lines", "holdout_line"]
@@ -36,6 +36,8 @@ def experiment_lines(ruleset: RuleSet, profile: Profile, now: float) -> list[Exp
     known = {experiment.id: experiment for experiment in ruleset.experiments}
     lines = []
     for experiment_id, assignment in sorted(profile.assignments.items(), key=lambda item: -item[1].at):
+        if experiment_id == HOLDOUT_KEY:
+            continue  # said by holdout_line
         status, text = _words(known.get(experiment_id), experiment_id, assignment, now)
         lines.append(ExperimentLine(experiment_id, assignment.variant, status, assignment.at, assignment.exposed, assignment.goals, text))
     return lines
