@@ -233,3 +233,11 @@ def unit_in_not_held_out(ruleset: RuleSet, variant: str) -> str:
         for unit in (f"visitor-{n}" for n in range(10_000))
         if position(HOLDOUT_SEED, unit) >= ruleset.site.holdout and (experiment.draw(unit) or experiment.control).id == variant
     )
+
+
+def test_experiments_explain_says_a_held_out_visitor_gets_nothing(tmp_path):
+    ruleset = rules(tmp_path, holdout="holdout = 0.2")
+    outcomes: list[Outcome] = []
+    view(ruleset, Profile(holdout_place=0.1), None, outcomes)
+    assert {outcome.reason for outcome in outcomes} == {"this visitor is in the programme holdout: no personalization"}
+    assert len(outcomes) == len(ruleset.rules)

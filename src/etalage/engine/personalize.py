@@ -269,9 +269,8 @@ class Personalizer:
         decided = plan(ruleset, rules, visit, paused=not self._experiments)
         try:
             if decided.held_out:
-                for rule in rules:
-                    note = explain.append if explain is not None else _ignore
-                    note(Outcome(rule.id, False, "this visitor is in the programme holdout: no personalization"))
+                if explain is not None:
+                    explain += [Outcome(rule.id, False, "this visitor is in the programme holdout: no personalization") for rule in rules]
                 return None
             layout, derived = self._layout(ruleset, ruleset.rules_for(visit.path), visit, body)
             return self._apply(ruleset, rules, visit, body, content_type, layout, derived, explain, decided)
