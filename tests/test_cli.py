@@ -24,6 +24,18 @@ def test_cli_rules_check_accepts_the_project_rules(capsys):
     assert "OK" in capsys.readouterr().out
 
 
+def test_cli_rules_check_lists_experiments_and_the_holdout(capsys):
+    assert main(["rules", "check", str(PROJECT_RULES)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1:] == [
+        "  experiment hero-banner (version 1, running): per-category 33%, one-template 33%, none 33%",
+        "  programme holdout: 5% of consenting visitors",
+    ]
+    main(["rules", "check", "--format", "json", str(PROJECT_RULES)])
+    report = json.loads(capsys.readouterr().out)
+    assert report["experiments"]["hero-banner"]["variants"] == ["per-category", "one-template", "none"] and report["holdout"] == 0.05
+
+
 def test_cli_rules_check_lists_problems_and_fails(capsys):
     assert main(["rules", "check", str(BAD / "typo-key")]) == 1
     assert capsys.readouterr().out.splitlines() == (BAD / "typo-key" / "expected.txt").read_text().splitlines()

@@ -154,7 +154,15 @@ def _cmd_rules_check(args: argparse.Namespace) -> int:
     pages = check_pages(ruleset, args.against) if args.against else []
     ok = not any(page.problems for page in pages)
     if args.format == "json":
-        report: dict[str, object] = {"ok": ok, "rules": [rule.id for rule in ruleset.rules], "blocks": list(ruleset.blocks)}
+        report: dict[str, object] = {
+            "ok": ok,
+            "rules": [rule.id for rule in ruleset.rules],
+            "blocks": list(ruleset.blocks),
+            "experiments": {
+                e.id: {"status": e.status, "version": e.version, "variants": [v.id for v in e.variants]} for e in ruleset.experiments
+            },
+            "holdout": ruleset.site.holdout,
+        }
         if args.against:
             report["pages"] = [
                 {
@@ -169,6 +177,11 @@ def _cmd_rules_check(args: argparse.Namespace) -> int:
         print(json.dumps(report, indent=2))
     else:
         print(f"{directory}: OK, {len(ruleset.rules)} rule(s), {len(ruleset.blocks)} block(s)")
+        for experiment in ruleset.experiments:
+            variants = ", ".join(f"{variant.id} {variant.weight:.0%}" for variant in experiment.variants)
+            print(f"  experiment {experiment.id} (version {experiment.version}, {experiment.status}): {variants}")
+        if ruleset.site.holdout:
+            print(f"  programme holdout: {ruleset.site.holdout:.0%} of consenting visitors")
         if args.against:
             print(render_table(ruleset, pages), end="")
     return 0 if ok else 1
