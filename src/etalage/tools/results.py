@@ -162,8 +162,10 @@ def render(found: list[ExperimentResult]) -> str:
     """The results as a table per experiment, for the terminal."""
     lines = []
     for result in found:
-        name = "the programme holdout (all personalization)" if result.experiment == HOLDOUT_KEY else f"experiment {result.experiment}"
-        lines.append(f"{name} (version {result.version}, {result.status}); fixed-horizon results")
+        if result.experiment == HOLDOUT_KEY:  # its version is the share in basis points
+            lines.append(f"the programme holdout ({result.version / 100:g}% see no personalization); fixed-horizon results")
+        else:
+            lines.append(f"experiment {result.experiment} (version {result.version}, {result.status}); fixed-horizon results")
         if result.srm:
             lines.append(f"  WARNING: sample ratio mismatch (p={result.srm_p_value:.2g}): the split is off, do not trust these results")
         if result.too_few:
