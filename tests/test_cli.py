@@ -15,6 +15,7 @@ import uvicorn
 import uvloop
 
 from etalage.cli import main
+from etalage.tokens import PreviewSigner
 from tests.support.config import ACCEPT_ONETRUST, PROJECT_RULES, REPO, RULESETS
 from tests.support.servers import closed_port_url
 
@@ -24,6 +25,18 @@ BAD = RULESETS / "bad"
 def test_cli_rules_check_accepts_the_project_rules(capsys):
     assert main(["rules", "check", str(PROJECT_RULES)]) == 0
     assert "OK" in capsys.readouterr().out
+
+
+def test_cli_rules_check_lists_experiments_and_the_holdout(capsys):
+    assert main(["rules", "check", str(PROJECT_RULES)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1:] == [
+        "  experiment hero-banner (version 1, running): per-category 33%, one-template 33%, none 33%",
+        "  programme holdout: 5% of consenting visitors",
+    ]
+    main(["rules", "check", "--format", "json", str(PROJECT_RULES)])
+    report = json.loads(capsys.readouterr().out)
+    assert report["experiments"]["hero-banner"]["variants"] == ["per-category", "one-template", "none"] and report["holdout"] == 0.05
 
 
 def test_cli_rules_check_lists_problems_and_fails(capsys):
@@ -157,3 +170,24 @@ def test_cli_rules_preview_needs_the_admin_token(capsys, monkeypatch):
     monkeypatch.delenv("ETALAGE_ADMIN_TOKEN", raising=False)
     assert main(["rules", "preview", "http://127.0.0.1:8000"]) == 2
     assert "ETALAGE_ADMIN_TOKEN" in capsys.readouterr().err
+
+
+def test_cli_rules_explain_shows_the_variant_asked_for(shop, capsys):
+    args = ["rules", "explain", f"{shop}/", "--rules", str(PROJECT_RULES), "--views", "rodents=3"]
+    assert main([*args, "--variant", "hero-banner=one-template"]) == 0
+    out = capsys.readouterr().out
+    assert "fired   hero-one-template" in out and "experiment 'hero-banner' shows this visitor variant 'one-template'" in out
+
+
+def test_cli_rules_explain_refuses_an_unknown_variant_with_a_hint(shop, capsys):
+    args = ["rules", "explain", f"{shop}/", "--rules", str(PROJECT_RULES), "--variant", "hero-banner=one-templat"]
+    assert main(args) == 2
+    assert "experiment 'hero-banner' has no variant 'one-templat' (did you mean 'one-template'?)" in capsys.readouterr().err
+
+
+def test_cli_rules_preview_link_carries_the_variant_asked_for(capsys, monkeypatch):
+    monkeypatch.setenv("ETALAGE_ADMIN_TOKEN", "admin-token-for-tests")
+    assert main(["rules", "preview", "http://127.0.0.1:8000", "--variant", "hero-banner=none"]) == 0
+    token = capsys.readouterr().out.strip().partition("token=")[2]
+    profile = PreviewSigner("admin-token-for-tests").verify(token)
+    assert profile is not None and profile.assignments["hero-banner"].variant == "none"

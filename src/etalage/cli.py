@@ -31,10 +31,11 @@ from etalage.profiles.profile import Profile, ProfileDecodeError, profile_from_j
 from etalage.profiles.store import StoreError
 from etalage.rules.fields import RuleSetError
 from etalage.rules.loader import load_rules
+from etalage.rules.ruleset import RuleSet
 from etalage.settings import LOG_FORMATS, Settings, SettingsError
 from etalage.tokens import PreviewSigner
 from etalage.tools.blocks import check_pages, render_table
-from etalage.tools.explain import explain, profile_from_options
+from etalage.tools.explain import explain, profile_from_options, with_variants
 
 __all__ = ["main"]
 
@@ -199,7 +200,15 @@ def _cmd_rules_check(args: argparse.Namespace) -> int:
     pages = check_pages(ruleset, args.against) if args.against else []
     ok = not any(page.problems for page in pages)
     if args.format == "json":
-        report: dict[str, object] = {"ok": ok, "rules": [rule.id for rule in ruleset.rules], "blocks": list(ruleset.blocks)}
+        report: dict[str, object] = {
+            "ok": ok,
+            "rules": [rule.id for rule in ruleset.rules],
+            "blocks": list(ruleset.blocks),
+            "experiments": {
+                e.id: {"status": e.status, "version": e.version, "variants": [v.id for v in e.variants]} for e in ruleset.experiments
+            },
+            "holdout": ruleset.site.holdout,
+        }
         if args.against:
             report["pages"] = [
                 {
@@ -214,6 +223,11 @@ def _cmd_rules_check(args: argparse.Namespace) -> int:
         print(json.dumps(report, indent=2))
     else:
         print(f"{directory}: OK, {len(ruleset.rules)} rule(s), {len(ruleset.blocks)} block(s)")
+        for experiment in ruleset.experiments:
+            variants = ", ".join(f"{variant.id} {variant.weight:.0%}" for variant in experiment.variants)
+            print(f"  experiment {experiment.id} (version {experiment.version}, {experiment.status}): {variants}")
+        if ruleset.site.holdout:
+            print(f"  programme holdout: {ruleset.site.holdout:.0%} of consenting visitors")
         if args.against:
             print(render_table(ruleset, pages), end="")
     return 0 if ok else 1
@@ -239,9 +253,16 @@ def _profile_from_args(args: argparse.Namespace) -> Profile:
     return profile_from_options(args.views, args.interest, args.exclude, args.subscribed, args.purchase)
 
 
+def _with_variants(profile: Profile, ruleset: RuleSet, choices: list[str]) -> Profile:
+    try:
+        return with_variants(profile, ruleset, choices)
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from exc
+
+
 def _cmd_rules_explain(args: argparse.Namespace) -> int:
     ruleset = load_rules(Path(args.rules))
-    profile = _profile_from_args(args)
+    profile = _with_variants(_profile_from_args(args), ruleset, args.variant)
     _quiet_fetches()
     status, printed = 0, False
     for url in args.url:
@@ -263,6 +284,8 @@ def _cmd_rules_preview(args: argparse.Namespace) -> int:
     if not settings.admin_token:
         raise SettingsError("admin_token: previews are signed with ETALAGE_ADMIN_TOKEN; set it (the same value as the running Etalage)")
     profile = _profile_from_args(args)
+    if args.variant:
+        profile = _with_variants(profile, load_rules(Path(args.rules)), args.variant)
     token = PreviewSigner(settings.admin_token).issue(profile.to_dict(), time.time() + args.hours * 3600)
     print(f"{args.base_url.rstrip('/')}/.etalage/preview?token={token}")
     print(f"Valid for {args.hours:g} hour(s) in the browser that opens it; end it at /.etalage/preview/end.", file=sys.stderr)
@@ -280,6 +303,31 @@ def _profile_arguments(parser: argparse.ArgumentParser) -> None:
     given.add_argument("--exclude", action="append", default=[], metavar="CATEGORY", help="a category the visitor excluded")
     given.add_argument("--subscribed", action="append", default=[], metavar="CATEGORY", help="a newsletter the visitor has")
     given.add_argument("--purchase", action="append", default=[], metavar="SKU[@DAYS_AGO]", help="a purchase, e.g. dog-kibble-5kg@27")
+    given.add_argument(
+        "--variant", action="append", default=[], metavar="EXPERIMENT=VARIANT", help="put the visitor in an experiment's variant"
+    )
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from etalage.tools.results import ExperimentResult, as_json, render, results
+
+    ruleset = load_rules(Path(args.rules))
+    settings = Settings.from_env(os.environ, redis_url=args.redis_url, profiles_file=args.profiles_file)
+    if not settings.redis_url and not settings.profiles_file:
+        raise SettingsError(
+            "report: give --redis-url (ETALAGE_REDIS_URL) or --profiles-file (ETALAGE_PROFILES_FILE), where the profiles are"
+        )
+
+    async def add_up() -> list[ExperimentResult]:
+        store = create_store(settings)
+        try:
+            return await results(ruleset, store.every_profile())
+        finally:
+            await store.aclose()
+
+    found = asyncio.run(add_up())
+    print(json.dumps(as_json(found), indent=2) if args.format == "json" else render(found))
+    return 0
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
@@ -374,8 +422,18 @@ def _parser() -> argparse.ArgumentParser:
     previewing = rules_commands.add_parser("preview", help="print an admin-signed link that shows the shop as a given visitor would see it")
     previewing.add_argument("base_url", help="where Etalage is reached, e.g. http://127.0.0.1:8000")
     previewing.add_argument("--hours", type=float, default=8, help="how long the link works (default 8)")
+    previewing.add_argument(
+        "--rules", default=str(_default_rules()), help="with --variant: the rules folder (default: the project's rules/)"
+    )
     _profile_arguments(previewing)
     previewing.set_defaults(handler=_cmd_rules_preview)
+
+    reporting = commands.add_parser("report", help="each experiment's results per variant and goal, from the stored profiles")
+    reporting.add_argument("--rules", default=str(_default_rules()), help="rules folder (default: the project's rules/)")
+    reporting.add_argument("--redis-url", help="the Redis holding the profiles (ETALAGE_REDIS_URL)")
+    reporting.add_argument("--profiles-file", help="the embedded store's file (ETALAGE_PROFILES_FILE); it is saved every 30 s")
+    reporting.add_argument("--format", choices=("text", "json"), default="text")
+    reporting.set_defaults(handler=_cmd_report)
 
     from etalage.tools.customers import __doc__ as import_doc
 

@@ -47,6 +47,19 @@ _COUNTERS: dict[str, tuple[str, tuple[str, ...]]] = {
         "Blocks that could not be located or verified in an analysed page body, by block and reason.",
         ("block", "reason"),
     ),
+    "etalage_experiment_assignments_total": (
+        "Visitors put in an experiment's variant, by experiment and variant.",
+        ("experiment", "variant"),
+    ),
+    "etalage_experiment_exposures_total": (
+        "First exposures of visitors to their variant, by experiment and variant (a visitor whose pages two workers served at once may count twice).",
+        ("experiment", "variant"),
+    ),
+    "etalage_experiment_conversions_total": (
+        "Goals reached by visitors exposed to an experiment, by experiment, variant and goal.",
+        ("experiment", "variant", "goal"),
+    ),
+    "etalage_holdout_page_views_total": ("Page views of visitors in the programme holdout, served as the origin sent them.", ()),
 }
 # Seconds, from 1 ms (a reused layout) to the upstream read timeout.
 _BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)

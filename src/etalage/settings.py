@@ -116,6 +116,9 @@ class Settings:
     log_level: str = "info"
     # text, or json: one JSON object per line with the request id, uvicorn's access log included.
     log_format: str = "text"
+    # Run the rules' experiments and the programme holdout. Off pauses them all without a rule edit:
+    # everyone gets each experiment's control (or rolled-out winner), nobody is held out, nothing is assigned.
+    experiments: bool = field(default=True, metadata={"parse": _bool})
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:

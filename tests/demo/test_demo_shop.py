@@ -23,7 +23,7 @@ ACCEPTED = (
 )
 REJECTED = ACCEPTED.replace("C0004%3A1", "C0004%3A0")
 COOKIE_ATTRIBUTES = "; Path=/; Max-Age=15552000; SameSite=Lax"
-THANK_YOU = "/checkout/thank-you?order=PC-100001&product=dog-kibble-5kg"
+THANK_YOU = "/checkout/thank-you?order=PC-100001&product=dog-kibble-5kg&total=24.95"
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ class FailingStore(ProfileStore):
     async def _fail(self, *args: object) -> None:
         raise StoreError("connection refused")
 
-    load = record = link = unlink = load_customer = record_customer = erase = erased = ping = _fail  # type: ignore[assignment]
+    load = record = link = unlink = load_customer = record_customer = erase = erased = ping = every_profile = _fail  # type: ignore[assignment]
 
 
 class HangingStore(FailingStore):

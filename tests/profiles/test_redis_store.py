@@ -365,6 +365,22 @@ async def test_redis_store_concurrent_flushes_of_two_processes_lose_no_event(
     assert stored(raw, "etalage:v:v1") == {"dogs": 10}
 
 
+async def test_redis_store_two_processes_drawing_one_visitor_keep_one_assignment_and_one_exposure(
+    make_store: Callable[..., RedisStore], raw: redis.Redis
+) -> None:
+    # Two workers serve one visitor's pages at once, one of them still on rules with other weights.
+    first, second = make_store(), make_store()
+    for store, variant, at in ((first, "big", 1000.0), (second, "small", 1001.0)):
+        data = {"variant": variant, "version": 1}
+        await store.record("v1", [Event("assigned", "hero", at, data), Event("exposed", "hero", at, data)])
+    await asyncio.gather(first.flush(), second.flush())
+    data = {"variant": "big", "version": 1}
+    await second.record("v1", [Event("exposed", "hero", 2000.0, data)])
+    await second.flush()
+    assignment = Profile.loads(raw.get("etalage:v:v1")).assignments["hero"]
+    assert (assignment.variant, assignment.exposed) in {("big", 1000.0), ("small", 1001.0)}
+
+
 async def test_redis_store_concurrent_links_merge_once(make_store: Callable[..., RedisStore], raw: redis.Redis) -> None:
     first, second = make_store(), make_store()
     await first.record("v1", [view("dogs")])

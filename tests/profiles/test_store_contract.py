@@ -316,3 +316,37 @@ async def test_store_unreadable_profile_is_a_store_error(subject: Subject) -> No
 
 async def test_store_ping_answers_when_the_store_can(subject: Subject) -> None:
     assert await subject.store.ping() is None
+
+
+def assigned(variant: str, version: int = 1) -> Event:
+    return Event("assigned", "hero", 1000.0, {"variant": variant, "version": version})
+
+
+async def test_store_keeps_the_first_assignment_of_an_experiment_version(subject: Subject) -> None:
+    await subject.store.record("v1", [assigned("big")])
+    await subject.settle()
+    await subject.store.record("v1", [assigned("small"), assigned("small")])
+    await subject.settle()
+    profile = await subject.store.load("v1")
+    assert profile is not None and profile.assignments["hero"].variant == "big"
+
+
+async def test_store_customer_keeps_their_variant_on_a_second_device_after_login(subject: Subject) -> None:
+    await subject.store.link("phone", "c1")
+    await subject.store.record("phone", [assigned("big")])
+    await subject.store.record("laptop", [assigned("small")])
+    await subject.settle()
+    await subject.store.link("laptop", "c1")
+    profile = await subject.store.load("laptop")
+    assert profile is not None and profile.assignments["hero"].variant == "big"
+
+
+async def test_store_every_profile_lists_each_person_once(subject: Subject) -> None:
+    await subject.store.record("v1", [view("dogs")])
+    await subject.store.record("v2", [view("cats")])
+    await subject.store.record("phone", [view("fish")])
+    await subject.settle()
+    await subject.store.link("phone", "c1")
+    await subject.store.record("laptop", [view("birds")])  # queued, not settled: the listing writes it first
+    views = sorted([sorted(profile.category_views) async for profile in subject.store.every_profile()])
+    assert views == [["birds"], ["cats"], ["dogs"], ["fish"]]

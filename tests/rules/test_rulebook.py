@@ -219,3 +219,28 @@ def test_rulebook_reloads_off_the_event_loop(origin, rules_dir, monkeypatch):
         edit(rules_dir / "rules.toml", 'action = "banner"', 'action = "baner"')
         assert wait_until(app.rules, lambda: app.rules.failed_at is not None)
     assert reloads_on_loop and not any(reloads_on_loop)
+
+
+EXPERIMENT = (
+    '[[experiment]]\nid = "test"\nversion = {version}\nvariants.a = {{ rules = [], weight = {weight} }}\nvariants.b = {{ rules = [] }}\n'
+)
+
+
+def experiment_warnings(rules_dir: Path, caplog: pytest.LogCaptureFixture, version: int, weight: int) -> list[str]:
+    (rules_dir / "experiment.toml").write_text(EXPERIMENT.format(version=1, weight=1))
+    book = RuleBook(rules_dir)
+    (rules_dir / "experiment.toml").write_text(EXPERIMENT.format(version=version, weight=weight))
+    with caplog.at_level(logging.WARNING, logger="etalage.rules"):
+        assert book.reload()
+    return [record.getMessage() for record in caplog.records]
+
+
+def test_rulebook_warns_of_weights_changed_without_raising_the_version(rules_dir, caplog):
+    assert experiment_warnings(rules_dir, caplog, version=1, weight=3) == [
+        "rules/experiment.toml:1: experiment 'test': the variants' weights changed: visitors already assigned keep their "
+        "variant, new ones get the new weights (hint: raise its 'version' to assign everyone again)"
+    ]
+
+
+def test_rulebook_says_nothing_of_weights_changed_with_the_version_raised(rules_dir, caplog):
+    assert experiment_warnings(rules_dir, caplog, version=2, weight=3) == []

@@ -22,4 +22,6 @@ def settings_for(upstream: str, rules_dir: Path = PROJECT_RULES, **overrides: ob
     overrides.setdefault("overload_lag", 60.0)
     # Nor serve a page unpersonalized because its first look took longer than usual.
     overrides.setdefault("analysis_timeout", 60.0)
+    # Nor put a visitor (a random id) in an experiment's variant or the holdout: tests about experiments turn them on.
+    overrides.setdefault("experiments", False)
     return Settings(upstream=upstream, rules_dir=rules_dir, secret=SECRET, **overrides).validated()  # type: ignore[arg-type]

@@ -652,7 +652,8 @@ class _Shop:
         if product is None:
             raise HTTPException(400, "We can't find the product you wanted to buy.")
         order = f"PC-{next(self.order_numbers)}"
-        query = urlencode({"order": order, "product": product.id})
+        # The order's total goes in the confirmation URL too, as many shops' analytics tags want it.
+        query = urlencode({"order": order, "product": product.id, "total": f"{product.price_cents / 100:.2f}"})
         return RedirectResponse(f"/checkout/thank-you?{query}", status_code=303)
 
     async def thank_you(self, request: Request) -> Response:

@@ -3,6 +3,7 @@ catalogue's product pages (a [catalog] entry's `path`)."""
 
 from __future__ import annotations
 
+import math
 from urllib.parse import parse_qs
 
 from etalage.profiles.profile import Event
@@ -43,9 +44,11 @@ def learn_from_request(ruleset: RuleSet, path: str, query: str, now: float) -> l
                     # Viewing a product shows interest in its category too.
                     learned.append(Event("category_view", product.category, now))
             elif (order := param(rule.order_query or "")) is not None:
-                learned.append(
-                    Event("purchase", value, now, {"order": order, "category": product.category if product else "", "quantity": 1})
-                )
+                data: dict[str, object] = {"order": order, "category": product.category if product else "", "quantity": 1}
+                total = _amount(param(rule.value_query)) if rule.value_query else None
+                if total is not None:
+                    data["value"] = total
+                learned.append(Event("purchase", value, now, data))
         elif value in ruleset.site.labels:  # only the shop's own categories; anything else in a URL is noise
             learned.append(Event(rule.event, value, now))
     product_id = _product_page(ruleset, path)
@@ -54,6 +57,17 @@ def learn_from_request(ruleset: RuleSet, path: str, query: str, now: float) -> l
         learned.append(Event("product_view", product_id, now))
         learned.append(Event("category_view", ruleset.catalog[product_id].category, now))
     return learned
+
+
+def _amount(text: str | None) -> float | None:
+    """An order total as a shop writes it in a URL: "24.95" or "24,95"; None when it is no amount."""
+    if not text:
+        return None
+    try:
+        amount = float(text.strip().replace(",", "."))
+    except ValueError:
+        return None
+    return amount if math.isfinite(amount) and amount >= 0 else None
 
 
 def _product_page(ruleset: RuleSet, path: str) -> str | None:

@@ -22,9 +22,11 @@ from dataclasses import dataclass, field
 
 from cachetools import LRUCache
 
+from etalage.engine.assign import Plan, plan
 from etalage.html.page import MAX_DEPTH, MAX_ELEMENTS, BlockSpec, Edit, PageLayout, analyse, charset_of, miss_reason, splice
 from etalage.html.reuse import LayoutReuse
 from etalage.metrics import Metrics
+from etalage.profiles.profile import Event
 from etalage.rules.actions import PageContext
 from etalage.rules.conditions import ALWAYS, Verdict, Visit
 from etalage.rules.ruleset import Rule, RuleSet
@@ -90,8 +92,10 @@ class Personalizer:
         max_elements: int = MAX_ELEMENTS,
         max_depth: int = MAX_DEPTH,
         first_look_timeout: float | None = None,
+        experiments: bool = True,
     ) -> None:
         self._metrics = metrics
+        self._experiments = experiments  # off: experiments paused (etalage.engine.assign.plan)
         self._first_look_timeout = first_look_timeout
         self._limits = {"max_elements": max_elements, "max_depth": max_depth}
         # Per page (rule set, blocks, path) and per address (the same and the query): the layouts
@@ -174,7 +178,9 @@ class Personalizer:
             return lookup.found
         return self._settle(lookup, body, *self._first_look(lookup, body))
 
-    async def personalize_async(self, ruleset: RuleSet, visit: Visit, body: bytes, content_type: str | None) -> Personalized | None:
+    async def personalize_async(
+        self, ruleset: RuleSet, visit: Visit, body: bytes, content_type: str | None, learned: list[Event] | None = None
+    ) -> Personalized | None:
         """personalize() for the event loop: a first look at a page runs in a worker thread, so a
         large page's analysis holds up no other request (lexbor releases the GIL while it parses);
         a cached or reused layout and the rules' edits stay on the loop, as they are cheap. A
@@ -183,6 +189,26 @@ class Personalizer:
         rules = ruleset.rules_for(visit.path)
         if not rules:
             return None
+        decided = plan(ruleset, rules, visit, paused=not self._experiments)
+        try:
+            return None if decided.held_out else await self._personalize_async(ruleset, rules, visit, body, content_type, decided)
+        finally:
+            if learned is not None:
+                learned += decided.events
+                self._count(decided)
+
+    def _count(self, decided: Plan) -> None:
+        """Metrics of what a visitor's page view recorded for experiments (not previews or explain)."""
+        if decided.held_out:
+            self._metrics.inc("etalage_holdout_page_views_total")
+        for event in decided.events:
+            if event.kind in ("assigned", "exposed") and event.data is not None:
+                name = f"etalage_experiment_{'assignments' if event.kind == 'assigned' else 'exposures'}_total"
+                self._metrics.inc(name, experiment=event.value, variant=str(event.data["variant"]))
+
+    async def _personalize_async(
+        self, ruleset: RuleSet, rules: tuple[Rule, ...], visit: Visit, body: bytes, content_type: str | None, decided: Plan
+    ) -> Personalized | None:
         lookup = self._look_up(ruleset, rules, visit, body)
         found = lookup.found
         if found is None:
@@ -200,7 +226,7 @@ class Personalizer:
                 log.warning("%s goes out as the origin sent it: its first look takes over %s s", visit.path, self._first_look_timeout)
                 self._metrics.inc("etalage_fail_open_total", reason="analysis_timeout")
                 return None
-        return self._apply(ruleset, rules, visit, body, content_type, *found, None)
+        return self._apply(ruleset, rules, visit, body, content_type, *found, None, decided)
 
     async def _shared_first_look(self, lookup: _Lookup, body: bytes) -> tuple[PageLayout, dict[object, object]]:
         """_first_look in the worker thread, then _settle back on the loop (the cache is the loop's)."""
@@ -223,18 +249,35 @@ class Personalizer:
             self._executor = None
 
     def personalize(
-        self, ruleset: RuleSet, visit: Visit, body: bytes, content_type: str | None, explain: list[Outcome] | None = None
+        self,
+        ruleset: RuleSet,
+        visit: Visit,
+        body: bytes,
+        content_type: str | None,
+        explain: list[Outcome] | None = None,
+        learned: list[Event] | None = None,
     ) -> Personalized | None:
         """The personalized page, or None when no rule changes it (or the page is too complex to analyse).
 
         With `explain`, every rule of the set gets an Outcome there: fired, or the first reason it did not.
-        Analyses on the spot: in a coroutine use personalize_async.
+        With `learned`, what the page view teaches the profile about experiments (etalage.engine.assign)
+        is added there. Analyses on the spot: in a coroutine use personalize_async.
         """
         rules = ruleset.rules if explain is not None else ruleset.rules_for(visit.path)
         if not rules:
             return None
-        layout, derived = self._layout(ruleset, ruleset.rules_for(visit.path), visit, body)
-        return self._apply(ruleset, rules, visit, body, content_type, layout, derived, explain)
+        decided = plan(ruleset, rules, visit, paused=not self._experiments)
+        try:
+            if decided.held_out:
+                if explain is not None:
+                    explain += [Outcome(rule.id, False, "this visitor is in the programme holdout: no personalization") for rule in rules]
+                return None
+            layout, derived = self._layout(ruleset, ruleset.rules_for(visit.path), visit, body)
+            return self._apply(ruleset, rules, visit, body, content_type, layout, derived, explain, decided)
+        finally:
+            if learned is not None:
+                learned += decided.events
+                self._count(decided)
 
     def _apply(
         self,
@@ -246,8 +289,10 @@ class Personalizer:
         layout: PageLayout,
         derived: dict[object, object],
         explain: list[Outcome] | None,
+        decided: Plan,
     ) -> Personalized | None:
-        """Run `rules` on the page with its layout and splice their edits."""
+        """Run `rules` on the page with its layout and splice their edits; rules of experiments only
+        in the visitor's variant (`decided`), recording exposures there."""
         path, profile, now = visit.path, visit.profile, visit.now
         note = explain.append if explain is not None else _ignore
         if layout.too_complex:
@@ -266,6 +311,15 @@ class Personalizer:
             target = rule.target
             if explain is not None and not rule.applies_to(path):  # rules_for(path) already chose them otherwise
                 note(Outcome(rule.id, False, f"not for this page: {path} matches none of {', '.join(p.pattern for p in rule.pages)}"))
+                continue
+            choice = decided.choice(rule, ruleset)
+            if choice is not None and rule.id not in choice.variant.rules:
+                # A variant without rules (the page without the experiment) is seen when a rule of
+                # another variant would have changed the page: both arms count the same visitors.
+                if choice.counted and not choice.variant.rules and target not in claimed and _would_fire(rule, visit, layout, page, edits):
+                    decided.expose(choice, now)
+                experiment, variant = choice.experiment.id, choice.variant.id
+                note(Outcome(rule.id, False, f"experiment '{experiment}' shows this visitor variant '{variant}', without this rule"))
                 continue
             if target in claimed:
                 note(Outcome(rule.id, False, f"'{target}' was already changed by rule '{claimed[target]}', which goes first"))
@@ -301,6 +355,8 @@ class Personalizer:
             edits += rule_edits
             claimed[target] = rule.id
             fired.append(rule.id)
+            if choice is not None:
+                decided.expose(choice, now)
             if explain is not None:
                 note(Outcome(rule.id, True, rule.action.why(rule.id, profile, ruleset.site, now) or _because(rule, verdict)))
         if not edits:
@@ -308,6 +364,19 @@ class Personalizer:
         for rule_id in fired:
             self._metrics.inc("etalage_rule_fired_total", rule=rule_id)
         return Personalized(splice(body, edits), tuple(fired))
+
+
+def _would_fire(rule: Rule, visit: Visit, layout: PageLayout, page: PageContext, edits: list[Edit]) -> bool:
+    """Whether `rule` would change this page for this visitor, were it in their variant."""
+    block = layout.blocks.get(rule.block) if rule.block else None
+    if not rule.applies_to(visit.path) or not rule.when.test(visit) or (rule.block and block is None):
+        return False
+    try:
+        rule_edits = rule.action.apply(rule.id, block, page)
+    except Exception:
+        log.debug("rule %s failed on %s while checking exposure", rule.id, visit.path, exc_info=True)
+        return False
+    return bool(rule_edits) and not any(_collide(a, b) for a in rule_edits for b in edits)
 
 
 def _digest(text: str) -> bytes:

@@ -25,8 +25,10 @@ def page_view(
     referrer: str | None = None,
     user_agent: str = "",
     accept_language: str | None = None,
+    visitor_id: str | None = None,
 ) -> Visit:
-    """The Visit of `profile` opening `path?query` at `now` (after the view was learned)."""
+    """The Visit of `profile` opening `path?query` at `now` (after the view was learned); with
+    `visitor_id` (a consenting visitor's), experiments may assign its unit."""
     return Visit(
         profile=profile,
         site=ruleset.site,
@@ -38,4 +40,5 @@ def page_view(
         now=now,
         previous_visit=profile.previous_visit or None,
         language=ruleset.site.language_of(path, accept_language),
+        unit=(profile.customer_id or visitor_id) if visitor_id is not None else None,
     )

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from cachetools import LRUCache
 
 from etalage.consent import Consent, read_consent
+from etalage.engine.convert import conversions
 from etalage.engine.learn import learn_from_request
 from etalage.engine.personalize import Personalizer
 from etalage.engine.visit import page_view
@@ -62,8 +63,10 @@ class ClientDisconnected(Exception):
     """The client went away while its request body was being forwarded."""
 
 
-def _page_view(ruleset: RuleSet, profile: Profile, path: str, query: bytes, headers: RawHeaders, now: float) -> Visit:
-    """What the rules' conditions see of this request."""
+def _page_view(
+    ruleset: RuleSet, profile: Profile, path: str, query: bytes, headers: RawHeaders, now: float, visitor_id: str | None = None
+) -> Visit:
+    """What the rules' conditions see of this request (with a consenting visitor's id: what experiments assign)."""
     referrer = get_header(headers, b"referer")
     accept_language = get_header(headers, b"accept-language")
     return page_view(
@@ -75,6 +78,7 @@ def _page_view(ruleset: RuleSet, profile: Profile, path: str, query: bytes, head
         referrer=referrer.decode("latin-1") if referrer else None,
         user_agent=(get_header(headers, b"user-agent") or b"").decode("latin-1"),
         accept_language=accept_language.decode("latin-1") if accept_language else None,
+        visitor_id=visitor_id,
     )
 
 
@@ -166,6 +170,7 @@ class Proxy:
             max_elements=settings.max_page_elements,
             max_depth=settings.max_page_depth,
             first_look_timeout=settings.analysis_timeout,
+            experiments=settings.experiments,
         )
         self._upstream_host = settings.upstream_origin.split("://", 1)[1].encode()
         self._background: set[asyncio.Task[Any]] = set()
@@ -556,6 +561,13 @@ class Proxy:
             await self._stream(send, response, headers, method == "HEAD" or revalidated)
             return
         events = learn_from_request(ruleset, path, query.decode("latin-1"), now)
+        converted = conversions(ruleset, profile, events, path, now)  # goals of experiments the visitor was exposed to
+        for event in converted:
+            data = event.data or {}
+            self._metrics.inc(
+                "etalage_experiment_conversions_total", experiment=event.value, variant=str(data["variant"]), goal=str(data["goal"])
+            )
+        events += converted
         profile.apply(events)
         if revalidated:
             # The browser shows the page it stored: learned from, nothing to rewrite, no body.
@@ -566,18 +578,21 @@ class Proxy:
         shed = wants_rewrite and self.shedder.skip()
         if wants_rewrite and not shed:
             fired: tuple[str, ...] = ()
+            learned: list[Event] = []  # experiments: assignments, exposures, the holdout draw
             try:
                 fired = await self._send_personalized(
                     send,
                     response,
                     headers,
                     ruleset,
-                    _page_view(ruleset, profile, path, query, request_headers, now),
+                    _page_view(ruleset, profile, path, query, request_headers, now, visitor_id),
                     header_values(request_headers, b"if-none-match"),
+                    learned,
                 )
             finally:
                 # One write per page view: what it taught, and which rules it showed (frequency caps).
-                self._in_background(self._store.record(visitor_id, [*events, *(Event("shown", rule, now) for rule in fired)]), "record")
+                shown = (Event("shown", rule, now) for rule in fired)
+                self._in_background(self._store.record(visitor_id, [*events, *shown, *learned]), "record")
             return
         self._in_background(self._store.record(visitor_id, events), "record")
         if shed:
@@ -655,6 +670,7 @@ class Proxy:
         ruleset: RuleSet,
         visit: Visit,
         if_none_match: list[bytes] | None = None,
+        learned: list[Event] | None = None,
     ) -> tuple[str, ...]:
         """Buffer, rewrite and send the page; the origin's bytes go out when anything stands in the way.
 
@@ -694,7 +710,7 @@ class Proxy:
             try:
                 content_type = (get_header(headers, b"content-type") or b"").decode("latin-1")
                 started = time.perf_counter()
-                result = await self._personalizer.personalize_async(ruleset, visit, body, content_type)
+                result = await self._personalizer.personalize_async(ruleset, visit, body, content_type, learned)
                 self._metrics.observe("etalage_personalize_seconds", time.perf_counter() - started)
             except Exception:
                 log.exception("personalizing %s failed; serving the origin's page", visit.path)

@@ -18,7 +18,7 @@ import logging
 import os
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import orjson
@@ -233,6 +233,16 @@ class MemoryStore(ProfileStore):
 
     async def erased(self, visitor_id: str) -> bool:
         return visitor_id in self._erased
+
+    async def every_profile(self) -> AsyncIterator[Profile]:
+        for key in list(self._profiles):
+            try:
+                profile = self._get(key)
+            except StoreError as exc:
+                log.warning("report: leaving out the profile %s: %s", key, exc)
+                continue
+            if profile is not None:
+                yield profile
 
     async def erase(self, visitor_id: str, *, remember: bool = False) -> None:
         if remember:

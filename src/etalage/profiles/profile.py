@@ -16,6 +16,8 @@ from typing import Any, NamedTuple
 import orjson
 
 __all__ = [
+    "Assignment",
+    "Conversion",
     "Event",
     "EVENT_KINDS",
     "Order",
@@ -59,6 +61,32 @@ class Purchase:
     category: str
     at: float
     quantity: int = 1
+    # The order's total, as the thank-you page said it (a learn rule's value_query); 0 when unknown.
+    value: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Conversion:
+    """A goal reached after a first exposure: when first, how often, and the value summed (orders)."""
+
+    first: float
+    count: int = 1
+    value: float = 0.0
+
+    def plus(self, other: Conversion) -> Conversion:
+        return Conversion(min(self.first, other.first), self.count + other.count, self.value + other.value)
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    """The variant of an experiment a visitor was put in (sticky: kept until the experiment's version
+    is raised), when they first saw it (0: not yet), and the goals they reached since, by goal id."""
+
+    variant: str
+    version: int
+    at: float
+    exposed: float = 0.0
+    goals: Mapping[str, Conversion] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +124,10 @@ class Profile:
     visit_started: float = 0.0
     # When each rule last personalized a page for this visitor (frequency caps), newest last.
     impressions: dict[str, list[float]] = field(default_factory=dict)
+    # Experiments by id: the variant this visitor (or customer) is in.
+    assignments: dict[str, Assignment] = field(default_factory=dict)
+    # Where this visitor fell in the programme holdout's draw (etalage.rules.experiments); None: not drawn yet.
+    holdout_place: float | None = None
 
     # -- learning -------------------------------------------------------------------------------
 
@@ -130,7 +162,14 @@ class Profile:
 
     def _purchase(self, event: Event) -> None:
         data = event.data or {}
-        purchase = Purchase(str(data.get("order", "")), event.value, str(data.get("category", "")), event.at, int(data.get("quantity", 1)))
+        purchase = Purchase(
+            str(data.get("order", "")),
+            event.value,
+            str(data.get("category", "")),
+            event.at,
+            int(data.get("quantity", 1)),
+            float(data.get("value", 0.0)),
+        )
         # The same order line learned twice (a reload of the thank-you page, a re-import) counts once.
         if any(p.order == purchase.order and p.sku == purchase.sku for p in self.purchases):
             return
@@ -175,6 +214,36 @@ class Profile:
     def _customer(self, event: Event) -> None:
         self.customer_id = event.value
 
+    def _assigned(self, event: Event) -> None:
+        # The first assignment of a version stands (another worker may have drawn too, alike);
+        # only a higher version replaces it.
+        data = event.data or {}
+        version = int(data["version"])
+        current = self.assignments.get(event.value)
+        if current is None or current.version < version:
+            self.assignments[event.value] = Assignment(str(data["variant"]), version, event.at)
+
+    def _exposed(self, event: Event) -> None:
+        data = event.data or {}
+        current = self.assignments.get(event.value)
+        if current is not None and not current.exposed and (current.variant, current.version) == (data["variant"], int(data["version"])):
+            self.assignments[event.value] = Assignment(current.variant, current.version, current.at, event.at, current.goals)
+
+    def _converted(self, event: Event) -> None:
+        data = event.data or {}
+        current = self.assignments.get(event.value)
+        if current is None or not current.exposed or (current.variant, current.version) != (data["variant"], int(data["version"])):
+            return
+        goal = str(data["goal"])
+        reached = Conversion(event.at, 1, float(data.get("value", 0.0)))
+        earlier = current.goals.get(goal)
+        goals = {**current.goals, goal: earlier.plus(reached) if earlier is not None else reached}
+        self.assignments[event.value] = Assignment(current.variant, current.version, current.at, current.exposed, goals)
+
+    def _holdout(self, event: Event) -> None:
+        if self.holdout_place is None:
+            self.holdout_place = float((event.data or {})["place"])
+
     def merge(self, other: Profile) -> None:
         """Fold another profile of the same person into this one (an anonymous one at login).
 
@@ -193,7 +262,7 @@ class Profile:
                     "purchase",
                     purchase.sku,
                     purchase.at,
-                    {"order": purchase.order, "category": purchase.category, "quantity": purchase.quantity},
+                    {"order": purchase.order, "category": purchase.category, "quantity": purchase.quantity, "value": purchase.value},
                 )
             )
         for order in other.orders:
@@ -204,6 +273,20 @@ class Profile:
         self.dismissed |= other.dismissed
         self.segments |= other.segments
         self.customer_id = self.customer_id or other.customer_id
+        # The customer's own assignments stand (a customer keeps their variant on every device);
+        # the anonymous profile's fill in for experiments the customer was not in yet.
+        for experiment, theirs in other.assignments.items():
+            mine = self.assignments.get(experiment)
+            if mine is None or theirs.version > mine.version:
+                self.assignments[experiment] = theirs
+            elif (mine.variant, mine.version) == (theirs.variant, theirs.version) and theirs.exposed:
+                exposed = min(filter(None, (mine.exposed, theirs.exposed)))
+                goals = dict(mine.goals)
+                for goal, reached in theirs.goals.items():
+                    goals[goal] = goals[goal].plus(reached) if goal in goals else reached
+                self.assignments[experiment] = Assignment(mine.variant, mine.version, min(mine.at, theirs.at), exposed, goals)
+        if self.holdout_place is None:
+            self.holdout_place = other.holdout_place
         self.visits += other.visits
         firsts = [t for t in (self.first_seen, other.first_seen) if t]
         self.first_seen = min(firsts) if firsts else 0.0
@@ -243,7 +326,7 @@ class Profile:
             "category_seen": self.category_seen,
             "recent_products": self.recent_products,
             "newsletters": sorted(self.newsletters),
-            "purchases": [[p.order, p.sku, p.category, p.at, p.quantity] for p in self.purchases],
+            "purchases": [[p.order, p.sku, p.category, p.at, p.quantity, p.value] for p in self.purchases],
             "orders": [[o.order, o.value, o.currency, o.at] for o in self.orders],
             "interests": sorted(self.interests),
             "exclusions": sorted(self.exclusions),
@@ -256,6 +339,11 @@ class Profile:
             "previous_visit": self.previous_visit,
             "visit_started": self.visit_started,
             "impressions": self.impressions,
+            "assignments": {
+                key: [a.variant, a.version, a.at, a.exposed, {goal: [c.first, c.count, c.value] for goal, c in a.goals.items()}]
+                for key, a in self.assignments.items()
+            },
+            "holdout_place": self.holdout_place,
         }
 
     def dumps(self) -> bytes:
@@ -275,7 +363,7 @@ class Profile:
                 category_seen={str(k): float(v) for k, v in raw.get("category_seen", {}).items()},
                 recent_products=[str(p) for p in raw["recent_products"]][:RECENT_PRODUCTS],
                 newsletters={str(c) for c in raw["newsletters"]},
-                purchases=[Purchase(str(o), str(s), str(c), float(a), int(q)) for o, s, c, a, q in raw.get("purchases", [])],
+                purchases=[_purchase(*line) for line in raw.get("purchases", [])],
                 orders=[Order(str(o), float(v), str(c), float(a)) for o, v, c, a in raw.get("orders", [])],
                 interests={str(c) for c in raw.get("interests", [])},
                 exclusions={str(c) for c in raw.get("exclusions", [])},
@@ -288,11 +376,22 @@ class Profile:
                 previous_visit=float(raw.get("previous_visit", 0.0)),
                 visit_started=float(raw.get("visit_started", 0.0)),
                 impressions={str(k): [float(t) for t in v][-KEPT_IMPRESSIONS:] for k, v in raw.get("impressions", {}).items()},
+                assignments={str(k): _assignment(*v) for k, v in raw.get("assignments", {}).items()},
+                holdout_place=None if raw.get("holdout_place") is None else float(raw["holdout_place"]),
             )
         except ProfileDecodeError:
             raise
         except (orjson.JSONDecodeError, AttributeError, KeyError, TypeError, ValueError) as exc:
             raise ProfileDecodeError(f"stored profile is not readable: {exc}") from exc
+
+
+def _purchase(order: str, sku: str, category: str, at: float, quantity: int, value: float = 0.0) -> Purchase:
+    return Purchase(str(order), str(sku), str(category), float(at), int(quantity), float(value))
+
+
+def _assignment(variant: str, version: int, at: float, exposed: float, goals: Mapping[str, list[float]] | None = None) -> Assignment:
+    reached = {str(goal): Conversion(float(first), int(count), float(value)) for goal, (first, count, value) in (goals or {}).items()}
+    return Assignment(str(variant), int(version), float(at), float(exposed), reached)
 
 
 def _adds_to(attribute: str) -> Callable[[Profile, Event], None]:
@@ -326,6 +425,10 @@ _HANDLERS: dict[str, Callable[[Profile, Event], None]] = {
     "dismiss_removed": _removes_from("dismissed"),
     "segment": _adds_to("segments"),
     "customer": Profile._customer,
+    "assigned": Profile._assigned,
+    "exposed": Profile._exposed,
+    "converted": Profile._converted,
+    "holdout": Profile._holdout,
 }
 EVENT_KINDS = frozenset(_HANDLERS)
 

@@ -33,7 +33,7 @@ import asyncio
 import contextvars
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import NamedTuple, cast
 
 from cachetools import TLRUCache
@@ -596,6 +596,35 @@ class RedisStore(ProfileStore):
             return bool(await self._redis.exists(f"{self._prefix}erased:{visitor_id}"))
         except RedisError as exc:
             raise StoreError(f"Redis: {exc}") from exc
+
+    async def every_profile(self) -> AsyncIterator[Profile]:
+        await self.flush()
+        try:
+            for kind in ("v", "c"):
+                keys: list[bytes] = []
+                async for key in self._redis.scan_iter(match=f"{self._prefix}{kind}:*", count=1000):
+                    keys.append(key)
+                    if len(keys) == _BATCH_KEYS:
+                        for profile in self._readable(await self._redis.mget(keys)):
+                            yield profile
+                        keys = []
+                if keys:
+                    for profile in self._readable(await self._redis.mget(keys)):
+                        yield profile
+        except RedisError as exc:
+            raise StoreError(f"Redis: {exc}") from exc
+
+    @staticmethod
+    def _readable(values: list[bytes | str | None]) -> list[Profile]:
+        profiles = []
+        for data in _stored(values):
+            if data is None:
+                continue  # expired between the scan and the read
+            try:
+                profiles.append(Profile.loads(data))
+            except ProfileDecodeError as exc:
+                log.warning("report: leaving out a profile that cannot be read: %s", exc)
+        return profiles
 
     def _forget_queued(self, ref: str) -> None:
         self._pending_count -= len(self._pending.pop(ref, ()))

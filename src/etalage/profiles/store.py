@@ -8,7 +8,7 @@ can fail open on any store problem.
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 
 from etalage.profiles.profile import Event, Profile
 
@@ -84,6 +84,11 @@ class ProfileStore(abc.ABC):
         """Return when the store can answer now, raise StoreError when it cannot (readiness probes).
 
         Bounded in time: a store behind a network answers or fails within its own timeouts."""
+
+    @abc.abstractmethod
+    def every_profile(self) -> AsyncIterator[Profile]:
+        """Each stored profile once (a linked visitor's is the customer's), for reports that add up
+        what profiles hold (etalage report); one that cannot be read is logged and left out."""
 
     async def flush(self) -> None:
         """Write what is queued now (stores that batch writes); the next read anywhere sees it."""

@@ -23,6 +23,8 @@ from etalage.problems import Problem
 from etalage.rules.actions import ACTIONS, Action, CompileContext
 from etalage.rules.actions.base import check_category_url
 from etalage.rules.conditions import Condition, compile_condition, compile_segments, never_fires
+from etalage.rules.experiment_tables import compile_experiments, compile_goals, exclusive
+from etalage.rules.experiments import Experiment
 from etalage.rules.fields import Fields, RuleSetError
 from etalage.rules.model import BlockDef, CardValue, LearnRule, LoginSource, Product, Site
 from etalage.rules.ruleset import Rule, RuleSet
@@ -35,7 +37,7 @@ _LANGUAGE = re.compile(r"[a-z]{2,3}")
 # A path on the shop: one leading '/', not '//' or '/\' (another host), no spaces or control characters.
 _SHOP_PATH = re.compile(r"/(?![/\\])[^\s\x00-\x1f\x7f\\]*")
 _TOML_POSITION = re.compile(r"\(at line (\d+), column \d+\)")
-_SECTIONS = ("site", "consent", "login", "catalog", "catalog_feed", "segments", "learn", "blocks", "rule")
+_SECTIONS = ("site", "consent", "login", "catalog", "catalog_feed", "segments", "learn", "blocks", "rule", "experiment", "goal")
 _LEARN_GROUPS = {"category_view": "category", "product_view": "product", "newsletter_subscribe": "category", "purchase": "product"}
 _PROBE_DOCUMENT = LexborHTMLParser("<p></p>")
 
@@ -194,7 +196,7 @@ def load_rules(directory: Path, *, catalogue_only: bool = False) -> RuleSet:
             value = top.take(section, (dict, list), None)
             if value is None:
                 continue
-            if section in ("learn", "rule"):
+            if section in ("learn", "rule", "experiment", "goal"):
                 if not isinstance(value, list):
                     top.problem(f"'{section}' must be written as [[{section}]] tables", section)
                     continue
@@ -215,9 +217,12 @@ def load_rules(directory: Path, *, catalogue_only: bool = False) -> RuleSet:
     learn = tuple(filter(None, (_learn(fields) for fields in tables["learn"])))
     blocks = _blocks(tables["blocks"], catalog)
     rules = _rules(tables["rule"], site, catalog, segments, blocks, folder)
+    experiments = compile_experiments(tables["experiment"], rules, folder.problems)
+    goals = compile_goals(tables["goal"])
+    _check_conflicts(rules, experiments, folder)
     if folder.problems:
         raise RuleSetError(sorted(folder.problems, key=lambda p: (p.file, p.line)))
-    return RuleSet(site, consent, learn, login, catalog, blocks, rules, folder.digest.hexdigest()[:16])
+    return RuleSet(site, consent, learn, login, catalog, blocks, rules, folder.digest.hexdigest()[:16], experiments, goals)
 
 
 def _single(found: list[Fields], section: str) -> Fields | None:
@@ -252,9 +257,12 @@ def _site(found: list[Fields], folder: _Folder, files: list[Path]) -> Site:
     )
     why = fields.localized("why", tuple(languages), "why?") or "why?"
     category_urls = _category_urls(fields, labels)
+    holdout = fields.take("holdout", (int, float), 0.0, lambda h: None if 0 <= h < 1 else "must be a share from 0 up to (not including) 1")
     fields.finish()
     folder.languages = tuple(languages)
-    folder.site = Site(tuple(labels), labels, half_life_days * 24 * 3600.0, tuple(languages), language_from, why, category_urls)
+    folder.site = Site(
+        tuple(labels), labels, half_life_days * 24 * 3600.0, tuple(languages), language_from, why, category_urls, float(holdout)
+    )
     return folder.site
 
 
@@ -489,9 +497,13 @@ def _learn(fields: Fields) -> LearnRule | None:
     pattern = fields.regex("path", fields.take("path", str))
     query = fields.take("query", str, None)
     order_query = fields.take("order_query", str, None)
+    value_query = fields.take("value_query", str, None)
     trust_url = fields.take("trust_url", bool, None)
     fields.finish()
     if event is None or pattern is None:
+        return None
+    if value_query is not None and event != "purchase":
+        fields.problem(f"{fields.name}: 'value_query' is only for purchases", "value_query")
         return None
     if trust_url is not None and event != "purchase":
         fields.problem(f"{fields.name}: 'trust_url' is only for purchases", "trust_url")
@@ -515,7 +527,7 @@ def _learn(fields: Fields) -> LearnRule | None:
             "or import purchases from the shop with 'etalage import' instead",
         )
         return None
-    return LearnRule(event, pattern, query, order_query, fields.where())
+    return LearnRule(event, pattern, query, order_query, fields.where(), value_query)
 
 
 def _blocks(found: list[Fields], catalog: Mapping[str, Product] | None = None) -> dict[str, BlockDef]:
@@ -669,7 +681,6 @@ def _rules(
         fields.finish()
         if action is not None and rule_id is not None and when is not None and (block is not None or not action_type.needs_block):
             rules.append(Rule(rule_id, action, block_name if action_type.needs_block else None, pages, priority, fields.where(), when))
-    _check_conflicts(rules, folder)
     # Stable sort: file order decides among different blocks at equal priority.
     return tuple(sorted(rules, key=lambda rule: -rule.priority))
 
@@ -695,14 +706,15 @@ def _rule_block(fields: Fields, action_type: type[Action], block_name: str | Non
     return block
 
 
-def _check_conflicts(rules: list[Rule], folder: _Folder) -> None:
+def _check_conflicts(rules: tuple[Rule, ...], experiments: tuple[Experiment, ...], folder: _Folder) -> None:
     """Two rules on one block at the same priority would leave the winner to chance: refuse, unless
-    their `pages` show that no page can have both (see _pages_disjoint)."""
+    their `pages` show that no page can have both (see _pages_disjoint), or no visitor can see both
+    (different variants of one experiment)."""
     claimed: dict[tuple[str, int], list[Rule]] = {}
     for rule in rules:
         target = rule.target
         earlier = claimed.setdefault((target, rule.priority), [])
-        first = next((other for other in earlier if not _pages_disjoint(other, rule)), None)
+        first = next((other for other in earlier if not _pages_disjoint(other, rule) and not exclusive(experiments, other, rule)), None)
         earlier.append(rule)
         if first is not None:
             file, _, line = rule.source.rpartition(":")

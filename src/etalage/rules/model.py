@@ -34,6 +34,9 @@ class Site:
     # Each category's page on the shop (a path), for templates' {{ category_url }}; empty when
     # [site] gives none, and then no template may use it (the loader refuses it).
     category_urls: Mapping[str, str] = field(default_factory=dict)
+    # The programme holdout: this share of consenting visitors never gets a personalized page, so the
+    # whole programme's effect can be measured against them (etalage.rules.experiments).
+    holdout: float = 0.0
 
     def why_text(self, language: str) -> str:
         """The why-link text for a page in `language`."""
@@ -100,6 +103,7 @@ class LearnRule:
     query: str | None  # take the value from this query parameter instead of the path's named group
     order_query: str | None  # purchases: the query parameter holding the order id
     source: str
+    value_query: str | None = None  # purchases: the query parameter holding the order's total ("24.95")
 
 
 @dataclass(frozen=True, slots=True)

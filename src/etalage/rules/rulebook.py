@@ -17,6 +17,7 @@ from pathlib import Path
 import watchfiles
 
 from etalage.problems import Problem
+from etalage.rules.experiments import unversioned_changes
 from etalage.rules.fields import RuleSetError
 from etalage.rules.loader import load_rules
 from etalage.rules.ruleset import RuleSet
@@ -61,6 +62,7 @@ class RuleBook:
                 log.info("rules in %s loaded again: %d rule(s), version %s", self.directory, len(ruleset.rules), ruleset.version)
             elif ruleset.version != self.current.version:
                 log.info("rules reloaded from %s: %d rule(s), version %s", self.directory, len(ruleset.rules), ruleset.version)
+            _warn_unversioned(self.current, ruleset)
             self.current, self.loaded_at = ruleset, time.time()
             self.last_problems, self.failed_at = (), None
             ok = True
@@ -93,3 +95,15 @@ class RuleBook:
             except Exception:
                 log.exception("watching %s for rule changes failed; watching again in %.0f s", self.directory, _REWATCH)
             await asyncio.sleep(_REWATCH)
+
+
+def _warn_unversioned(old: RuleSet, new: RuleSet) -> None:
+    """A running experiment changed in a way that mixes two splits should have its version raised:
+    said in the log, as the rule set is valid either way."""
+    before = {experiment.id: experiment for experiment in old.experiments}
+    for experiment in new.experiments:
+        previous = before.get(experiment.id)
+        for change in unversioned_changes(previous, experiment) if previous is not None else ():
+            log.warning(
+                "%s: experiment '%s': %s (hint: raise its 'version' to assign everyone again)", experiment.source, experiment.id, change
+            )

@@ -11,6 +11,7 @@ from cachetools import LRUCache
 from etalage.consent import ConsentPolicy
 from etalage.rules.actions.base import Action
 from etalage.rules.conditions import Condition
+from etalage.rules.experiments import Experiment, Goal
 from etalage.rules.model import BlockDef, LearnRule, LoginSource, Product, Site
 
 __all__ = ["Rule", "RuleSet"]
@@ -49,7 +50,19 @@ class RuleSet:
     # Highest priority first; file order breaks ties (equal priorities on one block are a load error).
     rules: tuple[Rule, ...]
     version: str
+    # Experiments on some of the rules (etalage.rules.experiments), in file order.
+    experiments: tuple[Experiment, ...] = ()
+    # What counts as a conversion for them.
+    goals: tuple[Goal, ...] = ()
     _by_path: LRUCache[str, tuple[Rule, ...]] = field(default_factory=lambda: LRUCache(4096), repr=False, compare=False)
+    _experiment_of: dict[str, Experiment] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_experiment_of", {rule: e for e in self.experiments for rule in e.rules})
+
+    def experiment_of(self, rule_id: str) -> Experiment | None:
+        """The experiment whose variants use this rule, if any."""
+        return self._experiment_of.get(rule_id)
 
     def rules_for(self, path: str) -> tuple[Rule, ...]:
         rules = self._by_path.get(path)

@@ -19,10 +19,11 @@ from etalage.engine.visit import page_view
 from etalage.html.page import charset_of
 from etalage.http.compression import SUPPORTED
 from etalage.metrics import Metrics
-from etalage.profiles.profile import Event, Profile
+from etalage.problems import did_you_mean
+from etalage.profiles.profile import Assignment, Event, Profile
 from etalage.rules.ruleset import RuleSet
 
-__all__ = ["Explanation", "explain", "profile_from_options"]
+__all__ = ["Explanation", "explain", "profile_from_options", "with_variants"]
 
 DAY = 24 * 3600.0
 
@@ -64,6 +65,22 @@ def profile_from_options(
         events.append(Event("purchase", sku, now - float(days or 0) * DAY, {"order": f"explain-{number}", "category": "", "quantity": 1}))
     profile = Profile()
     profile.apply(events)
+    return profile
+
+
+def with_variants(profile: Profile, ruleset: RuleSet, choices: list[str]) -> Profile:
+    """The profile assigned to the variants `choices` name (EXPERIMENT=VARIANT), as the experiments
+    are now: what a visitor in those variants sees. Raises ValueError for unknown names."""
+    experiments = {experiment.id: experiment for experiment in ruleset.experiments}
+    for choice in choices:
+        name, _, variant_id = choice.partition("=")
+        experiment = experiments.get(name)
+        if experiment is None:
+            raise ValueError(f"--variant {choice}: unknown experiment {name!r} ({did_you_mean(name, experiments)})")
+        if experiment.variant(variant_id) is None:
+            known = [variant.id for variant in experiment.variants]
+            raise ValueError(f"--variant {choice}: experiment {name!r} has no variant {variant_id!r} ({did_you_mean(variant_id, known)})")
+        profile.assignments[name] = Assignment(variant_id, experiment.version, time.time())
     return profile
 
 

@@ -14,6 +14,11 @@ The export (/.etalage/me.json, the download) is one object:
     lifecycle     "prospect", "customer" or "repeat_customer", or null
     linked_to_customer_account  bool
     why           [{"rule", "text", "last_shown"}]: the rules shown to the visitor, why in words, and when last
+    experiments   [{"experiment", "variant", "status", "assigned_at", "exposed_at", "goals", "text"}]: the shop's tests
+                  the visitor was put in, newest first; status is running, stopped, rolled_out or ended; the times
+                  ISO 8601 in UTC (exposed_at null until the variant first changed a page for them); goals
+                  {goal: {"first": time, "count"}}, the goals reached since
+    holdout       {"in_holdout": bool, "text"}: the programme's comparison group, or null (none, or not drawn)
     message       only without a profile: why nothing is stored
 """
 
@@ -25,6 +30,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from etalage.consent import Consent
+from etalage.control.me.experiments import ExperimentLine, HoldoutLine, experiment_lines, holdout_line
 from etalage.profiles.profile import Profile
 from etalage.rules.ruleset import RuleSet
 
@@ -180,6 +186,8 @@ class ProfileView:
     newsletters: list[Newsletter]
     purchases: list[PurchaseLine]
     about: list[tuple[str, str]]
+    experiments: list[ExperimentLine]
+    holdout: HoldoutLine | None
 
 
 def profile_view(ruleset: RuleSet, profile: Profile, now: float) -> ProfileView:
@@ -221,6 +229,8 @@ def profile_view(ruleset: RuleSet, profile: Profile, now: float) -> ProfileView:
                 "yes: this profile is shared by the devices you log in on" if profile.customer_id is not None else "no",
             ),
         ],
+        experiments=experiment_lines(ruleset, profile, now),
+        holdout=holdout_line(ruleset, profile),
     )
 
 
@@ -256,6 +266,8 @@ def export(ruleset: RuleSet, consent: Consent, profile: Profile | None, now: flo
         "lifecycle": None,
         "linked_to_customer_account": False,
         "why": [],
+        "experiments": [],
+        "holdout": None,
     }
     if profile is not None:
         data["profile"] = profile.to_dict()
@@ -265,6 +277,21 @@ def export(ruleset: RuleSet, consent: Consent, profile: Profile | None, now: flo
         data["why"] = [
             {"rule": reason.rule, "text": reason.text, "last_shown": _iso(reason.last_shown)} for reason in why(ruleset, profile, now)
         ]
+        data["experiments"] = [
+            {
+                "experiment": line.experiment,
+                "variant": line.variant,
+                "status": line.status,
+                "assigned_at": _iso(line.assigned_at),
+                "exposed_at": _iso(line.exposed_at),
+                "goals": {goal: {"first": _iso(reached.first), "count": reached.count} for goal, reached in line.goals.items()},
+                "text": line.text,
+            }
+            for line in experiment_lines(ruleset, profile, now)
+        ]
+        holdout = holdout_line(ruleset, profile)
+        if holdout is not None:
+            data["holdout"] = {"in_holdout": holdout.in_holdout, "text": holdout.text}
     else:
         data["message"] = (
             "Nothing is stored about you: the shop has no consent to personalize for you."

@@ -51,6 +51,9 @@ class Visit:
     now: float  # Unix time
     previous_visit: float | None  # the profile's last_seen before this page view; None for a first
     language: str = ""  # the page's language (site languages), "" when the site names none
+    # Who experiments assign: the customer id once known, else the visitor id; None without consent
+    # or a stored profile behind it (previews, `rules explain`), which then draws nothing.
+    unit: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
