@@ -90,6 +90,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
+from itertools import accumulate
 from types import MappingProxyType
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -350,6 +351,43 @@ def _too_complex(scan_: TagScan, max_elements: int, max_depth: int) -> str | Non
 
 
 def _deeper_than(scan_: TagScan, limit: int) -> bool:
+    """Whether elements nest more than `limit` deep, as the tags say (_stack_deeper_than). Pages
+    well within the limit, nearly all, are told apart by _nesting_bound alone, at a tenth of
+    the cost of a walk through the tags."""
+    return _nesting_bound(scan_) > limit and _stack_deeper_than(scan_, limit)
+
+
+_STEP = (-1, 1)  # an end tag, a start tag
+
+
+def _nesting_bound(scan_: TagScan) -> int:
+    """At least the greatest depth _stack_deeper_than finds, in C loops.
+
+    Per name, a count that every start tag raises and every end tag lowers, never below zero,
+    is never less than the number of elements of that name on the stack (an end tag closes one
+    of its own name, or nothing when none is open; other end tags, breakouts and self-closing tags
+    in foreign content only close or open fewer). The stack is never deeper than the sum of
+    these counts' maximums. Such a count is at most its running sum (highest just after a start
+    tag) minus the lowest running sum, if below zero (lowest just after an end tag).
+    """
+    bound = 0
+    ends = scan_.ends
+    for name, opened in scan_.starts.items():
+        if name in _NOT_NESTING:
+            continue
+        closed = ends.get(name)
+        if not closed:
+            bound += len(opened)
+            continue
+        # the running sum over this name's tags in source order (+1 for a start tag, -1 for an end tag)
+        starting = set(opened)
+        running = list(accumulate(map(_STEP.__getitem__, map(starting.__contains__, sorted(opened + closed)))))
+        highest, lowest = max(running), min(running)
+        bound += highest - min(lowest, 0)
+    return bound
+
+
+def _stack_deeper_than(scan_: TagScan, limit: int) -> bool:
     """Whether elements nest more than `limit` deep, as the tags say.
 
     A stack of open elements, as the parser keeps one: an end tag pops up to the element of its
