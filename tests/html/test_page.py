@@ -941,3 +941,33 @@ def test_analyse_nesting_depth_is_read_from_the_tags(inner: bytes, deep: bool) -
 def test_miss_reason_labels_each_kind_of_problem(body: bytes, reason: str) -> None:
     (problem,) = analyse(body, [HERO]).problems
     assert miss_reason(problem) == reason and reason in MISS_REASONS
+
+
+def test_analyse_nesting_bound_agrees_with_the_stack_of_open_elements() -> None:
+    # _deeper_than answers most pages from a bound alone; it must never let a deeper page through.
+    from etalage.html.page import _deeper_than, _stack_deeper_than
+    from etalage.html.tagscan import scan
+
+    pieces = [b"<div>", b"</div>", b"<b>", b"</b>", b"<span>", b"</span>", b"<p>", b"<li>", b"</ul>", b"<ul>", b"<svg>", b"</svg>"]
+    pieces += [b"<path/>", b"<foreignObject>", b"</foreignObject>", b"<math>", b"<i/>", b"</i>", b"x", b"<table>", b"</table>"]
+    rng = random.Random(13)
+    for _ in range(3000):
+        tags = scan(b"".join(rng.choice(pieces) for _ in range(rng.randrange(1, 40))))
+        for limit in range(12):
+            assert _deeper_than(tags, limit) == _stack_deeper_than(tags, limit)
+
+
+def test_analyse_formatting_check_agrees_with_a_walk_through_the_tags() -> None:
+    # _open_formatting answers most ranges from the tags' mates; a walk is what it must agree with.
+    from etalage.html.page import _Analysis
+
+    pieces = [b"<b>", b"</b>", b"<i>", b"</i>", b"<a href=x>", b"</a>", b"<form>", b"</form>", b"<li>", b"x", b"<s>", b"</s>"]
+    rng = random.Random(13)
+    for _ in range(300):
+        data = b"".join(rng.choice(pieces) for _ in range(rng.randrange(1, 30)))
+        analysis = _Analysis(data, ())
+        cuts = [0, *(at for at in range(len(data)) if data[at : at + 1] == b"<"), len(data)]
+        for start in cuts:
+            for end in cuts:
+                if start <= end:
+                    assert analysis._open_formatting(start, end) == analysis._open_formatting_walk(start, end)
