@@ -107,7 +107,7 @@ def create_app(settings: Settings, *, store: ProfileStore | None = None) -> Etal
 
     routes = (
         control_routes(metrics, rules, settings.admin_token)
-        + api_routes(profiles, signer, lambda: rules.current, settings.api_key, settings.cookie_name)
+        + api_routes(profiles, signer, lambda: rules.current, settings.api_key, settings.cookie_name, metrics)
         + me_routes(store=profiles, signer=signer, rules=lambda: rules.current, settings=settings)
         + preview_routes(previews)
         + ready_routes(profiles)
