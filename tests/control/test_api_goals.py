@@ -27,7 +27,7 @@ def store() -> MemoryStore:
 
 @pytest.fixture
 def api(origin, store):
-    with running(create_app(settings_for(origin, PROJECT_RULES, api_key=KEY), store=store)) as url:
+    with running(create_app(settings_for(origin, PROJECT_RULES, api_key=KEY, admin_token="admin-token"), store=store)) as url:
         yield url
 
 
@@ -51,6 +51,14 @@ def test_api_goals_count_a_backend_order_with_its_value(api, store):
     assert post_event(api, ORDER).json() == {"recorded": True}
     reached = goals(asyncio.run(store.load_customer("cust-42")))["order"]
     assert (reached.count, reached.value) == (1, 25.98)
+
+
+def test_api_goals_count_a_backend_order_in_the_conversion_metric(api, store):
+    asyncio.run(store.record_customer("cust-42", exposed(time.time() - 60)))
+    post_event(api, ORDER)
+    metrics = httpx.get(f"{api}/.etalage/metrics", headers={"Authorization": "Bearer admin-token"}).text
+    lines = [line for line in metrics.splitlines() if line.startswith("etalage_experiment_conversions_total{")]
+    assert len(lines) == 1 and 'goal="order"' in lines[0] and 'variant="one-template"' in lines[0] and lines[0].endswith(" 1.0")
 
 
 def test_api_goals_count_a_backend_newsletter_sign_up(api, store):
