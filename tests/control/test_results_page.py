@@ -14,6 +14,7 @@ from etalage.profiles.memory import MemoryStore
 from etalage.profiles.profile import Event
 from tests.support.config import PROJECT_RULES, settings_for
 from tests.support.servers import running
+from tests.test_metrics_workers import free_port
 
 TOKEN = "admin-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -128,3 +129,11 @@ def test_results_page_allows_no_script(admin, store):
     response = httpx.get(f"{admin}/.etalage/admin/experiments", headers=AUTH)
     policy = response.headers["content-security-policy"]
     assert "default-src 'none'" in policy and "script-src" not in policy and response.headers["cache-control"] == "private, no-store"
+
+
+def test_results_page_answers_503_when_the_store_is_down(origin):
+    # Nothing listens on that port: the store cannot answer.
+    settings = settings_for(origin, PROJECT_RULES, admin_token=TOKEN, redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    with running(create_app(settings)) as url:
+        response = httpx.get(f"{url}/.etalage/admin/experiments", headers=AUTH)
+    assert response.status_code == 503 and "profile store unavailable" in response.text
