@@ -15,6 +15,7 @@ from etalage.control.api import api_routes
 from etalage.control.me.routes import me_routes
 from etalage.control.preview import preview_routes
 from etalage.control.ready import ready_routes
+from etalage.control.results.routes import results_routes
 from etalage.http.proxy import Proxy
 from etalage.http.requestid import request_id
 from etalage.http.requests import refused
@@ -107,8 +108,9 @@ def create_app(settings: Settings, *, store: ProfileStore | None = None) -> Etal
 
     routes = (
         control_routes(metrics, rules, settings.admin_token)
-        + api_routes(profiles, signer, lambda: rules.current, settings.api_key, settings.cookie_name)
+        + api_routes(profiles, signer, lambda: rules.current, settings.api_key, settings.cookie_name, metrics)
         + me_routes(store=profiles, signer=signer, rules=lambda: rules.current, settings=settings)
+        + results_routes(profiles, lambda: rules.current, settings.admin_token)
         + preview_routes(previews)
         + ready_routes(profiles)
     )

@@ -309,7 +309,7 @@ def _profile_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from etalage.tools.results import ExperimentResult, as_json, render, results
+    from etalage.engine.results import ExperimentResult, as_json, render, results
 
     ruleset = load_rules(Path(args.rules))
     settings = Settings.from_env(os.environ, redis_url=args.redis_url, profiles_file=args.profiles_file)

@@ -73,3 +73,40 @@ def test_convert_merge_at_login_adds_the_conversions_of_one_variant():
     customer.merge(anonymous)
     assert customer.assignments["hero"].goals == {"product-page": Conversion(NOW - 3600, 2, 0.0)}
     assert customer.assignments["hero"].exposed == NOW - 2 * DAY
+
+
+def backend_order(order: str, value: float) -> list[Event]:
+    """An order as the events API teaches it: the order with its total, then its lines without one."""
+    return [Event("order", order, NOW, {"value": value, "currency": "EUR"}), purchase(order)]
+
+
+def test_convert_counts_an_order_from_the_shop_backend_with_its_value():
+    events = conversions(RULES, exposed(), backend_order("o9", 42.5), None, NOW)
+    assert [(e.value, e.data["goal"], e.data["value"], e.data["order"]) for e in events if e.data] == [("hero", "order", 42.5, "o9")]
+
+
+def test_convert_reaches_no_page_goal_without_a_page_view():
+    assert goals(conversions(RULES, exposed(), [Event("newsletter_subscribe", "dogs", NOW)], None, NOW)) == []
+
+
+def test_convert_counts_nothing_for_a_backend_order_the_thank_you_page_taught():
+    profile = exposed()
+    profile.purchases.append(Purchase("o1", "kibble", "dogs", NOW - 60, 1, 24.95))
+    assert conversions(RULES, profile, backend_order("o1", 24.95), None, NOW) == []
+
+
+def test_convert_counts_nothing_for_a_thank_you_page_the_backend_taught():
+    profile = exposed()
+    profile.apply(backend_order("o1", 24.95))
+    assert conversions(RULES, profile, [purchase("o1")], "/checkout/thank-you", NOW) == []
+
+
+def test_convert_counts_an_order_taught_by_both_sources_at_once_once():
+    # Each source read the profile before the other's write: both compute a conversion of o1.
+    before = exposed()
+    from_page = [purchase("o1")]
+    from_backend = backend_order("o1", 30.0)
+    stored = before.copy()
+    for learned in (from_page, from_backend):
+        stored.apply([*conversions(RULES, before, learned, None, NOW), *learned])
+    assert stored.assignments["hero"].goals["order"].count == 1

@@ -30,7 +30,9 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from etalage.control.auth import refusal
-from etalage.profiles.profile import Event
+from etalage.engine.convert import conversions, count_conversions
+from etalage.metrics import Metrics
+from etalage.profiles.profile import Event, Profile
 from etalage.profiles.store import ProfileStore, StoreError
 from etalage.rules.ruleset import RuleSet
 from etalage.tokens import VisitorSigner
@@ -127,7 +129,9 @@ def _signed_visitor(signer: VisitorSigner, value: Any) -> str:
     return verified.visitor_id
 
 
-def api_routes(store: ProfileStore, signer: VisitorSigner, rules: Callable[[], RuleSet], api_key: str, cookie_name: str) -> list[Route]:
+def api_routes(
+    store: ProfileStore, signer: VisitorSigner, rules: Callable[[], RuleSet], api_key: str, cookie_name: str, metrics: Metrics
+) -> list[Route]:
     def refused(request: Request) -> Response | None:
         return refusal(request, api_key, endpoints="API", credential="API key", variable="ETALAGE_API_KEY")
 
@@ -190,7 +194,9 @@ def api_routes(store: ProfileStore, signer: VisitorSigner, rules: Callable[[], R
         Exactly one of "customer" (the id a login linked) and "visitor" names whose profile it is. An
         event is only recorded into a profile Etalage keeps, one that exists because its visitor
         consented (or a CRM import made it): the answer says {"recorded": false, "reason": ...}
-        otherwise, and nothing is created. An order counts once, however often it is sent.
+        otherwise, and nothing is created. An order counts once, however often it is sent. Both count for
+        the experiments' goals (`event = "purchase"` with the order's value, `"newsletter_subscribe"`)
+        as when learned from a page; an order the thank-you page taught already counts once.
         """
         if answer := refused(request):
             return answer
@@ -202,7 +208,8 @@ def api_routes(store: ProfileStore, signer: VisitorSigner, rules: Callable[[], R
                 raise BadRequest(f"type: expected one of {', '.join(_EVENT_TYPES)}, got {kind!r}")
             if ("customer" in data) == ("visitor" in data):
                 raise BadRequest('name exactly one of "customer" (a customer id) and "visitor" (the visitor cookie\'s value)')
-            learned = _EVENT_TYPES[kind](data, rules(), now)
+            ruleset = rules()
+            learned = _EVENT_TYPES[kind](data, ruleset, now)
             customer = _text(data, "customer") if "customer" in data else None
             visitor = None if customer is not None else _signed_visitor(signer, data.get("visitor"))
         except BadRequest as exc:
@@ -211,17 +218,26 @@ def api_routes(store: ProfileStore, signer: VisitorSigner, rules: Callable[[], R
             return PlainTextResponse(f"{exc}\n", status_code=403)
         try:
             if customer is not None:
-                if await store.load_customer(customer) is None:
+                profile = await store.load_customer(customer)
+                if profile is None:
                     return _not_recorded("no profile for this customer: none of their devices consented and logged in")
-                await store.record_customer(customer, learned)
+                await store.record_customer(customer, _with_conversions(ruleset, profile, learned, now))
             elif visitor is not None:
-                if await store.erased(visitor) or await store.load(visitor) is None:
+                profile = None if await store.erased(visitor) else await store.load(visitor)
+                if profile is None:
                     return _not_recorded("no profile for this visitor: consent was not given, or was withdrawn")
-                await store.record(visitor, learned)
+                await store.record(visitor, _with_conversions(ruleset, profile, learned, now))
             await store.flush()
         except StoreError as exc:
             return PlainTextResponse(f"profile store unavailable: {exc}\n", status_code=503)
         return JSONResponse({"recorded": True}, headers={"cache-control": "no-store"})
+
+    def _with_conversions(ruleset: RuleSet, profile: Profile, learned: list[Event], now: float) -> list[Event]:
+        # The experiments' goals this event reaches, as a page view's would (an order known from the
+        # thank-you page already counts once); first, so the profile can drop an order counted already.
+        converted = conversions(ruleset, profile, learned, None, now)
+        count_conversions(metrics, converted)
+        return [*converted, *learned]
 
     return [
         Route("/.etalage/api/link", link, methods=["POST"]),

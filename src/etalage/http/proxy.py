@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from cachetools import LRUCache
 
 from etalage.consent import Consent, read_consent
-from etalage.engine.convert import conversions
+from etalage.engine.convert import conversions, count_conversions
 from etalage.engine.learn import learn_from_request
 from etalage.engine.personalize import Personalizer
 from etalage.engine.visit import page_view
@@ -562,12 +562,8 @@ class Proxy:
             return
         events = learn_from_request(ruleset, path, query.decode("latin-1"), now)
         converted = conversions(ruleset, profile, events, path, now)  # goals of experiments the visitor was exposed to
-        for event in converted:
-            data = event.data or {}
-            self._metrics.inc(
-                "etalage_experiment_conversions_total", experiment=event.value, variant=str(data["variant"]), goal=str(data["goal"])
-            )
-        events += converted
+        count_conversions(self._metrics, converted)
+        events = [*converted, *events]  # first: an order's conversion is dropped where the order is known already
         profile.apply(events)
         if revalidated:
             # The browser shows the page it stored: learned from, nothing to rewrite, no body.

@@ -234,6 +234,9 @@ class Profile:
         current = self.assignments.get(event.value)
         if current is None or not current.exposed or (current.variant, current.version) != (data["variant"], int(data["version"])):
             return
+        order = data.get("order")
+        if order and (any(p.order == order for p in self.purchases) or any(o.order == order for o in self.orders)):
+            return  # that order was counted when it was first learned (the thank-you page or the shop's backend)
         goal = str(data["goal"])
         reached = Conversion(event.at, 1, float(data.get("value", 0.0)))
         earlier = current.goals.get(goal)

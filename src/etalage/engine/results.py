@@ -1,10 +1,11 @@
-"""`etalage report`: each experiment's results, added up from the profiles in the store.
+"""Each experiment's results, added up from the profiles in the store: what `etalage report` prints and
+`/.etalage/admin/experiments` shows (etalage.control.results), one computation for both.
 
 Every profile holds its visitor's assignment, first exposure and the goals reached since (etalage.
 profiles.profile.Assignment), so the report counts each unit once, exactly, whichever worker saw it.
 Per experiment, for its current version, per variant: the exposed units, and per goal the units
 that reached it, their rate, the value (orders) and, against the control, the relative uplift of the
-rate and of the value per unit with their 95% intervals and p-values (etalage.tools.stats, as
+rate and of the value per unit with their 95% intervals and p-values (etalage.engine.stats, as
 GrowthBook's engine computes them); then the sample-ratio-mismatch p-value of the exposed units.
 The programme holdout comes last, measured as the experiment "@holdout" (variants "holdout", the
 control, and "personalized"; etalage.rules.experiments.programme_holdout).
@@ -29,10 +30,10 @@ from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from etalage.engine.stats import SRM_THRESHOLD, Effect, Metric, effect, srm_p_value
 from etalage.profiles.profile import Profile
 from etalage.rules.experiments import HOLDOUT_KEY, Experiment, programme_holdout
 from etalage.rules.ruleset import RuleSet
-from etalage.tools.stats import SRM_THRESHOLD, Effect, Metric, effect, srm_p_value
 
 __all__ = ["MIN_UNITS", "GoalResult", "VariantResult", "ExperimentResult", "results", "render", "as_json"]
 

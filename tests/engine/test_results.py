@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator, Iterable
 import pytest
 
 from etalage.cli import main
+from etalage.engine.results import MIN_UNITS, render, results
 from etalage.profiles.memory import MemoryStore
 from etalage.profiles.profile import Assignment, Conversion, Event, Profile
 from etalage.rules.loader import load_rules
-from etalage.tools.results import MIN_UNITS, render, results
 from tests.support.config import PROJECT_RULES
 
 # hero-banner (version 1): per-category, one-template, none; goals product-view, order, newsletter; a 5% holdout

@@ -5,9 +5,9 @@ from collections import Counter
 
 import pytest
 
+from etalage.engine.stats import Metric, chi2_sf, effect, srm_p_value, t_cdf
 from etalage.rules.bucketing import bucket_ranges
 from etalage.rules.experiments import Experiment, Variant
-from etalage.tools.stats import Metric, chi2_sf, effect, srm_p_value, t_cdf
 
 
 def test_stats_t_cdf_known_values():

@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from etalage.tools.stats import Metric, effect, srm_p_value
+from etalage.engine.stats import Metric, effect, srm_p_value
 
 gbstats = pytest.importorskip("gbstats", reason="the gbstats package (pip install -e '.[test]')")
 

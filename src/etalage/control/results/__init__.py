@@ -1,0 +1,1 @@
+"""The experiments' results page for marketers: /.etalage/admin/experiments."""
