@@ -330,6 +330,14 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _replaced_fields(text: str) -> tuple[str, ...]:
+    fields = tuple(dict.fromkeys(field.strip() for field in text.split(",") if field.strip()))
+    unknown = [field for field in fields if field not in ("segments", "newsletters")]
+    if unknown or not fields:
+        raise argparse.ArgumentTypeError(f"--replace takes segments, newsletters or both (comma-separated), not {text!r}")
+    return fields
+
+
 def _cmd_import(args: argparse.Namespace) -> int:
     from etalage.tools.customers.command import run_import
     from etalage.tools.customers.read import ImportFileError, detect_format
@@ -353,7 +361,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
     concurrency = 32 if settings.redis_url else 1
 
     async def run() -> int:
-        return await run_import(path, create_store(settings), ruleset, fmt=args.format, concurrency=concurrency)
+        return await run_import(path, create_store(settings), ruleset, fmt=args.format, concurrency=concurrency, replace=args.replace)
 
     try:
         return asyncio.run(run())
@@ -481,6 +489,13 @@ def _parser() -> argparse.ArgumentParser:
         "--profiles-file", help="import into the embedded store's file (ETALAGE_PROFILES_FILE); not while Etalage runs on it"
     )
     importing.add_argument("--format", choices=("csv", "jsonl"), help="the file's format (default: from its extension)")
+    importing.add_argument(
+        "--replace",
+        type=_replaced_fields,
+        default=(),
+        metavar="segments,newsletters",
+        help="these lists replace the customer's instead of adding to them (a customer dropped from a CRM group loses it)",
+    )
     importing.set_defaults(handler=_cmd_import)
 
     customers = commands.add_parser(

@@ -401,6 +401,15 @@ def _adds_to(attribute: str) -> Callable[[Profile, Event], None]:
     return handler
 
 
+def _replaces(attribute: str) -> Callable[[Profile, Event], None]:
+    """The whole set at once (an import that mirrors the CRM): one event, so a store applies it atomically."""
+
+    def handler(profile: Profile, event: Event) -> None:
+        setattr(profile, attribute, {str(name) for name in (event.data or {})["names"]})
+
+    return handler
+
+
 def _removes_from(attribute: str) -> Callable[[Profile, Event], None]:
     def handler(profile: Profile, event: Event) -> None:
         getattr(profile, attribute).discard(event.value)
@@ -416,6 +425,7 @@ _HANDLERS: dict[str, Callable[[Profile, Event], None]] = {
     "order": Profile._order,
     "newsletter_subscribe": _adds_to("newsletters"),
     "newsletter_unsubscribe": _removes_from("newsletters"),
+    "newsletters_replaced": _replaces("newsletters"),
     "interest": Profile._interest,
     "interest_removed": _removes_from("interests"),
     "exclusion": Profile._exclusion,
@@ -424,6 +434,7 @@ _HANDLERS: dict[str, Callable[[Profile, Event], None]] = {
     "dismiss": Profile._dismiss,
     "dismiss_removed": _removes_from("dismissed"),
     "segment": _adds_to("segments"),
+    "segments_replaced": _replaces("segments"),
     "customer": Profile._customer,
     "assigned": Profile._assigned,
     "exposed": Profile._exposed,
