@@ -403,3 +403,46 @@ async def test_store_erase_customer_drops_events_queued_through_a_link(subject: 
     await subject.store.erase_customer("c1")
     await subject.settle()
     assert await subject.store.load_customer("c1") is None
+
+
+REFUSAL = Event("consent", "", 2000.0, {"granted": False})
+
+
+async def test_store_withdraw_of_an_anonymous_id_erases_it(subject: Subject) -> None:
+    await subject.store.record("v1", [view("dogs")])
+    await subject.settle()
+    await subject.store.withdraw("v1", REFUSAL, erase_customer=True)
+    assert await subject.store.load("v1") is None
+
+
+async def test_store_withdraw_of_a_linked_id_unlinks_it(subject: Subject) -> None:
+    await subject.store.link("v1", "c1")
+    await subject.store.link("v2", "c1")
+    await subject.store.withdraw("v1", REFUSAL, erase_customer=True)
+    assert (await subject.store.load("v1"), await subject.store.customer_devices("c1")) == (None, ["v2"])
+
+
+async def test_store_withdraw_leaves_the_refusal_for_the_other_devices(subject: Subject) -> None:
+    await subject.store.link("v1", "c1")
+    await subject.store.link("v2", "c1")
+    await subject.store.withdraw("v1", REFUSAL, erase_customer=True)
+    profile = await subject.store.load("v2")
+    assert profile is not None and profile.consent is not None and profile.consent.granted is False
+
+
+async def test_store_withdraw_erasing_keeps_none_of_the_customers_data(subject: Subject) -> None:
+    await subject.store.record_customer("c1", [view("dogs")])
+    await subject.settle()
+    await subject.store.link("v1", "c1")
+    await subject.store.withdraw("v1", REFUSAL, erase_customer=True)
+    profile = await subject.store.load_customer("c1")
+    assert profile is not None and (profile.category_views, profile.customer_id) == ({}, "c1")
+
+
+async def test_store_withdraw_keeping_keeps_the_customers_data(subject: Subject) -> None:
+    await subject.store.record_customer("c1", [view("dogs")])
+    await subject.settle()
+    await subject.store.link("v1", "c1")
+    await subject.store.withdraw("v1", REFUSAL, erase_customer=False)
+    profile = await subject.store.load_customer("c1")
+    assert profile is not None and profile.category_views == {"dogs": 1} and profile.consent is not None

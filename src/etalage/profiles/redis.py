@@ -613,6 +613,44 @@ class RedisStore(ProfileStore):
         except RedisError as exc:
             raise StoreError(f"Redis: {exc}") from exc
 
+    async def withdraw(self, visitor_id: str, refusal: Event, *, erase_customer: bool) -> None:
+        ref = f"v:{visitor_id}"
+        link_key = f"{self._prefix}link:{visitor_id}"
+        try:
+            raw_customer = _stored([await self._redis.get(link_key)])[0]
+        except RedisError as exc:
+            raise StoreError(f"Redis: {exc}") from exc
+        if raw_customer is None:
+            await self.erase(visitor_id)
+            return
+        customer_id = _text(raw_customer)
+        customer_key = self._customer_prefix + customer_id
+        self._forget_queued(ref)
+        if erase_customer:
+            self._forget_queued(f"c:{customer_id}")
+        try:
+            for _ in range(_MAX_ATTEMPTS):
+                try:
+                    async with self._redis.pipeline(transaction=True) as pipe:
+                        await pipe.watch(link_key, customer_key)
+                        known = _stored([await pipe.get(customer_key)])[0]
+                        kept = (None if erase_customer else _decode(known)) or Profile(customer_id=customer_id)
+                        _apply(kept, [refusal])
+                        pipe.multi()
+                        pipe.delete(link_key, self._prefix + ref)
+                        pipe.set(customer_key, kept.dumps(), px=self._ttl_ms)
+                        await pipe.execute()
+                    return
+                except WatchError as exc:
+                    if _connection_lost(exc):
+                        raise
+            raise StoreError(f"withdrawing consent gave up after {_MAX_ATTEMPTS} conflicting attempts")
+        except RedisError as exc:
+            raise StoreError(f"Redis: {exc}") from exc
+        finally:
+            self._forget_cached(ref)
+            self._forget_cached(f"c:{customer_id}")
+
     async def _customer_links(self, customer_id: str) -> list[str]:
         """The link keys naming this customer, found by scanning every link key."""
         wanted = customer_id.encode()

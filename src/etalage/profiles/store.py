@@ -69,6 +69,16 @@ class ProfileStore(abc.ABC):
         erased()), and nothing else of it; a withdrawal of consent leaves nothing at all."""
 
     @abc.abstractmethod
+    async def withdraw(self, visitor_id: str, refusal: Event, *, erase_customer: bool) -> None:
+        """Consent withdrawn in the browser holding this id. An anonymous id is erased, as erase() does.
+
+        A linked id is unlinked, and the customer's profile keeps `refusal` (a "consent" event that
+        refuses): every other device linked to the customer loads it and, seeing the refusal, neither
+        personalizes nor writes until consent is given again (a login with consent, which records a
+        grant). With `erase_customer` (the shop's policy) the profile's data goes too and only the
+        refusal stays; the other devices' links stay, so none of them starts the customer afresh."""
+
+    @abc.abstractmethod
     async def customer_devices(self, customer_id: str) -> list[str]:
         """The visitor ids linked to this customer now, sorted (an access request's "devices")."""
 
