@@ -254,3 +254,10 @@ def test_profile_merge_keeps_a_refusal_over_a_newer_grant():
     granted.apply([consent_event(True, 9.0)])
     granted.merge(refused)
     assert granted.consent is not None and granted.consent.granted is False
+
+
+def test_profile_refused_consent_learns_nothing_until_a_grant():
+    profile = Profile()
+    profile.apply([consent_event(False, 5.0, ()), Event("category_view", "dogs", 6.0)])
+    profile.apply([consent_event(True, 7.0), Event("category_view", "cats", 8.0)])
+    assert profile.category_views == {"cats": 1}

@@ -150,7 +150,11 @@ class Profile:
         return not self.last_seen or now - self.last_seen > VISIT_GAP_SECONDS
 
     def apply(self, events: Iterable[Event]) -> None:
+        """Apply events in order. While the consent recorded is a refusal, only a new consent counts:
+        events written a moment before a withdrawal, from another device or process, land on nothing."""
         for event in events:
+            if self.consent is not None and not self.consent.granted and event.kind != "consent":
+                continue
             handler = _HANDLERS.get(event.kind)
             if handler is not None:
                 handler(self, event)
