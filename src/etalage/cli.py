@@ -330,6 +330,14 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _replaced_fields(text: str) -> tuple[str, ...]:
+    fields = tuple(dict.fromkeys(field.strip() for field in text.split(",") if field.strip()))
+    unknown = [field for field in fields if field not in ("segments", "newsletters")]
+    if unknown or not fields:
+        raise argparse.ArgumentTypeError(f"--replace takes segments, newsletters or both (comma-separated), not {text!r}")
+    return fields
+
+
 def _cmd_import(args: argparse.Namespace) -> int:
     from etalage.tools.customers.command import run_import
     from etalage.tools.customers.read import ImportFileError, detect_format
@@ -353,13 +361,37 @@ def _cmd_import(args: argparse.Namespace) -> int:
     concurrency = 32 if settings.redis_url else 1
 
     async def run() -> int:
-        return await run_import(path, create_store(settings), ruleset, fmt=args.format, concurrency=concurrency)
+        return await run_import(path, create_store(settings), ruleset, fmt=args.format, concurrency=concurrency, replace=args.replace)
 
     try:
         return asyncio.run(run())
     except KeyboardInterrupt:
         print("etalage import: interrupted; the customers written so far are complete, importing the file again is safe", file=sys.stderr)
         return 130
+
+
+def _cmd_customers(args: argparse.Namespace) -> int:
+    """An access (export) or erasure request by customer id, against the store the flags name."""
+    from etalage.control.customers import customer_export
+
+    flags = {"redis_url": args.redis_url, "profiles_file": args.profiles_file}
+    if args.profiles_file:
+        flags["redis_url"] = ""  # the flag names the target, as for import
+    settings = Settings.from_env(os.environ, **flags)
+    if not settings.redis_url and not settings.profiles_file:
+        raise SettingsError(f"customers {args.action}: give --redis-url (ETALAGE_REDIS_URL) or --profiles-file (ETALAGE_PROFILES_FILE)")
+
+    async def run() -> dict[str, Any]:
+        store = create_store(settings)
+        try:
+            if args.action == "erase":
+                return {"customer_id": args.customer_id, "erased": await store.erase_customer(args.customer_id)}
+            return await customer_export(store, load_rules(Path(args.rules)), args.customer_id, time.time())
+        finally:
+            await store.aclose()
+
+    print(json.dumps(asyncio.run(run()), indent=2, ensure_ascii=False))
+    return 0
 
 
 def _cmd_import_products(args: argparse.Namespace) -> int:
@@ -457,7 +489,32 @@ def _parser() -> argparse.ArgumentParser:
         "--profiles-file", help="import into the embedded store's file (ETALAGE_PROFILES_FILE); not while Etalage runs on it"
     )
     importing.add_argument("--format", choices=("csv", "jsonl"), help="the file's format (default: from its extension)")
+    importing.add_argument(
+        "--replace",
+        type=_replaced_fields,
+        default=(),
+        metavar="segments,newsletters",
+        help="these lists replace the customer's instead of adding to them (a customer dropped from a CRM group loses it)",
+    )
     importing.set_defaults(handler=_cmd_import)
+
+    customers = commands.add_parser(
+        "customers",
+        help="export or erase everything kept about a customer id (GDPR access and erasure requests)",
+        description="export: the customer's profile and linked devices as JSON, in the shape of the visitor's own export.\n"
+        "erase: the customer's profile and every link from a device to it; a linked device gets a fresh\n"
+        "anonymous profile afterwards. The embedded store's file: not while Etalage runs on it.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    customers.add_argument("action", choices=("export", "erase"))
+    customers.add_argument("customer_id", help="the shop's customer id, as its login announces it")
+    customers.add_argument(
+        "--rules", default=str(_default_rules()), help="rules folder, for the export's words (default: the project's rules/)"
+    )
+    customer_target = customers.add_mutually_exclusive_group()
+    customer_target.add_argument("--redis-url", help="the Redis holding the profiles (ETALAGE_REDIS_URL); safe while Etalage runs")
+    customer_target.add_argument("--profiles-file", help="the embedded store's file (ETALAGE_PROFILES_FILE); not while Etalage runs on it")
+    customers.set_defaults(handler=_cmd_customers)
 
     from etalage.tools.products import __doc__ as feeds_doc
 

@@ -119,6 +119,10 @@ class Settings:
     # Run the rules' experiments and the programme holdout. Off pauses them all without a rule edit:
     # everyone gets each experiment's control (or rolled-out winner), nobody is held out, nothing is assigned.
     experiments: bool = field(default=True, metadata={"parse": _bool})
+    # Consent withdrawn on a device linked to a customer: every device of the customer stops reading and
+    # writing the profile until a login with consent; on, the profile's data is erased as well (only the
+    # refusal is kept), off keeps it for when consent comes back.
+    withdrawal_erases_customer: bool = field(default=True, metadata={"parse": _bool})
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:

@@ -131,3 +131,13 @@ def test_read_consent_guard_lets_cancellation_through(monkeypatch):
     monkeypatch.setitem(READERS, "onetrust", cancelled)
     with pytest.raises(asyncio.CancelledError):
         read_consent(ONETRUST_AND_TCF, parse_cookie_header("other=1"), None)
+
+
+def test_read_consent_grant_names_its_sources_and_purposes():
+    consent = read(ONETRUST_AND_TCF, f"OptanonConsent={ACCEPT_ONETRUST}; euconsent-v2={TCF_ACCEPT_ALL}")
+    assert (consent.sources, consent.purposes) == (("onetrust", "tcf"), ("onetrust:C0004", "tcf:1", "tcf:5", "tcf:6"))
+
+
+def test_read_consent_refusal_names_no_source():
+    consent = read(ONETRUST, f"OptanonConsent={REJECT_ONETRUST}")
+    assert (consent.granted, consent.sources, consent.purposes) == (False, (), ())

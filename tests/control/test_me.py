@@ -472,3 +472,26 @@ def test_me_rule_set_is_read_on_every_request(store):
     with client_for(store, rules=lambda: current[0]) as client:
         current[0] = load_rules(PROXY_RULES)
         assert "Fish</th>" not in client.get("/.etalage/me", headers=cookies()).text
+
+
+# --- a customer who withdrew consent on another device ------------------------------------------
+
+
+def refused_elsewhere(store: MemoryStore) -> None:
+    """VISITOR is linked to customer C-1, who withdrew consent on another device (OTHER_VISITOR)."""
+    asyncio.run(store.record_customer("C-1", [Event("category_view", "dogs", time.time())]))
+    asyncio.run(store.link(VISITOR, "C-1"))
+    asyncio.run(store.link(OTHER_VISITOR, "C-1"))
+    asyncio.run(store.withdraw(OTHER_VISITOR, Event("consent", "", time.time(), {"granted": False}), erase_customer=False))
+
+
+def test_me_customer_who_withdrew_on_another_device_is_not_shown(store, client):
+    refused_elsewhere(store)
+    assert client.get("/.etalage/me.json", headers=cookies()).json()["stored"] is False
+
+
+def test_me_customer_who_withdrew_on_another_device_cannot_be_changed(store, client):
+    refused_elsewhere(store)
+    form = {"csrf": CsrfSigner(SECRET).token(VISITOR), "category": "fish", "action": "add"}  # a page opened before the withdrawal
+    response = client.post("/.etalage/me/interests", data=form, headers=cookies())
+    assert response.status_code == 409 and asyncio.run(store.load_customer("C-1")).interests == set()

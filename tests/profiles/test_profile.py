@@ -220,3 +220,44 @@ def test_memory_store_unreadable_file_is_a_store_error(tmp_path):
     path.write_bytes(b"not json")
     with pytest.raises(StoreError, match="profiles.json"):
         MemoryStore(retention=3600, path=path)
+
+
+def consent_event(granted: bool, at: float, sources: tuple[str, ...] = ("onetrust",)) -> Event:
+    return Event("consent", "", at, {"granted": granted, "sources": list(sources), "purposes": [f"{s}:x" for s in sources]})
+
+
+def test_profile_consent_event_records_source_purposes_and_time():
+    profile = Profile()
+    profile.apply([consent_event(True, 5.0)])
+    assert profile.consent is not None and (profile.consent.sources, profile.consent.purposes, profile.consent.at) == (
+        ("onetrust",),
+        ("onetrust:x",),
+        5.0,
+    )
+
+
+def test_profile_consent_unchanged_keeps_the_time_it_began():
+    profile = Profile()
+    profile.apply([consent_event(True, 5.0), consent_event(True, 9.0)])
+    assert profile.consent is not None and profile.consent.at == 5.0
+
+
+def test_profile_consent_round_trips_through_storage():
+    profile = Profile()
+    profile.apply([consent_event(False, 5.0, ())])
+    assert Profile.loads(profile.dumps()).consent == profile.consent
+
+
+def test_profile_merge_keeps_a_refusal_over_a_newer_grant():
+    refused, granted = Profile(), Profile()
+    refused.apply([consent_event(False, 5.0, ())])
+    granted.apply([consent_event(True, 9.0)])
+    granted.merge(refused)
+    assert granted.consent is not None and granted.consent.granted is False
+
+
+def test_profile_refused_consent_learns_nothing_until_a_grant():
+    profile = Profile()
+    profile.apply([consent_event(False, 5.0, ()), Event("category_view", "dogs", 6.0)])
+    profile.apply([consent_event(True, 7.0), Event("category_view", "cats", 8.0)])
+    assert profile.category_views == {"cats": 1}

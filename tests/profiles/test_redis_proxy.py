@@ -7,6 +7,7 @@ import pytest
 from selectolax.lexbor import LexborHTMLParser
 
 from etalage.app import create_app
+from etalage.demo.shop import customer_id_for
 from etalage.profiles.redis import RedisStore
 from tests.support.config import settings_for
 from tests.support.redis_server import RedisServer, hang_redis
@@ -80,6 +81,26 @@ def test_redis_proxy_withdrawal_leaves_no_key_behind(app, redis_server):
         client.get("/")  # the withdrawal: erase in the background
         client.get("/c/dogs")  # handled after that erase
     assert redis_server.client().keys("etalage:*") == []
+
+
+def test_redis_proxy_erased_customer_leaves_no_key_and_no_device_brings_them_back(shop, redis_server):
+    store = RedisStore(redis_server.url, retention=3600, cache_ttl=0)
+    app = create_app(settings_for(shop, redis_url=redis_server.url, admin_token="admin-token"), store=store)
+    customer = customer_id_for("ada@example.com")
+    with running(app) as url, httpx.Client(base_url=url) as phone, httpx.Client(base_url=url) as laptop:
+        for device in (phone, laptop):
+            device.post("/consent", data={"choice": "accept"})
+            device.post("/login", data={"email": "ada@example.com"})
+            browse_rodents(device)
+        erased = httpx.delete(f"{url}/.etalage/admin/customers/{customer}", headers={"Authorization": "Bearer admin-token"})
+        assert erased.json()["erased"] is True
+        assert redis_server.client().keys("etalage:*") == []
+        # Both browsers still send their old cookies; the shop forgot the customer too (logged out, no header).
+        for device in (phone, laptop):
+            device.cookies.delete("shop_customer")
+            browse_rodents(device)
+    keys = redis_server.client().keys("etalage:*")
+    assert keys and all(key.startswith(b"etalage:v:") for key in keys)
 
 
 def test_redis_proxy_serves_the_page_unpersonalized_within_the_store_budget_while_redis_hangs(shop, redis_server):

@@ -426,3 +426,23 @@ async def test_redis_store_erase_to_be_remembered_leaves_only_an_expiring_marker
     await store.flush()
     await store.erase("v1", remember=True)
     assert raw.keys("*v1*") == [b"etalage:erased:v1"] and 0 < raw.pttl("etalage:erased:v1") <= RETENTION * 1000
+
+
+async def test_redis_erase_customer_leaves_no_key_about_the_customer_or_its_links(store: RedisStore, raw: redis.Redis) -> None:
+    await store.record("v1", [view("dogs")])
+    await store.link("v1", "c1")
+    await store.link("v2", "c1", renew_to="v3")
+    await store.record("v3", [view("cats")])
+    await store.record_customer("c1", [Event("segment", "vip", 1000.0)])
+    await store.flush()
+    assert sorted(raw.scan_iter("*")) == [b"etalage:c:c1", b"etalage:link:v1", b"etalage:link:v3"]
+    await store.erase_customer("c1")
+    await store.flush()
+    assert list(raw.scan_iter("*")) == []
+
+
+async def test_redis_erase_customer_keeps_a_link_relinked_to_another_customer(store: RedisStore, raw: redis.Redis) -> None:
+    """A link found by the scan that names someone else by the time it is deleted stays."""
+    raw.set("etalage:link:v1", "c2")
+    await store._unlink_customer_script(keys=["etalage:link:v1"], args=["c1"])
+    assert raw.get("etalage:link:v1") == b"c2"

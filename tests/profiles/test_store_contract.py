@@ -350,3 +350,99 @@ async def test_store_every_profile_lists_each_person_once(subject: Subject) -> N
     await subject.store.record("laptop", [view("birds")])  # queued, not settled: the listing writes it first
     views = sorted([sorted(profile.category_views) async for profile in subject.store.every_profile()])
     assert views == [["birds"], ["cats"], ["dogs"], ["fish"]]
+
+
+async def test_store_customer_devices_lists_the_ids_linked_to_the_customer(subject: Subject) -> None:
+    await subject.store.link("v1", "c1")
+    await subject.store.link("v2", "c1")
+    await subject.store.link("v3", "c2")
+    assert await subject.store.customer_devices("c1") == ["v1", "v2"]
+
+
+async def test_store_erase_customer_forgets_the_profile(subject: Subject) -> None:
+    await subject.store.record_customer("c1", [view("dogs")])
+    await subject.settle()
+    assert await subject.store.erase_customer("c1") is True
+    assert await subject.store.load_customer("c1") is None
+
+
+async def test_store_erase_customer_removes_every_link(subject: Subject) -> None:
+    await subject.store.link("v1", "c1")
+    await subject.store.link("v2", "c1")
+    await subject.store.erase_customer("c1")
+    assert await subject.store.customer_devices("c1") == []
+
+
+async def test_store_erase_customer_leaves_other_customers_alone(subject: Subject) -> None:
+    await subject.store.link("v1", "c1")
+    await subject.store.link("v2", "c2")
+    await subject.store.erase_customer("c1")
+    assert (await subject.store.customer_devices("c2"), await subject.store.load_customer("c2") is not None) == (["v2"], True)
+
+
+async def test_store_erase_customer_says_when_there_was_nothing(subject: Subject) -> None:
+    assert await subject.store.erase_customer("nobody") is False
+
+
+async def test_store_erase_customer_a_linked_device_writing_afterwards_gets_a_fresh_anonymous_profile(subject: Subject) -> None:
+    await subject.store.record_customer("c1", [view("dogs"), Event("segment", "vip", 1000.0)])
+    await subject.settle()
+    await subject.store.link("v1", "c1")
+    await subject.store.load("v1")  # a store that caches reads has the customer's profile at hand now
+    await subject.store.erase_customer("c1")
+    await subject.store.record("v1", [view("cats")])
+    await subject.settle()
+    profile = await subject.store.load("v1")
+    assert profile is not None and (profile.customer_id, profile.segments, profile.category_views) == (None, set(), {"cats": 1})
+    assert await subject.store.load_customer("c1") is None
+
+
+async def test_store_erase_customer_drops_events_queued_through_a_link(subject: Subject) -> None:
+    await subject.store.link("v1", "c1")
+    await subject.store.record_customer("c1", [view("dogs")])
+    await subject.store.erase_customer("c1")
+    await subject.settle()
+    assert await subject.store.load_customer("c1") is None
+
+
+REFUSAL = Event("consent", "", 2000.0, {"granted": False})
+
+
+async def test_store_withdraw_of_an_anonymous_id_erases_it(subject: Subject) -> None:
+    await subject.store.record("v1", [view("dogs")])
+    await subject.settle()
+    await subject.store.withdraw("v1", REFUSAL, erase_customer=True)
+    assert await subject.store.load("v1") is None
+
+
+async def test_store_withdraw_of_a_linked_id_unlinks_it(subject: Subject) -> None:
+    await subject.store.link("v1", "c1")
+    await subject.store.link("v2", "c1")
+    await subject.store.withdraw("v1", REFUSAL, erase_customer=True)
+    assert (await subject.store.load("v1"), await subject.store.customer_devices("c1")) == (None, ["v2"])
+
+
+async def test_store_withdraw_leaves_the_refusal_for_the_other_devices(subject: Subject) -> None:
+    await subject.store.link("v1", "c1")
+    await subject.store.link("v2", "c1")
+    await subject.store.withdraw("v1", REFUSAL, erase_customer=True)
+    profile = await subject.store.load("v2")
+    assert profile is not None and profile.consent is not None and profile.consent.granted is False
+
+
+async def test_store_withdraw_erasing_keeps_none_of_the_customers_data(subject: Subject) -> None:
+    await subject.store.record_customer("c1", [view("dogs")])
+    await subject.settle()
+    await subject.store.link("v1", "c1")
+    await subject.store.withdraw("v1", REFUSAL, erase_customer=True)
+    profile = await subject.store.load_customer("c1")
+    assert profile is not None and (profile.category_views, profile.customer_id) == ({}, "c1")
+
+
+async def test_store_withdraw_keeping_keeps_the_customers_data(subject: Subject) -> None:
+    await subject.store.record_customer("c1", [view("dogs")])
+    await subject.settle()
+    await subject.store.link("v1", "c1")
+    await subject.store.withdraw("v1", REFUSAL, erase_customer=False)
+    profile = await subject.store.load_customer("c1")
+    assert profile is not None and profile.category_views == {"dogs": 1} and profile.consent is not None

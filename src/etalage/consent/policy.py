@@ -92,3 +92,6 @@ class ConsentPolicy:
 class Consent:
     granted: bool
     reason: str  # in plain words, for shop staff
+    # With a grant: the sources that granted and what they granted ("onetrust:C0004", "tcf:5"), kept on the profile.
+    sources: tuple[str, ...] = ()
+    purposes: tuple[str, ...] = ()

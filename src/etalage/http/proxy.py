@@ -229,7 +229,7 @@ class Proxy:
             for value in values or ():
                 withdrawn = self._signer.verify(value)
                 if withdrawn is not None:
-                    self._in_background(self._store.erase(withdrawn.visitor_id), "erase")
+                    self._in_background(self._withdraw(withdrawn.visitor_id), "erase")
             return None, False, self._cookie("", 0, secure) if values else None
         verified = self._signer.verify(values[0]) if values and len(values) == 1 else None
         if verified is None:
@@ -318,6 +318,11 @@ class Proxy:
 
         done, linked = await self._within_budget(unlink(), "unlinking a logout")
         return linked if done and linked is not None else True
+
+    async def _withdraw(self, visitor_id: str) -> None:
+        """Erase what a withdrawn id points at; a customer's profile keeps the refusal for their other devices."""
+        refusal = Event("consent", "", time.time(), {"granted": False})
+        await self._store.withdraw(visitor_id, refusal, erase_customer=self.settings.withdrawal_erases_customer)
 
     async def _login(self, visitor_id: str, customer: str, renew: bool) -> str | None:
         """Link the visitor to the customer the origin's response announces; the visitor id to use from here on.
@@ -525,9 +530,10 @@ class Proxy:
         now = time.time()
         visitor_id, returning, set_cookie = self._visitor(consent, jar, secure)
         profile = None
+        logged_in = False  # this response linked the browser to the customer anew: a login with consent
         if handoff is not None and visitor_id is None:
             # Consent was withdrawn since the shop linked this browser: the new id goes the way of the old.
-            self._in_background(self._store.erase(handoff), "erase")
+            self._in_background(self._withdraw(handoff), "erase")
         elif handoff is not None:
             # The shop's backend logged this browser in through the API, which renewed its id already.
             visitor_id, returning = handoff, True
@@ -535,6 +541,10 @@ class Proxy:
         elif visitor_id is not None and customer is not None:
             linked = await self._login(visitor_id, customer, renew=returning)
             if linked is not None:
+                logged_in = linked != visitor_id or not returning
+                if logged_in:
+                    # A login with consent gives it back for all the customer's devices, after a withdrawal on one.
+                    self._in_background(self._store.record(linked, [_granted(consent, now)]), "record")
                 if linked != visitor_id:
                     set_cookie = self._cookie(self._signer.sign(linked), self.settings.retention_seconds, secure)
                 # Linked, the id stands for the customer's profile, even when this response issued it.
@@ -550,6 +560,10 @@ class Proxy:
                 # profile under a new id, so nothing is ever kept under the forgotten one again.
                 visitor_id, profile = self._signer.new_id(), Profile()
                 set_cookie = self._cookie(self._signer.sign(visitor_id), self.settings.retention_seconds, secure)
+            if profile is not None and profile.consent is not None and not profile.consent.granted and not logged_in:
+                # The customer withdrew consent on another device: the stricter choice holds here too, until
+                # they log in with consent again (that login records the grant below).
+                profile = None
             if profile is not None and profile.starts_visit(now) and set_cookie is None:
                 # Once per visit the cookie is renewed, so it expires with the profile, not at a fixed date.
                 set_cookie = self._cookie(self._signer.sign(visitor_id), self.settings.retention_seconds, secure)
@@ -561,6 +575,10 @@ class Proxy:
             await self._stream(send, response, headers, method == "HEAD" or revalidated)
             return
         events = learn_from_request(ruleset, path, query.decode("latin-1"), now)
+        recorded = profile.consent
+        if recorded is None or (recorded.granted, recorded.sources, recorded.purposes) != (True, consent.sources, consent.purposes):
+            # Recorded when it changes only, in the view's one write: no extra round trip.
+            events.append(_granted(consent, now))
         converted = conversions(ruleset, profile, events, path, now)  # goals of experiments the visitor was exposed to
         count_conversions(self._metrics, converted)
         events = [*converted, *events]  # first: an order's conversion is dropped where the order is known already
@@ -730,3 +748,8 @@ class Proxy:
     async def _send_whole(send: Send, status: int, headers: RawHeaders, body: bytes) -> None:
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+def _granted(consent: Consent, now: float) -> Event:
+    """The profile's record of the consent this request carries."""
+    return Event("consent", "", now, {"granted": True, "sources": list(consent.sources), "purposes": list(consent.purposes)})

@@ -234,6 +234,34 @@ class MemoryStore(ProfileStore):
     async def erased(self, visitor_id: str) -> bool:
         return visitor_id in self._erased
 
+    async def withdraw(self, visitor_id: str, refusal: Event, *, erase_customer: bool) -> None:
+        link = self._links.get(visitor_id)
+        if link is None:
+            await self.erase(visitor_id)
+            return
+        key = f"c:{link[1]}"
+        kept = (None if erase_customer else self._get(key)) or Profile(customer_id=link[1])
+        kept.apply([refusal])
+        self._links.pop(visitor_id, None)
+        self._profiles.pop(f"v:{visitor_id}", None)
+        self._put(key, time.time(), kept)
+        self._dirty = True
+        await self.save()  # as erase(): the file forgets at once
+
+    async def customer_devices(self, customer_id: str) -> list[str]:
+        return sorted(visitor_id for visitor_id, (_written, linked) in self._links.items() if linked == customer_id)
+
+    async def erase_customer(self, customer_id: str) -> bool:
+        devices = await self.customer_devices(customer_id)
+        for visitor_id in devices:
+            self._links.pop(visitor_id, None)
+        had_profile = self._profiles.pop(f"c:{customer_id}", None) is not None
+        if not devices and not had_profile:
+            return False
+        self._dirty = True
+        await self.save()  # as erase(): the file forgets at once
+        return True
+
     async def every_profile(self) -> AsyncIterator[Profile]:
         for key in list(self._profiles):
             try:

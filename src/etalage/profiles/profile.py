@@ -18,6 +18,7 @@ import orjson
 __all__ = [
     "Assignment",
     "Conversion",
+    "ConsentRecord",
     "Event",
     "EVENT_KINDS",
     "Order",
@@ -100,6 +101,18 @@ class Order:
     at: float
 
 
+@dataclass(frozen=True, slots=True)
+class ConsentRecord:
+    """The consent behind a profile: granted or refused, by which sources (consent platforms), for
+    which of their purposes, since when. On a customer's profile it is shared by every linked device,
+    so a refusal on one of them holds for all (see ProfileStore.withdraw)."""
+
+    granted: bool
+    sources: tuple[str, ...]
+    purposes: tuple[str, ...]
+    at: float
+
+
 @dataclass(slots=True)
 class Profile:
     category_views: dict[str, int] = field(default_factory=dict)
@@ -128,6 +141,7 @@ class Profile:
     assignments: dict[str, Assignment] = field(default_factory=dict)
     # Where this visitor fell in the programme holdout's draw (etalage.rules.experiments); None: not drawn yet.
     holdout_place: float | None = None
+    consent: ConsentRecord | None = None
 
     # -- learning -------------------------------------------------------------------------------
 
@@ -136,7 +150,11 @@ class Profile:
         return not self.last_seen or now - self.last_seen > VISIT_GAP_SECONDS
 
     def apply(self, events: Iterable[Event]) -> None:
+        """Apply events in order. While the consent recorded is a refusal, only a new consent counts:
+        events written a moment before a withdrawal, from another device or process, land on nothing."""
         for event in events:
+            if self.consent is not None and not self.consent.granted and event.kind != "consent":
+                continue
             handler = _HANDLERS.get(event.kind)
             if handler is not None:
                 handler(self, event)
@@ -247,6 +265,13 @@ class Profile:
         if self.holdout_place is None:
             self.holdout_place = float((event.data or {})["place"])
 
+    def _consent(self, event: Event) -> None:
+        data = event.data or {}
+        record = ConsentRecord(bool(data["granted"]), tuple(data.get("sources", ())), tuple(data.get("purposes", ())), event.at)
+        current = self.consent
+        if current is None or (current.granted, current.sources, current.purposes) != (record.granted, record.sources, record.purposes):
+            self.consent = record  # the time is when this consent began, not the last view under it
+
     def merge(self, other: Profile) -> None:
         """Fold another profile of the same person into this one (an anonymous one at login).
 
@@ -290,6 +315,13 @@ class Profile:
                 self.assignments[experiment] = Assignment(mine.variant, mine.version, min(mine.at, theirs.at), exposed, goals)
         if self.holdout_place is None:
             self.holdout_place = other.holdout_place
+        # The stricter consent wins: a refusal on either side stands, else the more recent grant.
+        if other.consent is not None and (
+            self.consent is None
+            or (self.consent.granted and not other.consent.granted)
+            or (self.consent.granted == other.consent.granted and other.consent.at > self.consent.at)
+        ):
+            self.consent = other.consent
         self.visits += other.visits
         firsts = [t for t in (self.first_seen, other.first_seen) if t]
         self.first_seen = min(firsts) if firsts else 0.0
@@ -347,6 +379,9 @@ class Profile:
                 for key, a in self.assignments.items()
             },
             "holdout_place": self.holdout_place,
+            "consent": None
+            if self.consent is None
+            else [self.consent.granted, list(self.consent.sources), list(self.consent.purposes), self.consent.at],
         }
 
     def dumps(self) -> bytes:
@@ -381,6 +416,7 @@ class Profile:
                 impressions={str(k): [float(t) for t in v][-KEPT_IMPRESSIONS:] for k, v in raw.get("impressions", {}).items()},
                 assignments={str(k): _assignment(*v) for k, v in raw.get("assignments", {}).items()},
                 holdout_place=None if raw.get("holdout_place") is None else float(raw["holdout_place"]),
+                consent=None if raw.get("consent") is None else _consent_record(*raw["consent"]),
             )
         except ProfileDecodeError:
             raise
@@ -392,6 +428,10 @@ def _purchase(order: str, sku: str, category: str, at: float, quantity: int, val
     return Purchase(str(order), str(sku), str(category), float(at), int(quantity), float(value))
 
 
+def _consent_record(granted: bool, sources: list[str], purposes: list[str], at: float) -> ConsentRecord:
+    return ConsentRecord(bool(granted), tuple(str(s) for s in sources), tuple(str(p) for p in purposes), float(at))
+
+
 def _assignment(variant: str, version: int, at: float, exposed: float, goals: Mapping[str, list[float]] | None = None) -> Assignment:
     reached = {str(goal): Conversion(float(first), int(count), float(value)) for goal, (first, count, value) in (goals or {}).items()}
     return Assignment(str(variant), int(version), float(at), float(exposed), reached)
@@ -400,6 +440,15 @@ def _assignment(variant: str, version: int, at: float, exposed: float, goals: Ma
 def _adds_to(attribute: str) -> Callable[[Profile, Event], None]:
     def handler(profile: Profile, event: Event) -> None:
         getattr(profile, attribute).add(event.value)
+
+    return handler
+
+
+def _replaces(attribute: str) -> Callable[[Profile, Event], None]:
+    """The whole set at once (an import that mirrors the CRM): one event, so a store applies it atomically."""
+
+    def handler(profile: Profile, event: Event) -> None:
+        setattr(profile, attribute, {str(name) for name in (event.data or {})["names"]})
 
     return handler
 
@@ -419,6 +468,7 @@ _HANDLERS: dict[str, Callable[[Profile, Event], None]] = {
     "order": Profile._order,
     "newsletter_subscribe": _adds_to("newsletters"),
     "newsletter_unsubscribe": _removes_from("newsletters"),
+    "newsletters_replaced": _replaces("newsletters"),
     "interest": Profile._interest,
     "interest_removed": _removes_from("interests"),
     "exclusion": Profile._exclusion,
@@ -427,11 +477,13 @@ _HANDLERS: dict[str, Callable[[Profile, Event], None]] = {
     "dismiss": Profile._dismiss,
     "dismiss_removed": _removes_from("dismissed"),
     "segment": _adds_to("segments"),
+    "segments_replaced": _replaces("segments"),
     "customer": Profile._customer,
     "assigned": Profile._assigned,
     "exposed": Profile._exposed,
     "converted": Profile._converted,
     "holdout": Profile._holdout,
+    "consent": Profile._consent,
 }
 EVENT_KINDS = frozenset(_HANDLERS)
 

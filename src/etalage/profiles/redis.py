@@ -7,6 +7,9 @@ Keys (`key_prefix` defaults to "etalage:"):
     <prefix>link:<visitor id>  the customer id that visitor id logged in as
     <prefix>erased:<visitor id>  "1" for the retention period after that id was erased ("forget me")
 
+There is no index from a customer to its links: erase_customer() and customer_devices() scan the
+link keys (SCAN, in pages), an admin's occasional request, so that page views pay nothing for it.
+
 Every write sets the written key's TTL to the retention period (and a write through a link refreshes
 the link too), so retention slides with activity exactly as in the embedded store.
 
@@ -76,6 +79,18 @@ if customer then
   redis.call('DEL', ARGV[1] .. customer)
 end
 return customer
+"""
+
+# KEYS = link keys, ARGV[1] = a customer id: deletes each link that still names that customer (one
+# relinked meanwhile is left alone); returns how many went.
+_UNLINK_CUSTOMER_LUA = """
+local removed = 0
+for _, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[1] then
+    removed = removed + redis.call('DEL', key)
+  end
+end
+return removed
 """
 
 # Profile keys per flush transaction; a batch this size is one WATCH, two MGETs and one MULTI/EXEC.
@@ -196,6 +211,7 @@ class RedisStore(ProfileStore):
         self._redis = Redis.from_pool(pool)
         self._load_script = self._redis.register_script(_LOAD_LUA)
         self._erase_script = self._redis.register_script(_ERASE_LUA)
+        self._unlink_customer_script = self._redis.register_script(_UNLINK_CUSTOMER_LUA)
         # Entries keep the deadline of the read that filled them, even when record() updates them:
         # a TTLCache would restart the clock on every update and a busy visitor would never see
         # other processes' writes again.
@@ -596,6 +612,86 @@ class RedisStore(ProfileStore):
             return bool(await self._redis.exists(f"{self._prefix}erased:{visitor_id}"))
         except RedisError as exc:
             raise StoreError(f"Redis: {exc}") from exc
+
+    async def withdraw(self, visitor_id: str, refusal: Event, *, erase_customer: bool) -> None:
+        ref = f"v:{visitor_id}"
+        link_key = f"{self._prefix}link:{visitor_id}"
+        try:
+            raw_customer = _stored([await self._redis.get(link_key)])[0]
+        except RedisError as exc:
+            raise StoreError(f"Redis: {exc}") from exc
+        if raw_customer is None:
+            await self.erase(visitor_id)
+            return
+        customer_id = _text(raw_customer)
+        customer_key = self._customer_prefix + customer_id
+        self._forget_queued(ref)
+        if erase_customer:
+            self._forget_queued(f"c:{customer_id}")
+        try:
+            for _ in range(_MAX_ATTEMPTS):
+                try:
+                    async with self._redis.pipeline(transaction=True) as pipe:
+                        await pipe.watch(link_key, customer_key)
+                        known = _stored([await pipe.get(customer_key)])[0]
+                        kept = (None if erase_customer else _decode(known)) or Profile(customer_id=customer_id)
+                        _apply(kept, [refusal])
+                        pipe.multi()
+                        pipe.delete(link_key, self._prefix + ref)
+                        pipe.set(customer_key, kept.dumps(), px=self._ttl_ms)
+                        await pipe.execute()
+                    return
+                except WatchError as exc:
+                    if _connection_lost(exc):
+                        raise
+            raise StoreError(f"withdrawing consent gave up after {_MAX_ATTEMPTS} conflicting attempts")
+        except RedisError as exc:
+            raise StoreError(f"Redis: {exc}") from exc
+        finally:
+            self._forget_cached(ref)
+            self._forget_cached(f"c:{customer_id}")
+
+    async def _customer_links(self, customer_id: str) -> list[str]:
+        """The link keys naming this customer, found by scanning every link key."""
+        wanted = customer_id.encode()
+        found: list[str] = []
+        keys: list[bytes] = []
+
+        async def check() -> None:
+            for key, value in zip(keys, _stored(await self._redis.mget(keys))):
+                if value == wanted:
+                    found.append(_text(key))
+            keys.clear()
+
+        try:
+            async for key in self._redis.scan_iter(match=f"{self._prefix}link:*", count=1000):
+                keys.append(key)
+                if len(keys) == _BATCH_KEYS:
+                    await check()
+            if keys:
+                await check()
+        except RedisError as exc:
+            raise StoreError(f"Redis: {exc}") from exc
+        return found
+
+    async def customer_devices(self, customer_id: str) -> list[str]:
+        start = len(f"{self._prefix}link:")
+        return sorted(key[start:] for key in await self._customer_links(customer_id))
+
+    async def erase_customer(self, customer_id: str) -> bool:
+        links = await self._customer_links(customer_id)
+        start = len(f"{self._prefix}link:")
+        for key in links:
+            self._forget_queued(f"v:{key[start:]}")
+        self._forget_queued(f"c:{customer_id}")
+        try:
+            # Links first (a flush writing through one WATCHes it and starts over, unlinked), then the profile.
+            for begin in range(0, len(links), _BATCH_KEYS):
+                await self._unlink_customer_script(keys=links[begin : begin + _BATCH_KEYS], args=[customer_id])
+            had_profile = await self._redis.delete(self._customer_prefix + customer_id)
+        except RedisError as exc:
+            raise StoreError(f"Redis: {exc}") from exc
+        return bool(links or had_profile)
 
     async def every_profile(self) -> AsyncIterator[Profile]:
         await self.flush()

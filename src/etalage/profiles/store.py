@@ -69,6 +69,27 @@ class ProfileStore(abc.ABC):
         erased()), and nothing else of it; a withdrawal of consent leaves nothing at all."""
 
     @abc.abstractmethod
+    async def withdraw(self, visitor_id: str, refusal: Event, *, erase_customer: bool) -> None:
+        """Consent withdrawn in the browser holding this id. An anonymous id is erased, as erase() does.
+
+        A linked id is unlinked, and the customer's profile keeps `refusal` (a "consent" event that
+        refuses): every other device linked to the customer loads it and, seeing the refusal, neither
+        personalizes nor writes until consent is given again (a login with consent, which records a
+        grant). With `erase_customer` (the shop's policy) the profile's data goes too and only the
+        refusal stays; the other devices' links stay, so none of them starts the customer afresh."""
+
+    @abc.abstractmethod
+    async def customer_devices(self, customer_id: str) -> list[str]:
+        """The visitor ids linked to this customer now, sorted (an access request's "devices")."""
+
+    @abc.abstractmethod
+    async def erase_customer(self, customer_id: str) -> bool:
+        """Erase everything about a customer (GDPR Art. 17): every link from a visitor id to them, then
+        their profile; whether there was anything. Links go first, so a linked device writing meanwhile
+        cannot recreate the profile: once unlinked, its id is anonymous and gets a fresh profile of
+        its own. No "erased" marker is kept: nothing about the customer stays behind."""
+
+    @abc.abstractmethod
     async def erased(self, visitor_id: str) -> bool:
         """Whether this visitor id was erased: a browser may still send its cookie after "forget me"
         (another tab, a copy of the cookie), and that must start a new profile under a new id, not

@@ -55,7 +55,9 @@ class _MePage:
     async def _withdrawn(self, visitor: checks.Visitor) -> bytes | None:
         """Without consent: erase what a still-valid id points at (withdrawal), expire any id cookie."""
         if visitor.visitor_id is not None:
-            await self._timed(self.store.erase(visitor.visitor_id))
+            refusal = Event("consent", "", time.time(), {"granted": False})
+            erase = self.settings.withdrawal_erases_customer
+            await self._timed(self.store.withdraw(visitor.visitor_id, refusal, erase_customer=erase))
         return self._cookie("", 0, visitor.secure) if visitor.cookie_sent else None
 
     async def _load(self, visitor: checks.Visitor) -> tuple[Profile | None, bytes | None]:
@@ -64,7 +66,10 @@ class _MePage:
             return None, await self._withdrawn(visitor)
         if visitor.visitor_id is None:
             return None, None
-        return await self._timed(self.store.load(visitor.visitor_id)), None
+        profile = await self._timed(self.store.load(visitor.visitor_id))
+        if profile is not None and profile.consent is not None and not profile.consent.granted:
+            return None, None  # the customer withdrew consent on another device: not read here either
+        return profile, None
 
     @staticmethod
     def _empty_page(visitor: checks.Visitor, erased: bool, set_cookie: bytes | None) -> Response:
@@ -140,6 +145,11 @@ class _MePage:
             # A form still open in another tab after "forget me": it must not recreate the profile.
             raise checks.Refused(
                 pages.message(409, "Your profile is erased", "You asked the shop to forget you, so there is nothing to change.")
+            )
+        stored = await self._timed(self.store.load(visitor.visitor_id))
+        if stored is not None and stored.consent is not None and not stored.consent.granted:
+            raise checks.Refused(
+                pages.message(409, "Consent withdrawn", "Consent was withdrawn on another of your devices: log in again to give it back.")
             )
         await self._timed(self.store.record(visitor.visitor_id, events))
         # The page reloads after this POST, maybe on another worker: the correction must be written by then.

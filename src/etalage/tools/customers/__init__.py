@@ -44,6 +44,13 @@ that customer's adjacent rows), while the good rows load. Each customer is writt
 Importing the same file again changes nothing: purchases count once per (order, sku), segments and
 newsletters are sets.
 
+By default segments and newsletters are added to what the profile has. With `--replace segments`
+(or `newsletters`, or `segments,newsletters`) the file's list replaces the customer's, so a customer the
+CRM dropped from "vip" loses it: in JSON Lines when the line has that key (an empty list leaves none;
+a line without the key leaves the field alone), in CSV for every customer when the file has that
+column (an empty cell leaves none; the lists of a customer's adjacent rows are united first). The
+replacement is one event in the customer's one write, so it is as atomic and idempotent as the rest.
+
 The embedded store's file belongs to one process at a time: do not import into it while `etalage
 serve` or `etalage demo` runs on the same file (that process would overwrite the import when it next
 saves). Redis can be imported into at any time, while Etalage serves.

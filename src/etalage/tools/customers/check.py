@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,11 +32,13 @@ class BadField(Exception):
 class Checker:
     """Validates fields against the rule set and turns good ones into profile events."""
 
-    def __init__(self, ruleset: RuleSet, now: float | None = None) -> None:
+    def __init__(self, ruleset: RuleSet, now: float | None = None, replace: Collection[str] = ()) -> None:
         self.categories = frozenset(ruleset.site.labels)
         self._category_list = ruleset.site.categories
         self.catalog = ruleset.catalog
         self.now = time.time() if now is None else now
+        # Of "segments" and "newsletters": the fields whose lists replace the customer's instead of adding to them.
+        self.replace = frozenset(replace)
         # Exports repeat the same few thousand dates: parse each once.
         self._dates: dict[str, tuple[float, str]] = {}
 
@@ -124,8 +126,16 @@ class Checker:
         # as one order for the customer's lifecycle.
         return Event("purchase", sku, at, {"order": order or f"import:{day}", "category": category, "quantity": count})
 
-    def base_events(self, customer_id: str, segments: Iterable[str], newsletters: Iterable[str]) -> list[Event]:
+    def base_events(
+        self, customer_id: str, segments: Iterable[str], newsletters: Iterable[str], given: Collection[str] = ("segments", "newsletters")
+    ) -> list[Event]:
+        """The customer's own events; a replaced field that the row or line carries (`given`, even
+        empty) becomes one event holding the whole list, one that it does not carry is left alone."""
         events = [Event("customer", customer_id, self.now)]
-        events += [Event("segment", name, self.now) for name in dict.fromkeys(segments)]
-        events += [Event("newsletter_subscribe", category, self.now) for category in dict.fromkeys(newsletters)]
+        for field, names, add in (("segments", segments, "segment"), ("newsletters", newsletters, "newsletter_subscribe")):
+            unique = list(dict.fromkeys(names))
+            if field in self.replace and field in given:
+                events.append(Event(f"{field}_replaced", "", self.now, {"names": unique}))
+            else:
+                events += [Event(add, name, self.now) for name in unique]
         return events

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -61,6 +62,7 @@ async def run_import(
     *,
     fmt: str | None = None,
     concurrency: int = 1,
+    replace: Collection[str] = (),
     out: TextIO | None = None,
     err: TextIO | None = None,
 ) -> int:
@@ -83,6 +85,7 @@ async def run_import(
             on_notice=lambda notice: bar.write(str(notice), err),
             on_progress=bar.update,
             concurrency=concurrency,
+            replace=replace,
         )
     except ImportFileError as exc:
         print(f"etalage import: {exc}", file=err)

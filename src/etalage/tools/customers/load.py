@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,11 +115,12 @@ async def import_file(
     on_progress: Callable[[int], None] = lambda line: None,
     concurrency: int = 1,
     now: float | None = None,
+    replace: Collection[str] = (),
 ) -> ImportResult:
     """Import one file into `store` (which the caller opens and closes). Raises ImportFileError when
     the file cannot be read at all, StoreError when the store fails (customers written before stay)."""
     fmt = detect_format(path, fmt)
-    checker = Checker(ruleset, now)
+    checker = Checker(ruleset, now, replace)
     try:
         stream = open(path, "rb")
     except OSError as exc:

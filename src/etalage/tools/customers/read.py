@@ -155,7 +155,8 @@ def _jsonl_customer(raw: Any, checker: Checker, notices: _Notices, line: int) ->
             problems.append(f"purchase {number}: {bad}")
     if problems or customer_id is None:
         return customer_id, [], problems
-    return customer_id, checker.base_events(customer_id, segments, newsletters) + purchases, []
+    given = [key for key in ("segments", "newsletters") if key in raw]
+    return customer_id, checker.base_events(customer_id, segments, newsletters, given) + purchases, []
 
 
 def _read_jsonl(stream: IO[bytes], checker: Checker, notices: _Notices, name: str) -> Iterator[Record]:
@@ -259,7 +260,7 @@ def _read_csv(stream: IO[bytes], checker: Checker, notices: _Notices, name: str)
         # Adjacent rows of one customer are one record; a row without a (readable) id is its own.
         if current is None or not row_id or row_id != current.customer_id:
             if current is not None:
-                yield _finish_csv(current, checker, segments, newsletters)
+                yield _finish_csv(current, checker, segments, newsletters, header)
             current = Record(row_id, start, end)
             segments, newsletters = [], []
         current.last_line = end
@@ -288,12 +289,13 @@ def _read_csv(stream: IO[bytes], checker: Checker, notices: _Notices, name: str)
             current.problems += [Problem(name, start, reason) for reason in problems]
             current.bad_rows += 1
     if current is not None:
-        yield _finish_csv(current, checker, segments, newsletters)
+        yield _finish_csv(current, checker, segments, newsletters, header)
 
 
-def _finish_csv(record: Record, checker: Checker, segments: list[str], newsletters: list[str]) -> Record:
+def _finish_csv(record: Record, checker: Checker, segments: list[str], newsletters: list[str], header: list[str]) -> Record:
     if record.problems or record.customer_id is None:
         record.events = []
     else:
-        record.events = checker.base_events(record.customer_id, segments, newsletters) + record.events
+        # A column the file has is given for every customer: an empty cell replaces with nothing.
+        record.events = checker.base_events(record.customer_id, segments, newsletters, header) + record.events
     return record
