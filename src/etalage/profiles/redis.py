@@ -37,15 +37,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import NamedTuple, cast
 
 from cachetools import TLRUCache
-from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.client import Pipeline
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, WatchError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from etalage.profiles.profile import Event, Profile, ProfileDecodeError
+from etalage.profiles.redis_client import connect
 from etalage.profiles.store import ProfileStore, StoreError
 
 __all__ = ["RedisStore"]
@@ -153,7 +151,7 @@ def _connection_lost(exc: WatchError) -> bool:
 
 
 class RedisStore(ProfileStore):
-    """Profiles in Redis at `url`, each kept `retention` seconds after its last write.
+    """Profiles in Redis at `url` (one server, or a master through Sentinel: see redis_client), each kept `retention` seconds after its last write.
 
     `cache_ttl`/`cache_size` bound the local read cache (0 turns it off); queued events are written
     every `flush_interval` seconds, at most `max_pending_events` of them wait while Redis is away.
@@ -182,18 +180,8 @@ class RedisStore(ProfileStore):
         self._cache_ttl = cache_ttl
         self._flush_interval = flush_interval
         self._max_pending = max_pending_events
-        pool = BlockingConnectionPool.from_url(
-            url,
-            max_connections=max_connections,
-            # Waiting for a free connection is bounded like a slow socket.
-            timeout=socket_timeout,
-            socket_timeout=socket_timeout,
-            socket_connect_timeout=socket_timeout,
-            # One immediate retry on a fresh connection covers a pooled connection that a Redis
-            # restart closed; redis-py's default (10 retries with backoff) would hang a request for seconds.
-            retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
-        )
-        self._redis = Redis.from_pool(pool)
+        self._connection = connect(url, socket_timeout=socket_timeout, max_connections=max_connections)
+        self._redis = self._connection.redis
         self._load_script = self._redis.register_script(_LOAD_LUA)
         self._erase_script = self._redis.register_script(_ERASE_LUA)
         # Entries keep the deadline of the read that filled them, even when record() updates them:
@@ -662,4 +650,4 @@ class RedisStore(ProfileStore):
             await self.flush()
         except StoreError as exc:
             log.warning("closing the Redis profile store with %d profile events unwritten: %s", self._pending_count, exc)
-        await self._redis.aclose()
+        await self._connection.aclose()

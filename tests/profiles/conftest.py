@@ -1,0 +1,3 @@
+"""Fixtures for the profile store tests: throwaway Redis topologies beside the plain server."""
+
+from tests.support.redis_sentinel import redis_sentinel  # noqa: F401  (a fixture for the tests here)

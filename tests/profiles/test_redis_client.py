@@ -1,0 +1,39 @@
+"""Which Redis a store URL names: the Sentinel form, split and refused as documented."""
+
+from __future__ import annotations
+
+import pytest
+
+from etalage.profiles.redis_client import SentinelURL, parse_sentinel_url
+
+
+def test_redis_client_parses_sentinels_service_and_database():
+    url = "redis+sentinel://:s3cret@10.0.0.1:26379,sentinel-b:26380,[::1]:26381/shop/2"
+    assert parse_sentinel_url(url) == SentinelURL([("10.0.0.1", 26379), ("sentinel-b", 26380), ("::1", 26381)], "shop", 2, None, "s3cret")
+
+
+def test_redis_client_sentinel_database_defaults_to_zero_and_credentials_to_none():
+    assert parse_sentinel_url("redis+sentinel://127.0.0.1:26379/shop") == SentinelURL([("127.0.0.1", 26379)], "shop", 0, None, None)
+
+
+def test_redis_client_sentinel_username_and_password_are_the_masters():
+    parsed = parse_sentinel_url("redis+sentinel://etalage:p%40ss@127.0.0.1:26379/shop")
+    assert (parsed.username, parsed.password) == ("etalage", "p@ss")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis+sentinel://127.0.0.1:26379",  # no service
+        "redis+sentinel://127.0.0.1:26379/",
+        "redis+sentinel://127.0.0.1/shop",  # no port
+        "redis+sentinel://127.0.0.1:26379,:1/shop",
+        "redis+sentinel://127.0.0.1:99999/shop",
+        "redis+sentinel://127.0.0.1:26379/shop/zero",
+        "redis+sentinel://127.0.0.1:26379/shop/0/more",
+        "redis://127.0.0.1:6379/0",
+    ],
+)
+def test_redis_client_refuses_a_malformed_sentinel_url(url):
+    with pytest.raises(ValueError):
+        parse_sentinel_url(url)
