@@ -1,10 +1,12 @@
-"""Which Redis a store URL names: the Sentinel form, split and refused as documented."""
+"""Which Redis a store URL names: the Sentinel form, split and refused as documented (as a settings error by create_store)."""
 
 from __future__ import annotations
 
 import pytest
 
+from etalage.app import create_store
 from etalage.profiles.redis_client import SentinelURL, parse_sentinel_url
+from etalage.settings import Settings, SettingsError
 
 
 def test_redis_client_parses_sentinels_service_and_database():
@@ -37,3 +39,9 @@ def test_redis_client_sentinel_username_and_password_are_the_masters():
 def test_redis_client_refuses_a_malformed_sentinel_url(url):
     with pytest.raises(ValueError):
         parse_sentinel_url(url)
+
+
+def test_create_store_reports_a_malformed_sentinel_url_as_a_settings_error():
+    settings = Settings(redis_url="redis+sentinel://127.0.0.1/shop").validated()
+    with pytest.raises(SettingsError, match="redis_url: sentinel '127.0.0.1'"):
+        create_store(settings)
