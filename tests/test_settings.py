@@ -79,6 +79,11 @@ def test_settings_accept_a_sentinel_url_naming_a_service():
     assert Settings.from_env({"ETALAGE_REDIS_URL": url}).redis_url == url
 
 
+def test_settings_accept_a_cluster_url():
+    url = "redis+cluster://10.0.0.1:6379,10.0.0.2:6379"
+    assert Settings.from_env({"ETALAGE_REDIS_URL": url}).redis_url == url
+
+
 def test_settings_refuse_a_sentinel_url_without_a_service():
     with pytest.raises(SettingsError, match="redis_url"):
         Settings.from_env({"ETALAGE_REDIS_URL": "redis+sentinel://10.0.0.1:26379"})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from etalage.app import create_store
-from etalage.profiles.redis_client import SentinelURL, parse_sentinel_url
+from etalage.profiles.redis_client import SentinelURL, parse_cluster_url, parse_sentinel_url
 from etalage.settings import Settings, SettingsError
 
 
@@ -41,7 +41,21 @@ def test_redis_client_refuses_a_malformed_sentinel_url(url):
         parse_sentinel_url(url)
 
 
+def test_redis_client_parses_cluster_nodes_and_credentials():
+    assert parse_cluster_url("redis+cluster://etalage:pw@10.0.0.1:7000,10.0.0.2:7001") == (
+        [("10.0.0.1", 7000), ("10.0.0.2", 7001)],
+        "etalage",
+        "pw",
+    )
+
+
+@pytest.mark.parametrize("url", ["redis+cluster://10.0.0.1:7000/0", "redis+cluster://10.0.0.1", "redis+sentinel://10.0.0.1:7000/shop"])
+def test_redis_client_refuses_a_malformed_cluster_url(url):
+    with pytest.raises(ValueError):
+        parse_cluster_url(url)
+
+
 def test_create_store_reports_a_malformed_sentinel_url_as_a_settings_error():
     settings = Settings(redis_url="redis+sentinel://127.0.0.1/shop").validated()
-    with pytest.raises(SettingsError, match="redis_url: sentinel '127.0.0.1'"):
+    with pytest.raises(SettingsError, match="redis_url: node '127.0.0.1'"):
         create_store(settings)

@@ -1,0 +1,56 @@
+"""The Redis store on a real three-master Redis Cluster, beyond the store contract (which runs on it
+too): where the keys land, and a page view through the proxy."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from etalage.app import create_app
+from etalage.profiles.profile import Event
+from etalage.profiles.redis import RedisStore
+from tests.profiles.test_redis_proxy import browse_rodents, personalized_hero
+from tests.support.config import settings_for
+from tests.support.redis_cluster import ClusterSet
+from tests.support.servers import running
+
+pytestmark = pytest.mark.redis
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.mark.anyio
+async def test_redis_cluster_store_keeps_a_visitors_profile_link_and_erased_marker_in_one_slot(redis_cluster: ClusterSet):
+    redis_cluster.flushall()
+    store = RedisStore(redis_cluster.url, retention=3600, cache_ttl=0)
+    try:
+        await store.record("v1", [Event("category_view", "dogs", 1000.0)])
+        await store.flush()
+        await store.link("v1", "c1")
+        await store.record("v2", [Event("category_view", "cats", 1000.0)])
+        await store.flush()
+        await store.erase("v2", remember=True)
+    finally:
+        await store.aclose()
+    keys = []
+    for node in redis_cluster.nodes:
+        with node.client() as on_node:
+            keys += [key.decode() for key in on_node.keys("etalage:*")]
+    assert sorted(keys) == ["etalage:c:{c1}", "etalage:erased:{v2}", "etalage:link:{v1}"]
+    with redis_cluster.client() as client:
+        # A page view reads the link and the visitor's own profile in one MGET: they must share a slot.
+        assert client.cluster_keyslot("etalage:link:{v1}") == client.cluster_keyslot("etalage:v:{v1}")
+        assert client.cluster_keyslot("etalage:erased:{v2}") == client.cluster_keyslot("etalage:v:{v2}")
+
+
+def test_redis_cluster_proxy_personalizes_from_the_cluster(shop, redis_cluster: ClusterSet):
+    redis_cluster.flushall()
+    store = RedisStore(redis_cluster.url, retention=3600, cache_ttl=0)
+    app = create_app(settings_for(shop, redis_url=redis_cluster.url), store=store)
+    with running(app) as url, httpx.Client(base_url=url) as client:
+        client.post("/consent", data={"choice": "accept"})
+        browse_rodents(client)
+        assert personalized_hero(client)
