@@ -1,5 +1,6 @@
 """The Redis store on a real three-master Redis Cluster, beyond the store contract (which runs on it
-too): where the keys land, and a page view through the proxy."""
+too): where the keys land, a page view through the proxy, and the master holding a visitor's profile
+killed mid-load."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ import pytest
 from etalage.app import create_app
 from etalage.profiles.profile import Event
 from etalage.profiles.redis import RedisStore
-from tests.profiles.test_redis_proxy import browse_rodents, personalized_hero
+from tests.profiles.test_redis_proxy import browse_rodents, personalized, personalized_hero
+from tests.support.browsing import steady_browsing
 from tests.support.config import settings_for
 from tests.support.redis_cluster import ClusterSet
+from tests.support.redis_sentinel import wait_until
 from tests.support.servers import running
 
 pytestmark = pytest.mark.redis
@@ -54,3 +57,35 @@ def test_redis_cluster_proxy_personalizes_from_the_cluster(shop, redis_cluster: 
         client.post("/consent", data={"choice": "accept"})
         browse_rodents(client)
         assert personalized_hero(client)
+
+
+def test_redis_cluster_proxy_serves_every_page_while_a_master_fails_over_and_personalizes_after_it(
+    shop, redis_cluster_with_replicas: ClusterSet
+):
+    cluster = redis_cluster_with_replicas
+    store = RedisStore(cluster.url, retention=3600, cache_ttl=0)
+    app = create_app(settings_for(shop, redis_url=cluster.url), store=store)
+    with running(app) as url, httpx.Client(base_url=url) as client:
+        client.post("/consent", data={"choice": "accept"})
+        browse_rodents(client)
+        assert personalized_hero(client)
+        # The master holding this visitor's profile, and its replica.
+        (holder,) = [
+            node for node in cluster.nodes if node.client().info("replication")["role"] == "master" and node.client().keys("etalage:v:*")
+        ]
+        (replica,) = [node for node in cluster.nodes if node.client().info("replication").get("master_port") == holder.port]
+        with steady_browsing(url) as statuses:
+            wait_until(lambda: len(statuses) >= 10, "the load to get going")
+            holder.kill()
+            during = client.get("/")
+            wait_until(lambda: cluster.replication(replica)["role"] == "master", "the cluster to promote the replica")
+
+            def personalized_again() -> bool:
+                browse_rodents(client)
+                return personalized_hero(client)
+
+            wait_until(personalized_again, "personalization after the promotion")
+            served_after = len(statuses)
+            wait_until(lambda: len(statuses) > served_after, "the load to go on after the failover")
+    assert (during.status_code, personalized(during)) == (200, False)
+    assert set(statuses) == {200}

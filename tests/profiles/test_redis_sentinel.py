@@ -4,8 +4,6 @@ personalizes again once the sentinels have promoted the replica."""
 
 from __future__ import annotations
 
-import threading
-
 import httpx
 import pytest
 
@@ -13,6 +11,7 @@ from etalage.app import create_app
 from etalage.profiles.profile import Event
 from etalage.profiles.redis import RedisStore
 from tests.profiles.test_redis_proxy import browse_rodents, personalized, personalized_hero
+from tests.support.browsing import steady_browsing
 from tests.support.config import settings_for
 from tests.support.redis_sentinel import SentinelSet, wait_until
 from tests.support.servers import running
@@ -43,24 +42,12 @@ def test_redis_sentinel_proxy_serves_every_page_through_a_failover_and_personali
     # No local cache: every page view asks Redis, so the test sees exactly what Redis does.
     store = RedisStore(redis_sentinel.url, retention=3600, cache_ttl=0)
     app = create_app(settings_for(shop, redis_url=redis_sentinel.url), store=store)
-    statuses: list[int] = []
-    stop = threading.Event()
-
-    def load(url: str) -> None:
-        # Another visitor browsing without pause the whole time: the load the failover happens under.
-        with httpx.Client(base_url=url) as other:
-            other.post("/consent", data={"choice": "accept"})
-            while not stop.is_set():
-                for path in ("/", "/c/dogs", "/c/rodents"):
-                    statuses.append(other.get(path).status_code)
-
     with running(app) as url, httpx.Client(base_url=url) as client:
         client.post("/consent", data={"choice": "accept"})
         browse_rodents(client)
         assert personalized_hero(client)
-        loader = threading.Thread(target=load, args=(url,))
-        loader.start()
-        try:
+        # Another visitor browses without pause the whole time: the load the failover happens under.
+        with steady_browsing(url) as statuses:
             wait_until(lambda: len(statuses) >= 10, "the load to get going")
             redis_sentinel.master.kill()
             during = client.get("/")
@@ -74,9 +61,6 @@ def test_redis_sentinel_proxy_serves_every_page_through_a_failover_and_personali
             wait_until(personalized_again, "personalization on the promoted replica")
             served_after = len(statuses)
             wait_until(lambda: len(statuses) > served_after, "the load to go on after the failover")
-        finally:
-            stop.set()
-            loader.join()
     assert (during.status_code, personalized(during)) == (200, False)
     assert set(statuses) == {200}
     assert app.metrics.value("etalage_fail_open_total", reason="store_error") >= 1
