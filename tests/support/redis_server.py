@@ -52,10 +52,25 @@ def _major_version(binary: str) -> int:
     return int(match.group(1)) if match else 0
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+# A cluster node also listens on its port + 10000 (the cluster bus), so its port must leave room for that.
+CLUSTER_BUS_OFFSET = 10000
+
+
+def _free_port(bus: bool = False) -> int:
+    """A free loopback port; with `bus`, one whose cluster bus port is free too."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        if not bus:
+            return port
+        if port + CLUSTER_BUS_OFFSET < 65536:
+            with socket.socket() as sock:
+                try:
+                    sock.bind(("127.0.0.1", port + CLUSTER_BUS_OFFSET))
+                except OSError:
+                    continue
+            return port
 
 
 class RedisServer:
@@ -84,7 +99,7 @@ class RedisServer:
     def start(self) -> None:
         """Start on a free port (another one if that port was taken meanwhile)."""
         for _ in range(5):
-            self.port = _free_port()
+            self.port = _free_port(bus="--cluster-enabled" in self.args)
             if self._launch():
                 return
             if "Address already in use" not in "".join(self._output):
