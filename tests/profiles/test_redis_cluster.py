@@ -70,10 +70,11 @@ def test_redis_cluster_proxy_serves_every_page_while_a_master_fails_over_and_per
         browse_rodents(client)
         assert personalized_hero(client)
         # The master holding this visitor's profile, and its replica.
-        (holder,) = [
-            node for node in cluster.nodes if node.client().info("replication")["role"] == "master" and node.client().keys("etalage:v:*")
-        ]
-        (replica,) = [node for node in cluster.nodes if node.client().info("replication").get("master_port") == holder.port]
+        # Reads see queued events too: wait until the profile is written before looking for its master.
+        with cluster.client() as check:
+            wait_until(lambda: bool(check.keys("etalage:v:*", target_nodes="primaries")), "the profile to be written")
+        holder = cluster.master_holding("etalage:v:*")
+        replica = cluster.replica_of(holder)
         with steady_browsing(url) as statuses:
             wait_until(lambda: len(statuses) >= 10, "the load to get going")
             holder.kill()
