@@ -74,6 +74,21 @@ def test_settings_redis_write_delay_may_be_zero_but_not_negative():
         Settings.from_env({"ETALAGE_REDIS_WRITE_DELAY": "-1"})
 
 
+def test_settings_accept_a_sentinel_url_naming_a_service():
+    url = "redis+sentinel://10.0.0.1:26379,10.0.0.2:26379/shop/0"
+    assert Settings.from_env({"ETALAGE_REDIS_URL": url}).redis_url == url
+
+
+def test_settings_accept_a_cluster_url():
+    url = "redis+cluster://10.0.0.1:6379,10.0.0.2:6379"
+    assert Settings.from_env({"ETALAGE_REDIS_URL": url}).redis_url == url
+
+
+def test_settings_refuse_a_sentinel_url_without_a_service():
+    with pytest.raises(SettingsError, match="redis_url"):
+        Settings.from_env({"ETALAGE_REDIS_URL": "redis+sentinel://10.0.0.1:26379"})
+
+
 def test_settings_refuse_an_unknown_log_format():
     with pytest.raises(SettingsError, match="log_format"):
         Settings.from_env({"ETALAGE_LOG_FORMAT": "xml"})

@@ -69,7 +69,10 @@ def create_store(settings: Settings) -> ProfileStore:
     if settings.redis_url:
         from etalage.profiles.redis import RedisStore
 
-        return RedisStore(settings.redis_url, retention=settings.retention_seconds, flush_interval=settings.redis_write_delay)
+        try:
+            return RedisStore(settings.redis_url, retention=settings.retention_seconds, flush_interval=settings.redis_write_delay)
+        except ValueError as exc:  # a URL the settings' scheme check let through, like a sentinel without a port
+            raise SettingsError(f"redis_url: {exc}") from exc
     return MemoryStore(retention=settings.retention_seconds, path=Path(settings.profiles_file) if settings.profiles_file else None)
 
 

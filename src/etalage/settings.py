@@ -94,7 +94,8 @@ class Settings:
     # Bearer key of the server-to-server API (/.etalage/api/: link, unlink, events); the shop's
     # backend holds it, never the admin token. Empty: the API is off.
     api_key: str = field(default="", repr=False)
-    # Profiles in Redis (redis://host:port/db) instead of the embedded store.
+    # Profiles in Redis (redis://host:port/db, redis+sentinel://host:port,.../service_name[/db] or
+    # redis+cluster://host:port,...) instead of the embedded store.
     redis_url: str = field(default="", repr=False)
     # Longest a page view waits in a process before it is written to Redis (writes are batched): what a
     # crash (SIGKILL, power loss) can lose, besides views queued while Redis was unreachable. A
@@ -154,8 +155,14 @@ class Settings:
             raise SettingsError(f"log_format: {self.log_format!r} is not one of {', '.join(LOG_FORMATS)}")
         if self.workers < 0:
             raise SettingsError("workers: must be 0 (automatic) or more")
-        if self.redis_url and urlsplit(self.redis_url).scheme not in {"redis", "rediss", "unix"}:
-            raise SettingsError("redis_url: expected redis://host:port/db, rediss://... or unix://...")
+        if self.redis_url:
+            redis_url = urlsplit(self.redis_url)
+            if redis_url.scheme not in {"redis", "rediss", "unix", "redis+sentinel", "redis+cluster"}:
+                raise SettingsError(
+                    "redis_url: expected redis://host:port/db, rediss://..., unix://..., redis+sentinel://... or redis+cluster://..."
+                )
+            if redis_url.scheme == "redis+sentinel" and not redis_url.path.strip("/"):
+                raise SettingsError("redis_url: expected redis+sentinel://host:port[,host:port...]/service_name[/db]")
         if not _COOKIE_TOKEN.fullmatch(self.cookie_name):
             raise SettingsError(f"cookie_name: {self.cookie_name!r} is not a valid cookie name (letters, digits and !#$%&'*+-.^_`|~)")
         if self.cookie_name in _OWN_COOKIES:

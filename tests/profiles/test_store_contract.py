@@ -16,6 +16,7 @@ from etalage.profiles.memory import MemoryStore
 from etalage.profiles.profile import Event
 from etalage.profiles.redis import RedisStore
 from etalage.profiles.store import ProfileStore, StoreError
+from tests.support.redis_cluster import ClusterSet
 from tests.support.redis_server import RedisServer
 
 pytestmark = pytest.mark.anyio
@@ -40,11 +41,23 @@ async def _nothing() -> None:
     return None
 
 
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis), pytest.param("cluster", marks=pytest.mark.redis)])
 async def subject(request: pytest.FixtureRequest) -> AsyncIterator[Subject]:
     if request.param == "memory":
         memory = MemoryStore(retention=RETENTION)
         yield Subject(memory, _nothing, lambda visitor_id, data: memory._profiles.__setitem__(f"v:{visitor_id}", (time.time(), data)))
+        return
+    if request.param == "cluster":
+        cluster: ClusterSet = request.getfixturevalue("redis_cluster")
+        cluster.flushall()
+        cluster_client = cluster.client()
+        on_cluster = RedisStore(cluster.url, RETENTION, flush_interval=3600)
+        try:
+            # On a cluster the id is a hash tag, so the visitor's keys share a slot.
+            yield Subject(on_cluster, on_cluster.flush, lambda visitor_id, data: cluster_client.set(f"etalage:v:{{{visitor_id}}}", data))
+        finally:
+            await on_cluster.aclose()
+            cluster_client.close()
         return
     server: RedisServer = request.getfixturevalue("redis_server")
     client = server.client()

@@ -22,7 +22,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import pytest
 import redis
@@ -52,22 +52,45 @@ def _major_version(binary: str) -> int:
     return int(match.group(1)) if match else 0
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+# A cluster node also listens on its port + 10000 (the cluster bus), so its port must leave room for that.
+CLUSTER_BUS_OFFSET = 10000
+
+
+def _free_port(bus: bool = False) -> int:
+    """A free loopback port; with `bus`, one whose cluster bus port is free too."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        if not bus:
+            return port
+        if port + CLUSTER_BUS_OFFSET < 65536:
+            with socket.socket() as sock:
+                try:
+                    sock.bind(("127.0.0.1", port + CLUSTER_BUS_OFFSET))
+                except OSError:
+                    continue
+            return port
 
 
 class RedisServer:
     """One redis-server process; `kill()` it like a crash, `restart()` it on the same port."""
 
-    def __init__(self, binary: str, *, persistent: bool = False) -> None:
+    def __init__(self, binary: str, *, persistent: bool = False, args: Sequence[str] = (), config: str = "", ready: bytes = READY) -> None:
+        """`args` go on the command line after the defaults; `config` (say, a sentinel's) becomes
+        the server's configuration file, which it may rewrite; `ready` is the line that says it started."""
         self.binary = binary
         self.persistent = persistent
+        self.args = list(args)
+        self.ready = ready
         self.port = 0
         self._directory = tempfile.TemporaryDirectory(prefix="etalage-redis-")
         self._process: subprocess.Popen[bytes] | None = None
         self._output: collections.deque[str] = collections.deque(maxlen=200)
+        self._config = os.path.join(self._directory.name, "redis.conf") if config else ""
+        if config:
+            with open(self._config, "w") as file:
+                file.write(config)
 
     @property
     def url(self) -> str:
@@ -76,7 +99,7 @@ class RedisServer:
     def start(self) -> None:
         """Start on a free port (another one if that port was taken meanwhile)."""
         for _ in range(5):
-            self.port = _free_port()
+            self.port = _free_port(bus="--cluster-enabled" in self.args)
             if self._launch():
                 return
             if "Address already in use" not in "".join(self._output):
@@ -107,6 +130,7 @@ class RedisServer:
     def _launch(self) -> bool:
         command = [
             self.binary,
+            *([self._config] if self._config else []),
             "--port", str(self.port),
             "--bind", "127.0.0.1",
             "--save", "",
@@ -118,6 +142,7 @@ class RedisServer:
         ]  # fmt: skip
         if _major_version(self.binary) >= 7:
             command += ["--enable-debug-command", "local"]  # DEBUG SLEEP plays a hung server
+        command += self.args
         self._output.clear()
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         assert process.stdout is not None
@@ -127,11 +152,11 @@ class RedisServer:
         with selectors.DefaultSelector() as selector:
             selector.register(fd, selectors.EVENT_READ)
             # Unbuffered reads: a buffered readline could hold the ready line while select() waits.
-            while READY not in seen:
+            while self.ready not in seen:
                 if not selector.select(timeout=max(deadline - time.monotonic(), 0)):
                     process.kill()
                     process.wait()
-                    seen += f"(no '{READY.decode()}' within {START_DEADLINE} s)\n".encode()
+                    seen += f"(no '{self.ready.decode()}' within {START_DEADLINE} s)\n".encode()
                     break
                 chunk = os.read(fd, 65536)
                 if not chunk:  # it exited, e.g. because the port is taken
@@ -139,7 +164,7 @@ class RedisServer:
                     break
                 seen += chunk
         self._output.append(seen.decode(errors="replace"))
-        if READY not in seen or process.poll() is not None:
+        if self.ready not in seen or process.poll() is not None:
             process.stdout.close()
             return False
         self._process = process

@@ -26,6 +26,20 @@ If Redis is unreachable the events stay queued (up to `max_pending_events`; beyo
 profile queued longest ago are dropped first) and go out on a later flush. Delivery is at least once: should a connection die after Redis ran an
 EXEC but before its reply arrived, that batch is applied again on the next flush.
 
+On a Redis Cluster (a redis+cluster:// URL) every key's id is a hash tag, as in
+`<prefix>v:{<visitor id>}`, so a visitor's profile, link and erased marker share one slot, and every
+command, script and transaction stays in one slot:
+
+- reading an anonymous visitor is one round trip (an MGET of the link and the profile; no script);
+  a linked visitor costs a second one, a GET in the customer's slot;
+- each profile is written in a transaction of its own (not 128 to a batch); a linked visitor's events
+  are written in the customer's slot, watching the customer's profile, with the link read just before
+  outside that transaction (a link changing in between sends them to the customer it named);
+- link() takes three steps instead of one transaction: link the id (taking its anonymous profile away,
+  in its slot), merge that profile into the customer's (the customer's slot), link a renewed id (its
+  slot). A crash between the steps loses the anonymous profile, never the customer's;
+- erasing a linked visitor deletes the customer's profile after the script, in the customer's slot.
+
 Every Redis or decoding failure leaves this module as StoreError, the one exception the proxy
 expects. The store is used from one event loop.
 """
@@ -40,15 +54,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import NamedTuple, cast
 
 from cachetools import TLRUCache
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import RedisCluster
 from redis.asyncio.client import Pipeline
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
+from redis.asyncio.cluster import ClusterPipeline
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, WatchError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from etalage.profiles.profile import Event, Profile, ProfileDecodeError
+from etalage.profiles.redis_client import connect
 from etalage.profiles.store import ProfileStore, StoreError
 
 __all__ = ["RedisStore"]
@@ -67,15 +81,16 @@ return {false, redis.call('GET', KEYS[2])}
 """
 
 # The load script's KEYS/ARGV, then KEYS[3] the id's erased marker and ARGV[2] its lifetime in ms
-# (0: no marker). Deletes the visitor's link, its own profile and the profile of the customer it was
-# linked to, marks the id erased if asked to; returns that customer id (or nil).
+# (0: no marker). Deletes the visitor's link, its own profile and (unless ARGV[1] is empty, as on a
+# cluster, where it is in another slot) the profile of the customer it was linked to, marks the id
+# erased if asked to; returns that customer id (or nil).
 _ERASE_LUA = """
 local customer = redis.call('GET', KEYS[1])
 redis.call('DEL', KEYS[1], KEYS[2])
 if ARGV[2] ~= '0' then
   redis.call('SET', KEYS[3], '1', 'PX', ARGV[2])
 end
-if customer then
+if customer and ARGV[1] ~= '' then
   redis.call('DEL', ARGV[1] .. customer)
 end
 return customer
@@ -168,7 +183,7 @@ def _connection_lost(exc: WatchError) -> bool:
 
 
 class RedisStore(ProfileStore):
-    """Profiles in Redis at `url`, each kept `retention` seconds after its last write.
+    """Profiles in Redis at `url` (one server, a master through Sentinel or a Cluster: see redis_client), each kept `retention` seconds after its last write.
 
     `cache_ttl`/`cache_size` bound the local read cache (0 turns it off); queued events are written
     every `flush_interval` seconds, at most `max_pending_events` of them wait while Redis is away.
@@ -197,18 +212,9 @@ class RedisStore(ProfileStore):
         self._cache_ttl = cache_ttl
         self._flush_interval = flush_interval
         self._max_pending = max_pending_events
-        pool = BlockingConnectionPool.from_url(
-            url,
-            max_connections=max_connections,
-            # Waiting for a free connection is bounded like a slow socket.
-            timeout=socket_timeout,
-            socket_timeout=socket_timeout,
-            socket_connect_timeout=socket_timeout,
-            # One immediate retry on a fresh connection covers a pooled connection that a Redis
-            # restart closed; redis-py's default (10 retries with backoff) would hang a request for seconds.
-            retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
-        )
-        self._redis = Redis.from_pool(pool)
+        self._connection = connect(url, socket_timeout=socket_timeout, max_connections=max_connections)
+        self._redis = self._connection.redis
+        self._cluster = isinstance(self._redis, RedisCluster)
         self._load_script = self._redis.register_script(_LOAD_LUA)
         self._erase_script = self._redis.register_script(_ERASE_LUA)
         self._unlink_customer_script = self._redis.register_script(_UNLINK_CUSTOMER_LUA)
@@ -237,15 +243,31 @@ class RedisStore(ProfileStore):
         # Events that were never written: queue overflow, or an unreadable profile to apply them to.
         self.dropped_events = 0
 
+    def _key(self, kind: str, ident: str) -> str:
+        """The key of `kind` ("v", "c", "link", "erased") for an id; on a cluster the id is a hash tag,
+        so a visitor's profile, link and erased marker share a slot."""
+        return f"{self._prefix}{kind}:{{{ident}}}" if self._cluster else f"{self._prefix}{kind}:{ident}"
+
     # -- reading ------------------------------------------------------------------------------
 
     async def load(self, visitor_id: str) -> Profile | None:
         ref = f"v:{visitor_id}"
-        keys = [f"{self._prefix}link:{visitor_id}", self._prefix + ref]
-        return await self._read(ref, lambda: self._load_script(keys=keys, args=[self._customer_prefix]))
+        keys = [self._key("link", visitor_id), self._key("v", visitor_id)]
+        if not self._cluster:
+            return await self._read(ref, lambda: self._load_script(keys=keys, args=[self._customer_prefix]))
+
+        async def fetch() -> list[bytes | None]:
+            # One slot per command on a cluster: the link and the visitor's own profile in one MGET,
+            # and for a linked visitor a second round trip, to the customer's slot.
+            customer, own = _stored(await self._redis.mget(keys))
+            if customer is None:
+                return [None, own]
+            return _stored([customer, await self._redis.get(self._key("c", _text(customer)))])
+
+        return await self._read(ref, fetch)
 
     async def load_customer(self, customer_id: str) -> Profile | None:
-        key = self._customer_prefix + customer_id
+        key = self._key("c", customer_id)
 
         async def fetch() -> list[bytes | None]:
             return _stored([None, await self._redis.get(key)])
@@ -420,7 +442,16 @@ class RedisStore(ProfileStore):
         return len(front)
 
     async def _commit_chunk(self, chunk: list[_Batch]) -> None:
-        """Write a chunk in one transaction, or key by key when it keeps conflicting."""
+        """Write a chunk in one transaction, or key by key when it keeps conflicting.
+
+        A cluster transaction stays in one slot, so there each profile is a transaction of its own."""
+        if self._cluster:
+            for batch in chunk:
+                try:
+                    await self._transaction([batch], attempts=_MAX_ATTEMPTS)
+                except _Contended:
+                    pass  # stays unwritten: queued again by _settle
+            return
         try:
             await self._transaction(chunk, attempts=2)
             return
@@ -438,8 +469,11 @@ class RedisStore(ProfileStore):
             if not live:
                 return
             try:
-                async with self._redis.pipeline(transaction=True) as pipe:
-                    await self._apply_batches(pipe, live)
+                if self._cluster:
+                    await self._apply_in_slots(live[0])  # chunks of one batch on a cluster: see _commit_chunk
+                else:
+                    async with self._redis.pipeline(transaction=True) as pipe:
+                        await self._apply_batches(cast("Pipeline", pipe), live)
                 for batch in live:
                     batch.written = True
                 return
@@ -447,6 +481,46 @@ class RedisStore(ProfileStore):
                 if _connection_lost(exc):
                     raise RedisConnectionError(str(exc)) from exc
         raise _Contended()
+
+    async def _apply_in_slots(self, batch: _Batch) -> None:
+        """A cluster's version of _apply_batches for one profile: a visitor's link and own profile share
+        a slot, so an unlinked visitor is one transaction watching both. A linked visitor's events go to
+        the customer's slot in a second transaction, watching the customer's profile only: a link
+        changing between the two sends them to the customer it named when read."""
+        if batch.ref.startswith("v:"):
+            link_key, own_key = self._key("link", batch.ref[2:]), self._key("v", batch.ref[2:])
+            async with self._redis.pipeline(transaction=True) as pipe:
+                await pipe.watch(link_key, own_key)
+                customer = _stored([await pipe.get(link_key)])[0]
+                if customer is None:
+                    await self._write_profile(pipe, own_key, batch)
+                    return
+            async with self._redis.pipeline(transaction=True) as pipe:
+                await pipe.watch(target := self._key("c", _text(customer)))
+                await self._write_profile(pipe, target, batch)
+            await self._redis.pexpire(link_key, self._ttl_ms)
+            return
+        async with self._redis.pipeline(transaction=True) as pipe:
+            await pipe.watch(target := self._key("c", batch.ref[2:]))
+            await self._write_profile(pipe, target, batch)
+
+    async def _write_profile(self, pipe: Pipeline | ClusterPipeline, key: str, batch: _Batch) -> None:
+        """Read the watched profile at `key`, apply the batch in Python and write it back in MULTI/EXEC."""
+        data = _stored([await pipe.get(key)])[0]
+        try:
+            profile = Profile.loads(data) if data is not None else Profile()
+        except ProfileDecodeError as exc:
+            # As in _apply_batches: maybe a newer Etalage's schema; leave it alone, lose these events.
+            log.warning("not writing to unreadable profile %s: %s", key, exc)
+            self.dropped_events += len(batch.events)
+            return
+        lost = _apply(profile, batch.events)
+        if batch.cancelled:
+            raise WatchError("erased while being written")
+        pipe.multi()
+        pipe.set(key, profile.dumps(), px=self._ttl_ms)
+        await pipe.execute()
+        self.dropped_events += lost
 
     async def _apply_batches(self, pipe: Pipeline, batches: list[_Batch]) -> None:
         """WATCH, read, apply the events in Python, write back in MULTI/EXEC (WatchError on any concurrent change)."""
@@ -525,9 +599,9 @@ class RedisStore(ProfileStore):
         keep its TTL sliding.
         """
         ref = f"v:{visitor_id}"
-        link_key = f"{self._prefix}link:{visitor_id}"
-        own_key = self._prefix + ref
-        customer_key = self._customer_prefix + customer_id
+        link_key = self._key("link", visitor_id)
+        own_key = self._key("v", visitor_id)
+        customer_key = self._key("c", customer_id)
         entry = self._cache.get(ref) if self._cache is not None else None
         if entry is not None and entry.customer == customer_id:
             return visitor_id
@@ -539,6 +613,8 @@ class RedisStore(ProfileStore):
         # Write what this process queued for the visitor first, so it is part of the merge.
         await self._flush([ref])
         try:
+            if self._cluster:
+                return await self._link_in_slots(visitor_id, customer_id, renew_to)
             for _ in range(_MAX_ATTEMPTS):
                 try:
                     async with self._redis.pipeline(transaction=True) as pipe:
@@ -561,7 +637,7 @@ class RedisStore(ProfileStore):
                                 # The old id keeps nothing: its link goes in the transaction that links the new one.
                                 pipe.delete(link_key)
                                 linked = renew_to
-                            pipe.set(f"{self._prefix}link:{linked}", customer_id, px=self._ttl_ms)
+                            pipe.set(self._key("link", linked), customer_id, px=self._ttl_ms)
                         await pipe.execute()
                     break
                 except WatchError as exc:
@@ -578,6 +654,59 @@ class RedisStore(ProfileStore):
                 self._forget_cached(f"v:{renew_to}")
         return linked
 
+    async def _link_in_slots(self, visitor_id: str, customer_id: str, renew_to: str | None) -> str:
+        """link() on a cluster, where the visitor's keys, the customer's and the renewed id's are in
+        different slots: three steps, not one transaction. The link goes first (in the visitor's slot,
+        watching its own profile, which it takes away), so every later write goes to the customer;
+        then the profile it took is merged into the customer's; then the renewed id is linked.
+        A crash between the steps loses the visitor's anonymous profile, never a customer's."""
+        link_key, own_key = self._key("link", visitor_id), self._key("v", visitor_id)
+        for _ in range(_MAX_ATTEMPTS):
+            try:
+                async with self._redis.pipeline(transaction=True) as pipe:
+                    await pipe.watch(link_key, own_key)
+                    # No MGET in a cluster pipeline (redis-py blocks it): two GETs while watching.
+                    current, anonymous = _stored([await pipe.get(link_key), await pipe.get(own_key)])
+                    if current == customer_id.encode():
+                        await self._redis.pexpire(link_key, self._ttl_ms)
+                        return visitor_id
+                    taken = _load(anonymous) if anonymous is not None else None
+                    pipe.multi()
+                    pipe.delete(own_key)
+                    if renew_to is None:
+                        pipe.set(link_key, customer_id, px=self._ttl_ms)
+                    else:
+                        pipe.delete(link_key)
+                    await pipe.execute()
+                break
+            except WatchError as exc:
+                if _connection_lost(exc):
+                    raise
+        else:
+            raise StoreError(f"linking visitor to customer gave up after {_MAX_ATTEMPTS} conflicting attempts")
+        customer_key = self._key("c", customer_id)
+        for _ in range(_MAX_ATTEMPTS):
+            try:
+                async with self._redis.pipeline(transaction=True) as pipe:
+                    await pipe.watch(customer_key)
+                    customer = _decode(_stored([await pipe.get(customer_key)])[0]) or Profile()
+                    if taken is not None:
+                        customer.merge(taken)
+                    customer.apply([Event("customer", customer_id, time.time())])
+                    pipe.multi()
+                    pipe.set(customer_key, customer.dumps(), px=self._ttl_ms)
+                    await pipe.execute()
+                break
+            except WatchError as exc:
+                if _connection_lost(exc):
+                    raise
+        else:
+            raise StoreError(f"merging into the customer's profile gave up after {_MAX_ATTEMPTS} conflicting attempts")
+        if renew_to is None:
+            return visitor_id
+        await self._redis.set(self._key("link", renew_to), customer_id, px=self._ttl_ms)
+        return renew_to
+
     async def unlink(self, visitor_id: str) -> bool:
         """Delete the id's link; what this process queued under the id is written first, through the
         link, so the customer's last page views land on their profile, not on the abandoned id."""
@@ -587,7 +716,7 @@ class RedisStore(ProfileStore):
         except StoreError:
             pass  # the events stay queued; the link must go all the same
         try:
-            deleted = await self._redis.delete(f"{self._prefix}link:{visitor_id}")
+            deleted = await self._redis.delete(self._key("link", visitor_id))
         except RedisError as exc:
             raise StoreError(f"Redis: {exc}") from exc
         finally:
@@ -599,9 +728,12 @@ class RedisStore(ProfileStore):
         self._forget_queued(ref)
         try:
             customer = await self._erase_script(
-                keys=[f"{self._prefix}link:{visitor_id}", self._prefix + ref, f"{self._prefix}erased:{visitor_id}"],
-                args=[self._customer_prefix, self._ttl_ms if remember else 0],
+                keys=[self._key("link", visitor_id), self._key("v", visitor_id), self._key("erased", visitor_id)],
+                # On a cluster the customer's profile is in another slot: deleted here, not by the script.
+                args=["" if self._cluster else self._customer_prefix, self._ttl_ms if remember else 0],
             )
+            if customer is not None and self._cluster:
+                await self._redis.delete(self._key("c", _text(customer)))
         except RedisError as exc:
             raise StoreError(f"Redis: {exc}") from exc
         if customer is not None:
@@ -609,13 +741,13 @@ class RedisStore(ProfileStore):
 
     async def erased(self, visitor_id: str) -> bool:
         try:
-            return bool(await self._redis.exists(f"{self._prefix}erased:{visitor_id}"))
+            return bool(await self._redis.exists(self._key("erased", visitor_id)))
         except RedisError as exc:
             raise StoreError(f"Redis: {exc}") from exc
 
     async def withdraw(self, visitor_id: str, refusal: Event, *, erase_customer: bool) -> None:
         ref = f"v:{visitor_id}"
-        link_key = f"{self._prefix}link:{visitor_id}"
+        link_key, own_key = self._key("link", visitor_id), self._key("v", visitor_id)
         try:
             raw_customer = _stored([await self._redis.get(link_key)])[0]
         except RedisError as exc:
@@ -624,20 +756,25 @@ class RedisStore(ProfileStore):
             await self.erase(visitor_id)
             return
         customer_id = _text(raw_customer)
-        customer_key = self._customer_prefix + customer_id
+        customer_key = self._key("c", customer_id)
         self._forget_queued(ref)
         if erase_customer:
             self._forget_queued(f"c:{customer_id}")
         try:
+            if self._cluster:
+                # The device's keys and the customer's live in two slots: unlink first (a flush writing
+                # through the link WATCHes it and starts over, unlinked), then the customer's refusal.
+                await self._redis.delete(link_key, own_key)
             for _ in range(_MAX_ATTEMPTS):
                 try:
                     async with self._redis.pipeline(transaction=True) as pipe:
-                        await pipe.watch(link_key, customer_key)
+                        await pipe.watch(*([customer_key] if self._cluster else [link_key, customer_key]))
                         known = _stored([await pipe.get(customer_key)])[0]
                         kept = (None if erase_customer else _decode(known)) or Profile(customer_id=customer_id)
                         _apply(kept, [refusal])
                         pipe.multi()
-                        pipe.delete(link_key, self._prefix + ref)
+                        if not self._cluster:
+                            pipe.delete(link_key, own_key)
                         pipe.set(customer_key, kept.dumps(), px=self._ttl_ms)
                         await pipe.execute()
                     return
@@ -658,7 +795,7 @@ class RedisStore(ProfileStore):
         keys: list[bytes] = []
 
         async def check() -> None:
-            for key, value in zip(keys, _stored(await self._redis.mget(keys))):
+            for key, value in zip(keys, _stored(await self._mget(keys))):
                 if value == wanted:
                     found.append(_text(key))
             keys.clear()
@@ -674,21 +811,26 @@ class RedisStore(ProfileStore):
             raise StoreError(f"Redis: {exc}") from exc
         return found
 
+    def _visitor_of_link(self, key: str) -> str:
+        """The visitor id a link key is for (on a cluster the id is inside a hash tag)."""
+        ident = key[len(f"{self._prefix}link:") :]
+        return ident[1:-1] if self._cluster else ident
+
     async def customer_devices(self, customer_id: str) -> list[str]:
-        start = len(f"{self._prefix}link:")
-        return sorted(key[start:] for key in await self._customer_links(customer_id))
+        return sorted(self._visitor_of_link(key) for key in await self._customer_links(customer_id))
 
     async def erase_customer(self, customer_id: str) -> bool:
         links = await self._customer_links(customer_id)
-        start = len(f"{self._prefix}link:")
         for key in links:
-            self._forget_queued(f"v:{key[start:]}")
+            self._forget_queued(f"v:{self._visitor_of_link(key)}")
         self._forget_queued(f"c:{customer_id}")
+        # On a cluster every link key is in a slot of its own: one script call each.
+        batch = 1 if self._cluster else _BATCH_KEYS
         try:
             # Links first (a flush writing through one WATCHes it and starts over, unlinked), then the profile.
-            for begin in range(0, len(links), _BATCH_KEYS):
-                await self._unlink_customer_script(keys=links[begin : begin + _BATCH_KEYS], args=[customer_id])
-            had_profile = await self._redis.delete(self._customer_prefix + customer_id)
+            for begin in range(0, len(links), batch):
+                await self._unlink_customer_script(keys=links[begin : begin + batch], args=[customer_id])
+            had_profile = await self._redis.delete(self._key("c", customer_id))
         except RedisError as exc:
             raise StoreError(f"Redis: {exc}") from exc
         return bool(links or had_profile)
@@ -701,14 +843,20 @@ class RedisStore(ProfileStore):
                 async for key in self._redis.scan_iter(match=f"{self._prefix}{kind}:*", count=1000):
                     keys.append(key)
                     if len(keys) == _BATCH_KEYS:
-                        for profile in self._readable(await self._redis.mget(keys)):
+                        for profile in self._readable(await self._mget(keys)):
                             yield profile
                         keys = []
                 if keys:
-                    for profile in self._readable(await self._redis.mget(keys)):
+                    for profile in self._readable(await self._mget(keys)):
                         yield profile
         except RedisError as exc:
             raise StoreError(f"Redis: {exc}") from exc
+
+    async def _mget(self, keys: list[bytes]) -> list[bytes | str | None]:
+        """MGET, split by slot on a cluster (where one MGET must stay in one slot)."""
+        if isinstance(self._redis, RedisCluster):
+            return await self._redis.mget_nonatomic(keys)
+        return await self._redis.mget(keys)
 
     @staticmethod
     def _readable(values: list[bytes | str | None]) -> list[Profile]:
@@ -758,4 +906,4 @@ class RedisStore(ProfileStore):
             await self.flush()
         except StoreError as exc:
             log.warning("closing the Redis profile store with %d profile events unwritten: %s", self._pending_count, exc)
-        await self._redis.aclose()
+        await self._connection.aclose()
