@@ -453,8 +453,9 @@ def markdown(doc) -> str:
         lines += [
             "## Load shedding as shipped (100 KB or your pages, c32 and twice that)",
             "",
-            "The rows above run with shedding off. With Etalage's default (ETALAGE_OVERLOAD_LAG 0.1 s), an overloaded "
-            "Etalage serves pages unpersonalized until its event loop catches up:",
+            "The rows above run with shedding off. With Etalage's default (ETALAGE_OVERLOAD_LAG, a 5 ms event-loop lag "
+            "target), an overloaded Etalage serves a share of pages unpersonalized, counted in etalage_shed_total, until "
+            "its event loop keeps up:",
             "",
             "| origin | conc. | req/s | pages personalized | personalized req/s | p50 / p99 ms | CPU us/req | errors | fail-open reasons |",
             "|---|---:|---:|---:|---:|---:|---:|---:|---|",
