@@ -13,9 +13,7 @@ which must not count twice.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -33,7 +31,7 @@ from etalage.rules.loader import load_rules
 from etalage.tokens import VisitorSigner
 from tests.support.config import PROJECT_RULES, SECRET
 from tests.support.redis_server import RedisServer
-from tests.test_metrics_workers import free_port
+from tests.support.workers import serving_workers
 
 VISITORS = 60
 SIGNER = VisitorSigner(SECRET)
@@ -43,31 +41,15 @@ HERO = next(experiment for experiment in RULES.experiments if experiment.id == "
 
 @pytest.fixture
 def two_workers(shop: str, redis_server: RedisServer) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    port = free_port()
     env = {
-        **os.environ,
-        "PYTHONUNBUFFERED": "1",
         "ETALAGE_SECRET": ",".join(f"{key}:{secret.decode()}" for key, secret in SECRET),
         # A busy test machine must not make a worker serve pages unpersonalized (shedding, a slow first look):
         # this test is about counting, and a page served as the origin sent it exposes nobody.
         "ETALAGE_OVERLOAD_LAG": "60",
         "ETALAGE_ANALYSIS_TIMEOUT": "60",
     }
-    command = [sys.executable, "-m", "etalage", "serve", "--workers", "2", "--port", str(port)]
-    command += ["--upstream", shop, "--rules", str(PROJECT_RULES), "--redis-url", redis_server.url]
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env) as server:
-        try:
-            started, output = 0, []
-            for line in server.stdout:  # type: ignore[union-attr]
-                output.append(line)
-                started += "Application startup complete" in line
-                if started == 2:
-                    break
-            assert started == 2, "".join(output)
-            yield f"http://127.0.0.1:{port}", server
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+    with serving_workers(["--upstream", shop, "--rules", str(PROJECT_RULES), "--redis-url", redis_server.url], env) as served:
+        yield served
 
 
 def interested_visitors(redis_url: str) -> list[str]:

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import httpx
@@ -14,41 +10,17 @@ import pytest
 
 from tests.support.config import PROJECT_RULES
 from tests.support.redis_server import RedisServer
+from tests.support.workers import serving_workers
 
 TOKEN = "metrics-token"
 REQUESTS = 20
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def two_workers(origin: str, redis_server: RedisServer) -> Iterator[str]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "PYTHONUNBUFFERED": "1",
-        "ETALAGE_SECRET": "0123456789abcdef0123",
-        "ETALAGE_ADMIN_TOKEN": TOKEN,
-    }
-    command = [sys.executable, "-m", "etalage", "serve", "--workers", "2", "--port", str(port)]
-    command += ["--upstream", origin, "--rules", str(PROJECT_RULES), "--redis-url", redis_server.url]
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env) as server:
-        try:
-            started, output = 0, []
-            for line in server.stdout:  # type: ignore[union-attr]
-                output.append(line)
-                started += "Application startup complete" in line
-                if started == 2:
-                    break
-            assert started == 2, "".join(output)
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+    arguments = ["--upstream", origin, "--rules", str(PROJECT_RULES), "--redis-url", redis_server.url]
+    with serving_workers(arguments, {"ETALAGE_SECRET": "0123456789abcdef0123", "ETALAGE_ADMIN_TOKEN": TOKEN}) as (url, _):
+        yield url
 
 
 def passed(text: str) -> float:

@@ -1,5 +1,5 @@
-"""The experiments page in a real browser: Debian's Chromium driven by Playwright (as tests/demo/test_browser.py,
-which says how it skips, or fails under ETALAGE_REQUIRE_BROWSER=1, without them)."""
+"""The experiments page in a real browser: Debian's Chromium driven by Playwright (tests/support/browser.py
+says how it skips, or fails under ETALAGE_REQUIRE_BROWSER=1, without them)."""
 
 from __future__ import annotations
 
@@ -12,35 +12,25 @@ import pytest
 from etalage.app import create_app
 from etalage.profiles.memory import MemoryStore
 from tests.control.test_results_page import AUTH, TOKEN, filled
-from tests.demo.test_browser import CHROMIUM, CHROMIUM_ARGS, _unavailable
+from tests.support.browser import chromium
 from tests.support.config import PROJECT_RULES, settings_for
 from tests.support.servers import running
 
 
 @pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("the playwright Python package is not installed: pip install playwright")
-    if not CHROMIUM.exists():
-        _unavailable(f"no Chromium at {CHROMIUM}: apt-get install chromium (Debian/Ubuntu)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+def browser() -> Iterator[Any]:
+    with chromium() as launched:
+        yield launched
 
 
-def test_results_browser_renders_the_table_without_errors(chromium, origin):
+def test_results_browser_renders_the_table_without_errors(browser, origin):
     store = MemoryStore(retention=3600)
     # Playwright's sync API runs an event loop in this thread: the store is filled from another one.
     filling = threading.Thread(target=filled, args=(store,))
     filling.start()
     filling.join()
     with running(create_app(settings_for(origin, PROJECT_RULES, admin_token=TOKEN), store=store)) as url:
-        context = chromium.new_context(extra_http_headers=AUTH)
+        context = browser.new_context(extra_http_headers=AUTH)
         try:
             page = context.new_page()
             errors: list[str] = []

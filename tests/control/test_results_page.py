@@ -14,7 +14,7 @@ from etalage.profiles.memory import MemoryStore
 from etalage.profiles.profile import Event
 from tests.support.config import PROJECT_RULES, settings_for
 from tests.support.servers import running
-from tests.test_metrics_workers import free_port
+from tests.support.workers import free_port
 
 TOKEN = "admin-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -3,54 +3,23 @@ Etalage in front of the demo shop.
 
 An HTTP client in a test fetches every page it is asked for; a browser serves what it may from its
 cache, so only a browser shows whether every page view of a consenting visitor reaches Etalage (the
-shop's catalogue pages say `public, max-age=60`). Chromium is Debian's package at /usr/bin/chromium
-(Playwright's own browser download is never used). Without the playwright package or that binary
-these tests skip and say why; CI sets ETALAGE_REQUIRE_BROWSER=1, which makes that a failure.
+shop's catalogue pages say `public, max-age=60`). The browser: tests/support/browser.py.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-# No sandbox: test machines and containers run as root, where Chromium refuses its sandbox. The rest keeps
-# the browser from calling out to Google's services while it runs.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-def _unavailable(reason: str) -> None:
-    """Skip, or fail where CI promised the browser (ETALAGE_REQUIRE_BROWSER=1)."""
-    if os.environ.get("ETALAGE_REQUIRE_BROWSER") == "1":
-        pytest.fail(f"{reason} (ETALAGE_REQUIRE_BROWSER=1)", pytrace=False)
-    pytest.skip(reason)
+from tests.support.browser import chromium
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("the playwright Python package is not installed: pip install playwright")
-    if not CHROMIUM.exists():
-        _unavailable(f"no Chromium at {CHROMIUM}: apt-get install chromium (Debian/Ubuntu)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture
