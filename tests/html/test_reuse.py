@@ -230,6 +230,34 @@ def test_reuse_holds_when_every_card_holds_a_fresh_token():
     assert reused is not None and same_layout(reused, analyse(new, CARD_SPECS))
 
 
+def test_reuse_of_the_next_body_in_the_last_ones_places_gives_a_fresh_analysis():
+    reuse = reuse_for(cards_page(tokens(1)), CARD_SPECS)
+    assert reuse.layout_for(cards_page(tokens(2))) is not None
+    new = cards_page(tokens(3))  # differs from the known body where the last one did: checked there only
+    reused = reuse.layout_for(new)
+    assert reused is not None and item_pieces(reused.blocks["cards"]) == item_pieces(analyse(new, CARD_SPECS).blocks["cards"])
+
+
+def test_reuse_checks_the_new_bytes_in_the_last_ones_places():
+    reuse = reuse_for(cards_page(tokens(1)), CARD_SPECS)
+    assert reuse.layout_for(cards_page(tokens(2))) is not None
+    closing = tokens(3)
+    closing[5] = b'"' + closing[5][1:]  # the same place, but the value would end there
+    assert reuse.layout_for(cards_page(closing)) is None
+
+
+def test_reuse_looks_further_when_the_next_body_differs_elsewhere_too():
+    known = tokens(1)
+    reuse = reuse_for(cards_page(known), CARD_SPECS)
+    assert reuse.layout_for(cards_page([*tokens(2)[:7], known[7], *tokens(2)[8:]])) is not None  # card 7 as known
+    closing = tokens(3)
+    closing[7] = b'"' + closing[7][1:]  # card 7 differs now, where the last body did not: found, and refused
+    assert reuse.layout_for(cards_page(closing)) is None
+    new = cards_page(tokens(4))
+    reused = reuse.layout_for(new)
+    assert reused is not None and same_layout(reused, analyse(new, CARD_SPECS))
+
+
 def test_reuse_takes_the_cards_bytes_from_the_new_body():
     old, new = cards_page(tokens(1)), cards_page(tokens(2))
     reused = reuse_for(old, CARD_SPECS).layout_for(new)

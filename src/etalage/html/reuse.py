@@ -347,6 +347,7 @@ class LayoutReuse:
         tags = scan(body, 3 if body.startswith(b"\xef\xbb\xbf") else 0)
         self._scan = tags
         self._places: dict[tuple[int, int], bytes | int] = {}  # _place, by old range
+        self._last: list[tuple[int, int]] | None = None  # the differences of the last body reused at equal length
         # Every start and end tag the scanner found, in source order (True for start tags).
         self._tags = list(
             merge(
@@ -381,13 +382,34 @@ class LayoutReuse:
                 if ranges is None or not self._fits(ranges, new):
                     return None
             return _shifted(self._layout, new, ranges)
-        same = differences(old, new, self._limit)
+        same = self._where_last(new)
+        if same is None:
+            same = differences(old, new, self._limit)
         ranges = None if same is None else [(start, end, start, end) for start, end in same]
         if ranges is None or not self._fits(ranges, new):
             return None
+        self._last = same
         if any(start < inner_end and end > inner_start for start, end, _, _ in ranges for inner_start, inner_end in self._sourced):
             return _sourced(self._layout, new)
         return self._layout
+
+    def _where_last(self, new: bytes) -> list[tuple[int, int]] | None:
+        """The last reused body's differences, when `new` (of equal length) differs from the known body
+        only within them: a page with a token in every card differs in the same places on every view,
+        and checking the stretches between them takes one C comparison each, where finding each
+        difference anew takes several. A range may then hold bytes that did not change this time: the
+        checks hold for any bytes inside a range that passed them (they look at its place in the known
+        body and at all of its new bytes), so a wider range is never less safe."""
+        last = self._last
+        if not last:
+            return None
+        view = memoryview(self.body)
+        at = 0
+        for start, end in last:
+            if not new.startswith(view[at:start], at):
+                return None
+            at = end
+        return last if new.startswith(view[at:], at) else None
 
     def _fits(self, ranges: list[tuple[int, int, int, int]], new: bytes) -> bool:
         """Whether every difference passes the checks (see the module docstring)."""
