@@ -31,6 +31,15 @@ class FailingStore(ProfileStore):
     withdraw = customer_devices = erase_customer = _fail  # type: ignore[assignment]
 
 
+class BrokenClientStore(FailingStore):
+    """Fails as redis-py's cluster client can when a failover closes a connection under a command."""
+
+    async def _fail(self, *args: object) -> None:
+        raise AttributeError("'NoneType' object has no attribute 'writelines'")
+
+    load = record = link = unlink = erased = _fail  # type: ignore[assignment]
+
+
 class HangingStore(FailingStore):
     async def load(self, visitor_id: str) -> Profile | None:
         await asyncio.Event().wait()
@@ -232,6 +241,15 @@ def test_personalization_store_failure_serves_the_origin_page(origin):
         client.get("/home")  # gets an id
         response = client.get("/home")
     assert response.content == HOME and app.metrics.value("etalage_fail_open_total", reason="store_error") == 1
+
+
+def test_personalization_store_failing_untranslated_serves_the_origin_page(origin):
+    app = create_app(settings_for(origin, PROXY_RULES), store=BrokenClientStore())
+    with running(app) as url, consented(url) as client:
+        client.get("/home")
+        response = client.get("/home")
+    assert response.status_code == 200 and response.content == HOME
+    assert app.metrics.value("etalage_fail_open_total", reason="store_error") == 1
 
 
 def test_personalization_slow_store_serves_the_origin_page(origin):

@@ -315,6 +315,10 @@ class Proxy:
                 log.warning("profile store unlink failed: %s", exc)
                 self._metrics.inc("etalage_fail_open_total", reason="store_unlink_error")
                 return True
+            except Exception:
+                log.exception("profile store unlink failed unexpectedly")
+                self._metrics.inc("etalage_fail_open_total", reason="store_unlink_error")
+                return True
 
         done, linked = await self._within_budget(unlink(), "unlinking a logout")
         return linked if done and linked is not None else True
@@ -339,6 +343,10 @@ class Proxy:
                 return await self._store.link(visitor_id, customer, renew_to=fresh)
             except StoreError as exc:
                 log.warning("profile store link failed: %s", exc)
+                self._metrics.inc("etalage_fail_open_total", reason="store_link_error")
+                return None
+            except Exception:
+                log.exception("profile store link failed unexpectedly")
                 self._metrics.inc("etalage_fail_open_total", reason="store_link_error")
                 return None
 
@@ -381,6 +389,12 @@ class Proxy:
             log.warning("profile store failed (%s); serving unpersonalized", exc)
             self._metrics.inc("etalage_fail_open_total", reason="store_error")
             return None, False
+        except Exception:
+            # A store (or its client library) failing in a way it does not translate still costs the
+            # visitor only the personalization, never the page.
+            log.exception("profile store failed unexpectedly; serving unpersonalized")
+            self._metrics.inc("etalage_fail_open_total", reason="store_error")
+            return None, False
         return (profile if profile is not None else Profile()), False
 
     def _in_background(self, work: Coroutine[Any, Any, None], what: str) -> None:
@@ -391,6 +405,9 @@ class Proxy:
                 await work
             except StoreError as exc:
                 log.warning("profile store %s failed: %s", what, exc)
+                self._metrics.inc("etalage_fail_open_total", reason=f"store_{what}_error")
+            except Exception:
+                log.exception("profile store %s failed unexpectedly", what)
                 self._metrics.inc("etalage_fail_open_total", reason=f"store_{what}_error")
 
         task = asyncio.create_task(guarded())

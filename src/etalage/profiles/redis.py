@@ -116,6 +116,9 @@ _MAX_ATTEMPTS = 16
 _RETRY_INTERVAL = 0.5
 # A read that flushes keep overlapping is answered from its last attempt, as well as can be.
 _READ_ATTEMPTS = 3
+# redis-py's asyncio clients can fail with AttributeError or TypeError when a connection is closed under a
+# command in flight, as a cluster failover does (redis/redis-py#3546, #3835): Redis failures all the same.
+_CLIENT_FAILURES = (RedisError, OSError, AttributeError, TypeError)
 
 
 class _Cached(NamedTuple):
@@ -309,7 +312,7 @@ class RedisStore(ProfileStore):
         self._reading[ref] = self._reading.get(ref, 0) + 1
         try:
             raw_customer, data = await fetch()
-        except RedisError as exc:
+        except _CLIENT_FAILURES as exc:
             raise StoreError(f"Redis: {exc}") from exc
         finally:
             remaining = self._reading.pop(ref) - 1
@@ -398,7 +401,7 @@ class RedisStore(ProfileStore):
             try:
                 for start in range(0, len(batches), _BATCH_KEYS):
                     await self._commit_chunk(batches[start : start + _BATCH_KEYS])
-            except (RedisError, OSError) as exc:
+            except _CLIENT_FAILURES as exc:
                 failure = exc
             finally:
                 unwritten = self._settle(batches)
