@@ -33,7 +33,6 @@ sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(HERE))
 
 import harness  # noqa: E402
-
 from etalage.profiles.redis import RedisStore  # noqa: E402
 
 CONSENT = (
