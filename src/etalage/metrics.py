@@ -29,6 +29,7 @@ _COUNTERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "etalage_requests_total": ("Requests proxied, by outcome.", ("outcome",)),
     "etalage_fail_open_total": ("Times Etalage served the origin's page unchanged because something failed, by reason.", ("reason",)),
     "etalage_rule_fired_total": ("Rules that changed a page, by rule.", ("rule",)),
+    "etalage_rule_errors_total": ("Rules whose action raised an error; their block went out as the origin sent it, by rule.", ("rule",)),
     "etalage_shed_total": ("Page views served unpersonalized because the event loop was behind (load shedding).", ()),
     "etalage_upstream_errors_total": ("Upstream failures answered with 502/504, by kind.", ("kind",)),
     "etalage_origin_cookies_dropped_total": (

@@ -402,3 +402,20 @@ def test_personalizer_writes_inserted_text_in_ascii_when_the_charset_is_a_guess(
 def test_personalizer_writes_inserted_text_in_utf8_on_a_utf8_page(tmp_path):
     result = Personalizer(Metrics()).personalize(rules_inserting(tmp_path, WORDS), visit(), NO_CHARSET, "text/html; charset=utf-8")
     assert result is not None and f"Rodents {WORDS}".encode() in result.body
+
+
+class _BrokenAction:
+    """An action whose code fails on every page, as a bug in one action would."""
+
+    def apply(self, *args: object) -> list[object]:
+        raise RuntimeError("boom")
+
+
+def test_personalizer_skips_a_failing_rule_and_fires_the_others():
+    broken = dataclasses.replace(
+        RULES, rules=tuple(dataclasses.replace(r, action=_BrokenAction()) if r.id == "sort" else r for r in RULES.rules)
+    )
+    personalizer = Personalizer(Metrics())
+    result = personalizer.personalize(broken, visit(), HOME, "text/html")
+    assert result is not None and result.fired == ("hero", "popin")
+    assert personalizer._metrics.value("etalage_rule_errors_total", rule="sort") == 1

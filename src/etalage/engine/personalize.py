@@ -341,6 +341,7 @@ class Personalizer:
             except Exception:
                 log.exception("rule %s (%s) failed on %s; that block stays as the origin sent it", rule.id, rule.source, path)
                 self._metrics.inc("etalage_fail_open_total", reason="rule_error")
+                self._metrics.inc("etalage_rule_errors_total", rule=rule.id)
                 note(Outcome(rule.id, False, "failed with an error (see the log); the block stays as the origin sent it"))
                 continue
             if not rule_edits:
