@@ -60,6 +60,10 @@ _COUNTERS: dict[str, tuple[str, tuple[str, ...]]] = {
         "Goals reached by visitors exposed to an experiment, by experiment, variant and goal.",
         ("experiment", "variant", "goal"),
     ),
+    "etalage_order_headers_total": (
+        "Orders the shop announced in its [orders] header, by outcome: learned, or invalid (not recorded; the log says why).",
+        ("outcome",),
+    ),
     "etalage_holdout_page_views_total": ("Page views of visitors in the programme holdout, served as the origin sent them.", ()),
 }
 # Seconds, from 1 ms (a reused layout) to the upstream read timeout.

@@ -25,6 +25,9 @@ HOME = (
 )
 
 
+# What a shop that announces orders in a response header ([orders] header) sends with a completed checkout.
+ORDER_HEADER = b'{"order": "100023", "products": ["d1", "d1", "r1"], "value": "25.98", "currency": "EUR"}'
+
 GATED_CHUNKS = (b"first chunk;" * 100, b"second chunk;" * 100, b"third chunk;" * 100)
 
 
@@ -138,6 +141,17 @@ class OriginApp:
     async def page_redirect(self, scope: Scope, receive: Receive, send: Send) -> None:
         host = dict(scope["headers"]).get(b"host", b"")
         await _answer(send, 302, [(b"location", b"http://" + _own_host(scope) + b"/c/dogs?x=1"), (b"x-host-seen", host)], b"")
+
+    async def page_order_placed(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A checkout completed: a redirect to the thank-you page, announcing the order."""
+        await _answer(send, 303, [(b"location", b"/home"), (b"x-shop-order", ORDER_HEADER)], b"")
+
+    async def page_order_thanks(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A thank-you page that announces its order itself."""
+        await _answer(send, 200, [(b"content-type", b"text/html; charset=utf-8"), (b"x-shop-order", ORDER_HEADER)], HOME)
+
+    async def page_order_garbled(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await _answer(send, 303, [(b"location", b"/home"), (b"x-shop-order", b'{"order": "100024", "value": "lots"}')], b"")
 
     async def page_elsewhere(self, scope: Scope, receive: Receive, send: Send) -> None:
         await _answer(send, 302, [(b"location", b"https://payments.example/pay")], b"")

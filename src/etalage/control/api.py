@@ -16,21 +16,17 @@ Bodies are checked whole before anything is written: a bad one gets 400 and the 
 
 from __future__ import annotations
 
-import math
-import re
 import time
-from collections import Counter
 from collections.abc import Callable
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from etalage.control.auth import refusal
 from etalage.engine.convert import conversions, count_conversions
+from etalage.engine.orders import InvalidData, order_events, parse_object, text
 from etalage.metrics import Metrics
 from etalage.profiles.profile import Event, Profile
 from etalage.profiles.store import ProfileStore, StoreError
@@ -39,85 +35,13 @@ from etalage.tokens import VisitorSigner
 
 __all__ = ["api_routes"]
 
-_MAX_TEXT = 200
-_MAX_PRODUCTS = 1000
-_CURRENCY = re.compile(r"[A-Z]{3}")
-
-
-class BadRequest(ValueError):
-    """The body is not what the endpoint takes; the message says why (400)."""
-
-
-def _json_object(body: bytes, shape: str) -> dict[str, Any]:
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"expected JSON {shape}: {exc}") from exc
-    if not isinstance(data, dict):
-        raise BadRequest(f"expected a JSON object {shape}")
-    return data
-
-
-def _text(data: dict[str, Any], key: str) -> str:
-    value = data.get(key)
-    if not isinstance(value, str) or not value.strip():
-        raise BadRequest(f"{key}: expected a non-empty string")
-    if len(value) > _MAX_TEXT:
-        raise BadRequest(f"{key}: longer than {_MAX_TEXT} characters")
-    return value.strip()
-
-
-def _value(data: dict[str, Any]) -> float:
-    """An order's value: a JSON number, or a decimal string as Django and most shops serialize money."""
-    raw = data.get("value")
-    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
-        raise BadRequest('value: expected the order total, a number such as 25.98 or "25.98"')
-    try:
-        value = float(Decimal(raw) if isinstance(raw, str) else raw)
-    except (InvalidOperation, ValueError) as exc:
-        raise BadRequest(f"value: {raw!r} is not a number") from exc
-    if not math.isfinite(value) or value < 0:
-        raise BadRequest(f"value: {raw!r} is not an amount (finite, 0 or more)")
-    return value
-
-
-def _products(data: dict[str, Any]) -> Counter[str]:
-    """Product ids, each as often as it was ordered (a repeated id is a quantity)."""
-    raw = data.get("products")
-    if not isinstance(raw, list) or not raw:
-        raise BadRequest('products: expected a non-empty list of product ids, e.g. ["12", "7"]')
-    if len(raw) > _MAX_PRODUCTS:
-        raise BadRequest(f"products: more than {_MAX_PRODUCTS}")
-    if not all(isinstance(item, str) and item.strip() and len(item) <= _MAX_TEXT for item in raw):
-        raise BadRequest("products: every product id must be a non-empty string")
-    return Counter(item.strip() for item in raw)
-
-
-def _order_events(data: dict[str, Any], ruleset: RuleSet, now: float) -> list[Event]:
-    order = _text(data, "order")
-    value = _value(data)
-    currency = data.get("currency")
-    if not isinstance(currency, str) or not _CURRENCY.fullmatch(currency):
-        raise BadRequest('currency: expected an ISO 4217 code such as "EUR"')
-    lines = [
-        # The category comes from the catalogue, as for every other purchase the profile learns.
-        Event("purchase", product, now, {"order": order, "category": _category(ruleset, product), "quantity": quantity})
-        for product, quantity in _products(data).items()
-    ]
-    return [Event("order", order, now, {"value": value, "currency": currency}), *lines]
-
-
-def _category(ruleset: RuleSet, product: str) -> str:
-    known = ruleset.catalog.get(product)
-    return known.category if known is not None else ""
-
 
 def _newsletter_events(data: dict[str, Any], ruleset: RuleSet, now: float) -> list[Event]:
-    return [Event("newsletter_subscribe", _text(data, "newsletter"), now)]
+    return [Event("newsletter_subscribe", text(data, "newsletter"), now)]
 
 
 _EVENT_TYPES: dict[str, Callable[[dict[str, Any], RuleSet, float], list[Event]]] = {
-    "order": _order_events,
+    "order": order_events,
     "newsletter": _newsletter_events,
 }
 
@@ -150,10 +74,10 @@ def api_routes(
         if answer := refused(request):
             return answer
         try:
-            data = _json_object(await request.body(), '{"visitor": "<visitor cookie value>", "customer": "<customer id>"}')
-            customer = _text(data, "customer")
+            data = parse_object(await request.body(), '{"visitor": "<visitor cookie value>", "customer": "<customer id>"}')
+            customer = text(data, "customer")
             visitor = _signed_visitor(signer, data.get("visitor"))
-        except BadRequest as exc:
+        except InvalidData as exc:
             return PlainTextResponse(f"{exc}\n", status_code=400)
         except PermissionError as exc:
             return PlainTextResponse(f"{exc}\n", status_code=403)
@@ -171,9 +95,9 @@ def api_routes(
         if answer := refused(request):
             return answer
         try:
-            data = _json_object(await request.body(), '{"visitor": "<visitor cookie value>"}')
+            data = parse_object(await request.body(), '{"visitor": "<visitor cookie value>"}')
             visitor = _signed_visitor(signer, data.get("visitor"))
-        except BadRequest as exc:
+        except InvalidData as exc:
             return PlainTextResponse(f"{exc}\n", status_code=400)
         except PermissionError as exc:
             return PlainTextResponse(f"{exc}\n", status_code=403)
@@ -202,17 +126,17 @@ def api_routes(
             return answer
         now = time.time()
         try:
-            data = _json_object(await request.body(), '{"type": "order" | "newsletter", "customer" or "visitor": ..., ...}')
+            data = parse_object(await request.body(), '{"type": "order" | "newsletter", "customer" or "visitor": ..., ...}')
             kind = data.get("type")
             if kind not in _EVENT_TYPES:
-                raise BadRequest(f"type: expected one of {', '.join(_EVENT_TYPES)}, got {kind!r}")
+                raise InvalidData(f"type: expected one of {', '.join(_EVENT_TYPES)}, got {kind!r}")
             if ("customer" in data) == ("visitor" in data):
-                raise BadRequest('name exactly one of "customer" (a customer id) and "visitor" (the visitor cookie\'s value)')
+                raise InvalidData('name exactly one of "customer" (a customer id) and "visitor" (the visitor cookie\'s value)')
             ruleset = rules()
             learned = _EVENT_TYPES[kind](data, ruleset, now)
-            customer = _text(data, "customer") if "customer" in data else None
+            customer = text(data, "customer") if "customer" in data else None
             visitor = None if customer is not None else _signed_visitor(signer, data.get("visitor"))
-        except BadRequest as exc:
+        except InvalidData as exc:
             return PlainTextResponse(f"{exc}\n", status_code=400)
         except PermissionError as exc:
             return PlainTextResponse(f"{exc}\n", status_code=403)

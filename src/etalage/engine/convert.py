@@ -23,12 +23,15 @@ from etalage.profiles.profile import Event, Profile
 from etalage.rules.experiments import Goal, programme_holdout
 from etalage.rules.ruleset import RuleSet
 
-__all__ = ["conversions", "count_conversions"]
+__all__ = ["conversions", "count_conversions", "posts_to_goal"]
 
 
-def conversions(ruleset: RuleSet, profile: Profile, learned: Sequence[Event], path: str | None, now: float) -> list[Event]:
+def conversions(
+    ruleset: RuleSet, profile: Profile, learned: Sequence[Event], path: str | None, now: float, posted: str | None = None
+) -> list[Event]:
     """The `converted` events of a page view at `path` (None: no page view, an event from the shop's
-    backend) that taught `learned`, for `profile` as it was before; apply them before `learned`."""
+    backend), or of a form `posted` to that path and answered without an error, that taught `learned`,
+    for `profile` as it was before; apply them before `learned`."""
     if not ruleset.goals or not profile.assignments:
         return []
     orders = _new_orders(profile, learned)
@@ -36,6 +39,9 @@ def conversions(ruleset: RuleSet, profile: Profile, learned: Sequence[Event], pa
     for goal in ruleset.goals:
         if goal.page is not None:
             if path is not None and goal.page.search(path):
+                reached.append((goal, 0.0, ""))
+        elif goal.form is not None:
+            if posted is not None and goal.form.search(posted):
                 reached.append((goal, 0.0, ""))
         elif goal.event == "purchase":
             reached += [(goal, value, order) for order, value in orders.items()]
@@ -54,6 +60,11 @@ def conversions(ruleset: RuleSet, profile: Profile, learned: Sequence[Event], pa
                     data["order"] = order
                 events.append(Event("converted", experiment.id, now, data))
     return events
+
+
+def posts_to_goal(ruleset: RuleSet, path: str) -> bool:
+    """Whether a form posted to `path` reaches a goal (`form = ...`)."""
+    return any(goal.form is not None and goal.form.search(path) for goal in ruleset.goals)
 
 
 def _new_orders(profile: Profile, learned: Sequence[Event]) -> dict[str, float]:

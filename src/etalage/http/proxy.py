@@ -17,8 +17,9 @@ from typing import Any, TypeVar
 from cachetools import LRUCache
 
 from etalage.consent import Consent, read_consent
-from etalage.engine.convert import conversions, count_conversions
+from etalage.engine.convert import conversions, count_conversions, posts_to_goal
 from etalage.engine.learn import learn_from_request
+from etalage.engine.orders import InvalidData, announced_order
 from etalage.engine.personalize import Personalizer
 from etalage.engine.visit import page_view
 from etalage.http import compression
@@ -532,6 +533,12 @@ class Proxy:
             and (replaced or self._logged_out(ruleset.login, path, response.status, response.headers, time.time()))
         )
         handoff = self._handed_off(jar, response.headers)
+        now = time.time()
+        announced = self._announced(ruleset, response, now) if consent.granted else []
+        posted = path if consent.granted and method == "POST" and response.status < 400 and posts_to_goal(ruleset, path) else None
+        if (posted or announced) and not (is_page or revalidated):
+            # A form goal (add to basket) or an order the shop announced, on a response that is no page view.
+            self._learn_off_page(jar, ruleset, posted, announced, now)
         if method == "HEAD" and consent.granted and response.status == 200 and _is_html(content_type):
             # A HEAD must not tell a cache otherwise than the GET of this page would: private, no-store when it
             # would be personalized, else private and revalidated on every view.
@@ -544,7 +551,6 @@ class Proxy:
             await self._stream(send, response, headers, method == "HEAD")
             return
         secure = scheme == "https"
-        now = time.time()
         visitor_id, returning, set_cookie = self._visitor(consent, jar, secure)
         profile = None
         logged_in = False  # this response linked the browser to the customer anew: a login with consent
@@ -591,7 +597,7 @@ class Proxy:
             self._metrics.inc("etalage_requests_total", outcome="passed")
             await self._stream(send, response, headers, method == "HEAD" or revalidated)
             return
-        events = learn_from_request(ruleset, path, query.decode("latin-1"), now)
+        events = [*learn_from_request(ruleset, path, query.decode("latin-1"), now), *announced]
         recorded = profile.consent
         if recorded is None or (recorded.granted, recorded.sources, recorded.purposes) != (True, consent.sources, consent.purposes):
             # Recorded when it changes only, in the view's one write: no extra round trip.
@@ -630,6 +636,41 @@ class Proxy:
             self._metrics.inc("etalage_shed_total")
         self._metrics.inc("etalage_requests_total", outcome="passed")
         await self._stream(send, response, headers, False)
+
+    def _announced(self, ruleset: RuleSet, response: UpstreamResponse, now: float) -> list[Event]:
+        """The order the shop's response announces in its [orders] header, if any (never from an error response)."""
+        value = get_header(response.headers, ruleset.order_header.encode()) if ruleset.order_header and response.status < 400 else None
+        if not value:
+            return []
+        try:
+            events = announced_order(ruleset, value, now)
+        except InvalidData as exc:
+            log.warning("the shop's %s header holds no order Etalage can learn: %s", ruleset.order_header, exc)
+            self._metrics.inc("etalage_order_headers_total", outcome="invalid")
+            return []
+        self._metrics.inc("etalage_order_headers_total", outcome="learned")
+        return events
+
+    def _learn_off_page(self, jar: CookieJar, ruleset: RuleSet, posted: str | None, announced: list[Event], now: float) -> None:
+        """Learn a goal's form post or an announced order into a returning visitor's profile, off the response path.
+
+        Only a profile that exists is written (it exists because its visitor consented), and not while the
+        customer's consent is withdrawn on another device."""
+        values = jar.get(self.settings.cookie_name)
+        verified = self._signer.verify(values[0]) if values and len(values) == 1 else None
+        if verified is None:
+            return
+
+        async def learn(visitor_id: str) -> None:
+            profile = await self._store.load(visitor_id)
+            if profile is None or (profile.consent is not None and not profile.consent.granted):
+                return
+            converted = conversions(ruleset, profile, announced, None, now, posted)
+            count_conversions(self._metrics, converted)
+            if converted or announced:
+                await self._store.record(visitor_id, [*converted, *announced])
+
+        self._in_background(learn(verified.visitor_id), "record")
 
     @staticmethod
     def _request_body(headers: RawHeaders, receive: Receive) -> AsyncIterator[bytes] | None:

@@ -58,8 +58,9 @@ def compile_experiments(found: list[Fields], rules: Sequence[Rule], problems: li
 
 
 def compile_goals(found: list[Fields]) -> tuple[Goal, ...]:
-    """`[[goal]]` tables: `id`, then `page` (a pattern of paths) or `event` (newsletter_subscribe,
-    purchase), and `window_days` (default 14), how long after a first exposure a conversion counts."""
+    """`[[goal]]` tables: `id`, then `page` (a pattern of paths), `form` (a pattern of the paths forms
+    post to) or `event` (newsletter_subscribe, purchase), and `window_days` (default 14), how long
+    after a first exposure a conversion counts."""
     goals: list[Goal] = []
     seen: dict[str, str] = {}
     for fields in found:
@@ -72,17 +73,19 @@ def compile_goals(found: list[Fields]) -> tuple[Goal, ...]:
             else:
                 seen[goal_id] = fields.where("id")
         page = fields.regex("page", fields.take("page", str, None))
+        form = fields.regex("form", fields.take("form", str, None))
         event = fields.take("event", str, None, lambda e: None if e in GOAL_EVENTS else f"{e!r} is not one of {', '.join(GOAL_EVENTS)}")
         window = fields.take("window_days", (int, float), 14, lambda d: None if d > 0 else "must be more than 0")
         fields.finish()
-        if ("page" in fields.table) == ("event" in fields.table):
+        if sum(key in fields.table for key in ("page", "form", "event")) != 1:
             fields.problem(
-                f"{fields.name}: give 'page' (a pattern of paths) or 'event' ({', '.join(GOAL_EVENTS)}), one of them",
-                hint="e.g. page = '^/checkout/thank-you' or event = \"purchase\"",
+                f"{fields.name}: give 'page' (a pattern of paths), 'form' (a pattern of the paths forms post to) "
+                f"or 'event' ({', '.join(GOAL_EVENTS)}), one of them",
+                hint="e.g. page = '^/checkout/thank-you', form = '^/basket/add/' or event = \"purchase\"",
             )
             continue
-        if goal_id is not None and (page is not None or event is not None) and window is not None:
-            goals.append(Goal(goal_id, page, event, window * 24 * 3600.0, fields.where()))
+        if goal_id is not None and (page is not None or form is not None or event is not None) and window is not None:
+            goals.append(Goal(goal_id, page, event, window * 24 * 3600.0, fields.where(), form))
     return tuple(goals)
 
 

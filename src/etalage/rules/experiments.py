@@ -87,15 +87,17 @@ class Experiment:
 
 @dataclass(frozen=True, slots=True)
 class Goal:
-    """What counts as a conversion for every experiment: a page view whose path matches `page`, or a
-    profile event of kind `event` (a newsletter subscription, a purchase: each order once), within
-    `window` seconds of the visitor's first exposure to their variant."""
+    """What counts as a conversion for every experiment: a page view whose path matches `page`, a form
+    posted to a path that matches `form` (add to basket) and answered without an error, or a profile
+    event of kind `event` (a newsletter subscription, a purchase: each order once), within `window`
+    seconds of the visitor's first exposure to their variant."""
 
     id: str
     page: re.Pattern[str] | None
     event: str | None
     window: float
     source: str
+    form: re.Pattern[str] | None = None
 
 
 def programme_holdout(share: float) -> Experiment | None:

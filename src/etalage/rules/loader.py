@@ -37,7 +37,9 @@ _LANGUAGE = re.compile(r"[a-z]{2,3}")
 # A path on the shop: one leading '/', not '//' or '/\' (another host), no spaces or control characters.
 _SHOP_PATH = re.compile(r"/(?![/\\])[^\s\x00-\x1f\x7f\\]*")
 _TOML_POSITION = re.compile(r"\(at line (\d+), column \d+\)")
-_SECTIONS = ("site", "consent", "login", "catalog", "catalog_feed", "segments", "learn", "blocks", "rule", "experiment", "goal")
+# An HTTP header name (RFC 9110 token).
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_SECTIONS = ("site", "consent", "login", "orders", "catalog", "catalog_feed", "segments", "learn", "blocks", "rule", "experiment", "goal")
 _LEARN_GROUPS = {"category_view": "category", "product_view": "product", "newsletter_subscribe": "category", "purchase": "product"}
 _PROBE_DOCUMENT = LexborHTMLParser("<p></p>")
 
@@ -208,6 +210,7 @@ def load_rules(directory: Path, *, catalogue_only: bool = False) -> RuleSet:
     site = _site(tables["site"], folder, files)
     consent = _consent(tables["consent"], folder)
     login = _login(tables["login"])
+    order_header = _order_header(tables["orders"])
     catalog = _catalog(tables["catalog"], site, tables["catalog_feed"])
     if catalogue_only:
         if folder.problems:
@@ -222,7 +225,9 @@ def load_rules(directory: Path, *, catalogue_only: bool = False) -> RuleSet:
     _check_conflicts(rules, experiments, folder)
     if folder.problems:
         raise RuleSetError(sorted(folder.problems, key=lambda p: (p.file, p.line)))
-    return RuleSet(site, consent, learn, login, catalog, blocks, rules, folder.digest.hexdigest()[:16], experiments, goals)
+    return RuleSet(
+        site, consent, learn, login, catalog, blocks, rules, folder.digest.hexdigest()[:16], experiments, goals, order_header=order_header
+    )
 
 
 def _single(found: list[Fields], section: str) -> Fields | None:
@@ -355,6 +360,16 @@ def _login(found: list[Fields]) -> LoginSource:
     logout_path = fields.regex("logout_path", fields.take("logout_path", str, None))
     fields.finish()
     return LoginSource(header.lower() if header else None, cookie, logout_path)
+
+
+def _order_header(found: list[Fields]) -> str | None:
+    """[orders] header: the response header in which the shop announces an order (etalage.engine.orders)."""
+    fields = _single(found, "orders")
+    if fields is None:
+        return None
+    header = fields.take("header", str, check=lambda h: None if _TOKEN.fullmatch(h) else "must be an HTTP header name")
+    fields.finish()
+    return header.lower() if header else None
 
 
 class Catalog(dict[str, Product]):

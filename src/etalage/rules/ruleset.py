@@ -54,10 +54,14 @@ class RuleSet:
     experiments: tuple[Experiment, ...] = ()
     # What counts as a conversion for them.
     goals: tuple[Goal, ...] = ()
-    _by_path: LRUCache[str, tuple[Rule, ...]] = field(default_factory=lambda: LRUCache(4096), repr=False, compare=False)
+    # The response header in which the shop announces an order ([orders] header), lower-case.
+    order_header: str | None = None
+    # Derived from the fields above, never passed in: a copy with other rules gets caches of its own.
+    _by_path: LRUCache[str, tuple[Rule, ...]] = field(init=False, repr=False, compare=False)
     _experiment_of: dict[str, Experiment] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_path", LRUCache(4096))
         object.__setattr__(self, "_experiment_of", {rule: e for e in self.experiments for rule in e.rules})
 
     def experiment_of(self, rule_id: str) -> Experiment | None:
