@@ -160,6 +160,24 @@ def differences(old: bytes, new: bytes, limit: int = MAX_DIFFERENCES) -> list[tu
     return [(start, end) for start, end in found]
 
 
+def _in_place(ranges: list[tuple[int, int]]) -> list[tuple[int, int, int, int]]:
+    """Ranges of bodies of equal length, as (old start, old end, new start, new end)."""
+    return [(start, end, start, end) for start, end in ranges]
+
+
+def _union(first: list[tuple[int, int]], second: list[tuple[int, int]], limit: int) -> list[tuple[int, int]] | None:
+    """The ranges covered by either list (each in order), overlapping ones joined; None past `limit`."""
+    joined: list[list[int]] = []
+    for start, end in sorted(first + second):
+        if joined and start <= joined[-1][1]:
+            joined[-1][1] = max(joined[-1][1], end)
+        elif len(joined) == limit:
+            return None
+        else:
+            joined.append([start, end])
+    return [(start, end) for start, end in joined]
+
+
 def _xor(view: memoryview, new: bytes, start: int, stop: int) -> bytes:
     """old[start:stop] XOR new[start:stop]: zero bytes where they agree."""
     size = stop - start
@@ -383,11 +401,18 @@ class LayoutReuse:
                     return None
             return _shifted(self._layout, new, ranges)
         same = self._where_last(new)
-        if same is None:
+        if same is not None and self._fits(_in_place(same), new):
+            ranges = _in_place(same)
+        else:
             same = differences(old, new, self._limit)
-        ranges = None if same is None else [(start, end, start, end) for start, end in same]
-        if ranges is None or not self._fits(ranges, new):
-            return None
+            ranges = None if same is None else _in_place(same)
+            if ranges is None or not self._fits(ranges, new):
+                return None
+            # Kept with the earlier bodies' differences: a token's first or last characters agree by chance
+            # in one view and not in the next, so one view's ranges alone rarely hold the next view's.
+            union = _union(self._last or [], same, self._limit)
+            if union is not None and self._fits(_in_place(union), new):
+                same = union
         self._last = same
         if any(start < inner_end and end > inner_start for start, end, _, _ in ranges for inner_start, inner_end in self._sourced):
             return _sourced(self._layout, new)
@@ -415,18 +440,23 @@ class LayoutReuse:
         """Whether every difference passes the checks (see the module docstring)."""
         if any(start < _PRESCAN and end - start != new_end - new_start for start, end, new_start, new_end in ranges):
             return False  # it could move a <meta charset> across the end of what browsers prescan
-        return all(self._harmless(*each, new) for each in ranges)
-
-    def _harmless(self, start: int, end: int, new_start: int, new_end: int, new: bytes) -> bool:
-        place = self._places.get((start, end))
-        if place is None:
-            place = self._place(start, end)
-            if len(self._places) < 4 * self._limit:  # the same places differ on every view (bounded all the same)
-                self._places[(start, end)] = place
-        changed = new[new_start:new_end]
-        if isinstance(place, bytes):
-            return place not in changed and b"\x00" not in changed
-        return place >= 0 and self._harmless_text(place, start, end, changed)
+        # Attribute values are checked together, one C search per quote, where most differences lie.
+        values: dict[bytes, list[bytes]] = {}
+        for start, end, new_start, new_end in ranges:
+            place = self._places.get((start, end))
+            if place is None:
+                place = self._place(start, end)
+                if len(self._places) < 4 * self._limit:  # the same places differ on every view (bounded all the same)
+                    self._places[(start, end)] = place
+            if isinstance(place, bytes):
+                values.setdefault(place, []).append(new[new_start:new_end])
+            elif place < 0 or not self._harmless_text(place, start, end, new[new_start:new_end]):
+                return False
+        for quote, changed in values.items():
+            joined = b"".join(changed)
+            if quote in joined or b"\x00" in joined:
+                return False
+        return True
 
     def _place(self, start: int, end: int) -> bytes | int:
         """What may replace old bytes [start, end), whatever the new bytes are: when they lie in a
