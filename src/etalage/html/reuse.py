@@ -405,8 +405,10 @@ class LayoutReuse:
             ranges = _in_place(same)
         else:
             same = differences(old, new, self._limit)
-            ranges = None if same is None else _in_place(same)
-            if ranges is None or not self._fits(ranges, new):
+            if same is None:
+                return None
+            ranges = _in_place(same)
+            if not self._fits(ranges, new):
                 return None
             # Kept with the earlier bodies' differences: a token's first or last characters agree by chance
             # in one view and not in the next, so one view's ranges alone rarely hold the next view's.
