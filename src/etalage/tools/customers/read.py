@@ -10,9 +10,9 @@ from typing import IO, Any
 
 import orjson
 
+from etalage.engine.customer_fields import BadField, Checker
 from etalage.problems import Problem, closest
 from etalage.profiles.profile import Event
-from etalage.tools.customers.check import BadField, Checker
 
 __all__ = ["FORMATS", "ImportFileError", "Record", "detect_format", "read_records"]
 

@@ -1,4 +1,5 @@
-"""Checking a customer's fields against the rule set, and turning good ones into profile events."""
+"""A customer's fields from the CRM checked against the rule set and turned into profile events: what
+`etalage import` and the customers API (`PUT /.etalage/api/customers/<id>`) share."""
 
 from __future__ import annotations
 
