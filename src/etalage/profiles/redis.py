@@ -53,7 +53,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import NamedTuple, cast
 
-from cachetools import TLRUCache
+from cachetools import TLRUCache, TTLCache
 from redis.asyncio import RedisCluster
 from redis.asyncio.client import Pipeline
 from redis.asyncio.cluster import ClusterPipeline
@@ -125,6 +125,7 @@ class _Cached(NamedTuple):
     deadline: float  # time.monotonic() when the entry stops being served
     customer: str | None  # the customer the visitor id was linked to when read
     data: bytes | None  # serialized profile; None means "no profile"
+    writes: int = 0  # RedisStore._customer_writes when the read began
 
 
 class _Batch:
@@ -227,6 +228,10 @@ class RedisStore(ProfileStore):
         self._cache: TLRUCache[str, _Cached] | None = (
             TLRUCache(maxsize=cache_size, ttu=lambda _key, entry, _now: entry.deadline) if cache_ttl > 0 and cache_size > 0 else None
         )
+        # Customers written by id here (record_customer: the API, an import), each with the count of such
+        # writes then: a linked visitor's entry read before is stale. Kept as long as such an entry lives.
+        self._customer_writes = 0
+        self._customers_written: TTLCache[str, int] = TTLCache(maxsize=max(cache_size, 1), ttl=max(cache_ttl, 1e-9))
         # Queued events per profile reference, oldest reference first.
         self._pending: dict[str, list[Event]] = {}
         self._pending_count = 0
@@ -279,8 +284,9 @@ class RedisStore(ProfileStore):
 
     async def _read(self, ref: str, fetch: Callable[[], Awaitable[list[bytes | None]]]) -> Profile | None:
         entry = self._cache.get(ref) if self._cache is not None else None
-        if entry is not None:
+        if entry is not None and not self._written_since(entry):
             return Profile.loads(entry.data) if entry.data is not None else None
+        writes = self._customer_writes
         for attempt in range(1, _READ_ATTEMPTS + 1):
             flushes = self._flush_events
             raw_customer, data, touched = await self._fetch(ref, fetch)
@@ -304,8 +310,13 @@ class RedisStore(ProfileStore):
             data = profile.dumps()
         # Cache only what is certain: nothing written locally during the read, no write in flight.
         if self._cache is not None and not touched and certain:
-            self._cache[ref] = _Cached(time.monotonic() + self._cache_ttl, customer, data)
+            self._cache[ref] = _Cached(time.monotonic() + self._cache_ttl, customer, data, writes)
         return profile
+
+    def _written_since(self, entry: _Cached) -> bool:
+        """Whether the customer a cached visitor was linked to was written by id since the entry was
+        read: a CRM's change (the customers or events API) shows on that visitor's next page view."""
+        return entry.customer is not None and self._customers_written.get(entry.customer, -1) >= entry.writes
 
     async def _fetch(self, ref: str, fetch: Callable[[], Awaitable[list[bytes | None]]]) -> tuple[bytes | None, bytes | None, bool]:
         """(customer id, profile data) as Redis has them, and whether `ref` was written locally meanwhile."""
@@ -331,6 +342,9 @@ class RedisStore(ProfileStore):
 
     async def record_customer(self, customer_id: str, events: Sequence[Event]) -> None:
         self._enqueue(f"c:{customer_id}", events)
+        if self._cache is not None:
+            self._customers_written[customer_id] = self._customer_writes
+            self._customer_writes += 1
 
     def _enqueue(self, ref: str, events: Sequence[Event]) -> None:
         if self._closed:
