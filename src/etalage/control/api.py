@@ -31,6 +31,7 @@ from starlette.routing import Route
 
 from etalage.control.auth import refusal
 from etalage.engine.convert import conversions, count_conversions
+from etalage.engine.customer_fields import BadField, Checker
 from etalage.metrics import Metrics
 from etalage.profiles.profile import Event, Profile
 from etalage.profiles.store import ProfileStore, StoreError
@@ -93,7 +94,21 @@ def _products(data: dict[str, Any]) -> Counter[str]:
     return Counter(item.strip() for item in raw)
 
 
+def _placed(data: dict[str, Any], ruleset: RuleSet, now: float) -> float:
+    """When the order was placed: its "date" (an offline or point-of-sale order sent later), else now."""
+    if "date" not in data:
+        return now
+    raw = data["date"]
+    try:
+        if not isinstance(raw, str):
+            raise BadField("expected an ISO 8601 date or date-time, as 2026-03-01T14:30:00+01:00")
+        return Checker(ruleset, now).date(raw.strip())[0]
+    except BadField as exc:
+        raise BadRequest(f"date: {exc}") from exc
+
+
 def _order_events(data: dict[str, Any], ruleset: RuleSet, now: float) -> list[Event]:
+    at = _placed(data, ruleset, now)
     order = _text(data, "order")
     value = _value(data)
     currency = data.get("currency")
@@ -101,10 +116,10 @@ def _order_events(data: dict[str, Any], ruleset: RuleSet, now: float) -> list[Ev
         raise BadRequest('currency: expected an ISO 4217 code such as "EUR"')
     lines = [
         # The category comes from the catalogue, as for every other purchase the profile learns.
-        Event("purchase", product, now, {"order": order, "category": _category(ruleset, product), "quantity": quantity})
+        Event("purchase", product, at, {"order": order, "category": _category(ruleset, product), "quantity": quantity})
         for product, quantity in _products(data).items()
     ]
-    return [Event("order", order, now, {"value": value, "currency": currency}), *lines]
+    return [Event("order", order, at, {"value": value, "currency": currency}), *lines]
 
 
 def _category(ruleset: RuleSet, product: str) -> str:
@@ -191,6 +206,10 @@ def api_routes(
              "value": "25.98", "currency": "EUR"}
             {"type": "newsletter", "visitor": "<visitor cookie value>", "newsletter": "rodents"}
 
+        An offline or point-of-sale order sent later may say when it was placed, "date":
+        "2026-03-01T14:30:00+01:00" (ISO 8601; UTC without an offset; not in the future); it counts
+        for an experiment's goal only when placed after the customer first saw their variant.
+
         Exactly one of "customer" (the id a login linked) and "visitor" names whose profile it is. An
         event is only recorded into a profile Etalage keeps, one that exists because its visitor
         consented (or a CRM import made it): the answer says {"recorded": false, "reason": ...}
@@ -221,12 +240,12 @@ def api_routes(
                 profile = await store.load_customer(customer)
                 if profile is None:
                     return _not_recorded("no profile for this customer: none of their devices consented and logged in")
-                await store.record_customer(customer, _with_conversions(ruleset, profile, learned, now))
+                await store.record_customer(customer, _with_conversions(ruleset, profile, learned, learned[0].at))
             elif visitor is not None:
                 profile = None if await store.erased(visitor) else await store.load(visitor)
                 if profile is None:
                     return _not_recorded("no profile for this visitor: consent was not given, or was withdrawn")
-                await store.record(visitor, _with_conversions(ruleset, profile, learned, now))
+                await store.record(visitor, _with_conversions(ruleset, profile, learned, learned[0].at))
             await store.flush()
         except StoreError as exc:
             return PlainTextResponse(f"profile store unavailable: {exc}\n", status_code=503)
