@@ -180,6 +180,24 @@ def _apply(profile: Profile, events: Sequence[Event]) -> int:
     return skipped
 
 
+def _scan_cursor(text: str) -> int:
+    if text == "":
+        return 0
+    if not text.isascii() or not text.isdigit():
+        raise ValueError(f"not a cursor of the Redis store: {text!r}")
+    return int(text)
+
+
+def _cluster_cursor(text: str, primaries: int) -> tuple[int, int]:
+    """(the primary's place in name order, its SCAN cursor) from "<place>:<cursor>"."""
+    if text == "":
+        return 0, 0
+    place, colon, scan = text.partition(":")
+    if not colon or not (place + scan).isascii() or not place.isdigit() or not scan.isdigit() or int(place) >= primaries:
+        raise ValueError(f"not a cursor of this Redis Cluster: {text!r}")
+    return int(place), int(scan)
+
+
 def _connection_lost(exc: WatchError) -> bool:
     """redis-py reports a connection dying inside WATCH/MULTI as a WatchError; tell that from a conflict."""
     cause = exc.__cause__ or exc.__context__
@@ -867,6 +885,32 @@ class RedisStore(ProfileStore):
                     for profile in self._readable(await self._mget(keys)):
                         yield profile
         except RedisError as exc:
+            raise StoreError(f"Redis: {exc}") from exc
+
+    async def customer_page(self, cursor: str, count: int) -> tuple[list[Profile], str]:
+        """One SCAN over the customers' keys from `cursor`: "<SCAN cursor>", on a cluster "<primary>:<SCAN
+        cursor>" with the primaries in name order, each scanned to its end in turn (so a cluster's
+        cursor holds while its primaries stay the same: a failover midway may skip or repeat some)."""
+        await self.flush()
+        match = f"{self._prefix}c:*"
+        try:
+            if isinstance(self._redis, RedisCluster):
+                await self._redis.initialize()  # the primaries are known once the client has met the cluster
+                primaries = sorted(self._redis.get_primaries(), key=lambda node: node.name)
+                index, scan = _cluster_cursor(cursor, len(primaries))
+                # Scanning one node, redis-py answers ({node name: cursor}, keys); its types say (cursor, keys).
+                cursors, keys = cast(
+                    "tuple[dict[str, int], list[bytes]]",
+                    await self._redis.scan(cursor=scan, match=match, count=count, target_nodes=primaries[index]),
+                )
+                scan = cursors[primaries[index].name]
+                after = f"{index}:{scan}" if scan else (f"{index + 1}:0" if index + 1 < len(primaries) else "")
+            else:
+                scan, found = await self._redis.scan(cursor=_scan_cursor(cursor), match=match, count=count)
+                keys = cast("list[bytes]", found)  # bytes: this client does not decode responses
+                after = str(scan) if scan else ""
+            return self._readable(await self._mget(keys)) if keys else [], after
+        except _CLIENT_FAILURES as exc:
             raise StoreError(f"Redis: {exc}") from exc
 
     async def _mget(self, keys: list[bytes]) -> list[bytes | str | None]:
