@@ -222,7 +222,7 @@ def load_rules(directory: Path, *, catalogue_only: bool = False) -> RuleSet:
     _check_conflicts(rules, experiments, folder)
     if folder.problems:
         raise RuleSetError(sorted(folder.problems, key=lambda p: (p.file, p.line)))
-    return RuleSet(site, consent, learn, login, catalog, blocks, rules, folder.digest.hexdigest()[:16], experiments, goals)
+    return RuleSet(site, consent, learn, login, catalog, blocks, rules, folder.digest.hexdigest()[:16], experiments, goals, segments)
 
 
 def _single(found: list[Fields], section: str) -> Fields | None:

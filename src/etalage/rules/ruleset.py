@@ -54,6 +54,8 @@ class RuleSet:
     experiments: tuple[Experiment, ...] = ()
     # What counts as a conversion for them.
     goals: tuple[Goal, ...] = ()
+    # The [segments.<name>] conditions by name, for exports of their members (etalage.engine.audience).
+    segments: Mapping[str, Condition] = field(default_factory=dict)
     _by_path: LRUCache[str, tuple[Rule, ...]] = field(default_factory=lambda: LRUCache(4096), repr=False, compare=False)
     _experiment_of: dict[str, Experiment] = field(init=False, repr=False, compare=False)
 
