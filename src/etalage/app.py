@@ -18,6 +18,7 @@ from etalage.control.me.routes import me_routes
 from etalage.control.preview import preview_routes
 from etalage.control.ready import ready_routes
 from etalage.control.results.routes import results_routes
+from etalage.control.segments import segment_routes
 from etalage.http.proxy import Proxy
 from etalage.http.requestid import request_id
 from etalage.http.requests import refused
@@ -116,6 +117,7 @@ def create_app(settings: Settings, *, store: ProfileStore | None = None) -> Etal
         + api_routes(profiles, signer, lambda: rules.current, settings.api_key, settings.cookie_name, metrics)
         + customer_routes(profiles, lambda: rules.current, settings.admin_token)
         + crm_routes(profiles, lambda: rules.current, settings.api_key)
+        + segment_routes(profiles, lambda: rules.current, settings.admin_token)
         + me_routes(store=profiles, signer=signer, rules=lambda: rules.current, settings=settings)
         + results_routes(profiles, lambda: rules.current, settings.admin_token)
         + preview_routes(previews)
