@@ -62,3 +62,11 @@ def test_cli_export_segment_from_redis(redis_server, capsys):
     asyncio.run(three_customers(RedisStore(redis_server.url, 3600)))
     assert main(["export", "segment", "customers", "--redis-url", redis_server.url]) == 0
     assert sorted(capsys.readouterr().out.splitlines()) == ["C-1", "C-3", "customer_id"]
+
+
+def test_cli_export_segment_never_writes_the_profiles_file(profiles, capsys):
+    # Etalage may be running on that file: an export writing it would overwrite newer profiles.
+    before = profiles.stat()
+    main(["export", "segment", "dog-person", "--profiles-file", str(profiles)])
+    after = profiles.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
