@@ -51,7 +51,6 @@ class _Invalid(Exception):
 
     def __init__(self, problems: list[str]) -> None:
         super().__init__("\n".join(problems))
-        self.problems = problems
 
 
 def _json_type(value: Any) -> str:
