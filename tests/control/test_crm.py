@@ -1,4 +1,4 @@
-"""The customers API: a CRM replaces a customer's segments and newsletters, one customer or a batch at a time."""
+"""The customers API (etalage.control.crm): a CRM replaces a customer's segments and newsletters, one customer or a batch at a time."""
 
 from __future__ import annotations
 
