@@ -43,7 +43,7 @@ MAY_IMPORT = {
     "profiles": {"types"},
     "consent": {"rules.fields", "problems", "types"},
     "rules": {"consent", "profiles", "html", "problems", "types"},
-    "engine": {"rules", "profiles", "html", "metrics", "settings", "types"},
+    "engine": {"rules", "profiles", "html", "metrics", "settings", "types", "problems"},
     "http": {"engine", "rules", "consent", "profiles", "html"} | SHARED,
     "control": {"engine", "rules", "consent", "profiles", "html", "http"} | SHARED,
     # Offline commands never need the web stack; content decoding is the one piece of http/ they share.

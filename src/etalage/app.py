@@ -12,11 +12,13 @@ from starlette.applications import Starlette
 
 from etalage.control.admin import RESERVED_PREFIX, control_routes
 from etalage.control.api import api_routes
+from etalage.control.crm import crm_routes
 from etalage.control.customers import customer_routes
 from etalage.control.me.routes import me_routes
 from etalage.control.preview import preview_routes
 from etalage.control.ready import ready_routes
 from etalage.control.results.routes import results_routes
+from etalage.control.segments import segment_routes
 from etalage.http.proxy import Proxy
 from etalage.http.requestid import request_id
 from etalage.http.requests import refused
@@ -114,6 +116,8 @@ def create_app(settings: Settings, *, store: ProfileStore | None = None) -> Etal
         control_routes(metrics, rules, settings.admin_token)
         + api_routes(profiles, signer, lambda: rules.current, settings.api_key, settings.cookie_name, metrics)
         + customer_routes(profiles, lambda: rules.current, settings.admin_token)
+        + crm_routes(profiles, lambda: rules.current, settings.api_key)
+        + segment_routes(profiles, lambda: rules.current, settings.admin_token)
         + me_routes(store=profiles, signer=signer, rules=lambda: rules.current, settings=settings)
         + results_routes(profiles, lambda: rules.current, settings.admin_token)
         + preview_routes(previews)

@@ -394,6 +394,25 @@ def _cmd_customers(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export_segment(args: argparse.Namespace) -> int:
+    """A segment's members for email and ad platforms, from the store the flags name."""
+    from etalage.engine.audience import UnknownSegment, audience
+    from etalage.tools.export import export_segment
+
+    flags = {"redis_url": args.redis_url, "profiles_file": args.profiles_file}
+    if args.profiles_file:
+        flags["redis_url"] = ""  # the flag names the source, as for import
+    settings = Settings.from_env(os.environ, **flags)
+    if not settings.redis_url and not settings.profiles_file:
+        raise SettingsError("export segment: give --redis-url (ETALAGE_REDIS_URL) or --profiles-file (ETALAGE_PROFILES_FILE)")
+    try:
+        segment = audience(load_rules(Path(args.rules)), args.name)
+    except UnknownSegment as exc:
+        raise SettingsError(f"export segment: {exc}") from None
+    asyncio.run(export_segment(create_store(settings), segment, args.format, time.time(), path=Path(args.out) if args.out else None))
+    return 0
+
+
 def _cmd_import_products(args: argparse.Namespace) -> int:
     from etalage.tools.products.command import import_products, parse_mapping
 
@@ -515,6 +534,28 @@ def _parser() -> argparse.ArgumentParser:
     customer_target.add_argument("--redis-url", help="the Redis holding the profiles (ETALAGE_REDIS_URL); safe while Etalage runs")
     customer_target.add_argument("--profiles-file", help="the embedded store's file (ETALAGE_PROFILES_FILE); not while Etalage runs on it")
     customers.set_defaults(handler=_cmd_customers)
+
+    from etalage.engine.audience import __doc__ as audience_doc
+
+    exporting = commands.add_parser("export", help="export data for other tools")
+    exports = exporting.add_subparsers(dest="export_command", required=True)
+    segment = exports.add_parser(
+        "segment",
+        help="a segment's members (customer ids of customers who consented) for email and ad platforms",
+        description="Write the customer ids of a segment's members as CSV or JSON Lines; a summary goes to stderr.",
+        epilog=(audience_doc or "").split("\n", 2)[2],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    segment.add_argument(
+        "name", help="customers (built in: at least one order), crm:<name> (a CRM segment) or a [segments.<name>] of the rules"
+    )
+    segment.add_argument("--format", choices=("csv", "jsonl"), default="csv", help="csv (a customer_id column, the default) or jsonl")
+    segment.add_argument("--out", help="the file to write, whole or not at all (default: standard output)")
+    segment.add_argument("--rules", default=str(_default_rules()), help="rules folder, for its segments (default: the project's rules/)")
+    export_source = segment.add_mutually_exclusive_group()
+    export_source.add_argument("--redis-url", help="the Redis holding the profiles (ETALAGE_REDIS_URL); safe while Etalage runs")
+    export_source.add_argument("--profiles-file", help="the embedded store's file (ETALAGE_PROFILES_FILE); it is saved every 30 s")
+    segment.set_defaults(handler=_cmd_export_segment)
 
     from etalage.tools.products import __doc__ as feeds_doc
 

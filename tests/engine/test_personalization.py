@@ -28,7 +28,7 @@ class FailingStore(ProfileStore):
         raise StoreError("connection refused")
 
     load = record = link = unlink = load_customer = record_customer = erase = erased = ping = every_profile = _fail  # type: ignore[assignment]
-    withdraw = customer_devices = erase_customer = _fail  # type: ignore[assignment]
+    withdraw = customer_devices = erase_customer = customer_page = _fail  # type: ignore[assignment]
 
 
 class BrokenClientStore(FailingStore):

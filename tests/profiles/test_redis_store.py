@@ -174,6 +174,28 @@ async def test_redis_store_cached_profile_shows_its_own_unflushed_writes(make_st
     assert profile is not None and profile.category_views == {"dogs": 1}
 
 
+async def test_redis_store_cached_linked_visitor_shows_a_write_to_their_customer_by_id(make_store: Callable[..., RedisStore]) -> None:
+    store = make_store(cache_ttl=3600)
+    await store.link("v1", "c1")
+    await store.load("v1")
+    await store.record_customer("c1", [Event("segment", "vip", 1.0)])  # the customers API, the events API
+    profile = await store.load("v1")
+    assert profile is not None and profile.segments == {"vip"}
+
+
+async def test_redis_store_cached_linked_visitor_stays_cached_after_writes_to_other_customers(
+    make_store: Callable[..., RedisStore], raw: redis.Redis
+) -> None:
+    store = make_store(cache_ttl=3600)
+    await store.link("v1", "c1")
+    await store.record_customer("c2", [Event("segment", "vip", 1.0)])
+    await store.load("v1")
+    await store.record_customer("c2", [Event("segment", "b2b", 1.0)])
+    before = command_calls(raw)
+    await store.load("v1")
+    assert commands_during_load(raw, before) == {}
+
+
 async def test_redis_store_uncached_profile_shows_its_own_unflushed_writes(make_store: Callable[..., RedisStore], raw: redis.Redis) -> None:
     store = make_store(cache_ttl=0)
     raw.set("etalage:v:v1", Profile(category_views={"cats": 1}).dumps())

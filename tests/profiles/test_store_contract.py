@@ -459,3 +459,49 @@ async def test_store_withdraw_keeping_keeps_the_customers_data(subject: Subject)
     await subject.store.withdraw("v1", REFUSAL, erase_customer=False)
     profile = await subject.store.load_customer("c1")
     assert profile is not None and profile.category_views == {"dogs": 1} and profile.consent is not None
+
+
+async def every_customer_by_pages(store: ProfileStore, count: int) -> tuple[list[str], int]:
+    """The customer ids paging from "" to "" finds, and how many pages it took."""
+    found: list[str] = []
+    cursor, pages = "", 0
+    while True:
+        profiles, cursor = await store.customer_page(cursor, count)
+        found += [profile.customer_id or "" for profile in profiles]
+        pages += 1
+        if not cursor:
+            return found, pages
+
+
+async def test_store_customer_pages_hold_every_customer_once_and_no_visitor(subject: Subject) -> None:
+    for number in range(25):
+        await subject.store.record_customer(f"c{number}", [Event("customer", f"c{number}", 1.0)])
+    await subject.store.record("v1", [view("dogs")])  # queued: a page writes what is queued first
+    found, pages = await every_customer_by_pages(subject.store, 4)
+    assert sorted(found) == sorted(f"c{number}" for number in range(25)) and pages > 1
+
+
+async def test_store_customer_pages_keep_their_place_while_customers_come_and_go(subject: Subject) -> None:
+    for number in range(20):
+        await subject.store.record_customer(f"c{number:02}", [Event("customer", f"c{number:02}", 1.0)])
+    await subject.settle()
+    first, cursor = await subject.store.customer_page("", 5)
+    await subject.store.erase_customer(next(f"c{n:02}" for n in range(20) if f"c{n:02}" not in {p.customer_id for p in first}))
+    await subject.store.record_customer("new", [Event("customer", "new", 1.0)])
+    rest: list[str] = []
+    while cursor:
+        page, cursor = await subject.store.customer_page(cursor, 5)
+        rest += [profile.customer_id or "" for profile in page]
+    kept = {f"c{n:02}" for n in range(20)} - set(rest) - {p.customer_id for p in first}
+    assert len(kept) == 1  # the erased one; every other customer kept all along comes
+
+
+async def test_store_customer_pages_of_a_store_without_customers_hold_none(subject: Subject) -> None:
+    await subject.store.record("v1", [view("dogs")])
+    assert (await every_customer_by_pages(subject.store, 10))[0] == []
+
+
+@pytest.mark.parametrize("cursor", ["nonsense", "-1", "9:9:9"])
+async def test_store_customer_page_refuses_a_cursor_it_did_not_make(subject: Subject, cursor: str) -> None:
+    with pytest.raises(ValueError):
+        await subject.store.customer_page(cursor, 10)

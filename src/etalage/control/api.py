@@ -115,6 +115,10 @@ def api_routes(
              "value": "25.98", "currency": "EUR"}
             {"type": "newsletter", "visitor": "<visitor cookie value>", "newsletter": "rodents"}
 
+        An offline or point-of-sale order sent later may say when it was placed, "date":
+        "2026-03-01T14:30:00+01:00" (ISO 8601; UTC without an offset; not in the future); it counts
+        for an experiment's goal only when placed after the customer first saw their variant.
+
         Exactly one of "customer" (the id a login linked) and "visitor" names whose profile it is. An
         event is only recorded into a profile Etalage keeps, one that exists because its visitor
         consented (or a CRM import made it): the answer says {"recorded": false, "reason": ...}
@@ -145,12 +149,12 @@ def api_routes(
                 profile = await store.load_customer(customer)
                 if profile is None:
                     return _not_recorded("no profile for this customer: none of their devices consented and logged in")
-                await store.record_customer(customer, _with_conversions(ruleset, profile, learned, now))
+                await store.record_customer(customer, _with_conversions(ruleset, profile, learned, learned[0].at))
             elif visitor is not None:
                 profile = None if await store.erased(visitor) else await store.load(visitor)
                 if profile is None:
                     return _not_recorded("no profile for this visitor: consent was not given, or was withdrawn")
-                await store.record(visitor, _with_conversions(ruleset, profile, learned, now))
+                await store.record(visitor, _with_conversions(ruleset, profile, learned, learned[0].at))
             await store.flush()
         except StoreError as exc:
             return PlainTextResponse(f"profile store unavailable: {exc}\n", status_code=503)

@@ -6,7 +6,8 @@ response that completes a checkout but cannot call an API):
 
     {"order": "100023", "products": ["12", "7"], "value": "25.98", "currency": "EUR"}
 
-A repeated product id is a quantity. The order's value is its total, a number or a decimal string
+A repeated product id is a quantity. An optional "date" (ISO 8601) says when an order was placed that
+is sent later (offline, point of sale); it counts for no goal reached before it. The order's value is its total, a number or a decimal string
 (as Django and most shops serialize money). Everything is checked before anything is learned: a bad
 order teaches nothing.
 """
@@ -22,6 +23,7 @@ from typing import Any
 
 import orjson
 
+from etalage.engine.customer_fields import BadField, Checker
 from etalage.profiles.profile import Event
 from etalage.rules.ruleset import RuleSet
 
@@ -80,8 +82,22 @@ def _products(data: Mapping[str, Any]) -> Counter[str]:
     return Counter(item.strip() for item in raw)
 
 
+def _placed(data: Mapping[str, Any], ruleset: RuleSet, now: float) -> float:
+    """When the order was placed: its "date" (an offline or point-of-sale order sent later), else now."""
+    if "date" not in data:
+        return now
+    raw = data["date"]
+    try:
+        if not isinstance(raw, str):
+            raise BadField("expected an ISO 8601 date or date-time, as 2026-03-01T14:30:00+01:00")
+        return Checker(ruleset, now).date(raw.strip())[0]
+    except BadField as exc:
+        raise InvalidData(f"date: {exc}") from exc
+
+
 def order_events(data: Mapping[str, Any], ruleset: RuleSet, now: float) -> list[Event]:
     """The order and one purchase per product it holds; InvalidData when any part is wrong."""
+    at = _placed(data, ruleset, now)
     order = text(data, "order")
     value = _value(data)
     currency = data.get("currency")
@@ -89,10 +105,10 @@ def order_events(data: Mapping[str, Any], ruleset: RuleSet, now: float) -> list[
         raise InvalidData('currency: expected an ISO 4217 code such as "EUR"')
     lines = [
         # The category comes from the catalogue, as for every other purchase the profile learns.
-        Event("purchase", product, now, {"order": order, "category": _category(ruleset, product), "quantity": quantity})
+        Event("purchase", product, at, {"order": order, "category": _category(ruleset, product), "quantity": quantity})
         for product, quantity in _products(data).items()
     ]
-    return [Event("order", order, now, {"value": value, "currency": currency}), *lines]
+    return [Event("order", order, at, {"value": value, "currency": currency}), *lines]
 
 
 def _category(ruleset: RuleSet, product: str) -> str:

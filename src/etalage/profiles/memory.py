@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import heapq
 import logging
 import os
 import time
@@ -271,6 +272,23 @@ class MemoryStore(ProfileStore):
                 continue
             if profile is not None:
                 yield profile
+
+    async def customer_page(self, cursor: str, count: int) -> tuple[list[Profile], str]:
+        # The keys in order: a page is the `count` customer keys after the cursor (the last key of the
+        # page before), so paging is stable while profiles come and go, at O(n log count) a page.
+        if cursor and not cursor.startswith("c:"):
+            raise ValueError(f"not a cursor of the embedded store: {cursor!r}")
+        keys = heapq.nsmallest(count, (key for key in self._profiles if key.startswith("c:") and key > cursor))
+        profiles = []
+        for key in keys:
+            try:
+                profile = self._get(key)
+            except StoreError as exc:
+                log.warning("export: leaving out the profile %s: %s", key, exc)
+                continue
+            if profile is not None:
+                profiles.append(profile.copy())
+        return profiles, keys[-1] if len(keys) == count else ""
 
     async def erase(self, visitor_id: str, *, remember: bool = False) -> None:
         if remember:

@@ -53,7 +53,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import NamedTuple, cast
 
-from cachetools import TLRUCache
+from cachetools import TLRUCache, TTLCache
 from redis.asyncio import RedisCluster
 from redis.asyncio.client import Pipeline
 from redis.asyncio.cluster import ClusterPipeline
@@ -125,6 +125,7 @@ class _Cached(NamedTuple):
     deadline: float  # time.monotonic() when the entry stops being served
     customer: str | None  # the customer the visitor id was linked to when read
     data: bytes | None  # serialized profile; None means "no profile"
+    writes: int = 0  # RedisStore._customer_writes when the read began
 
 
 class _Batch:
@@ -179,6 +180,24 @@ def _apply(profile: Profile, events: Sequence[Event]) -> int:
     return skipped
 
 
+def _scan_cursor(text: str) -> int:
+    if text == "":
+        return 0
+    if not text.isascii() or not text.isdigit():
+        raise ValueError(f"not a cursor of the Redis store: {text!r}")
+    return int(text)
+
+
+def _cluster_cursor(text: str, primaries: int) -> tuple[int, int]:
+    """(the primary's place in name order, its SCAN cursor) from "<place>:<cursor>"."""
+    if text == "":
+        return 0, 0
+    place, colon, scan = text.partition(":")
+    if not colon or not (place + scan).isascii() or not place.isdigit() or not scan.isdigit() or int(place) >= primaries:
+        raise ValueError(f"not a cursor of this Redis Cluster: {text!r}")
+    return int(place), int(scan)
+
+
 def _connection_lost(exc: WatchError) -> bool:
     """redis-py reports a connection dying inside WATCH/MULTI as a WatchError; tell that from a conflict."""
     cause = exc.__cause__ or exc.__context__
@@ -227,6 +246,10 @@ class RedisStore(ProfileStore):
         self._cache: TLRUCache[str, _Cached] | None = (
             TLRUCache(maxsize=cache_size, ttu=lambda _key, entry, _now: entry.deadline) if cache_ttl > 0 and cache_size > 0 else None
         )
+        # Customers written by id here (record_customer: the API, an import), each with the count of such
+        # writes then: a linked visitor's entry read before is stale. Kept as long as such an entry lives.
+        self._customer_writes = 0
+        self._customers_written: TTLCache[str, int] = TTLCache(maxsize=max(cache_size, 1), ttl=max(cache_ttl, 1e-9))
         # Queued events per profile reference, oldest reference first.
         self._pending: dict[str, list[Event]] = {}
         self._pending_count = 0
@@ -279,8 +302,9 @@ class RedisStore(ProfileStore):
 
     async def _read(self, ref: str, fetch: Callable[[], Awaitable[list[bytes | None]]]) -> Profile | None:
         entry = self._cache.get(ref) if self._cache is not None else None
-        if entry is not None:
+        if entry is not None and not self._written_since(entry):
             return Profile.loads(entry.data) if entry.data is not None else None
+        writes = self._customer_writes
         for attempt in range(1, _READ_ATTEMPTS + 1):
             flushes = self._flush_events
             raw_customer, data, touched = await self._fetch(ref, fetch)
@@ -304,8 +328,13 @@ class RedisStore(ProfileStore):
             data = profile.dumps()
         # Cache only what is certain: nothing written locally during the read, no write in flight.
         if self._cache is not None and not touched and certain:
-            self._cache[ref] = _Cached(time.monotonic() + self._cache_ttl, customer, data)
+            self._cache[ref] = _Cached(time.monotonic() + self._cache_ttl, customer, data, writes)
         return profile
+
+    def _written_since(self, entry: _Cached) -> bool:
+        """Whether the customer a cached visitor was linked to was written by id since the entry was
+        read: a CRM's change (the customers or events API) shows on that visitor's next page view."""
+        return entry.customer is not None and self._customers_written.get(entry.customer, -1) >= entry.writes
 
     async def _fetch(self, ref: str, fetch: Callable[[], Awaitable[list[bytes | None]]]) -> tuple[bytes | None, bytes | None, bool]:
         """(customer id, profile data) as Redis has them, and whether `ref` was written locally meanwhile."""
@@ -331,6 +360,9 @@ class RedisStore(ProfileStore):
 
     async def record_customer(self, customer_id: str, events: Sequence[Event]) -> None:
         self._enqueue(f"c:{customer_id}", events)
+        if self._cache is not None:
+            self._customers_written[customer_id] = self._customer_writes
+            self._customer_writes += 1
 
     def _enqueue(self, ref: str, events: Sequence[Event]) -> None:
         if self._closed:
@@ -853,6 +885,32 @@ class RedisStore(ProfileStore):
                     for profile in self._readable(await self._mget(keys)):
                         yield profile
         except RedisError as exc:
+            raise StoreError(f"Redis: {exc}") from exc
+
+    async def customer_page(self, cursor: str, count: int) -> tuple[list[Profile], str]:
+        """One SCAN over the customers' keys from `cursor`: "<SCAN cursor>", on a cluster "<primary>:<SCAN
+        cursor>" with the primaries in name order, each scanned to its end in turn (so a cluster's
+        cursor holds while its primaries stay the same: a failover midway may skip or repeat some)."""
+        await self.flush()
+        match = f"{self._prefix}c:*"
+        try:
+            if isinstance(self._redis, RedisCluster):
+                await self._redis.initialize()  # the primaries are known once the client has met the cluster
+                primaries = sorted(self._redis.get_primaries(), key=lambda node: node.name)
+                index, scan = _cluster_cursor(cursor, len(primaries))
+                # Scanning one node, redis-py answers ({node name: cursor}, keys); its types say (cursor, keys).
+                cursors, keys = cast(
+                    "tuple[dict[str, int], list[bytes]]",
+                    await self._redis.scan(cursor=scan, match=match, count=count, target_nodes=primaries[index]),
+                )
+                scan = cursors[primaries[index].name]
+                after = f"{index}:{scan}" if scan else (f"{index + 1}:0" if index + 1 < len(primaries) else "")
+            else:
+                scan, found = await self._redis.scan(cursor=_scan_cursor(cursor), match=match, count=count)
+                keys = cast("list[bytes]", found)  # bytes: this client does not decode responses
+                after = str(scan) if scan else ""
+            return self._readable(await self._mget(keys)) if keys else [], after
+        except _CLIENT_FAILURES as exc:
             raise StoreError(f"Redis: {exc}") from exc
 
     async def _mget(self, keys: list[bytes]) -> list[bytes | str | None]:

@@ -111,6 +111,17 @@ class ProfileStore(abc.ABC):
         """Each stored profile once (a linked visitor's is the customer's), for reports that add up
         what profiles hold (etalage report); one that cannot be read is logged and left out."""
 
+    @abc.abstractmethod
+    async def customer_page(self, cursor: str, count: int) -> tuple[list[Profile], str]:
+        """About `count` customers' profiles from where `cursor` left off ("" to begin), and the cursor
+        of the next page ("" after the last), for exports of segment members.
+
+        Paging from "" to "" yields every customer profile kept all along at least once: one written or
+        erased meanwhile may come or not, and on Redis one may come twice (SCAN, while Redis resizes
+        its key table). A page may hold fewer than `count`, even none, before the last. The cursor is
+        text this store made (ValueError for any other); it stays valid across restarts and processes.
+        A profile that cannot be read is logged and left out."""
+
     async def flush(self) -> None:
         """Write what is queued now (stores that batch writes); the next read anywhere sees it."""
 

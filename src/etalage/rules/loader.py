@@ -226,7 +226,7 @@ def load_rules(directory: Path, *, catalogue_only: bool = False) -> RuleSet:
     if folder.problems:
         raise RuleSetError(sorted(folder.problems, key=lambda p: (p.file, p.line)))
     return RuleSet(
-        site, consent, learn, login, catalog, blocks, rules, folder.digest.hexdigest()[:16], experiments, goals, order_header=order_header
+        site, consent, learn, login, catalog, blocks, rules, folder.digest.hexdigest()[:16], experiments, goals, segments, order_header
     )
 
 

@@ -54,6 +54,8 @@ class RuleSet:
     experiments: tuple[Experiment, ...] = ()
     # What counts as a conversion for them.
     goals: tuple[Goal, ...] = ()
+    # The [segments.<name>] conditions by name, for exports of their members (etalage.engine.audience).
+    segments: Mapping[str, Condition] = field(default_factory=dict)
     # The response header in which the shop announces an order ([orders] header), lower-case.
     order_header: str | None = None
     # Derived from the fields above, never passed in: a copy with other rules gets caches of its own.

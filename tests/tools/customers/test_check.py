@@ -1,4 +1,4 @@
-"""etalage.tools.customers.check: each field checked against the rule set, purchases turned into events."""
+"""Checking customer fields (`etalage import`, the customers API): each field against the rule set, purchases into events."""
 
 from __future__ import annotations
 

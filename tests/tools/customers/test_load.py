@@ -7,10 +7,10 @@ from collections.abc import Sequence
 
 import pytest
 
+from etalage.engine.customer_fields import Checker
 from etalage.profiles.memory import MemoryStore
 from etalage.profiles.profile import Event, Profile
 from etalage.rules.loader import load_rules
-from etalage.tools.customers.check import Checker
 from etalage.tools.customers.load import import_records
 from etalage.tools.customers.read import Record
 from tests.support.config import PROJECT_RULES

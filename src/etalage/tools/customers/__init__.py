@@ -7,15 +7,15 @@ JSON Lines: one customer per line, every key but customer_id optional:
 
     {"customer_id": "C-1001", "segments": ["vip"], "newsletters": ["dogs"],
      "purchases": [{"order": "PC-1", "sku": "dog-kibble-5kg", "category": "dogs",
-                    "date": "2026-03-01", "quantity": 2}]}
+                    "date": "2026-03-01", "quantity": 2, "value": "31.97", "currency": "EUR"}]}
 
 CSV: one row per order line, with a header row, as a shop or CRM exports its order lines (order
 fields repeated on every line of the order, customer fields on every row of the customer):
 
-    customer_id,segments,newsletters,order,sku,category,date,quantity
-    C-1001,vip|loyal,dogs,PC-1,dog-kibble-5kg,dogs,2026-03-01,2
-    C-1001,vip|loyal,dogs,PC-1,dog-rope-toy,,2026-03-01,1
-    C-1002,,cats|fish,,,,,
+    customer_id,segments,newsletters,order,sku,category,date,quantity,value,currency
+    C-1001,vip|loyal,dogs,PC-1,dog-kibble-5kg,dogs,2026-03-01,2,31.97,EUR
+    C-1001,vip|loyal,dogs,PC-1,dog-rope-toy,,2026-03-01,1,31.97,EUR
+    C-1002,,cats|fish,,,,,,,
 
 Only customer_id is a required column; a row with empty purchase columns (C-1002) carries the
 customer's segments and newsletters alone. Lists inside a cell are separated by "|". Adjacent rows
@@ -37,6 +37,10 @@ Every field:
                 the rule set's catalog, which then gives it
   date          ISO 8601: 2026-03-01, or 2026-03-01T14:30:00 with an optional offset (UTC when none)
   quantity      a whole number of at least 1; 1 when left out
+  value         the order's total (not the line's), the same on every line of the order: 31.97, a
+                decimal point and no thousands separator; may be left out. Offline and point-of-sale
+                orders imported with it count in the profile's orders and revenue as web orders do
+  currency      with value (and only with it): an ISO 4217 code such as EUR
 
 A row with any problem is reported as FILE:LINE: reason and loads nothing at all (in CSV: nothing of
 that customer's adjacent rows), while the good rows load. Each customer is written in one step

@@ -8,10 +8,10 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from etalage.engine.customer_fields import Checker
 from etalage.problems import Problem
 from etalage.profiles.store import ProfileStore, StoreError
 from etalage.rules.ruleset import RuleSet
-from etalage.tools.customers.check import Checker
 from etalage.tools.customers.read import ImportFileError, Record, detect_format, read_records
 
 __all__ = ["ImportResult", "import_records", "import_file"]

@@ -10,16 +10,16 @@ from typing import IO, Any
 
 import orjson
 
+from etalage.engine.customer_fields import BadField, Checker
 from etalage.problems import Problem, closest
 from etalage.profiles.profile import Event
-from etalage.tools.customers.check import BadField, Checker
 
 __all__ = ["FORMATS", "ImportFileError", "Record", "detect_format", "read_records"]
 
 FORMATS = ("csv", "jsonl")
 _EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 CUSTOMER_FIELDS = ("customer_id", "segments", "newsletters")
-PURCHASE_FIELDS = ("order", "sku", "category", "date", "quantity")
+PURCHASE_FIELDS = ("order", "sku", "category", "date", "quantity", "value", "currency")
 
 
 class ImportFileError(Exception):
@@ -149,14 +149,21 @@ def _jsonl_customer(raw: Any, checker: Checker, notices: _Notices, line: int) ->
                     _text(item.get("category", ""), "category"),
                     _text(item.get("date", ""), "date"),
                     item.get("quantity"),
+                    item.get("value"),
+                    item.get("currency"),
                 )
             )
         except BadField as bad:
             problems.append(f"purchase {number}: {bad}")
+    orders: list[Event] = []
+    try:
+        orders = checker.orders(purchases)
+    except BadField as bad:
+        problems.append(str(bad))
     if problems or customer_id is None:
         return customer_id, [], problems
     given = [key for key in ("segments", "newsletters") if key in raw]
-    return customer_id, checker.base_events(customer_id, segments, newsletters, given) + purchases, []
+    return customer_id, checker.base_events(customer_id, segments, newsletters, given) + purchases + orders, []
 
 
 def _read_jsonl(stream: IO[bytes], checker: Checker, notices: _Notices, name: str) -> Iterator[Record]:
@@ -260,7 +267,7 @@ def _read_csv(stream: IO[bytes], checker: Checker, notices: _Notices, name: str)
         # Adjacent rows of one customer are one record; a row without a (readable) id is its own.
         if current is None or not row_id or row_id != current.customer_id:
             if current is not None:
-                yield _finish_csv(current, checker, segments, newsletters, header)
+                yield _finish_csv(current, checker, segments, newsletters, header, name)
             current = Record(row_id, start, end)
             segments, newsletters = [], []
         current.last_line = end
@@ -289,13 +296,19 @@ def _read_csv(stream: IO[bytes], checker: Checker, notices: _Notices, name: str)
             current.problems += [Problem(name, start, reason) for reason in problems]
             current.bad_rows += 1
     if current is not None:
-        yield _finish_csv(current, checker, segments, newsletters, header)
+        yield _finish_csv(current, checker, segments, newsletters, header, name)
 
 
-def _finish_csv(record: Record, checker: Checker, segments: list[str], newsletters: list[str], header: list[str]) -> Record:
-    if record.problems or record.customer_id is None:
-        record.events = []
-    else:
-        # A column the file has is given for every customer: an empty cell replaces with nothing.
-        record.events = checker.base_events(record.customer_id, segments, newsletters, header) + record.events
+def _finish_csv(record: Record, checker: Checker, segments: list[str], newsletters: list[str], header: list[str], name: str) -> Record:
+    if not record.problems and record.customer_id is not None:
+        try:
+            # A column the file has is given for every customer: an empty cell replaces with nothing.
+            record.events = checker.base_events(record.customer_id, segments, newsletters, header) + record.events
+            record.events += checker.orders(record.events)
+            return record
+        except BadField as bad:
+            # The lines of one order disagree: the order is in no single row, so the customer's first names it.
+            record.problems.append(Problem(name, record.line, str(bad)))
+            record.bad_rows += 1
+    record.events = []
     return record

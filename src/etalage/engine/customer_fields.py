@@ -1,11 +1,14 @@
-"""Checking a customer's fields against the rule set, and turning good ones into profile events."""
+"""A customer's fields from the CRM checked against the rule set and turned into profile events: what
+`etalage import` and the customers API (`PUT /.etalage/api/customers/<id>`) share."""
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Collection, Iterable
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from etalage.problems import closest
@@ -23,6 +26,7 @@ _FUTURE_SLACK = 24 * 3600.0
 _NO_SPACE_OR_CONTROL = re.compile(r"[^\s\x00-\x1f\x7f-\x9f]+")
 _PRINTABLE = re.compile(r"[^\x00-\x1f\x7f-\x9f]+")
 _PRINTABLE_NO_BAR = re.compile(r"[^\x00-\x1f\x7f-\x9f|]+")
+_CURRENCY = re.compile(r"[A-Z]{3}")
 
 
 class BadField(Exception):
@@ -105,7 +109,50 @@ class Checker:
             raise BadField(f"quantity {value!r} is more than {MAX_QUANTITY:,} on one order line; is this column the quantity?")
         return number
 
-    def purchase(self, order: str, sku: str, category: str, date: str, quantity: Any) -> Event:
+    def value(self, value: Any, currency: Any) -> dict[str, Any]:
+        """An order's total and its currency, both or neither: {"value": 25.98, "currency": "EUR"} or {}."""
+        if value in (None, "") and currency in (None, ""):
+            return {}
+        if value in (None, ""):
+            raise BadField(f"currency {currency!r} without a value: give the order's total in value, or neither")
+        if isinstance(value, str):
+            if "," in value:
+                raise BadField(f"value {value!r}: write the order's total with a decimal point and no thousands separator, as 1234.50")
+            try:
+                amount = float(Decimal(value.strip()))
+            except InvalidOperation:
+                raise BadField(f"value {value!r} is not a number (the order's total, as 25.98)") from None
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            amount = float(value)
+        else:
+            raise BadField(f"value must be the order's total, as 25.98, got {value!r}")
+        if not math.isfinite(amount) or amount < 0:
+            raise BadField(f"value {value!r} is not an amount (finite, 0 or more)")
+        if not isinstance(currency, str) or not _CURRENCY.fullmatch(currency.strip()):
+            raise BadField(f'currency {currency!r}: expected an ISO 4217 code such as "EUR" with the value')
+        return {"value": amount, "currency": currency.strip()}
+
+    def orders(self, purchases: Iterable[Event]) -> list[Event]:
+        """One `order` event (its total and currency) for each order whose lines give them; every line
+        of an order that gives a total must give the same one, the order's."""
+        found: dict[str, Event] = {}
+        for line in purchases:
+            data = line.data or {}
+            if line.kind != "purchase" or "currency" not in data:
+                continue
+            order = str(data["order"])
+            total = {"value": data["value"], "currency": data["currency"]}
+            known = found.get(order)
+            if known is not None and known.data != total:
+                raise BadField(
+                    f"order {order!r} has the totals {_total(known.data)} and {_total(total)} on different lines: "
+                    "value is the order's total, the same on each of its lines"
+                )
+            if known is None or line.at < known.at:
+                found[order] = Event("order", order, line.at, total)
+        return list(found.values())
+
+    def purchase(self, order: str, sku: str, category: str, date: str, quantity: Any, value: Any = "", currency: Any = "") -> Event:
         if not sku:
             raise BadField("sku is missing")
         if len(sku) > MAX_ID_LENGTH or not _PRINTABLE.fullmatch(sku):
@@ -124,7 +171,8 @@ class Checker:
         # One derived order per customer and day: re-imports find the same order lines again, and
         # the lines of one day's order (which an export without order ids cannot tell apart) count
         # as one order for the customer's lifecycle.
-        return Event("purchase", sku, at, {"order": order or f"import:{day}", "category": category, "quantity": count})
+        total = self.value(value, currency)
+        return Event("purchase", sku, at, {"order": order or f"import:{day}", "category": category, "quantity": count, **total})
 
     def base_events(
         self, customer_id: str, segments: Iterable[str], newsletters: Iterable[str], given: Collection[str] = ("segments", "newsletters")
@@ -139,3 +187,7 @@ class Checker:
             else:
                 events += [Event(add, name, self.now) for name in unique]
         return events
+
+
+def _total(data: Any) -> str:
+    return f"{data['value']:g} {data['currency']}"
