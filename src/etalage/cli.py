@@ -308,15 +308,21 @@ def _profile_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _store_settings(args: argparse.Namespace, command: str, hint: str = "", **flags: Any) -> Settings:
+    """Settings for an offline command on the profile store its flags name (--profiles-file wins over an
+    ETALAGE_REDIS_URL in the environment); SettingsError when they name none."""
+    chosen = {"redis_url": "" if args.profiles_file else args.redis_url, "profiles_file": args.profiles_file, **flags}
+    settings = Settings.from_env(os.environ, **chosen)
+    if not settings.redis_url and not settings.profiles_file:
+        raise SettingsError(f"{command}: give --redis-url (ETALAGE_REDIS_URL) or --profiles-file (ETALAGE_PROFILES_FILE){hint}")
+    return settings
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     from etalage.engine.results import ExperimentResult, as_json, render, results
 
     ruleset = load_rules(Path(args.rules))
-    settings = Settings.from_env(os.environ, redis_url=args.redis_url, profiles_file=args.profiles_file)
-    if not settings.redis_url and not settings.profiles_file:
-        raise SettingsError(
-            "report: give --redis-url (ETALAGE_REDIS_URL) or --profiles-file (ETALAGE_PROFILES_FILE), where the profiles are"
-        )
+    settings = _store_settings(args, "report", ", where the profiles are")
 
     async def add_up() -> list[ExperimentResult]:
         store = create_store(settings)
@@ -342,15 +348,12 @@ def _cmd_import(args: argparse.Namespace) -> int:
     from etalage.tools.customers.command import run_import
     from etalage.tools.customers.read import ImportFileError, detect_format
 
-    flags = {"rules_dir": Path(args.rules) if args.rules else None, "redis_url": args.redis_url, "profiles_file": args.profiles_file}
-    if args.profiles_file:
-        flags["redis_url"] = ""  # the flag names the target: an ETALAGE_REDIS_URL in the environment does not win over it
-    settings = Settings.from_env(os.environ, **flags)
-    if not settings.redis_url and not settings.profiles_file:
-        raise SettingsError(
-            "import: nowhere to keep the profiles; give --redis-url (ETALAGE_REDIS_URL) or --profiles-file (ETALAGE_PROFILES_FILE), "
-            "e.g. --profiles-file .etalage-demo/profiles.json for the demo (an import into memory would vanish at exit)"
-        )
+    settings = _store_settings(
+        args,
+        "import",
+        ", e.g. --profiles-file .etalage-demo/profiles.json for the demo (an import into memory would vanish at exit)",
+        rules_dir=Path(args.rules) if args.rules else None,
+    )
     path = Path(args.file)
     try:
         detect_format(path, args.format)
@@ -374,12 +377,7 @@ def _cmd_customers(args: argparse.Namespace) -> int:
     """An access (export) or erasure request by customer id, against the store the flags name."""
     from etalage.control.customers import customer_export
 
-    flags = {"redis_url": args.redis_url, "profiles_file": args.profiles_file}
-    if args.profiles_file:
-        flags["redis_url"] = ""  # the flag names the target, as for import
-    settings = Settings.from_env(os.environ, **flags)
-    if not settings.redis_url and not settings.profiles_file:
-        raise SettingsError(f"customers {args.action}: give --redis-url (ETALAGE_REDIS_URL) or --profiles-file (ETALAGE_PROFILES_FILE)")
+    settings = _store_settings(args, f"customers {args.action}")
 
     async def run() -> dict[str, Any]:
         store = create_store(settings)
@@ -399,12 +397,7 @@ def _cmd_export_segment(args: argparse.Namespace) -> int:
     from etalage.engine.audience import UnknownSegment, audience
     from etalage.tools.export import export_segment
 
-    flags = {"redis_url": args.redis_url, "profiles_file": args.profiles_file}
-    if args.profiles_file:
-        flags["redis_url"] = ""  # the flag names the source, as for import
-    settings = Settings.from_env(os.environ, **flags)
-    if not settings.redis_url and not settings.profiles_file:
-        raise SettingsError("export segment: give --redis-url (ETALAGE_REDIS_URL) or --profiles-file (ETALAGE_PROFILES_FILE)")
+    settings = _store_settings(args, "export segment")
     try:
         segment = audience(load_rules(Path(args.rules)), args.name)
     except UnknownSegment as exc:

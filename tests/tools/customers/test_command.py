@@ -41,7 +41,7 @@ def test_import_takes_the_profiles_file_from_the_environment(tmp_path, monkeypat
 
 def test_import_refuses_to_import_into_memory_only(tmp_path, capsys):
     assert main(["import", str(EXPORTS / "customers.jsonl"), "--rules", str(PROJECT_RULES)]) == 2
-    assert "nowhere to keep the profiles; give --redis-url (ETALAGE_REDIS_URL) or --profiles-file" in capsys.readouterr().err
+    assert "import: give --redis-url (ETALAGE_REDIS_URL) or --profiles-file" in capsys.readouterr().err
 
 
 def test_import_reports_a_missing_file(tmp_path, capsys):
