@@ -57,6 +57,8 @@ class Experiment:
     seed: str
     source: str  # file:line, for messages
     ranges: tuple[tuple[float, float], ...]  # etalage.rules.bucketing.bucket_ranges of the weights
+    # The exposed units (all variants together) to wait for before reading the results (fixed horizon).
+    planned_units: int | None = None
 
     @property
     def control(self) -> Variant:
