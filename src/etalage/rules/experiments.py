@@ -9,6 +9,7 @@ keeps its variant (etalage.profiles.profile.Assignment), and only a higher `vers
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -100,6 +101,7 @@ class Goal:
     source: str
 
 
+@functools.lru_cache(maxsize=16)  # asked on every page view; frozen, so one object per share serves them all
 def programme_holdout(share: float) -> Experiment | None:
     """The programme holdout as an experiment, for measuring it like one: the control "holdout" (no
     personalization) against "personalized", weighted by the share; its version is the share in basis
