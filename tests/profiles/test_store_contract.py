@@ -459,3 +459,15 @@ async def test_store_withdraw_keeping_keeps_the_customers_data(subject: Subject)
     await subject.store.withdraw("v1", REFUSAL, erase_customer=False)
     profile = await subject.store.load_customer("c1")
     assert profile is not None and profile.category_views == {"dogs": 1} and profile.consent is not None
+
+
+async def test_store_record_applies_a_backend_event_sent_twice_once(subject: Subject) -> None:
+    # Two copies of one backend event (POST /.etalage/api/events with an "id"), written one after the other
+    # as two workers that each loaded the profile before the other's write would write them.
+    tag = {"event_id": "evt-1"}
+    copy = [Event("category_view", "dogs", time.time(), tag), Event("event_id", "evt-1", time.time())]
+    await subject.store.record("v1", copy)
+    await subject.store.record("v1", copy)
+    await subject.settle()
+    profile = await subject.store.load("v1")
+    assert profile is not None and profile.category_views == {"dogs": 1}
