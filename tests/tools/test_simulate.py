@@ -54,3 +54,11 @@ def test_simulate_command_needs_the_admin_token(monkeypatch, capsys):
     monkeypatch.delenv("ETALAGE_ADMIN_TOKEN", raising=False)
     assert main(["simulate", "http://127.0.0.1:9"]) == 2
     assert "ETALAGE_ADMIN_TOKEN" in capsys.readouterr().err
+
+
+def test_simulate_command_prints_the_verdict(etalage, monkeypatch, capsys):
+    monkeypatch.setenv("ETALAGE_ADMIN_TOKEN", TOKEN)
+    monkeypatch.setenv("ETALAGE_SECRET", ",".join(f"{key}:{secret.decode()}" for key, secret in SECRET))
+    status = main(["simulate", etalage, "--visitors", "20", "--concurrency", "4", "--seed", "5"])
+    out = capsys.readouterr().out
+    assert status in (0, 1) and "verdict: the report's 95% interval for one-template" in out
