@@ -2,12 +2,15 @@
 that the experiment's report finds it.
 
 Each visitor is a browser of its own (its own cookies) on the running demo shop, over HTTP: it
-accepts the consent banner (`POST /consent`), views a category, opens the home page (where the experiment's rules apply: assignment and exposure), reads its variant from
-`/.etalage/me.json`, and then places an order through the shop's checkout (`POST /checkout`, then the
-thank-you page, where Etalage learns the order and its value) with a probability that depends on its
-variant: `base_rate` for every variant, `base_rate * (1 + uplift)` for the one under test. Then it
-reads the report (`/.etalage/admin/experiments?format=json`, the numbers `etalage report` prints) and
-says whether the 95% interval of each variant's uplift covers the true one.
+accepts the consent banner (`POST /consent`), views a category, and opens the home page, where the
+experiment's rules apply (assignment and exposure). Once the store has settled (Redis writes page
+views in batches), each comes back, reads its variant from `/.etalage/me.json` and places an order
+through the shop's checkout (`POST /checkout`, then the thank-you page, where Etalage learns the
+order and its value) with a probability that depends on its variant: `base_rate` for every variant,
+`base_rate * (1 + uplift)` for the one under test. Then it reads the report
+(`/.etalage/admin/experiments?format=json`, the numbers `etalage report` prints) and says whether the
+95% interval of each variant's uplift covers the true one, and whether the report counts exactly the
+visitors it exposed and the orders they placed.
 
 The visitors are many at once (`concurrency` connections), each one's choices drawn from its own
 random generator seeded by `seed` and its number, so the order in which they finish changes nothing.
@@ -22,7 +25,7 @@ import random
 import re
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
@@ -193,13 +196,17 @@ async def simulate(options: Options, transport: httpx.AsyncBaseTransport | None 
             raise SimulationError("the home page links to no category page (/c/...): the simulation drives the demo shop")
         site = _Site(experiment["experiment"], variant, categories)
         visitors = [Visitor() for _ in range(options.visitors)]
-        numbers = iter(range(options.visitors))
+        browsers = [_Browser(client, visitor, random.Random(f"{options.seed}:{number}")) for number, visitor in enumerate(visitors)]
         start = time.perf_counter()
-        await asyncio.gather(*(_drive(client, options, site, numbers, visitors) for _ in range(options.concurrency)))
+        await _drive(options, browsers, lambda browser: _browse(browser, options, site))
+        # Stores may write a page view's changes a moment after answering it (Redis: in batches), so a
+        # visitor's own page could still miss the variant just drawn: the visitors come back to buy
+        # once the store has settled, each knowing its variant.
+        await _settled(client, options, site.experiment)
+        await _drive(options, browsers, lambda browser: _buy(browser, options, site))
         seconds = time.perf_counter() - start
         simulation = Simulation(options, experiment["experiment"], variant, visitors, seconds, counted_before=counted_before)
-        # Etalage writes a page view's profile changes after answering it: the last few may land a moment later.
-        for _ in range(20):
+        for _ in range(40):
             _read(simulation, _experiment(await _report(client, options), experiment["experiment"]))
             if simulation.exact or counted_before:
                 break
@@ -214,22 +221,44 @@ class _Site:
     categories: list[str]  # the category pages' slugs, from the home page's links
 
 
-async def _drive(client: httpx.AsyncClient, options: Options, site: _Site, numbers: Iterator[int], visitors: list[Visitor]) -> None:
-    for number in numbers:
-        visitor = visitors[number]
-        try:
-            await _visit(_Browser(client, visitor), random.Random(f"{options.seed}:{number}"), options, site)
-        except (httpx.HTTPError, ValueError, KeyError, IndexError) as exc:
-            visitor.error = f"{type(exc).__name__}: {exc}"
+async def _drive(options: Options, browsers: list[_Browser], step: Callable[[_Browser], Awaitable[None]]) -> None:
+    """`step` for every visitor, `options.concurrency` at once; a visitor that failed once is left out."""
+    waiting = iter(browsers)
+
+    async def worker() -> None:
+        for browser in waiting:
+            if browser.visitor.error is None:
+                try:
+                    await step(browser)
+                except (httpx.HTTPError, ValueError, KeyError, IndexError) as exc:
+                    browser.visitor.error = f"{type(exc).__name__}: {exc}"
+
+    await asyncio.gather(*(worker() for _ in range(options.concurrency)))
 
 
-async def _visit(browser: _Browser, rng: random.Random, options: Options, site: _Site) -> None:
+async def _settled(client: httpx.AsyncClient, options: Options, experiment: str) -> None:
+    """Wait until the report's exposed units stop changing (at most some seconds)."""
+    last = -1
+    for _ in range(40):
+        units = sum(v["units"] for v in _experiment(await _report(client, options), experiment)["variants"])
+        if units == last:
+            return
+        last = units
+        await asyncio.sleep(0.25)
+
+
+async def _browse(browser: _Browser, options: Options, site: _Site) -> None:
+    """Consent, a category (an interest), then the experiment's page, where it is assigned and exposed."""
     if options.signer is not None:
-        browser.jar[options.cookie_name] = options.signer.sign("".join(rng.choice(_ID_ALPHABET) for _ in range(22)))
+        browser.jar[options.cookie_name] = options.signer.sign("".join(browser.rng.choice(_ID_ALPHABET) for _ in range(22)))
     await browser.send("POST", "/consent", data={"choice": "accept"})
-    listing = await browser.get(f"/c/{rng.choice(site.categories)}")
-    products = _PRODUCT.findall(listing.text)
-    await browser.get("/")  # the experiment's page: assigned and exposed here
+    listing = await browser.get(f"/c/{browser.rng.choice(site.categories)}")
+    browser.products = _PRODUCT.findall(listing.text)
+    await browser.get("/")
+
+
+async def _buy(browser: _Browser, options: Options, site: _Site) -> None:
+    """The visitor's variant from its own page, then an order with its variant's probability."""
     me = (await browser.get("/.etalage/me.json")).json()
     visitor = browser.visitor
     visitor.held_out = bool((me.get("holdout") or {}).get("in_holdout"))
@@ -237,8 +266,8 @@ async def _visit(browser: _Browser, rng: random.Random, options: Options, site: 
         if line["experiment"] == site.experiment:
             visitor.variant, visitor.exposed = line["variant"], line["exposed_at"] is not None
     rate = options.base_rate * (1 + options.uplift) if visitor.variant == site.variant else options.base_rate
-    if rng.random() < rate:
-        answer = await browser.send("POST", "/checkout", data={"product": rng.choice(products)})
+    if browser.rng.random() < rate:
+        answer = await browser.send("POST", "/checkout", data={"product": browser.rng.choice(browser.products)})
         await browser.get(answer.headers["location"])
         visitor.ordered = True
 
@@ -253,10 +282,12 @@ class _NoCookies(DefaultCookiePolicy):
 class _Browser:
     """One visitor's cookies over the shared client: kept from Set-Cookie, sent back as Cookie."""
 
-    def __init__(self, client: httpx.AsyncClient, visitor: Visitor) -> None:
+    def __init__(self, client: httpx.AsyncClient, visitor: Visitor, rng: random.Random) -> None:
         self.client = client
         self.visitor = visitor
+        self.rng = rng  # the visitor's own choices, so the order visitors run in changes none
         self.jar: dict[str, str] = {}
+        self.products: list[str] = []  # on the category page it viewed
 
     async def get(self, path: str) -> httpx.Response:
         return await self.send("GET", path)
