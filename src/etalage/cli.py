@@ -205,7 +205,8 @@ def _cmd_rules_check(args: argparse.Namespace) -> int:
             "rules": [rule.id for rule in ruleset.rules],
             "blocks": list(ruleset.blocks),
             "experiments": {
-                e.id: {"status": e.status, "version": e.version, "variants": [v.id for v in e.variants]} for e in ruleset.experiments
+                e.id: {"status": e.status, "version": e.version, "variants": [v.id for v in e.variants], "planned_units": e.planned_units}
+                for e in ruleset.experiments
             },
             "holdout": ruleset.site.holdout,
         }
@@ -225,7 +226,8 @@ def _cmd_rules_check(args: argparse.Namespace) -> int:
         print(f"{directory}: OK, {len(ruleset.rules)} rule(s), {len(ruleset.blocks)} block(s)")
         for experiment in ruleset.experiments:
             variants = ", ".join(f"{variant.id} {variant.weight:.0%}" for variant in experiment.variants)
-            print(f"  experiment {experiment.id} (version {experiment.version}, {experiment.status}): {variants}")
+            planned = f", planned {experiment.planned_units:,} units" if experiment.planned_units else ""
+            print(f"  experiment {experiment.id} (version {experiment.version}, {experiment.status}{planned}): {variants}")
         if ruleset.site.holdout:
             print(f"  programme holdout: {ruleset.site.holdout:.0%} of consenting visitors")
         if args.against:
