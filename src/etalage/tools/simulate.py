@@ -165,13 +165,12 @@ class Simulation:
         return "\n".join(lines) + "\n"
 
 
-async def simulate(options: Options, transport: httpx.AsyncBaseTransport | None = None) -> Simulation:
+async def simulate(options: Options) -> Simulation:
     """Drive the visitors, then read the report; raises SimulationError when it cannot."""
     limits = httpx.Limits(max_connections=options.concurrency, max_keepalive_connections=options.concurrency)
     # One connection pool for every visitor; each visitor's cookies are its own (_Browser), none kept here.
     async with httpx.AsyncClient(
         base_url=options.base_url,
-        transport=transport,
         limits=limits,
         timeout=60,
         cookies=CookieJar(policy=_NoCookies()),
@@ -327,7 +326,9 @@ def _experiment(report: list[dict[str, Any]], experiment_id: str | None) -> dict
         if experiment_id is None or experiment["experiment"] == experiment_id:
             return experiment
     known = ", ".join(e["experiment"] for e in experiments) or "none"
-    raise SimulationError(f"no experiment {experiment_id or ''} in the report (the rules have: {known})".replace("  ", " "))
+    raise SimulationError(
+        f"no experiment {experiment_id!r} in the report (the rules have: {known})" if experiment_id else "no experiment in the rules"
+    )
 
 
 def _read(simulation: Simulation, experiment: dict[str, Any]) -> None:
