@@ -31,12 +31,13 @@ def test_cli_rules_check_lists_experiments_and_the_holdout(capsys):
     assert main(["rules", "check", str(PROJECT_RULES)]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[1:] == [
-        "  experiment hero-banner (version 1, running): per-category 33%, one-template 33%, none 33%",
+        "  experiment hero-banner (version 1, running, planned 6,000 units): per-category 33%, one-template 33%, none 33%",
         "  programme holdout: 5% of consenting visitors",
     ]
     main(["rules", "check", "--format", "json", str(PROJECT_RULES)])
     report = json.loads(capsys.readouterr().out)
     assert report["experiments"]["hero-banner"]["variants"] == ["per-category", "one-template", "none"] and report["holdout"] == 0.05
+    assert report["experiments"]["hero-banner"]["planned_units"] == 6000
 
 
 def test_cli_rules_check_lists_problems_and_fails(capsys):

@@ -33,7 +33,7 @@ from etalage.rules.fields import RuleSetError
 from etalage.rules.loader import load_rules
 from etalage.rules.ruleset import RuleSet
 from etalage.settings import LOG_FORMATS, Settings, SettingsError
-from etalage.tokens import PreviewSigner
+from etalage.tokens import PreviewSigner, VisitorSigner
 from etalage.tools.blocks import check_pages, render_table
 from etalage.tools.explain import explain, profile_from_options, with_variants
 
@@ -205,7 +205,8 @@ def _cmd_rules_check(args: argparse.Namespace) -> int:
             "rules": [rule.id for rule in ruleset.rules],
             "blocks": list(ruleset.blocks),
             "experiments": {
-                e.id: {"status": e.status, "version": e.version, "variants": [v.id for v in e.variants]} for e in ruleset.experiments
+                e.id: {"status": e.status, "version": e.version, "variants": [v.id for v in e.variants], "planned_units": e.planned_units}
+                for e in ruleset.experiments
             },
             "holdout": ruleset.site.holdout,
         }
@@ -225,7 +226,8 @@ def _cmd_rules_check(args: argparse.Namespace) -> int:
         print(f"{directory}: OK, {len(ruleset.rules)} rule(s), {len(ruleset.blocks)} block(s)")
         for experiment in ruleset.experiments:
             variants = ", ".join(f"{variant.id} {variant.weight:.0%}" for variant in experiment.variants)
-            print(f"  experiment {experiment.id} (version {experiment.version}, {experiment.status}): {variants}")
+            planned = f", planned {experiment.planned_units:,} units" if experiment.planned_units else ""
+            print(f"  experiment {experiment.id} (version {experiment.version}, {experiment.status}{planned}): {variants}")
         if ruleset.site.holdout:
             print(f"  programme holdout: {ruleset.site.holdout:.0%} of consenting visitors")
         if args.against:
@@ -336,12 +338,59 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from etalage.tools.simulate import Options, SimulationError, simulate
+
+    settings = Settings.from_env(os.environ)
+    if not settings.admin_token:
+        raise SettingsError("simulate: the results are read with the admin token; set ETALAGE_ADMIN_TOKEN (the running Etalage's)")
+    options = Options(
+        args.base_url.rstrip("/"),
+        settings.admin_token,
+        visitors=args.visitors,
+        concurrency=args.concurrency,
+        base_rate=args.base_rate,
+        uplift=args.uplift,
+        experiment=args.experiment,
+        variant=args.variant,
+        goal=args.goal,
+        seed=args.seed,
+        # With the server's secret the visitor ids come from the seed: a run can be repeated exactly.
+        signer=VisitorSigner(settings.secret) if settings.secret else None,
+        cookie_name=settings.cookie_name,
+    )
+    if not 0 < args.base_rate * (1 + args.uplift) <= 1:
+        raise SettingsError(f"simulate: --base-rate {args.base_rate} with --uplift {args.uplift} is no probability (between 0 and 1)")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request would bury the result
+    try:
+        simulation = asyncio.run(simulate(options))
+    except SimulationError as exc:
+        print(f"etalage simulate: {exc}", file=sys.stderr)
+        return 2
+    print(simulation.render(), end="")
+    return 0 if simulation.target.covers else 1
+
+
 def _replaced_fields(text: str) -> tuple[str, ...]:
     fields = tuple(dict.fromkeys(field.strip() for field in text.split(",") if field.strip()))
     unknown = [field for field in fields if field not in ("segments", "newsletters")]
     if unknown or not fields:
         raise argparse.ArgumentTypeError(f"--replace takes segments, newsletters or both (comma-separated), not {text!r}")
     return fields
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {text}")
+    return value
+
+
+def _share(text: str) -> float:
+    value = float(text)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, not {text}")
+    return value
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
@@ -478,6 +527,27 @@ def _parser() -> argparse.ArgumentParser:
     reporting.add_argument("--profiles-file", help="the embedded store's file (ETALAGE_PROFILES_FILE); it is saved every 30 s")
     reporting.add_argument("--format", choices=("text", "json"), default="text")
     reporting.set_defaults(handler=_cmd_report)
+
+    simulating = commands.add_parser(
+        "simulate",
+        help="drive simulated visitors through a running Etalage with a known true uplift, and check the report finds it",
+        description="Simulated visitors, each with its own cookies, accept the consent banner, browse, see their variant and\n"
+        "order through the shop's checkout with a probability that depends on it; then the report's 95% interval\n"
+        "for the variant under test is checked against the true uplift. Needs ETALAGE_ADMIN_TOKEN (to read the\n"
+        "results); with ETALAGE_SECRET (the server's) the visitor ids come from --seed and a run repeats exactly.\n"
+        "Exit status: 0 the interval covers the true uplift, 1 it does not, 2 the simulation could not run.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    simulating.add_argument("base_url", nargs="?", default="http://127.0.0.1:8000", help="Etalage's address (default: the demo's)")
+    simulating.add_argument("--visitors", type=_positive_int, default=2000, help="how many visitors (default 2000)")
+    simulating.add_argument("--concurrency", type=_positive_int, default=16, help="visitors at once (default 16)")
+    simulating.add_argument("--base-rate", type=_share, default=0.2, help="every variant's true order rate (default 0.2)")
+    simulating.add_argument("--uplift", type=float, default=0.25, help="the tested variant's true relative uplift (default 0.25: +25%%)")
+    simulating.add_argument("--experiment", help="the experiment (default: the first in the rules)")
+    simulating.add_argument("--variant", help="the variant with the uplift (default: the experiment's second)")
+    simulating.add_argument("--goal", default="order", help="the goal that orders reach (default: order)")
+    simulating.add_argument("--seed", type=int, default=1, help="the visitors' random choices (default 1)")
+    simulating.set_defaults(handler=_cmd_simulate)
 
     from etalage.tools.customers import __doc__ as import_doc
 

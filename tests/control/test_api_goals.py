@@ -82,3 +82,27 @@ def test_api_goals_count_nothing_for_a_visitor_never_exposed(api, store):
     asyncio.run(store.record_customer("cust-42", [Event("category_view", "dogs", time.time())]))
     post_event(api, ORDER)
     assert asyncio.run(store.load_customer("cust-42")).assignments == {}
+
+
+def test_api_goals_count_an_event_sent_twice_with_one_id_once(api, store):
+    visitor = SIGNER.new_id()
+    asyncio.run(store.record(visitor, exposed(time.time() - 60)))
+    body = {"type": "newsletter", "visitor": SIGNER.sign(visitor), "newsletter": "rodents", "id": "evt-1"}
+    assert post_event(api, body).json() == {"recorded": True}
+    assert post_event(api, body).json() == {"recorded": True, "duplicate": True}
+    assert goals(asyncio.run(store.load(visitor)))["newsletter"].count == 1
+
+
+def test_api_goals_count_events_with_different_ids_each(api, store):
+    visitor = SIGNER.new_id()
+    asyncio.run(store.record(visitor, exposed(time.time() - 60)))
+    for event_id in ("evt-1", "evt-2"):
+        post_event(api, {"type": "newsletter", "visitor": SIGNER.sign(visitor), "newsletter": "rodents", "id": event_id})
+    assert goals(asyncio.run(store.load(visitor)))["newsletter"].count == 2
+
+
+def test_api_goals_refuse_an_empty_event_id_and_record_nothing(api, store):
+    asyncio.run(store.record_customer("cust-42", exposed(time.time() - 60)))
+    answer = post_event(api, {**ORDER, "id": ""})
+    assert (answer.status_code, answer.text) == (400, "id: expected a non-empty string\n")
+    assert goals(asyncio.run(store.load_customer("cust-42"))) == {}

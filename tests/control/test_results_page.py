@@ -112,6 +112,13 @@ def test_results_page_warns_of_a_skewed_split_and_too_few_visitors(admin, store)
     assert section.css_first(".srm") is not None and section.css_first(".too-early") is not None
 
 
+def test_results_page_labels_results_before_the_planned_sample(admin, store):
+    filled(store)
+    label = page(admin).css_first('section[data-experiment="hero-banner"] .horizon')
+    assert label is not None and "early" in label.attributes["class"]
+    assert label.text(strip=True) == "fixed horizon: 600 of 6,000 units, do not stop early"
+
+
 def test_results_page_json_is_the_report_s(admin, store, tmp_path, capsys):
     filled(store)
     answer = httpx.get(f"{admin}/.etalage/admin/experiments?format=json", headers=AUTH).json()

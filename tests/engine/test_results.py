@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Iterable
 import pytest
 
 from etalage.cli import main
-from etalage.engine.results import MIN_UNITS, render, results
+from etalage.engine.results import MIN_UNITS, as_json, render, results
 from etalage.profiles.memory import MemoryStore
 from etalage.profiles.profile import Assignment, Conversion, Event, Profile
 from etalage.rules.loader import load_rules
@@ -61,6 +61,24 @@ def test_results_flag_a_skewed_split_and_too_few_units():
     assert result.srm and result.too_few
     text = render([result])
     assert "sample ratio mismatch" in text and f"fewer than {MIN_UNITS}" in text
+
+
+def test_results_label_fixed_horizon_until_the_planned_sample():
+    result = report([visitor("none")] * 3)  # the demo's hero-banner plans 6,000 units
+    assert (result.planned_units, result.horizon_reached) == (6000, False)
+    assert "fixed horizon: 3 of 6,000 units, do not stop early" in render([result])
+
+
+def test_results_say_when_the_planned_sample_is_reached():
+    result = report([visitor(variant) for variant in ("per-category", "one-template", "none") for _ in range(2000)])
+    assert result.horizon_reached
+    assert "planned sample reached (6,000 of 6,000 units)" in render([result])
+
+
+def test_results_json_gives_the_planned_sample_and_null_without_one():
+    hero, holdout = asyncio.run(results(RULES, _each([visitor("none")])))
+    found = as_json([hero, holdout])
+    assert [(e["planned_units"], e["horizon_reached"]) for e in found] == [(6000, False), (None, None)]
 
 
 def test_results_report_command_reads_the_embedded_store_file(tmp_path, capsys):

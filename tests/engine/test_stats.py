@@ -32,6 +32,28 @@ def test_stats_srm_flags_a_skewed_split_only():
     assert srm_p_value([0, 0, 0], [1, 1, 1]) == 1.0
 
 
+def test_stats_srm_flags_a_52_48_split_of_10000_units_not_50_50():
+    assert srm_p_value([5200, 4800], [1, 1]) < 0.001
+    assert srm_p_value([5000, 5000], [1, 1]) == 1.0
+
+
+def _split(rng: random.Random, units: int, share: float) -> list[int]:
+    first = sum(1 for _ in range(units) if rng.random() < share)
+    return [first, units - first]
+
+
+def test_stats_srm_rarely_flags_a_fair_assignment():
+    rng = random.Random(11)
+    flagged = sum(srm_p_value(_split(rng, 10_000, 0.5), [1, 1]) < 0.001 for _ in range(300))
+    assert flagged <= 2  # p < 0.001 flags 0.3 in 300 fair splits on average
+
+
+def test_stats_srm_flags_most_assignments_skewed_52_48():
+    rng = random.Random(12)
+    flagged = sum(srm_p_value(_split(rng, 10_000, 0.52), [1, 1]) < 0.001 for _ in range(300))
+    assert flagged / 300 >= 0.65  # a chi-square test at p < 0.001 catches about 76% of 52/48 splits of 10,000
+
+
 def _conversions(rng: random.Random, n: int, rate: float) -> Metric:
     converted = sum(1 for _ in range(n) if rng.random() < rate)
     return Metric(n, converted, converted, proportion=True)
@@ -39,7 +61,7 @@ def _conversions(rng: random.Random, n: int, rate: float) -> Metric:
 
 def test_stats_an_aa_test_is_significant_at_about_the_nominal_rate():
     rng = random.Random(2026)
-    runs = 1000
+    runs = 2000  # 5% +- 2% holds for 2,000 runs unless the rate is off (its standard error is 0.5%)
     significant = sum(
         1
         for _ in range(runs)

@@ -261,3 +261,32 @@ def test_profile_refused_consent_learns_nothing_until_a_grant():
     profile.apply([consent_event(False, 5.0, ()), Event("category_view", "dogs", 6.0)])
     profile.apply([consent_event(True, 7.0), Event("category_view", "cats", 8.0)])
     assert profile.category_views == {"cats": 1}
+
+
+def _backend_event(event_id: str, at: float) -> list[Event]:
+    """A newsletter sign-up from the shop's backend with its id, as /.etalage/api/events writes it."""
+    tag = {"event_id": event_id}
+    return [Event("newsletter_subscribe", "rodents", at, tag), Event("segment", "subscribers", at, tag), Event("event_id", event_id, at)]
+
+
+def test_profile_skips_a_backend_event_applied_before():
+    profile = Profile()
+    profile.apply(_backend_event("evt-1", 1.0))
+    profile.segments.clear()
+    # A copy computed from the profile as it was before the first (another worker, a retry): nothing of it counts.
+    profile.apply(_backend_event("evt-1", 2.0))
+    assert (profile.segments, profile.event_ids) == (set(), ["evt-1"])
+
+
+def test_profile_keeps_backend_event_ids_through_storage_and_merge():
+    profile = Profile()
+    profile.apply(_backend_event("evt-1", 1.0))
+    other = Profile()
+    other.apply(_backend_event("evt-2", 2.0))
+    loaded = Profile.loads(profile.dumps())
+    loaded.merge(other)
+    assert loaded.event_ids == ["evt-1", "evt-2"]
+
+
+def test_profile_stores_no_event_ids_key_without_backend_events():
+    assert "event_ids" not in Profile().to_dict()

@@ -505,3 +505,15 @@ async def test_store_customer_pages_of_a_store_without_customers_hold_none(subje
 async def test_store_customer_page_refuses_a_cursor_it_did_not_make(subject: Subject, cursor: str) -> None:
     with pytest.raises(ValueError):
         await subject.store.customer_page(cursor, 10)
+
+
+async def test_store_record_applies_a_backend_event_sent_twice_once(subject: Subject) -> None:
+    # Two copies of one backend event (POST /.etalage/api/events with an "id"), written one after the other
+    # as two workers that each loaded the profile before the other's write would write them.
+    tag = {"event_id": "evt-1"}
+    copy = [Event("category_view", "dogs", time.time(), tag), Event("event_id", "evt-1", time.time())]
+    await subject.store.record("v1", copy)
+    await subject.store.record("v1", copy)
+    await subject.settle()
+    profile = await subject.store.load("v1")
+    assert profile is not None and profile.category_views == {"dogs": 1}

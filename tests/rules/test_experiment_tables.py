@@ -34,6 +34,11 @@ def test_experiment_tables_default_the_seed_to_the_id_and_the_version_to_1():
     assert (old.seed, old.version, old.coverage, old.status) == ("hero-old", 1, 1.0, "stopped")
 
 
+def test_experiment_tables_read_the_planned_sample_if_given():
+    hero, old = load_rules(GOOD).experiments[:2]
+    assert (hero.planned_units, old.planned_units) == (4000, None)
+
+
 def test_experiment_tables_let_variants_of_one_experiment_share_a_block_at_one_priority():
     ruleset = load_rules(GOOD)
     assert {rule.id for rule in ruleset.rules} == {"hero-hide", "hero-hide-dog-lovers", "popular-hide"}

@@ -125,6 +125,11 @@ def api_routes(
         otherwise, and nothing is created. An order counts once, however often it is sent. Both count for
         the experiments' goals (`event = "purchase"` with the order's value, `"newsletter_subscribe"`)
         as when learned from a page; an order the thank-you page taught already counts once.
+
+        An optional "id" (a string the backend chooses, unique per event) makes any event idempotent:
+        sent again with the same id, for the same profile, it changes nothing and the answer says
+        {"recorded": true, "duplicate": true}; also when two copies arrive at once in two workers (the
+        profile keeps the newest KEPT_EVENT_IDS ids and skips the events of one it holds).
         """
         if answer := refused(request):
             return answer
@@ -139,6 +144,7 @@ def api_routes(
             ruleset = rules()
             learned = _EVENT_TYPES[kind](data, ruleset, now)
             customer = text(data, "customer") if "customer" in data else None
+            event_id = text(data, "id") if "id" in data else None
             visitor = None if customer is not None else _signed_visitor(signer, data.get("visitor"))
         except InvalidData as exc:
             return PlainTextResponse(f"{exc}\n", status_code=400)
@@ -149,29 +155,43 @@ def api_routes(
                 profile = await store.load_customer(customer)
                 if profile is None:
                     return _not_recorded("no profile for this customer: none of their devices consented and logged in")
-                await store.record_customer(customer, _with_conversions(ruleset, profile, learned, learned[0].at))
+                if event_id in profile.event_ids:
+                    return _duplicate()
+                await store.record_customer(customer, _with_conversions(ruleset, profile, learned, learned[0].at, event_id))
             elif visitor is not None:
                 profile = None if await store.erased(visitor) else await store.load(visitor)
                 if profile is None:
                     return _not_recorded("no profile for this visitor: consent was not given, or was withdrawn")
-                await store.record(visitor, _with_conversions(ruleset, profile, learned, learned[0].at))
+                if event_id in profile.event_ids:
+                    return _duplicate()
+                await store.record(visitor, _with_conversions(ruleset, profile, learned, learned[0].at, event_id))
             await store.flush()
         except StoreError as exc:
             return PlainTextResponse(f"profile store unavailable: {exc}\n", status_code=503)
         return JSONResponse({"recorded": True}, headers={"cache-control": "no-store"})
 
-    def _with_conversions(ruleset: RuleSet, profile: Profile, learned: list[Event], now: float) -> list[Event]:
+    def _with_conversions(ruleset: RuleSet, profile: Profile, learned: list[Event], now: float, event_id: str | None) -> list[Event]:
         # The experiments' goals this event reaches, as a page view's would (an order known from the
         # thank-you page already counts once); first, so the profile can drop an order counted already.
         converted = conversions(ruleset, profile, learned, None, now)
+        if event_id is None:
+            count_conversions(metrics, converted)
+            return [*converted, *learned]
+        # Each event tagged with the id, and the id last: a copy applied after this one is skipped whole
+        # (Profile.apply), also one another worker loaded the profile for before this write.
+        tagged = [event._replace(data={**(event.data or {}), "event_id": event_id}) for event in (*converted, *learned)]
         count_conversions(metrics, converted)
-        return [*converted, *learned]
+        return [*tagged, Event("event_id", event_id, now)]
 
     return [
         Route("/.etalage/api/link", link, methods=["POST"]),
         Route("/.etalage/api/unlink", unlink, methods=["POST"]),
         Route("/.etalage/api/events", events, methods=["POST"]),
     ]
+
+
+def _duplicate() -> Response:
+    return JSONResponse({"recorded": True, "duplicate": True}, headers={"cache-control": "no-store"})
 
 
 def _not_recorded(reason: str) -> Response:

@@ -47,6 +47,8 @@ def conversions(
             reached += [(goal, value, order) for order, value in orders.items()]
         else:
             reached += [(goal, 0.0, "")] * sum(1 for e in learned if e.kind == goal.event)
+    if not reached:  # most page views reach no goal: nothing to look up per experiment
+        return []
     events = []
     holdout = programme_holdout(ruleset.site.holdout)
     for experiment in (*ruleset.experiments, *((holdout,) if holdout is not None else ())):

@@ -10,12 +10,17 @@ GrowthBook's engine computes them); then the sample-ratio-mismatch p-value of th
 The programme holdout comes last, measured as the experiment "@holdout" (variants "holdout", the
 control, and "personalized"; etalage.rules.experiments.programme_holdout).
 These are fixed-horizon results: decide on them once the planned sample is reached, not while
-watching them move.
+watching them move. An experiment's `planned_units` (its rule table) is that sample, the exposed units
+of all variants together; until it is reached the results say so ("fixed horizon: N of M units, do
+not stop early"), since an interval read again and again while the data come in excludes 0 by chance
+far more often than 5% of the time.
 
 `--format json` gives a list, one object per experiment:
 
     {"experiment", "version", "status", "srm_p_value", "srm" (p < 0.001: the split is off, do not trust
-     the results), "too_few" (a variant has fewer than MIN_UNITS units), "variants": [{"variant",
+     the results), "too_few" (a variant has fewer than MIN_UNITS units), "planned_units" (the planned
+     sample, exposed units of all variants together, or null when the rules give none),
+     "horizon_reached" (whether the exposed units reached it; null without a plan), "variants": [{"variant",
      "units", "goals": [{"goal", "units", "rate", "count", "value", "value_per_unit", "average_value",
      "rate_effect", "value_effect"}]}]}
 
@@ -35,7 +40,7 @@ from etalage.profiles.profile import Profile
 from etalage.rules.experiments import HOLDOUT_KEY, Experiment, programme_holdout
 from etalage.rules.ruleset import RuleSet
 
-__all__ = ["MIN_UNITS", "GoalResult", "VariantResult", "ExperimentResult", "results", "render", "as_json"]
+__all__ = ["MIN_UNITS", "GoalResult", "VariantResult", "ExperimentResult", "results", "horizon", "render", "as_json"]
 
 # Fewer exposed units than this in a variant: too early to read anything (GrowthBook's default minimum).
 MIN_UNITS = 150
@@ -70,6 +75,8 @@ class ExperimentResult:
     srm_p_value: float
     srm: bool
     too_few: bool
+    planned_units: int | None = None
+    horizon_reached: bool | None = None  # None without a planned sample
 
 
 @dataclass
@@ -126,6 +133,7 @@ def _result(experiment: Experiment, tallies: dict[str, _Tally], goals: list[str]
             )
         variants.append(VariantResult(variant.id, tally.units, rows))
     p_value = srm_p_value([v.units for v in variants], [v.weight for v in experiment.variants])
+    planned = experiment.planned_units
     return ExperimentResult(
         experiment.id,
         experiment.version,
@@ -134,6 +142,8 @@ def _result(experiment: Experiment, tallies: dict[str, _Tally], goals: list[str]
         p_value,
         p_value < SRM_THRESHOLD,
         any(v.units < MIN_UNITS for v in variants),
+        planned,
+        None if planned is None else sum(v.units for v in variants) >= planned,
     )
 
 
@@ -159,14 +169,26 @@ def _effect(found: Effect | None) -> str:
     return f"{_percent(found.uplift)} [{_percent(found.low)}, {_percent(found.high)}] {p_value}{chance}"
 
 
+def horizon(result: ExperimentResult) -> str:
+    """Where the experiment stands against its planned sample, in words."""
+    units = sum(variant.units for variant in result.variants)
+    if result.planned_units is None:
+        if result.experiment == HOLDOUT_KEY:
+            return "fixed-horizon results"
+        return "fixed-horizon results, no planned sample: decide how many visitors you need (planned_units) before reading them"
+    if not result.horizon_reached:
+        return f"fixed horizon: {units:,} of {result.planned_units:,} units, do not stop early"
+    return f"fixed horizon: planned sample reached ({units:,} of {result.planned_units:,} units), read the results"
+
+
 def render(found: list[ExperimentResult]) -> str:
     """The results as a table per experiment, for the terminal."""
     lines = []
     for result in found:
         if result.experiment == HOLDOUT_KEY:  # its version is the share in basis points
-            lines.append(f"the programme holdout ({result.version / 100:g}% see no personalization); fixed-horizon results")
+            lines.append(f"the programme holdout ({result.version / 100:g}% see no personalization); {horizon(result)}")
         else:
-            lines.append(f"experiment {result.experiment} (version {result.version}, {result.status}); fixed-horizon results")
+            lines.append(f"experiment {result.experiment} (version {result.version}, {result.status}); {horizon(result)}")
         if result.srm:
             lines.append(f"  WARNING: sample ratio mismatch (p={result.srm_p_value:.2g}): the split is off, do not trust these results")
         if result.too_few:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from statistics import NormalDist
 
 __all__ = ["Metric", "Effect", "effect", "srm_p_value", "t_cdf", "chi2_sf", "SRM_THRESHOLD"]
 
@@ -101,19 +102,22 @@ def t_cdf(x: float, dof: float) -> float:
 
 
 def _t_quantile(probability: float, dof: float) -> float:
-    """The inverse of t_cdf for probability in (0.5, 1), by bisection."""
-    low, high = 0.0, 1.0
-    while t_cdf(high, dof) < probability:
-        high *= 2
+    """The inverse of t_cdf for probability in (0.5, 1), by Newton's method from the normal quantile.
+
+    For x > 0 the t distribution function is increasing and concave, and the normal quantile lies
+    below the t quantile, so each step lands closer from below: a few t_cdf calls, where bisection took
+    a hundred (thousands of simulated experiments run the report's statistics in the tests)."""
+    x = NormalDist().inv_cdf(probability)
     for _ in range(200):
-        middle = (low + high) / 2
-        if t_cdf(middle, dof) < probability:
-            low = middle
-        else:
-            high = middle
-        if high - low < 1e-13 * max(1.0, high):
+        step = (t_cdf(x, dof) - probability) / _t_density(x, dof)
+        x -= step
+        if abs(step) < 1e-13 * max(1.0, x):
             break
-    return (low + high) / 2
+    return x
+
+
+def _t_density(x: float, dof: float) -> float:
+    return math.exp(math.lgamma((dof + 1) / 2) - math.lgamma(dof / 2) - (dof + 1) / 2 * math.log1p(x * x / dof)) / math.sqrt(dof * math.pi)
 
 
 def chi2_sf(x: float, dof: int) -> float:

@@ -37,6 +37,9 @@ RECENT_PRODUCTS = 20
 KEPT_PURCHASES = 100
 # Impressions kept per rule: enough for weekly frequency caps.
 KEPT_IMPRESSIONS = 50
+# Event ids the shop's backend sent (POST /.etalage/api/events), so a retried call counts once; a retry
+# comes within minutes, so the newest few per profile are enough.
+KEPT_EVENT_IDS = 100
 WEEK = 7 * 24 * 3600.0
 LIFECYCLE_STAGES = ("prospect", "customer", "repeat_customer")
 
@@ -142,6 +145,8 @@ class Profile:
     # Where this visitor fell in the programme holdout's draw (etalage.rules.experiments); None: not drawn yet.
     holdout_place: float | None = None
     consent: ConsentRecord | None = None
+    # Ids of the backend's events applied already, newest last (see _event_id).
+    event_ids: list[str] = field(default_factory=list)
 
     # -- learning -------------------------------------------------------------------------------
 
@@ -155,6 +160,8 @@ class Profile:
         for event in events:
             if self.consent is not None and not self.consent.granted and event.kind != "consent":
                 continue
+            if self.event_ids and event.data is not None and event.data.get("event_id") in self.event_ids:
+                continue  # part of a backend event applied before: a retry counts once
             handler = _HANDLERS.get(event.kind)
             if handler is not None:
                 handler(self, event)
@@ -261,6 +268,14 @@ class Profile:
         goals = {**current.goals, goal: earlier.plus(reached) if earlier is not None else reached}
         self.assignments[event.value] = Assignment(current.variant, current.version, current.at, current.exposed, goals)
 
+    def _event_id(self, event: Event) -> None:
+        # Last of the events of one backend event (each tagged data["event_id"]), so they are all
+        # applied before the id is known; the same events sent again are skipped in apply(), whichever
+        # worker or store applies them, since a store applies them to the profile as it stands.
+        if event.value not in self.event_ids:
+            self.event_ids.append(event.value)
+            del self.event_ids[:-KEPT_EVENT_IDS]
+
     def _holdout(self, event: Event) -> None:
         if self.holdout_place is None:
             self.holdout_place = float((event.data or {})["place"])
@@ -315,6 +330,7 @@ class Profile:
                 self.assignments[experiment] = Assignment(mine.variant, mine.version, min(mine.at, theirs.at), exposed, goals)
         if self.holdout_place is None:
             self.holdout_place = other.holdout_place
+        self.event_ids = list(dict.fromkeys(self.event_ids + other.event_ids))[-KEPT_EVENT_IDS:]
         # The stricter consent wins: a refusal on either side stands, else the more recent grant.
         if other.consent is not None and (
             self.consent is None
@@ -382,6 +398,8 @@ class Profile:
             "consent": None
             if self.consent is None
             else [self.consent.granted, list(self.consent.sources), list(self.consent.purposes), self.consent.at],
+            # Only where the shop's backend sent events with ids: most profiles never hold any.
+            **({"event_ids": self.event_ids} if self.event_ids else {}),
         }
 
     def dumps(self) -> bytes:
@@ -417,6 +435,7 @@ class Profile:
                 assignments={str(k): _assignment(*v) for k, v in raw.get("assignments", {}).items()},
                 holdout_place=None if raw.get("holdout_place") is None else float(raw["holdout_place"]),
                 consent=None if raw.get("consent") is None else _consent_record(*raw["consent"]),
+                event_ids=[str(i) for i in raw.get("event_ids", [])][-KEPT_EVENT_IDS:],
             )
         except ProfileDecodeError:
             raise
@@ -483,6 +502,7 @@ _HANDLERS: dict[str, Callable[[Profile, Event], None]] = {
     "exposed": Profile._exposed,
     "converted": Profile._converted,
     "holdout": Profile._holdout,
+    "event_id": Profile._event_id,
     "consent": Profile._consent,
 }
 EVENT_KINDS = frozenset(_HANDLERS)

@@ -7,6 +7,7 @@
     start = 2026-12-01                 # optional: a date (UTC) or a date-time with its offset
     end = 2027-01-15
     version = 1                        # raise it to assign everyone again
+    planned_units = 6000               # the exposed visitors (all variants) to wait for before reading the results
     variants.current = { weight = 1, rules = ["hero-by-interest"] }   # the first is the control
     variants.bigger = { weight = 1, rules = ["hero-bigger"] }
     variants.none = { weight = 1, rules = [] }                        # the origin's page
@@ -111,11 +112,15 @@ def _experiment(fields: Fields, rules: dict[str, Rule], seen: dict[str, str]) ->
     coverage = fields.take("coverage", (int, float), 1.0, lambda c: None if 0 < c <= 1 else "must be more than 0 and at most 1")
     version = fields.take("version", int, 1, lambda v: None if v >= 1 else "must be 1 or more")
     seed = fields.take("seed", str, experiment_id or "", lambda s: None if s else "must not be empty")
+    planned = fields.take(
+        "planned_units", int, None, lambda n: None if n >= 1 else "must be 1 or more (exposed visitors, all variants together)"
+    )
     start = _moment(fields, "start", end_of_day=False)
     end = _moment(fields, "end", end_of_day=True)
     variants = _variants(fields, rules)
     fields.finish()
     ok = None not in (experiment_id, status, coverage, version, seed, variants) and start is not False and end is not False
+    ok = ok and (planned is not None or "planned_units" not in fields.table)
     if isinstance(start, float) and isinstance(end, float) and end <= start:
         fields.problem(f"{fields.name}: 'end' is not after 'start'", "end")
         ok = False
@@ -143,6 +148,7 @@ def _experiment(fields: Fields, rules: dict[str, Rule], seen: dict[str, str]) ->
         seed,
         fields.where(),
         tuple(bucket_ranges([v.weight for v in variants], float(coverage))),
+        planned,
     )
 
 

@@ -9,6 +9,7 @@ keeps its variant (etalage.profiles.profile.Assignment), and only a higher `vers
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -57,6 +58,8 @@ class Experiment:
     seed: str
     source: str  # file:line, for messages
     ranges: tuple[tuple[float, float], ...]  # etalage.rules.bucketing.bucket_ranges of the weights
+    # The exposed units (all variants together) to wait for before reading the results (fixed horizon).
+    planned_units: int | None = None
 
     @property
     def control(self) -> Variant:
@@ -100,6 +103,7 @@ class Goal:
     form: re.Pattern[str] | None = None
 
 
+@functools.lru_cache(maxsize=16)  # asked on every page view; frozen, so one object per share serves them all
 def programme_holdout(share: float) -> Experiment | None:
     """The programme holdout as an experiment, for measuring it like one: the control "holdout" (no
     personalization) against "personalized", weighted by the share; its version is the share in basis

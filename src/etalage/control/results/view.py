@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from etalage.engine.results import MIN_UNITS, ExperimentResult, VariantResult
+from etalage.engine.results import MIN_UNITS, ExperimentResult, VariantResult, horizon
 from etalage.engine.stats import Effect
 from etalage.rules.experiments import HOLDOUT_KEY
 
@@ -63,6 +63,8 @@ class ExperimentView:
     srm: bool
     srm_p_value: str
     too_few: bool
+    horizon: str  # where it stands against its planned sample
+    early: bool  # a planned sample not reached yet: do not stop early
     units: list[tuple[str, str, str]]  # variant, exposed visitors, share of the exposed
     goals: list[GoalTable]
 
@@ -76,7 +78,17 @@ def experiment_view(result: ExperimentResult, holdout_share: float) -> Experimen
     units = [(v.variant, f"{v.units:,}", f"{v.units / total:.1%}" if total else "-") for v in result.variants]
     goal_ids = [goal.goal for goal in result.variants[0].goals] if result.variants else []
     tables = [_goal_table(result.variants, index, goal) for index, goal in enumerate(goal_ids)]
-    return ExperimentView(result.experiment, title, result.srm, f"{result.srm_p_value:.2g}", result.too_few, units, tables)
+    return ExperimentView(
+        result.experiment,
+        title,
+        result.srm,
+        f"{result.srm_p_value:.2g}",
+        result.too_few,
+        horizon(result),
+        result.horizon_reached is False,
+        units,
+        tables,
+    )
 
 
 def _goal_table(variants: list[VariantResult], index: int, goal: str) -> GoalTable:

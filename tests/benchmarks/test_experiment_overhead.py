@@ -1,0 +1,32 @@
+"""The experiment overhead benchmark (benchmarks/experiment_overhead.py) compares like with like: the
+rules without the experiment keep every other rule, and its visitors draw the control, so both servers
+send them one page."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+from etalage.rules.loader import load_rules
+from tests.support.config import PROJECT_RULES
+
+_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "experiment_overhead.py"
+_SPEC = importlib.util.spec_from_file_location("benchmarks_experiment_overhead", _PATH)
+assert _SPEC is not None and _SPEC.loader is not None
+overhead = importlib.util.module_from_spec(_SPEC)
+sys.modules[_SPEC.name] = overhead
+_SPEC.loader.exec_module(overhead)
+
+RULES = load_rules(PROJECT_RULES)
+HERO = next(experiment for experiment in RULES.experiments if experiment.id == "hero-banner")
+
+
+def test_experiment_overhead_rules_without_keep_every_rule_but_the_tested_variant_s(tmp_path):
+    without = load_rules(overhead._rules_without_experiments(tmp_path / "rules"))
+    assert (without.experiments, without.site.holdout) == ((), 0.0)
+    assert {rule.id for rule in RULES.rules} - {rule.id for rule in without.rules} == {"hero-one-template"}
+
+
+def test_experiment_overhead_visitors_draw_the_control():
+    assert {HERO.draw(unit).id for unit in overhead._control_visitors()} == {"per-category"}
