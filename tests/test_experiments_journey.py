@@ -135,7 +135,7 @@ def test_experiments_journey_goals_after_the_exposure_count_for_the_variant(serv
         browser.post("/checkout", data={"product": "rodent-hamster-wheel-20"}, follow_redirects=True)
         drain()
         (line,) = browser.get("/.etalage/me.json").json()["experiments"]
-    assert {goal: reached["count"] for goal, reached in line["goals"].items()} == {"product-view": 1, "order": 1}
+    assert {goal: reached["count"] for goal, reached in line["goals"].items()} == {"product-view": 1, "checkout": 1, "order": 1}
 
 
 def test_experiments_journey_metrics_count_assignment_exposure_and_conversions(app, served, drain):
