@@ -36,6 +36,7 @@ from etalage.profiles.profile import Event, Profile
 from etalage.profiles.store import ProfileStore, StoreError
 from etalage.rules.ruleset import RuleSet
 from etalage.tokens import VisitorSigner
+from etalage.webhooks.outbox import Outbox
 
 __all__ = ["api_routes"]
 
@@ -130,7 +131,13 @@ def _signed_visitor(signer: VisitorSigner, value: Any) -> str:
 
 
 def api_routes(
-    store: ProfileStore, signer: VisitorSigner, rules: Callable[[], RuleSet], api_key: str, cookie_name: str, metrics: Metrics
+    store: ProfileStore,
+    signer: VisitorSigner,
+    rules: Callable[[], RuleSet],
+    api_key: str,
+    cookie_name: str,
+    metrics: Metrics,
+    outbox: Outbox | None = None,
 ) -> list[Route]:
     def refused(request: Request) -> Response | None:
         return refusal(request, api_key, endpoints="API", credential="API key", variable="ETALAGE_API_KEY")
@@ -221,13 +228,19 @@ def api_routes(
                 profile = await store.load_customer(customer)
                 if profile is None:
                     return _not_recorded("no profile for this customer: none of their devices consented and logged in")
-                await store.record_customer(customer, _with_conversions(ruleset, profile, learned, now))
+                await store.record_customer(customer, changes := _with_conversions(ruleset, profile, learned, now))
             elif visitor is not None:
                 profile = None if await store.erased(visitor) else await store.load(visitor)
                 if profile is None:
                     return _not_recorded("no profile for this visitor: consent was not given, or was withdrawn")
-                await store.record(visitor, _with_conversions(ruleset, profile, learned, now))
+                await store.record(visitor, changes := _with_conversions(ruleset, profile, learned, now))
             await store.flush()
+            if outbox is not None and profile is not None:
+                # The triggers see the profile as the store now has it: the loaded copy with these events applied.
+                was = outbox.before(ruleset, profile, now)
+                profile.apply(changes)
+                profile.customer_id = profile.customer_id or customer
+                outbox.notice(ruleset, was, profile, visitor, None, now)
         except StoreError as exc:
             return PlainTextResponse(f"profile store unavailable: {exc}\n", status_code=503)
         return JSONResponse({"recorded": True}, headers={"cache-control": "no-store"})

@@ -29,6 +29,7 @@ from etalage.rules.fields import Fields, RuleSetError
 from etalage.rules.model import BlockDef, CardValue, LearnRule, LoginSource, Product, Site
 from etalage.rules.ruleset import Rule, RuleSet
 from etalage.rules.tomlpos import KeyLines
+from etalage.rules.trigger_tables import compile_triggers
 
 __all__ = ["load_rules"]
 
@@ -37,7 +38,20 @@ _LANGUAGE = re.compile(r"[a-z]{2,3}")
 # A path on the shop: one leading '/', not '//' or '/\' (another host), no spaces or control characters.
 _SHOP_PATH = re.compile(r"/(?![/\\])[^\s\x00-\x1f\x7f\\]*")
 _TOML_POSITION = re.compile(r"\(at line (\d+), column \d+\)")
-_SECTIONS = ("site", "consent", "login", "catalog", "catalog_feed", "segments", "learn", "blocks", "rule", "experiment", "goal")
+_SECTIONS = (
+    "site",
+    "consent",
+    "login",
+    "catalog",
+    "catalog_feed",
+    "segments",
+    "learn",
+    "blocks",
+    "rule",
+    "experiment",
+    "goal",
+    "trigger",
+)
 _LEARN_GROUPS = {"category_view": "category", "product_view": "product", "newsletter_subscribe": "category", "purchase": "product"}
 _PROBE_DOCUMENT = LexborHTMLParser("<p></p>")
 
@@ -196,7 +210,7 @@ def load_rules(directory: Path, *, catalogue_only: bool = False) -> RuleSet:
             value = top.take(section, (dict, list), None)
             if value is None:
                 continue
-            if section in ("learn", "rule", "experiment", "goal"):
+            if section in ("learn", "rule", "experiment", "goal", "trigger"):
                 if not isinstance(value, list):
                     top.problem(f"'{section}' must be written as [[{section}]] tables", section)
                     continue
@@ -219,10 +233,11 @@ def load_rules(directory: Path, *, catalogue_only: bool = False) -> RuleSet:
     rules = _rules(tables["rule"], site, catalog, segments, blocks, folder)
     experiments = compile_experiments(tables["experiment"], rules, folder.problems)
     goals = compile_goals(tables["goal"])
+    triggers = compile_triggers(tables["trigger"], site, catalog, consent)
     _check_conflicts(rules, experiments, folder)
     if folder.problems:
         raise RuleSetError(sorted(folder.problems, key=lambda p: (p.file, p.line)))
-    return RuleSet(site, consent, learn, login, catalog, blocks, rules, folder.digest.hexdigest()[:16], experiments, goals)
+    return RuleSet(site, consent, learn, login, catalog, blocks, rules, folder.digest.hexdigest()[:16], experiments, goals, triggers)
 
 
 def _single(found: list[Fields], section: str) -> Fields | None:

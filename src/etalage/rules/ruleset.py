@@ -13,6 +13,7 @@ from etalage.rules.actions.base import Action
 from etalage.rules.conditions import Condition
 from etalage.rules.experiments import Experiment, Goal
 from etalage.rules.model import BlockDef, LearnRule, LoginSource, Product, Site
+from etalage.rules.triggers import Trigger
 
 __all__ = ["Rule", "RuleSet"]
 
@@ -54,6 +55,8 @@ class RuleSet:
     experiments: tuple[Experiment, ...] = ()
     # What counts as a conversion for them.
     goals: tuple[Goal, ...] = ()
+    # Moments told to the shop's messaging platform (etalage.rules.triggers), in file order.
+    triggers: tuple[Trigger, ...] = ()
     _by_path: LRUCache[str, tuple[Rule, ...]] = field(default_factory=lambda: LRUCache(4096), repr=False, compare=False)
     _experiment_of: dict[str, Experiment] = field(init=False, repr=False, compare=False)
 
