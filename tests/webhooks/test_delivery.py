@@ -66,6 +66,10 @@ def admin(url: str) -> dict[str, Any]:
     return dict(answer.json())
 
 
+def metrics(url: str) -> str:
+    return httpx.get(f"{url}/.etalage/metrics", headers={"Authorization": f"Bearer {ADMIN}"}).text
+
+
 def eventually(condition: Callable[[], bool]) -> bool:
     """Poll a condition (a server's state read over HTTP) until it holds or the deadline passes."""
     deadline = time.monotonic() + DEADLINE
@@ -165,13 +169,22 @@ def test_webhooks_an_attempt_cut_off_by_a_stop_is_made_again_by_the_next_etalage
     assert receiver.tries() == Counter({receiver.attempts[0].id: 2})  # the same webhook-id both times
 
 
+def test_webhooks_a_basket_followed_by_an_order_is_not_sent(origin, receiver):
+    with running(create_app(app_settings(origin, receiver))) as url:
+        visitor = browse(url, "/c/basket")
+        order(url, visitor, "o-8", ["ball"])
+        assert eventually(lambda: 'etalage_webhooks_dropped_total{reason="ordered"} 1.0' in metrics(url))
+        assert receiver.wait_for(lambda r: len(r.accepted()) == 1)
+    assert accepted_triggers(receiver) == Counter({"first-order": 1})
+
+
 def test_webhooks_out_of_attempts_go_to_the_dead_letter_list_and_metrics(origin, receiver):
     receiver.down = True
     with running(create_app(app_settings(origin, receiver, webhook_max_attempts=2))) as url:
         order(url, browse(url, "/c/cats"), "o-5", ["ball"])
         assert eventually(lambda: len(admin(url)["dead_letters"]) == 1)
         status = admin(url)
-        metrics = httpx.get(f"{url}/.etalage/metrics", headers={"Authorization": f"Bearer {ADMIN}"}).text
+        exposition = metrics(url)
     dead = status["dead_letters"][0]
     assert (dead["trigger"], dead["attempts"], dead["last_error"], status["queue_depth"]) == (
         "first-order",
@@ -179,8 +192,8 @@ def test_webhooks_out_of_attempts_go_to_the_dead_letter_list_and_metrics(origin,
         "the receiver answered 503",
         0,
     )
-    assert 'etalage_webhooks_dead_lettered_total{trigger="first-order"} 1.0' in metrics
-    assert 'etalage_webhooks_failed_total{reason="status",trigger="first-order"} 2.0' in metrics
+    assert 'etalage_webhooks_dead_lettered_total{trigger="first-order"} 1.0' in exposition
+    assert 'etalage_webhooks_failed_total{reason="status",trigger="first-order"} 2.0' in exposition
 
 
 def test_webhooks_a_hung_receiver_does_not_hold_up_page_views(origin, receiver):

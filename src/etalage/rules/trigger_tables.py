@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from typing import Any
 
 from etalage.consent import ConsentPolicy
 from etalage.problems import did_you_mean
@@ -76,43 +77,29 @@ def _trigger(fields: Fields, site: Site, catalog: Mapping[str, Product], policy:
         fields.problem(f"{fields.name}: '{key}' is not used by moment {kind!r} (only by {', '.join(users)})", key)
         fields.take(key, object, None)
     category = _category(fields, site) if "category" in _KEYS[kind] else None
-    values: dict[str, object] = {}
+    options: dict[str, Any] = {}
     if kind in ("interest", "newsletter_interest"):
-        values["threshold"] = fields.take("threshold", (int, float), check=lambda t: None if t > 0 else "must be more than 0")
+        options["threshold"] = _number(fields.take("threshold", (int, float), check=lambda t: None if t > 0 else "must be more than 0"))
         cooldown = fields.take("cooldown_days", (int, float), _DEFAULT_COOLDOWN_DAYS, lambda d: None if d > 0 else "must be more than 0")
-        values["cooldown"] = None if cooldown is None else float(cooldown) * DAY
+        options["cooldown"] = None if cooldown is None else float(cooldown) * DAY
     elif kind == "replenishment_due":
-        values["within_days"] = fields.take("within_days", (int, float), 7, lambda d: None if d >= 0 else "must be 0 or more")
+        options["within_days"] = _number(fields.take("within_days", (int, float), 7, lambda d: None if d >= 0 else "must be 0 or more"))
         sku = fields.take("sku", str, None)
-        values["lasts"] = _consumables(fields, catalog, category, sku)
+        options["lasts"] = _consumables(fields, catalog, category, sku)
         if sku is not None:
-            values["sku"] = sku
+            options["sku"] = sku
     elif kind == "basket_abandoned":
-        values["basket"] = fields.regex("path", fields.take("path", str))
-        values["hours"] = fields.take("hours", (int, float), check=lambda h: None if h > 0 else "must be more than 0")
+        options["basket"] = fields.regex("path", fields.take("path", str))
+        options["hours"] = _number(fields.take("hours", (int, float), check=lambda h: None if h > 0 else "must be more than 0"))
     fields.finish()
-    if None in values.values() or trigger_id is None or consent is None or enabled is None or customers_only is None:
+    broken = None in options.values() or ("category" in fields.table and category is None)
+    if broken or trigger_id is None or consent is None or customers_only is None or not enabled:
         return None
-    if "category" in fields.table and category is None:
-        return None
-    if not enabled:
-        return None
-    cooldown_seconds = values.pop("cooldown", DAY)
-    return Trigger(
-        trigger_id,
-        kind,
-        consent,
-        float(cooldown_seconds),  # type: ignore[arg-type]
-        fields.where(),
-        customers_only,
-        category,
-        values.pop("sku", None),  # type: ignore[arg-type]
-        float(values.get("threshold", 0.0)),  # type: ignore[arg-type]
-        float(values.get("within_days", 7.0)),  # type: ignore[arg-type]
-        float(values.get("hours", 0.0)),  # type: ignore[arg-type]
-        values.get("basket"),  # type: ignore[arg-type]
-        values.get("lasts", {}),  # type: ignore[arg-type]
-    )
+    return Trigger(trigger_id, kind, consent, options.pop("cooldown", DAY), fields.where(), customers_only, category=category, **options)
+
+
+def _number(value: int | float | None) -> float | None:
+    return None if value is None else float(value)
 
 
 def _consent(fields: Fields, policy: ConsentPolicy) -> tuple[str, ...] | None:
@@ -125,7 +112,7 @@ def _consent(fields: Fields, policy: ConsentPolicy) -> tuple[str, ...] | None:
             fields.problem(
                 f"{fields.name}: 'consent': {purpose!r} is not a purpose the [consent] sources record",
                 "consent",
-                f'{did_you_mean(purpose, known)}; a consent records what [consent] asks of each source, e.g. "onetrust:C0004"',
+                did_you_mean(purpose, known),
             )
             return None
     return purposes
