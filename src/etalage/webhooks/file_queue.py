@@ -2,7 +2,8 @@
 to a file of JSON lines and synced before it counts.
 
 Opening the file replays it (a last line cut short by a crash is skipped) and writes it anew with
-only what is still pending, the dead letters and the live claims, so it does not grow without end.
+only what is still pending, the dead letters and the live claims; so does a running queue once the
+file holds many more lines than that, so it does not grow without end.
 Without a path the queue is in memory only, and a restart loses it.
 """
 
@@ -24,24 +25,29 @@ __all__ = ["FileQueue"]
 log = logging.getLogger("etalage.webhooks")
 
 KEPT_DEAD = 1000
+_PRUNE_FLOOR = 1024  # claims kept before the ended ones are first dropped
 
 
 class FileQueue(DeliveryQueue):
-    def __init__(self, path: Path | None) -> None:
-        """Open (and compact) the queue file; raises QueueError when it cannot be read or written."""
+    def __init__(self, path: Path | None, *, compact_after: int = 10_000) -> None:
+        """Open (and compact) the queue file; raises QueueError when it cannot be read or written.
+        The file is written anew when it holds `compact_after` lines and four times the live ones."""
         self.path = path
+        self._compact_after = self._next_compact = compact_after
         self._pending: dict[str, Entry] = {}
         self._leased: set[str] = set()
         self._dead: list[Entry] = []
         self._claims: dict[str, float] = {}
+        self._prune_at = _PRUNE_FLOOR
         self._lock = asyncio.Lock()
         self._file: Any = None
+        self._lines = 0  # in the file since it was last written anew
         if path is None:
             return
         try:
             if path.exists():
                 self._replay(path.read_bytes())
-            self._rewrite(path)
+            self._replace(path, self._snapshot())
             self._file = path.open("ab")
         except OSError as exc:
             raise QueueError(f"webhook queue file {path}: {exc.strerror or exc}") from exc
@@ -67,14 +73,19 @@ class FileQueue(DeliveryQueue):
                 log.warning("webhook queue file %s: line %d skipped (%s)", self.path, number, exc)
         del self._dead[:-KEPT_DEAD]
 
-    def _rewrite(self, path: Path) -> None:
-        """The file anew with the live state only, replaced atomically (a crash leaves old or new)."""
+    def _snapshot(self) -> bytes:
+        """The live state as lines of the file: what is pending, the dead letters, the claims."""
         lines = [orjson.dumps({"op": "add", "entry": orjson.loads(e.dumps())}) for e in self._pending.values()]
         lines += [orjson.dumps({"op": "dead", "entry": orjson.loads(e.dumps())}) for e in self._dead]
         lines += [orjson.dumps({"op": "claim", "claim": claim, "until": until}) for claim, until in self._claims.items()]
+        return b"".join(line + b"\n" for line in lines)
+
+    @staticmethod
+    def _replace(path: Path, data: bytes) -> None:
+        """The file replaced atomically by `data` (a crash leaves the old or the new one)."""
         temporary = path.with_name(path.name + ".tmp")
         with temporary.open("wb") as file:
-            file.write(b"".join(line + b"\n" for line in lines))
+            file.write(data)
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, path)
@@ -99,11 +110,43 @@ class FileQueue(DeliveryQueue):
                 await asyncio.to_thread(write)
             except (OSError, ValueError) as exc:
                 raise QueueError(f"webhook queue file {self.path}: {exc}") from exc
+            self._lines += 1
+
+    async def _compact(self) -> None:
+        """Write the file anew once most of its lines are history (called after a state change)."""
+        if self._file is None or self.path is None or self._lines < self._next_compact:
+            return
+        now = time.time()
+        self._claims = {claim: until for claim, until in self._claims.items() if until > now}
+        live = len(self._pending) + len(self._dead) + len(self._claims)
+        # Not before the file is mostly history: a queue of long claims is not rewritten on every line.
+        self._next_compact = max(self._compact_after, 4 * live)
+        if self._lines < self._next_compact:
+            return
+        path = self.path
+
+        def rewrite(data: bytes) -> None:
+            self._file.close()
+            try:
+                self._replace(path, data)
+            finally:
+                self._file = path.open("ab")
+
+        async with self._lock:
+            try:
+                await asyncio.to_thread(rewrite, self._snapshot())
+            except OSError as exc:
+                raise QueueError(f"webhook queue file {path}: {exc.strerror or exc}") from exc
+            self._lines = live
 
     async def add(self, entry: Entry, claim: str, claim_ttl: float) -> bool:
         now = time.time()
         if self._claims.get(claim, 0.0) > now:
             return False
+        if len(self._claims) >= self._prune_at:
+            # Claims end by themselves: dropping the ended ones keeps memory in step with the live ones.
+            self._claims = {key: until for key, until in self._claims.items() if until > now}
+            self._prune_at = max(_PRUNE_FLOOR, 2 * len(self._claims))
         self._claims[claim] = now + claim_ttl
         try:
             await self._append({"op": "add", "entry": orjson.loads(entry.dumps()), "claim": claim, "until": now + claim_ttl})
@@ -122,6 +165,7 @@ class FileQueue(DeliveryQueue):
         await self._append({"op": "done", "id": entry.id})
         self._pending.pop(entry.id, None)
         self._leased.discard(entry.id)
+        await self._compact()
 
     async def retry(self, entry: Entry) -> None:
         await self._append({"op": "retry", "entry": orjson.loads(entry.dumps())})
@@ -134,9 +178,6 @@ class FileQueue(DeliveryQueue):
         self._leased.discard(entry.id)
         self._dead.append(entry)
         del self._dead[:-KEPT_DEAD]
-        now = time.time()
-        # Claims end by themselves; dropping the expired ones here keeps memory bounded too.
-        self._claims = {claim: until for claim, until in self._claims.items() if until > now}
 
     async def depth(self) -> int:
         return len(self._pending)
