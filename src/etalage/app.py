@@ -132,8 +132,7 @@ def create_app(settings: Settings, *, store: ProfileStore | None = None) -> Etal
         background = [asyncio.create_task(shedder.run()), asyncio.create_task(_report_gauges(metrics, shedder, profiles))]
         if settings.watch_rules:
             background.append(asyncio.create_task(rules.watch()))
-        if outbox is not None:
-            background.append(asyncio.create_task(outbox.run()))
+        delivery = asyncio.create_task(outbox.run()) if outbox is not None else None
         try:
             yield
         finally:
@@ -141,9 +140,10 @@ def create_app(settings: Settings, *, store: ProfileStore | None = None) -> Etal
                 task.cancel()
             await proxy.drain()
             proxy.close()
-            if outbox is not None:
+            if outbox is not None and delivery is not None:
                 # After the page views' writes: every moment they found is queued before the store closes.
-                await asyncio.gather(*background, return_exceptions=True)
+                delivery.cancel()
+                await asyncio.gather(delivery, return_exceptions=True)
                 await outbox.aclose()
             await profiles.aclose()
             await upstream.aclose()

@@ -128,7 +128,7 @@ class Settings:
     withdrawal_erases_customer: bool = field(default=True, metadata={"parse": _bool})
     # Where the rules' [[trigger]] moments go (the shop's messaging platform), as signed webhooks
     # (Standard Webhooks). Empty: triggers are off, nothing is queued.
-    webhook_url: str = ""
+    webhook_url: str = field(default="", repr=False)  # its path may hold the platform's token
     # The signing secret the receiver verifies with, "whsec_" and base64, as the messaging platform gives it.
     webhook_secret: str = field(default="", repr=False)
     # The queue file with the embedded store (JSON lines, synced on every write); empty: in memory, lost on restart.

@@ -81,6 +81,10 @@ class Courier:
                 log.warning("webhook queue unavailable: %s", exc)
                 self._metrics.inc("etalage_webhooks_failed_total", trigger="", reason="queue")
                 taken = 0
+            except Exception:  # a bug must not end delivery for good: the next round tries again
+                log.exception("webhook delivery round failed unexpectedly")
+                self._metrics.inc("etalage_webhooks_failed_total", trigger="", reason="bug")
+                taken = 0
             if not taken:
                 await self._pause()
 

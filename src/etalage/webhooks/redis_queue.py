@@ -15,6 +15,7 @@ Every key shares one hash tag, so the scripts work on a Redis Cluster too (all o
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import socket
 import uuid
@@ -26,6 +27,8 @@ from etalage.profiles.redis_client import connect
 from etalage.webhooks.queue import DeliveryQueue, Entry, QueueError
 
 __all__ = ["RedisQueue"]
+
+log = logging.getLogger("etalage.webhooks")
 
 KEPT_DEAD = 1000
 _GROUP = "couriers"
@@ -111,15 +114,21 @@ class RedisQueue(DeliveryQueue):
         messages = list(claimed) + [message for _, batch in fresh or [] for message in batch]
         entries = []
         for ref, fields in messages:
-            if fields:  # an entry deleted while pending comes back without its fields
+            try:
                 entries.append(Entry.loads(fields[b"entry"], ref.decode()))
+            except (QueueError, KeyError, TypeError) as exc:
+                # Unreadable (or deleted while pending, which comes back without its fields): were it
+                # left pending it would come back on every round, so it is dropped, and said so.
+                log.error("webhook queue: entry %r dropped: %s", ref, exc)
+                await self._finish_ref(ref.decode(), "done")
         return entries
 
     async def _end(self, entry: Entry, what: str) -> None:
+        await self._finish_ref(entry.ref, what, entry.dumps(), entry.due)
+
+    async def _finish_ref(self, ref: str, what: str, stored: str = "", due: float = 0.0) -> None:
         try:
-            await self._finish(
-                keys=[self._stream, self._delayed, self._dead], args=[_GROUP, entry.ref, what, entry.dumps(), entry.due, KEPT_DEAD]
-            )
+            await self._finish(keys=[self._stream, self._delayed, self._dead], args=[_GROUP, ref, what, stored, due, KEPT_DEAD])
         except _FAILURES as exc:
             raise QueueError(f"Redis: {exc}") from exc
 
