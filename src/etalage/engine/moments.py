@@ -79,11 +79,11 @@ def detect(ruleset: RuleSet, was: Before, profile: Profile, visitor_id: str | No
     found: list[Moment] = []
     ends: dict[str, float] | None = None
     customer = profile.customer_id
+    if customer is None and visitor_id is None:
+        return found  # nobody to name
     key = f"customer:{customer}" if customer is not None else f"visitor:{visitor_id}"
     for trigger in ruleset.triggers:
         if not trigger.consented(profile.consent) or (trigger.customers_only and customer is None):
-            continue
-        if customer is None and visitor_id is None:
             continue
 
         def moment(subject: str, ttl: float, data: dict[str, Any], *, repeats: bool = False, **extra: Any) -> Moment:
