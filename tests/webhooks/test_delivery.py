@@ -25,6 +25,7 @@ SECRET = "whsec_" + base64.b64encode(b"webhook-test-secret-0123456789ab").decode
 API_KEY = "shop-backend-key"
 ADMIN = "admin-token-for-tests"
 CONSENT = {"OptanonConsent": ACCEPT_ONETRUST}
+POLL = 0.02  # the pace of a poll on a condition, not a wait for anything
 
 
 def app_settings(origin: str, receiver: Receiver, **overrides: Any) -> Any:
@@ -57,6 +58,7 @@ def order(url: str, visitor: str, order_id: str, products: list[str]) -> None:
         assert answer.status_code == 200
         if answer.json()["recorded"]:
             return
+        time.sleep(POLL)
     pytest.fail("the order was never recorded")
 
 
@@ -76,6 +78,7 @@ def eventually(condition: Callable[[], bool]) -> bool:
     while time.monotonic() < deadline:
         if condition():
             return True
+        time.sleep(POLL)
     return False
 
 
