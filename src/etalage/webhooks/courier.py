@@ -6,7 +6,7 @@ attempt, tried again after an exponential backoff with jitter (base * 2^(attempt
 `retry_cap`, times 0.5 to 1) until `max_attempts`, then the entry is dead-lettered.
 
 Before each attempt the profile is read again: a moment whose visitor withdrew consent since (or
-whose profile is gone) is dropped, and an abandoned basket is dropped once an order is known from the
+whose profile is gone: erased, or still missing UNWRITTEN_GRACE after the moment) is dropped, and an abandoned basket is dropped once an order is known from the
 time its basket was viewed. Each attempt is signed anew (the timestamp is the attempt's), over the
 same body, under the same webhook-id.
 """
@@ -18,6 +18,7 @@ import contextlib
 import logging
 import random
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import httpx
@@ -29,11 +30,13 @@ from etalage.profiles.store import ProfileStore, StoreError
 from etalage.rules.triggers import grants
 from etalage.webhooks.queue import DeliveryQueue, Entry, QueueError
 
-__all__ = ["Courier", "backoff"]
+__all__ = ["Courier", "UNWRITTEN_GRACE", "backoff"]
 
 log = logging.getLogger("etalage.webhooks")
 
 _BATCH = 16  # attempts at once
+# Seconds a moment waits for its profile to be written before a missing profile means it is gone.
+UNWRITTEN_GRACE = 300.0
 
 
 def backoff(attempts: int, base: float, cap: float) -> float:
@@ -115,9 +118,14 @@ class Courier:
 
     async def _deliver(self, entry: Entry) -> None:
         try:
-            profile = await self._profile(entry)
+            profile, gone = await self._profile(entry)
         except StoreError as exc:
             await self._failed(entry, "store", f"profile store unavailable: {exc}")
+            return
+        if profile is None and not gone and time.time() - entry.created < UNWRITTEN_GRACE:
+            # A page view writes its profile in the background (Redis: in batches), so the moment it made
+            # can be here first: look again shortly, without counting an attempt.
+            await self.queue.retry(replace(entry, due=time.time() + self._retry_base))
             return
         if profile is None or not grants(profile.consent, entry.consent):
             # Consent withdrawn (or the profile erased) since the moment: it is no longer Etalage's to tell.
@@ -151,12 +159,13 @@ class Courier:
             return
         await self._failed(entry, "status", f"the receiver answered {response.status_code}")
 
-    async def _profile(self, entry: Entry) -> Profile | None:
+    async def _profile(self, entry: Entry) -> tuple[Profile | None, bool]:
+        """The profile the moment is about, and whether it is gone for good (erased)."""
         if entry.customer_id is not None:
-            return await self._store.load_customer(entry.customer_id)
+            return await self._store.load_customer(entry.customer_id), False
         if entry.visitor_id is None or await self._store.erased(entry.visitor_id):
-            return None
-        return await self._store.load(entry.visitor_id)
+            return None, True
+        return await self._store.load(entry.visitor_id), False
 
     async def _failed(self, entry: Entry, reason: str, error: str) -> None:
         self._metrics.inc("etalage_webhooks_failed_total", trigger=entry.trigger, reason=reason)
