@@ -104,6 +104,8 @@ def create_outbox(settings: Settings, store: ProfileStore, metrics: Metrics) -> 
         timeout=settings.webhook_timeout,
         max_attempts=settings.webhook_max_attempts,
         retry_base=settings.webhook_retry_base,
+        # A page view's profile write lands within the write delay (Redis), or at once (embedded store).
+        unwritten_grace=1.0 + (20 * settings.redis_write_delay if settings.redis_url else 0.0),
     )
     return Outbox(queue, courier, metrics)
 

@@ -24,7 +24,7 @@ def test_courier_waits_for_a_profile_written_after_its_moment():
 
         async def run() -> tuple[int, int]:
             store, queue, metrics = MemoryStore(retention=3600), FileQueue(None), Metrics()
-            courier = Courier(queue, receiver.url, SECRET, store, metrics, timeout=5, max_attempts=3, retry_base=0.01)
+            courier = Courier(queue, receiver.url, SECRET, store, metrics, timeout=5, max_attempts=3, retry_base=0.01, unwritten_grace=60)
             now = time.time()
             await queue.add(Entry("msg_1", "first-order", '{"type":"moment.first_purchase"}', None, "v-1", (), now, now), "c", 60)
             await courier.round()  # the page view's write has not landed yet

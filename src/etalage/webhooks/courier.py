@@ -6,7 +6,7 @@ attempt, tried again after an exponential backoff with jitter (base * 2^(attempt
 `retry_cap`, times 0.5 to 1) until `max_attempts`, then the entry is dead-lettered.
 
 Before each attempt the profile is read again: a moment whose visitor withdrew consent since (or
-whose profile is gone: erased, or still missing UNWRITTEN_GRACE after the moment) is dropped, and an abandoned basket is dropped once an order is known from the
+whose profile is gone: erased, or still missing `unwritten_grace` seconds after the moment) is dropped, and an abandoned basket is dropped once an order is known from the
 time its basket was viewed. Each attempt is signed anew (the timestamp is the attempt's), over the
 same body, under the same webhook-id.
 """
@@ -30,13 +30,11 @@ from etalage.profiles.store import ProfileStore, StoreError
 from etalage.rules.triggers import grants
 from etalage.webhooks.queue import DeliveryQueue, Entry, QueueError
 
-__all__ = ["Courier", "UNWRITTEN_GRACE", "backoff"]
+__all__ = ["Courier", "backoff"]
 
 log = logging.getLogger("etalage.webhooks")
 
 _BATCH = 16  # attempts at once
-# Seconds a moment waits for its profile to be written before a missing profile means it is gone.
-UNWRITTEN_GRACE = 300.0
 
 
 def backoff(attempts: int, base: float, cap: float) -> float:
@@ -58,7 +56,10 @@ class Courier:
         retry_base: float,
         retry_cap: float = 3600.0,
         poll_interval: float = 1.0,
+        unwritten_grace: float = 1.0,
     ) -> None:
+        """`unwritten_grace`: how long a missing profile may be one that its page view has not written
+        yet (Redis batches writes) rather than one withdrawn since; longer than a write can take."""
         self.queue = queue
         self.url = url
         self._signer = standardwebhooks.Webhook(secret)
@@ -69,6 +70,7 @@ class Courier:
         self._retry_base = retry_base
         self._retry_cap = retry_cap
         self._poll = poll_interval
+        self._unwritten_grace = unwritten_grace
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -122,7 +124,7 @@ class Courier:
         except StoreError as exc:
             await self._failed(entry, "store", f"profile store unavailable: {exc}")
             return
-        if profile is None and not gone and time.time() - entry.created < UNWRITTEN_GRACE:
+        if profile is None and not gone and time.time() - entry.created < self._unwritten_grace:
             # A page view writes its profile in the background (Redis: in batches), so the moment it made
             # can be here first: look again shortly, without counting an attempt.
             await self.queue.retry(replace(entry, due=time.time() + self._retry_base))
