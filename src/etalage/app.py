@@ -144,8 +144,8 @@ def create_app(settings: Settings, *, store: ProfileStore | None = None) -> Etal
             proxy.close()
             if outbox is not None and delivery is not None:
                 # After the page views' writes: every moment they found is queued before the store closes.
-                delivery.cancel()
-                await asyncio.gather(delivery, return_exceptions=True)
+                outbox.stop()
+                await delivery
                 await outbox.aclose()
             await profiles.aclose()
             await upstream.aclose()

@@ -72,14 +72,25 @@ class Courier:
         self._poll = poll_interval
         self._unwritten_grace = unwritten_grace
         self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._posts: set[asyncio.Task[httpx.Response]] = set()
 
     def wake(self) -> None:
         """Something was queued: look now rather than at the next poll."""
         self._wake.set()
 
+    def stop(self) -> None:
+        """Stop delivering: the round under way finishes its queue updates (a command cut off midway
+        would leave a Redis connection in doubt), and posts still waiting for the receiver are cut off;
+        their entries stay queued (pending, for Redis), so the next Etalage sends them again."""
+        self._stopping.set()
+        self._wake.set()
+        for post in list(self._posts):
+            post.cancel()
+
     async def run(self) -> None:
-        """Deliver until cancelled."""
-        while True:
+        """Deliver until stopped."""
+        while not self._stopping.is_set():
             try:
                 taken = await self.round()
             except QueueError as exc:
@@ -139,6 +150,8 @@ class Courier:
             self._metrics.inc("etalage_webhooks_dropped_total", reason="ordered")
             await self.queue.done(entry)
             return
+        if self._stopping.is_set():
+            return  # left queued for the next Etalage
         now = time.time()
         headers = {
             "content-type": "application/json",
@@ -147,8 +160,16 @@ class Courier:
             "webhook-timestamp": str(int(now)),
             "webhook-signature": self._signer.sign(entry.id, datetime.fromtimestamp(int(now), UTC), entry.body),
         }
+        post = asyncio.ensure_future(self._client.post(self.url, content=entry.body.encode(), headers=headers))
+        self._posts.add(post)
+        post.add_done_callback(self._posts.discard)
         try:
-            response = await self._client.post(self.url, content=entry.body.encode(), headers=headers)
+            response = await post
+        except asyncio.CancelledError:
+            if self._stopping.is_set() and post.cancelled():
+                log.info("webhook %s: attempt cut off by a stop; it stays queued", entry.id)
+                return
+            raise
         except httpx.TimeoutException:
             await self._failed(entry, "timeout", "the receiver did not answer in time")
             return

@@ -2,12 +2,13 @@
 
 `before` and `notice` are guarded: a failing trigger is logged and counted, never fails the page, and
 queueing runs in a background task, so a page view waits for neither the queue nor the receiver.
-`run` keeps the courier delivering and the queue-depth gauge current.
+`run` keeps the courier delivering and the queue-depth gauge current until `stop`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -31,6 +32,7 @@ class Outbox:
         self.courier = courier
         self._metrics = metrics
         self._background: set[asyncio.Task[Any]] = set()
+        self._stopping = asyncio.Event()
 
     def before(self, ruleset: RuleSet, profile: Profile, now: float) -> Before | None:
         """What `notice` compares with; None when the rule set has no trigger (or this failed)."""
@@ -78,16 +80,22 @@ class Outbox:
             await asyncio.gather(*self._background)
 
     async def run(self) -> None:
-        """Deliver, and report the queue's depth, until cancelled."""
+        """Deliver, and report the queue's depth, until stopped."""
         await asyncio.gather(self.courier.run(), self._report_depth())
 
+    def stop(self) -> None:
+        """End `run` soon, without cutting a queue command off midway (see Courier.stop)."""
+        self._stopping.set()
+        self.courier.stop()
+
     async def _report_depth(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             try:
                 self._metrics.set("etalage_webhooks_queue_depth", await self.queue.depth())
             except QueueError as exc:
                 log.debug("webhook queue depth unknown: %s", exc)
-            await asyncio.sleep(_GAUGE_INTERVAL)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), _GAUGE_INTERVAL)
 
     async def aclose(self) -> None:
         await self.drain()
