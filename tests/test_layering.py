@@ -44,8 +44,9 @@ MAY_IMPORT = {
     "consent": {"rules.fields", "problems", "types"},
     "rules": {"consent", "profiles", "html", "problems", "types"},
     "engine": {"rules", "profiles", "html", "metrics", "settings", "types", "problems"},
-    "http": {"engine", "rules", "consent", "profiles", "html"} | SHARED,
-    "control": {"engine", "rules", "consent", "profiles", "html", "http"} | SHARED,
+    "http": {"engine", "rules", "consent", "profiles", "html", "webhooks"} | SHARED,
+    "control": {"engine", "rules", "consent", "profiles", "html", "http", "webhooks"} | SHARED,
+    "webhooks": {"engine", "rules", "profiles"} | SHARED,
     # Offline commands never need the web stack; content decoding is the one piece of http/ they share.
     "tools": {"engine", "rules", "consent", "profiles", "html", "http.compression"} | SHARED,
     "demo": {"types"},

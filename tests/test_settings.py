@@ -97,3 +97,35 @@ def test_settings_refuse_an_unknown_log_format():
 def test_settings_refuse_an_api_key_that_is_the_admin_token():
     with pytest.raises(SettingsError, match="api_key: must differ from admin_token"):
         Settings.from_env({"ETALAGE_API_KEY": "same", "ETALAGE_ADMIN_TOKEN": "same"})
+
+
+WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+
+def test_settings_read_the_webhook_endpoint_and_secret():
+    settings = Settings.from_env({"ETALAGE_WEBHOOK_URL": "https://hooks.example/etalage", "ETALAGE_WEBHOOK_SECRET": WEBHOOK_SECRET})
+    assert (settings.webhook_url, settings.webhook_secret) == ("https://hooks.example/etalage", WEBHOOK_SECRET)
+
+
+@pytest.mark.parametrize("secret", ["", "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsec_short", "whsec_not base64!"])
+def test_settings_refuse_a_webhook_secret_that_is_no_whsec_key(secret):
+    with pytest.raises(SettingsError, match="webhook_secret"):
+        Settings.from_env({"ETALAGE_WEBHOOK_URL": "https://hooks.example/etalage", "ETALAGE_WEBHOOK_SECRET": secret})
+
+
+def test_settings_refuse_a_webhook_url_that_is_no_http_url():
+    with pytest.raises(SettingsError, match="webhook_url"):
+        Settings.from_env({"ETALAGE_WEBHOOK_URL": "hooks.example/etalage", "ETALAGE_WEBHOOK_SECRET": WEBHOOK_SECRET})
+
+
+def test_settings_refuse_a_redis_takeover_sooner_than_an_attempt_may_take():
+    with pytest.raises(SettingsError, match="webhook_reclaim_after"):
+        Settings.from_env(
+            {
+                "ETALAGE_WEBHOOK_URL": "https://hooks.example/",
+                "ETALAGE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+                "ETALAGE_REDIS_URL": "redis://r:6379/0",
+            },
+            webhook_timeout=30.0,
+            webhook_reclaim_after=10.0,
+        )

@@ -19,6 +19,7 @@ from etalage.control.preview import preview_routes
 from etalage.control.ready import ready_routes
 from etalage.control.results.routes import results_routes
 from etalage.control.segments import segment_routes
+from etalage.control.webhooks import webhook_routes
 from etalage.http.proxy import Proxy
 from etalage.http.requestid import request_id
 from etalage.http.requests import refused
@@ -32,8 +33,12 @@ from etalage.rules.rulebook import RuleBook
 from etalage.settings import Settings, SettingsError
 from etalage.tokens import PreviewSigner, VisitorSigner
 from etalage.types import Receive, Scope, Send
+from etalage.webhooks.courier import Courier
+from etalage.webhooks.file_queue import FileQueue
+from etalage.webhooks.outbox import Outbox
+from etalage.webhooks.queue import DeliveryQueue, QueueError
 
-__all__ = ["create_app", "create_app_from_env", "create_store", "Etalage"]
+__all__ = ["create_app", "create_app_from_env", "create_store", "create_outbox", "Etalage"]
 
 _GAUGE_INTERVAL = 1.0  # seconds between updates of a worker's gauges
 
@@ -78,6 +83,35 @@ def create_store(settings: Settings) -> ProfileStore:
     return MemoryStore(retention=settings.retention_seconds, path=Path(settings.profiles_file) if settings.profiles_file else None)
 
 
+def create_outbox(settings: Settings, store: ProfileStore, metrics: Metrics) -> Outbox | None:
+    """The triggers' webhook delivery the settings ask for: None without a webhook URL."""
+    if not settings.webhook_url:
+        return None
+    queue: DeliveryQueue
+    if settings.redis_url:
+        from etalage.webhooks.redis_queue import RedisQueue
+
+        queue = RedisQueue(settings.redis_url, reclaim_after=settings.webhook_reclaim_after)
+    else:
+        try:
+            queue = FileQueue(Path(settings.webhook_queue_file) if settings.webhook_queue_file else None)
+        except QueueError as exc:
+            raise SettingsError(f"webhook_queue_file: {exc}") from exc
+    courier = Courier(
+        queue,
+        settings.webhook_url,
+        settings.webhook_secret,
+        store,
+        metrics,
+        timeout=settings.webhook_timeout,
+        max_attempts=settings.webhook_max_attempts,
+        retry_base=settings.webhook_retry_base,
+        # A page view's profile write lands within the write delay (Redis), or at once (embedded store).
+        unwritten_grace=1.0 + (20 * settings.redis_write_delay if settings.redis_url else 0.0),
+    )
+    return Outbox(queue, courier, metrics)
+
+
 def create_app(settings: Settings, *, store: ProfileStore | None = None) -> Etalage:
     """Build Etalage; raises SettingsError or RuleSetError (with every problem) when it cannot run."""
     if not settings.upstream:
@@ -94,13 +128,15 @@ def create_app(settings: Settings, *, store: ProfileStore | None = None) -> Etal
     shedder = LoadShedder(settings.overload_lag)
     signer = VisitorSigner(settings.secret)
     previews = PreviewSigner(settings.admin_token)
-    proxy = Proxy(settings, rules, upstream, profiles, signer, metrics, shedder, previews)
+    outbox = create_outbox(settings, profiles, metrics)
+    proxy = Proxy(settings, rules, upstream, profiles, signer, metrics, shedder, previews, outbox)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         background = [asyncio.create_task(shedder.run()), asyncio.create_task(_report_gauges(metrics, shedder, profiles))]
         if settings.watch_rules:
             background.append(asyncio.create_task(rules.watch()))
+        delivery = asyncio.create_task(outbox.run()) if outbox is not None else None
         try:
             yield
         finally:
@@ -108,13 +144,19 @@ def create_app(settings: Settings, *, store: ProfileStore | None = None) -> Etal
                 task.cancel()
             await proxy.drain()
             proxy.close()
+            if outbox is not None and delivery is not None:
+                # After the page views' writes: every moment they found is queued before the store closes.
+                outbox.stop()
+                await delivery
+                await outbox.aclose()
             await profiles.aclose()
             await upstream.aclose()
             metrics.close()
 
     routes = (
         control_routes(metrics, rules, settings.admin_token)
-        + api_routes(profiles, signer, lambda: rules.current, settings.api_key, settings.cookie_name, metrics)
+        + api_routes(profiles, signer, lambda: rules.current, settings.api_key, settings.cookie_name, metrics, outbox)
+        + webhook_routes(outbox, settings.admin_token)
         + customer_routes(profiles, lambda: rules.current, settings.admin_token)
         + crm_routes(profiles, lambda: rules.current, settings.api_key)
         + segment_routes(profiles, lambda: rules.current, settings.admin_token)

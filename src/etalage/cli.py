@@ -127,6 +127,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         "redis_url": args.redis_url,
         "workers": args.workers,
         "log_format": args.log_format,
+        "webhook_url": args.webhook_url,
     }
     settings = Settings.from_env(os.environ, **flags)
     # Automatic: one per core with Redis; the embedded store's profiles live in one process.
@@ -490,6 +491,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--redis-url", help="keep profiles in Redis, e.g. redis://127.0.0.1:6379/0 (ETALAGE_REDIS_URL)")
     serve.add_argument("--workers", type=int, help="worker processes (ETALAGE_WORKERS); default: one per core with --redis-url, else 1")
     serve.add_argument("--log-format", choices=LOG_FORMATS, help=_LOG_FORMAT_HELP)
+    serve.add_argument(
+        "--webhook-url", help="where the rules' triggers are posted (ETALAGE_WEBHOOK_URL; its secret only as ETALAGE_WEBHOOK_SECRET)"
+    )
     serve.set_defaults(handler=_cmd_serve)
 
     rules = commands.add_parser("rules", help="work with rule folders")

@@ -65,6 +65,24 @@ _COUNTERS: dict[str, tuple[str, tuple[str, ...]]] = {
         ("outcome",),
     ),
     "etalage_holdout_page_views_total": ("Page views of visitors in the programme holdout, served as the origin sent them.", ()),
+    "etalage_moments_total": ("Moments a trigger found and queued for the messaging platform's webhook, by trigger.", ("trigger",)),
+    "etalage_triggers_failed_total": (
+        "Profile changes whose triggers could not be evaluated or whose moments could not be queued, by reason (evaluation, queue).",
+        ("reason",),
+    ),
+    "etalage_webhooks_delivered_total": ("Webhooks the receiver accepted (2xx), by trigger.", ("trigger",)),
+    "etalage_webhooks_failed_total": (
+        "Failed webhook attempts (each is retried until the last), by trigger and reason (status, timeout, error, store, queue).",
+        ("trigger", "reason"),
+    ),
+    "etalage_webhooks_dead_lettered_total": (
+        "Webhooks given up after the last attempt, onto the dead-letter list, by trigger.",
+        ("trigger",),
+    ),
+    "etalage_webhooks_dropped_total": (
+        "Queued moments not delivered because they no longer hold, by reason (no_consent: withdrawn or erased; ordered: a basket led to an order).",
+        ("reason",),
+    ),
 }
 # Seconds, from 1 ms (a reused layout) to the upstream read timeout.
 _BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -79,6 +97,8 @@ _GAUGES: dict[str, tuple[str, Literal["livemax", "livesum"]]] = {
     "etalage_shed_share": ("Share of personalizable page views a worker serves unpersonalized now, to catch up (the highest).", "livemax"),
     "etalage_store_queued_events": ("Page-view events waiting to be written to the profile store.", "livesum"),
     "etalage_store_dropped_events": ("Page-view events dropped since start because the store's write queue was full.", "livesum"),
+    # The same Redis queue seen from every worker: the largest reading, not their sum.
+    "etalage_webhooks_queue_depth": ("Webhooks waiting to be delivered or retried.", "livemax"),
 }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 import re
 from collections.abc import Mapping
@@ -124,6 +126,21 @@ class Settings:
     # writing the profile until a login with consent; on, the profile's data is erased as well (only the
     # refusal is kept), off keeps it for when consent comes back.
     withdrawal_erases_customer: bool = field(default=True, metadata={"parse": _bool})
+    # Where the rules' [[trigger]] moments go (the shop's messaging platform), as signed webhooks
+    # (Standard Webhooks). Empty: triggers are off, nothing is queued.
+    webhook_url: str = field(default="", repr=False)  # its path may hold the platform's token
+    # The signing secret the receiver verifies with, "whsec_" and base64, as the messaging platform gives it.
+    webhook_secret: str = field(default="", repr=False)
+    # The queue file with the embedded store (JSON lines, synced on every write); empty: in memory, lost on restart.
+    # With Redis the queue is in Redis.
+    webhook_queue_file: str = ""
+    # Seconds one delivery attempt may take (connect and read), without any page waiting for it.
+    webhook_timeout: float = 10.0
+    # Attempts before a webhook goes to the dead-letter list; retries wait webhook_retry_base * 2^(n-1) seconds (at most an hour).
+    webhook_max_attempts: int = 10
+    webhook_retry_base: float = 5.0
+    # Redis: seconds an entry may stay with a worker that took it before another worker takes it over (a crash).
+    webhook_reclaim_after: float = 60.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:
@@ -173,6 +190,8 @@ class Settings:
             raise SettingsError("redis_write_delay: must be 0 or more")
         if self.api_key and self.api_key == self.admin_token:
             raise SettingsError("api_key: must differ from admin_token (the shop's servers hold the API key, never the admin token)")
+        if self.webhook_url:
+            _check_webhooks(self)
         if not 0 < self.port < 65536:
             raise SettingsError(f"port: {self.port} is not a TCP port")
         for name in (
@@ -200,6 +219,29 @@ class Settings:
     def upstream_origin(self) -> str:
         """scheme://host[:port] of the upstream, without a trailing slash."""
         return self.upstream.rstrip("/")
+
+
+def _check_webhooks(settings: Settings) -> None:
+    parts = urlsplit(settings.webhook_url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise SettingsError(f"webhook_url: expected an http(s) URL, got {settings.webhook_url!r}")
+    secret = settings.webhook_secret
+    try:
+        valid = secret.startswith("whsec_") and len(base64.b64decode(secret.removeprefix("whsec_") + "==", validate=False)) >= 16
+    except (binascii.Error, ValueError):
+        valid = False
+    if not valid:
+        raise SettingsError(
+            "webhook_secret: expected the signing secret as the messaging platform gives it, whsec_ and base64 of 16 bytes or more "
+            "(make one with: python -c 'import base64, secrets; print(\"whsec_\" + base64.b64encode(secrets.token_bytes(32)).decode())')"
+        )
+    if settings.webhook_max_attempts < 1:
+        raise SettingsError("webhook_max_attempts: must be 1 or more")
+    for name in ("webhook_timeout", "webhook_retry_base", "webhook_reclaim_after"):
+        if getattr(settings, name) <= 0:
+            raise SettingsError(f"{name}: must be positive")
+    if settings.redis_url and settings.webhook_reclaim_after <= settings.webhook_timeout:
+        raise SettingsError("webhook_reclaim_after: must be longer than webhook_timeout, or a worker's attempt in flight is taken over")
 
 
 UPSTREAM_CLIENTS = ("aiohttp", "httpx")

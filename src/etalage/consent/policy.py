@@ -87,6 +87,22 @@ class ConsentPolicy:
             names += settings.cookies if isinstance(settings, TcfSettings) else (settings.cookie,)
         return tuple(dict.fromkeys(names))
 
+    def purposes_of(self, source: str) -> tuple[str, ...]:
+        """What a granting source grants, as a profile records it ("onetrust:C0004", "tcf:5"): the
+        groups, categories or purposes this policy asks of it."""
+        asked: tuple[object, ...] = {
+            "onetrust": self.onetrust.groups,
+            "cookiebot": self.cookiebot.categories,
+            "tcf": self.tcf.purposes,
+            "didomi": self.didomi.purposes,
+        }.get(source, ("personalization",))
+        return tuple(f"{source}:{item}" for item in asked)
+
+    @property
+    def purposes(self) -> tuple[str, ...]:
+        """Every purpose a consent under this policy can record, in the sources' order."""
+        return tuple(purpose for source in self.sources for purpose in self.purposes_of(source))
+
 
 @dataclass(frozen=True, slots=True)
 class Consent:

@@ -62,16 +62,5 @@ def read_consent(policy: ConsentPolicy, jar: CookieJar, sec_gpc: str | None) -> 
         )
     sources = tuple(source for source, _ in granted)
     return Consent(
-        True, "; ".join(reason for _, reason in granted), sources, tuple(p for source in sources for p in _purposes(policy, source))
+        True, "; ".join(reason for _, reason in granted), sources, tuple(p for source in sources for p in policy.purposes_of(source))
     )
-
-
-def _purposes(policy: ConsentPolicy, source: str) -> tuple[str, ...]:
-    """What a granting source granted, as the policy asks it: its groups, categories or purposes."""
-    asked: tuple[object, ...] = {
-        "onetrust": policy.onetrust.groups,
-        "cookiebot": policy.cookiebot.categories,
-        "tcf": policy.tcf.purposes,
-        "didomi": policy.didomi.purposes,
-    }.get(source, ("personalization",))
-    return tuple(f"{source}:{item}" for item in asked)

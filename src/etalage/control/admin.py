@@ -56,6 +56,16 @@ def control_routes(metrics: Metrics, rules: RuleBook, admin_token: str) -> list[
                     }
                     for rule in ruleset.rules
                 ],
+                # Moments for the messaging platform; /.etalage/admin/webhooks shows their delivery.
+                "triggers": [
+                    {
+                        "id": trigger.id,
+                        "moment": trigger.kind,
+                        "source": trigger.source,
+                        "queued": metrics.value("etalage_moments_total", trigger=trigger.id),
+                    }
+                    for trigger in ruleset.triggers
+                ],
                 "blocks_missed": [dataclasses.asdict(miss) for miss in metrics.recent_misses()],
                 # Non-zero: the [login] cookie changed value without a logout, so it is no customer id.
                 "logins_ignored": metrics.value("etalage_logins_ignored_total", reason="login_cookie_replaced"),

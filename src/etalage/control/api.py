@@ -32,6 +32,7 @@ from etalage.profiles.profile import Event, Profile
 from etalage.profiles.store import ProfileStore, StoreError
 from etalage.rules.ruleset import RuleSet
 from etalage.tokens import VisitorSigner
+from etalage.webhooks.outbox import Outbox
 
 __all__ = ["api_routes"]
 
@@ -54,7 +55,13 @@ def _signed_visitor(signer: VisitorSigner, value: Any) -> str:
 
 
 def api_routes(
-    store: ProfileStore, signer: VisitorSigner, rules: Callable[[], RuleSet], api_key: str, cookie_name: str, metrics: Metrics
+    store: ProfileStore,
+    signer: VisitorSigner,
+    rules: Callable[[], RuleSet],
+    api_key: str,
+    cookie_name: str,
+    metrics: Metrics,
+    outbox: Outbox | None = None,
 ) -> list[Route]:
     def refused(request: Request) -> Response | None:
         return refusal(request, api_key, endpoints="API", credential="API key", variable="ETALAGE_API_KEY")
@@ -157,15 +164,21 @@ def api_routes(
                     return _not_recorded("no profile for this customer: none of their devices consented and logged in")
                 if event_id in profile.event_ids:
                     return _duplicate()
-                await store.record_customer(customer, _with_conversions(ruleset, profile, learned, learned[0].at, event_id))
+                await store.record_customer(customer, changes := _with_conversions(ruleset, profile, learned, learned[0].at, event_id))
             elif visitor is not None:
                 profile = None if await store.erased(visitor) else await store.load(visitor)
                 if profile is None:
                     return _not_recorded("no profile for this visitor: consent was not given, or was withdrawn")
                 if event_id in profile.event_ids:
                     return _duplicate()
-                await store.record(visitor, _with_conversions(ruleset, profile, learned, learned[0].at, event_id))
+                await store.record(visitor, changes := _with_conversions(ruleset, profile, learned, learned[0].at, event_id))
             await store.flush()
+            if outbox is not None and profile is not None:
+                # The triggers see the profile as the store now has it: the loaded copy with these events applied.
+                was = outbox.before(ruleset, profile, now)
+                profile.apply(changes)
+                profile.customer_id = profile.customer_id or customer
+                outbox.notice(ruleset, was, profile, visitor, None, now)
         except StoreError as exc:
             return PlainTextResponse(f"profile store unavailable: {exc}\n", status_code=503)
         return JSONResponse({"recorded": True}, headers={"cache-control": "no-store"})

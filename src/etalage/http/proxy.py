@@ -42,6 +42,7 @@ from etalage.rules.ruleset import RuleSet
 from etalage.settings import Settings
 from etalage.tokens import PreviewSigner, VisitorSigner
 from etalage.types import CookieJar, RawHeaders, Receive, Scope, Send
+from etalage.webhooks.outbox import Outbox
 
 __all__ = ["Proxy"]
 
@@ -157,8 +158,11 @@ class Proxy:
         metrics: Metrics,
         shedder: LoadShedder,
         previews: PreviewSigner,
+        outbox: Outbox | None = None,
     ) -> None:
         self.settings = settings
+        # Triggers' moments for the messaging platform; None when no webhook is configured.
+        self._outbox = outbox
         self.shedder = shedder
         self._previews = previews
         self.rules = rules
@@ -605,7 +609,10 @@ class Proxy:
         converted = conversions(ruleset, profile, events, path, now)  # goals of experiments the visitor was exposed to
         count_conversions(self._metrics, converted)
         events = [*converted, *events]  # first: an order's conversion is dropped where the order is known already
+        was = self._outbox.before(ruleset, profile, now) if self._outbox is not None else None
         profile.apply(events)
+        if self._outbox is not None:
+            self._outbox.notice(ruleset, was, profile, visitor_id, path, now)
         if revalidated:
             # The browser shows the page it stored: learned from, nothing to rewrite, no body.
             self._in_background(self._store.record(visitor_id, events), "record")
@@ -669,6 +676,10 @@ class Proxy:
             count_conversions(self._metrics, converted)
             if converted or announced:
                 await self._store.record(visitor_id, [*converted, *announced])
+                if self._outbox is not None:  # an announced order may be a moment (a first purchase)
+                    was = self._outbox.before(ruleset, profile, now)
+                    profile.apply([*converted, *announced])
+                    self._outbox.notice(ruleset, was, profile, visitor_id, None, now)
 
         self._in_background(learn(verified.visitor_id), "record")
 

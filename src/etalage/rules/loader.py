@@ -29,6 +29,7 @@ from etalage.rules.fields import Fields, RuleSetError
 from etalage.rules.model import BlockDef, CardValue, LearnRule, LoginSource, Product, Site
 from etalage.rules.ruleset import Rule, RuleSet
 from etalage.rules.tomlpos import KeyLines
+from etalage.rules.trigger_tables import compile_triggers
 
 __all__ = ["load_rules"]
 
@@ -39,7 +40,21 @@ _SHOP_PATH = re.compile(r"/(?![/\\])[^\s\x00-\x1f\x7f\\]*")
 _TOML_POSITION = re.compile(r"\(at line (\d+), column \d+\)")
 # An HTTP header name (RFC 9110 token).
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
-_SECTIONS = ("site", "consent", "login", "orders", "catalog", "catalog_feed", "segments", "learn", "blocks", "rule", "experiment", "goal")
+_SECTIONS = (
+    "site",
+    "consent",
+    "login",
+    "orders",
+    "catalog",
+    "catalog_feed",
+    "segments",
+    "learn",
+    "blocks",
+    "rule",
+    "experiment",
+    "goal",
+    "trigger",
+)
 _LEARN_GROUPS = {"category_view": "category", "product_view": "product", "newsletter_subscribe": "category", "purchase": "product"}
 _PROBE_DOCUMENT = LexborHTMLParser("<p></p>")
 
@@ -198,7 +213,7 @@ def load_rules(directory: Path, *, catalogue_only: bool = False) -> RuleSet:
             value = top.take(section, (dict, list), None)
             if value is None:
                 continue
-            if section in ("learn", "rule", "experiment", "goal"):
+            if section in ("learn", "rule", "experiment", "goal", "trigger"):
                 if not isinstance(value, list):
                     top.problem(f"'{section}' must be written as [[{section}]] tables", section)
                     continue
@@ -222,11 +237,24 @@ def load_rules(directory: Path, *, catalogue_only: bool = False) -> RuleSet:
     rules = _rules(tables["rule"], site, catalog, segments, blocks, folder)
     experiments = compile_experiments(tables["experiment"], rules, folder.problems)
     goals = compile_goals(tables["goal"])
+    triggers = compile_triggers(tables["trigger"], site, catalog, consent)
     _check_conflicts(rules, experiments, folder)
     if folder.problems:
         raise RuleSetError(sorted(folder.problems, key=lambda p: (p.file, p.line)))
     return RuleSet(
-        site, consent, learn, login, catalog, blocks, rules, folder.digest.hexdigest()[:16], experiments, goals, segments, order_header
+        site,
+        consent,
+        learn,
+        login,
+        catalog,
+        blocks,
+        rules,
+        folder.digest.hexdigest()[:16],
+        experiments,
+        goals,
+        segments=segments,
+        order_header=order_header,
+        triggers=triggers,
     )
 
 

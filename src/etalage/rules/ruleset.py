@@ -13,6 +13,7 @@ from etalage.rules.actions.base import Action
 from etalage.rules.conditions import Condition
 from etalage.rules.experiments import Experiment, Goal
 from etalage.rules.model import BlockDef, LearnRule, LoginSource, Product, Site
+from etalage.rules.triggers import Trigger
 
 __all__ = ["Rule", "RuleSet"]
 
@@ -58,6 +59,8 @@ class RuleSet:
     segments: Mapping[str, Condition] = field(default_factory=dict)
     # The response header in which the shop announces an order ([orders] header), lower-case.
     order_header: str | None = None
+    # Moments told to the shop's messaging platform (etalage.rules.triggers), in file order.
+    triggers: tuple[Trigger, ...] = ()
     # Derived from the fields above, never passed in: a copy with other rules gets caches of its own.
     _by_path: LRUCache[str, tuple[Rule, ...]] = field(init=False, repr=False, compare=False)
     _experiment_of: dict[str, Experiment] = field(init=False, repr=False, compare=False)

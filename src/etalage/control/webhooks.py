@@ -1,0 +1,53 @@
+"""/.etalage/admin/webhooks: where the triggers' webhooks go, how many wait, and the dead letters."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from etalage.control.auth import refusal
+from etalage.webhooks.outbox import Outbox
+from etalage.webhooks.queue import QueueError
+
+__all__ = ["webhook_routes"]
+
+SHOWN_DEAD = 100
+
+
+def webhook_routes(outbox: Outbox | None, admin_token: str) -> list[Route]:
+    async def status(request: Request) -> Response:
+        """The receiver (scheme and host: its path may hold a token), the queue's depth and the newest
+        dead letters with their payloads and last errors, so that staff can see what did not arrive."""
+        if answer := refusal(request, admin_token, endpoints="admin", credential="admin token", variable="ETALAGE_ADMIN_TOKEN"):
+            return answer
+        headers = {"cache-control": "no-store"}
+        if outbox is None:
+            return JSONResponse({"enabled": False, "hint": "set ETALAGE_WEBHOOK_URL and ETALAGE_WEBHOOK_SECRET"}, headers=headers)
+        url = urlsplit(outbox.courier.url)
+        body: dict[str, object] = {
+            "enabled": True,
+            "receiver": f"{url.scheme}://{url.netloc.rpartition('@')[2]}",
+            "max_attempts": outbox.courier.max_attempts,
+        }
+        try:
+            body["queue_depth"] = await outbox.queue.depth()
+            body["dead_letters"] = [
+                {
+                    "id": entry.id,
+                    "trigger": entry.trigger,
+                    "attempts": entry.attempts,
+                    "last_error": entry.last_error,
+                    "created": entry.created,
+                    "payload": orjson.loads(entry.body),
+                }
+                for entry in await outbox.queue.dead_letters(SHOWN_DEAD)
+            ]
+        except QueueError as exc:
+            body["error"] = f"the queue could not be read: {exc}"
+        return JSONResponse(body, headers=headers)
+
+    return [Route("/.etalage/admin/webhooks", status)]
