@@ -5,6 +5,7 @@ waits are conditions with a deadline."""
 from __future__ import annotations
 
 import base64
+import shutil
 import threading
 import time
 from collections import Counter
@@ -242,3 +243,19 @@ def test_webhooks_off_without_a_url(origin, receiver):
     with running(create_app(settings_for(origin, TRIGGERS, admin_token=ADMIN))) as url:
         browse(url, "/c/dogs", "/c/dogs")
         assert admin(url) == {"enabled": False, "hint": "set ETALAGE_WEBHOOK_URL and ETALAGE_WEBHOOK_SECRET"}
+
+
+def test_webhooks_an_order_announced_in_a_response_header_is_a_first_purchase(origin, receiver, tmp_path):
+    rules = tmp_path / "rules"
+    shutil.copytree(TRIGGERS, rules)
+    (rules / "orders.toml").write_text('[orders]\nheader = "X-Shop-Order"\n')
+    with running(create_app(settings_for(origin, rules, webhook_url=receiver.url, webhook_secret=SECRET))) as url:
+        with httpx.Client(base_url=url, cookies=CONSENT) as client:
+            client.get("/c/cats")
+            client.get("/c/cats")  # answered after the first view's profile write: the profile is there
+            assert client.post("/order-placed", follow_redirects=False).status_code == 303
+        assert receiver.wait_for(lambda r: "first-order" in accepted_triggers(r))
+    verifier = standardwebhooks.Webhook(SECRET)
+    payloads = [verifier.verify(attempt.body, attempt.headers) for attempt in receiver.accepted()]
+    (first,) = [payload for payload in payloads if payload["type"] == "moment.first_purchase"]
+    assert first["data"]["order"] == "100023"
