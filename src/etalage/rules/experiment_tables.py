@@ -65,14 +65,7 @@ def compile_goals(found: list[Fields]) -> tuple[Goal, ...]:
     goals: list[Goal] = []
     seen: dict[str, str] = {}
     for fields in found:
-        goal_id = fields.take("id", str, check=_slug)
-        if goal_id is not None:
-            fields.label = f"goal '{goal_id}'"
-            if goal_id in seen:
-                fields.problem(f"goal id '{goal_id}' is used again (first at {seen[goal_id]})", "id")
-                goal_id = None
-            else:
-                seen[goal_id] = fields.where("id")
+        goal_id = fields.take_id("goal", seen, _slug)
         page = fields.regex("page", fields.take("page", str, None))
         form = fields.regex("form", fields.take("form", str, None))
         event = fields.take("event", str, None, lambda e: None if e in GOAL_EVENTS else f"{e!r} is not one of {', '.join(GOAL_EVENTS)}")
@@ -99,14 +92,7 @@ def exclusive(experiments: Sequence[Experiment], first: Rule, second: Rule) -> b
 
 
 def _experiment(fields: Fields, rules: dict[str, Rule], seen: dict[str, str]) -> Experiment | None:
-    experiment_id = fields.take("id", str, check=_slug)
-    if experiment_id is not None:
-        fields.label = f"experiment '{experiment_id}'"
-        if experiment_id in seen:
-            fields.problem(f"experiment id '{experiment_id}' is used again (first at {seen[experiment_id]})", "id")
-            experiment_id = None
-        else:
-            seen[experiment_id] = fields.where("id")
+    experiment_id = fields.take_id("experiment", seen, _slug)
     status = fields.take("status", str, "running", lambda s: None if s in STATUSES else f"{s!r} is not one of {', '.join(STATUSES)}")
     winner = fields.take("winner", str, None)
     coverage = fields.take("coverage", (int, float), 1.0, lambda c: None if 0 < c <= 1 else "must be more than 0 and at most 1")

@@ -68,6 +68,19 @@ class Fields:
         """The index-th table of the array of tables `[[key]]`."""
         return Fields(value, self.path + (key, index), self.file, self._lines, self._problems)
 
+    def take_id(self, kind: str, seen: dict[str, str], check: Callable[[Any], str | None]) -> str | None:
+        """The table's `id`, unique among the `kind` tables (`seen`: each id and where it came first); from
+        here on the table's problems are labelled with it. None when missing, invalid or used again."""
+        value = self.take("id", str, check=check)
+        if not isinstance(value, str):
+            return None
+        self.label = f"{kind} '{value}'"
+        if value in seen:
+            self.problem(f"{kind} id '{value}' is used again (first at {seen[value]})", "id")
+            return None
+        seen[value] = self.where("id")
+        return value
+
     def take(
         self, key: str, kind: type | tuple[type, ...], default: Any = MISSING, check: Callable[[Any], str | None] | None = None
     ) -> Any:

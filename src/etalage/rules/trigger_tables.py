@@ -51,16 +51,9 @@ def compile_triggers(found: list[Fields], site: Site, catalog: Mapping[str, Prod
 
 
 def _trigger(fields: Fields, site: Site, catalog: Mapping[str, Product], policy: ConsentPolicy, seen: dict[str, str]) -> Trigger | None:
-    trigger_id = fields.take(
-        "id", str, check=lambda v: None if _SLUG.fullmatch(v) else f"{v!r} must be lower-case letters, digits, '-' or '_'"
+    trigger_id = fields.take_id(
+        "trigger", seen, lambda v: None if _SLUG.fullmatch(v) else f"{v!r} must be lower-case letters, digits, '-' or '_'"
     )
-    if trigger_id is not None:
-        fields.label = f"trigger '{trigger_id}'"
-        if trigger_id in seen:
-            fields.problem(f"trigger id '{trigger_id}' is used again (first at {seen[trigger_id]})", "id")
-            trigger_id = None
-        else:
-            seen[trigger_id] = fields.where("id")
     kind = fields.take(
         "moment", str, check=lambda k: None if k in TRIGGER_KINDS else f"unknown moment {k!r} ({did_you_mean(k, TRIGGER_KINDS)})"
     )
