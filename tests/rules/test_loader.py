@@ -264,3 +264,11 @@ def test_loader_refuses_a_catalog_image_that_is_no_web_address(tmp_path):
         f"{tmp_path.name}/site.toml:4: catalog.kibble: 'image': must be an https: or http: address or a path on the shop"
         ' (e.g. "/img/dog-kibble.jpg")'
     ]
+
+
+def test_loader_refuses_a_segment_named_as_the_built_in_one(tmp_path):
+    (tmp_path / "site.toml").write_text('[site]\ncategories = { dogs = "Dogs" }\n[segments.customers]\nlifecycle = "customer"\n')
+    with pytest.raises(RuleSetError) as caught:
+        load_rules(tmp_path)
+    ((line, message),) = [(problem.line, problem.message) for problem in caught.value.problems]
+    assert line == 3 and message.startswith("segment 'customers' is built in")

@@ -30,14 +30,14 @@ from etalage.profiles.profile import Profile
 from etalage.profiles.store import ProfileStore
 from etalage.rules.conditions import Condition, Visit
 from etalage.rules.conditions.combinators import AllOf, AnyOf, Not, Segment
+from etalage.rules.conditions.compiler import CUSTOMERS_SEGMENT
 from etalage.rules.conditions.request import Device, PathMatches, Query, Referrer
 from etalage.rules.conditions.schedule import DateWindow, TimeWindow
 from etalage.rules.ruleset import RuleSet
 
-__all__ = ["BUILT_IN", "CRM_PREFIX", "Audience", "MemberPage", "Tally", "UnknownSegment", "audience", "member_page", "members"]
+__all__ = ["CRM_PREFIX", "Audience", "MemberPage", "Tally", "UnknownSegment", "audience", "member_page", "members"]
 
 CRM_PREFIX = "crm:"
-BUILT_IN = "customers"
 _OF_A_PAGE_VIEW = (PathMatches, Query, Referrer, Device, TimeWindow, DateWindow)
 
 
@@ -84,14 +84,14 @@ def _rules_segment(ruleset: RuleSet, name: str, condition: Condition) -> Audienc
 
 def audience(ruleset: RuleSet, name: str) -> Audience:
     """The segment `name` names; UnknownSegment when there is none to export."""
-    if name == BUILT_IN:
+    if name == CUSTOMERS_SEGMENT:
         return Audience(name, _has_ordered)
     if name.startswith(CRM_PREFIX) and len(name) > len(CRM_PREFIX):
         crm = name[len(CRM_PREFIX) :]
         return Audience(name, lambda profile, now: crm in profile.segments)
     condition = ruleset.segments.get(name)
     if condition is None:
-        known = [BUILT_IN, *ruleset.segments]
+        known = [CUSTOMERS_SEGMENT, *ruleset.segments]
         raise UnknownSegment(f"no segment {name!r} ({did_you_mean(name, known)}); a CRM segment is named crm:<name>, as crm:vip")
     return _rules_segment(ruleset, name, condition)
 

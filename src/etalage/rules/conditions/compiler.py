@@ -37,10 +37,12 @@ from etalage.rules.conditions.schedule import WEEKDAYS, DateWindow, TimeWindow
 from etalage.rules.fields import Fields
 from etalage.rules.model import Product, Site
 
-__all__ = ["Kind", "KINDS", "CONDITION_KINDS", "compile_segments", "compile_condition"]
+__all__ = ["Kind", "KINDS", "CONDITION_KINDS", "CUSTOMERS_SEGMENT", "compile_segments", "compile_condition"]
 
 _WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _SLUG = re.compile(r"[a-z0-9][a-z0-9_-]*")
+# The built-in segment of customers with an order (etalage.engine.audience): no rules segment takes its name.
+CUSTOMERS_SEGMENT = "customers"
 _CLOCK = re.compile(r"(\d{1,2}):(\d{2})")
 
 
@@ -701,6 +703,8 @@ def compile_segments(section: Fields | Iterable[Fields] | None, site: Site, cata
         for name, value in fields.table.items():
             fields.take(name, type(value), None)
             complaint = _slug_problem(name)
+            if name == CUSTOMERS_SEGMENT:
+                complaint = f"segment '{name}' is built in (customers with at least one order, for `etalage export segment`): give yours another name"
             if complaint:
                 fields.problem(complaint, name)
                 compiled.setdefault(name, Broken(name))
