@@ -297,12 +297,12 @@ def test_dates_need_a_bound():
 
 
 def test_compile_segments_uses_segments_defined_later():
-    text = '[segments.loyal]\nall = [ { segment = "customers" }, { visits = { min = 5 } } ]\n[segments.customers]\nlifecycle = ["customer", "repeat_customer"]\n'
+    text = '[segments.loyal]\nall = [ { segment = "buyers" }, { visits = { min = 5 } } ]\n[segments.buyers]\nlifecycle = ["customer", "repeat_customer"]\n'
     _, segments, problems = compile_file(text)
     assert problems == []
-    assert list(segments) == ["loyal", "customers"]
+    assert list(segments) == ["loyal", "buyers"]
     assert segments["loyal"].describe() == "segment 'loyal'"
-    assert segments["loyal"].condition.describe() == "segment 'customers' and at least 5 visits"  # type: ignore[attr-defined]
+    assert segments["loyal"].condition.describe() == "segment 'buyers' and at least 5 visits"  # type: ignore[attr-defined]
 
 
 def test_compile_segments_from_several_files_together():
