@@ -90,7 +90,8 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from itertools import accumulate, repeat
+from itertools import count, repeat
+from operator import sub
 from types import MappingProxyType
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -342,9 +343,9 @@ def analyse(body: bytes, specs: Sequence[BlockSpec], *, max_elements: int = MAX_
 def _too_complex(scan_: TagScan, max_elements: int, max_depth: int) -> str | None:
     """Why the page is past the bounds analyse() takes on, or None."""
     for tags, what in ((scan_.starts, "start"), (scan_.ends, "end")):
-        count = sum(map(len, tags.values()))
-        if count > max_elements:
-            return f"page too complex: {count} {what} tags (limit {max_elements})"
+        found = sum(map(len, tags.values()))
+        if found > max_elements:
+            return f"page too complex: {found} {what} tags (limit {max_elements})"
     if _deeper_than(scan_, max_depth):
         return f"page too complex: elements nested more than {max_depth} deep"
     return None
@@ -355,9 +356,6 @@ def _deeper_than(scan_: TagScan, limit: int) -> bool:
     well within the limit, nearly all, are told apart by _nesting_bound alone, at a tenth of
     the cost of a walk through the tags."""
     return _nesting_bound(scan_) > limit and _stack_deeper_than(scan_, limit)
-
-
-_STEP = (-1, 1)  # an end tag, a start tag
 
 
 def _nesting_bound(scan_: TagScan) -> int:
@@ -379,10 +377,11 @@ def _nesting_bound(scan_: TagScan) -> int:
         if not closed:
             bound += len(opened)
             continue
-        # the running sum over this name's tags in source order (+1 for a start tag, -1 for an end tag)
-        starting = set(opened)
-        running = list(accumulate(map(_STEP.__getitem__, map(starting.__contains__, sorted(opened + closed)))))
-        highest, lowest = max(running), min(running)
+        # The running sum over this name's tags in source order (+1 for a start tag, -1 for an end
+        # tag) just after the k-th start tag is k + 1 minus the end tags before it, just after the
+        # j-th end tag the start tags before it minus j + 1: bisections in C, no merged list.
+        highest = max(map(sub, count(1), map(bisect_left, repeat(closed), opened)))
+        lowest = min(map(sub, map(bisect_left, repeat(opened), closed), count(1)))
         bound += highest - min(lowest, 0)
     return bound
 
@@ -529,9 +528,11 @@ class _Analysis:
         wherever text comes next; if that is inside another block's range, the shared skeleton
         replaces both and cannot see it (and an unclosed <form> works the same way).
         """
+        # Only the names the page has start tags of: the parser makes a formatting element (or a
+        # form) from a start tag of its name or clones one, so of other names there are none.
         starts = self.scan.starts
         tags = self.tree.tags
-        return all(len(tags(name.decode())) == len(starts.get(name, ())) for name in FORMATTING)
+        return all(len(tags(name.decode())) == len(starts[name]) for name in FORMATTING.intersection(starts))
 
     def _body_end_candidate(self) -> int:
         ends = self.scan.ends
