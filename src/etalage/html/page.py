@@ -90,7 +90,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from itertools import count, repeat
+from itertools import accumulate, chain, repeat
 from operator import sub
 from types import MappingProxyType
 
@@ -358,6 +358,9 @@ def _deeper_than(scan_: TagScan, limit: int) -> bool:
     return _nesting_bound(scan_) > limit and _stack_deeper_than(scan_, limit)
 
 
+_STEP = (-1, 1)  # an end tag, a start tag
+
+
 def _nesting_bound(scan_: TagScan) -> int:
     """At least the greatest depth _stack_deeper_than finds, in C loops.
 
@@ -377,11 +380,10 @@ def _nesting_bound(scan_: TagScan) -> int:
         if not closed:
             bound += len(opened)
             continue
-        # The running sum over this name's tags in source order (+1 for a start tag, -1 for an end
-        # tag) just after the k-th start tag is k + 1 minus the end tags before it, just after the
-        # j-th end tag the start tags before it minus j + 1: bisections in C, no merged list.
-        highest = max(map(sub, count(1), map(bisect_left, repeat(closed), opened)))
-        lowest = min(map(sub, map(bisect_left, repeat(opened), closed), count(1)))
+        # the running sum over this name's tags in source order (+1 for a start tag, -1 for an end tag)
+        starting = set(opened)
+        running = list(accumulate(map(_STEP.__getitem__, map(starting.__contains__, sorted(opened + closed)))))
+        highest, lowest = max(running), min(running)
         bound += highest - min(lowest, 0)
     return bound
 
@@ -685,46 +687,39 @@ class _Analysis:
             # The parser ignores a <form> while another is open (the form element pointer; an
             # ASP.NET page wraps everything in one): which item's form it ignores depends on order.
             raise _Refused("items hold <form> tags and the page has forms the parser ignores")
+        # First where each item ends; the first item whose end cannot be found stops the list, and
+        # its reason is raised below where the loop that checks the items reaches it.
+        ends: list[int] = []
+        failure: _Refused | None = None
+        implicit = False
+        previous_end = inner_start
+        for number in range(len(nodes)):
+            try:
+                end, item_implicit = self._item_end(nodes, number, starts, previous_end, inner_end)
+            except _Refused as refused:
+                failure = refused
+                break
+            ends.append(end)
+            implicit = implicit or item_implicit
+            previous_end = end
+        # Then the checks, each item and the text before it in turn; when the whole list passes
+        # them at once (nearly always), one by one is not needed.
+        checked = self._pieces_pair_up(inner_start, starts, ends, inner_end if failure is None else None)
         wanted = tuple((attr, attr.lower()) for attr in spec.item_attrs)
-        scan_ = self.scan
         items: list[Item] = []
         previous_end = inner_start
-        implicit = False
-        for number, item in enumerate(nodes):
-            lt = starts[number]
-            if lt < previous_end:
-                raise _Refused(f"item {number} overlaps the one before it")
-            window = starts[number + 1] if number + 1 < len(starts) else inner_end
-            tag = (item.tag or "").lower()  # never empty: _start_of found the item's start tag
-            gt = scan_.tag_end(lt)
-            if gt >= window:
-                raise _Refused(f"item {number} not found in the page bytes")
-            if tag in _VOID:
-                end = gt + 1
-            else:
-                close = self._close(tag.encode("utf-8"), gt, window)
-                if close is not None:
-                    end = scan_.tag_end(close) + 1
-                else:  # implicitly closed (<li>a<li>b): ends where the next element starts
-                    implicit = True
-                    following = self._next_element(item, climb=False)
-                    if following is None or (number + 1 < len(nodes) and following == nodes[number + 1]):
-                        end = window
-                    else:
-                        next_start = self._start_of(following)
-                        if next_start is None or next_start <= gt or next_start > window:
-                            raise _Refused(f"end of item {number} not found")
-                        end = next_start
-            open_tag = self._open_formatting(previous_end, lt)
-            if open_tag is not None:
-                raise _Refused(f"<{open_tag}> left open or closed between items")
-            if number:
-                stray = self._stray_end_tag(previous_end, lt)
-                if stray is not None:
-                    raise _Refused(f"end tag </{stray}> between items closes nothing there")
-            open_tag = self._open_formatting(lt, end)
-            if open_tag is not None:
-                raise _Refused(f"item {number} leaves <{open_tag}> open or closes one it did not open")
+        for number, (item, lt, end) in enumerate(zip(nodes, starts, ends)):
+            if not checked:
+                open_tag = self._open_formatting(previous_end, lt)
+                if open_tag is not None:
+                    raise _Refused(f"<{open_tag}> left open or closed between items")
+                if number:
+                    stray = self._stray_end_tag(previous_end, lt)
+                    if stray is not None:
+                        raise _Refused(f"end tag </{stray}> between items closes nothing there")
+                open_tag = self._open_formatting(lt, end)
+                if open_tag is not None:
+                    raise _Refused(f"item {number} leaves <{open_tag}> open or closes one it did not open")
             attrs: Mapping[str, str] = _EMPTY
             if wanted:
                 present = item.attributes
@@ -732,15 +727,71 @@ class _Analysis:
             fields = _fields(item, spec.item_fields) if spec.item_fields else _NO_FIELDS
             items.append(Item(lt, end, attrs, _links(item) if spec.item_links else (), fields))
             previous_end = end
-        open_tag = self._open_formatting(previous_end, inner_end)
-        if open_tag is not None:
-            raise _Refused(f"<{open_tag}> left open or closed after the items")
-        stray = self._stray_end_tag(previous_end, inner_end)
-        if stray is not None:
-            raise _Refused(f"end tag </{stray}> after the items closes nothing there")
+        if failure is not None:
+            raise failure
+        if not checked:
+            open_tag = self._open_formatting(previous_end, inner_end)
+            if open_tag is not None:
+                raise _Refused(f"<{open_tag}> left open or closed after the items")
+            stray = self._stray_end_tag(previous_end, inner_end)
+            if stray is not None:
+                raise _Refused(f"end tag </{stray}> after the items closes nothing there")
         if implicit:
             self._check_implicit(nodes, items, inner_end)
         return tuple(items), nodes, implicit and len(items) > 1
+
+    def _item_end(self, nodes: list[LexborNode], number: int, starts: list[int], previous_end: int, inner_end: int) -> tuple[int, bool]:
+        """Where item `number` ends (just past its end tag, or where it implicitly ends), and
+        whether it has no end tag."""
+        lt = starts[number]
+        if lt < previous_end:
+            raise _Refused(f"item {number} overlaps the one before it")
+        window = starts[number + 1] if number + 1 < len(starts) else inner_end
+        item = nodes[number]
+        tag = (item.tag or "").lower()  # never empty: _start_of found the item's start tag
+        scan_ = self.scan
+        if tag in _VOID:
+            return scan_.tag_end(lt) + 1, False
+        name = tag.encode("utf-8")
+        close = self._close(name, lt, window)  # no tag lies inside the start tag: from lt is from its '>'
+        if close is not None:
+            closing = b"</" + name + b">"  # the common end tag, without a regex
+            if scan_.lowered.startswith(closing, close):
+                return close + len(closing), False
+            return scan_.tag_end(close) + 1, False
+        # implicitly closed (<li>a<li>b): ends where the next element starts
+        following = self._next_element(item, climb=False)
+        if following is None or (number + 1 < len(nodes) and following == nodes[number + 1]):
+            return window, True
+        next_start = self._start_of(following)
+        if next_start is None or next_start <= scan_.tag_end(lt) or next_start > window:
+            raise _Refused(f"end of item {number} not found")
+        return next_start, True
+
+    def _pieces_pair_up(self, start: int, starts: list[int], ends: list[int], end: int | None) -> bool:
+        """Whether none of the checks of _items can fail for items starting at `starts` and ending
+        at `ends` in a container whose content starts at `start`, with the text after them up to
+        `end` unless it is None: no formatting element (or form) left open or closed in an item or
+        between items (each tag's mate, see _formatting_events, lies in its own piece), no end tag
+        between or after them (_stray_end_tag looks for `</` first). False means: check one by one.
+        """
+        if not ends:  # the first item's end was not found: nothing to check before that is raised
+            return True
+        find = self.body.find
+        gaps = list(map(find, repeat(b"</"), ends, [*starts[1 : len(ends)], end if end is not None else ends[-1]]))
+        if max(gaps) >= 0:
+            return False
+        positions, _, mates = self._formatting_events()
+        first = bisect_left(positions, start)
+        stop = bisect_left(positions, end if end is not None else ends[-1], first)
+        if first == stop:
+            return True
+        inside = mates[first:stop]
+        if min(inside) < first or max(inside) >= stop:
+            return False
+        cuts = list(chain.from_iterable(zip(starts, ends)))  # piece k + 1 starts at cuts[k]
+        pieces = list(map(bisect_right, repeat(cuts), positions[first:stop]))
+        return pieces == list(map(pieces.__getitem__, map(sub, inside, repeat(first))))
 
     @staticmethod
     def _check_implicit(nodes: list[LexborNode], items: list[Item], inner_end: int) -> None:
