@@ -91,7 +91,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from itertools import accumulate, chain, repeat
-from operator import sub
+from operator import itemgetter
 from types import MappingProxyType
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -781,7 +781,7 @@ class _Analysis:
         gaps = list(map(find, repeat(b"</"), ends, [*starts[1 : len(ends)], end if end is not None else ends[-1]]))
         if max(gaps) >= 0:
             return False
-        positions, _, mates = self._formatting_events()
+        positions, events, mates = self._formatting_events()
         first = bisect_left(positions, start)
         stop = bisect_left(positions, end if end is not None else ends[-1], first)
         if first == stop:
@@ -789,9 +789,14 @@ class _Analysis:
         inside = mates[first:stop]
         if min(inside) < first or max(inside) >= stop:
             return False
-        cuts = list(chain.from_iterable(zip(starts, ends)))  # piece k + 1 starts at cuts[k]
-        pieces = list(map(bisect_right, repeat(cuts), positions[first:stop]))
-        return pieces == list(map(pieces.__getitem__, map(sub, inside, repeat(first))))
+        # Every tag's mate is in the range: a pair crosses a piece boundary exactly when elements
+        # are open there, that is when the tags before it open more than they close.
+        depth = list(accumulate(map(itemgetter(0), events[first:stop])))
+        for cut in chain(starts[: len(ends)], ends):
+            k = bisect_left(positions, cut, first, stop)
+            if k > first and depth[k - first - 1]:
+                return False
+        return True
 
     @staticmethod
     def _check_implicit(nodes: list[LexborNode], items: list[Item], inner_end: int) -> None:
