@@ -380,6 +380,11 @@ def _nesting_bound(scan_: TagScan) -> int:
         if not closed:
             bound += len(opened)
             continue
+        if len(opened) == len(closed):
+            paired = list(chain.from_iterable(zip(opened, closed)))
+            if paired == sorted(paired):  # start, end, start, end...: the running sum below is 1, 0, 1, 0...
+                bound += 1
+                continue
         # the running sum over this name's tags in source order (+1 for a start tag, -1 for an end tag)
         starting = set(opened)
         running = list(accumulate(map(_STEP.__getitem__, map(starting.__contains__, sorted(opened + closed)))))
