@@ -551,6 +551,10 @@ class _Analysis:
 
     def _index_of(self, node: LexborNode, tag: str) -> int | None:
         """Position of `node` among the document's elements of its (lower-case) tag name, in tree order."""
+        return self._index_table(tag).get(node)
+
+    def _index_table(self, tag: str) -> dict[LexborNode, int]:
+        """The document's elements of a (lower-case) tag name -> their positions in tree order."""
         table = self._indexes.get(tag)
         if table is None:
             try:
@@ -559,7 +563,7 @@ class _Analysis:
                 nodes = []
             table = {n: i for i, n in enumerate(nodes)}
             self._indexes[tag] = table
-        return table.get(node)
+        return table
 
     def _start_of(self, node: LexborNode) -> int | None:
         """Offset of the '<' of the start tag that made `node`, by tag name and occurrence."""
@@ -578,6 +582,18 @@ class _Analysis:
         if starts is None or index >= len(starts):
             return None
         return starts[index]
+
+    def _starts_of(self, nodes: list[LexborNode]) -> list[int | None]:
+        """_start_of() of each of `nodes`, with one tag name and index table for all when they
+        share a name (the items of a list nearly always do)."""
+        tags = {node.tag for node in nodes}
+        tag = tags.pop() if len(tags) == 1 else None
+        if not tag or tag.startswith("-") or not tag.isascii():
+            return [self._start_of(node) for node in nodes]
+        tag = tag.lower()
+        positions = self.scan.starts.get(tag.encode(), [])
+        count = len(positions)
+        return [positions[index] if index is not None and index < count else None for index in map(self._index_table(tag).get, nodes)]
 
     def _close(self, name: bytes, after: int, limit: int) -> int | None:
         """'<' of the end tag closing an element `name` whose start tag ends at `after`.
@@ -674,8 +690,7 @@ class _Analysis:
         if not nodes:
             return (), [], False
         starts: list[int] = []
-        for number, item in enumerate(nodes):
-            lt = self._start_of(item)
+        for number, lt in enumerate(self._starts_of(nodes)):
             if lt is None or lt < inner_start or lt >= inner_end or (starts and lt <= starts[-1]):
                 raise _Refused(f"item {number} not found in the page bytes")
             starts.append(lt)
