@@ -971,3 +971,28 @@ def test_analyse_formatting_check_agrees_with_a_walk_through_the_tags() -> None:
             for end in cuts:
                 if start <= end:
                     assert analysis._open_formatting(start, end) == analysis._open_formatting_walk(start, end)
+
+
+def test_analyse_item_checks_at_once_agree_with_the_checks_one_by_one() -> None:
+    # _items skips the per-item formatting and stray end tag checks when _pieces_pair_up passes the
+    # whole list: it must never pass a list that one check would refuse, and passes the rest
+    # unless an end tag lies between items.
+    from etalage.html.page import _Analysis
+
+    pieces = [b"<b>", b"</b>", b"<i>", b"</i>", b"<a href=x>", b"</a>", b"<form>", b"</form>", b"<li>", b"x", b"</li>", b"</p>"]
+    rng = random.Random(13)
+    for _ in range(300):
+        data = b"".join(rng.choice(pieces) for _ in range(rng.randrange(1, 30)))
+        analysis = _Analysis(data, ())
+        cuts = [0, *(at for at in range(len(data)) if data[at : at + 1] == b"<"), len(data)]
+        for _ in range(20):
+            start, *bounds, end = sorted(rng.choices(cuts, k=2 * rng.randrange(1, 5) + 2))
+            starts, ends = bounds[0::2], bounds[1::2]
+            previous = [start, *ends]
+            one_by_one = all(analysis._open_formatting(a, b) is None for a, b in zip(previous, [*starts, end]))
+            one_by_one = one_by_one and all(analysis._open_formatting(a, b) is None for a, b in zip(starts, ends))
+            one_by_one = one_by_one and all(analysis._stray_end_tag(a, b) is None for a, b in zip(ends, [*starts[1:], end]))
+            at_once = analysis._pieces_pair_up(start, starts, ends, end)
+            assert one_by_one or not at_once
+            if all(data.find(b"</", a, b) < 0 for a, b in zip(ends, [*starts[1:], end])):
+                assert at_once == one_by_one

@@ -90,7 +90,8 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from itertools import accumulate, repeat
+from itertools import accumulate, chain, repeat
+from operator import itemgetter
 from types import MappingProxyType
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -342,9 +343,9 @@ def analyse(body: bytes, specs: Sequence[BlockSpec], *, max_elements: int = MAX_
 def _too_complex(scan_: TagScan, max_elements: int, max_depth: int) -> str | None:
     """Why the page is past the bounds analyse() takes on, or None."""
     for tags, what in ((scan_.starts, "start"), (scan_.ends, "end")):
-        count = sum(map(len, tags.values()))
-        if count > max_elements:
-            return f"page too complex: {count} {what} tags (limit {max_elements})"
+        found = sum(map(len, tags.values()))
+        if found > max_elements:
+            return f"page too complex: {found} {what} tags (limit {max_elements})"
     if _deeper_than(scan_, max_depth):
         return f"page too complex: elements nested more than {max_depth} deep"
     return None
@@ -379,6 +380,11 @@ def _nesting_bound(scan_: TagScan) -> int:
         if not closed:
             bound += len(opened)
             continue
+        if len(opened) == len(closed):
+            paired = list(chain.from_iterable(zip(opened, closed)))
+            if paired == sorted(paired):  # start, end, start, end...: the running sum below is 1, 0, 1, 0...
+                bound += 1
+                continue
         # the running sum over this name's tags in source order (+1 for a start tag, -1 for an end tag)
         starting = set(opened)
         running = list(accumulate(map(_STEP.__getitem__, map(starting.__contains__, sorted(opened + closed)))))
@@ -529,9 +535,11 @@ class _Analysis:
         wherever text comes next; if that is inside another block's range, the shared skeleton
         replaces both and cannot see it (and an unclosed <form> works the same way).
         """
+        # Only the names the page has start tags of: the parser makes a formatting element (or a
+        # form) from a start tag of its name or clones one, so of other names there are none.
         starts = self.scan.starts
         tags = self.tree.tags
-        return all(len(tags(name.decode())) == len(starts.get(name, ())) for name in FORMATTING)
+        return all(len(tags(name.decode())) == len(starts[name]) for name in FORMATTING.intersection(starts))
 
     def _body_end_candidate(self) -> int:
         ends = self.scan.ends
@@ -543,6 +551,10 @@ class _Analysis:
 
     def _index_of(self, node: LexborNode, tag: str) -> int | None:
         """Position of `node` among the document's elements of its (lower-case) tag name, in tree order."""
+        return self._index_table(tag).get(node)
+
+    def _index_table(self, tag: str) -> dict[LexborNode, int]:
+        """The document's elements of a (lower-case) tag name -> their positions in tree order."""
         table = self._indexes.get(tag)
         if table is None:
             try:
@@ -551,7 +563,7 @@ class _Analysis:
                 nodes = []
             table = {n: i for i, n in enumerate(nodes)}
             self._indexes[tag] = table
-        return table.get(node)
+        return table
 
     def _start_of(self, node: LexborNode) -> int | None:
         """Offset of the '<' of the start tag that made `node`, by tag name and occurrence."""
@@ -570,6 +582,18 @@ class _Analysis:
         if starts is None or index >= len(starts):
             return None
         return starts[index]
+
+    def _starts_of(self, nodes: list[LexborNode]) -> list[int | None]:
+        """_start_of() of each of `nodes`, with one tag name and index table for all when they
+        share a name (the items of a list nearly always do)."""
+        tags = {node.tag for node in nodes}
+        tag = tags.pop() if len(tags) == 1 else None
+        if not tag or tag.startswith("-") or not tag.isascii():
+            return [self._start_of(node) for node in nodes]
+        tag = tag.lower()
+        positions = self.scan.starts.get(tag.encode(), [])
+        count = len(positions)
+        return [positions[index] if index is not None and index < count else None for index in map(self._index_table(tag).get, nodes)]
 
     def _close(self, name: bytes, after: int, limit: int) -> int | None:
         """'<' of the end tag closing an element `name` whose start tag ends at `after`.
@@ -666,8 +690,7 @@ class _Analysis:
         if not nodes:
             return (), [], False
         starts: list[int] = []
-        for number, item in enumerate(nodes):
-            lt = self._start_of(item)
+        for number, lt in enumerate(self._starts_of(nodes)):
             if lt is None or lt < inner_start or lt >= inner_end or (starts and lt <= starts[-1]):
                 raise _Refused(f"item {number} not found in the page bytes")
             starts.append(lt)
@@ -684,46 +707,39 @@ class _Analysis:
             # The parser ignores a <form> while another is open (the form element pointer; an
             # ASP.NET page wraps everything in one): which item's form it ignores depends on order.
             raise _Refused("items hold <form> tags and the page has forms the parser ignores")
+        # First where each item ends; the first item whose end cannot be found stops the list, and
+        # its reason is raised below where the loop that checks the items reaches it.
+        ends: list[int] = []
+        failure: _Refused | None = None
+        implicit = False
+        previous_end = inner_start
+        for number in range(len(nodes)):
+            try:
+                end, item_implicit = self._item_end(nodes, number, starts, previous_end, inner_end)
+            except _Refused as refused:
+                failure = refused
+                break
+            ends.append(end)
+            implicit = implicit or item_implicit
+            previous_end = end
+        # Then the checks, each item and the text before it in turn; when the whole list passes
+        # them at once (nearly always), one by one is not needed.
+        checked = self._pieces_pair_up(inner_start, starts, ends, inner_end if failure is None else None)
         wanted = tuple((attr, attr.lower()) for attr in spec.item_attrs)
-        scan_ = self.scan
         items: list[Item] = []
         previous_end = inner_start
-        implicit = False
-        for number, item in enumerate(nodes):
-            lt = starts[number]
-            if lt < previous_end:
-                raise _Refused(f"item {number} overlaps the one before it")
-            window = starts[number + 1] if number + 1 < len(starts) else inner_end
-            tag = (item.tag or "").lower()  # never empty: _start_of found the item's start tag
-            gt = scan_.tag_end(lt)
-            if gt >= window:
-                raise _Refused(f"item {number} not found in the page bytes")
-            if tag in _VOID:
-                end = gt + 1
-            else:
-                close = self._close(tag.encode("utf-8"), gt, window)
-                if close is not None:
-                    end = scan_.tag_end(close) + 1
-                else:  # implicitly closed (<li>a<li>b): ends where the next element starts
-                    implicit = True
-                    following = self._next_element(item, climb=False)
-                    if following is None or (number + 1 < len(nodes) and following == nodes[number + 1]):
-                        end = window
-                    else:
-                        next_start = self._start_of(following)
-                        if next_start is None or next_start <= gt or next_start > window:
-                            raise _Refused(f"end of item {number} not found")
-                        end = next_start
-            open_tag = self._open_formatting(previous_end, lt)
-            if open_tag is not None:
-                raise _Refused(f"<{open_tag}> left open or closed between items")
-            if number:
-                stray = self._stray_end_tag(previous_end, lt)
-                if stray is not None:
-                    raise _Refused(f"end tag </{stray}> between items closes nothing there")
-            open_tag = self._open_formatting(lt, end)
-            if open_tag is not None:
-                raise _Refused(f"item {number} leaves <{open_tag}> open or closes one it did not open")
+        for number, (item, lt, end) in enumerate(zip(nodes, starts, ends)):
+            if not checked:
+                open_tag = self._open_formatting(previous_end, lt)
+                if open_tag is not None:
+                    raise _Refused(f"<{open_tag}> left open or closed between items")
+                if number:
+                    stray = self._stray_end_tag(previous_end, lt)
+                    if stray is not None:
+                        raise _Refused(f"end tag </{stray}> between items closes nothing there")
+                open_tag = self._open_formatting(lt, end)
+                if open_tag is not None:
+                    raise _Refused(f"item {number} leaves <{open_tag}> open or closes one it did not open")
             attrs: Mapping[str, str] = _EMPTY
             if wanted:
                 present = item.attributes
@@ -731,15 +747,76 @@ class _Analysis:
             fields = _fields(item, spec.item_fields) if spec.item_fields else _NO_FIELDS
             items.append(Item(lt, end, attrs, _links(item) if spec.item_links else (), fields))
             previous_end = end
-        open_tag = self._open_formatting(previous_end, inner_end)
-        if open_tag is not None:
-            raise _Refused(f"<{open_tag}> left open or closed after the items")
-        stray = self._stray_end_tag(previous_end, inner_end)
-        if stray is not None:
-            raise _Refused(f"end tag </{stray}> after the items closes nothing there")
+        if failure is not None:
+            raise failure
+        if not checked:
+            open_tag = self._open_formatting(previous_end, inner_end)
+            if open_tag is not None:
+                raise _Refused(f"<{open_tag}> left open or closed after the items")
+            stray = self._stray_end_tag(previous_end, inner_end)
+            if stray is not None:
+                raise _Refused(f"end tag </{stray}> after the items closes nothing there")
         if implicit:
             self._check_implicit(nodes, items, inner_end)
         return tuple(items), nodes, implicit and len(items) > 1
+
+    def _item_end(self, nodes: list[LexborNode], number: int, starts: list[int], previous_end: int, inner_end: int) -> tuple[int, bool]:
+        """Where item `number` ends (just past its end tag, or where it implicitly ends), and
+        whether it has no end tag."""
+        lt = starts[number]
+        if lt < previous_end:
+            raise _Refused(f"item {number} overlaps the one before it")
+        window = starts[number + 1] if number + 1 < len(starts) else inner_end
+        item = nodes[number]
+        tag = (item.tag or "").lower()  # never empty: _start_of found the item's start tag
+        scan_ = self.scan
+        if tag in _VOID:
+            return scan_.tag_end(lt) + 1, False
+        name = tag.encode("utf-8")
+        close = self._close(name, lt, window)  # no tag lies inside the start tag: from lt is from its '>'
+        if close is not None:
+            closing = b"</" + name + b">"  # the common end tag, without a regex
+            if scan_.lowered.startswith(closing, close):
+                return close + len(closing), False
+            return scan_.tag_end(close) + 1, False
+        # implicitly closed (<li>a<li>b): ends where the next element starts
+        following = self._next_element(item, climb=False)
+        if following is None or (number + 1 < len(nodes) and following == nodes[number + 1]):
+            return window, True
+        next_start = self._start_of(following)
+        if next_start is None or next_start <= scan_.tag_end(lt) or next_start > window:
+            raise _Refused(f"end of item {number} not found")
+        return next_start, True
+
+    def _pieces_pair_up(self, start: int, starts: list[int], ends: list[int], end: int | None) -> bool:
+        """Whether none of the checks of _items can fail for items starting at `starts` and ending
+        at `ends` in a container whose content starts at `start`, with the text after them up to
+        `end` unless it is None: no formatting element (or form) left open or closed in an item or
+        between items (each tag's mate, see _formatting_events, lies in its own piece), no end tag
+        between or after them (_stray_end_tag looks for `</` first). False means: check one by one.
+        """
+        if not ends:  # the first item's end was not found: nothing to check before that is raised
+            return True
+        find = self.body.find
+        gaps = list(map(find, repeat(b"</"), ends, [*starts[1 : len(ends)], end if end is not None else ends[-1]]))
+        if max(gaps) >= 0:
+            return False
+        positions, events, mates = self._formatting_events()
+        first = bisect_left(positions, start)
+        stop = bisect_left(positions, end if end is not None else ends[-1], first)
+        if first == stop:
+            return True
+        inside = mates[first:stop]
+        if min(inside) < first or max(inside) >= stop:
+            return False
+        # Every tag's mate is in the range: a pair crosses a piece boundary exactly when elements
+        # are open there, that is when the tags before it open more than they close.
+        depth = list(accumulate(map(itemgetter(0), events[first:stop])))
+        for cut in chain(starts[: len(ends)], ends):
+            k = bisect_left(positions, cut, first, stop)
+            if k > first and depth[k - first - 1]:
+                return False
+        return True
 
     @staticmethod
     def _check_implicit(nodes: list[LexborNode], items: list[Item], inner_end: int) -> None:
