@@ -7,15 +7,15 @@ rules, store or metrics, or the Redis behind it) starts its own.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
-from etalage.app import create_app
+from etalage.app import Etalage, create_app
 from tests.support.config import PROXY_RULES, settings_for
 from tests.support.origin import OriginApp
 from tests.support.redis_server import redis_server  # noqa: F401  (a fixture for every test module)
-from tests.support.servers import running
+from tests.support.servers import Served, running, serving
 
 
 @pytest.fixture(scope="session")
@@ -74,3 +74,16 @@ def shop_etalage(shop: str) -> Iterator[str]:
     """Etalage with the project's rules in front of the demo shop, shared like `etalage`."""
     with running(create_app(settings_for(shop))) as url:
         yield url
+
+
+@pytest.fixture
+def served(app: Etalage) -> Iterator[Served]:
+    """The test module's own `app` fixture, served on a loopback port, with a way into its event loop."""
+    with serving(app) as served:
+        yield served
+
+
+@pytest.fixture
+def drain(app: Etalage, served: Served) -> Callable[[], None]:
+    """Wait for the profile writes the proxy left to the background (links, recorded views)."""
+    return lambda: served.run(app.proxy.drain())

@@ -4,7 +4,7 @@ the hero-banner experiment and a 5% holdout), with experiments on and visitor id
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -17,7 +17,7 @@ from etalage.rules.experiments import HOLDOUT_SEED
 from etalage.rules.loader import load_rules
 from etalage.tokens import VisitorSigner
 from tests.support.config import PROJECT_RULES, SECRET, settings_for
-from tests.support.servers import Served, serving
+from tests.support.servers import Served
 
 RULES = load_rules(PROJECT_RULES)
 HERO = next(experiment for experiment in RULES.experiments if experiment.id == "hero-banner")
@@ -39,17 +39,6 @@ def visitor(variant: str | None, *, held_out: bool = False, skip: int = 0) -> st
 @pytest.fixture
 def app(shop: str) -> Etalage:
     return create_app(settings_for(shop, experiments=True), store=MemoryStore(retention=3600))
-
-
-@pytest.fixture
-def served(app: Etalage) -> Iterator[Served]:
-    with serving(app) as served:
-        yield served
-
-
-@pytest.fixture
-def drain(app: Etalage, served: Served) -> Callable[[], None]:
-    return lambda: served.run(app.proxy.drain())
 
 
 @contextlib.contextmanager

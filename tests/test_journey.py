@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -17,7 +17,7 @@ from etalage.profiles.memory import MemoryStore
 from etalage.profiles.profile import Event
 from etalage.tokens import VisitorSigner
 from tests.support.config import ACCEPT_ONETRUST, SECRET, settings_for
-from tests.support.servers import Served, running, serving
+from tests.support.servers import Served, running
 
 DAY = 24 * 3600.0
 
@@ -35,20 +35,8 @@ def app(shop: str, store: MemoryStore) -> Etalage:
 
 
 @pytest.fixture
-def served(app: Etalage) -> Iterator[Served]:
-    with serving(app) as served:
-        yield served
-
-
-@pytest.fixture
 def proxy(served: Served) -> str:
     return served.url
-
-
-@pytest.fixture
-def drain(app: Etalage, served: Served) -> Callable[[], None]:
-    """Wait for the profile writes the proxy left to the background (links, recorded views)."""
-    return lambda: served.run(app.proxy.drain())
 
 
 @contextlib.contextmanager

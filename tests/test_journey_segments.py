@@ -3,8 +3,6 @@ exported `customers` segment; one who logged in and bought nothing is not."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-
 import httpx
 import pytest
 
@@ -12,7 +10,6 @@ from etalage.app import Etalage, create_app
 from etalage.demo.shop import customer_id_for
 from etalage.profiles.memory import MemoryStore
 from tests.support.config import settings_for
-from tests.support.servers import Served, serving
 from tests.test_journey import device
 
 TOKEN = "admin-token"
@@ -21,17 +18,6 @@ TOKEN = "admin-token"
 @pytest.fixture
 def app(shop: str) -> Etalage:
     return create_app(settings_for(shop, admin_token=TOKEN), store=MemoryStore(retention=3600))
-
-
-@pytest.fixture
-def served(app: Etalage) -> Iterator[Served]:
-    with serving(app) as served:
-        yield served
-
-
-@pytest.fixture
-def drain(app: Etalage, served: Served) -> Callable[[], None]:
-    return lambda: served.run(app.proxy.drain())
 
 
 def test_journey_segments_a_consenting_buyer_is_exported_as_a_customer(served, drain):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -17,7 +17,7 @@ from etalage.profiles.memory import MemoryStore
 from etalage.profiles.profile import Event, Profile
 from etalage.tokens import VisitorSigner
 from tests.support.config import ACCEPT_ONETRUST, PROJECT_RULES, REJECT_ONETRUST, SECRET, settings_for
-from tests.support.servers import Served, serving
+from tests.support.servers import Served
 
 SIGNER = VisitorSigner(SECRET)
 GOALS = """
@@ -49,17 +49,11 @@ def app(origin: str, rules: Path, store: MemoryStore) -> Etalage:
 
 
 @pytest.fixture
-def served(app: Etalage) -> Iterator[Served]:
-    with serving(app) as served:
-        yield served
-
-
-@pytest.fixture
-def profile_of(app: Etalage, served: Served, store: MemoryStore) -> Callable[[str], Profile | None]:
+def profile_of(drain: Callable[[], None], store: MemoryStore) -> Callable[[str], Profile | None]:
     """The stored profile of a visitor, once the proxy's background writes are done."""
 
     def read(visitor: str) -> Profile | None:
-        served.run(app.proxy.drain())
+        drain()
         return asyncio.run(store.load(visitor))
 
     return read
