@@ -4,7 +4,6 @@ removes the segment, and not after, on the embedded store and on Redis."""
 from __future__ import annotations
 
 import asyncio
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from etalage.profiles.redis import RedisStore
 from etalage.profiles.store import ProfileStore
 from etalage.tokens import VisitorSigner
 from tests.http.test_proxy_identity import origin
-from tests.support.config import ACCEPT_ONETRUST, PROXY_RULES, SECRET, settings_for
+from tests.support.config import ACCEPT_ONETRUST, PROXY_RULES, SECRET, rules_with, settings_for
 from tests.support.servers import running
 
 SIGNER = VisitorSigner(SECRET)
@@ -44,11 +43,7 @@ def shop() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def rules(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("rules") / "proxy"
-    shutil.copytree(PROXY_RULES, folder)
-    (folder / "vip.toml").write_text(VIP_RULE)
-    (folder / "templates" / "vip.html").write_bytes(VIP_NOTE)
-    return folder
+    return rules_with(PROXY_RULES, tmp_path_factory.mktemp("rules"), {"vip.toml": VIP_RULE, "templates/vip.html": VIP_NOTE})
 
 
 async def in_vip(store: ProfileStore, device: str) -> None:

@@ -15,7 +15,7 @@ from etalage.profiles.memory import MemoryStore
 from etalage.profiles.profile import Event
 from etalage.tokens import VisitorSigner
 from tests.http.test_proxy_identity import cookie_value, origin
-from tests.support.config import ACCEPT_ONETRUST, REJECT_ONETRUST, SECRET, settings_for
+from tests.support.config import ACCEPT_ONETRUST, PROXY_RULES, REJECT_ONETRUST, SECRET, rules_with, settings_for
 from tests.support.origin import HOME
 from tests.support.servers import running
 
@@ -32,14 +32,7 @@ def shop() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def rules(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    import shutil
-
-    from tests.support.config import PROXY_RULES
-
-    folder = tmp_path_factory.mktemp("rules") / "proxy"
-    shutil.copytree(PROXY_RULES, folder)
-    (folder / "login.toml").write_text('[login]\nheader = "X-Shop-Customer"\n')
-    return folder
+    return rules_with(PROXY_RULES, tmp_path_factory.mktemp("rules"), {"login.toml": '[login]\nheader = "X-Shop-Customer"\n'})
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ response header ([orders] header), learned through the proxy (etalage.http.proxy
 from __future__ import annotations
 
 import asyncio
-import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +15,7 @@ from etalage.app import Etalage, create_app
 from etalage.profiles.memory import MemoryStore
 from etalage.profiles.profile import Event, Profile
 from etalage.tokens import VisitorSigner
-from tests.support.config import ACCEPT_ONETRUST, PROJECT_RULES, REJECT_ONETRUST, SECRET, settings_for
+from tests.support.config import ACCEPT_ONETRUST, PROJECT_RULES, REJECT_ONETRUST, SECRET, rules_with, settings_for
 from tests.support.servers import Served
 
 SIGNER = VisitorSigner(SECRET)
@@ -32,10 +31,7 @@ header = "X-Shop-Order"
 
 @pytest.fixture
 def rules(tmp_path: Path) -> Path:
-    folder = tmp_path / "rules"
-    shutil.copytree(PROJECT_RULES, folder)
-    (folder / "goals.toml").write_text(GOALS)
-    return folder
+    return rules_with(PROJECT_RULES, tmp_path, {"goals.toml": GOALS})
 
 
 @pytest.fixture

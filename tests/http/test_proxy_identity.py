@@ -4,7 +4,6 @@ will not let anyone else set (the origin) or forge (a wrong signature, a cookie 
 from __future__ import annotations
 
 import asyncio
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs
@@ -18,7 +17,7 @@ from etalage.profiles.profile import Event
 from etalage.profiles.store import StoreError
 from etalage.tokens import CsrfSigner, VisitorSigner
 from etalage.types import Receive, Scope, Send
-from tests.support.config import ACCEPT_ONETRUST, PROXY_RULES, SECRET, settings_for
+from tests.support.config import ACCEPT_ONETRUST, PROXY_RULES, SECRET, rules_with, settings_for
 from tests.support.origin import HOME, lifespan
 from tests.support.servers import running
 
@@ -52,10 +51,8 @@ def shop() -> Iterator[str]:
 @pytest.fixture(scope="module")
 def rules(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The proxy test rules, and the shop's responses name who logged in (and out)."""
-    folder = tmp_path_factory.mktemp("rules") / "proxy"
-    shutil.copytree(PROXY_RULES, folder)
-    (folder / "login.toml").write_text('[login]\nheader = "X-Shop-Customer"\ncookie = "shop_customer"\nlogout_path = "^/logout$"\n')
-    return folder
+    login = '[login]\nheader = "X-Shop-Customer"\ncookie = "shop_customer"\nlogout_path = "^/logout$"\n'
+    return rules_with(PROXY_RULES, tmp_path_factory.mktemp("rules"), {"login.toml": login})
 
 
 @pytest.fixture
@@ -203,9 +200,7 @@ def test_proxy_a_response_that_leaves_the_login_cookie_alone_is_no_logout(etalag
 @pytest.fixture
 def cookie_login(shop: str, tmp_path: Path, store: MemoryStore) -> Iterator[str]:
     """Etalage in front of a shop whose logins the rules read from the shop_customer cookie only."""
-    folder = tmp_path / "proxy"
-    shutil.copytree(PROXY_RULES, folder)
-    (folder / "login.toml").write_text('[login]\ncookie = "shop_customer"\n')
+    folder = rules_with(PROXY_RULES, tmp_path, {"login.toml": '[login]\ncookie = "shop_customer"\n'})
     with running(create_app(settings_for(shop, folder, admin_token="t0k"), store=store)) as url:
         yield url
 

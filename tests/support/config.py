@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Mapping
 from pathlib import Path
 
 from etalage.settings import Settings
@@ -25,3 +27,12 @@ def settings_for(upstream: str, rules_dir: Path = PROJECT_RULES, **overrides: ob
     # Nor put a visitor (a random id) in an experiment's variant or the holdout: tests about experiments turn them on.
     overrides.setdefault("experiments", False)
     return Settings(upstream=upstream, rules_dir=rules_dir, secret=SECRET, **overrides).validated()  # type: ignore[arg-type]
+
+
+def rules_with(base: Path, into: Path, files: Mapping[str, str | bytes]) -> Path:
+    """A copy of the rules folder `base` in `into`, with `files` (relative path: content) added or replaced."""
+    folder = Path(shutil.copytree(base, into / base.name))
+    for name, content in files.items():
+        path = folder / name
+        path.write_bytes(content) if isinstance(content, bytes) else path.write_text(content)
+    return folder

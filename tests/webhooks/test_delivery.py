@@ -5,7 +5,6 @@ waits are conditions with a deadline."""
 from __future__ import annotations
 
 import base64
-import shutil
 import threading
 import time
 from collections import Counter
@@ -17,7 +16,7 @@ import pytest
 import standardwebhooks
 
 from etalage.app import create_app
-from tests.support.config import ACCEPT_ONETRUST, REJECT_ONETRUST, RULESETS, settings_for
+from tests.support.config import ACCEPT_ONETRUST, REJECT_ONETRUST, RULESETS, rules_with, settings_for
 from tests.support.servers import running
 from tests.support.webhook_receiver import DEADLINE, Receiver, receiving
 
@@ -246,9 +245,7 @@ def test_webhooks_off_without_a_url(origin, receiver):
 
 
 def test_webhooks_an_order_announced_in_a_response_header_is_a_first_purchase(origin, receiver, tmp_path):
-    rules = tmp_path / "rules"
-    shutil.copytree(TRIGGERS, rules)
-    (rules / "orders.toml").write_text('[orders]\nheader = "X-Shop-Order"\n')
+    rules = rules_with(TRIGGERS, tmp_path, {"orders.toml": '[orders]\nheader = "X-Shop-Order"\n'})
     with running(create_app(settings_for(origin, rules, webhook_url=receiver.url, webhook_secret=SECRET))) as url:
         with httpx.Client(base_url=url, cookies=CONSENT) as client:
             client.get("/c/cats")
