@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from etalage.control.auth import refusal
+from etalage.control.auth import admin_refusal
 from etalage.metrics import CONTENT_TYPE, Metrics
 from etalage.rules.rulebook import RuleBook
 
@@ -18,7 +18,7 @@ RESERVED_PREFIX = "/.etalage/"
 
 
 def _refusal(request: Request, admin_token: str) -> Response | None:
-    return refusal(request, admin_token, endpoints="admin", credential="admin token", variable="ETALAGE_ADMIN_TOKEN")
+    return admin_refusal(request, admin_token)
 
 
 def control_routes(metrics: Metrics, rules: RuleBook, admin_token: str) -> list[Route]:

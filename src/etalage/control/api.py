@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from etalage.control.auth import refusal
+from etalage.control.auth import api_refusal
 from etalage.engine.convert import conversions, count_conversions
 from etalage.engine.orders import InvalidData, order_events, parse_object, text
 from etalage.metrics import Metrics
@@ -64,7 +64,7 @@ def api_routes(
     outbox: Outbox | None = None,
 ) -> list[Route]:
     def refused(request: Request) -> Response | None:
-        return refusal(request, api_key, endpoints="API", credential="API key", variable="ETALAGE_API_KEY")
+        return api_refusal(request, api_key)
 
     async def link(request: Request) -> Response:
         """A login: {"visitor": <visitor cookie value>, "customer": <id>}.

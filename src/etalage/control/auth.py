@@ -7,7 +7,7 @@ import hmac
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-__all__ = ["refusal"]
+__all__ = ["admin_refusal", "api_refusal"]
 
 
 def _authorized(request: Request, token: str) -> bool:
@@ -16,7 +16,7 @@ def _authorized(request: Request, token: str) -> bool:
     return bool(token) and scheme.lower() == "bearer" and hmac.compare_digest(value.encode(), token.encode())
 
 
-def refusal(request: Request, token: str, *, endpoints: str, credential: str, variable: str) -> Response | None:
+def _refusal(request: Request, token: str, *, endpoints: str, credential: str, variable: str) -> Response | None:
     """The answer to a request without `token` (404 while the token is not set: the endpoints are off), or
     None when the request carries it as `Authorization: Bearer <token>`."""
     if not token:
@@ -24,3 +24,13 @@ def refusal(request: Request, token: str, *, endpoints: str, credential: str, va
     if not _authorized(request, token):
         return PlainTextResponse(f"{credential} required\n", status_code=401, headers={"www-authenticate": "Bearer"})
     return None
+
+
+def admin_refusal(request: Request, admin_token: str) -> Response | None:
+    """_refusal() for the admin endpoints (ETALAGE_ADMIN_TOKEN)."""
+    return _refusal(request, admin_token, endpoints="admin", credential="admin token", variable="ETALAGE_ADMIN_TOKEN")
+
+
+def api_refusal(request: Request, api_key: str) -> Response | None:
+    """_refusal() for the server-to-server API (ETALAGE_API_KEY)."""
+    return _refusal(request, api_key, endpoints="API", credential="API key", variable="ETALAGE_API_KEY")

@@ -31,7 +31,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from etalage.control.auth import refusal
+from etalage.control.auth import api_refusal
 from etalage.engine.customer_fields import BadField, Checker
 from etalage.problems import did_you_mean
 from etalage.profiles.profile import Event
@@ -133,7 +133,7 @@ def _json_body(body: bytes) -> Any:
 
 def crm_routes(store: ProfileStore, rules: Callable[[], RuleSet], api_key: str) -> list[Route]:
     def refused(request: Request) -> Response | None:
-        return refusal(request, api_key, endpoints="API", credential="API key", variable="ETALAGE_API_KEY")
+        return api_refusal(request, api_key)
 
     async def write(writes: list[tuple[str, list[Event]]]) -> Response | None:
         """Each customer in one write, then flushed; 503 when the store fails (resending is safe)."""

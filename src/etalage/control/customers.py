@@ -22,7 +22,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from etalage.consent import Consent
-from etalage.control.auth import refusal
+from etalage.control.auth import admin_refusal
 from etalage.control.me.view import export
 from etalage.profiles.store import ProfileStore, StoreError
 from etalage.rules.ruleset import RuleSet
@@ -52,7 +52,7 @@ def _json(data: Any, status: int = 200) -> Response:
 
 def customer_routes(store: ProfileStore, rules: Callable[[], RuleSet], admin_token: str) -> list[Route]:
     async def customer(request: Request) -> Response:
-        if denied := refusal(request, admin_token, endpoints="admin", credential="admin token", variable="ETALAGE_ADMIN_TOKEN"):
+        if denied := admin_refusal(request, admin_token):
             return denied
         customer_id = request.path_params["customer_id"]
         try:

@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from etalage.control.auth import refusal
+from etalage.control.auth import admin_refusal
 from etalage.engine.audience import UnknownSegment, audience, member_page
 from etalage.profiles.store import ProfileStore, StoreError
 from etalage.rules.ruleset import RuleSet
@@ -66,7 +66,7 @@ def _limit(text: str | None) -> int:
 
 def segment_routes(store: ProfileStore, rules: Callable[[], RuleSet], admin_token: str) -> list[Route]:
     async def members(request: Request) -> Response:
-        if denied := refusal(request, admin_token, endpoints="admin", credential="admin token", variable="ETALAGE_ADMIN_TOKEN"):
+        if denied := admin_refusal(request, admin_token):
             return denied
         name = request.path_params["name"]
         try:

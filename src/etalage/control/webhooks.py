@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from etalage.control.auth import refusal
+from etalage.control.auth import admin_refusal
 from etalage.webhooks.outbox import Outbox
 from etalage.webhooks.queue import QueueError
 
@@ -22,7 +22,7 @@ def webhook_routes(outbox: Outbox | None, admin_token: str) -> list[Route]:
     async def status(request: Request) -> Response:
         """The receiver (scheme and host: its path may hold a token), the queue's depth and the newest
         dead letters with their payloads and last errors, so that staff can see what did not arrive."""
-        if answer := refusal(request, admin_token, endpoints="admin", credential="admin token", variable="ETALAGE_ADMIN_TOKEN"):
+        if answer := admin_refusal(request, admin_token):
             return answer
         headers = {"cache-control": "no-store"}
         if outbox is None:

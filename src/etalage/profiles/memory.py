@@ -19,7 +19,7 @@ import logging
 import os
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from pathlib import Path
 
 import orjson
@@ -263,15 +263,20 @@ class MemoryStore(ProfileStore):
         await self.save()  # as erase(): the file forgets at once
         return True
 
-    async def every_profile(self) -> AsyncIterator[Profile]:
-        for key in list(self._profiles):
+    def _readable(self, keys: Iterable[str], purpose: str) -> Iterator[Profile]:
+        """The profiles under `keys`; one that cannot be read is left out of `purpose`, with a log line."""
+        for key in keys:
             try:
                 profile = self._get(key)
             except StoreError as exc:
-                log.warning("report: leaving out the profile %s: %s", key, exc)
+                log.warning("%s: leaving out the profile %s: %s", purpose, key, exc)
                 continue
             if profile is not None:
                 yield profile
+
+    async def every_profile(self) -> AsyncIterator[Profile]:
+        for profile in self._readable(list(self._profiles), "report"):
+            yield profile
 
     async def customer_page(self, cursor: str, count: int) -> tuple[list[Profile], str]:
         # The keys in order: a page is the `count` customer keys after the cursor (the last key of the
@@ -279,15 +284,7 @@ class MemoryStore(ProfileStore):
         if cursor and not cursor.startswith("c:"):
             raise ValueError(f"not a cursor of the embedded store: {cursor!r}")
         keys = heapq.nsmallest(count, (key for key in self._profiles if key.startswith("c:") and key > cursor))
-        profiles = []
-        for key in keys:
-            try:
-                profile = self._get(key)
-            except StoreError as exc:
-                log.warning("export: leaving out the profile %s: %s", key, exc)
-                continue
-            if profile is not None:
-                profiles.append(profile.copy())
+        profiles = [profile.copy() for profile in self._readable(keys, "export")]
         return profiles, keys[-1] if len(keys) == count else ""
 
     async def erase(self, visitor_id: str, *, remember: bool = False) -> None:

@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from etalage.control.auth import refusal
+from etalage.control.auth import admin_refusal
 from etalage.control.results.view import BAR_WIDTH, MIN_UNITS, experiment_view
 from etalage.engine.results import as_json, results
 from etalage.profiles.store import ProfileStore, StoreError
@@ -54,7 +54,7 @@ _TEMPLATES.globals.update(style=Markup(_CSS), bar_width=BAR_WIDTH, min_units=MIN
 
 def results_routes(store: ProfileStore, rules: Callable[[], RuleSet], admin_token: str) -> list[Route]:
     async def experiments(request: Request) -> Response:
-        if answer := refusal(request, admin_token, endpoints="admin", credential="admin token", variable="ETALAGE_ADMIN_TOKEN"):
+        if answer := admin_refusal(request, admin_token):
             return answer
         ruleset = rules()
         try:
