@@ -51,7 +51,7 @@ import contextvars
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import NamedTuple, cast
+from typing import NamedTuple, TypeVar, cast
 
 from cachetools import TLRUCache, TTLCache
 from redis.asyncio import RedisCluster
@@ -68,6 +68,7 @@ from etalage.profiles.store import ProfileStore, StoreError
 __all__ = ["RedisStore"]
 
 log = logging.getLogger("etalage.redis_store")
+_T = TypeVar("_T")
 
 # KEYS[1] = link key, KEYS[2] = the visitor's own profile key, ARGV[1] = customer key prefix.
 # Returns {customer id or nil, profile bytes or nil}. The customer key is derived from the link's
@@ -650,36 +651,31 @@ class RedisStore(ProfileStore):
         try:
             if self._cluster:
                 return await self._link_in_slots(visitor_id, customer_id, renew_to)
-            for _ in range(_MAX_ATTEMPTS):
-                try:
-                    async with self._redis.pipeline(transaction=True) as pipe:
-                        await pipe.watch(link_key, own_key, customer_key)
-                        current, anonymous, known = _stored(await pipe.mget(link_key, own_key, customer_key))
-                        linked = visitor_id
-                        if current == customer_id.encode():
-                            pipe.multi()
-                            pipe.pexpire(link_key, self._ttl_ms)
-                        else:
-                            customer = _decode(known) or Profile()
-                            if anonymous is not None:
-                                customer.merge(_load(anonymous))
-                            customer.apply([Event("customer", customer_id, time.time())])
-                            pipe.multi()
-                            if anonymous is not None:
-                                pipe.delete(own_key)
-                            pipe.set(customer_key, customer.dumps(), px=self._ttl_ms)
-                            if renew_to is not None:
-                                # The old id keeps nothing: its link goes in the transaction that links the new one.
-                                pipe.delete(link_key)
-                                linked = renew_to
-                            pipe.set(self._key("link", linked), customer_id, px=self._ttl_ms)
-                        await pipe.execute()
-                    break
-                except WatchError as exc:
-                    if _connection_lost(exc):
-                        raise
-            else:
-                raise StoreError(f"linking visitor to customer gave up after {_MAX_ATTEMPTS} conflicting attempts")
+
+            async def merge(pipe: Pipeline | ClusterPipeline) -> str:
+                current, anonymous, known = _stored(await pipe.mget(link_key, own_key, customer_key))
+                linked = visitor_id
+                if current == customer_id.encode():
+                    pipe.multi()
+                    pipe.pexpire(link_key, self._ttl_ms)
+                else:
+                    customer = _decode(known) or Profile()
+                    if anonymous is not None:
+                        customer.merge(_load(anonymous))
+                    customer.apply([Event("customer", customer_id, time.time())])
+                    pipe.multi()
+                    if anonymous is not None:
+                        pipe.delete(own_key)
+                    pipe.set(customer_key, customer.dumps(), px=self._ttl_ms)
+                    if renew_to is not None:
+                        # The old id keeps nothing: its link goes in the transaction that links the new one.
+                        pipe.delete(link_key)
+                        linked = renew_to
+                    pipe.set(self._key("link", linked), customer_id, px=self._ttl_ms)
+                await pipe.execute()
+                return linked
+
+            linked = await self._watched([link_key, own_key, customer_key], merge, "linking visitor to customer")
         except RedisError as exc:
             raise StoreError(f"Redis: {exc}") from exc
         finally:
@@ -696,47 +692,38 @@ class RedisStore(ProfileStore):
         then the profile it took is merged into the customer's; then the renewed id is linked.
         A crash between the steps loses the visitor's anonymous profile, never a customer's."""
         link_key, own_key = self._key("link", visitor_id), self._key("v", visitor_id)
-        for _ in range(_MAX_ATTEMPTS):
-            try:
-                async with self._redis.pipeline(transaction=True) as pipe:
-                    await pipe.watch(link_key, own_key)
-                    # No MGET in a cluster pipeline (redis-py blocks it): two GETs while watching.
-                    current, anonymous = _stored([await pipe.get(link_key), await pipe.get(own_key)])
-                    if current == customer_id.encode():
-                        await self._redis.pexpire(link_key, self._ttl_ms)
-                        return visitor_id
-                    taken = _load(anonymous) if anonymous is not None else None
-                    pipe.multi()
-                    pipe.delete(own_key)
-                    if renew_to is None:
-                        pipe.set(link_key, customer_id, px=self._ttl_ms)
-                    else:
-                        pipe.delete(link_key)
-                    await pipe.execute()
-                break
-            except WatchError as exc:
-                if _connection_lost(exc):
-                    raise
-        else:
-            raise StoreError(f"linking visitor to customer gave up after {_MAX_ATTEMPTS} conflicting attempts")
+
+        async def take(pipe: Pipeline | ClusterPipeline) -> tuple[bool, Profile | None]:
+            """(whether the visitor was linked to the customer already, the anonymous profile taken)."""
+            # No MGET in a cluster pipeline (redis-py blocks it): two GETs while watching.
+            current, anonymous = _stored([await pipe.get(link_key), await pipe.get(own_key)])
+            if current == customer_id.encode():
+                await self._redis.pexpire(link_key, self._ttl_ms)
+                return True, None
+            pipe.multi()
+            pipe.delete(own_key)
+            if renew_to is None:
+                pipe.set(link_key, customer_id, px=self._ttl_ms)
+            else:
+                pipe.delete(link_key)
+            await pipe.execute()
+            return False, _load(anonymous) if anonymous is not None else None
+
+        already, taken = await self._watched([link_key, own_key], take, "linking visitor to customer")
+        if already:
+            return visitor_id
         customer_key = self._key("c", customer_id)
-        for _ in range(_MAX_ATTEMPTS):
-            try:
-                async with self._redis.pipeline(transaction=True) as pipe:
-                    await pipe.watch(customer_key)
-                    customer = _decode(_stored([await pipe.get(customer_key)])[0]) or Profile()
-                    if taken is not None:
-                        customer.merge(taken)
-                    customer.apply([Event("customer", customer_id, time.time())])
-                    pipe.multi()
-                    pipe.set(customer_key, customer.dumps(), px=self._ttl_ms)
-                    await pipe.execute()
-                break
-            except WatchError as exc:
-                if _connection_lost(exc):
-                    raise
-        else:
-            raise StoreError(f"merging into the customer's profile gave up after {_MAX_ATTEMPTS} conflicting attempts")
+
+        async def merge(pipe: Pipeline | ClusterPipeline) -> None:
+            customer = _decode(_stored([await pipe.get(customer_key)])[0]) or Profile()
+            if taken is not None:
+                customer.merge(taken)
+            customer.apply([Event("customer", customer_id, time.time())])
+            pipe.multi()
+            pipe.set(customer_key, customer.dumps(), px=self._ttl_ms)
+            await pipe.execute()
+
+        await self._watched([customer_key], merge, "merging into the customer's profile")
         if renew_to is None:
             return visitor_id
         await self._redis.set(self._key("link", renew_to), customer_id, px=self._ttl_ms)
@@ -800,28 +787,36 @@ class RedisStore(ProfileStore):
                 # The device's keys and the customer's live in two slots: unlink first (a flush writing
                 # through the link WATCHes it and starts over, unlinked), then the customer's refusal.
                 await self._redis.delete(link_key, own_key)
-            for _ in range(_MAX_ATTEMPTS):
-                try:
-                    async with self._redis.pipeline(transaction=True) as pipe:
-                        await pipe.watch(*([customer_key] if self._cluster else [link_key, customer_key]))
-                        known = _stored([await pipe.get(customer_key)])[0]
-                        kept = (None if erase_customer else _decode(known)) or Profile(customer_id=customer_id)
-                        _apply(kept, [refusal])
-                        pipe.multi()
-                        if not self._cluster:
-                            pipe.delete(link_key, own_key)
-                        pipe.set(customer_key, kept.dumps(), px=self._ttl_ms)
-                        await pipe.execute()
-                    return
-                except WatchError as exc:
-                    if _connection_lost(exc):
-                        raise
-            raise StoreError(f"withdrawing consent gave up after {_MAX_ATTEMPTS} conflicting attempts")
+
+            async def refuse(pipe: Pipeline | ClusterPipeline) -> None:
+                known = _stored([await pipe.get(customer_key)])[0]
+                kept = (None if erase_customer else _decode(known)) or Profile(customer_id=customer_id)
+                _apply(kept, [refusal])
+                pipe.multi()
+                if not self._cluster:
+                    pipe.delete(link_key, own_key)
+                pipe.set(customer_key, kept.dumps(), px=self._ttl_ms)
+                await pipe.execute()
+
+            await self._watched([customer_key] if self._cluster else [link_key, customer_key], refuse, "withdrawing consent")
         except RedisError as exc:
             raise StoreError(f"Redis: {exc}") from exc
         finally:
             self._forget_cached(ref)
             self._forget_cached(f"c:{customer_id}")
+
+    async def _watched(self, keys: list[str], work: Callable[[Pipeline | ClusterPipeline], Awaitable[_T]], what: str) -> _T:
+        """`work` in a transaction that WATCHes `keys`, run again while other writers change them (at most
+        _MAX_ATTEMPTS times, then StoreError); a connection lost inside it is no conflict and goes up."""
+        for _ in range(_MAX_ATTEMPTS):
+            try:
+                async with self._redis.pipeline(transaction=True) as pipe:
+                    await pipe.watch(*keys)
+                    return await work(pipe)
+            except WatchError as exc:
+                if _connection_lost(exc):
+                    raise
+        raise StoreError(f"{what} gave up after {_MAX_ATTEMPTS} conflicting attempts")
 
     async def _customer_links(self, customer_id: str) -> list[str]:
         """The link keys naming this customer, found by scanning every link key."""
