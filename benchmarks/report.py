@@ -291,6 +291,25 @@ def targets(results, soak):
             )
         else:
             absent(name, config="etalage-pers", origin=origin, group="shedding")
+        name = f"Shedding engages at twice the saturating load: p99 <= 5x the unloaded p50{tag}"
+        kw = {"page": "own", "group": "own"} if origin == "replay" else {"page": "100k", "group": "main"}
+        q1 = find(results, config="etalage-pers", origin=origin, c=1, **kw)
+        if o and q1:
+            r = o["p99_ms"] / q1["p50_ms"]
+            # A closed loop of 64 connections waits 64 / throughput per request whatever the server does;
+            # nginx's own queueing at c32 against its c1 shows the floor of that arithmetic.
+            n32 = find(results, config="nginx-proxy", origin=origin, c=32, **kw)
+            n1 = find(results, config="nginx-proxy", origin=origin, c=1, **kw)
+            floor = f"; nginx proxy at c32: p50 {n32['p50_ms'] / n1['p50_ms']:.0f}x its c1 p50" if n32 and n1 else ""
+            add(
+                name,
+                f"p99 {ms(o['p99_ms'])} ms = {r:.0f}x the unloaded (c1) p50 of {ms(q1['p50_ms'])} ms; {share(o)} personalized (c64)",
+                r <= 5,
+                f"{r / 5:.1f}x the bound; a closed loop of 64 waits at least 64 / {o['rps']:,.0f} req/s = "
+                f"{64000 / o['rps']:.0f} ms per request{floor}",
+            )
+        else:
+            absent(name, config="etalage-pers", origin=origin, group="shedding")
     if soak and soak.get("status") == "ok" and soak.get("minutes", 0) < 1:
         add(
             "Memory flat during the soak",
