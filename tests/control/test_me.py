@@ -25,7 +25,7 @@ from etalage.profiles.store import StoreError
 from etalage.rules.loader import load_rules
 from etalage.rules.ruleset import RuleSet
 from etalage.tokens import CsrfSigner, VisitorSigner
-from tests.support.config import ACCEPT_ONETRUST, PROJECT_RULES, PROXY_RULES, REJECT_ONETRUST, SECRET, settings_for
+from tests.support.config import ACCEPT_ONETRUST, PROJECT_RULES, PROXY_RULES, REJECT_ONETRUST, SECRET, rules_with, settings_for
 from tests.support.servers import running
 
 VISITOR = "AAAAAAAAAAAAAAAAAAAAAA"
@@ -147,6 +147,25 @@ def test_me_why_says_a_condition_driven_rule_in_words_not_rule_syntax(store, cli
 def test_me_page_links_back_to_the_shop(store, client, consent):
     seed(store)
     assert '<a href="/">&larr; Back to the shop</a>' in client.get("/.etalage/me", headers=cookies(consent=consent)).text
+
+
+@pytest.fixture
+def titled_client(store: SpyStore, tmp_path: Path) -> Iterator[httpx.Client]:
+    """The visitor's page over the project's rules with a catalogue whose products have titles, as a feed import writes."""
+    catalogue = '[catalog]\ndog-kibble-5kg = { category = "dogs", lasts_days = 30, title = "Kibble <5 kg>" }\n'
+    with client_for(store, rules_with(PROJECT_RULES, tmp_path, {"catalog.toml": catalogue})) as client:
+        yield client
+
+
+def test_me_page_names_a_product_looked_at_by_its_catalogue_title(store, titled_client):
+    seed(store, VISITOR, Event("product_view", "dog-kibble-5kg", time.time()), Event("product_view", "not-in-the-catalogue", time.time()))
+    page = titled_client.get("/.etalage/me", headers=cookies()).text
+    assert "<li><code>not-in-the-catalogue</code></li>" in page and "<li>Kibble &lt;5 kg&gt; <code>dog-kibble-5kg</code></li>" in page
+
+
+def test_me_page_names_a_product_bought_by_its_catalogue_title(store, titled_client):
+    seed(store, VISITOR, Event("purchase", "dog-kibble-5kg", time.time(), {"order": "o1", "category": "dogs"}))
+    assert "<td>Kibble &lt;5 kg&gt; <code>dog-kibble-5kg</code></td>" in titled_client.get("/.etalage/me", headers=cookies()).text
 
 
 def test_me_page_offers_to_never_suggest_a_category_not_to_never_show_it(store, client):
