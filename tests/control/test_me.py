@@ -242,6 +242,12 @@ def test_me_json_gives_the_profiles_dates_in_iso_8601_utc(store, client):
     assert data["dates"]["previous_visit"] is None
 
 
+def test_me_json_gives_the_date_of_the_consent_the_profile_holds(store, client):
+    at = 1796286451.9  # 2026-12-03 08:27:31.9 UTC
+    seed(store, VISITOR, Event("consent", "", at, {"granted": True, "sources": ["onetrust"], "purposes": ["onetrust:C0004"]}))
+    assert client.get("/.etalage/me.json", headers=cookies()).json()["dates"]["consent"] == "2026-12-03T08:27:31Z"
+
+
 def test_me_json_without_consent_has_no_profile(store, client):
     seed(store)
     data = client.get("/.etalage/me.json", headers=cookies(consent=None)).json()

@@ -9,8 +9,8 @@ The export (/.etalage/me.json, the download) is one object:
                   be given back to `etalage rules explain --profile`), or null
     dates         the profile's times, readable: the same keys, ISO 8601 in UTC (null for "never"):
                   first_seen, last_seen, previous_visit, visit_started, category_seen {category: time},
-                  purchases [time of each purchase, in the profile's order], orders [the same, per order], impressions {rule: [time, ...]};
-                  null without a profile
+                  purchases [time of each purchase, in the profile's order], orders [the same, per order], impressions {rule: [time, ...]},
+                  consent (when the consent the profile holds was given or refused); null without a profile
     lifecycle     "prospect", "customer" or "repeat_customer", or null
     linked_to_customer_account  bool
     why           [{"rule", "text", "last_shown"}]: the rules shown to the visitor, why in words, and when last
@@ -266,6 +266,7 @@ def _dates(profile: Profile) -> dict[str, Any]:
         "purchases": [_iso(purchase.at) for purchase in profile.purchases],
         "orders": [_iso(order.at) for order in profile.orders],
         "impressions": {rule: [_iso(at) for at in shown] for rule, shown in profile.impressions.items()},
+        "consent": None if profile.consent is None else _iso(profile.consent.at),
     }
 
 
