@@ -70,5 +70,11 @@ def test_control_admin_endpoints_refuse_every_wrong_authorization(with_token, pa
     assert response.status_code == 401 and "s3cret" not in response.text
 
 
+def test_control_admin_endpoints_refuse_the_shop_backends_api_key(origin):
+    # The shop's servers hold the API key: it must open the API only, never the admin endpoints.
+    with running(create_app(settings_for(origin, PROXY_RULES, admin_token="s3cret-token", api_key="backend-key"))) as url:
+        assert httpx.get(f"{url}/.etalage/admin/rules", headers={"Authorization": "Bearer backend-key"}).status_code == 401
+
+
 def test_control_admin_endpoints_take_the_right_token_whatever_the_scheme_s_case(with_token):
     assert httpx.get(f"{with_token}/.etalage/metrics", headers={"Authorization": "bearer s3cret-token"}).status_code == 200

@@ -25,7 +25,7 @@ from etalage.profiles.store import StoreError
 from etalage.rules.loader import load_rules
 from etalage.rules.ruleset import RuleSet
 from etalage.tokens import CsrfSigner, VisitorSigner
-from tests.support.config import ACCEPT_ONETRUST, PROJECT_RULES, PROXY_RULES, REJECT_ONETRUST, SECRET, settings_for
+from tests.support.config import ACCEPT_ONETRUST, PROJECT_RULES, PROXY_RULES, REJECT_ONETRUST, SECRET, rules_with, settings_for
 from tests.support.servers import running
 
 VISITOR = "AAAAAAAAAAAAAAAAAAAAAA"
@@ -149,6 +149,25 @@ def test_me_page_links_back_to_the_shop(store, client, consent):
     assert '<a href="/">&larr; Back to the shop</a>' in client.get("/.etalage/me", headers=cookies(consent=consent)).text
 
 
+@pytest.fixture
+def titled_client(store: SpyStore, tmp_path: Path) -> Iterator[httpx.Client]:
+    """The visitor's page over the project's rules with a catalogue whose products have titles, as a feed import writes."""
+    catalogue = '[catalog]\ndog-kibble-5kg = { category = "dogs", lasts_days = 30, title = "Kibble <5 kg>" }\n'
+    with client_for(store, rules_with(PROJECT_RULES, tmp_path, {"catalog.toml": catalogue})) as client:
+        yield client
+
+
+def test_me_page_names_a_product_looked_at_by_its_catalogue_title(store, titled_client):
+    seed(store, VISITOR, Event("product_view", "dog-kibble-5kg", time.time()), Event("product_view", "not-in-the-catalogue", time.time()))
+    page = titled_client.get("/.etalage/me", headers=cookies()).text
+    assert "<li><code>not-in-the-catalogue</code></li>" in page and "<li>Kibble &lt;5 kg&gt; <code>dog-kibble-5kg</code></li>" in page
+
+
+def test_me_page_names_a_product_bought_by_its_catalogue_title(store, titled_client):
+    seed(store, VISITOR, Event("purchase", "dog-kibble-5kg", time.time(), {"order": "o1", "category": "dogs"}))
+    assert "<td>Kibble &lt;5 kg&gt; <code>dog-kibble-5kg</code></td>" in titled_client.get("/.etalage/me", headers=cookies()).text
+
+
 def test_me_page_offers_to_never_suggest_a_category_not_to_never_show_it(store, client):
     # Excluded cards can still appear on the shop's own pages (a sort puts them last): "Never show" promised more.
     seed(store)
@@ -221,6 +240,12 @@ def test_me_json_gives_the_profiles_dates_in_iso_8601_utc(store, client):
     assert data["dates"]["impressions"] == {"popular-by-interest": [iso]} and data["why"][0]["last_shown"] == iso
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", data["dates"]["first_seen"])
     assert data["dates"]["previous_visit"] is None
+
+
+def test_me_json_gives_the_date_of_the_consent_the_profile_holds(store, client):
+    at = 1796286451.9  # 2026-12-03 08:27:31.9 UTC
+    seed(store, VISITOR, Event("consent", "", at, {"granted": True, "sources": ["onetrust"], "purposes": ["onetrust:C0004"]}))
+    assert client.get("/.etalage/me.json", headers=cookies()).json()["dates"]["consent"] == "2026-12-03T08:27:31Z"
 
 
 def test_me_json_without_consent_has_no_profile(store, client):

@@ -8,20 +8,20 @@ visitor's journey with browsers of its own (httpx clients keeping cookies), and 
 
 from __future__ import annotations
 
-import asyncio
 import re
 import shutil
 import socket
 import sqlite3
 import uuid
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from etalage.app import create_app
+from etalage.app import Etalage, create_app
 from etalage.profiles.memory import MemoryStore
 from etalage.profiles.profile import Profile
 from etalage.rules.loader import load_rules
@@ -29,7 +29,7 @@ from etalage.tokens import VisitorSigner
 from etalage.tools.products.command import import_products
 from tests.support.config import SECRET, settings_for
 from tests.support.oscar import OSCAR, copy_database, manage, oscar_state, running_oscar
-from tests.support.servers import running
+from tests.support.servers import Served, serving
 
 API_KEY = "oscar-backend-key"
 # The customer examples/oscar/setup loads (petshop/management/commands/load_petshop.py).
@@ -46,10 +46,15 @@ CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 
 @dataclass(frozen=True)
 class Shop:
-    url: str  # Etalage, in front of Oscar
+    etalage: Served  # in front of Oscar
+    app: Etalage
     store: MemoryStore
     rules: Path
     database: Path
+
+    @property
+    def url(self) -> str:
+        return self.etalage.url
 
     def browser(self, consent: bool = True) -> httpx.Client:
         """A browser: keeps cookies, sends Origin on its forms as browsers do (Django's CSRF check
@@ -58,7 +63,16 @@ class Shop:
 
     def profile_of(self, browser: httpx.Client) -> Profile | None:
         visitor = SIGNER.verify(browser.cookies["etalage_vid"]).visitor_id
-        return asyncio.run(self.store.load(visitor))
+        return self.etalage.run(self._drained(self.store.load(visitor)))
+
+    def profile_of_customer(self, customer: str) -> Profile | None:
+        return self.etalage.run(self._drained(self.store.load_customer(customer)))
+
+    async def _drained(self, read: Coroutine[Any, Any, Profile | None]) -> Profile | None:
+        """`read`, on Etalage's loop once the profile writes it left to the background are done (a page's
+        views and impressions are written after its answer)."""
+        await self.app.proxy.drain()
+        return await read
 
     def customer_id(self, email: str) -> str:
         with sqlite3.connect(self.database) as db:
@@ -82,9 +96,10 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
     assert import_products(feed, rules) == 0
     store = MemoryStore(retention=3600)
     settings = settings_for(oscar, rules, api_key=API_KEY, watch_rules=False, read_timeout=TIMEOUT)
-    with sock, running(create_app(settings, store=store)) as etalage:
-        with running_oscar(state, database, sock, ETALAGE_API_URL=etalage, ETALAGE_API_KEY=API_KEY):
-            yield Shop(etalage, store, rules, database)
+    app = create_app(settings, store=store)
+    with sock, serving(app) as etalage:
+        with running_oscar(state, database, sock, ETALAGE_API_URL=etalage.url, ETALAGE_API_KEY=API_KEY):
+            yield Shop(etalage, app, store, rules, database)
 
 
 def csrf_token(page: httpx.Response) -> str:
@@ -155,6 +170,14 @@ def test_oscar_rodent_lover_sees_rodent_recommendations_on_the_first_catalogue_p
     assert cards(page) == cards(original) and f'data-etalage-rule="{RULE}"' in page.text
 
 
+def test_oscar_recommendations_are_measured_like_any_rule(shop):
+    with shop.browser() as browser:
+        view_rodents(shop, browser)
+        assert len(recommended(browser.get("/catalogue/"))) == 4
+        profile = shop.profile_of(browser)
+    assert profile is not None and len(profile.impressions[RULE]) == 1
+
+
 def test_oscar_the_catalogue_in_the_rules_is_the_shops_own(shop):
     assert load_rules(OSCAR / "rules").catalog == load_rules(shop.rules).catalog
 
@@ -219,7 +242,7 @@ def test_oscar_order_reaches_the_profile_with_its_value(shop):
             "SELECT o.number, o.total_incl_tax, o.currency FROM order_order o JOIN auth_user u ON u.id = o.user_id WHERE u.email = ?",
             (email,),
         ).fetchone()
-    profile = asyncio.run(shop.store.load_customer(shop.customer_id(email)))
+    profile = shop.profile_of_customer(shop.customer_id(email))
     assert profile is not None
     assert [(order.order, order.value, order.currency) for order in profile.orders] == [(number, float(total), currency)]
     assert [(purchase.sku, purchase.category, purchase.quantity) for purchase in profile.purchases] == [(hay, "rodents", 2)]

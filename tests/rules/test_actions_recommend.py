@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 
 import httpx
+import pytest
 
 from etalage.engine.personalize import Personalizer
 from etalage.html.page import BlockSpec, analyse, splice
@@ -129,6 +130,23 @@ def test_recommend_leaves_out_unavailable_products_and_products_without_a_page()
     catalog = {**CATALOG, "hay": Product("rodents", 20, "/p/hay", "Hay", available=False)}
     profile = Profile(recent_products=["hidden", "hay", "wheel"])
     assert added(recommend("recently_viewed", catalog=catalog), profile) == ['/p/wheel">Wheel']
+
+
+@pytest.mark.parametrize(
+    ("source", "profile"),
+    [
+        ("recently_viewed", Profile(recent_products=["hay", "kibble"], exclusions={"rodents"})),
+        # hay lasts 20 days, bought 17 days ago; kibble lasts 30, bought 28 days ago: both due.
+        ("replenishment", Profile(purchases=[bought("hay", 17), bought("kibble", 28)], exclusions={"rodents"})),
+    ],
+)
+def test_recommend_leaves_out_a_category_the_visitor_never_wants_suggested(source, profile):
+    assert added(recommend(source), profile) == ['/p/kibble">Kibble']
+
+
+def test_recommend_leaves_out_a_category_the_visitor_said_not_for_me_to_on_this_rule():
+    profile = Profile(recent_products=["hay", "kibble"], dismissed={"r:rodents"})
+    assert added(recommend("recently_viewed"), profile) == ['/p/kibble">Kibble']
 
 
 def test_recommend_with_nothing_to_show_leaves_the_page_alone():

@@ -9,8 +9,8 @@ The export (/.etalage/me.json, the download) is one object:
                   be given back to `etalage rules explain --profile`), or null
     dates         the profile's times, readable: the same keys, ISO 8601 in UTC (null for "never"):
                   first_seen, last_seen, previous_visit, visit_started, category_seen {category: time},
-                  purchases [time of each purchase, in the profile's order], orders [the same, per order], impressions {rule: [time, ...]};
-                  null without a profile
+                  purchases [time of each purchase, in the profile's order], orders [the same, per order], impressions {rule: [time, ...]},
+                  consent (when the consent the profile holds was given or refused); null without a profile
     lifecycle     "prospect", "customer" or "repeat_customer", or null
     linked_to_customer_account  bool
     why           [{"rule", "text", "last_shown"}]: the rules shown to the visitor, why in words, and when last
@@ -165,9 +165,17 @@ class Newsletter:
 
 
 @dataclass(frozen=True, slots=True)
+class ProductLine:
+    id: str
+    # The catalogue's title, when the shop imported one: an id alone means nothing to the visitor.
+    title: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class PurchaseLine:
     date: str
     sku: str
+    title: str | None
     category: str
     quantity: int
     order: str
@@ -182,7 +190,7 @@ class ProfileView:
     # Categories viewed that the shop no longer has.
     unknown: list[str]
     dismissed: list[Dismissed]
-    recent_products: list[str]
+    recent_products: list[ProductLine]
     newsletters: list[Newsletter]
     purchases: list[PurchaseLine]
     about: list[tuple[str, str]]
@@ -197,6 +205,10 @@ def profile_view(ruleset: RuleSet, profile: Profile, now: float) -> ProfileView:
 
     def label(category: str) -> str:
         return labels.get(category, category)
+
+    def title(product_id: str) -> str | None:
+        product = ruleset.catalog.get(product_id)
+        return product.title if product is not None else None
 
     interests = []
     for category in site.categories:
@@ -215,9 +227,11 @@ def profile_view(ruleset: RuleSet, profile: Profile, now: float) -> ProfileView:
         interests=interests,
         unknown=sorted(set(profile.category_views) - set(labels)),
         dismissed=dismissed,
-        recent_products=list(profile.recent_products),
+        recent_products=[ProductLine(product, title(product)) for product in profile.recent_products],
         newsletters=[Newsletter(category, label(category), category in labels) for category in sorted(profile.newsletters)],
-        purchases=[PurchaseLine(_date(p.at), p.sku, label(p.category), p.quantity, p.order) for p in reversed(profile.purchases)],
+        purchases=[
+            PurchaseLine(_date(p.at), p.sku, title(p.sku), label(p.category), p.quantity, p.order) for p in reversed(profile.purchases)
+        ],
         about=[
             ("Stage", _LIFECYCLE_WORDS.get(profile.lifecycle, profile.lifecycle)),
             ("Visits", str(profile.visits)),
@@ -252,6 +266,7 @@ def _dates(profile: Profile) -> dict[str, Any]:
         "purchases": [_iso(purchase.at) for purchase in profile.purchases],
         "orders": [_iso(order.at) for order in profile.orders],
         "impressions": {rule: [_iso(at) for at in shown] for rule, shown in profile.impressions.items()},
+        "consent": None if profile.consent is None else _iso(profile.consent.at),
     }
 
 

@@ -16,8 +16,10 @@ prepend / append / before / after the block). The products come from one `source
 
 Never recommended: a product without a `path` (a card must link somewhere), one marked
 `available = false`, one already on the page (the block's cards, when the block identifies its
-products, and the product whose page this is), and one the visitor bought, except for
-replenishment, whose point is buying it again. With nothing left to show the page stays as it is.
+products, and the product whose page this is), one the visitor bought, except for
+replenishment, whose point is buying it again, and one of a category the visitor excluded ("Never
+suggest" on /.etalage/me) or said "not for me" to on this rule. With nothing left to show the page
+stays as it is.
 """
 
 from __future__ import annotations
@@ -126,6 +128,10 @@ class Recommend(Action):
         for product_id in self._candidates(rule_id, profile, site, now):
             product = self.catalog.get(product_id)
             if product is None or not product.available or product_id in on_page or product_id in bought or product_id in chosen:
+                continue
+            # "Never suggest" on /.etalage/me, and "not for me" on this rule, hold whatever the source:
+            # a product viewed, bought with another or due again is still of that category.
+            if product.category in profile.exclusions or f"{rule_id}:{product.category}" in profile.dismissed:
                 continue
             chosen.append(product_id)
             if len(chosen) == self.count:
