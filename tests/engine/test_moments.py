@@ -92,6 +92,12 @@ def test_moments_replenishment_is_one_moment_per_supply_cycle():
     assert len(replenish) == 2 and replenish[0].id == replenish[1].id
 
 
+def test_moments_replenishment_skips_a_category_the_visitor_never_wants_suggested():
+    profile = consenting(exclusions={"dogs"})
+    moments = change(profile, [Event("purchase", "kibble", NOW, {"order": "o-1"})])
+    assert "kibble-runs-out" not in fired(moments)
+
+
 def test_moments_basket_waits_its_hours_unless_an_order_comes():
     moments = change(consenting(), [Event("page_view", "/c/basket", NOW)], path="/c/basket")
     assert [(m.trigger, m.due, m.unless_order_since) for m in moments] == [("basket-left", pytest.approx(NOW + 0.0003 * 3600), NOW)]

@@ -102,8 +102,10 @@ def detect(ruleset: RuleSet, was: Before, profile: Profile, visitor_id: str | No
                 ends = supply_ends(profile, ruleset.catalog)
             for sku, lasts in trigger.lasts.items():
                 end = ends.get(sku)
-                if end is not None and end - trigger.within_days * DAY <= now <= end + lasts * DAY:
-                    data = {"sku": sku, "category": ruleset.catalog[sku].category, "runs_out_at": isoformat(end)}
+                category = ruleset.catalog[sku].category
+                # "Never suggest" on the visitor's page holds for the shop's messages too, as for recommend.
+                if end is not None and category not in profile.exclusions and end - trigger.within_days * DAY <= now <= end + lasts * DAY:
+                    data = {"sku": sku, "category": category, "runs_out_at": isoformat(end)}
                     found.append(moment(f"{sku}@{end:.0f}", (trigger.within_days + lasts) * DAY, data))
         elif trigger.kind == "first_purchase":
             if was.lifecycle == "prospect" and profile.lifecycle != "prospect":
