@@ -256,3 +256,32 @@ def test_webhooks_an_order_announced_in_a_response_header_is_a_first_purchase(or
     payloads = [verifier.verify(attempt.body, attempt.headers) for attempt in receiver.accepted()]
     (first,) = [payload for payload in payloads if payload["type"] == "moment.first_purchase"]
     assert first["data"]["order"] == "100023"
+
+
+def resend(url: str, webhook_id: str, token: str = ADMIN) -> httpx.Response:
+    return httpx.post(f"{url}/.etalage/admin/webhooks/dead/{webhook_id}/resend", headers={"Authorization": f"Bearer {token}"})
+
+
+def test_webhooks_a_dead_letter_resent_by_staff_is_delivered_under_its_webhook_id(origin, receiver, durable):
+    receiver.down = True
+    with running(create_app(app_settings(origin, receiver, webhook_max_attempts=1, **durable))) as url:
+        order(url, browse(url, "/c/cats"), "o-9", ["ball"])
+        assert eventually(lambda: len(admin(url)["dead_letters"]) == 1)
+        dead = admin(url)["dead_letters"][0]["id"]
+        receiver.down = False  # the receiver is fixed
+        answer = resend(url, dead)
+        assert receiver.wait_for(lambda r: len(r.accepted()) == 1)
+        assert eventually(lambda: admin(url)["dead_letters"] == [] and admin(url)["queue_depth"] == 0)
+    assert (answer.status_code, answer.json()) == (202, {"resent": dead, "trigger": "first-order"})
+    assert receiver.accepted()[0].id == dead
+
+
+def test_webhooks_resend_answers_404_for_no_such_dead_letter(origin, receiver):
+    with running(create_app(app_settings(origin, receiver))) as url:
+        answer = resend(url, "msg_unknown")
+    assert answer.status_code == 404 and "no dead letter 'msg_unknown'" in answer.json()["error"]
+
+
+def test_webhooks_resend_needs_the_admin_token(origin, receiver):
+    with running(create_app(app_settings(origin, receiver))) as url:
+        assert resend(url, "msg_any", token=API_KEY).status_code == 401

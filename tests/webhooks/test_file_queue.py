@@ -93,3 +93,27 @@ def test_file_queue_writes_its_history_away(tmp_path):
     asyncio.run(run())
     # 30 moments delivered make 60 lines of history, written away once the claims have ended.
     assert path.read_bytes().count(b"\n") < 60 and reopened(path)[0] == ["msg_99"]
+
+
+def test_file_queue_resent_dead_letter_is_pending_again_after_a_reopen(tmp_path):
+    path = tmp_path / "webhooks.jsonl"
+
+    async def run() -> object:
+        queue = FileQueue(path)
+        await queue.add(entry(1), "claim-1", 60)
+        (taken,) = await queue.take(NOW, 10)
+        await queue.dead(taken.failed("the receiver answered 500", NOW))
+        resent = await queue.resend("msg_1", NOW + 60)
+        await queue.aclose()
+        return resent
+
+    resent = asyncio.run(run())
+    pending, dead = reopened(path, NOW + 60)
+    assert pending == ["msg_1"] and dead == [] and getattr(resent, "attempts", None) == 0
+
+
+def test_file_queue_resend_of_an_id_without_a_dead_letter_changes_nothing(tmp_path):
+    queue = FileQueue(tmp_path / "webhooks.jsonl")
+    asyncio.run(queue.add(entry(1), "claim-1", 60))
+    assert asyncio.run(queue.resend("msg_1", NOW)) is None  # pending, not dead
+    asyncio.run(queue.aclose())

@@ -67,3 +67,17 @@ def test_redis_queue_drops_an_unreadable_entry_instead_of_handing_it_out_forever
 
     # The good entry is handed out (and stays until finished); the unreadable one is gone.
     assert with_queue(redis_server.url, work) == (["msg_1"], 1)
+
+
+def test_redis_queue_resends_a_dead_letter_once(redis_server):
+    async def work(queue: RedisQueue) -> tuple[list[int], bool, list[Entry]]:
+        now = time.time()
+        await queue.add(entry(1, now), "the-moment", 60)
+        (taken,) = await queue.take(now, 10)
+        await queue.dead(taken.failed("the receiver answered 500", now))
+        first, second = await queue.resend("msg_1", now), await queue.resend("msg_1", now)
+        again = await queue.take(now, 10)
+        return [e.attempts for e in again], first is not None and second is None, await queue.dead_letters(10)
+
+    attempts, once, dead = with_queue(redis_server.url, work)
+    assert attempts == [0] and once and dead == []

@@ -1,7 +1,10 @@
-"""/.etalage/admin/webhooks: where the triggers' webhooks go, how many wait, and the dead letters."""
+"""/.etalage/admin/webhooks: where the triggers' webhooks go, how many wait, and the dead letters,
+which staff can send again once the receiver is fixed (POST .../dead/<webhook-id>/resend)."""
 
 from __future__ import annotations
 
+import logging
+import time
 from urllib.parse import urlsplit
 
 import orjson
@@ -14,6 +17,8 @@ from etalage.webhooks.outbox import Outbox
 from etalage.webhooks.queue import QueueError
 
 __all__ = ["webhook_routes"]
+
+log = logging.getLogger("etalage.webhooks")
 
 SHOWN_DEAD = 100
 
@@ -50,4 +55,28 @@ def webhook_routes(outbox: Outbox | None, admin_token: str) -> list[Route]:
             body["error"] = f"the queue could not be read: {exc}"
         return JSONResponse(body, headers=headers)
 
-    return [Route("/.etalage/admin/webhooks", status)]
+    async def resend(request: Request) -> Response:
+        """Queue a dead letter again under its webhook-id, attempts counted afresh; consent is checked
+        again before delivery, as for every attempt."""
+        if answer := admin_refusal(request, admin_token):
+            return answer
+        headers = {"cache-control": "no-store"}
+        if outbox is None:
+            return JSONResponse({"error": "webhooks are off", "hint": "set ETALAGE_WEBHOOK_URL and ETALAGE_WEBHOOK_SECRET"}, 404, headers)
+        webhook_id = request.path_params["webhook_id"]
+        try:
+            entry = await outbox.queue.resend(webhook_id, time.time())
+        except QueueError as exc:
+            return JSONResponse({"error": f"the queue could not be written: {exc}", "retry": True}, 503, headers)
+        if entry is None:
+            return JSONResponse(
+                {"error": f"no dead letter {webhook_id!r}", "hint": "GET /.etalage/admin/webhooks lists them"}, 404, headers
+            )
+        log.info("webhook %s (trigger %s) queued again by staff", entry.id, entry.trigger)
+        outbox.courier.wake()
+        return JSONResponse({"resent": entry.id, "trigger": entry.trigger}, 202, headers)
+
+    return [
+        Route("/.etalage/admin/webhooks", status),
+        Route("/.etalage/admin/webhooks/dead/{webhook_id}/resend", resend, methods=["POST"]),
+    ]

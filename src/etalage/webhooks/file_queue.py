@@ -67,6 +67,10 @@ class FileQueue(DeliveryQueue):
                     entry = Entry.loads(orjson.dumps(record["entry"]))
                     self._pending.pop(entry.id, None)
                     self._dead.append(entry)
+                elif op == "resend":
+                    entry = Entry.loads(orjson.dumps(record["entry"]))
+                    self._dead = [dead for dead in self._dead if dead.id != entry.id]
+                    self._pending[entry.id] = entry
                 if "claim" in record and record["until"] > now:
                     self._claims[record["claim"]] = record["until"]
             except (orjson.JSONDecodeError, KeyError, TypeError, QueueError) as exc:
@@ -178,6 +182,16 @@ class FileQueue(DeliveryQueue):
         self._leased.discard(entry.id)
         self._dead.append(entry)
         del self._dead[:-KEPT_DEAD]
+
+    async def resend(self, webhook_id: str, now: float) -> Entry | None:
+        dead = next((entry for entry in self._dead if entry.id == webhook_id), None)
+        if dead is None or webhook_id in self._pending:
+            return None
+        entry = dead.revived(now)
+        await self._append({"op": "resend", "entry": orjson.loads(entry.dumps())})
+        self._dead.remove(dead)
+        self._pending[entry.id] = entry
+        return entry
 
     async def depth(self) -> int:
         return len(self._pending)

@@ -52,6 +52,10 @@ class Entry:
             unless_order_since=moment.unless_order_since,
         )
 
+    def revived(self, now: float) -> Entry:
+        """A dead letter as it goes back into the queue: attempted afresh from `now`."""
+        return replace(self, attempts=0, due=now, ref="")
+
     def failed(self, error: str, due: float) -> Entry:
         return replace(self, attempts=self.attempts + 1, last_error=error[:500], due=due)
 
@@ -91,6 +95,12 @@ class DeliveryQueue(abc.ABC):
     @abc.abstractmethod
     async def dead(self, entry: Entry) -> None:
         """Out of attempts: onto the dead-letter list."""
+
+    @abc.abstractmethod
+    async def resend(self, webhook_id: str, now: float) -> Entry | None:
+        """The dead letter `webhook_id` queued again, due at `now`, with its attempts counted from
+        zero (the same webhook-id, so a receiver that did take it once drops the repeat); None when no
+        dead letter has that id (never one, resent already, or no longer kept)."""
 
     @abc.abstractmethod
     async def depth(self) -> int:

@@ -66,6 +66,16 @@ end
 return 1
 """
 
+# KEYS: dead, stream; ARGV: the dead letter as stored, the entry to queue. Whoever removes it queues it:
+# two staff resending at once send it once.
+_RESEND_LUA = """
+if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then
+  return 0
+end
+redis.call('XADD', KEYS[2], '*', 'entry', ARGV[2])
+return 1
+"""
+
 
 class RedisQueue(DeliveryQueue):
     def __init__(self, url: str, *, reclaim_after: float, prefix: str = "etalage:webhooks", socket_timeout: float = 2.0) -> None:
@@ -79,6 +89,7 @@ class RedisQueue(DeliveryQueue):
         self._add = self._redis.register_script(_ADD_LUA)
         self._promote = self._redis.register_script(_PROMOTE_LUA)
         self._finish = self._redis.register_script(_FINISH_LUA)
+        self._resend = self._redis.register_script(_RESEND_LUA)
         self._group_ready = False
 
     async def _ensure_group(self) -> None:
@@ -141,6 +152,21 @@ class RedisQueue(DeliveryQueue):
     async def dead(self, entry: Entry) -> None:
         await self._end(entry, "dead")
 
+    async def resend(self, webhook_id: str, now: float) -> Entry | None:
+        try:
+            stored = await self._redis.lrange(self._dead, 0, -1)
+            for raw in stored:
+                try:
+                    dead = Entry.loads(raw)
+                except QueueError:
+                    continue  # not the one asked for: dead_letters() shows no unreadable entry
+                if dead.id == webhook_id:
+                    entry = dead.revived(now)
+                    return entry if await self._resend(keys=[self._dead, self._stream], args=[raw, entry.dumps()]) else None
+        except _FAILURES as exc:
+            raise QueueError(f"Redis: {exc}") from exc
+        return None
+
     async def depth(self) -> int:
         try:
             async with self._redis.pipeline(transaction=False) as pipe:
@@ -156,7 +182,13 @@ class RedisQueue(DeliveryQueue):
             raw = await self._redis.lrange(self._dead, 0, limit - 1)
         except _FAILURES as exc:
             raise QueueError(f"Redis: {exc}") from exc
-        return [Entry.loads(item) for item in raw]
+        entries = []
+        for item in raw:
+            try:
+                entries.append(Entry.loads(item))
+            except QueueError as exc:  # one unreadable letter does not hide the others
+                log.error("webhook queue: a dead letter is unreadable: %s", exc)
+        return entries
 
     async def aclose(self) -> None:
         await self._connection.aclose()
