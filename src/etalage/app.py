@@ -160,7 +160,7 @@ def create_app(settings: Settings, *, store: ProfileStore | None = None) -> Etal
         + customer_routes(profiles, lambda: rules.current, settings.admin_token)
         + crm_routes(profiles, lambda: rules.current, settings.api_key)
         + segment_routes(profiles, lambda: rules.current, settings.admin_token)
-        + me_routes(store=profiles, signer=signer, rules=lambda: rules.current, settings=settings)
+        + me_routes(store=profiles, signer=signer, rules=lambda: rules.current, settings=settings, outbox=outbox)
         + results_routes(profiles, lambda: rules.current, settings.admin_token)
         + preview_routes(previews)
         + ready_routes(profiles)

@@ -5,6 +5,7 @@ waits are conditions with a deadline."""
 from __future__ import annotations
 
 import base64
+import re
 import threading
 import time
 from collections import Counter
@@ -285,3 +286,15 @@ def test_webhooks_resend_answers_404_for_no_such_dead_letter(origin, receiver):
 def test_webhooks_resend_needs_the_admin_token(origin, receiver):
     with running(create_app(app_settings(origin, receiver))) as url:
         assert resend(url, "msg_any", token=API_KEY).status_code == 401
+
+
+def test_webhooks_an_interest_chosen_on_the_visitors_page_is_a_moment(origin, receiver):
+    with running(create_app(app_settings(origin, receiver))) as url, httpx.Client(base_url=url, cookies=CONSENT) as client:
+        assert client.get("/c/cats").status_code == 200  # a profile, no interest in dogs yet
+        assert eventually(lambda: "csrf" in client.get("/.etalage/me").text)
+        csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/.etalage/me").text)
+        assert csrf is not None
+        chosen = client.post("/.etalage/me/interests", data={"csrf": csrf[1], "category": "dogs", "action": "add"})
+        assert chosen.status_code in (200, 303)
+        assert receiver.wait_for(lambda r: len(r.accepted()) >= 2)
+    assert accepted_triggers(receiver) == Counter({"dogs-interest": 1, "newsletter-worthy": 1})

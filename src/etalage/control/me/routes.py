@@ -20,6 +20,7 @@ from etalage.profiles.store import ProfileStore, StoreError
 from etalage.rules.ruleset import RuleSet
 from etalage.settings import Settings
 from etalage.tokens import CsrfSigner, VisitorSigner
+from etalage.webhooks.outbox import Outbox
 
 __all__ = ["me_routes"]
 
@@ -33,11 +34,14 @@ T = TypeVar("T")
 
 
 class _MePage:
-    def __init__(self, store: ProfileStore, signer: VisitorSigner, rules: Callable[[], RuleSet], settings: Settings) -> None:
+    def __init__(
+        self, store: ProfileStore, signer: VisitorSigner, rules: Callable[[], RuleSet], settings: Settings, outbox: Outbox | None
+    ) -> None:
         self.store = store
         self.signer = signer
         self.rules = rules
         self.settings = settings
+        self.outbox = outbox
         self.csrf = CsrfSigner(settings.secret)
 
     def _visitor(self, request: Request) -> checks.Visitor:
@@ -154,6 +158,12 @@ class _MePage:
         await self._timed(self.store.record(visitor.visitor_id, events))
         # The page reloads after this POST, maybe on another worker: the correction must be written by then.
         await self._timed(self.store.flush())
+        if self.outbox is not None and stored is not None:
+            # A category chosen here counts as strong interest: its interest moment is now, not never.
+            ruleset, now = self.rules(), time.time()
+            was = self.outbox.before(ruleset, stored, now)
+            stored.apply(events)
+            self.outbox.notice(ruleset, was, stored, visitor.visitor_id, None, now)
 
     async def interests(self, request: Request) -> Response:
         async def act(visitor: checks.Visitor, form: dict[str, str]) -> Response:
@@ -232,9 +242,12 @@ class _MePage:
 _ANY_METHOD = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
-def me_routes(*, store: ProfileStore, signer: VisitorSigner, rules: Callable[[], RuleSet], settings: Settings) -> list[Route]:
-    """The visitor's page and its actions; `rules()` gives the current rule set (hot reloads swap it)."""
-    page = _MePage(store, signer, rules, settings)
+def me_routes(
+    *, store: ProfileStore, signer: VisitorSigner, rules: Callable[[], RuleSet], settings: Settings, outbox: Outbox | None = None
+) -> list[Route]:
+    """The visitor's page and its actions; `rules()` gives the current rule set (hot reloads swap it);
+    the visitor's choices reach the triggers through `outbox`."""
+    page = _MePage(store, signer, rules, settings, outbox)
     # Every method reaches the handlers, so even a 405 carries this page's security headers.
     return [
         Route(pages.ME_PATH, page.page, methods=_ANY_METHOD),
