@@ -75,10 +75,10 @@ class CheckFailed(Exception):
 
 def personalized_summary(runs: list[dict]) -> dict:
     """From Etalage's counters over the measured runs: the share of pages it really personalized, and
-    of the views it tried to personalize (personalized or failed open) the share whose layout was
-    reused (etalage.html.reuse) or analysed in full; the rest were byte-identical to a body seen
-    before (not counted by Etalage)."""
-    personalized = passed = reused = analysed = 0.0
+    of the views that reached its rules (personalized, left unchanged because no rule applied to that
+    visitor there, or failed open on the way) the share whose layout was reused (etalage.html.reuse)
+    or analysed in full; the rest were byte-identical to a body seen before (not counted by Etalage)."""
+    personalized = passed = reused = analysed = looked = 0.0
     fail_open: dict[str, float] = {}
     seen = False
     for run in runs:
@@ -95,10 +95,15 @@ def personalized_summary(runs: list[dict]) -> dict:
                 reused += value
             elif name == 'etalage_layouts_total{source="analysed"}':
                 analysed += value
+            elif name == "etalage_personalize_seconds_count":  # every view the rules looked at
+                looked += value
             elif name.startswith("etalage_fail_open_total"):
                 reason = name.partition('reason="')[2].rstrip('"}') or name
                 fail_open[reason] = fail_open.get(reason, 0) + value
-    tried = personalized + sum(fail_open.values())
+    # Views the rules looked at: also those left unchanged (counted as passed), whose layout was found
+    # all the same, so the shares stay within 100% where rules fire for some views only; a view whose
+    # rewrite raised is not in the histogram. Fail-opens before the rules (store, size) found no layout.
+    tried = looked + fail_open.get("rewrite_error", 0)
     if not seen or not personalized + passed:
         return {"personalized_share": None, "fail_open": fail_open or None}
     return {

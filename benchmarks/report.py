@@ -79,7 +79,7 @@ def share(r):
 
 
 def layouts(r):
-    """Of the views Etalage tried to personalize: layout reused / analysed in full (the rest were
+    """Of the views that reached Etalage's rules: layout reused / analysed in full (the rest were
     byte-identical to a body seen before)."""
     if not r or r.get("reused_share") is None:
         return "–"
@@ -441,7 +441,7 @@ def markdown(doc) -> str:
             "Every response differs (a fresh CSRF token in two attribute values, outside the blocks). Etalage reuses a page's "
             "layout for a body that differs only where the tree cannot change (etalage.html.reuse). "
             "BeautifulSoup caches nothing either way; its row is not repeated here. "
-            "Layouts: of the views Etalage tried to personalize (personalized or failed open), the share whose layout was "
+            "Layouts: of the views that reached Etalage's rules (personalized, left unchanged or failed open there), the share whose layout was "
             "reused and the share analysed in full "
             "(Etalage's etalage_layouts_total); the rest were byte-identical to a body seen before.",
             "",
