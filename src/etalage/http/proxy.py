@@ -98,12 +98,19 @@ def _cache_control(headers: RawHeaders, reuse: bytes) -> RawHeaders:
 
     What the origin forbids stays forbidden: its no-store wins over no-cache, its no-transform stays.
     """
-    directives = _cache_directives(headers)
+    directives: set[bytes] = set()
+    kept: RawHeaders = []
+    for name, item in headers:  # one pass (this runs twice per personalized view): the directives, and what stays
+        lowered = name.lower()
+        if lowered == b"cache-control":
+            directives.update(token.partition(b"=")[0].strip().lower() for token in item.split(b","))
+        if lowered not in _CACHING:
+            kept.append((name, item))
     value = b"private, " + (b"no-store" if b"no-store" in directives else reuse)
     if b"no-transform" in directives:
         value += b", no-transform"
-    kept = [(name, item) for name, item in headers if name.lower() not in _CACHING]
-    return merge_vary(kept + [(b"cache-control", value)], b"Cookie")
+    kept.append((b"cache-control", value))
+    return merge_vary(kept, b"Cookie")
 
 
 def _is_html(content_type: bytes | None) -> bool:
