@@ -389,9 +389,9 @@ class Proxy:
         Only an id without a profile is asked about: one that was erased gets no profile under it."""
         started = time.perf_counter()
         try:
-            profile = await asyncio.wait_for(self._store.load(visitor_id), self.settings.store_timeout)
+            profile = await self._in_time(self._store.load(visitor_id))
             self._metrics.observe("etalage_store_load_seconds", time.perf_counter() - started)
-            if profile is None and await asyncio.wait_for(self._store.erased(visitor_id), self.settings.store_timeout):
+            if profile is None and await self._in_time(self._store.erased(visitor_id)):
                 return None, True
         except TimeoutError:
             log.warning("profile store slower than %.0f ms; serving unpersonalized", self.settings.store_timeout * 1000)
@@ -408,6 +408,13 @@ class Proxy:
             self._metrics.inc("etalage_fail_open_total", reason="store_error")
             return None, False
         return (profile if profile is not None else Profile()), False
+
+    async def _in_time(self, call: Coroutine[Any, Any, _T]) -> _T:
+        """A store read within the store's time budget (TimeoutError past it); a store that answers at
+        once (in memory) has no budget to keep."""
+        if self._store.answers_at_once:
+            return await call
+        return await asyncio.wait_for(call, self.settings.store_timeout)
 
     def _in_background(self, work: Coroutine[Any, Any, None], what: str) -> None:
         """Profile writes leave the response path; a failing one is logged and counted."""
