@@ -6,8 +6,8 @@ The app is `etalage.app.create_app()` with Settings as `etalage serve` builds th
 environment, load shedding off as the benchmark runs it), the benchmark's 20-rule folder
 (`pages.py`), the embedded profile store and the default upstream client, talking over TCP to a small
 origin in a separate process (aiohttp.web: the benchmark's pages, as nginx serves them, with the
-same headers, chunked and with fresh values on the shop-shaped page), so the origin's work is not
-counted. Each request is one ASGI call, as uvicorn would make it with wrk's headers (Host and, for a
+same headers; the shop-shaped page chunked, its fresh values from a seeded sequence so that runs
+repeat), so the origin's work is not counted. Each request is one ASGI call, as uvicorn would make it with wrk's headers (Host and, for a
 personalized view, the Cookie), followed by the profile write it leaves in the background; the ASGI
 server's own HTTP parsing and writing (uvicorn) is not included. Three cases, the 100 KB page:
 
@@ -21,9 +21,11 @@ server's own HTTP parsing and writing (uvicorn) is not included. Three cases, th
 Every case is warmed up (20 requests: the first look and the reuse's settling) before it is
 measured. Printed: CPU time (process_time) per request, min of 5 rounds of --requests (default
 200). The machine is shared, so --instructions also counts instructions per request under
-valgrind's callgrind (K requests minus none, PYTHONHASHSEED=0, the setup frozen out of the garbage
-collector; about a minute per case), which repeat within about a percent whatever else runs.
---profile prints cProfile's top functions per case.
+valgrind's callgrind (200 requests after the warm-up, only they collected, PYTHONHASHSEED=0, the
+setup frozen out of the garbage collector; a minute or two per case), which repeat within a
+fraction of a percent whatever else runs. The driver's own `drain()`, the wait for the view's
+profile write, counts too: a small constant.
+--profile prints cProfile's top functions (CPU time) per case.
 """
 
 from __future__ import annotations
@@ -31,11 +33,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import functools
 import gc
 import os
 import pstats
+import random
 import re
-import secrets
 import subprocess
 import sys
 import tempfile
@@ -50,7 +53,7 @@ import pages  # noqa: E402
 
 CASES = {"pass": ("/list/100k", False), "cached": ("/list/100k", True), "shop": ("/shop/list/100k", True)}
 WARM_UP = 20
-INSTRUCTION_REQUESTS = 200  # requests counted under callgrind per case: enough to drown the start-up's own variation
+INSTRUCTION_REQUESTS = 200  # requests counted under callgrind per case
 SECRET = "request-cost-benchmark-secret-0123456789"
 CONSENT = (  # bench.CONSENT (OneTrust, groups C0001 and C0004), not imported: bench.py needs the kit's venv
     "isGpcEnabled=0&datestamp=Sat+Nov+01+2025+10%3A00%3A00+GMT%2B0000+(Coordinated+Universal+Time)"
@@ -69,15 +72,18 @@ def serve_origin() -> None:
     static |= {f"/c/{slug}": pages.category_page(slug).encode() for slug in pages.LABELS}
     shop = pages.list_page(pages.PAGE_SIZES["100k"], pages.SSI_NONCE, shop_shaped=True)
     html = "text/html; charset=utf-8"
+    # Fresh tokens, the same sequence in every run: where a token's characters agree with the known
+    # body's by chance decides how a view's differences are found, and so what it costs.
+    tokens = random.Random(0)
 
     async def page(request: web.Request) -> web.StreamResponse:
         if request.path == "/shop/list/100k":
             # As nginx's SSI fills it in: $request_id, twice per card ($card_token), $msec; sent chunked.
-            request_id = secrets.token_hex(16)
+            request_id = f"{tokens.getrandbits(128):032x}"
             body = (
                 shop.replace(pages.SSI_CARD_TOKEN, request_id * 2)
                 .replace(pages.SSI_NONCE, request_id)
-                .replace(pages.SSI_RENDER_TIME, f"{time.time():.3f}")
+                .replace(pages.SSI_RENDER_TIME, f"{1_764_763_200 + tokens.random() * 1000:.3f}")  # as $msec
                 .encode()
             )
             response = web.StreamResponse(headers={"Content-Type": html})
@@ -111,7 +117,8 @@ def serve_origin() -> None:
 def start_origin() -> tuple[subprocess.Popen[str], int]:
     proc = subprocess.Popen([sys.executable, __file__, "--origin"], stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
-    return proc, int(proc.stdout.readline())
+    with proc.stdout:  # it prints its port, nothing else
+        return proc, int(proc.stdout.readline())
 
 
 # -- Etalage, in process ------------------------------------------------------------------------------
@@ -224,27 +231,30 @@ def cpu_per_request(origin_port: int, name: str, requests: int, rounds: int = 5)
 
 
 def instructions(origin_port: int, name: str) -> float:
-    """Instructions per request of `name`, counted by callgrind: K requests minus none."""
-    counts = []
-    for requests in (0, INSTRUCTION_REQUESTS):
-        argv = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, __file__]
-        argv += ["--child", name, str(requests), str(origin_port)]
-        done = subprocess.run(argv, capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"})
-        found = re.search(r"Collected : (\d+)", done.stderr)
-        if done.returncode or found is None:
-            raise SystemExit(f"no instruction count from callgrind:\n{done.stderr[-2000:]}")
-        counts.append(int(found.group(1)))
-    return (counts[1] - counts[0]) / INSTRUCTION_REQUESTS
+    """Instructions per request of `name`, counted by callgrind over INSTRUCTION_REQUESTS requests.
+
+    Only the measured requests count: callgrind collects while the interpreter is inside
+    functools.reduce (--toggle-collect), which the child calls once around them, so neither the
+    start-up nor the warm-up (a first look in a worker thread, whose wait on the event loop varies
+    from run to run by some tens of millions of instructions) reaches the figure."""
+    argv = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", "--collect-atstart=no"]
+    argv += ["--toggle-collect=functools_reduce", sys.executable, __file__, "--child", name, str(INSTRUCTION_REQUESTS), str(origin_port)]
+    done = subprocess.run(argv, capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"})
+    found = re.search(r"Collected : (\d+)", done.stderr)
+    if done.returncode or found is None or int(found.group(1)) == 0:
+        raise SystemExit(f"no instruction count from callgrind:\n{done.stderr[-2000:]}")
+    return int(found.group(1)) / INSTRUCTION_REQUESTS
 
 
 def child(name: str, requests: int, origin_port: int) -> None:
-    """Under callgrind: set up and warm up, freeze the setup out of the garbage collector, then `requests`."""
+    """Under callgrind: set up and warm up, freeze the setup out of the garbage collector, then make
+    `requests` inside functools.reduce, the one call callgrind collects in (instructions())."""
     with tempfile.TemporaryDirectory() as tmp, runner() as run:
         driver = Driver(origin_port, Path(tmp))
         run.run(driver.case(name))
         gc.collect()
         gc.freeze()
-        run.run(driver.requests(name, requests))
+        functools.reduce(lambda _, __: run.run(driver.requests(name, requests)), [None, None])
         run.run(driver.close())
 
 
