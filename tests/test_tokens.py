@@ -52,6 +52,22 @@ def test_signing_accepts_an_old_key_and_marks_it_stale():
     assert verified is not None and verified.stale_key
 
 
+def test_signing_rejects_tampered_copies_of_a_value_it_verified_before():
+    signer = VisitorSigner(RING)
+    value = signer.sign(signer.new_id())
+    assert signer.verify(value) is not None
+    tampered = [_tamper(value, 0), _tamper(value, -1), value + "é", value[:-1] + "\ud800", value + "."]
+    assert [signer.verify(copy) for copy in tampered] == [None] * len(tampered)
+
+
+def test_signing_marks_an_old_key_stale_on_every_check():
+    old = VisitorSigner(RING[1:])
+    value = old.sign(old.new_id())
+    signer = VisitorSigner(RING)
+    checks = [signer.verify(value) for _ in range(2)]
+    assert all(verified is not None and verified.stale_key for verified in checks)
+
+
 def test_signing_rejects_a_correctly_signed_value_that_is_not_an_id():
     signer = VisitorSigner(RING)
     assert signer.verify(signer.sign("../../etc/passwd")) is None

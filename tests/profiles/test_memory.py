@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import stat
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -58,6 +60,28 @@ async def test_memory_store_erase_that_cannot_reach_the_file_is_a_store_error(tm
     await store.record("visitor", _view("dogs"))
     with pytest.raises(StoreError):
         await store.erase("visitor")
+
+
+def _answer_at_once(call: Coroutine[Any, Any, object]) -> object:
+    """The coroutine's result if it completes without suspending; fails the test otherwise."""
+    try:
+        call.send(None)
+    except StopIteration as done:
+        return done.value
+    call.close()
+    raise AssertionError("the call suspended")
+
+
+@pytest.mark.anyio
+async def test_memory_store_reads_a_page_view_without_suspending(tmp_path: Path) -> None:
+    # The proxy awaits these without the store's time budget (ProfileStore.answers_at_once): they must never wait.
+    store = MemoryStore(retention=DAY, path=tmp_path / "profiles.json", hot_profiles=1)
+    await store.record("visitor", _view("dogs"))
+    await store.record("other", _view("cats"))  # the visitor's profile goes cold: its next load decodes JSON
+    await store.erase("gone", remember=True)
+    loaded = _answer_at_once(store.load("visitor"))
+    answers = [_answer_at_once(store.erased(visitor_id)) for visitor_id in ("gone", "visitor")]
+    assert MemoryStore.answers_at_once and isinstance(loaded, Profile) and answers == [True, False]
 
 
 @pytest.mark.anyio

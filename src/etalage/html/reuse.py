@@ -344,6 +344,35 @@ class _Cards:
         return self.names is not _ANY and name not in self.names
 
 
+# What the new bytes of some ranges must pass: (quote, the new ranges inside attribute values it
+# quotes) for each quote, and (the '>' before, old start, old end, new start, new end) for text.
+_Checks = tuple[tuple[tuple[bytes, list[tuple[int, int]]], ...], tuple[tuple[int, int, int, int, int], ...]]
+
+
+class _Differences:
+    """The differences of the last body reused at equal length, with all that follows from where they
+    lie in the known body (worked out once, not per view): a page with a token in every card differs
+    in the same places on every view. A range may then hold bytes that did not change this time: the
+    checks hold for any bytes inside a range that passed them (they look at its place in the known
+    body and at all of its new bytes), so a wider range is never less safe."""
+
+    __slots__ = ("ranges", "checks", "in_sourced", "_between")
+
+    def __init__(self, old: memoryview, ranges: list[tuple[int, int]], checks: _Checks, sourced: tuple[tuple[int, int], ...]) -> None:
+        self.ranges = ranges
+        self.checks = checks
+        # Whether a difference lies in a block whose bytes actions copy (its cards).
+        self.in_sourced = any(start < inner_end and end > inner_start for start, end in ranges for inner_start, inner_end in sourced)
+        # The known body's stretches between the ranges, with where they begin.
+        bounds = [0, *(edge for start, end in ranges for edge in (start, end)), len(old)]
+        self._between = [(at, old[at:stop]) for at, stop in zip(bounds[0::2], bounds[1::2])]
+
+    def within(self, new: bytes) -> bool:
+        """Whether `new` (of equal length) differs from the known body only within these ranges:
+        one C comparison per stretch between them, where finding each difference anew takes several."""
+        return all(new.startswith(stretch, at) for at, stretch in self._between)
+
+
 class LayoutReuse:
     """What one analysed body tells about others: built once per cached layout, on first need."""
 
@@ -365,7 +394,7 @@ class LayoutReuse:
         tags = scan(body, 3 if body.startswith(b"\xef\xbb\xbf") else 0)
         self._scan = tags
         self._places: dict[tuple[int, int], bytes | int] = {}  # _place, by old range
-        self._last: list[tuple[int, int]] | None = None  # the differences of the last body reused at equal length
+        self._last: _Differences | None = None  # the differences of the last body reused at equal length
         # Every start and end tag the scanner found, in source order (True for start tags).
         self._tags = list(
             merge(
@@ -400,50 +429,36 @@ class LayoutReuse:
                 if ranges is None or not self._fits(ranges, new):
                     return None
             return _shifted(self._layout, new, ranges)
-        same = self._where_last(new)
-        if same is not None and self._fits(_in_place(same), new):
-            ranges = _in_place(same)
-        else:
+        last = self._last
+        if last is None or not last.within(new) or not self._holds(last.checks, new):
             same = differences(old, new, self._limit)
             if same is None:
                 return None
-            ranges = _in_place(same)
-            if not self._fits(ranges, new):
+            checks = self._checks(_in_place(same))
+            if checks is None or not self._holds(checks, new):
                 return None
             # Kept with the earlier bodies' differences: a token's first or last characters agree by chance
             # in one view and not in the next, so one view's ranges alone rarely hold the next view's.
-            union = _union(self._last or [], same, self._limit)
-            if union is not None and self._fits(_in_place(union), new):
-                same = union
-        self._last = same
-        if any(start < inner_end and end > inner_start for start, end, _, _ in ranges for inner_start, inner_end in self._sourced):
-            return _sourced(self._layout, new)
-        return self._layout
-
-    def _where_last(self, new: bytes) -> list[tuple[int, int]] | None:
-        """The last reused body's differences, when `new` (of equal length) differs from the known body
-        only within them: a page with a token in every card differs in the same places on every view,
-        and checking the stretches between them takes one C comparison each, where finding each
-        difference anew takes several. A range may then hold bytes that did not change this time: the
-        checks hold for any bytes inside a range that passed them (they look at its place in the known
-        body and at all of its new bytes), so a wider range is never less safe."""
-        last = self._last
-        if not last:
-            return None
-        view = memoryview(self.body)
-        at = 0
-        for start, end in last:
-            if not new.startswith(view[at:start], at):
-                return None
-            at = end
-        return last if new.startswith(view[at:], at) else None
+            union = _union(last.ranges if last is not None else [], same, self._limit)
+            if union is not None:
+                union_checks = self._checks(_in_place(union))
+                if union_checks is not None and self._holds(union_checks, new):
+                    same, checks = union, union_checks
+            last = self._last = _Differences(memoryview(old), same, checks, self._sourced)
+        return _sourced(self._layout, new) if last.in_sourced else self._layout
 
     def _fits(self, ranges: list[tuple[int, int, int, int]], new: bytes) -> bool:
         """Whether every difference passes the checks (see the module docstring)."""
+        checks = self._checks(ranges)
+        return checks is not None and self._holds(checks, new)
+
+    def _checks(self, ranges: list[tuple[int, int, int, int]]) -> _Checks | None:
+        """What the new bytes of `ranges` must pass (_holds), from where the ranges lie in the known body
+        alone; None when one lies where no new bytes could pass."""
         if any(start < _PRESCAN and end - start != new_end - new_start for start, end, new_start, new_end in ranges):
-            return False  # it could move a <meta charset> across the end of what browsers prescan
-        # Attribute values are checked together, one C search per quote, where most differences lie.
-        values: dict[bytes, list[bytes]] = {}
+            return None  # it could move a <meta charset> across the end of what browsers prescan
+        values: dict[bytes, list[tuple[int, int]]] = {}
+        texts: list[tuple[int, int, int, int, int]] = []
         for start, end, new_start, new_end in ranges:
             place = self._places.get((start, end))
             if place is None:
@@ -451,11 +466,22 @@ class LayoutReuse:
                 if len(self._places) < 4 * self._limit:  # the same places differ on every view (bounded all the same)
                     self._places[(start, end)] = place
             if isinstance(place, bytes):
-                values.setdefault(place, []).append(new[new_start:new_end])
-            elif place < 0 or not self._harmless_text(place, start, end, new[new_start:new_end]):
+                values.setdefault(place, []).append((new_start, new_end))
+            elif place < 0:
+                return None
+            else:
+                texts.append((place, start, end, new_start, new_end))
+        return tuple(values.items()), tuple(texts)
+
+    def _holds(self, checks: _Checks, new: bytes) -> bool:
+        """Whether the new bytes pass `checks`: attribute values are checked together, one C search per
+        quote, where most differences lie; text after its tag (_harmless_text)."""
+        values, texts = checks
+        for place, start, end, new_start, new_end in texts:
+            if not self._harmless_text(place, start, end, new[new_start:new_end]):
                 return False
-        for quote, changed in values.items():
-            joined = b"".join(changed)
+        for quote, spans in values:
+            joined = b"".join([new[new_start:new_end] for new_start, new_end in spans])
             if quote in joined or b"\x00" in joined:
                 return False
         return True

@@ -98,12 +98,19 @@ def _cache_control(headers: RawHeaders, reuse: bytes) -> RawHeaders:
 
     What the origin forbids stays forbidden: its no-store wins over no-cache, its no-transform stays.
     """
-    directives = _cache_directives(headers)
+    directives: set[bytes] = set()
+    kept: RawHeaders = []
+    for name, item in headers:  # one pass (this runs twice per personalized view): the directives, and what stays
+        lowered = name.lower()
+        if lowered == b"cache-control":
+            directives.update(token.partition(b"=")[0].strip().lower() for token in item.split(b","))
+        if lowered not in _CACHING:
+            kept.append((name, item))
     value = b"private, " + (b"no-store" if b"no-store" in directives else reuse)
     if b"no-transform" in directives:
         value += b", no-transform"
-    kept = [(name, item) for name, item in headers if name.lower() not in _CACHING]
-    return merge_vary(kept + [(b"cache-control", value)], b"Cookie")
+    kept.append((b"cache-control", value))
+    return merge_vary(kept, b"Cookie")
 
 
 def _is_html(content_type: bytes | None) -> bool:
@@ -382,9 +389,9 @@ class Proxy:
         Only an id without a profile is asked about: one that was erased gets no profile under it."""
         started = time.perf_counter()
         try:
-            profile = await asyncio.wait_for(self._store.load(visitor_id), self.settings.store_timeout)
+            profile = await self._in_time(self._store.load(visitor_id))
             self._metrics.observe("etalage_store_load_seconds", time.perf_counter() - started)
-            if profile is None and await asyncio.wait_for(self._store.erased(visitor_id), self.settings.store_timeout):
+            if profile is None and await self._in_time(self._store.erased(visitor_id)):
                 return None, True
         except TimeoutError:
             log.warning("profile store slower than %.0f ms; serving unpersonalized", self.settings.store_timeout * 1000)
@@ -401,6 +408,13 @@ class Proxy:
             self._metrics.inc("etalage_fail_open_total", reason="store_error")
             return None, False
         return (profile if profile is not None else Profile()), False
+
+    async def _in_time(self, call: Coroutine[Any, Any, _T]) -> _T:
+        """A store read within the store's time budget (TimeoutError past it); a store that answers at
+        once (in memory) has no budget to keep."""
+        if self._store.answers_at_once:
+            return await call
+        return await asyncio.wait_for(call, self.settings.store_timeout)
 
     def _in_background(self, work: Coroutine[Any, Any, None], what: str) -> None:
         """Profile writes leave the response path; a failing one is logged and counted."""

@@ -8,8 +8,8 @@ in the logs. A trusted one must look like an id (nginx's $request_id, a UUID, a 
 
 from __future__ import annotations
 
+import os
 import re
-import uuid
 
 from etalage.http.headers import header_values
 from etalage.types import RawHeaders
@@ -26,4 +26,5 @@ def request_id(headers: RawHeaders, peer: str | None, trusted: frozenset[str]) -
         values = header_values(headers, REQUEST_ID_HEADER)
         if len(values) == 1 and _VALID.fullmatch(values[0].strip()):
             return values[0].strip().decode("ascii")
-    return uuid.uuid4().hex
+    # 16 random bytes in hex, as nginx's $request_id: uuid.uuid4().hex cost three times as much, on every request.
+    return os.urandom(16).hex()

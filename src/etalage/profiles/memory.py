@@ -43,6 +43,8 @@ class MemoryStore(ProfileStore):
     and on aclose(), so a restart loses nothing. One process owns the file at a time.
     """
 
+    answers_at_once = True  # load() and erased() read memory only
+
     def __init__(
         self, retention: float, max_profiles: int = 200_000, path: Path | None = None, save_interval: float = 30.0, hot_profiles: int = 4096
     ) -> None:

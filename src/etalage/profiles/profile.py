@@ -367,8 +367,9 @@ class Profile:
         """A copy that shares nothing mutable with this one: what a store hands out of the profiles it
         keeps decoded, since the proxy applies a view's events to the copy it got. Field by field from
         the dataclass, so a field added later is copied too; values inside are immutable (strings,
-        numbers, frozen records) but for the lists of `impressions`."""
-        return Profile(**{f.name: _copied(getattr(self, f.name)) for f in dataclasses.fields(self)})
+        numbers, frozen records) but for the lists of `impressions`. The field names are listed once
+        (_FIELD_NAMES): dataclasses.fields() on every copy was half of what a copy cost."""
+        return Profile(**{name: _copied(getattr(self, name)) for name in _FIELD_NAMES})
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -517,6 +518,9 @@ def profile_from_json(data: bytes) -> Profile:
     if not isinstance(given, dict):
         raise ProfileDecodeError("expected a JSON object with profile fields")
     return Profile.loads(orjson.dumps({**Profile().to_dict(), **given}))
+
+
+_FIELD_NAMES = tuple(f.name for f in dataclasses.fields(Profile))
 
 
 def _copied(value: Any) -> Any:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import AsyncIterator, Sequence
+from typing import ClassVar
 
 from etalage.profiles.profile import Event, Profile
 
@@ -25,6 +26,10 @@ class ProfileStore(abc.ABC):
     Once a visitor id is linked to a customer, load/record/erase for that visitor id act on the
     customer's profile, so every device a customer logs in on shares one profile.
     """
+
+    # True when load() and erased() never wait (no I/O, no await): a page view then awaits them without
+    # the store's time budget, which could not cut them short anyway and costs a task and a timer per view.
+    answers_at_once: ClassVar[bool] = False
 
     @abc.abstractmethod
     async def load(self, visitor_id: str) -> Profile | None:

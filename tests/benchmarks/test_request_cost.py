@@ -1,0 +1,34 @@
+"""The per-request cost benchmark (benchmarks/request_cost.py) measures what its cases say: the
+pass-through page goes out unpersonalized, the consenting visitor's pages personalized and private."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "request_cost.py"
+_SPEC = importlib.util.spec_from_file_location("benchmarks_request_cost", _PATH)
+assert _SPEC is not None and _SPEC.loader is not None
+request_cost = importlib.util.module_from_spec(_SPEC)
+sys.modules[_SPEC.name] = request_cost
+_SPEC.loader.exec_module(request_cost)
+
+
+@pytest.fixture(scope="module")
+def origin_port() -> Iterator[int]:
+    origin, port = request_cost.start_origin()
+    try:
+        yield port
+    finally:
+        origin.terminate()
+        origin.wait()
+
+
+@pytest.mark.parametrize("case", list(request_cost.CASES))
+def test_request_cost_case_serves_what_it_measures(origin_port: int, case: str) -> None:
+    # Driver.case() exits when a page is not personalized as the case says, or a personalized one is cacheable.
+    assert request_cost.cpu_per_request(origin_port, case, requests=2, rounds=1) > 0
