@@ -144,3 +144,19 @@ def test_proxy_a_withdrawal_with_two_visitor_cookies_erases_both_profiles(etalag
     # The erase runs after the response; the next request on the same event loop comes after it.
     httpx.get(f"{etalage}/style.css")
     assert [store._profiles.get(f"v:{i}") for i in ids] == [None, None]
+
+
+def test_proxy_a_withdrawal_arriving_with_a_form_post_erases_the_profile(etalage, store):
+    signer = VisitorSigner(SECRET)
+    with httpx.Client(base_url=etalage, cookies=CONSENT) as browser:
+        browser.get("/c/rodents")
+        visitor = signer.verify(browser.cookies["etalage_vid"]).visitor_id
+    httpx.get(f"{etalage}/style.css")  # the page view's write is in before the withdrawal
+    assert store._profiles.get(f"v:{visitor}") is not None
+    posted = httpx.post(
+        f"{etalage}/basket/add",
+        data={"product": "1"},
+        headers={"Cookie": f"OptanonConsent={REJECT_ONETRUST}; etalage_vid={signer.sign(visitor)}"},
+    )
+    httpx.get(f"{etalage}/style.css")  # the erase runs after the response; this request comes after it
+    assert posted.status_code < 500 and store._profiles.get(f"v:{visitor}") is None

@@ -237,11 +237,7 @@ class Proxy:
         """
         values = jar.get(self.settings.cookie_name)
         if not consent.granted:
-            # Every id the browser still sends is erased, however many copies of the cookie arrive.
-            for value in values or ():
-                withdrawn = self._signer.verify(value)
-                if withdrawn is not None:
-                    self._in_background(self._withdraw(withdrawn.visitor_id), "erase")
+            self._erase_withdrawn(values)
             return None, False, self._cookie("", 0, secure) if values else None
         verified = self._signer.verify(values[0]) if values and len(values) == 1 else None
         if verified is None:
@@ -251,6 +247,13 @@ class Proxy:
             self._cookie(self._signer.sign(verified.visitor_id), self.settings.retention_seconds, secure) if verified.stale_key else None
         )
         return verified.visitor_id, True, set_cookie
+
+    def _erase_withdrawn(self, values: list[str] | None) -> None:
+        """Consent is not given: every id the browser still sends is erased, however many copies arrive."""
+        for value in values or ():
+            withdrawn = self._signer.verify(value)
+            if withdrawn is not None:
+                self._in_background(self._withdraw(withdrawn.visitor_id), "erase")
 
     def _handed_off(self, jar: CookieJar, upstream_headers: RawHeaders) -> str | None:
         """The new visitor id the shop's backend hands this browser after linking it through /.etalage/api/link.
@@ -565,6 +568,11 @@ class Proxy:
             else:
                 headers = self._revalidated(headers)
         if not is_page and not revalidated and customer is None and handoff is None and not logout:
+            if not consent.granted and method not in ("GET", "HEAD"):
+                # Withdrawn before a form post or an API call, maybe the visitor's last request: the profile
+                # goes now, not at a next page view that may never come (that view expires the cookie too).
+                # Not on every image or script a page loads: each would be a store write.
+                self._erase_withdrawn(jar.get(self.settings.cookie_name))
             self._metrics.inc("etalage_requests_total", outcome="passed")
             await self._stream(send, response, headers, method == "HEAD")
             return
