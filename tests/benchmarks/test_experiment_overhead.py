@@ -4,19 +4,11 @@ send them one page."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 from etalage.rules.loader import load_rules
+from tests.support.benchmarks import benchmark
 from tests.support.config import PROJECT_RULES
 
-_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "experiment_overhead.py"
-_SPEC = importlib.util.spec_from_file_location("benchmarks_experiment_overhead", _PATH)
-assert _SPEC is not None and _SPEC.loader is not None
-overhead = importlib.util.module_from_spec(_SPEC)
-sys.modules[_SPEC.name] = overhead
-_SPEC.loader.exec_module(overhead)
+overhead = benchmark("experiment_overhead")
 
 RULES = load_rules(PROJECT_RULES)
 HERO = next(experiment for experiment in RULES.experiments if experiment.id == "hero-banner")

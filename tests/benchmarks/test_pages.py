@@ -3,20 +3,15 @@ so a change to those must keep the benchmark's own site settings in step."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 
 from etalage.rules.loader import load_rules
+from tests.support.benchmarks import benchmark
 from tests.support.config import REPO
 
-_SPEC = importlib.util.spec_from_file_location("benchmarks_pages", REPO / "benchmarks" / "pages.py")
-assert _SPEC is not None and _SPEC.loader is not None
-pages = importlib.util.module_from_spec(_SPEC)
-sys.modules["benchmarks_pages"] = pages
-_SPEC.loader.exec_module(pages)
+pages = benchmark("pages")
 
 
 @pytest.mark.parametrize("count", [1, 20, 200])

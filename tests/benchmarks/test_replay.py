@@ -3,10 +3,8 @@ what changes on every view, and the replay turns each such value into fresh char
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import secrets
-import sys
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -14,14 +12,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from tests.support.benchmarks import benchmark
 from tests.support.servers import running
 
-_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "replay.py"
-_SPEC = importlib.util.spec_from_file_location("benchmarks_replay", _PATH)
-assert _SPEC is not None and _SPEC.loader is not None
-replay = importlib.util.module_from_spec(_SPEC)
-sys.modules[_SPEC.name] = replay  # dataclasses look their module up there
-_SPEC.loader.exec_module(replay)
+replay = benchmark("replay")
 
 FRESH = re.compile(rb'<!--# echo var="(request_id|rid_(\d+))" -->')
 

@@ -3,19 +3,13 @@ pass-through page goes out unpersonalized, the consenting visitor's pages person
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "request_cost.py"
-_SPEC = importlib.util.spec_from_file_location("benchmarks_request_cost", _PATH)
-assert _SPEC is not None and _SPEC.loader is not None
-request_cost = importlib.util.module_from_spec(_SPEC)
-sys.modules[_SPEC.name] = request_cost
-_SPEC.loader.exec_module(request_cost)
+from tests.support.benchmarks import benchmark
+
+request_cost = benchmark("request_cost")
 
 
 @pytest.fixture(scope="module")
