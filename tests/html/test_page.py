@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from selectolax.lexbor import LexborHTMLParser
@@ -957,16 +959,19 @@ def test_analyse_nesting_bound_agrees_with_the_stack_of_open_elements() -> None:
             assert _deeper_than(tags, limit) == _stack_deeper_than(tags, limit)
 
 
-def test_analyse_formatting_check_agrees_with_a_walk_through_the_tags() -> None:
-    # _open_formatting answers most ranges from the tags' mates; a walk is what it must agree with.
+def _random_fragments(pieces: list[bytes], rng: random.Random) -> Iterator[tuple[Any, bytes, list[int]]]:
+    """300 fragments of up to 29 random pieces: each one's analysis, bytes and tag starts (plus both ends)."""
     from etalage.html.page import _Analysis
 
-    pieces = [b"<b>", b"</b>", b"<i>", b"</i>", b"<a href=x>", b"</a>", b"<form>", b"</form>", b"<li>", b"x", b"<s>", b"</s>"]
-    rng = random.Random(13)
     for _ in range(300):
         data = b"".join(rng.choice(pieces) for _ in range(rng.randrange(1, 30)))
-        analysis = _Analysis(data, ())
-        cuts = [0, *(at for at in range(len(data)) if data[at : at + 1] == b"<"), len(data)]
+        yield _Analysis(data, ()), data, [0, *(at for at in range(len(data)) if data[at : at + 1] == b"<"), len(data)]
+
+
+def test_analyse_formatting_check_agrees_with_a_walk_through_the_tags() -> None:
+    # _open_formatting answers most ranges from the tags' mates; a walk is what it must agree with.
+    pieces = [b"<b>", b"</b>", b"<i>", b"</i>", b"<a href=x>", b"</a>", b"<form>", b"</form>", b"<li>", b"x", b"<s>", b"</s>"]
+    for analysis, _, cuts in _random_fragments(pieces, random.Random(13)):
         for start in cuts:
             for end in cuts:
                 if start <= end:
@@ -977,14 +982,9 @@ def test_analyse_item_checks_at_once_agree_with_the_checks_one_by_one() -> None:
     # _items skips the per-item formatting and stray end tag checks when _pieces_pair_up passes the
     # whole list: it must never pass a list that one check would refuse, and passes the rest
     # unless an end tag lies between items.
-    from etalage.html.page import _Analysis
-
     pieces = [b"<b>", b"</b>", b"<i>", b"</i>", b"<a href=x>", b"</a>", b"<form>", b"</form>", b"<li>", b"x", b"</li>", b"</p>"]
     rng = random.Random(13)
-    for _ in range(300):
-        data = b"".join(rng.choice(pieces) for _ in range(rng.randrange(1, 30)))
-        analysis = _Analysis(data, ())
-        cuts = [0, *(at for at in range(len(data)) if data[at : at + 1] == b"<"), len(data)]
+    for analysis, data, cuts in _random_fragments(pieces, rng):
         for _ in range(20):
             start, *bounds, end = sorted(rng.choices(cuts, k=2 * rng.randrange(1, 5) + 2))
             starts, ends = bounds[0::2], bounds[1::2]

@@ -730,13 +730,7 @@ class _Analysis:
         previous_end = inner_start
         for number, (item, lt, end) in enumerate(zip(nodes, starts, ends)):
             if not checked:
-                open_tag = self._open_formatting(previous_end, lt)
-                if open_tag is not None:
-                    raise _Refused(f"<{open_tag}> left open or closed between items")
-                if number:
-                    stray = self._stray_end_tag(previous_end, lt)
-                    if stray is not None:
-                        raise _Refused(f"end tag </{stray}> between items closes nothing there")
+                self._check_gap(previous_end, lt, "between items", strays=number > 0)
                 open_tag = self._open_formatting(lt, end)
                 if open_tag is not None:
                     raise _Refused(f"item {number} leaves <{open_tag}> open or closes one it did not open")
@@ -750,15 +744,21 @@ class _Analysis:
         if failure is not None:
             raise failure
         if not checked:
-            open_tag = self._open_formatting(previous_end, inner_end)
-            if open_tag is not None:
-                raise _Refused(f"<{open_tag}> left open or closed after the items")
-            stray = self._stray_end_tag(previous_end, inner_end)
-            if stray is not None:
-                raise _Refused(f"end tag </{stray}> after the items closes nothing there")
+            self._check_gap(previous_end, inner_end, "after the items")
         if implicit:
             self._check_implicit(nodes, items, inner_end)
         return tuple(items), nodes, implicit and len(items) > 1
+
+    def _check_gap(self, start: int, end: int, where: str, strays: bool = True) -> None:
+        """The bytes between items (or after the last) must leave no formatting element or form open and,
+        with `strays`, hold no end tag that closes nothing there (it may belong to an item)."""
+        open_tag = self._open_formatting(start, end)
+        if open_tag is not None:
+            raise _Refused(f"<{open_tag}> left open or closed {where}")
+        if strays:
+            stray = self._stray_end_tag(start, end)
+            if stray is not None:
+                raise _Refused(f"end tag </{stray}> {where} closes nothing there")
 
     def _item_end(self, nodes: list[LexborNode], number: int, starts: list[int], previous_end: int, inner_end: int) -> tuple[int, bool]:
         """Where item `number` ends (just past its end tag, or where it implicitly ends), and
