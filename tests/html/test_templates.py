@@ -52,6 +52,27 @@ def test_templates_refuse_unknown_names_with_the_line():
     assert caught.value.line == 2 and "catgory" in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    ("source", "line"),
+    [
+        ("<p>Shop {{category}</p>", 1),
+        ("<p>\nShop {category}}</p>", 2),
+        ("<p>{{ url }}</p>\n<p>Shop { category }</p>", 2),
+        ("<p>Shop {{</p>", 1),
+    ],
+)
+def test_templates_refuse_broken_placeholders_with_the_line(source, line):
+    # They would reach the visitor as written: "Shop {{category}".
+    with pytest.raises(TemplateError) as caught:
+        compile_template("t.html", source, NAMES)
+    assert caught.value.line == line and "{{ " in str(caught.value)
+
+
+def test_templates_keep_braces_that_name_no_value():
+    template = compile_template("t.html", "<style>.x { color: red }</style><p>{ note } {{ category }}</p>", NAMES)
+    assert template.render({"category": "Dogs"}) == "<style>.x { color: red }</style><p>{ note } Dogs</p>"
+
+
 def test_templates_check_urls_after_a_quoted_value_holding_a_greater_than_sign():
     template = compile_template("t.html", '<a title="x>y" href="{{ url }}">x</a>', NAMES)
     assert template.render({"url": "javascript:alert(1)"}) == '<a title="x>y" href="#">x</a>'

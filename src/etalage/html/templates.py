@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 __all__ = ["Template", "TemplateError", "compile_template"]
 
 _PLACEHOLDER = re.compile(r"\{\{\s*(.*?)\s*\}\}")
+# What is left of a placeholder that lost a brace, or never had its second ones: `{{name}`, `{ name }`.
+_BROKEN_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{\s*([a-z_][a-z0-9_]*)\s*\}")
 _NAME = re.compile(r"[a-z_][a-z0-9_]*")
 _TAG_NAME = re.compile(r"/?[A-Za-z][^\t\n\f\r />]*")
 _TAG_SPACE = re.compile(r"[\t\n\f\r /]*")
@@ -146,6 +148,7 @@ def compile_template(path: str, source: str, provided: frozenset[str]) -> Templa
     parts: list[str | _Slot] = []
     pos = 0
     for match in _PLACEHOLDER.finditer(source):
+        _check_literal(source, pos, match.start(), provided)
         line = source.count("\n", 0, match.start()) + 1
         name = match.group(1)
         if not _NAME.fullmatch(name):
@@ -174,5 +177,19 @@ def compile_template(path: str, source: str, provided: frozenset[str]) -> Templa
         # The local name decides: SVG's xlink:href is a link as href is.
         parts.append(_Slot(name, url=attr is not None and attr.rpartition(":")[2] in _URL_ATTRS))
         pos = match.end()
+    _check_literal(source, pos, len(source), provided)
     parts.append(source[pos:])
     return Template(path, tuple(part for part in parts if part != ""))
+
+
+def _check_literal(source: str, start: int, end: int, provided: frozenset[str]) -> None:
+    """Refuse a broken placeholder in the text between placeholders: it would reach the page as
+    it is written (`Shop {{category}`)."""
+    for match in _BROKEN_PLACEHOLDER.finditer(source, start, end):
+        name = match.group(1)
+        if name is not None and name not in provided:
+            continue  # `{ x }` is text (a style rule, say) unless it names a value
+        line = source.count("\n", 0, match.start()) + 1
+        if name is not None:
+            raise TemplateError(line, f"{match.group(0)!r} is not a placeholder: write {{{{ {name} }}}}")
+        raise TemplateError(line, f"{match.group(0)!r} without its other half: a placeholder is written {{{{ name }}}}")
