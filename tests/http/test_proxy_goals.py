@@ -99,6 +99,13 @@ def test_proxy_goals_learn_an_order_announced_on_a_redirect(served, store, profi
     assert sorted((p.sku, p.quantity) for p in profile.purchases) == [("d1", 2), ("r1", 1)]
 
 
+def test_proxy_goals_keep_the_order_header_from_the_browser(served, store):
+    # It tells Etalage what was bought; the visitor's browser (and its extensions) need not see it again.
+    with browser(served, exposed_visitor(store)) as client:
+        answer = client.post("/order-placed", follow_redirects=False)
+    assert answer.status_code == 303 and "x-shop-order" not in answer.headers
+
+
 def test_proxy_goals_count_an_announced_order_with_its_value(served, store, profile_of):
     visitor = exposed_visitor(store)
     with browser(served, visitor) as client:

@@ -104,6 +104,12 @@ def test_proxy_login_gives_a_returning_visitor_a_new_id(etalage, store):
     assert new is not None and new.visitor_id != SIGNER.verify(old).visitor_id
 
 
+def test_proxy_login_header_stops_at_etalage(etalage, store):
+    # The customer id is the shop's word to Etalage, not something for the browser to carry.
+    login = httpx.get(f"{etalage}/login?customer=C-1", headers={"Cookie": f"{CONSENT}; etalage_vid={visitor_with(store, [])}"})
+    assert "x-shop-customer" not in login.headers and "etalage_vid=" in login.headers["set-cookie"]
+
+
 def test_proxy_login_new_id_stands_for_the_customer_with_the_old_ids_history(etalage, store):
     old = visitor_with(store, [Event("category_view", "dogs", 1.0)])
     login = httpx.get(f"{etalage}/login?customer=C-1", headers={"Cookie": f"{CONSENT}; etalage_vid={old}"})

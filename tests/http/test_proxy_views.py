@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from starlette.types import ASGIApp
 
 from etalage.app import create_app
 from etalage.demo.shop import create_shop_app
@@ -124,23 +125,58 @@ def test_proxy_page_the_shop_forbids_storing_stays_no_store(etalage):
     assert [view.headers["cache-control"] for view in views] == ["private, no-store"] * 2
 
 
-async def cdn_origin(scope: Scope, receive: Receive, send: Send) -> None:
-    """A page that tells a CDN in front of the shop to keep it, and intermediaries not to change it."""
-    if await lifespan(scope, receive, send):
-        return
-    headers = [
-        (b"content-type", b"text/html; charset=utf-8"),
-        (b"cache-control", b"public, max-age=60, no-transform"),
-        (b"cdn-cache-control", b"max-age=600"),
-        (b"surrogate-control", b"max-age=600"),
-        (b"expires", b"Thu, 01 Jan 2099 00:00:00 GMT"),
-    ]
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
-    await send({"type": "http.response.body", "body": HOME})
+def cdn_origin(cache_control: bytes) -> ASGIApp:
+    """A shop whose pages tell a CDN in front of it to keep them, in every way CDNs are told."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if not await lifespan(scope, receive, send):
+            await send({"type": "http.response.start", "status": 200, "headers": [(b"cache-control", cache_control), *CDN_HEADERS]})
+            await send({"type": "http.response.body", "body": HOME})
+
+    return app
+
+
+CDN_HEADERS = [
+    (b"content-type", b"text/html; charset=utf-8"),
+    (b"cdn-cache-control", b"max-age=600"),
+    (b"surrogate-control", b"max-age=600"),
+    (b"cloudflare-cdn-cache-control", b"max-age=600"),
+    (b"akamai-cache-control", b"max-age=600"),
+    (b"edge-control", b"max-age=600"),
+    (b"x-accel-expires", b"600"),
+    (b"expires", b"Thu, 01 Jan 2099 00:00:00 GMT"),
+    (b"age", b"100"),
+]
 
 
 def test_proxy_page_a_consenting_visitor_views_is_kept_by_no_shared_cache():
-    with running(cdn_origin) as origin, running(create_app(settings_for(origin, VIEWS_RULES))) as etalage:
+    # no-transform: intermediaries must not change the page either
+    with (
+        running(cdn_origin(b"public, max-age=60, no-transform")) as origin,
+        running(create_app(settings_for(origin, VIEWS_RULES))) as etalage,
+    ):
         view = httpx.get(f"{etalage}/c/rodents", cookies=CONSENT)
     assert view.headers["cache-control"] == "private, no-cache, no-transform"
-    assert [name for name in ("cdn-cache-control", "surrogate-control", "expires") if name in view.headers] == []
+    assert [name for name in view.headers if name in CACHE_TARGETED or name == "expires"] == []
+
+
+# Fields that tell one cache (a CDN, nginx) more than Cache-Control does, and win over it there.
+CACHE_TARGETED = (
+    "cdn-cache-control",
+    "surrogate-control",
+    "cloudflare-cdn-cache-control",
+    "akamai-cache-control",
+    "edge-control",
+    "x-accel-expires",
+)
+
+
+def test_proxy_personalized_page_carries_no_field_that_tells_a_cdn_to_keep_it():
+    with running(cdn_origin(b"public, max-age=60")) as origin, running(create_app(settings_for(origin, VIEWS_RULES))) as etalage:
+        with browser(etalage) as client:
+            for _ in range(3):
+                client.get("/c/rodents")
+            client.get("/")  # the last view is learned after its response: this request comes after that
+            personalized = client.get("/")
+    assert b"data-etalage-rule" in personalized.content and personalized.headers["cache-control"] == "private, no-store"
+    assert [name for name in personalized.headers if name in CACHE_TARGETED or name in ("expires", "age")] == []

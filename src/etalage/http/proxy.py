@@ -54,11 +54,17 @@ _FORWARDING = frozenset({b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded
 _CONDITIONALS = frozenset({b"if-none-match", b"if-modified-since"})
 # Headers that describe the origin's bytes and are wrong for a rewritten body.
 _STALE_AFTER_REWRITE = frozenset(
-    {b"content-length", b"etag", b"last-modified", b"content-md5", b"accept-ranges", b"cache-control", b"expires"}
+    {b"content-length", b"etag", b"last-modified", b"content-md5", b"accept-ranges", b"cache-control", b"expires", b"age"}
 )
-# What lets a cache reuse a response: replaced for a consenting visitor's pages. CDN-Cache-Control and
-# Surrogate-Control (RFC 9213) take precedence over Cache-Control at a CDN, so they go too.
-_CACHING = frozenset({b"cache-control", b"expires", b"cdn-cache-control", b"surrogate-control"})
+# What lets a cache reuse a response: replaced for a consenting visitor's pages. The fields that target
+# one cache take precedence over Cache-Control there (Cloudflare ignores Cache-Control and Vary when
+# Cloudflare-CDN-Cache-Control is set, nginx obeys X-Accel-Expires first), so they go too: CDN-Cache-Control
+# and every other RFC 9213 targeted field (`<cdn>-CDN-Cache-Control`), Surrogate-Control, Akamai's and
+# Edge-Control, X-Accel-Expires.
+_CACHING = frozenset(
+    {b"cache-control", b"expires", b"cdn-cache-control", b"surrogate-control", b"akamai-cache-control", b"edge-control", b"x-accel-expires"}
+)
+_TARGETED_CACHING = b"-cdn-cache-control"
 
 
 class ClientDisconnected(Exception):
@@ -104,7 +110,7 @@ def _cache_control(headers: RawHeaders, reuse: bytes) -> RawHeaders:
         lowered = name.lower()
         if lowered == b"cache-control":
             directives.update(token.partition(b"=")[0].strip().lower() for token in item.split(b","))
-        if lowered not in _CACHING:
+        if lowered not in _CACHING and not lowered.endswith(_TARGETED_CACHING):
             kept.append((name, item))
     value = b"private, " + (b"no-store" if b"no-store" in directives else reuse)
     if b"no-transform" in directives:
@@ -501,7 +507,7 @@ class Proxy:
         self, send: Send, response: UpstreamResponse, ruleset: RuleSet, visit: Visit, public: tuple[str, bytes], wants_rewrite: bool
     ) -> None:
         """A previewing browser: personalized for the signed profile; no consent, no store, never cached."""
-        headers = self._private(self._response_headers(response.headers, *public))
+        headers = self._private(self._response_headers(response.headers, *public, ruleset.signal_headers))
         is_page = (
             response.status == 200 and _is_html(get_header(headers, b"content-type")) and get_header(headers, b"content-range") is None
         )
@@ -525,7 +531,7 @@ class Proxy:
         wants_rewrite: bool,
     ) -> None:
         scheme, host = public
-        headers = self._response_headers(response.headers, scheme, host)
+        headers = self._response_headers(response.headers, scheme, host, ruleset.signal_headers)
         content_type = get_header(headers, b"content-type")
         is_page = method == "GET" and response.status == 200 and _is_html(content_type) and get_header(headers, b"content-range") is None
         revalidated = method == "GET" and response.status == 304 and consent.granted and _revalidated_page(request_headers, headers)
@@ -723,13 +729,17 @@ class Proxy:
 
         return body()
 
-    def _response_headers(self, upstream_headers: RawHeaders, scheme: str, host: bytes) -> RawHeaders:
+    def _response_headers(self, upstream_headers: RawHeaders, scheme: str, host: bytes, signals: frozenset[bytes]) -> RawHeaders:
+        """What of the origin's headers goes to the browser. The headers the shop signals Etalage with
+        (a customer id, an order) stop here: they are for Etalage, not for the visitor's browser."""
         headers = without_hop_by_hop(upstream_headers)
         origin = self.settings.upstream_origin.encode()
         public = scheme.encode() + b"://" + host
         kept: RawHeaders = []
         for name, value in headers:
             lowered = name.lower()
+            if lowered in signals:
+                continue
             if lowered == b"location" and (value == origin or value.startswith(origin + b"/")):
                 value = public + value[len(origin) :]
             elif lowered == b"set-cookie" and set_cookie_name(value) in self._own_cookies:

@@ -64,10 +64,14 @@ class RuleSet:
     # Derived from the fields above, never passed in: a copy with other rules gets caches of its own.
     _by_path: LRUCache[str, tuple[Rule, ...]] = field(init=False, repr=False, compare=False)
     _experiment_of: dict[str, Experiment] = field(init=False, repr=False, compare=False)
+    # The response headers the shop signals Etalage with (a login's customer id, an order): lower-case.
+    signal_headers: frozenset[bytes] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_path", LRUCache(4096))
         object.__setattr__(self, "_experiment_of", {rule: e for e in self.experiments for rule in e.rules})
+        signals = (self.login.header, self.order_header)
+        object.__setattr__(self, "signal_headers", frozenset(name.lower().encode("latin-1") for name in signals if name))
 
     def experiment_of(self, rule_id: str) -> Experiment | None:
         """The experiment whose variants use this rule, if any."""
