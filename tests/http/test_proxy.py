@@ -87,6 +87,25 @@ def test_proxy_overwrites_forwarded_headers_from_untrusted_clients(etalage, orig
     assert headers["x-forwarded-host"] == [etalage.removeprefix("http://")]
 
 
+CLIENT_CLAIMS = {"X-Real-IP": "6.6.6.6", "True-Client-IP": "6.6.6.6", "X-Forwarded-Port": "1", "X-Original-URL": "/admin"}
+
+
+def test_proxy_drops_client_address_and_url_claims_from_untrusted_clients(etalage, origin_app):
+    # A shop behind nginx's real_ip_header X-Real-IP would take the spoofed address; old Symfony or IIS
+    # set-ups take X-Original-URL for the path.
+    httpx.get(f"{etalage}/echo", headers=CLIENT_CLAIMS)
+    headers = sent_headers(origin_app.seen[-1])
+    assert [name for name in map(str.lower, CLIENT_CLAIMS) if name in headers] == []
+
+
+def test_proxy_passes_client_address_claims_of_trusted_proxies(origin, origin_app, upstream_client):
+    settings = settings_for(origin, PROXY_RULES, upstream_client=upstream_client, trusted_proxies=frozenset({"127.0.0.1"}))
+    with running(create_app(settings)) as url:
+        httpx.get(f"{url}/echo", headers=CLIENT_CLAIMS)
+    headers = sent_headers(origin_app.seen[-1])
+    assert [name for name in map(str.lower, CLIENT_CLAIMS) if name in headers] == list(map(str.lower, CLIENT_CLAIMS))
+
+
 def test_proxy_extends_forwarded_headers_from_trusted_proxies(origin, origin_app, upstream_client):
     settings = settings_for(origin, PROXY_RULES, upstream_client=upstream_client, trusted_proxies=frozenset({"127.0.0.1"}))
     with running(create_app(settings)) as url:

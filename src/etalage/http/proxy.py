@@ -50,6 +50,24 @@ log = logging.getLogger("etalage.proxy")
 _T = TypeVar("_T")
 
 _FORWARDING = frozenset({b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host", b"forwarded"})
+# What shops and the servers in front of them read the client's address or the request's URL from,
+# besides X-Forwarded-*: from a client that is not a trusted proxy these are a forgery (a spoofed IP for
+# nginx's real_ip_header, a path that old Symfony or IIS set-ups take over the real one), so they stay here.
+_CLAIMED_BY_CLIENTS = frozenset(
+    {
+        b"x-real-ip",
+        b"true-client-ip",
+        b"x-client-ip",
+        b"cf-connecting-ip",
+        b"fastly-client-ip",
+        b"x-cluster-client-ip",
+        b"x-forwarded-port",
+        b"x-forwarded-prefix",
+        b"x-forwarded-server",
+        b"x-original-url",
+        b"x-rewrite-url",
+    }
+)
 # Conditional headers would let the origin answer 304 to a page Etalage must rewrite.
 _CONDITIONALS = frozenset({b"if-none-match", b"if-modified-since"})
 # Headers that describe the origin's bytes and are wrong for a rewritten body.
@@ -203,10 +221,12 @@ class Proxy:
         client = scope.get("client")
         peer = client[0] if client else ""
         forwarded_for = peer.encode()
+        drop = _FORWARDING | {REQUEST_ID_HEADER} | (_CONDITIONALS if strip_conditionals else frozenset())
         if peer in self.settings.trusted_proxies:
             prior = get_header(headers, b"x-forwarded-for")
             forwarded_for = prior + b", " + forwarded_for if prior else forwarded_for
-        drop = _FORWARDING | {REQUEST_ID_HEADER} | (_CONDITIONALS if strip_conditionals else frozenset())
+        else:
+            drop |= _CLAIMED_BY_CLIENTS
         if not self.settings.preserve_host:
             drop |= {b"host"}
         out = without_hop_by_hop(forwardable(headers), drop)
