@@ -26,6 +26,14 @@ def test_templates_neutralise_script_urls_in_namespaced_link_attributes():
     assert template.render({"url": "javascript:alert(1)"}) == '<svg><a xlink:href="#"><text>x</text></a></svg>'
 
 
+@pytest.mark.parametrize(
+    "url", ["//evil.example/login", "/\\evil.example/login", "\\\\evil.example", "/\t/evil.example", " //evil.example"]
+)
+def test_templates_neutralise_urls_browsers_read_as_another_site(url):
+    template = compile_template("t.html", '<a href="{{ url }}">x</a>', NAMES)
+    assert template.render({"url": url}) == '<a href="#">x</a>'
+
+
 def test_templates_keep_relative_and_http_urls():
     template = compile_template("t.html", '<a href="{{ url }}">x</a>', NAMES)
     assert template.render({"url": "/c/dogs?a=1&b=2"}) == '<a href="/c/dogs?a=1&amp;b=2">x</a>'

@@ -35,7 +35,12 @@ _ANIMATION_ATTRS = frozenset({"to", "from", "by", "values"})
 # Elements whose attributes choose code for the whole page: a script's source, the base of every relative URL.
 _SOURCE_ELEMENTS = frozenset({"script", "base"})
 _URL_ATTRS = frozenset({"href", "src", "action", "formaction", "poster", "srcset", "cite", "data", "background"})
-_SAFE_URL = re.compile(r"(?:https?:|mailto:|tel:|[/?#.]|[^:/?#]*(?:[/?#]|\Z))", re.I)
+# A URL that stays on the shop or is plain http(s), mailto or tel: no other scheme (javascript:), and no
+# `//host` or `/\host`, which browsers read as a link to another site.
+_SAFE_URL = re.compile(r"(?:https?:|mailto:|tel:|/(?![/\\])|[?#.]|[^:/?#\\]+(?:[/?#]|\Z)|\Z)", re.I)
+# What browsers ignore in a URL: tabs and newlines anywhere, C0 controls and spaces around it.
+_URL_IGNORED = re.compile(r"[\t\n\r]")
+_URL_TRIMMED = "".join(map(chr, range(0x21)))
 
 
 class TemplateError(ValueError):
@@ -72,8 +77,10 @@ class Template:
                 out.append(part)
                 continue
             value = str(values[part.name])
-            if part.url and not _SAFE_URL.match(value):
-                value = "#"
+            if part.url:
+                value = _URL_IGNORED.sub("", value).strip(_URL_TRIMMED)
+                if not _SAFE_URL.match(value):
+                    value = "#"
             out.append(html.escape(value, quote=True))
         return "".join(out)
 

@@ -418,9 +418,11 @@ _PRODUCT_KEYS = ("category", "lasts_days", "path", "title", "price", "image", "a
 
 
 def _path_check(path: str) -> str | None:
-    if path.startswith("/") and not path.startswith("//") and not re.search(r"[\s?#\x00-\x1f\x7f]", path):
+    if _SHOP_PATH.fullmatch(path) and not re.search(r"[?#]", path):
         return None
-    return "must be the path of the product's page: starting with '/', without host, query or spaces (e.g. \"/p/dog-kibble-5kg\")"
+    return (
+        "must be the path of the product's page: starting with '/', without host, query, spaces or backslashes (e.g. \"/p/dog-kibble-5kg\")"
+    )
 
 
 def _image_check(image: str) -> str | None:

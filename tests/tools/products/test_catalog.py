@@ -51,6 +51,12 @@ def test_build_catalog_quotes_what_a_path_may_not_hold():
     assert result.entries[0].path == "/p/a%20bc%0B"
 
 
+def test_build_catalog_quotes_a_backslash_that_would_make_the_path_another_site():
+    # Browsers read `/\\evil.example/x` as `//evil.example/x`.
+    result = build_catalog([product(2, "a", "https://shop.example/\\evil.example/x")], CategoryMap({}, LABELS), {}, file="feed.txt")
+    assert result.entries[0].path == "/%5Cevil.example/x"
+
+
 def test_build_catalog_products_sharing_a_page_get_no_path_and_a_note():
     items = [
         product(2, "a", "https://s.example/product.php?id=1"),

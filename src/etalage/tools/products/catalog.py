@@ -14,7 +14,8 @@ from etalage.tools.products.read import FeedProduct
 
 __all__ = ["CatalogEntry", "CatalogImport", "build_catalog"]
 
-_UNSAFE_IN_PATH = re.compile(r"[\s\x00-\x1f\x7f]")
+# Percent-encoded in a product's path; a backslash too, which browsers read as a slash (`/\host` is another site).
+_UNSAFE_IN_PATH = re.compile(r"[\s\x00-\x1f\x7f\\]")
 
 
 @dataclass(frozen=True, slots=True)
