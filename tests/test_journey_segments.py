@@ -12,7 +12,7 @@ from etalage.profiles.memory import MemoryStore
 from tests.support.config import settings_for
 from tests.test_journey import device
 
-TOKEN = "admin-token"
+TOKEN = "admin-token-for-tests"
 
 
 @pytest.fixture

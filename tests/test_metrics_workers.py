@@ -12,7 +12,7 @@ from tests.support.config import PROJECT_RULES
 from tests.support.redis_server import RedisServer
 from tests.support.workers import serving_workers
 
-TOKEN = "metrics-token"
+TOKEN = "metrics-token-for-tests"
 REQUESTS = 20
 
 

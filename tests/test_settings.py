@@ -36,8 +36,8 @@ def test_settings_refuse_a_short_secret():
 
 
 def test_settings_do_not_show_secrets_in_repr():
-    settings = Settings.from_env({"ETALAGE_SECRET": "0123456789abcdefXYZ", "ETALAGE_ADMIN_TOKEN": "tok-123"})
-    assert "0123456789abcdef" not in repr(settings) and "tok-123" not in repr(settings)
+    settings = Settings.from_env({"ETALAGE_SECRET": "0123456789abcdefXYZ", "ETALAGE_ADMIN_TOKEN": "tok-123-for-the-tests"})
+    assert "0123456789abcdef" not in repr(settings) and "tok-123-for-the-tests" not in repr(settings)
 
 
 def test_settings_accept_a_host_prefixed_cookie_name():
@@ -96,7 +96,14 @@ def test_settings_refuse_an_unknown_log_format():
 
 def test_settings_refuse_an_api_key_that_is_the_admin_token():
     with pytest.raises(SettingsError, match="api_key: must differ from admin_token"):
-        Settings.from_env({"ETALAGE_API_KEY": "same", "ETALAGE_ADMIN_TOKEN": "same"})
+        Settings.from_env({"ETALAGE_API_KEY": "same-long-token-0123", "ETALAGE_ADMIN_TOKEN": "same-long-token-0123"})
+
+
+@pytest.mark.parametrize("variable", ["ETALAGE_ADMIN_TOKEN", "ETALAGE_API_KEY"])
+def test_settings_refuse_a_token_shorter_than_16_characters(variable):
+    # The admin token signs preview links: a short one could be guessed offline from one of them.
+    with pytest.raises(SettingsError, match="shorter than 16 characters"):
+        Settings.from_env({variable: "a" * 15})
 
 
 WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"

@@ -89,23 +89,23 @@ def test_signing_rejects_non_ascii_in_the_signature():
 
 
 def test_preview_round_trip_returns_the_profile():
-    signer = PreviewSigner("admin-token")
+    signer = PreviewSigner("admin-token-for-tests")
     profile = signer.verify(signer.issue({"category_views": {"rodents": 5}}, time.time() + 60))
     assert profile is not None and profile.category_views == {"rodents": 5}
 
 
 def test_preview_expires():
-    signer = PreviewSigner("admin-token")
+    signer = PreviewSigner("admin-token-for-tests")
     token = signer.issue({}, 1000.0)
     assert signer.verify(token, now=999.0) is not None and signer.verify(token, now=1001.0) is None
 
 
 def test_preview_rejects_another_admin_token():
-    assert PreviewSigner("admin-token").verify(PreviewSigner("guess").issue({}, time.time() + 60)) is None
+    assert PreviewSigner("admin-token-for-tests").verify(PreviewSigner("guess").issue({}, time.time() + 60)) is None
 
 
 def test_preview_rejects_a_tampered_payload():
-    signer = PreviewSigner("admin-token")
+    signer = PreviewSigner("admin-token-for-tests")
     assert signer.verify(_tamper(signer.issue({}, time.time() + 60), 3)) is None
 
 
@@ -113,16 +113,16 @@ def test_preview_without_an_admin_token_makes_and_accepts_nothing():
     signer = PreviewSigner("")
     with pytest.raises(ValueError):
         signer.issue({}, time.time() + 60)
-    assert signer.verify(PreviewSigner("admin-token").issue({}, time.time() + 60)) is None
+    assert signer.verify(PreviewSigner("admin-token-for-tests").issue({}, time.time() + 60)) is None
 
 
 @pytest.mark.parametrize("value", GARBAGE)
 def test_preview_rejects_garbage(value):
-    assert PreviewSigner("admin-token").verify(value) is None
+    assert PreviewSigner("admin-token-for-tests").verify(value) is None
 
 
 def test_preview_rejects_non_ascii_in_the_token():
-    signer = PreviewSigner("admin-token")
+    signer = PreviewSigner("admin-token-for-tests")
     token = signer.issue({}, time.time() + 60)
     assert signer.verify(token[:-1] + "é") is None and signer.verify(token + "é") is None and signer.verify("é" + token) is None
 

@@ -11,7 +11,7 @@ from etalage.tokens import CsrfSigner, PreviewSigner, VisitorSigner
 from tests.support.hypothesis import PROPERTY
 
 RING = (("k2", b"new-secret-0123456789"), ("k1", b"old-secret-0123456789"))
-ADMIN = "admin-token"
+ADMIN = "admin-token-for-tests"
 # Any text at all: every Unicode category, lone surrogates included (a request may carry anything).
 ANY_TEXT = st.text(st.characters(exclude_categories=()))
 ANY_CHAR = st.characters(exclude_categories=())

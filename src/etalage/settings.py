@@ -188,6 +188,12 @@ class Settings:
             raise SettingsError(f"cookie_name: {self.cookie_name!r} is only a prefix; add a name, as in __Host-etalage_vid")
         if self.redis_write_delay < 0:
             raise SettingsError("redis_write_delay: must be 0 or more")
+        for name in ("admin_token", "api_key"):
+            # The admin token also signs preview links: anyone holding one could test guesses offline.
+            if 0 < len(getattr(self, name)) < 16:
+                raise SettingsError(
+                    f"{name}: shorter than 16 characters; make one with: python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+                )
         if self.api_key and self.api_key == self.admin_token:
             raise SettingsError("api_key: must differ from admin_token (the shop's servers hold the API key, never the admin token)")
         if self.webhook_url:

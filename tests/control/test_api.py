@@ -25,7 +25,7 @@ def store() -> MemoryStore:
 
 @pytest.fixture
 def api(origin, store):
-    with running(create_app(settings_for(origin, PROJECT_RULES, api_key=KEY, admin_token="admin-token"), store=store)) as url:
+    with running(create_app(settings_for(origin, PROJECT_RULES, api_key=KEY, admin_token="admin-token-for-tests"), store=store)) as url:
         yield url
 
 
@@ -104,7 +104,7 @@ def test_api_unlink_refuses_an_unsigned_visitor_id(api):
 
 
 @pytest.mark.parametrize("path", ["link", "unlink", "events"])
-@pytest.mark.parametrize("authorization", [None, "Bearer wrong", f"Bearer {KEY}x", f"Basic {KEY}", "Bearer admin-token"])
+@pytest.mark.parametrize("authorization", [None, "Bearer wrong", f"Bearer {KEY}x", f"Basic {KEY}", "Bearer admin-token-for-tests"])
 def test_api_refuses_every_wrong_key(api, store, path, authorization):
     headers = {} if authorization is None else {"Authorization": authorization}
     visitor = SIGNER.sign(anonymous_visitor(store))
@@ -114,8 +114,8 @@ def test_api_refuses_every_wrong_key(api, store, path, authorization):
 
 @pytest.mark.parametrize("path", ["link", "unlink", "events"])
 def test_api_is_off_without_a_key(origin, path):
-    with running(create_app(settings_for(origin, PROJECT_RULES, admin_token="admin-token"))) as url:
-        response = httpx.post(f"{url}/.etalage/api/{path}", json={}, headers={"Authorization": "Bearer admin-token"})
+    with running(create_app(settings_for(origin, PROJECT_RULES, admin_token="admin-token-for-tests"))) as url:
+        response = httpx.post(f"{url}/.etalage/api/{path}", json={}, headers={"Authorization": "Bearer admin-token-for-tests"})
     assert response.status_code == 404 and "ETALAGE_API_KEY" in response.text
 
 

@@ -27,7 +27,7 @@ def store() -> MemoryStore:
 
 @pytest.fixture
 def api(origin, store):
-    with running(create_app(settings_for(origin, PROJECT_RULES, api_key=KEY, admin_token="admin-token"), store=store)) as url:
+    with running(create_app(settings_for(origin, PROJECT_RULES, api_key=KEY, admin_token="admin-token-for-tests"), store=store)) as url:
         yield url
 
 
@@ -56,7 +56,7 @@ def test_api_goals_count_a_backend_order_with_its_value(api, store):
 def test_api_goals_count_a_backend_order_in_the_conversion_metric(api, store):
     asyncio.run(store.record_customer("cust-42", exposed(time.time() - 60)))
     post_event(api, ORDER)
-    metrics = httpx.get(f"{api}/.etalage/metrics", headers={"Authorization": "Bearer admin-token"}).text
+    metrics = httpx.get(f"{api}/.etalage/metrics", headers={"Authorization": "Bearer admin-token-for-tests"}).text
     lines = [line for line in metrics.splitlines() if line.startswith("etalage_experiment_conversions_total{")]
     assert len(lines) == 1 and 'goal="order"' in lines[0] and 'variant="one-template"' in lines[0] and lines[0].endswith(" 1.0")
 

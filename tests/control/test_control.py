@@ -12,7 +12,7 @@ from tests.support.servers import running
 
 @pytest.fixture
 def with_token(origin):
-    with running(create_app(settings_for(origin, PROXY_RULES, admin_token="s3cret-token"))) as url:
+    with running(create_app(settings_for(origin, PROXY_RULES, admin_token="s3cret-token-for-tests"))) as url:
         yield url
 
 
@@ -30,7 +30,7 @@ def test_control_metrics_need_the_admin_token(with_token):
 
 def test_control_metrics_count_proxied_requests(with_token):
     httpx.get(f"{with_token}/echo")
-    text = httpx.get(f"{with_token}/.etalage/metrics", headers={"Authorization": "Bearer s3cret-token"}).text
+    text = httpx.get(f"{with_token}/.etalage/metrics", headers={"Authorization": "Bearer s3cret-token-for-tests"}).text
     assert 'etalage_requests_total{outcome="passed"} 1' in text
 
 
@@ -42,9 +42,9 @@ def test_control_admin_rules_shows_the_page_and_reason_of_a_missed_block(origin,
     rules = shutil.copytree(PROXY_RULES, tmp_path / "rules")
     site = rules / "site.toml"
     site.write_text(site.read_text().replace('selector = "#hero"', 'selector = "#nowhere"'))
-    with running(create_app(settings_for(origin, rules, admin_token="s3cret-token"))) as url:
+    with running(create_app(settings_for(origin, rules, admin_token="s3cret-token-for-tests"))) as url:
         httpx.get(f"{url}/c/rodents", cookies={"OptanonConsent": ACCEPT_ONETRUST})
-        status = httpx.get(f"{url}/.etalage/admin/rules", headers={"Authorization": "Bearer s3cret-token"}).json()
+        status = httpx.get(f"{url}/.etalage/admin/rules", headers={"Authorization": "Bearer s3cret-token-for-tests"}).json()
     (miss,) = status["blocks_missed"]
     assert (miss["block"], miss["reason"], miss["path"]) == ("hero", "not_found", "/c/rodents")
 
@@ -56,12 +56,12 @@ def test_control_admin_rules_shows_the_page_and_reason_of_a_missed_block(origin,
         None,
         "",
         "Bearer",
-        "Basic s3cret-token",
-        "Bearer s3cret-toke",
-        "Bearer s3cret-token-and-more",
-        "Bearer S3CRET-TOKEN",
-        "Bearer s3crét-token".encode(),
-        "s3cret-token",
+        "Basic s3cret-token-for-tests",
+        "Bearer s3cret-token-for-test",
+        "Bearer s3cret-token-for-tests-and-more",
+        "Bearer S3CRET-TOKEN-FOR-TESTS",
+        "Bearer s3crét-token-for-tests".encode(),
+        "s3cret-token-for-tests",
     ],
 )
 def test_control_admin_endpoints_refuse_every_wrong_authorization(with_token, path, authorization):
@@ -72,9 +72,11 @@ def test_control_admin_endpoints_refuse_every_wrong_authorization(with_token, pa
 
 def test_control_admin_endpoints_refuse_the_shop_backends_api_key(origin):
     # The shop's servers hold the API key: it must open the API only, never the admin endpoints.
-    with running(create_app(settings_for(origin, PROXY_RULES, admin_token="s3cret-token", api_key="backend-key"))) as url:
+    with running(
+        create_app(settings_for(origin, PROXY_RULES, admin_token="s3cret-token-for-tests", api_key="backend-key-for-tests"))
+    ) as url:
         assert httpx.get(f"{url}/.etalage/admin/rules", headers={"Authorization": "Bearer backend-key"}).status_code == 401
 
 
 def test_control_admin_endpoints_take_the_right_token_whatever_the_scheme_s_case(with_token):
-    assert httpx.get(f"{with_token}/.etalage/metrics", headers={"Authorization": "bearer s3cret-token"}).status_code == 200
+    assert httpx.get(f"{with_token}/.etalage/metrics", headers={"Authorization": "bearer s3cret-token-for-tests"}).status_code == 200

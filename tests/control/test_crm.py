@@ -14,7 +14,7 @@ from tests.engine.test_personalization import FailingStore
 from tests.support.config import PROJECT_RULES, settings_for
 from tests.support.servers import running
 
-KEY = "crm-key"
+KEY = "crm-key-for-the-tests"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 
 

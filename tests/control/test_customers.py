@@ -14,7 +14,7 @@ from tests.support.servers import running
 
 SIGNER = VisitorSigner(SECRET)
 CONSENT = f"OptanonConsent={ACCEPT_ONETRUST}"
-ADMIN = {"Authorization": "Bearer admin-token"}
+ADMIN = {"Authorization": "Bearer admin-token-for-tests"}
 
 
 @pytest.fixture
@@ -24,7 +24,7 @@ def store() -> MemoryStore:
 
 @pytest.fixture
 def etalage(origin, store):
-    with running(create_app(settings_for(origin, PROJECT_RULES, admin_token="admin-token"), store=store)) as url:
+    with running(create_app(settings_for(origin, PROJECT_RULES, admin_token="admin-token-for-tests"), store=store)) as url:
         yield url
 
 

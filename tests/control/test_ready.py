@@ -35,7 +35,7 @@ def test_ready_answers_with_the_embedded_store(etalage, origin_app):
 
 
 def test_ready_needs_no_token_when_admin_endpoints_are_on(origin):
-    with running(create_app(settings_for(origin, PROXY_RULES, admin_token="s3cret-token"))) as url:
+    with running(create_app(settings_for(origin, PROXY_RULES, admin_token="s3cret-token-for-tests"))) as url:
         assert httpx.get(f"{url}/.etalage/ready").status_code == 200
 
 

@@ -16,7 +16,7 @@ from tests.support.config import PROJECT_RULES, settings_for
 from tests.support.servers import running
 from tests.support.workers import free_port
 
-TOKEN = "admin-token"
+TOKEN = "admin-token-for-tests"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 # hero-banner (version 1): per-category (the control), one-template, none; 200 visitors exposed in each.
 # Orders of 30.00: 20 in the control, 50 with one-template, 20 with none.

@@ -18,7 +18,7 @@ from tests.engine.test_personalization import FailingStore
 from tests.support.config import PROJECT_RULES, settings_for
 from tests.support.servers import running
 
-TOKEN = "admin-token"
+TOKEN = "admin-token-for-tests"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 GRANT = Event("consent", "", 1.0, {"granted": True, "sources": ["onetrust"], "purposes": ["onetrust:C0004"]})
 BUYERS = [f"C-{number:02}" for number in range(0, 30, 2)]

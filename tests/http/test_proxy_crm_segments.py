@@ -21,7 +21,7 @@ from tests.support.config import ACCEPT_ONETRUST, PROXY_RULES, SECRET, rules_wit
 from tests.support.servers import running
 
 SIGNER = VisitorSigner(SECRET)
-KEY = "crm-key"
+KEY = "crm-key-for-the-tests"
 VIP_NOTE = b"<p>Thank you, VIP</p>"
 VIP_RULE = """
 [[rule]]

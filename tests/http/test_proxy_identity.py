@@ -207,7 +207,7 @@ def test_proxy_a_response_that_leaves_the_login_cookie_alone_is_no_logout(etalag
 def cookie_login(shop: str, tmp_path: Path, store: MemoryStore) -> Iterator[str]:
     """Etalage in front of a shop whose logins the rules read from the shop_customer cookie only."""
     folder = rules_with(PROXY_RULES, tmp_path, {"login.toml": '[login]\ncookie = "shop_customer"\n'})
-    with running(create_app(settings_for(shop, folder, admin_token="t0k"), store=store)) as url:
+    with running(create_app(settings_for(shop, folder, admin_token="t0k-for-the-tests"), store=store)) as url:
         yield url
 
 
@@ -237,7 +237,7 @@ def test_proxy_login_cookie_that_changes_value_leaves_the_browser_linked_to_noth
 
 def test_proxy_login_cookie_that_changes_value_is_reported(cookie_login, store):
     session_key_rotated(cookie_login, store)
-    status = httpx.get(f"{cookie_login}/.etalage/admin/rules", headers={"Authorization": "Bearer t0k"}).json()
+    status = httpx.get(f"{cookie_login}/.etalage/admin/rules", headers={"Authorization": "Bearer t0k-for-the-tests"}).json()
     assert status["logins_ignored"] == 1
 
 

@@ -85,14 +85,14 @@ def test_redis_proxy_withdrawal_leaves_no_key_behind(app, redis_server):
 
 def test_redis_proxy_erased_customer_leaves_no_key_and_no_device_brings_them_back(shop, redis_server):
     store = RedisStore(redis_server.url, retention=3600, cache_ttl=0)
-    app = create_app(settings_for(shop, redis_url=redis_server.url, admin_token="admin-token"), store=store)
+    app = create_app(settings_for(shop, redis_url=redis_server.url, admin_token="admin-token-for-tests"), store=store)
     customer = customer_id_for("ada@example.com")
     with running(app) as url, httpx.Client(base_url=url) as phone, httpx.Client(base_url=url) as laptop:
         for device in (phone, laptop):
             device.post("/consent", data={"choice": "accept"})
             device.post("/login", data={"email": "ada@example.com"})
             browse_rodents(device)
-        erased = httpx.delete(f"{url}/.etalage/admin/customers/{customer}", headers={"Authorization": "Bearer admin-token"})
+        erased = httpx.delete(f"{url}/.etalage/admin/customers/{customer}", headers={"Authorization": "Bearer admin-token-for-tests"})
         assert erased.json()["erased"] is True
         assert redis_server.client().keys("etalage:*") == []
         # Both browsers still send their old cookies; the shop forgot the customer too (logged out, no header).
