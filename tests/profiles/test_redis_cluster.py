@@ -10,12 +10,13 @@ import pytest
 from etalage.app import create_app
 from etalage.profiles.profile import Event
 from etalage.profiles.redis import RedisStore
+from etalage.profiles.store import StoreError
 from tests.profiles.test_redis_proxy import browse_rodents, personalized, personalized_hero
 from tests.support.browsing import steady_browsing
 from tests.support.config import settings_for
 from tests.support.redis_cluster import ClusterSet
 from tests.support.redis_sentinel import wait_until
-from tests.support.servers import running
+from tests.support.servers import closed_port_url, running
 
 pytestmark = pytest.mark.redis
 
@@ -90,3 +91,16 @@ def test_redis_cluster_proxy_serves_every_page_while_a_master_fails_over_and_per
             wait_until(lambda: len(statuses) > served_after, "the load to go on after the failover")
     assert (during.status_code, personalized(during)) == (200, False)
     assert set(statuses) == {200}
+
+
+@pytest.mark.anyio
+async def test_redis_cluster_store_unreachable_is_a_store_error():
+    # redis-py's cluster errors are no RedisError: one escaped as a 500 from /.etalage/ready and as an
+    # error traceback from every flush.
+    url = closed_port_url().replace("http://", "redis+cluster://")
+    store = RedisStore(url, retention=3600)
+    try:
+        with pytest.raises(StoreError):
+            await store.ping()
+    finally:
+        await store.aclose()

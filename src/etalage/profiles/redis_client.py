@@ -26,8 +26,22 @@ from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisClusterException, RedisError
 
-__all__ = ["CLUSTER_SCHEME", "SENTINEL_SCHEME", "Connection", "SentinelURL", "connect", "parse_cluster_url", "parse_sentinel_url"]
+__all__ = [
+    "REDIS_ERRORS",
+    "CLUSTER_SCHEME",
+    "SENTINEL_SCHEME",
+    "Connection",
+    "SentinelURL",
+    "connect",
+    "parse_cluster_url",
+    "parse_sentinel_url",
+]
+
+# What redis-py raises when Redis fails: a cluster's own errors (no node reachable, a slot not covered)
+# are no RedisError, so every `except` takes both.
+REDIS_ERRORS = (RedisError, RedisClusterException)
 
 SENTINEL_SCHEME = "redis+sentinel"
 CLUSTER_SCHEME = "redis+cluster"

@@ -21,9 +21,9 @@ import socket
 import uuid
 from typing import Any
 
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import ResponseError
 
-from etalage.profiles.redis_client import connect
+from etalage.profiles.redis_client import REDIS_ERRORS, connect
 from etalage.webhooks.queue import DeliveryQueue, Entry, QueueError
 
 __all__ = ["RedisQueue"]
@@ -32,7 +32,7 @@ log = logging.getLogger("etalage.webhooks")
 
 KEPT_DEAD = 1000
 _GROUP = "couriers"
-_FAILURES = (RedisError, OSError, AttributeError, TypeError)
+_FAILURES = (*REDIS_ERRORS, OSError, AttributeError, TypeError)
 
 # KEYS: claim, stream, delayed; ARGV: claim ttl (ms), entry, due (s), now (s)
 _ADD_LUA = """
