@@ -13,7 +13,7 @@ import sys
 import httpx
 import pytest
 
-from etalage.logs import REQUEST_ID, JsonFormatter
+from etalage.logs import REQUEST_ID, JsonFormatter, Throttled
 from etalage.profiles.profile import Event
 from etalage.profiles.redis import RedisStore
 from tests.support.config import PROXY_RULES, REPO
@@ -143,3 +143,32 @@ def test_logs_redis_flusher_lines_name_no_request(redis_server: RedisServer):
 
     entries = asyncio.run(flush_during_an_outage())
     assert entries and all("request_id" not in entry for entry in entries)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_logs_throttled_warning_holds_back_repeats_and_says_how_many(caplog):
+    clock = Clock()
+    warnings = Throttled(logging.getLogger("etalage.test"), interval=10.0, clock=clock)
+    with caplog.at_level(logging.WARNING, logger="etalage.test"):
+        for second in (0.0, 1.0, 2.0, 9.0, 10.5):
+            clock.now = second
+            warnings.warning("load", "store failed (%s)", "down")
+    assert [record.getMessage() for record in caplog.records] == [
+        "store failed (down)",
+        "store failed (down) (and 3 more like it in the last 10 s)",
+    ]
+
+
+def test_logs_throttled_warning_keeps_kinds_apart(caplog):
+    warnings = Throttled(logging.getLogger("etalage.test"), clock=Clock())
+    with caplog.at_level(logging.WARNING, logger="etalage.test"):
+        warnings.warning("load", "load failed")
+        warnings.warning("record", "record failed")
+    assert [record.getMessage() for record in caplog.records] == ["load failed", "record failed"]

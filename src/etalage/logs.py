@@ -10,16 +10,42 @@ from __future__ import annotations
 
 import json
 import logging
+import time
+from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["REQUEST_ID", "JsonFormatter", "json_logging"]
+__all__ = ["REQUEST_ID", "JsonFormatter", "Throttled", "json_logging"]
 
 REQUEST_ID: ContextVar[str | None] = ContextVar("etalage_request_id", default=None)
 
 # uvicorn's access logger formats '%s - "%s %s HTTP/%s" %d' with these arguments.
 _ACCESS_FIELDS = ("client", "method", "path", "http_version", "status")
+
+
+class Throttled:
+    """Warnings that recur on every request while something is down (the profile store, say), written
+    at most once per `interval` seconds of each kind; the next line says how many were held back.
+    A line per page view would bury the log during an outage; the metrics count every one."""
+
+    def __init__(self, logger: logging.Logger, interval: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self._logger = logger
+        self._interval = interval
+        self._clock = clock
+        self._last: dict[str, tuple[float, int]] = {}  # kind -> (when its last line was written, lines held back since)
+
+    def warning(self, kind: str, message: str, *args: object) -> None:
+        now = self._clock()
+        last = self._last.get(kind)
+        if last is not None and now - last[0] < self._interval:
+            self._last[kind] = (last[0], last[1] + 1)
+            return
+        self._last[kind] = (now, 0)
+        if last is not None and last[1]:
+            message += " (and %d more like it in the last %.0f s)"
+            args = (*args, last[1], now - last[0])
+        self._logger.warning(message, *args)
 
 
 class JsonFormatter(logging.Formatter):

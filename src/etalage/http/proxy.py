@@ -31,7 +31,7 @@ from etalage.http.requestid import REQUEST_ID_HEADER
 from etalage.http.requests import forwardable, refused
 from etalage.http.shedding import LoadShedder
 from etalage.http.upstream import Upstream, UpstreamError, UpstreamResponse, UpstreamTimeout
-from etalage.logs import REQUEST_ID
+from etalage.logs import REQUEST_ID, Throttled
 from etalage.metrics import Metrics
 from etalage.profiles.profile import Event, Profile
 from etalage.profiles.store import ProfileStore, StoreError
@@ -201,6 +201,7 @@ class Proxy:
         self._store = store
         self._signer = signer
         self._metrics = metrics
+        self._store_warnings = Throttled(log)  # while the store is down every page view would write one
         self._personalizer = Personalizer(
             metrics,
             max_elements=settings.max_page_elements,
@@ -353,7 +354,7 @@ class Proxy:
             try:
                 return await self._store.unlink(visitor_id)
             except StoreError as exc:
-                log.warning("profile store unlink failed: %s", exc)
+                self._store_warnings.warning("unlink", "profile store unlink failed: %s", exc)
                 self._metrics.inc("etalage_fail_open_total", reason="store_unlink_error")
                 return True
             except Exception:
@@ -383,7 +384,7 @@ class Proxy:
             try:
                 return await self._store.link(visitor_id, customer, renew_to=fresh)
             except StoreError as exc:
-                log.warning("profile store link failed: %s", exc)
+                self._store_warnings.warning("link", "profile store link failed: %s", exc)
                 self._metrics.inc("etalage_fail_open_total", reason="store_link_error")
                 return None
             except Exception:
@@ -408,7 +409,9 @@ class Proxy:
         try:
             return True, await asyncio.wait_for(asyncio.shield(task), self.settings.store_timeout)
         except TimeoutError:
-            log.warning("profile store slower than %.0f ms %s; it goes on in the background", self.settings.store_timeout * 1000, what)
+            self._store_warnings.warning(
+                what, "profile store slower than %.0f ms %s; it goes on in the background", self.settings.store_timeout * 1000, what
+            )
             self._metrics.inc("etalage_fail_open_total", reason="store_timeout")
             return False, None
 
@@ -423,11 +426,13 @@ class Proxy:
             if profile is None and await self._in_time(self._store.erased(visitor_id)):
                 return None, True
         except TimeoutError:
-            log.warning("profile store slower than %.0f ms; serving unpersonalized", self.settings.store_timeout * 1000)
+            self._store_warnings.warning(
+                "load-timeout", "profile store slower than %.0f ms; serving unpersonalized", self.settings.store_timeout * 1000
+            )
             self._metrics.inc("etalage_fail_open_total", reason="store_timeout")
             return None, False
         except StoreError as exc:
-            log.warning("profile store failed (%s); serving unpersonalized", exc)
+            self._store_warnings.warning("load", "profile store failed (%s); serving unpersonalized", exc)
             self._metrics.inc("etalage_fail_open_total", reason="store_error")
             return None, False
         except Exception:
@@ -452,7 +457,7 @@ class Proxy:
             try:
                 await work
             except StoreError as exc:
-                log.warning("profile store %s failed: %s", what, exc)
+                self._store_warnings.warning(what, "profile store %s failed: %s", what, exc)
                 self._metrics.inc("etalage_fail_open_total", reason=f"store_{what}_error")
             except Exception:
                 log.exception("profile store %s failed unexpectedly", what)
