@@ -62,6 +62,13 @@ def test_cli_serve_refuses_to_start_without_a_secret(capsys, monkeypatch):
     assert "ETALAGE_SECRET" in capsys.readouterr().err
 
 
+def test_cli_refuses_an_unknown_log_level_with_one_line(capsys, monkeypatch):
+    # It was a traceback: logging was set up before any setting was checked.
+    monkeypatch.setenv("ETALAGE_LOG_LEVEL", "verbose")
+    assert main(["rules", "check", str(PROJECT_RULES)]) == 2
+    assert capsys.readouterr().err == "etalage: ETALAGE_LOG_LEVEL: 'verbose' is not one of critical, error, warning, info, debug, trace\n"
+
+
 def test_cli_serve_refuses_a_broken_rules_folder(capsys, monkeypatch):
     monkeypatch.setenv("ETALAGE_SECRET", "0123456789abcdef0123")
     assert main(["serve", "--upstream", "http://127.0.0.1:9", "--rules", str(BAD / "typo-key")]) == 2

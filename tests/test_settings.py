@@ -136,3 +136,20 @@ def test_settings_refuse_a_redis_takeover_sooner_than_an_attempt_may_take():
             webhook_timeout=30.0,
             webhook_reclaim_after=10.0,
         )
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-1", "0"])
+def test_settings_refuse_a_timeout_that_is_no_positive_number(value):
+    # nan passed a `<= 0` check and made every request a 502.
+    with pytest.raises(SettingsError, match="connect_timeout: must be a positive number"):
+        Settings.from_env({"ETALAGE_CONNECT_TIMEOUT": value})
+
+
+def test_settings_refuse_an_unknown_log_level():
+    with pytest.raises(SettingsError, match="log_level: 'verbose'"):
+        Settings.from_env({"ETALAGE_LOG_LEVEL": "verbose"})
+
+
+def test_settings_refuse_a_redis_database_that_is_no_number():
+    with pytest.raises(SettingsError, match="redis_url: the database"):
+        Settings.from_env({"ETALAGE_REDIS_URL": "redis://127.0.0.1:6379/abc"})

@@ -32,7 +32,7 @@ from etalage.profiles.store import StoreError
 from etalage.rules.fields import RuleSetError
 from etalage.rules.loader import load_rules
 from etalage.rules.ruleset import RuleSet
-from etalage.settings import LOG_FORMATS, Settings, SettingsError
+from etalage.settings import LOG_FORMATS, LOG_LEVELS, Settings, SettingsError
 from etalage.tokens import PreviewSigner, VisitorSigner
 from etalage.tools.blocks import check_pages, render_table
 from etalage.tools.explain import explain, profile_from_options, with_variants
@@ -657,6 +657,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     # Log records go to stderr, never into a command's output (a report, JSON for CI).
     level = os.environ.get("ETALAGE_LOG_LEVEL", "info")
+    if level not in LOG_LEVELS:
+        print(f"etalage: ETALAGE_LOG_LEVEL: {level!r} is not one of {', '.join(LOG_LEVELS)}", file=sys.stderr)
+        return 2
+    logging.addLevelName(5, "TRACE")  # uvicorn's level below DEBUG, named as uvicorn names it
     if (getattr(args, "log_format", None) or os.environ.get("ETALAGE_LOG_FORMAT")) == "json":
         logging.config.dictConfig(json_logging(level))
     else:

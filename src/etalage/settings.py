@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -170,6 +171,8 @@ class Settings:
             raise SettingsError(f"upstream_client: {self.upstream_client!r} is not one of {', '.join(UPSTREAM_CLIENTS)}")
         if self.log_format not in LOG_FORMATS:
             raise SettingsError(f"log_format: {self.log_format!r} is not one of {', '.join(LOG_FORMATS)}")
+        if self.log_level not in LOG_LEVELS:
+            raise SettingsError(f"log_level: {self.log_level!r} is not one of {', '.join(LOG_LEVELS)}")
         if self.workers < 0:
             raise SettingsError("workers: must be 0 (automatic) or more")
         if self.redis_url:
@@ -177,6 +180,10 @@ class Settings:
             if redis_url.scheme not in {"redis", "rediss", "unix", "redis+sentinel", "redis+cluster"}:
                 raise SettingsError(
                     "redis_url: expected redis://host:port/db, rediss://..., unix://..., redis+sentinel://... or redis+cluster://..."
+                )
+            if redis_url.scheme in {"redis", "rediss"} and not re.fullmatch(r"/?[0-9]*", redis_url.path):
+                raise SettingsError(
+                    f"redis_url: the database after the host is a number, as in redis://host:6379/0, not {redis_url.path!r}"
                 )
             if redis_url.scheme == "redis+sentinel" and not redis_url.path.strip("/"):
                 raise SettingsError("redis_url: expected redis+sentinel://host:port[,host:port...]/service_name[/db]")
@@ -213,8 +220,9 @@ class Settings:
             "max_request_header_bytes",
             "max_request_headers",
         ):
-            if getattr(self, name) <= 0:
-                raise SettingsError(f"{name}: must be positive")
+            value = getattr(self, name)
+            if not math.isfinite(value) or value <= 0:  # nan passes `<= 0`, and made every request a 502
+                raise SettingsError(f"{name}: must be a positive number")
         return self
 
     @property
@@ -252,4 +260,5 @@ def _check_webhooks(settings: Settings) -> None:
 
 UPSTREAM_CLIENTS = ("aiohttp", "httpx")
 LOG_FORMATS = ("text", "json")
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")  # uvicorn's
 _PARSERS = {"int": int, "float": float, "Path": Path, "str": str}
