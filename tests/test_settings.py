@@ -153,3 +153,8 @@ def test_settings_refuse_an_unknown_log_level():
 def test_settings_refuse_a_redis_database_that_is_no_number():
     with pytest.raises(SettingsError, match="redis_url: the database"):
         Settings.from_env({"ETALAGE_REDIS_URL": "redis://127.0.0.1:6379/abc"})
+
+
+def test_settings_refuse_a_trusted_proxy_that_is_no_address_or_network():
+    with pytest.raises(SettingsError, match="trusted_proxies: 'ingress' is not an IP address or network"):
+        Settings.from_env({"ETALAGE_TRUSTED_PROXIES": "10.0.0.0/8, ingress"})

@@ -59,7 +59,7 @@ class Etalage:
             return
         client = scope.get("client")
         # Every log line written while this request is handled names it, uvicorn's access log included.
-        token = REQUEST_ID.set(request_id(scope["headers"], client[0] if client else None, self.proxy.settings.trusted_proxies))
+        token = REQUEST_ID.set(request_id(scope["headers"], client[0] if client else None, self.proxy.settings.trusted))
         try:
             if scope["path"].startswith(RESERVED_PREFIX):
                 # The proxy checks its own requests; Etalage's routes get the same checks here.

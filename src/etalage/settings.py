@@ -5,10 +5,12 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import ipaddress
 import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -57,6 +59,27 @@ def parse_key_ring(text: str) -> tuple[tuple[str, bytes], ...]:
     if len({key_id for key_id, _ in ring}) != len(ring):
         raise ValueError("key ids must be unique")
     return tuple(ring)
+
+
+class TrustedProxies:
+    """The proxies in front of Etalage, by address or network (`10.0.0.0/8`): ingress pods change
+    their addresses, so a network is what can be listed for them."""
+
+    def __init__(self, entries: frozenset[str]) -> None:
+        networks = [ipaddress.ip_network(entry, strict=False) for entry in entries]
+        self._addresses = frozenset(str(network.network_address) for network in networks if network.num_addresses == 1)
+        self._networks = tuple(network for network in networks if network.num_addresses > 1)
+
+    def __contains__(self, peer: object) -> bool:
+        if peer in self._addresses:
+            return True
+        if not self._networks or not isinstance(peer, str):
+            return False
+        try:
+            address = ipaddress.ip_address(peer)
+        except ValueError:  # a Unix socket's peer, or none
+            return False
+        return any(address in network for network in self._networks)
 
 
 @dataclass(frozen=True)
@@ -115,7 +138,8 @@ class Settings:
     watch_rules: bool = field(default=True, metadata={"parse": _bool})
     # Worker processes for `serve`; 0 means automatic: one per CPU core with Redis, else one.
     workers: int = 0
-    # Peers whose X-Forwarded-* headers are trusted and extended instead of overwritten.
+    # Peers (addresses or networks) whose X-Forwarded-* headers are trusted and extended instead of
+    # overwritten; `trusted` is what requests are checked against.
     trusted_proxies: frozenset[str] = field(default=frozenset(), metadata={"parse": _words})
     log_level: str = "info"
     # text, or json: one JSON object per line with the request id, uvicorn's access log included.
@@ -171,6 +195,11 @@ class Settings:
             raise SettingsError(f"upstream_client: {self.upstream_client!r} is not one of {', '.join(UPSTREAM_CLIENTS)}")
         if self.log_format not in LOG_FORMATS:
             raise SettingsError(f"log_format: {self.log_format!r} is not one of {', '.join(LOG_FORMATS)}")
+        for entry in sorted(self.trusted_proxies):
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise SettingsError(f"trusted_proxies: {entry!r} is not an IP address or network (such as 10.0.0.0/8)") from None
         if self.log_level not in LOG_LEVELS:
             raise SettingsError(f"log_level: {self.log_level!r} is not one of {', '.join(LOG_LEVELS)}")
         if self.workers < 0:
@@ -224,6 +253,10 @@ class Settings:
             if not math.isfinite(value) or value <= 0:  # nan passes `<= 0`, and made every request a 502
                 raise SettingsError(f"{name}: must be a positive number")
         return self
+
+    @cached_property
+    def trusted(self) -> TrustedProxies:
+        return TrustedProxies(self.trusted_proxies)
 
     @property
     def retention_seconds(self) -> int:

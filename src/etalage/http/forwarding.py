@@ -8,6 +8,7 @@ are overwritten, never believed. A header that went through several proxies list
 from __future__ import annotations
 
 from etalage.http.headers import get_header
+from etalage.settings import TrustedProxies
 from etalage.types import RawHeaders
 
 __all__ = ["public_origin"]
@@ -17,7 +18,7 @@ def _first(value: bytes) -> bytes:
     return value.split(b",", 1)[0].strip()
 
 
-def public_origin(scheme: str, headers: RawHeaders, peer: str | None, trusted: frozenset[str], default_host: bytes) -> tuple[str, bytes]:
+def public_origin(scheme: str, headers: RawHeaders, peer: str | None, trusted: TrustedProxies, default_host: bytes) -> tuple[str, bytes]:
     """Scheme and host the browser used for this request: the connection's own, or what a trusted
     proxy in front says in X-Forwarded-Proto/Host."""
     host = get_header(headers, b"host") or default_host

@@ -223,7 +223,7 @@ class Proxy:
         peer = client[0] if client else ""
         forwarded_for = peer.encode()
         drop = _FORWARDING | {REQUEST_ID_HEADER} | (_CONDITIONALS if strip_conditionals else frozenset())
-        if peer in self.settings.trusted_proxies:
+        if peer in self.settings.trusted:
             prior = get_header(headers, b"x-forwarded-for")
             forwarded_for = prior + b", " + forwarded_for if prior else forwarded_for
         else:
@@ -492,7 +492,7 @@ class Proxy:
         ruleset = self.rules.current
         client = scope.get("client")
         scheme, host = public_origin(
-            scope.get("scheme", "http"), headers, client[0] if client else None, self.settings.trusted_proxies, self._upstream_host
+            scope.get("scheme", "http"), headers, client[0] if client else None, self.settings.trusted, self._upstream_host
         )
         consent, jar = self._consent(ruleset, headers)
         preview_tokens = jar.get(PREVIEW_COOKIE) if method == "GET" else None

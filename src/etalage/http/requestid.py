@@ -12,6 +12,7 @@ import os
 import re
 
 from etalage.http.headers import header_values
+from etalage.settings import TrustedProxies
 from etalage.types import RawHeaders
 
 __all__ = ["REQUEST_ID_HEADER", "request_id"]
@@ -20,7 +21,7 @@ REQUEST_ID_HEADER = b"x-request-id"
 _VALID = re.compile(rb"[A-Za-z0-9._:+/=@-]{1,128}")
 
 
-def request_id(headers: RawHeaders, peer: str | None, trusted: frozenset[str]) -> str:
+def request_id(headers: RawHeaders, peer: str | None, trusted: TrustedProxies) -> str:
     """A valid single X-Request-Id from a trusted peer, else a new random id (32 hex digits, as nginx makes)."""
     if peer is not None and peer in trusted:
         values = header_values(headers, REQUEST_ID_HEADER)

@@ -70,7 +70,7 @@ def visitor_of(request: Request, ruleset: RuleSet, signer: VisitorSigner, settin
     client = request.client
     default_host = request.url.netloc.encode("latin-1")
     scheme, raw_host = public_origin(
-        request.url.scheme, request.scope["headers"], client.host if client else None, settings.trusted_proxies, default_host
+        request.url.scheme, request.scope["headers"], client.host if client else None, settings.trusted, default_host
     )
     host = raw_host.decode("latin-1")
     return Visitor(
