@@ -162,7 +162,7 @@ def create_app(settings: Settings, *, store: ProfileStore | None = None) -> Etal
         + segment_routes(profiles, lambda: rules.current, settings.admin_token)
         + me_routes(store=profiles, signer=signer, rules=lambda: rules.current, settings=settings, outbox=outbox)
         + results_routes(profiles, lambda: rules.current, settings.admin_token)
-        + preview_routes(previews)
+        + preview_routes(previews, settings.trusted)
         + ready_routes(profiles)
     )
     control = Starlette(routes=routes, lifespan=lifespan)

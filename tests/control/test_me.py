@@ -248,6 +248,14 @@ def test_me_json_gives_the_date_of_the_consent_the_profile_holds(store, client):
     assert client.get("/.etalage/me.json", headers=cookies()).json()["dates"]["consent"] == "2026-12-03T08:27:31Z"
 
 
+def test_me_json_reads_every_sec_gpc_header_as_the_proxy_does(store, client):
+    # A second Sec-GPC must not hide the first: the proxy refused the visitor, this page showed the profile.
+    seed(store)
+    headers = httpx.Headers([*cookies().items(), ("sec-gpc", "0"), ("sec-gpc", "1")])
+    data = client.get("/.etalage/me.json", headers=headers).json()
+    assert data["profile"] is None and data["consent"]["granted"] is False
+
+
 def test_me_json_without_consent_has_no_profile(store, client):
     seed(store)
     data = client.get("/.etalage/me.json", headers=cookies(consent=None)).json()

@@ -79,6 +79,14 @@ def test_preview_can_be_ended(proxy):
         assert browser.get("/home").content == HOME
 
 
+def test_preview_cookie_is_secure_behind_a_trusted_tls_terminator(origin, store):
+    # The connection from the TLS terminator is http; the browser's is https.
+    settings = settings_for(origin, PROXY_RULES, admin_token=TOKEN, trusted_proxies=frozenset({"127.0.0.1"}))
+    with running(create_app(settings, store=store)) as url:
+        opened = httpx.get(url + link(), headers={"X-Forwarded-Proto": "https"})
+    assert opened.status_code == 303 and opened.headers["set-cookie"].endswith("; Secure")
+
+
 def test_preview_is_off_without_an_admin_token(origin):
     with running(create_app(settings_for(origin, PROXY_RULES))) as url:
         assert httpx.get(f"{url}{link()}").status_code == 403

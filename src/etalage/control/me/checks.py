@@ -64,7 +64,8 @@ def _normalized_origin(scheme: str, netloc: str) -> str:
 
 def visitor_of(request: Request, ruleset: RuleSet, signer: VisitorSigner, settings: Settings) -> Visitor:
     jar = parse_cookie_header(request.headers.get("cookie", ""))
-    consent = read_consent(ruleset.consent, jar, request.headers.get("sec-gpc"))
+    # Every Sec-GPC header counts, as the proxy reads them: a second one must not hide the first.
+    consent = read_consent(ruleset.consent, jar, ", ".join(request.headers.getlist("sec-gpc")) or None)
     values = jar.get(settings.cookie_name)
     verified = signer.verify(values[0]) if values and len(values) == 1 else None
     client = request.client
