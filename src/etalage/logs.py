@@ -62,7 +62,11 @@ class JsonFormatter(logging.Formatter):
         if request_id is not None:
             entry["request_id"] = request_id
         if record.name == "uvicorn.access" and isinstance(record.args, tuple) and len(record.args) == len(_ACCESS_FIELDS):
-            entry.update(zip(_ACCESS_FIELDS, record.args))
+            # The path without its query: a query may carry a preview link's token, an e-mail address, a search.
+            fields = dict(zip(_ACCESS_FIELDS, record.args))
+            fields["path"] = str(fields["path"]).partition("?")[0]
+            entry.update(fields)
+            entry["message"] = record.msg % tuple(fields.values())
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         if record.stack_info:
