@@ -9,12 +9,13 @@ import re
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
 import uvicorn
 import uvloop
 
-from etalage.cli import main
+from etalage.cli import _default_rules, main
 from etalage.tokens import PreviewSigner
 from tests.support.config import ACCEPT_ONETRUST, PROJECT_RULES, REPO, RULESETS
 from tests.support.servers import closed_port_url
@@ -199,3 +200,16 @@ def test_cli_rules_preview_link_carries_the_variant_asked_for(capsys, monkeypatc
     token = capsys.readouterr().out.strip().partition("token=")[2]
     profile = PreviewSigner("admin-token-for-tests").verify(token)
     assert profile is not None and profile.assignments["hero-banner"].variant == "none"
+
+
+def test_cli_rules_default_to_etalage_rules_dir_as_serve_does(monkeypatch, tmp_path):
+    monkeypatch.setenv("ETALAGE_RULES_DIR", str(tmp_path / "shop-rules"))
+    assert _default_rules() == tmp_path / "shop-rules"
+
+
+def test_cli_rules_default_to_the_rules_folder_where_the_command_runs(monkeypatch, tmp_path):
+    # A marketer's own rules/, not the checkout's demo rules: explain said a rule they had removed fired.
+    monkeypatch.delenv("ETALAGE_RULES_DIR", raising=False)
+    (tmp_path / "rules").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert _default_rules() == Path("rules")

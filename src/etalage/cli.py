@@ -45,8 +45,14 @@ _PROJECT_RULES = Path(__file__).resolve().parents[2] / "rules"
 
 
 def _default_rules() -> Path:
-    """The project's rules/ when running from a checkout, else ./rules."""
-    return _PROJECT_RULES if _PROJECT_RULES.is_dir() else Path("rules")
+    """The folder `serve` would load: ETALAGE_RULES_DIR, else ./rules, else (in a checkout) the project's rules/."""
+    if "ETALAGE_RULES_DIR" in os.environ:
+        return Path(os.environ["ETALAGE_RULES_DIR"])
+    here = Path("rules")
+    return _PROJECT_RULES if not here.is_dir() and _PROJECT_RULES.is_dir() else here
+
+
+_RULES_DEFAULT = "default: ETALAGE_RULES_DIR, else ./rules, else the project's rules/"
 
 
 class _UvicornOptions(TypedDict):
@@ -264,7 +270,10 @@ def _with_variants(profile: Profile, ruleset: RuleSet, choices: list[str]) -> Pr
 
 
 def _cmd_rules_explain(args: argparse.Namespace) -> int:
-    ruleset = load_rules(Path(args.rules))
+    folder = Path(args.rules) if args.rules else _default_rules()
+    if not args.rules:  # say which folder explains, when none was named
+        print(f"etalage: the rules in {folder}", file=sys.stderr)
+    ruleset = load_rules(folder)
     profile = _with_variants(_profile_from_args(args), ruleset, args.variant)
     _quiet_fetches()
     status, printed = 0, False
@@ -477,7 +486,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, default=8000, help="Etalage's port (default 8000)")
     demo.add_argument("--shop-port", type=int, default=8080, help="the demo shop's port (default 8080)")
     demo.add_argument("--host", default="127.0.0.1", help="address Etalage listens on (default 127.0.0.1)")
-    demo.add_argument("--rules", default=str(_default_rules()), help="rules folder (default: the project's rules/)")
+    demo.add_argument("--rules", default=str(_default_rules()), help=f"rules folder ({_RULES_DEFAULT})")
     demo.add_argument("--state-dir", default=".etalage-demo", help="where the demo keeps its signing key and profiles")
     demo.add_argument("--redis-url", help="keep profiles in Redis (redis://host:port/db) instead of the embedded store")
     demo.add_argument("--log-format", choices=LOG_FORMATS, help=_LOG_FORMAT_HELP)
@@ -511,7 +520,7 @@ def _parser() -> argparse.ArgumentParser:
 
     explaining = rules_commands.add_parser("explain", help="show which rules fire on a page for a given visitor, why, and the HTML diff")
     explaining.add_argument("url", nargs="+", help="the shop pages, e.g. http://127.0.0.1:8080/ (one report each)")
-    explaining.add_argument("--rules", default=str(_default_rules()), help="rules folder (default: the project's rules/)")
+    explaining.add_argument("--rules", help=f"rules folder ({_RULES_DEFAULT})")
     explaining.add_argument("--user-agent", default="Mozilla/5.0 (X11; Linux x86_64) etalage-explain", help="the visitor's browser")
     _profile_arguments(explaining)
     explaining.set_defaults(handler=_cmd_rules_explain)
@@ -519,14 +528,12 @@ def _parser() -> argparse.ArgumentParser:
     previewing = rules_commands.add_parser("preview", help="print an admin-signed link that shows the shop as a given visitor would see it")
     previewing.add_argument("base_url", help="where Etalage is reached, e.g. http://127.0.0.1:8000")
     previewing.add_argument("--hours", type=float, default=8, help="how long the link works (default 8)")
-    previewing.add_argument(
-        "--rules", default=str(_default_rules()), help="with --variant: the rules folder (default: the project's rules/)"
-    )
+    previewing.add_argument("--rules", default=str(_default_rules()), help=f"with --variant: the rules folder ({_RULES_DEFAULT})")
     _profile_arguments(previewing)
     previewing.set_defaults(handler=_cmd_rules_preview)
 
     reporting = commands.add_parser("report", help="each experiment's results per variant and goal, from the stored profiles")
-    reporting.add_argument("--rules", default=str(_default_rules()), help="rules folder (default: the project's rules/)")
+    reporting.add_argument("--rules", default=str(_default_rules()), help=f"rules folder ({_RULES_DEFAULT})")
     reporting.add_argument("--redis-url", help="the Redis holding the profiles (ETALAGE_REDIS_URL)")
     reporting.add_argument("--profiles-file", help="the embedded store's file (ETALAGE_PROFILES_FILE); it is saved every 30 s")
     reporting.add_argument("--format", choices=("text", "json"), default="text")
@@ -567,7 +574,7 @@ def _parser() -> argparse.ArgumentParser:
     importing.add_argument("file", help="the export: .csv, or .jsonl / .ndjson")
     importing.add_argument(
         "--rules",
-        help="rules folder whose categories and catalog the file is checked against (ETALAGE_RULES_DIR, default: the project's rules/)",
+        help=f"rules folder whose categories and catalog the file is checked against ({_RULES_DEFAULT})",
     )
     target = importing.add_mutually_exclusive_group()
     target.add_argument("--redis-url", help="import into Redis, e.g. redis://127.0.0.1:6379/0 (ETALAGE_REDIS_URL); safe while Etalage runs")
@@ -594,9 +601,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     customers.add_argument("action", choices=("export", "erase"))
     customers.add_argument("customer_id", help="the shop's customer id, as its login announces it")
-    customers.add_argument(
-        "--rules", default=str(_default_rules()), help="rules folder, for the export's words (default: the project's rules/)"
-    )
+    customers.add_argument("--rules", default=str(_default_rules()), help=f"rules folder, for the export's words ({_RULES_DEFAULT})")
     customer_target = customers.add_mutually_exclusive_group()
     customer_target.add_argument("--redis-url", help="the Redis holding the profiles (ETALAGE_REDIS_URL); safe while Etalage runs")
     customer_target.add_argument("--profiles-file", help="the embedded store's file (ETALAGE_PROFILES_FILE); not while Etalage runs on it")
@@ -618,7 +623,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     segment.add_argument("--format", choices=("csv", "jsonl"), default="csv", help="csv (a customer_id column, the default) or jsonl")
     segment.add_argument("--out", help="the file to write, whole or not at all (default: standard output)")
-    segment.add_argument("--rules", default=str(_default_rules()), help="rules folder, for its segments (default: the project's rules/)")
+    segment.add_argument("--rules", default=str(_default_rules()), help=f"rules folder, for its segments ({_RULES_DEFAULT})")
     export_source = segment.add_mutually_exclusive_group()
     export_source.add_argument("--redis-url", help="the Redis holding the profiles (ETALAGE_REDIS_URL); safe while Etalage runs")
     export_source.add_argument("--profiles-file", help="the embedded store's file (ETALAGE_PROFILES_FILE); it is saved every 30 s")
@@ -638,7 +643,7 @@ def _parser() -> argparse.ArgumentParser:
     products.add_argument("file", help="the feed: .txt/.tsv/.csv, or RSS / Atom .xml (gzip-compressed is fine)")
     products.add_argument(
         "--rules",
-        help="rules folder: its categories, [catalog_feed] mapping and [catalog] (ETALAGE_RULES_DIR, default: the project's rules/)",
+        help=f"rules folder: its categories, [catalog_feed] mapping and [catalog] ({_RULES_DEFAULT})",
     )
     products.add_argument("--out", help="the rule file to write (default: catalog-feed.toml in the rules folder)")
     products.add_argument(
