@@ -256,6 +256,12 @@ def test_me_json_reads_every_sec_gpc_header_as_the_proxy_does(store, client):
     assert data["profile"] is None and data["consent"]["granted"] is False
 
 
+def test_me_page_tells_a_global_privacy_control_browser_where_its_choice_is(store, client):
+    # Allowing personalization in the cookie banner cannot work while the browser sends Sec-GPC: 1.
+    page = client.get("/.etalage/me", headers={**cookies(), "sec-gpc": "1"}).text
+    assert "switch Global Privacy Control off" in page and "cookie banner (often" not in page
+
+
 def test_me_json_without_consent_has_no_profile(store, client):
     seed(store)
     data = client.get("/.etalage/me.json", headers=cookies(consent=None)).json()

@@ -111,3 +111,5 @@ class Consent:
     # With a grant: the sources that granted and what they granted ("onetrust:C0004", "tcf:5"), kept on the profile.
     sources: tuple[str, ...] = ()
     purposes: tuple[str, ...] = ()
+    # Refused by the browser's Global Privacy Control, whatever the shop's cookie banner says.
+    global_privacy_control: bool = False

@@ -35,7 +35,11 @@ def read_consent(policy: ConsentPolicy, jar: CookieJar, sec_gpc: str | None) -> 
     if sec_gpc is not None and sec_gpc.strip(" \t") not in ("", "0"):
         # "1" is the signal; a list ("1, 1", or the header sent twice) or anything else is not a clear absence of it.
         # Only HTTP's own whitespace is taken off: str.strip() would make "\xa0" or "\x1c0" an absence.
-        return Consent(False, "the browser sent Sec-GPC: 1 (Global Privacy Control), an objection to profiling that overrides any cookie")
+        return Consent(
+            False,
+            "the browser sent Sec-GPC: 1 (Global Privacy Control), an objection to profiling that overrides any cookie",
+            global_privacy_control=True,
+        )
     granted: list[tuple[str, str]] = []
     for source in policy.sources:
         try:
