@@ -154,7 +154,7 @@ def create_app(settings: Settings, *, store: ProfileStore | None = None) -> Etal
             metrics.close()
 
     routes = (
-        control_routes(metrics, rules, settings.admin_token)
+        control_routes(metrics, rules, settings.admin_token, settings.metrics_token)
         + api_routes(profiles, signer, lambda: rules.current, settings.api_key, settings.cookie_name, metrics, outbox)
         + webhook_routes(outbox, settings.admin_token)
         + customer_routes(profiles, lambda: rules.current, settings.admin_token)

@@ -117,6 +117,9 @@ class Settings:
     # Time budget for a profile lookup; past it the page is served unpersonalized.
     store_timeout: float = 0.05
     admin_token: str = field(default="", repr=False)
+    # Bearer token for /.etalage/metrics only (the admin token works there too): for the scraper, which
+    # then holds no power over customers' data.
+    metrics_token: str = field(default="", repr=False)
     # Bearer key of the server-to-server API (/.etalage/api/: link, unlink, events); the shop's
     # backend holds it, never the admin token. Empty: the API is off.
     api_key: str = field(default="", repr=False)
@@ -224,12 +227,14 @@ class Settings:
             raise SettingsError(f"cookie_name: {self.cookie_name!r} is only a prefix; add a name, as in __Host-etalage_vid")
         if self.redis_write_delay < 0:
             raise SettingsError("redis_write_delay: must be 0 or more")
-        for name in ("admin_token", "api_key"):
+        for name in ("admin_token", "api_key", "metrics_token"):
             # The admin token also signs preview links: anyone holding one could test guesses offline.
             if 0 < len(getattr(self, name)) < 16:
                 raise SettingsError(
                     f"{name}: shorter than 16 characters; make one with: python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
                 )
+        if self.metrics_token and self.metrics_token in (self.admin_token, self.api_key):
+            raise SettingsError("metrics_token: must differ from admin_token and api_key (the scraper holds it, nothing more)")
         if self.api_key and self.api_key == self.admin_token:
             raise SettingsError("api_key: must differ from admin_token (the shop's servers hold the API key, never the admin token)")
         if self.webhook_url:

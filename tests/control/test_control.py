@@ -75,7 +75,27 @@ def test_control_admin_endpoints_refuse_the_shop_backends_api_key(origin):
     with running(
         create_app(settings_for(origin, PROXY_RULES, admin_token="s3cret-token-for-tests", api_key="backend-key-for-tests"))
     ) as url:
-        assert httpx.get(f"{url}/.etalage/admin/rules", headers={"Authorization": "Bearer backend-key"}).status_code == 401
+        assert httpx.get(f"{url}/.etalage/admin/rules", headers={"Authorization": "Bearer backend-key-for-tests"}).status_code == 401
+
+
+METRICS_TOKEN = "metrics-token-for-the-scraper"
+
+
+def test_control_metrics_token_opens_the_metrics_and_nothing_else(origin):
+    # The scraper's token: a Prometheus that holds it cannot export or erase a customer.
+    settings = settings_for(origin, PROXY_RULES, admin_token="s3cret-token-for-tests", metrics_token=METRICS_TOKEN)
+    scraper = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+    with running(create_app(settings)) as url:
+        statuses = [httpx.get(f"{url}{path}", headers=scraper).status_code for path in ("/.etalage/metrics", "/.etalage/admin/rules")]
+        admin = httpx.get(f"{url}/.etalage/metrics", headers={"Authorization": "Bearer s3cret-token-for-tests"}).status_code
+    assert (statuses, admin) == ([200, 401], 200)
+
+
+def test_control_metrics_token_alone_turns_the_metrics_on(origin):
+    with running(create_app(settings_for(origin, PROXY_RULES, metrics_token=METRICS_TOKEN))) as url:
+        scraped = httpx.get(f"{url}/.etalage/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}).status_code
+        anonymous = httpx.get(f"{url}/.etalage/metrics").status_code
+    assert (scraped, anonymous) == (200, 401)
 
 
 def test_control_admin_endpoints_take_the_right_token_whatever_the_scheme_s_case(with_token):

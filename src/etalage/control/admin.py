@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from etalage.control.auth import admin_refusal
+from etalage.control.auth import admin_refusal, metrics_refusal
 from etalage.metrics import CONTENT_TYPE, Metrics
 from etalage.rules.rulebook import RuleBook
 
@@ -21,12 +21,12 @@ def _refusal(request: Request, admin_token: str) -> Response | None:
     return admin_refusal(request, admin_token)
 
 
-def control_routes(metrics: Metrics, rules: RuleBook, admin_token: str) -> list[Route]:
+def control_routes(metrics: Metrics, rules: RuleBook, admin_token: str, metrics_token: str) -> list[Route]:
     async def health(request: Request) -> Response:
         return PlainTextResponse("ok\n", headers={"cache-control": "no-store"})
 
     async def prometheus(request: Request) -> Response:
-        if refusal := _refusal(request, admin_token):
+        if refusal := metrics_refusal(request, metrics_token, admin_token):
             return refusal
         return Response(metrics.render(), headers={"cache-control": "no-store"}, media_type=CONTENT_TYPE)
 

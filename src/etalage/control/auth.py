@@ -7,7 +7,7 @@ import hmac
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-__all__ = ["admin_refusal", "api_refusal"]
+__all__ = ["admin_refusal", "api_refusal", "metrics_refusal"]
 
 
 def _authorized(request: Request, token: str) -> bool:
@@ -34,3 +34,14 @@ def admin_refusal(request: Request, admin_token: str) -> Response | None:
 def api_refusal(request: Request, api_key: str) -> Response | None:
     """_refusal() for the server-to-server API (ETALAGE_API_KEY)."""
     return _refusal(request, api_key, endpoints="API", credential="API key", variable="ETALAGE_API_KEY")
+
+
+def metrics_refusal(request: Request, metrics_token: str, admin_token: str) -> Response | None:
+    """The answer to a /.etalage/metrics request without a token for it, or None: the metrics token
+    (ETALAGE_METRICS_TOKEN, for the scraper, which then holds no power over customers' data) or the
+    admin token."""
+    if not metrics_token and not admin_token:
+        return PlainTextResponse("metrics are off: set ETALAGE_METRICS_TOKEN (or ETALAGE_ADMIN_TOKEN)\n", status_code=404)
+    if any(token and _authorized(request, token) for token in (metrics_token, admin_token)):
+        return None
+    return PlainTextResponse("metrics token required\n", status_code=401, headers={"www-authenticate": "Bearer"})
