@@ -13,6 +13,12 @@ def test_metrics_every_declared_metric_is_listed_before_it_counts():
         assert f"# TYPE {name} " in text
 
 
+def test_metrics_known_label_values_are_listed_at_zero_before_they_count():
+    # `increase(etalage_fail_open_total{reason="store_error"}[5m])` must be 0 before the first failure, not "no data".
+    text = Metrics().render().decode()
+    assert 'etalage_fail_open_total{reason="store_error"} 0.0' in text and 'etalage_upstream_errors_total{kind="timeout"} 0.0' in text
+
+
 def test_metrics_an_undeclared_name_fails_at_once():
     with pytest.raises(KeyError):
         Metrics().inc("etalage_request_total", outcome="passed")

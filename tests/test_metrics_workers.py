@@ -33,3 +33,8 @@ def test_metrics_every_scrape_of_several_workers_sees_the_totals(two_workers):
         assert httpx.get(f"{two_workers}/style.css").status_code == 200
     scrapes = [httpx.get(f"{two_workers}/.etalage/metrics", headers={"Authorization": f"Bearer {TOKEN}"}).text for _ in range(8)]
     assert [passed(text) for text in scrapes] == [REQUESTS] * 8
+
+
+def test_metrics_several_workers_list_known_label_values_before_they_count(two_workers):
+    text = httpx.get(f"{two_workers}/.etalage/metrics", headers={"Authorization": f"Bearer {TOKEN}"}).text
+    assert re.search(r'^etalage_fail_open_total\{reason="store_error"\} 0\.0$', text, re.MULTILINE)

@@ -84,6 +84,34 @@ _COUNTERS: dict[str, tuple[str, tuple[str, ...]]] = {
         ("reason",),
     ),
 }
+# Label values known in advance, listed at 0 from the start: `increase(etalage_fail_open_total{reason="store_error"}[5m])`
+# is then 0 before the first failure, not "no data", with one worker and with several.
+_KNOWN_LABELS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "etalage_requests_total": ("outcome", ("passed", "personalized")),
+    "etalage_fail_open_total": (
+        "reason",
+        (
+            "store_error",
+            "store_timeout",
+            "store_link_error",
+            "store_unlink_error",
+            "store_record_error",
+            "store_erase_error",
+            "rule_error",
+            "rule_overlap",
+            "rewrite_error",
+            "undecodable_body",
+            "page_too_large",
+            "page_too_complex",
+            "analysis_timeout",
+            "no_transform",
+        ),
+    ),
+    "etalage_upstream_errors_total": ("kind", ("timeout", "unavailable", "body", "internal")),
+    "etalage_layouts_total": ("source", ("analysed", "reused")),
+    "etalage_order_headers_total": ("outcome", ("learned", "invalid")),
+    "etalage_triggers_failed_total": ("reason", ("evaluation", "queue")),
+}
 # Seconds, from 1 ms (a reused layout) to the upstream read timeout.
 _BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 _HISTOGRAMS: dict[str, str] = {
@@ -130,6 +158,9 @@ class Metrics:
         # Label sets come from the rules and a fixed list of reasons: a bounded number of children.
         self._children: dict[tuple[str, tuple[tuple[str, str], ...]], Counter] = {}
         self._misses: deque[BlockMiss] = deque(maxlen=RECENT_MISSES)
+        for name, (label, values) in _KNOWN_LABELS.items():
+            for value in values:
+                self._children[(name, ((label, value),))] = self._counters[name].labels(**{label: value})
 
     def inc(self, name: str, **labels: str) -> None:
         key = (name, tuple(labels.items()))
