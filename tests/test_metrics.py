@@ -43,3 +43,11 @@ def test_metrics_gauge_shows_the_last_value_set():
     metrics = Metrics()
     metrics.set("etalage_store_queued_events", 7)
     assert "etalage_store_queued_events 7.0" in metrics.render().decode()
+
+
+def test_metrics_rules_reload_outcome_is_a_gauge():
+    metrics = Metrics()
+    metrics.rules_reloaded(False, 1_700_000_000.0)
+    text = metrics.render().decode()
+    assert "etalage_rules_last_reload_successful 0.0" in text
+    assert "etalage_rules_last_reload_success_timestamp_seconds 1.7e+09" in text

@@ -121,8 +121,8 @@ def create_app(settings: Settings, *, store: ProfileStore | None = None) -> Etal
             "secret: not set (ETALAGE_SECRET); visitor ids are signed with it. "
             "Make one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
         )
-    rules = RuleBook(settings.rules_dir)
     metrics = Metrics()
+    rules = RuleBook(settings.rules_dir, on_reload=metrics.rules_reloaded)
     profiles = store if store is not None else create_store(settings)
     upstream = create_upstream(settings.upstream_client, settings.upstream_origin, settings.connect_timeout, settings.read_timeout)
     shedder = LoadShedder(settings.overload_lag)

@@ -120,11 +120,14 @@ _HISTOGRAMS: dict[str, str] = {
     "etalage_upstream_seconds": "Time from sending a request to the shop to its response headers.",
 }
 # name -> help, how a scrape combines the live workers' values (prometheus-client's multiprocess_mode)
-_GAUGES: dict[str, tuple[str, Literal["livemax", "livesum"]]] = {
+_GAUGES: dict[str, tuple[str, Literal["livemax", "livemin", "livesum"]]] = {
     "etalage_event_loop_lag_seconds": ("How late the event loop ran a timer at the last sample (the worst worker).", "livemax"),
     "etalage_shed_share": ("Share of personalizable page views a worker serves unpersonalized now, to catch up (the highest).", "livemax"),
     "etalage_store_queued_events": ("Page-view events waiting to be written to the profile store.", "livesum"),
     "etalage_store_dropped_events": ("Page-view events dropped since start because the store's write queue was full.", "livesum"),
+    # As Prometheus's own prometheus_config_last_reload_*: a worker whose last reload failed shows 0.
+    "etalage_rules_last_reload_successful": ("1 when the rules folder's last load attempt is in force, 0 when it was refused.", "livemin"),
+    "etalage_rules_last_reload_success_timestamp_seconds": ("When the rules in force were loaded (Unix time).", "livemax"),
     # The same Redis queue seen from every worker: the largest reading, not their sum.
     "etalage_webhooks_queue_depth": ("Webhooks waiting to be delivered or retried.", "livemax"),
 }
@@ -176,6 +179,11 @@ class Metrics:
 
     def set(self, name: str, value: float) -> None:
         self._gauges[name].set(value)
+
+    def rules_reloaded(self, in_force: bool, loaded_at: float) -> None:
+        """RuleBook's on_reload: the outcome of the last load attempt of the rules folder."""
+        self.set("etalage_rules_last_reload_successful", 1.0 if in_force else 0.0)
+        self.set("etalage_rules_last_reload_success_timestamp_seconds", loaded_at)
 
     def block_missed(self, block: str, reason: str, path: str, detail: str) -> None:
         """Count a block missing from a page under its block and reason only (the page's path as a

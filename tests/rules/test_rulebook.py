@@ -47,6 +47,19 @@ def test_rulebook_keeps_the_last_good_rules_when_a_change_is_broken(rules_dir):
     assert any("unknown key 'blok'" in problem.message for problem in book.last_problems)
 
 
+def test_rulebook_tells_each_load_attempt_s_outcome(rules_dir):
+    # What etalage_rules_last_reload_successful shows: a refused change is visible to monitoring, not only in the log.
+    told: list[tuple[bool, float]] = []
+    book = RuleBook(rules_dir, on_reload=lambda in_force, loaded_at: told.append((in_force, loaded_at)))
+    original = (rules_dir / "rules.toml").read_text()
+    (rules_dir / "rules.toml").write_text(original.replace('block = "hero"', 'blok = "hero"'))
+    book.reload()
+    (rules_dir / "rules.toml").write_text(original)
+    book.reload()
+    assert [in_force for in_force, _ in told] == [True, False, True]
+    assert told[1][1] == told[0][1] and told[2][1] == book.loaded_at
+
+
 def test_rulebook_clears_the_error_once_fixed(rules_dir):
     book = RuleBook(rules_dir)
     original = (rules_dir / "rules.toml").read_text()

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import watchfiles
@@ -30,9 +31,13 @@ _REWATCH = 1.0  # seconds before watching a folder again after the watch broke
 
 
 class RuleBook:
-    def __init__(self, directory: Path) -> None:
-        """Load the folder; raises RuleSetError when it is broken (there is nothing to serve yet)."""
+    def __init__(self, directory: Path, on_reload: Callable[[bool, float], None] | None = None) -> None:
+        """Load the folder; raises RuleSetError when it is broken (there is nothing to serve yet).
+
+        `on_reload(in_force, loaded_at)` is told the outcome of the first load and of every reload
+        attempt: whether the folder's rules are in force, and when the rules in force were loaded."""
         self.directory = directory
+        self._on_reload = on_reload
         self.current: RuleSet = load_rules(directory)
         self.loaded_at = time.time()
         self.last_problems: tuple[Problem, ...] = ()
@@ -42,6 +47,8 @@ class RuleBook:
         self._changed = threading.Condition()
         # Set once the watcher is watching: edits from then on are never missed.
         self.watching = threading.Event()
+        if on_reload is not None:
+            on_reload(True, self.loaded_at)
 
     def reload(self) -> bool:
         """Load the folder again; True when the new rule set is in force."""
@@ -66,6 +73,8 @@ class RuleBook:
             self.current, self.loaded_at = ruleset, time.time()
             self.last_problems, self.failed_at = (), None
             ok = True
+        if self._on_reload is not None:
+            self._on_reload(ok, self.loaded_at)
         with self._changed:
             self.generation += 1
             self._changed.notify_all()
