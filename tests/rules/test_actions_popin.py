@@ -64,3 +64,21 @@ def test_popin_without_a_label_stays_covert():
     page = PageContext(analyse(PAGE, []), dog_lover(now, []), SITE, "utf-8", "/", now)
     (edit,) = Popin(3, TEMPLATE).apply("popin", None, page)
     assert b"etalage-label" not in edit.data
+
+
+def test_popin_why_stays_true_once_the_cap_is_reached():
+    # The visitor's page said "a message the shop shows to some of its visitors" once the day's limit was reached.
+    now = time.time()
+    popin = Popin(3, TEMPLATE, (("day", 1),))
+    assert popin.why("popin", dog_lover(now, [now - 10]), SITE, now) == "offers the Dogs newsletter, because you viewed Dogs 3 times"
+
+
+def test_popin_why_stays_true_after_the_visitor_excludes_the_category():
+    now = time.time()
+    profile = dog_lover(now, [now - 10])
+    profile.apply([Event("exclusion", "dogs", now)])
+    assert popin_why(profile, now) == "offers the Dogs newsletter, because you viewed Dogs 3 times"
+
+
+def popin_why(profile: Profile, now: float) -> str | None:
+    return Popin(3, TEMPLATE).why("popin", profile, SITE, now)

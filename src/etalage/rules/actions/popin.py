@@ -53,18 +53,20 @@ class Popin(Action):
                 return True
         return False
 
-    def _choice(self, rule_id: str, profile: Profile, site: Site) -> str | None:
+    def _choice(self, rule_id: str, profile: Profile, site: Site, *, shown: bool = False) -> str | None:
+        """The category to offer now; with `shown`, the one it was offered for (what the visitor did
+        since, such as excluding the category or reaching the day's limit, does not change why)."""
         best, best_views = None, self.min_views - 1
         for category in site.categories:
             views = profile.category_views.get(category, 0)
             hidden = category in profile.newsletters or category in profile.exclusions or f"{rule_id}:{category}" in profile.dismissed
-            if views > best_views and not hidden:
+            if views > best_views and (shown or not hidden):
                 best, best_views = category, views
         return best
 
     def why(self, rule_id: str, profile: Profile, site: Site, now: float) -> str | None:
-        best = self._choice(rule_id, profile, site)
-        if best is None or self._capped(rule_id, profile, now):
+        best = self._choice(rule_id, profile, site, shown=True)
+        if best is None:
             return None
         return f"offers the {site.labels[best]} newsletter, because you viewed {site.labels[best]} {profile.category_views[best]} times"
 
