@@ -77,7 +77,9 @@ def test_loader_refuses_one_priority_on_one_block_for_pages_that_can_meet(tmp_pa
     (tmp_path / "site.toml").write_text(_two_rules_on_one_block(pages_a, pages_b))
     with pytest.raises(RuleSetError) as caught:
         load_rules(tmp_path)
-    assert [problem.message for problem in caught.value.problems] == ["rules 'a' and 'b' both change 'hero' at priority 0"]
+    assert [problem.message for problem in caught.value.problems] == [
+        f"rules 'a' (at {tmp_path.name}/site.toml:5) and 'b' both change 'hero' at priority 0"
+    ]
 
 
 def test_loader_skips_disabled_rules(tmp_path):

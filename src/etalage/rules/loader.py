@@ -203,9 +203,11 @@ def load_rules(directory: Path, *, catalogue_only: bool = False) -> RuleSet:
     files = sorted(directory.glob("*.toml"))
     if not files:
         folder.problems.append(Problem(str(directory), 1, "no .toml rule files in this folder"))
+    unreadable = False
     for path in files:
         parsed = folder.read_toml(path)
         if parsed is None:
+            unreadable = True
             continue
         document, lines = parsed
         top = Fields(document, (), folder.relative(path), lines, folder.problems)
@@ -221,6 +223,10 @@ def load_rules(directory: Path, *, catalogue_only: bool = False) -> RuleSet:
             else:
                 tables[section].append(top.sub(section, value))
         top.finish()
+    if unreadable:
+        # What the other files name (a rule, a block, a category) may be in the file that could not be
+        # read: checking them now would only list knock-on errors before the one that matters.
+        raise RuleSetError(sorted(folder.problems, key=lambda p: (p.file, p.line)))
 
     site = _site(tables["site"], folder, files)
     consent = _consent(tables["consent"], folder)
@@ -234,11 +240,17 @@ def load_rules(directory: Path, *, catalogue_only: bool = False) -> RuleSet:
     segments = compile_segments(tables["segments"], site, catalog)
     learn = tuple(filter(None, (_learn(fields) for fields in tables["learn"])))
     blocks = _blocks(tables["blocks"], catalog)
-    rules = _rules(tables["rule"], site, catalog, segments, blocks, folder)
+    declared = {name for section in tables["blocks"] for name in section.table}
+    rules = _rules(tables["rule"], site, catalog, segments, blocks, declared, folder)
+    known = len(folder.problems)
     experiments = compile_experiments(tables["experiment"], rules, folder.problems)
+    experiments_valid = len(folder.problems) == known
     goals = compile_goals(tables["goal"])
     triggers = compile_triggers(tables["trigger"], site, catalog, consent)
-    _check_conflicts(rules, experiments, folder)
+    if experiments_valid:
+        # Variants keep their rules apart; with an experiment refused (a misspelt rule, no winner) its
+        # rules would be reported as clashing, and the hint would send the reader to change priorities.
+        _check_conflicts(rules, experiments, folder)
     if folder.problems:
         raise RuleSetError(sorted(folder.problems, key=lambda p: (p.file, p.line)))
     return RuleSet(
@@ -694,6 +706,7 @@ def _rules(
     catalog: dict[str, Product],
     segments: dict[str, Condition],
     blocks: dict[str, BlockDef],
+    declared: set[str],
     folder: _Folder,
 ) -> tuple[Rule, ...]:
     rules: list[Rule] = []
@@ -718,7 +731,7 @@ def _rules(
         action_type = ACTIONS.get(kind) if kind else None
         block = None
         if action_type is not None:
-            block = _rule_block(fields, action_type, block_name, blocks)
+            block = _rule_block(fields, action_type, block_name, blocks, declared)
         if action_type is None:
             fields.finish()
             continue
@@ -730,7 +743,9 @@ def _rules(
     return tuple(sorted(rules, key=lambda rule: -rule.priority))
 
 
-def _rule_block(fields: Fields, action_type: type[Action], block_name: str | None, blocks: dict[str, BlockDef]) -> BlockDef | None:
+def _rule_block(
+    fields: Fields, action_type: type[Action], block_name: str | None, blocks: dict[str, BlockDef], declared: set[str]
+) -> BlockDef | None:
     if not action_type.needs_block:
         if block_name is not None:
             fields.problem(f"{fields.name}: a {action_type.kind} rule does not take a 'block'", "block")
@@ -739,6 +754,8 @@ def _rule_block(fields: Fields, action_type: type[Action], block_name: str | Non
         fields.problem(f"{fields.name}: a {action_type.kind} rule needs 'block', the name of a [blocks.<name>] table")
         return None
     block = blocks.get(block_name)
+    if block is None and block_name in declared:
+        return None  # a block with errors of its own, reported where it is defined
     if block is None:
         fields.problem(f"{fields.name}: unknown block '{block_name}'", "block", f"defined blocks: {', '.join(blocks) or 'none'}")
         return None
@@ -767,8 +784,8 @@ def _check_conflicts(rules: tuple[Rule, ...], experiments: tuple[Experiment, ...
                 Problem(
                     file,
                     int(line),
-                    f"rules '{first.id}' and '{rule.id}' both change '{target}' at priority {rule.priority}",
-                    f"give one of them a higher 'priority', or 'pages' that cannot match the same page (first at {first.source})",
+                    f"rules '{first.id}' (at {first.source}) and '{rule.id}' both change '{target}' at priority {rule.priority}",
+                    "give one of them a higher 'priority', or 'pages' that cannot match the same page",
                 )
             )
 
