@@ -47,6 +47,7 @@ class LoadShedder:
         self.lag = 0.0  # smoothed, seconds
         self.share = 0.0  # of personalizable page views skipped
         self.shedding = False  # an episode is under way (for the log)
+        self._announced = False  # this episode has served a page unpersonalized, and the log said so
         self._quiet = 0
         self._credit = 0.0
 
@@ -57,18 +58,14 @@ class LoadShedder:
         self.share = min(max(self.share + _STEP * error, 0.0), 1.0)
         if self.share > 0.0:
             self._quiet = 0
-            if not self.shedding:
-                self.shedding = True
-                log.warning(
-                    "event loop %.1f ms behind (target %.1f ms): serving a share of pages unpersonalized until it catches up",
-                    self.lag * 1000,
-                    self.target * 1000,
-                )
+            self.shedding = True
         elif self.shedding:
             self._quiet += 1
             if self._quiet >= _QUIET_SAMPLES:
                 self.shedding = False
-                log.info("event loop caught up: personalizing every page again")
+                if self._announced:
+                    log.info("event loop caught up: personalizing every page again")
+                self._announced = False
 
     def skip(self) -> bool:
         """Whether to serve this personalizable page view unpersonalized: `share` of them, evenly spread."""
@@ -78,6 +75,15 @@ class LoadShedder:
         self._credit += self.share
         if self._credit >= 1.0:
             self._credit -= 1.0
+            if not self._announced:
+                # Said when a page first goes out unpersonalized, not when the lag first rises: a start-up's
+                # busy first samples, with no page view in them, are no overload anyone meets.
+                self._announced = True
+                log.warning(
+                    "event loop %.1f ms behind (target %.1f ms): serving a share of pages unpersonalized until it catches up",
+                    self.lag * 1000,
+                    self.target * 1000,
+                )
             return True
         return False
 
