@@ -179,4 +179,9 @@ def _kind_name(kind: type) -> str:
 
 
 def _kind(value: Any) -> str:
-    return _kind_name(type(value)) if not isinstance(value, bool) else "true or false"
+    """What the value is, in words a reader can act on: `3.5` is a number with a fraction, not "a number"."""
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, float):
+        return f"{value!r}, a number with a fraction"
+    return _kind_name(type(value))
