@@ -15,10 +15,11 @@ import httpx
 import uvicorn
 import uvloop
 
+from etalage.app import create_app
 from etalage.cli import _default_rules, main
 from etalage.tokens import PreviewSigner
-from tests.support.config import ACCEPT_ONETRUST, PROJECT_RULES, REPO, RULESETS
-from tests.support.servers import closed_port_url
+from tests.support.config import ACCEPT_ONETRUST, PROJECT_RULES, REPO, RULESETS, settings_for
+from tests.support.servers import closed_port_url, running
 
 BAD = RULESETS / "bad"
 
@@ -171,8 +172,26 @@ def test_cli_rules_explain_prints_no_log_lines(shop):
 
 def test_cli_rules_preview_prints_a_signed_link(capsys, monkeypatch):
     monkeypatch.setenv("ETALAGE_ADMIN_TOKEN", "admin-token-for-tests")
-    assert main(["rules", "preview", "http://127.0.0.1:8000", "--views", "rodents=3"]) == 0
-    assert capsys.readouterr().out.startswith("http://127.0.0.1:8000/.etalage/preview?token=")
+    url = closed_port_url()  # no Etalage answers to check the token: the link is printed all the same, with a warning
+    assert main(["rules", "preview", url, "--views", "rodents=3"]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith(f"{url}/.etalage/preview?token=") and "could not reach" in err
+
+
+def test_cli_rules_preview_refuses_a_token_the_running_etalage_does_not_have(shop, capsys, monkeypatch):
+    # The link would only say "invalid or expired preview link" in the marketer's browser.
+    monkeypatch.setenv("ETALAGE_ADMIN_TOKEN", "another-admin-token-0123")
+    with running(create_app(settings_for(shop, PROJECT_RULES, admin_token="admin-token-for-tests"))) as url:
+        assert main(["rules", "preview", url, "--views", "rodents=3"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "has another ETALAGE_ADMIN_TOKEN" in err
+
+
+def test_cli_rules_preview_checks_the_token_with_the_running_etalage(shop, capsys, monkeypatch):
+    monkeypatch.setenv("ETALAGE_ADMIN_TOKEN", "admin-token-for-tests")
+    with running(create_app(settings_for(shop, PROJECT_RULES, admin_token="admin-token-for-tests"))) as url:
+        assert main(["rules", "preview", url]) == 0
+    assert capsys.readouterr().out.startswith(f"{url}/.etalage/preview?token=")
 
 
 def test_cli_rules_preview_needs_the_admin_token(capsys, monkeypatch):
@@ -196,7 +215,7 @@ def test_cli_rules_explain_refuses_an_unknown_variant_with_a_hint(shop, capsys):
 
 def test_cli_rules_preview_link_carries_the_variant_asked_for(capsys, monkeypatch):
     monkeypatch.setenv("ETALAGE_ADMIN_TOKEN", "admin-token-for-tests")
-    assert main(["rules", "preview", "http://127.0.0.1:8000", "--variant", "hero-banner=none"]) == 0
+    assert main(["rules", "preview", closed_port_url(), "--variant", "hero-banner=none"]) == 0
     token = capsys.readouterr().out.strip().partition("token=")[2]
     profile = PreviewSigner("admin-token-for-tests").verify(token)
     assert profile is not None and profile.assignments["hero-banner"].variant == "none"

@@ -291,6 +291,21 @@ def _cmd_rules_explain(args: argparse.Namespace) -> int:
     return status
 
 
+def _preview_refusal(base_url: str, admin_token: str) -> str | None:
+    """Why the Etalage at `base_url` would refuse links signed with this token, if it answers and would:
+    a link it cannot open is found out here, not in the marketer's browser."""
+    try:
+        status = httpx.get(f"{base_url}/.etalage/admin/rules", headers={"Authorization": f"Bearer {admin_token}"}, timeout=5).status_code
+    except httpx.HTTPError as exc:
+        print(f"etalage: could not reach {base_url} to check the admin token ({exc}); the link may not open", file=sys.stderr)
+        return None
+    if status == 404:
+        return f"admin_token: the Etalage at {base_url} has no ETALAGE_ADMIN_TOKEN, so it opens no preview link; set it there"
+    if status == 401:
+        return f"admin_token: the Etalage at {base_url} has another ETALAGE_ADMIN_TOKEN; its links are signed with that one"
+    return None
+
+
 def _cmd_rules_preview(args: argparse.Namespace) -> int:
     settings = Settings.from_env(os.environ)
     if not settings.admin_token:
@@ -298,8 +313,11 @@ def _cmd_rules_preview(args: argparse.Namespace) -> int:
     profile = _profile_from_args(args)
     if args.variant:
         profile = _with_variants(profile, load_rules(Path(args.rules)), args.variant)
+    base_url = args.base_url.rstrip("/")
+    if refusal := _preview_refusal(base_url, settings.admin_token):
+        raise SettingsError(refusal)
     token = PreviewSigner(settings.admin_token).issue(profile.to_dict(), time.time() + args.hours * 3600)
-    print(f"{args.base_url.rstrip('/')}/.etalage/preview?token={token}")
+    print(f"{base_url}/.etalage/preview?token={token}")
     print(f"Valid for {args.hours:g} hour(s) in the browser that opens it; end it at /.etalage/preview/end.", file=sys.stderr)
     return 0
 

@@ -152,7 +152,7 @@ class Simulation:
             lines.append("the report counts exactly the visitors this run exposed and the orders they placed (report: units/conversions)")
         elif self.counted_before:
             lines.append(
-                f"the report also counts {self.counted_before:,} earlier visitors: for a clean check, start the demo with a fresh --state-dir"
+                f"the report also counts {self.counted_before:,} earlier visitor{'' if self.counted_before == 1 else 's'}: for a clean check, start the demo with a fresh --state-dir"
             )
         else:
             lines.append("the report's counts differ from what this run did (report: units/conversions)")
