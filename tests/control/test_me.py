@@ -132,6 +132,14 @@ def test_me_page_explains_why_the_shop_personalizes(store, client):
     assert "Lists products in the order of your interests: Dogs" in client.get("/.etalage/me", headers=cookies()).text
 
 
+def test_me_page_names_no_rule_ids_to_the_visitor(store, client):
+    # Rule ids are the shop's words ("popular-by-interest"); the JSON keeps them for the shop's tools.
+    seed(store, VISITOR, *dog_lover_shown("popular-by-interest"), Event("dismiss", "newsletter-popin:dogs", time.time()))
+    page = client.get("/.etalage/me", headers=cookies()).text
+    assert "popular-by-interest</code>" not in page and "newsletter-popin</code>" not in page
+    assert "Dogs: the newsletter offer" in page
+
+
 def test_me_why_lists_only_rules_that_were_shown(store, client):
     seed(store, VISITOR, *dog_lover_shown("popular-by-interest"))
     assert [item["rule"] for item in client.get("/.etalage/me.json", headers=cookies()).json()["why"]] == ["popular-by-interest"]

@@ -147,11 +147,22 @@ class Interest:
     excluded: bool
 
 
+# What a visitor can mark "not for me", by the kind of rule that showed it: words, not the rule's id.
+_SUGGESTION_WORDS = {
+    "popin": "the newsletter offer",
+    "recommend": "recommended products",
+    "banner": "a banner",
+    "insert": "a suggestion",
+    "sort": "products sorted for you",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Dismissed:
     rule: str
     category: str
     label: str
+    what: str  # what the suggestion was, in words ("the newsletter offer"), for the page; `rule` is for the form
     # Only a suggestion the shop still has can be shown again.
     undoable: bool
 
@@ -201,7 +212,7 @@ class ProfileView:
 def profile_view(ruleset: RuleSet, profile: Profile, now: float) -> ProfileView:
     site = ruleset.site
     labels = site.labels
-    rules = {rule.id for rule in ruleset.rules}
+    rules = {rule.id: rule.action.kind for rule in ruleset.rules}
 
     def label(category: str) -> str:
         return labels.get(category, category)
@@ -221,7 +232,8 @@ def profile_view(ruleset: RuleSet, profile: Profile, now: float) -> ProfileView:
     dismissed = []
     for entry in sorted(profile.dismissed):
         rule_id, _, category = entry.rpartition(":")
-        dismissed.append(Dismissed(rule_id, category, label(category), rule_id in rules and category in labels))
+        what = _SUGGESTION_WORDS.get(rules.get(rule_id, ""), "a suggestion")
+        dismissed.append(Dismissed(rule_id, category, label(category), what, rule_id in rules and category in labels))
     return ProfileView(
         why=[ShownReason(r.rule, r.text[:1].upper() + r.text[1:], _date(r.last_shown)) for r in why(ruleset, profile, now)],
         interests=interests,
