@@ -9,6 +9,7 @@ from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
 from etalage.app import create_app
 from etalage.cli import main
+from etalage.control.results.view import _uplift
 from etalage.engine.stats import Metric, effect
 from etalage.profiles.memory import MemoryStore
 from etalage.profiles.profile import Event
@@ -96,6 +97,21 @@ def test_results_page_draws_an_interval_bar_per_variant(admin, store):
     tree = page(admin)
     bars = tree.css('section[data-experiment="hero-banner"] table[data-goal="order"] tr[data-variant="one-template"] svg rect')
     assert [bar.attributes["class"] for bar in bars] == ["better", "better"]
+
+
+def test_results_page_says_each_verdict_in_words(admin, store):
+    # The bar's colour alone says nothing to a colour-blind reader or on a printout.
+    filled(store)
+    tree = page(admin)
+    verdicts = tree.css('section[data-experiment="hero-banner"] table[data-goal="order"] tr[data-variant="one-template"] span.verdict')
+    assert [verdict.text() for verdict in verdicts] == ["better", "better"]
+
+
+def test_results_page_cuts_an_interval_at_minus_100_percent():
+    # A normal approximation on few visitors reached "-180.6%": no variant loses more than everything.
+    found = effect(Metric(3, 1, 1, True), Metric(3, 2, 2, True))
+    assert found.low is not None and found.low < -1.0
+    assert _uplift(found).partition("[")[2].startswith("-100.0%, ")
 
 
 def test_results_page_shows_the_holdout_against_everyone_else(admin, store):

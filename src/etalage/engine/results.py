@@ -40,7 +40,7 @@ from etalage.profiles.profile import Profile
 from etalage.rules.experiments import HOLDOUT_KEY, Experiment, programme_holdout
 from etalage.rules.ruleset import RuleSet
 
-__all__ = ["MIN_UNITS", "GoalResult", "VariantResult", "ExperimentResult", "results", "horizon", "render", "as_json"]
+__all__ = ["MIN_UNITS", "GoalResult", "VariantResult", "ExperimentResult", "results", "horizon", "render", "as_json", "shown_low"]
 
 # Fewer exposed units than this in a variant: too early to read anything (GrowthBook's default minimum).
 MIN_UNITS = 150
@@ -159,6 +159,13 @@ def _percent(value: float | None) -> str:
     return "-" if value is None else f"{value:+.1%}"
 
 
+def shown_low(low: float) -> float:
+    """An interval's lower end as shown to a reader: a rate or a revenue cannot fall by more than all of
+    it, but the normal approximation (gbstats' too, kept as is in the JSON) reaches below -100% on few
+    visitors, which reads as nonsense."""
+    return max(low, -1.0)
+
+
 def _effect(found: Effect | None) -> str:
     if found is None:
         return "(control)"
@@ -166,7 +173,8 @@ def _effect(found: Effect | None) -> str:
         return "not yet estimable"
     p_value = f"p={found.p_value:.3f}" if found.p_value is not None else ""
     chance = f", {found.chance_to_win:.0%} to beat control" if found.chance_to_win is not None else ""
-    return f"{_percent(found.uplift)} [{_percent(found.low)}, {_percent(found.high)}] {p_value}{chance}"
+    low = shown_low(found.low) if found.low is not None else None
+    return f"{_percent(found.uplift)} [{_percent(low)}, {_percent(found.high)}] {p_value}{chance}"
 
 
 def horizon(result: ExperimentResult) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from etalage.engine.results import MIN_UNITS, ExperimentResult, VariantResult, horizon
+from etalage.engine.results import MIN_UNITS, ExperimentResult, VariantResult, horizon, shown_low
 from etalage.engine.stats import Effect
 from etalage.rules.experiments import HOLDOUT_KEY
 
@@ -30,6 +30,11 @@ class Bar:
     estimate: float
     verdict: str  # "better", "worse" (the interval excludes 0) or "unclear"
     label: str  # what the bar says, for screen readers and tooltips
+
+    @property
+    def words(self) -> str:
+        """The verdict in words beside the bar: its colour alone says nothing to a colour-blind reader or a printout."""
+        return {"better": "better", "worse": "worse"}.get(self.verdict, "not clear yet")
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +124,8 @@ def _goal_table(variants: list[VariantResult], index: int, goal: str) -> GoalTab
 
 def _scale(effects: list[Effect | None]) -> float:
     """The largest distance from 0 any interval reaches: the bars' half width stands for it."""
-    reach = [abs(bound) for found in effects if found is not None for bound in (found.low, found.high) if bound is not None]
+    bounds = [bound for found in effects if found is not None for bound in (found.low, found.high) if bound is not None]
+    reach = [abs(shown_low(bound)) for bound in bounds]
     return max([_SMALLEST_SCALE, *reach])
 
 
@@ -132,7 +138,7 @@ def _uplift(found: Effect | None) -> str:
         return "control"
     if found.uplift is None or found.low is None or found.high is None:
         return "not yet estimable"
-    return f"{_percent(found.uplift)} [{_percent(found.low)}, {_percent(found.high)}]"
+    return f"{_percent(found.uplift)} [{_percent(shown_low(found.low))}, {_percent(found.high)}]"
 
 
 def _chance(found: Effect | None) -> str:
@@ -149,5 +155,6 @@ def _bar(found: Effect | None, scale: float) -> Bar | None:
         return round(_HALF + value / scale * (_HALF - 2), 1)
 
     verdict = "better" if found.low > 0 else "worse" if found.high < 0 else "unclear"
-    label = f"uplift {_percent(found.uplift)}, 95% interval {_percent(found.low)} to {_percent(found.high)}"
-    return Bar(x(found.low), x(found.high), x(found.uplift), verdict, label)
+    low = shown_low(found.low)
+    label = f"uplift {_percent(found.uplift)}, 95% interval {_percent(low)} to {_percent(found.high)}"
+    return Bar(x(low), x(found.high), x(found.uplift), verdict, label)
