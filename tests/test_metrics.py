@@ -9,7 +9,7 @@ from etalage.metrics import Metrics
 
 def test_metrics_every_declared_metric_is_listed_before_it_counts():
     text = Metrics().render().decode()
-    for name in ("etalage_requests_total", "etalage_personalize_seconds", "etalage_store_queued_events", "etalage_shed_share"):
+    for name in ("etalage_requests_total", "etalage_personalize_seconds", "etalage_store_queued_events", "etalage_shed_ratio"):
         assert f"# TYPE {name} " in text
 
 
@@ -51,3 +51,11 @@ def test_metrics_rules_reload_outcome_is_a_gauge():
     text = metrics.render().decode()
     assert "etalage_rules_last_reload_successful 0.0" in text
     assert "etalage_rules_last_reload_success_timestamp_seconds 1.7e+09" in text
+
+
+def test_metrics_dropped_store_events_are_a_counter():
+    # A count that only grows is a counter with _total, so that rate() and increase() work on it.
+    metrics = Metrics()
+    metrics.inc("etalage_store_dropped_events_total", 3)
+    text = metrics.render().decode()
+    assert "# TYPE etalage_store_dropped_events_total counter" in text and "etalage_store_dropped_events_total 3.0" in text

@@ -171,12 +171,15 @@ def create_app(settings: Settings, *, store: ProfileStore | None = None) -> Etal
 
 async def _report_gauges(metrics: Metrics, shedder: LoadShedder, store: ProfileStore) -> None:
     """Keep this worker's gauges current: in multiprocess mode a scrape reads what each worker last wrote."""
+    counted = 0  # of the store's dropped events, those the counter has
     while True:
         queued, dropped = store.backlog()
         metrics.set("etalage_store_queued_events", queued)
-        metrics.set("etalage_store_dropped_events", dropped)
+        if dropped > counted:
+            metrics.inc("etalage_store_dropped_events_total", dropped - counted)
+            counted = dropped
         metrics.set("etalage_event_loop_lag_seconds", shedder.lag)
-        metrics.set("etalage_shed_share", shedder.share)
+        metrics.set("etalage_shed_ratio", shedder.share)
         await asyncio.sleep(_GAUGE_INTERVAL)
 
 

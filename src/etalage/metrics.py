@@ -30,6 +30,7 @@ _COUNTERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "etalage_fail_open_total": ("Times Etalage served the origin's page unchanged because something failed, by reason.", ("reason",)),
     "etalage_rule_fired_total": ("Rules that changed a page, by rule.", ("rule",)),
     "etalage_rule_errors_total": ("Rules whose action raised an error; their block went out as the origin sent it, by rule.", ("rule",)),
+    "etalage_store_dropped_events_total": ("Page-view events dropped because the store's write queue was full.", ()),
     "etalage_shed_total": ("Page views served unpersonalized because the event loop was behind (load shedding).", ()),
     "etalage_upstream_errors_total": ("Upstream failures answered with 502/504, by kind.", ("kind",)),
     "etalage_origin_cookies_dropped_total": (
@@ -122,9 +123,8 @@ _HISTOGRAMS: dict[str, str] = {
 # name -> help, how a scrape combines the live workers' values (prometheus-client's multiprocess_mode)
 _GAUGES: dict[str, tuple[str, Literal["livemax", "livemin", "livesum"]]] = {
     "etalage_event_loop_lag_seconds": ("How late the event loop ran a timer at the last sample (the worst worker).", "livemax"),
-    "etalage_shed_share": ("Share of personalizable page views a worker serves unpersonalized now, to catch up (the highest).", "livemax"),
+    "etalage_shed_ratio": ("Share of personalizable page views a worker serves unpersonalized now, to catch up (the highest).", "livemax"),
     "etalage_store_queued_events": ("Page-view events waiting to be written to the profile store.", "livesum"),
-    "etalage_store_dropped_events": ("Page-view events dropped since start because the store's write queue was full.", "livesum"),
     # As Prometheus's own prometheus_config_last_reload_*: a worker whose last reload failed shows 0.
     "etalage_rules_last_reload_successful": ("1 when the rules folder's last load attempt is in force, 0 when it was refused.", "livemin"),
     "etalage_rules_last_reload_success_timestamp_seconds": ("When the rules in force were loaded (Unix time).", "livemax"),
@@ -165,14 +165,14 @@ class Metrics:
             for value in values:
                 self._children[(name, ((label, value),))] = self._counters[name].labels(**{label: value})
 
-    def inc(self, name: str, **labels: str) -> None:
+    def inc(self, name: str, amount: float = 1.0, **labels: str) -> None:
         key = (name, tuple(labels.items()))
         child = self._children.get(key)
         if child is None:
             # labels() validates and looks up under a lock: several microseconds, once per label set.
             counter = self._counters[name]
             child = self._children[key] = counter.labels(**labels) if labels else counter
-        child.inc()
+        child.inc(amount)
 
     def observe(self, name: str, seconds: float) -> None:
         self._histograms[name].observe(seconds)
