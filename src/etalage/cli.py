@@ -23,6 +23,7 @@ import httpx
 import uvicorn
 from starlette.types import ASGIApp
 from uvicorn.config import LOGGING_CONFIG, LifespanType
+from uvicorn.supervisors import Multiprocess
 
 from etalage.app import create_app, create_store
 from etalage.logs import json_logging
@@ -155,15 +156,23 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         if value is not None:
             os.environ[f"ETALAGE_{name.upper()}"] = str(value)
     with _metrics_folder():
-        uvicorn.run(
-            "etalage.app:create_app_from_env",
-            factory=True,
-            workers=workers,
-            host=settings.host,
-            port=settings.port,
-            **_uvicorn(settings),
+        config = uvicorn.Config(
+            "etalage.app:create_app_from_env", factory=True, workers=workers, host=settings.host, port=settings.port, **_uvicorn(settings)
         )
+        _Workers(config, sockets=[config.bind_socket()]).run()
     return 0
+
+
+class _Workers(Multiprocess):
+    """uvicorn's worker supervisor (what uvicorn.run starts for several workers), but it stops listening
+    before the workers drain: uvicorn's kept the listening socket open in the parent meanwhile, so a new
+    connection waited in the backlog for the whole drain and then got a reset, where one worker refuses
+    it at once and a load balancer tries another instance."""
+
+    def terminate_all(self) -> None:
+        for sock in self.sockets:
+            sock.close()
+        super().terminate_all()
 
 
 @contextlib.contextmanager
