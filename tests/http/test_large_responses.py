@@ -81,8 +81,10 @@ def test_large_responses_stream_through_with_bounded_memory(origin, upstream_cli
     assert peak < 8 << 20, f"{peak / 2**20:.1f} MiB"
 
 
-def test_large_responses_a_page_over_max_page_bytes_passes_unchanged_for_a_consenting_visitor(origin):
-    settings = settings_for(origin, PROXY_RULES, upstream_client="aiohttp")
+@pytest.mark.parametrize("upstream_client", UPSTREAM_CLIENTS)
+def test_large_responses_a_page_over_max_page_bytes_passes_unchanged_for_a_consenting_visitor(origin, upstream_client):
+    # With httpx the body was read a second time from the start past the buffer, and the page failed.
+    settings = settings_for(origin, PROXY_RULES, upstream_client=upstream_client)
     with running(create_app(settings)) as url:
         received, peak = fetch_with_peak_memory(f"{url}/page", cookies={"OptanonConsent": ACCEPT_ONETRUST})
     assert received == digest(body("/page"))

@@ -790,16 +790,31 @@ class Proxy:
         return _cache_control(headers, b"no-cache")
 
     async def _stream(
-        self, send: Send, response: UpstreamResponse, headers: RawHeaders, head: bool, prefix: list[bytes] | None = None
+        self,
+        send: Send,
+        response: UpstreamResponse,
+        headers: RawHeaders,
+        head: bool,
+        prefix: list[bytes] | None = None,
+        rest: AsyncIterator[bytes] | None = None,
     ) -> None:
+        """Send the response as it comes; after `prefix` (what was buffered already), the body goes on from
+        `rest`, the iteration that read it (an upstream body can be iterated once)."""
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
         if head:
             await send({"type": "http.response.body", "body": b""})
             return
         for chunk in prefix or ():
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        async for chunk in response.aiter_raw():
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        try:
+            async for chunk in rest if rest is not None else response.aiter_raw():
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        except UpstreamError as exc:
+            # The status line is out: the one honest end left is a cut connection (nginx cuts it too), which
+            # the server makes of a response left unfinished, so the browser never keeps a truncated body.
+            log.warning("the origin broke off in the middle of a body already under way: %s", exc)
+            self._metrics.inc("etalage_upstream_errors_total", kind="body")
+            return
         await send({"type": "http.response.body", "body": b""})
 
     async def _send_personalized(
@@ -826,13 +841,14 @@ class Proxy:
         limit = self.settings.max_page_bytes
         chunks: list[bytes] = []
         size = 0
+        stream = response.aiter_raw()
         try:
-            async for chunk in response.aiter_raw():
+            async for chunk in stream:
                 chunks.append(chunk)
                 size += len(chunk)
                 if size > limit:
                     self._metrics.inc("etalage_fail_open_total", reason="page_too_large")
-                    await self._stream(send, response, headers, False, prefix=chunks)
+                    await self._stream(send, response, headers, False, prefix=chunks, rest=stream)
                     return ()
         except UpstreamError as exc:
             # Nothing was sent yet: the visitor gets a clean 502 rather than half a page or a traceback.
