@@ -94,13 +94,21 @@ def test_redis_cluster_proxy_serves_every_page_while_a_master_fails_over_and_per
 
 
 @pytest.mark.anyio
-async def test_redis_cluster_store_unreachable_is_a_store_error():
+@pytest.mark.parametrize("call", ["ping", "load", "erased", "link", "erase"])
+async def test_redis_cluster_store_unreachable_is_a_store_error(call):
     # redis-py's cluster errors are no RedisError: one escaped as a 500 from /.etalage/ready and as an
-    # error traceback from every flush.
+    # error traceback from every flush; the readiness and control endpoints answered 500.
     url = closed_port_url().replace("http://", "redis+cluster://")
     store = RedisStore(url, retention=3600)
+    calls = {
+        "ping": store.ping,
+        "load": lambda: store.load("v1"),
+        "erased": lambda: store.erased("v1"),
+        "link": lambda: store.link("v1", "C-1"),
+        "erase": lambda: store.erase("v1"),
+    }
     try:
         with pytest.raises(StoreError):
-            await store.ping()
+            await calls[call]()
     finally:
         await store.aclose()

@@ -117,8 +117,9 @@ _MAX_ATTEMPTS = 16
 _RETRY_INTERVAL = 0.5
 # A read that flushes keep overlapping is answered from its last attempt, as well as can be.
 _READ_ATTEMPTS = 3
-# redis-py's asyncio clients can fail with AttributeError or TypeError when a connection is closed under a
-# command in flight, as a cluster failover does (redis/redis-py#3546, #3835): Redis failures all the same.
+# Every Redis call of the store translates these into StoreError. redis-py's asyncio clients can fail with
+# AttributeError or TypeError when a connection is closed under a command in flight, as a cluster failover
+# does (redis/redis-py#3546, #3835): Redis failures all the same.
 _CLIENT_FAILURES = (*REDIS_ERRORS, OSError, AttributeError, TypeError)
 
 
@@ -644,7 +645,7 @@ class RedisStore(ProfileStore):
         try:
             if await self._redis.get(link_key) == customer_id.encode():
                 return visitor_id
-        except REDIS_ERRORS as exc:
+        except _CLIENT_FAILURES as exc:
             raise StoreError(f"Redis: {exc}") from exc
         # Write what this process queued for the visitor first, so it is part of the merge.
         await self._flush([ref])
@@ -676,7 +677,7 @@ class RedisStore(ProfileStore):
                 return linked
 
             linked = await self._watched([link_key, own_key, customer_key], merge, "linking visitor to customer")
-        except REDIS_ERRORS as exc:
+        except _CLIENT_FAILURES as exc:
             raise StoreError(f"Redis: {exc}") from exc
         finally:
             self._forget_cached(f"v:{visitor_id}")
@@ -739,7 +740,7 @@ class RedisStore(ProfileStore):
             pass  # the events stay queued; the link must go all the same
         try:
             deleted = await self._redis.delete(self._key("link", visitor_id))
-        except REDIS_ERRORS as exc:
+        except _CLIENT_FAILURES as exc:
             raise StoreError(f"Redis: {exc}") from exc
         finally:
             self._forget_cached(ref)
@@ -756,7 +757,7 @@ class RedisStore(ProfileStore):
             )
             if customer is not None and self._cluster:
                 await self._redis.delete(self._key("c", _text(customer)))
-        except REDIS_ERRORS as exc:
+        except _CLIENT_FAILURES as exc:
             raise StoreError(f"Redis: {exc}") from exc
         if customer is not None:
             self._forget_queued(f"c:{_text(customer)}")
@@ -764,7 +765,7 @@ class RedisStore(ProfileStore):
     async def erased(self, visitor_id: str) -> bool:
         try:
             return bool(await self._redis.exists(self._key("erased", visitor_id)))
-        except REDIS_ERRORS as exc:
+        except _CLIENT_FAILURES as exc:
             raise StoreError(f"Redis: {exc}") from exc
 
     async def withdraw(self, visitor_id: str, refusal: Event, *, erase_customer: bool) -> None:
@@ -772,7 +773,7 @@ class RedisStore(ProfileStore):
         link_key, own_key = self._key("link", visitor_id), self._key("v", visitor_id)
         try:
             raw_customer = _stored([await self._redis.get(link_key)])[0]
-        except REDIS_ERRORS as exc:
+        except _CLIENT_FAILURES as exc:
             raise StoreError(f"Redis: {exc}") from exc
         if raw_customer is None:
             await self.erase(visitor_id)
@@ -799,7 +800,7 @@ class RedisStore(ProfileStore):
                 await pipe.execute()
 
             await self._watched([customer_key] if self._cluster else [link_key, customer_key], refuse, "withdrawing consent")
-        except REDIS_ERRORS as exc:
+        except _CLIENT_FAILURES as exc:
             raise StoreError(f"Redis: {exc}") from exc
         finally:
             self._forget_cached(ref)
@@ -837,7 +838,7 @@ class RedisStore(ProfileStore):
                     await check()
             if keys:
                 await check()
-        except REDIS_ERRORS as exc:
+        except _CLIENT_FAILURES as exc:
             raise StoreError(f"Redis: {exc}") from exc
         return found
 
@@ -861,7 +862,7 @@ class RedisStore(ProfileStore):
             for begin in range(0, len(links), batch):
                 await self._unlink_customer_script(keys=links[begin : begin + batch], args=[customer_id])
             had_profile = await self._redis.delete(self._key("c", customer_id))
-        except REDIS_ERRORS as exc:
+        except _CLIENT_FAILURES as exc:
             raise StoreError(f"Redis: {exc}") from exc
         return bool(links or had_profile)
 
@@ -879,7 +880,7 @@ class RedisStore(ProfileStore):
                 if keys:
                     for profile in self._readable(await self._mget(keys)):
                         yield profile
-        except REDIS_ERRORS as exc:
+        except _CLIENT_FAILURES as exc:
             raise StoreError(f"Redis: {exc}") from exc
 
     async def customer_page(self, cursor: str, count: int) -> tuple[list[Profile], str]:
@@ -946,7 +947,7 @@ class RedisStore(ProfileStore):
         """One PING, bounded by socket_timeout (connecting, the reply, a free pooled connection)."""
         try:
             await self._redis.ping()
-        except (*REDIS_ERRORS, OSError) as exc:
+        except _CLIENT_FAILURES as exc:
             raise StoreError(f"Redis: {exc}") from exc
 
     async def aclose(self) -> None:
