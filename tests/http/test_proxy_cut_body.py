@@ -12,7 +12,9 @@ import httpx
 import pytest
 
 from etalage.app import create_app
+from etalage.types import Receive, Scope, Send
 from tests.support.config import ACCEPT_ONETRUST, PROXY_RULES, settings_for
+from tests.support.origin import lifespan
 from tests.support.servers import running
 
 PROMISED = 100_000
@@ -68,3 +70,33 @@ def test_proxy_cuts_the_connection_of_a_page_too_large_to_personalize_when_the_o
             httpx.get(f"{url}/", cookies={"OptanonConsent": ACCEPT_ONETRUST})
     assert app.metrics.value("etalage_fail_open_total", reason="page_too_large") == 1
     assert app.metrics.value("etalage_upstream_errors_total", kind="body") == 1
+
+
+class UploadOrigin:
+    """A shop that says when a forwarded request has reached it, then reads its body."""
+
+    def __init__(self) -> None:
+        self.reached = threading.Event()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if await lifespan(scope, receive, send):
+            return
+        self.reached.set()
+        while (await receive()).get("more_body"):
+            pass
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+
+def test_proxy_takes_a_browser_that_drops_its_upload_for_no_origin_failure(upstream_client):
+    # aiohttp wrapped the request body's ClientDisconnected as a connection error: a warning, an upstream
+    # error counted and a 502 written to a browser that had gone.
+    shop = UploadOrigin()
+    with running(shop) as origin:
+        app = create_app(settings_for(origin, PROXY_RULES, upstream_client=upstream_client))
+        with running(app) as url:  # its handling is over once the server stops
+            host, port = url.removeprefix("http://").split(":")
+            with socket.create_connection((host, int(port))) as conn:
+                conn.sendall(b"POST /upload HTTP/1.1\r\nHost: shop\r\nContent-Length: 100000\r\n\r\n" + b"x" * 1000)
+                assert shop.reached.wait(30)
+    assert app.metrics.value("etalage_upstream_errors_total", kind="unavailable") == 0

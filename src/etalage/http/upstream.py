@@ -145,6 +145,16 @@ def _translate_aiohttp(exc: BaseException) -> UpstreamError:
     return UpstreamUnavailable(f"upstream failed: {type(exc).__name__}: {exc}")
 
 
+async def _noting_failure(body: AsyncIterator[bytes], failed: list[Exception]) -> AsyncIterator[bytes]:
+    """`body`, keeping the error it raises: aiohttp wraps it in a connection error of its own."""
+    try:
+        async for chunk in body:
+            yield chunk
+    except Exception as exc:
+        failed.append(exc)
+        raise
+
+
 class AiohttpUpstream(Upstream):
     def __init__(self, origin: str, connect_timeout: float, read_timeout: float) -> None:
         self._origin = origin
@@ -157,9 +167,14 @@ class AiohttpUpstream(Upstream):
             self._session = _aiohttp_session(*self._timeouts)
         url = yarl.URL(self._origin + target.decode("latin-1"), encoded=True)
         pairs = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in headers]
+        failed: list[Exception] = []
         try:
-            response = await self._session.request(method, url, headers=pairs, data=body, allow_redirects=False)
+            response = await self._session.request(
+                method, url, headers=pairs, data=_noting_failure(body, failed) if body is not None else None, allow_redirects=False
+            )
         except (TimeoutError, aiohttp.ClientError) as exc:
+            if failed:  # the request body failed (the browser went away), not the origin: as it is, as httpx has it
+                raise failed[0] from exc
             raise _translate_aiohttp(exc) from exc
         return _AiohttpResponse(response)
 
