@@ -17,6 +17,7 @@ from etalage.html.page import (
     Item,
     ItemField,
     PageLayout,
+    _is,
     analyse,
     charset_of,
     miss_reason,
@@ -996,3 +997,11 @@ def test_analyse_item_checks_at_once_agree_with_the_checks_one_by_one() -> None:
             assert one_by_one or not at_once
             if all(data.find(b"</", a, b) < 0 for a, b in zip(ends, [*starts[1:], end])):
                 assert at_once == one_by_one
+
+
+def test_page_is_tells_apart_two_elements_with_the_same_markup():
+    # selectolax's == compares serialized HTML: slow (a grid whose cards hold lists took a second to
+    # analyse) and wrong for twins; analyse() compares elements with _is.
+    tree = LexborHTMLParser("<ul><li>a</li><li>a</li></ul>")
+    first, second = tree.css("li")
+    assert first == second and not _is(first, second) and _is(first, tree.css_first("li"))

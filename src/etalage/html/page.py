@@ -447,6 +447,12 @@ def _spec_name(spec: object) -> str:
     return str(getattr(spec, "name", "?"))
 
 
+def _is(node: LexborNode | None, other: LexborNode) -> bool:
+    """Whether `node` is the element `other` is: selectolax's == compares serialized HTML, which costs two
+    serializations and takes two elements with the same markup for one (a card's inner list for the grid)."""
+    return node is not None and node.mem_id == other.mem_id
+
+
 def _parse(data: bytes) -> LexborHTMLParser:
     return LexborHTMLParser(data, scripting=True, encoding=True)
 
@@ -485,7 +491,9 @@ class _Analysis:
         self.scan: TagScan = scan(body, self.base)
         self.end_pos = self._body_end_candidate()
         self.shared = True
-        self._indexes: dict[str, dict[LexborNode, int]] = {}
+        # Keyed by mem_id: selectolax compares nodes by their serialized HTML (two serializations per
+        # lookup, and two elements with the same markup are equal); mem_id is the element itself.
+        self._indexes: dict[str, dict[int, int]] = {}
         self._formatting: tuple[list[int], list[tuple[int, bytes]], list[int]] | None = None  # see _formatting_events
 
     @cached_property
@@ -551,9 +559,9 @@ class _Analysis:
 
     def _index_of(self, node: LexborNode, tag: str) -> int | None:
         """Position of `node` among the document's elements of its (lower-case) tag name, in tree order."""
-        return self._index_table(tag).get(node)
+        return self._index_table(tag).get(node.mem_id)
 
-    def _index_table(self, tag: str) -> dict[LexborNode, int]:
+    def _index_table(self, tag: str) -> dict[int, int]:
         """The document's elements of a (lower-case) tag name -> their positions in tree order."""
         table = self._indexes.get(tag)
         if table is None:
@@ -561,7 +569,7 @@ class _Analysis:
                 nodes = self.tree.tags(tag)
             except Exception:
                 nodes = []
-            table = {n: i for i, n in enumerate(nodes)}
+            table = {n.mem_id: i for i, n in enumerate(nodes)}
             self._indexes[tag] = table
         return table
 
@@ -593,7 +601,7 @@ class _Analysis:
         tag = tag.lower()
         positions = self.scan.starts.get(tag.encode(), [])
         count = len(positions)
-        return [positions[index] if index is not None and index < count else None for index in map(self._index_table(tag).get, nodes)]
+        return [positions[index] if index is not None and index < count else None for index in map(self._index_table(tag).get, (node.mem_id for node in nodes))]
 
     def _close(self, name: bytes, after: int, limit: int) -> int | None:
         """'<' of the end tag closing an element `name` whose start tag ends at `after`.
@@ -686,7 +694,7 @@ class _Analysis:
             matches = node.css(selector)
         except Exception as exc:
             raise _Refused(f"invalid item selector {selector!r} ({type(exc).__name__})") from None
-        nodes = [m for m in matches if m.parent == node]  # not _direct_matches: the selector error is ours to word
+        nodes = [m for m in matches if _is(m.parent, node)]  # not _direct_matches: the selector error is ours to word
         if not nodes:
             return (), [], False
         starts: list[int] = []
@@ -781,7 +789,7 @@ class _Analysis:
             return scan_.tag_end(close) + 1, False
         # implicitly closed (<li>a<li>b): ends where the next element starts
         following = self._next_element(item, climb=False)
-        if following is None or (number + 1 < len(nodes) and following == nodes[number + 1]):
+        if following is None or (number + 1 < len(nodes) and _is(following, nodes[number + 1])):
             return window, True
         next_start = self._start_of(following)
         if next_start is None or next_start <= scan_.tag_end(lt) or next_start > window:
@@ -1225,7 +1233,7 @@ def _links(node: LexborNode) -> tuple[str, ...]:
 
 def _direct_matches(node: LexborNode, selector: str) -> list[LexborNode]:
     """Element children of `node` that match `selector`, in document order."""
-    return [match for match in node.css(selector) if match.parent == node]
+    return [match for match in node.css(selector) if _is(match.parent, node)]
 
 
 def _unanalysable(body: bytes) -> str | None:
