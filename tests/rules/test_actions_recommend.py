@@ -116,6 +116,19 @@ def test_recommend_leaves_out_the_cards_already_on_the_page():
     assert added(recommend("top_category"), likes("dogs")) == ['/p/kibble">Kibble']  # the bone is a card of the grid
 
 
+def test_recommend_leaves_out_the_cards_of_another_block_on_the_page():
+    # A carousel another rule sorts showed the very products recommended beside it.
+    carousel_spec = BlockSpec("carousel", "#carousel", "li", ("data-id",))
+    carousel = BlockDef(carousel_spec, CardValue("data-id"), None, "site.toml:9")
+    action = Recommend(
+        "top_category", "append", compile_template("card.html", CARD, PROVIDES), CATALOG, GRID_DEF, blocks={"carousel": carousel}
+    )
+    html = page(SHOP_GRID + b'<ul id="carousel"><li data-id="kibble">Kibble</li></ul>')
+    layout = analyse(html, [GRID, carousel_spec])
+    out = splice(html, action.apply("r", layout.blocks["grid"], PageContext(layout, likes("dogs"), SITE, "utf-8", "/c/all", NOW)))
+    assert b'<li class="rec">' not in out  # the bone is a card of the grid, the kibble one of the carousel
+
+
 def test_recommend_leaves_out_the_product_whose_page_this_is():
     profile = Profile(recent_products=["tube", "kibble"])
     assert added(recommend("recently_viewed"), profile, path="/p/tube/") == ['/p/kibble">Kibble']

@@ -601,7 +601,10 @@ class _Analysis:
         tag = tag.lower()
         positions = self.scan.starts.get(tag.encode(), [])
         count = len(positions)
-        return [positions[index] if index is not None and index < count else None for index in map(self._index_table(tag).get, (node.mem_id for node in nodes))]
+        return [
+            positions[index] if index is not None and index < count else None
+            for index in map(self._index_table(tag).get, (node.mem_id for node in nodes))
+        ]
 
     def _close(self, name: bytes, after: int, limit: int) -> int | None:
         """'<' of the end tag closing an element `name` whose start tag ends at `after`.

@@ -735,7 +735,7 @@ def _rules(
         if action_type is None:
             fields.finish()
             continue
-        action = action_type.compile(fields, CompileContext(site, block, folder.template, catalog))
+        action = action_type.compile(fields, CompileContext(site, block, folder.template, catalog, blocks))
         fields.finish()
         if action is not None and rule_id is not None and when is not None and (block is not None or not action_type.needs_block):
             rules.append(Rule(rule_id, action, block_name if action_type.needs_block else None, pages, priority, fields.where(), when))

@@ -51,6 +51,8 @@ class CompileContext:
     template: Callable[[Fields, str, frozenset[str]], Template | None]
     # The shop's [catalog] (product id -> Product), for actions that show products not on the page.
     catalog: Mapping[str, Product] = field(default_factory=dict)
+    # Every [blocks.<name>] of the rule set: what other blocks on a page show (products already there).
+    blocks: Mapping[str, BlockDef] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

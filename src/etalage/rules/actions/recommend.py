@@ -66,6 +66,7 @@ class Recommend(Action):
         block: BlockDef | None = None,
         count: int = 4,
         within_days: float = 7,
+        blocks: Mapping[str, BlockDef] | None = None,
     ) -> None:
         assert source in SOURCES and position in POSITIONS
         self.source = source
@@ -82,6 +83,10 @@ class Recommend(Action):
         self._bought_with = {product_id: product.bought_with for product_id, product in catalog.items() if product.bought_with}
         self.consumables = {product_id: product for product_id, product in self.catalog.items() if product.lasts_days}
         self.block = block
+        # The blocks whose cards name their product: what a page shows in them is on the page already.
+        self.identifying = {name: definition for name, definition in (blocks or {}).items() if definition.identifies_products}
+        if block is not None and block.identifies_products:
+            self.identifying[block.spec.name] = block
         self.count = count
         self.within_days = within_days
 
@@ -119,7 +124,7 @@ class Recommend(Action):
                 "say how many days one purchase lasts, e.g. lasts_days = 30",
             )
             return None
-        return cls(source, position, template, context.catalog, context.block, count, float(within_days))
+        return cls(source, position, template, context.catalog, context.block, count, float(within_days), context.blocks)
 
     def products(self, rule_id: str, profile: Profile, site: Site, now: float, on_page: frozenset[str] = frozenset()) -> list[str]:
         """The product ids to show, best first: the source's candidates minus the exclusions."""
@@ -162,19 +167,18 @@ class Recommend(Action):
                 due.append((end, product_id))
         return sorted(due)
 
-    def _on_page(self, block: Block, page: PageContext) -> frozenset[str]:
-        """The products the page already shows: the block's cards (when they name their product)
-        and the product whose page this is; worked out once per cached page layout."""
-        key = (self, block.name, "on_page")
+    def _on_page(self, page: PageContext) -> frozenset[str]:
+        """The products the page already shows: the cards of every block found on it that name their
+        product (this block's, and a carousel another rule uses), and the product whose page this is;
+        worked out once per cached page layout."""
+        key = (self, "on_page")
         found = page.derived.get(key)
         if not isinstance(found, frozenset):
             ids: set[str] = set()
-            definition = self.block
-            if definition is not None and definition.identifies_products:
-                for item in block.items:
-                    product_id = definition.id_of(item, page.path)
-                    if product_id is not None:
-                        ids.add(product_id)
+            for name, located in page.layout.blocks.items():
+                definition = self.identifying.get(name)
+                if definition is not None:
+                    ids.update(filter(None, (definition.id_of(item, page.path) for item in located.items)))
             here = Product.page_key(page.path)
             if here is not None and here in self.pages:
                 ids.add(self.pages[here])
@@ -186,7 +190,7 @@ class Recommend(Action):
         at = offset(block, self.position)
         if at is None:
             return []
-        chosen = self.products(rule_id, page.profile, page.site, page.now, self._on_page(block, page))
+        chosen = self.products(rule_id, page.profile, page.site, page.now, self._on_page(page))
         if not chosen:
             return []
         cards = []
