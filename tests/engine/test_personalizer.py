@@ -190,6 +190,23 @@ def test_personalizer_skips_an_insertion_beside_a_block_another_rule_replaced(tm
     assert [o.reason for o in outcomes if o.rule == "note"] == ["its block overlaps one that another rule already changed"]
 
 
+def test_personalizer_changes_an_element_once_when_two_block_names_find_it(tmp_path):
+    # Two selectors for one carousel: a sort and a label on each name wrote data-etalage-rule twice on it.
+    shutil.copy(PROXY_RULES / "site.toml", tmp_path / "site.toml")
+    (tmp_path / "site.toml").write_text((tmp_path / "site.toml").read_text() + '\n[blocks.alias]\nselector = "#hero"\n')
+    (tmp_path / "banner.html").write_text("<h2>For everyone</h2>")
+    (tmp_path / "rules.toml").write_text(
+        '[[rule]]\nid = "banner"\naction = "banner"\nblock = "hero"\ntemplate = "banner.html"\npriority = 2\n'
+        '[[rule]]\nid = "hide"\naction = "hide"\nblock = "alias"\npriority = 1\n'
+    )
+    outcomes: list = []
+    result = Personalizer(Metrics()).personalize(load_rules(tmp_path), visit(), HOME, "text/html", outcomes)
+    assert result.fired == ("banner",) and result.body.count(b"data-etalage-rule") == 1
+    assert [o.reason for o in outcomes if o.rule == "hide"] == [
+        "'alias' is the element rule 'banner' already changed, under another block name"
+    ]
+
+
 def test_personalizer_keeps_a_sort_label_next_to_its_list_after_an_insertion_behind_the_block_before(tmp_path):
     shutil.copy(PROXY_RULES / "site.toml", tmp_path / "site.toml")
     (tmp_path / "after.html").write_text("<p>After the hero</p>")

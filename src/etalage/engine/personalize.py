@@ -306,6 +306,8 @@ class Personalizer:
         page = PageContext(layout, profile, ruleset.site, charset, path, now, visit.language, derived)
         edits: list[Edit] = []
         claimed: dict[str, str] = {}
+        # Two block names can find one element (two selectors for the same carousel): by its start tag.
+        claimed_elements: dict[int, str] = {}
         fired: list[str] = []
         for rule in rules:
             target = rule.target
@@ -336,6 +338,10 @@ class Personalizer:
                 problem = next((p for p in layout.problems if p.startswith(f"{rule.block}:")), f"{rule.block}: not found")
                 note(Outcome(rule.id, False, f"block not on this page ({problem})"))
                 continue
+            if block is not None and block.tag_end in claimed_elements:
+                first = claimed_elements[block.tag_end]
+                note(Outcome(rule.id, False, f"'{rule.block}' is the element rule '{first}' already changed, under another block name"))
+                continue
             try:
                 rule_edits = rule.action.apply(rule.id, block, page)
             except Exception:
@@ -355,6 +361,8 @@ class Personalizer:
                 continue
             edits += rule_edits
             claimed[target] = rule.id
+            if block is not None:
+                claimed_elements[block.tag_end] = rule.id
             fired.append(rule.id)
             if choice is not None:
                 decided.expose(choice, now)
