@@ -6,6 +6,8 @@ from etalage.profiles.profile import ProfileDecodeError, profile_from_json
 from etalage.rules.loader import load_rules
 from etalage.tools.explain import explain, profile_from_options
 from tests.support.config import PROJECT_RULES
+from tests.support.origin import lifespan
+from tests.support.servers import running
 
 
 @pytest.fixture(scope="module")
@@ -66,3 +68,29 @@ def test_explain_reads_a_partial_profile_file():
 def test_explain_refuses_a_profile_file_that_is_not_an_object():
     with pytest.raises(ProfileDecodeError):
         profile_from_json(b"[1, 2]")
+
+
+MINIFIED = (
+    "<!DOCTYPE html><html><head><title>Café</title></head><body><div id=hero><p>Crème brûlée</p></div>"
+    + "".join(f"<p>Kühlschrank {i}</p>" for i in range(200))
+    + "</body></html>"
+).encode()
+
+
+async def minified_shop(scope, receive, send):
+    """A page on one line, in UTF-8 with no charset declared anywhere (as on many real shops)."""
+    if await lifespan(scope, receive, send):
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/html")]})
+    await send({"type": "http.response.body", "body": MINIFIED})
+
+
+def test_explain_diff_shows_an_undeclared_utf8_page_as_utf8_and_a_long_line_around_its_change(tmp_path):
+    (tmp_path / "site.toml").write_text(
+        '[site]\ncategories = { dogs = "Dogs" }\n[blocks.hero]\nselector = "#hero"\n'
+        '[[rule]]\nid = "no-hero"\naction = "hide"\nblock = "hero"\n'
+    )
+    with running(minified_shop) as url:
+        report = explain(f"{url}/", load_rules(tmp_path), profile_from_options([], [], [], [], []))
+    changed = [line for line in report.diff if line.startswith(("-<", "+<"))]
+    assert changed and all(len(line) < 200 for line in changed) and "Crème brûlée" in "".join(report.diff)

@@ -8,6 +8,7 @@ every rule (fired, or the first reason it did not) and a diff of the HTML.
 from __future__ import annotations
 
 import difflib
+import re
 import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -103,7 +104,26 @@ def explain(
     result = Personalizer(Metrics()).personalize(ruleset, visit, body, content_type, explain=report.outcomes)
     if result is not None:
         charset = charset_of(content_type, body)
-        before = body.decode(charset, "replace").splitlines(keepends=True)
-        after = result.body.decode(charset, "replace").splitlines(keepends=True)
+        if charset == "ascii" and body.isascii() is False:
+            # No declaration where the prescan looks (Amazon's comes at byte 1,083): the reader sees UTF-8
+            # text as what it most likely is, not as replacement characters.
+            charset = "utf-8"
+        before = _lines(body.decode(charset, "replace"))
+        after = _lines(result.body.decode(charset, "replace"))
         report.diff = list(difflib.unified_diff(before, after, "origin", "personalized", n=1))
     return report
+
+
+_LINE = 400  # characters: a longer line (a minified page is one line of tens of kilobytes) is cut after its tags
+
+
+def _lines(text: str) -> list[str]:
+    """The text's lines for the diff; a long one cut after each tag, so that a change shows with its
+    neighbourhood, not as two copies of the whole page."""
+    lines: list[str] = []
+    for line in text.splitlines(keepends=True):
+        lines += _AFTER_TAG.split(line) if len(line) > _LINE else [line]
+    return [line for line in lines if line]
+
+
+_AFTER_TAG = re.compile(r"(?<=>)")
