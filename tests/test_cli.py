@@ -232,3 +232,9 @@ def test_cli_rules_default_to_the_rules_folder_where_the_command_runs(monkeypatc
     (tmp_path / "rules").mkdir()
     monkeypatch.chdir(tmp_path)
     assert _default_rules() == Path("rules")
+
+
+def test_cli_rules_explain_says_a_mistyped_address_in_one_line(capsys):
+    # httpx.InvalidURL is no HTTPError: it ended in a traceback.
+    assert main(["rules", "explain", "http://[::1", "--rules", str(PROJECT_RULES)]) == 2
+    assert capsys.readouterr().err.startswith("etalage: could not fetch http://[::1: ")

@@ -291,7 +291,7 @@ def _cmd_rules_explain(args: argparse.Namespace) -> int:
         # cannot be fetched does not keep the others from being explained.
         try:
             report = explain(url, ruleset, profile, user_agent=args.user_agent)
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             print(f"etalage: could not fetch {url}: {exc}", file=sys.stderr)
             status = 2
             continue
@@ -305,7 +305,7 @@ def _preview_refusal(base_url: str, admin_token: str) -> str | None:
     a link it cannot open is found out here, not in the marketer's browser."""
     try:
         status = httpx.get(f"{base_url}/.etalage/admin/rules", headers={"Authorization": f"Bearer {admin_token}"}, timeout=5).status_code
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
         print(f"etalage: could not reach {base_url} to check the admin token ({exc}); the link may not open", file=sys.stderr)
         return None
     if status == 404:

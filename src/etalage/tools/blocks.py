@@ -54,7 +54,7 @@ def _check_page(client: httpx.Client, url: str, ruleset: RuleSet) -> PageBlocks:
     page = PageBlocks(url)
     try:
         response = client.get(url, headers={"Accept": "text/html"})
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
         page.note = f"could not be fetched: {exc or type(exc).__name__}"
         page.problems.append(page.note)
         return page

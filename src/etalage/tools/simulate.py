@@ -188,7 +188,7 @@ async def simulate(options: Options) -> Simulation:
         counted_before = sum(v["units"] for v in experiment["variants"])
         try:
             home = await client.get("/")
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise SimulationError(f"cannot open the shop's home page: {exc}") from None
         categories = sorted(set(_CATEGORY_LINK.findall(home.text)))
         if not categories:
@@ -229,7 +229,7 @@ async def _drive(options: Options, browsers: list[_Browser], step: Callable[[_Br
             if browser.visitor.error is None:
                 try:
                     await step(browser)
-                except (httpx.HTTPError, ValueError, KeyError, IndexError) as exc:
+                except (httpx.HTTPError, httpx.InvalidURL, ValueError, KeyError, IndexError) as exc:
                     browser.visitor.error = f"{type(exc).__name__}: {exc}"
 
     await asyncio.gather(*(worker() for _ in range(options.concurrency)))
@@ -310,7 +310,7 @@ class _Browser:
 async def _report(client: httpx.AsyncClient, options: Options) -> list[dict[str, Any]]:
     try:
         answer = await client.get(RESULTS_PATH, headers={"authorization": f"Bearer {options.admin_token}"})
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
         raise SimulationError(f"cannot reach Etalage at {options.base_url}: {exc}") from None
     if answer.status_code in (401, 403, 404):
         raise SimulationError(f"{RESULTS_PATH} answered {answer.status_code}: give the admin token Etalage runs with (ETALAGE_ADMIN_TOKEN)")
