@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-__all__ = ["LOG_FORMATS", "Settings", "SettingsError", "parse_key_ring"]
+__all__ = ["LOG_FORMATS", "LOG_LEVELS", "UPSTREAM_CLIENTS", "Settings", "SettingsError", "TrustedProxies", "parse_key_ring"]
 
 
 class SettingsError(ValueError):

@@ -605,6 +605,8 @@ def test_analyse_never_raises_on_random_bytes() -> None:
     for _ in range(300):
         body = bytes(rng.choice(alphabet) for _ in range(rng.randrange(0, 80)))
         layout = analyse(body, [BlockSpec("d", "div"), BlockSpec("l", "ul", "li", ("id",))])
+        # analyse() catches everything (fail open): a crash would only show as this reason
+        assert not any("analysis failed" in problem for problem in layout.problems), (body, layout.problems)
         for block in layout.blocks.values():
             assert 0 <= block.tag_end < block.inner_start <= block.inner_end <= len(body)
 
