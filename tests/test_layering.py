@@ -60,10 +60,15 @@ MAY_IMPORT = {
 
 
 def etalage_imports(path: Path) -> set[str]:
-    """The etalage modules a source file imports, without the `etalage.` prefix."""
+    """The etalage modules a source file imports, without the `etalage.` prefix (`from etalage import
+    http` imports etalage.http; a relative import is reported as such: imports are absolute here)."""
     found = set()
     for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("etalage."):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            found.add(f"relative import from {'.' * node.level}{node.module or ''}")
+        elif isinstance(node, ast.ImportFrom) and node.module == "etalage":
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("etalage."):
             found.add(node.module.removeprefix("etalage."))
         elif isinstance(node, ast.Import):
             found |= {alias.name.removeprefix("etalage.") for alias in node.names if alias.name.startswith("etalage.")}
@@ -72,6 +77,12 @@ def etalage_imports(path: Path) -> set[str]:
 
 def allowed(layer: str, module: str) -> bool:
     return module.split(".")[0] == layer or any(module == rule or module.startswith(rule + ".") for rule in MAY_IMPORT[layer])
+
+
+def test_layering_sees_imports_of_a_layer_by_name_and_relative_ones(tmp_path):
+    source = tmp_path / "module.py"
+    source.write_text("from etalage import http\nfrom . import page\n")
+    assert etalage_imports(source) == {"http", "relative import from ."}
 
 
 @pytest.mark.parametrize("layer", sorted(MAY_IMPORT))
