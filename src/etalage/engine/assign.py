@@ -44,11 +44,6 @@ class Plan:
         experiment = ruleset.experiment_of(rule.id)
         return self.choices.get(experiment.id) if experiment is not None else None
 
-    def allows(self, rule: Rule, ruleset: RuleSet) -> bool:
-        """Whether the visitor's variant (or a rule outside experiments) shows this rule."""
-        choice = self.choice(rule, ruleset)
-        return choice is None or rule.id in choice.variant.rules
-
     def expose(self, choice: Choice, now: float) -> None:
         """The visitor saw their variant on this page: record it, the first time only."""
         if not choice.counted or choice.exposed or choice.experiment.id in self._exposed_now:
