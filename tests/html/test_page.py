@@ -433,7 +433,7 @@ def test_analyse_outside_and_attrs_cost_no_extra_parse(monkeypatch) -> None:
 
     parses = []
     real = page_module._parse
-    monkeypatch.setattr(page_module, "_parse", lambda data: parses.append(len(data)) or real(data))
+    monkeypatch.setattr(page_module, "_parse", lambda data, codec: parses.append(len(data)) or real(data, codec))
     layout = analyse(shop(3), [HERO, CARDS])
     assert layout.blocks["hero"].start is not None and layout.blocks["popular"].end is not None
     assert all(block.attrs for block in layout.blocks.values())
@@ -1007,3 +1007,28 @@ def test_page_is_tells_apart_two_elements_with_the_same_markup():
     tree = LexborHTMLParser("<ul><li>a</li><li>a</li></ul>")
     first, second = tree.css("li")
     assert first == second and not _is(first, second) and _is(first, tree.css_first("li"))
+
+
+@pytest.mark.parametrize(
+    ("declared", "charset"),
+    [
+        (b"", "cp1252"),  # only the Content-Type header says iso-8859-1, which browsers read as windows-1252
+        (b'<meta charset="iso-8859-1">', "cp1252"),  # lexbor alone read Latin-1: \x80 stayed \x80, not the euro sign
+    ],
+)
+def test_analyse_reads_card_values_in_the_page_s_encoding_as_browsers_do(declared, charset):
+    body = b"<!DOCTYPE html><html><head>" + declared + b'</head><body><ul id="grid"><li data-sku="K\xfchl-\x80">x</li></ul></body></html>'
+    layout = analyse(body, [BlockSpec("grid", "#grid", "li", ("data-sku",))], charset=charset)
+    assert [item.attrs["data-sku"] for item in layout.blocks["grid"].items] == ["Kühl-€"]
+
+
+def test_analyse_verifies_blocks_of_a_page_in_another_encoding():
+    # The skeletons are decoded as the page is: text in windows-1252 around and inside the blocks.
+    body = (
+        b'<!DOCTYPE html><html><head><meta charset="windows-1252"><title>Caf\xe9</title></head><body><p>\x93Cr\xe8me\x94</p>'
+        b'<div id="hero"><h1>Br\xfbl\xe9e</h1></div><ul id="popular"><li data-product-id="a" data-category="dogs">\xc9t\xe9</li>'
+        b'<li data-product-id="b" data-category="cats">Hiver \x80</li></ul><p>Fin \x85</p></body></html>'
+    )
+    layout = analyse(body, [HERO, CARDS], charset="cp1252")
+    assert sorted(layout.blocks) == ["hero", "popular"] and layout.problems == ()
+    assert layout.blocks["hero"].start is not None and len(layout.blocks["popular"].items) == 2

@@ -80,6 +80,7 @@ class _Lookup:
     path: str
     keys: list[tuple[object, ...]]
     specs: tuple[BlockSpec, ...]
+    content_type: str | None  # the response's: with the body, the page's encoding (charset_of), for an analysis
     found: tuple[PageLayout, dict[object, object]] | None = None
     unbuilt: list[_Cached] = field(default_factory=list)
 
@@ -97,7 +98,7 @@ class Personalizer:
         self._metrics = metrics
         self._experiments = experiments  # off: experiments paused (etalage.engine.assign.plan)
         self._first_look_timeout = first_look_timeout
-        self._limits = {"max_elements": max_elements, "max_depth": max_depth}
+        self._limits = (max_elements, max_depth)
         # Per page (rule set, blocks, path) and per address (the same and the query): the layouts
         # of the last few distinct bodies, newest first. An address finds its own bodies (?page=7
         # of a long list); a new address of a known page finds the page's (?utm_source=...).
@@ -111,7 +112,7 @@ class Personalizer:
         # First looks under way, per page key: the body and the task that settles its layout.
         self._first_looks: dict[tuple[object, ...], list[tuple[bytes, asyncio.Future[tuple[PageLayout, dict[object, object]]]]]] = {}
 
-    def _look_up(self, ruleset: RuleSet, rules: tuple[Rule, ...], visit: Visit, body: bytes) -> _Lookup:
+    def _look_up(self, ruleset: RuleSet, rules: tuple[Rule, ...], visit: Visit, body: bytes, content_type: str | None) -> _Lookup:
         """The cached layout for `body`, when a byte comparison or a built reuse finds it (cheap:
         fine on the event loop); else what _first_look needs. The cache is only touched here and in
         _settle, never from the worker thread."""
@@ -120,7 +121,7 @@ class Personalizer:
         keys = [page_key]
         if visit.query:
             keys.insert(0, (*page_key, _digest(repr(sorted((name, tuple(values)) for name, values in visit.query.items())))))
-        lookup = _Lookup(visit.path, keys, tuple(ruleset.blocks[name].spec for name in names))
+        lookup = _Lookup(visit.path, keys, tuple(ruleset.blocks[name].spec for name in names), content_type)
         entries = [self._layouts.get(key, ()) for key in keys]
         for entry in (entry for found in entries for entry in found):
             if entry.layout.body == body:
@@ -148,7 +149,9 @@ class Personalizer:
             reused = entry.layout_for(body)
             if reused is not None:
                 return entry, reused
-        return None, analyse(body, lookup.specs, **self._limits)
+        max_elements, max_depth = self._limits
+        charset = charset_of(lookup.content_type, body)
+        return None, analyse(body, lookup.specs, charset=charset, max_elements=max_elements, max_depth=max_depth)
 
     def _settle(
         self, lookup: _Lookup, body: bytes, reused_from: _Cached | None, layout: PageLayout
@@ -169,11 +172,13 @@ class Personalizer:
                 self._layouts[key] = (entry, *self._layouts.get(key, ())[: _BODIES_PER_PAGE - 1])
         return layout, entry.derived
 
-    def _layout(self, ruleset: RuleSet, rules: tuple[Rule, ...], visit: Visit, body: bytes) -> tuple[PageLayout, dict[object, object]]:
+    def _layout(
+        self, ruleset: RuleSet, rules: tuple[Rule, ...], visit: Visit, body: bytes, content_type: str | None
+    ) -> tuple[PageLayout, dict[object, object]]:
         """The page's layout and what actions derived from it (PageContext.derived): a cached one
         when the body is one seen before (a byte comparison, no hashing) or differs from the newest
         only where it cannot matter (etalage.html.reuse); else analysed, here and now."""
-        lookup = self._look_up(ruleset, rules, visit, body)
+        lookup = self._look_up(ruleset, rules, visit, body, content_type)
         if lookup.found is not None:
             return lookup.found
         return self._settle(lookup, body, *self._first_look(lookup, body))
@@ -209,7 +214,7 @@ class Personalizer:
     async def _personalize_async(
         self, ruleset: RuleSet, rules: tuple[Rule, ...], visit: Visit, body: bytes, content_type: str | None, decided: Plan
     ) -> Personalized | None:
-        lookup = self._look_up(ruleset, rules, visit, body)
+        lookup = self._look_up(ruleset, rules, visit, body, content_type)
         found = lookup.found
         if found is None:
             # Visitors who ask for a new page at once share its first look rather than queue one each.
@@ -272,7 +277,7 @@ class Personalizer:
                 if explain is not None:
                     explain += [Outcome(rule.id, False, "this visitor is in the programme holdout: no personalization") for rule in rules]
                 return None
-            layout, derived = self._layout(ruleset, ruleset.rules_for(visit.path), visit, body)
+            layout, derived = self._layout(ruleset, ruleset.rules_for(visit.path), visit, body, content_type)
             return self._apply(ruleset, rules, visit, body, content_type, layout, derived, explain, decided)
         finally:
             if learned is not None:

@@ -75,12 +75,15 @@ before any check edits it. They are only handed out for verified blocks, and ver
 that each item's range holds exactly that item's subtree: they are what the item's bytes say,
 wherever the items are moved.
 
-Bytes only: the body is never decoded as a whole. lexbor parses with `scripting=True` (a
-`<noscript>` is raw text, as in a browser that runs scripts) and `encoding=True` (a `<meta
-charset>` is honoured, so attribute values of a windows-1252 page decode as the browser decodes
-them; without a declaration lexbor reads UTF-8, which tokenizes every ASCII-compatible page the
-same way). A UTF-8 BOM is cut off before parsing (lexbor would lose the doctype) and all offsets
-stay relative to the original body. UTF-16 pages and pages with NUL bytes are not analysed.
+Bytes only: offsets are in the original body. lexbor parses with `scripting=True` (a
+`<noscript>` is raw text, as in a browser that runs scripts). The page's encoding, as the caller
+found it the browsers' way (`charset`: charset_of() of the Content-Type header and the body), decides
+how values decode: a UTF-8 page (or one that declares nothing) goes to lexbor as it is, with
+`encoding=True` (a `<meta charset>` honoured; without one lexbor reads UTF-8, which tokenizes every
+ASCII-compatible page the same way); a page in another encoding is decoded with it and handed over as
+UTF-8 (lexbor never sees the header, and reads iso-8859-1 as Latin-1 where browsers read
+windows-1252), the skeletons too, so card values read what the visitor's browser shows. A UTF-8 BOM is
+cut off before parsing (lexbor would lose the doctype). UTF-16 pages and pages with NUL bytes are not analysed.
 """
 
 from __future__ import annotations
@@ -313,8 +316,11 @@ MAX_ELEMENTS = 30_000
 MAX_DEPTH = 512
 
 
-def analyse(body: bytes, specs: Sequence[BlockSpec], *, max_elements: int = MAX_ELEMENTS, max_depth: int = MAX_DEPTH) -> PageLayout:
-    """Locate and verify the blocks of `specs` in `body`. Never raises.
+def analyse(
+    body: bytes, specs: Sequence[BlockSpec], *, charset: str | None = None, max_elements: int = MAX_ELEMENTS, max_depth: int = MAX_DEPTH
+) -> PageLayout:
+    """Locate and verify the blocks of `specs` in `body`, in the encoding `charset` (charset_of()'s
+    Python codec name; None: as lexbor detects it). Never raises.
 
     See the module docstring for how; `problems` holds one reason per spec that is absent. A page
     with more than `max_elements` start (or end) tags, or nested deeper than `max_depth` as the tag
@@ -330,7 +336,7 @@ def analyse(body: bytes, specs: Sequence[BlockSpec], *, max_elements: int = MAX_
         unanalysable = _unanalysable(body)
         if unanalysable:
             return PageLayout(body, _NO_BLOCKS, None, tuple(f"{s.name}: {unanalysable}" for s in specs))
-        analysis = _Analysis(body, specs)
+        analysis = _Analysis(body, specs, None if charset in (None, "utf-8", "ascii") else charset)
         too_complex = _too_complex(analysis.scan, max_elements, max_depth)
         if too_complex:
             return PageLayout(body, _NO_BLOCKS, None, tuple(f"{s.name}: {too_complex}" for s in specs), too_complex)
@@ -453,8 +459,14 @@ def _is(node: LexborNode | None, other: LexborNode) -> bool:
     return node is not None and node.mem_id == other.mem_id
 
 
-def _parse(data: bytes) -> LexborHTMLParser:
-    return LexborHTMLParser(data, scripting=True, encoding=True)
+def _parse(data: bytes, codec: str | None) -> LexborHTMLParser:
+    """lexbor's tree of `data`. With `codec`, the page's encoding as browsers take it when it is not UTF-8
+    (from the Content-Type header, which lexbor never sees, or a label lexbor reads otherwise: Latin-1
+    for iso-8859-1, where browsers read windows-1252), the bytes are decoded with it and parsed as UTF-8:
+    ASCII-compatible encodings tokenize alike, so the tree is the same, and its values are the browser's."""
+    if codec is None:
+        return LexborHTMLParser(data, scripting=True, encoding=True)
+    return LexborHTMLParser(data.decode(codec, "replace").encode("utf-8"), scripting=True)
 
 
 @dataclass(slots=True)
@@ -483,9 +495,10 @@ class _Refused(Exception):
 class _Analysis:
     """One analysis of one analysable page (see _unanalysable)."""
 
-    def __init__(self, body: bytes, specs: tuple[BlockSpec, ...]) -> None:
+    def __init__(self, body: bytes, specs: tuple[BlockSpec, ...], codec: str | None = None) -> None:
         self.body = body
         self.specs = specs
+        self.codec = codec  # see _parse
         self.base = 3 if body.startswith(b"\xef\xbb\xbf") else 0
         self.data = body[self.base :] if self.base else body
         self.scan: TagScan = scan(body, self.base)
@@ -500,7 +513,7 @@ class _Analysis:
     def tree(self) -> LexborHTMLParser:
         """lexbor's tree of the page, parsed on first use: a page without blocks needs none. The
         first layer's check edits it through the DOM (_check with fresh=False)."""
-        return _parse(self.data)
+        return _parse(self.data, self.codec)
 
     # -- driver ------------------------------------------------------------------------------
 
@@ -1059,7 +1072,7 @@ class _Analysis:
         if end_pos is not None:
             edits.append(Edit(end_pos, end_pos, f"<!--{_END_MARKER}-->".encode()))
         try:
-            skeleton = _parse(splice(self.body, outer + edits)[self.base :])
+            skeleton = _parse(splice(self.body, outer + edits)[self.base :], self.codec)
         except ValueError:
             return False, False
         end_ok = False
@@ -1073,7 +1086,7 @@ class _Analysis:
                 marker.decompose()
         if not layer:
             return True, end_ok
-        tree = _parse(self.data) if fresh else self.tree
+        tree = _parse(self.data, self.codec) if fresh else self.tree
         try:
             for candidate in layer:
                 if candidate.rotate and not self._rotation_holds(tree, candidate, fresh):
@@ -1089,7 +1102,7 @@ class _Analysis:
                 edits.append(Edit(block.inner_start, block.inner_end, f"<!--etalage:{n}-->".encode()))
                 if candidate.spec.item_selector is not None:
                     nodes[n].inner_html = f"<!--etalage:{n}-->"
-            skeleton = _parse(splice(self.body, outer + edits)[self.base :])
+            skeleton = _parse(splice(self.body, outer + edits)[self.base :], self.codec)
             return tree.html == skeleton.html, end_ok
         except Exception:  # a DOM edit lexbor refused, or a node not found again: not verifiable
             return False, end_ok
@@ -1102,7 +1115,7 @@ class _Analysis:
         DOM move is one node; `tree` is restored afterwards."""
         block = candidate.block
         count = len(block.items)
-        moved = _parse(splice(self.body, reorder_items(block, [count - 1, *range(count - 1)]))[self.base :])
+        moved = _parse(splice(self.body, reorder_items(block, [count - 1, *range(count - 1)]))[self.base :], self.codec)
         _, items = self._nodes(tree, candidate, fresh)
         items[0].insert_before(items[-1], move=True)
         try:

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from etalage.html.page import Block, analyse, miss_reason
+from etalage.html.page import Block, analyse, charset_of, miss_reason
 from etalage.http.compression import SUPPORTED
 from etalage.rules.ruleset import RuleSet
 
@@ -66,7 +66,8 @@ def _check_page(client: httpx.Client, url: str, ruleset: RuleSet) -> PageBlocks:
     if response.headers.get("content-encoding", "") not in SUPPORTED:
         page.note = f"content encoding {response.headers['content-encoding']!r}: the proxy passes this page through unchanged"
         return page
-    layout = analyse(response.content, [block.spec for block in ruleset.blocks.values()])
+    charset = charset_of(content_type, response.content)
+    layout = analyse(response.content, [block.spec for block in ruleset.blocks.values()], charset=charset)
     page.found = {name: layout.blocks[name] for name in ruleset.blocks if name in layout.blocks}
     reasons = {problem.partition(": ")[0]: problem for problem in layout.problems}
     page.missing = {name: reasons.get(name, f"{name}: could not be located") for name in ruleset.blocks if name not in layout.blocks}
