@@ -361,29 +361,38 @@ def test_me_undo_not_for_me_shows_the_suggestion_again(store, client):
     assert stored(store).dismissed == set()
 
 
+def test_me_forget_asks_first_and_erases_nothing_until_confirmed(store, client):
+    # It cannot be undone: the page's button erased at one tap.
+    seed(store)
+    response = client.post("/.etalage/me/forget", data={"csrf": token_from_page(client)}, headers=cookies())
+    assert response.status_code == 200 and "Yes, forget me" in response.text and stored(store) is not None
+
+
 def test_me_forget_erases_the_profile(store, client):
     seed(store)
-    client.post("/.etalage/me/forget", data={"csrf": token_from_page(client)}, headers=cookies())
+    client.post("/.etalage/me/forget", data={"csrf": token_from_page(client), "confirm": "yes"}, headers=cookies())
     assert stored(store) is None
 
 
 def test_me_forget_expires_the_cookie(store, client):
     seed(store)
-    response = client.post("/.etalage/me/forget", data={"csrf": token_from_page(client)}, headers=cookies())
+    response = client.post("/.etalage/me/forget", data={"csrf": token_from_page(client), "confirm": "yes"}, headers=cookies())
     assert response.headers["set-cookie"].startswith("etalage_vid=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax")
 
 
 def test_me_change_from_a_tab_opened_before_forget_recreates_no_profile(store, client):
     seed(store)
     token = token_from_page(client)
-    client.post("/.etalage/me/forget", data={"csrf": token}, headers=cookies())
+    client.post("/.etalage/me/forget", data={"csrf": token, "confirm": "yes"}, headers=cookies())
     response = client.post("/.etalage/me/interests", data={"csrf": token, "category": "fish"}, headers=cookies())
     assert response.status_code == 409 and stored(store) is None
 
 
 def test_me_forget_confirms_on_the_page_it_redirects_to(store, client):
     seed(store)
-    location = client.post("/.etalage/me/forget", data={"csrf": token_from_page(client)}, headers=cookies()).headers["location"]
+    location = client.post("/.etalage/me/forget", data={"csrf": token_from_page(client), "confirm": "yes"}, headers=cookies()).headers[
+        "location"
+    ]
     assert "Everything is erased" in client.get(location, headers=cookies(visitor_id=None)).text
 
 
@@ -418,7 +427,7 @@ def test_me_post_from_another_origin_is_forbidden(store, client):
 def test_me_post_with_a_cross_site_referer_is_forbidden(store, client):
     seed(store)
     headers = {**cookies(), "referer": "https://evil.example/page"}
-    assert client.post("/.etalage/me/forget", data={"csrf": token_from_page(client)}, headers=headers).status_code == 403
+    assert client.post("/.etalage/me/forget", data={"csrf": token_from_page(client), "confirm": "yes"}, headers=headers).status_code == 403
 
 
 def test_me_post_from_the_same_origin_is_allowed(store, client):

@@ -347,7 +347,7 @@ def test_proxy_ignores_a_visitor_cookie_with_a_truncated_signature(etalage, stor
 
 def forget(url: str, cookie: str) -> None:
     visitor_id = SIGNER.verify(cookie).visitor_id
-    form = {"csrf": CsrfSigner(SECRET).token(visitor_id)}
+    form = {"csrf": CsrfSigner(SECRET).token(visitor_id), "confirm": "yes"}
     response = httpx.post(f"{url}/.etalage/me/forget", data=form, headers={"Cookie": f"{CONSENT}; etalage_vid={cookie}"})
     assert response.status_code == 303
 

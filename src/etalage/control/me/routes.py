@@ -231,6 +231,9 @@ class _MePage:
     async def forget(self, request: Request) -> Response:
         async def act(visitor: checks.Visitor, form: dict[str, str]) -> Response:
             assert visitor.visitor_id is not None
+            if form.get("confirm") != "yes":
+                # It cannot be undone: one tap on the page's button asks first, as "not for me" does.
+                return pages.html("forget.html", csrf=self.csrf.token(visitor.visitor_id))
             await self._timed(self.store.erase(visitor.visitor_id, remember=True))
             response = pages.see_other(f"{pages.ME_PATH}?done=forgotten")
             response.raw_headers.append((b"set-cookie", self._cookie("", 0, visitor.secure)))
