@@ -39,6 +39,18 @@ def test_preview_personalizes_for_the_signed_profile_without_consent(proxy):
     assert hero.text().startswith("For Rodents lovers")
 
 
+def test_preview_pages_say_they_are_a_preview_and_how_to_end_it(proxy):
+    # A preview lasts hours and looks like the shop: without a notice it was easy to forget.
+    with httpx.Client(base_url=proxy) as browser:
+        browser.get(link({}))  # nothing personalized for this profile: the notice comes all the same
+        notice = LexborHTMLParser(browser.get("/home").content).css_first("[data-etalage-preview] a")
+    assert notice is not None and notice.attributes["href"] == "/.etalage/preview/end"
+
+
+def test_preview_notice_is_for_previews_only(proxy):
+    assert b"data-etalage-preview" not in httpx.get(f"{proxy}/home").content
+
+
 def test_preview_pages_are_never_cacheable(proxy):
     with httpx.Client(base_url=proxy) as browser:
         browser.get(link({}))

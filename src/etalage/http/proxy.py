@@ -20,7 +20,7 @@ from etalage.consent import Consent, read_consent
 from etalage.engine.convert import conversions, count_conversions, posts_to_goal
 from etalage.engine.learn import learn_from_request
 from etalage.engine.orders import InvalidData, announced_order
-from etalage.engine.personalize import Personalizer
+from etalage.engine.personalize import Personalized, Personalizer
 from etalage.engine.visit import page_view
 from etalage.http import compression
 from etalage.http.cookies import PREVIEW_COOKIE, live_value, parse_cookie_header, set_cookie_name, visitor_cookie
@@ -83,6 +83,15 @@ _CACHING = frozenset(
     {b"cache-control", b"expires", b"cdn-cache-control", b"surrogate-control", b"akamai-cache-control", b"edge-control", b"x-accel-expires"}
 )
 _TARGETED_CACHING = b"-cdn-cache-control"
+
+
+# What a previewing browser sees at the foot of each page a rule targets: that it is a preview, and the way out
+# (a preview lasts hours, and looks like the shop). ASCII, so it reads the same in any page's encoding.
+_PREVIEW_BANNER = (
+    b'<div data-etalage-preview style="position:fixed;left:0;right:0;bottom:0;z-index:2147483647;padding:6px 12px;'
+    b'background:#222;color:#fff;font:14px/1.4 sans-serif">Etalage preview: the shop as the previewed visitor sees it. '
+    b'<a href="/.etalage/preview/end" style="color:#fff;text-decoration:underline">End the preview</a></div>'
+)
 
 
 class ClientDisconnected(Exception):
@@ -537,7 +546,7 @@ class Proxy:
             response.status == 200 and _is_html(get_header(headers, b"content-type")) and get_header(headers, b"content-range") is None
         )
         if is_page and wants_rewrite:
-            await self._send_personalized(send, response, headers, ruleset, visit)
+            await self._send_personalized(send, response, headers, ruleset, visit, banner=_PREVIEW_BANNER)
         else:
             await self._stream(send, response, headers, False)
 
@@ -826,8 +835,10 @@ class Proxy:
         visit: Visit,
         if_none_match: list[bytes] | None = None,
         learned: list[Event] | None = None,
+        banner: bytes | None = None,
     ) -> tuple[str, ...]:
         """Buffer, rewrite and send the page; the origin's bytes go out when anything stands in the way.
+        `banner` goes before the page's `</body>` (a preview's notice), personalized or not.
 
         The origin was asked without the browser's validators (the page might be rewritten); when it goes
         out unchanged and the browser holds it already (`if_none_match`), a 304 stands for it.
@@ -871,6 +882,11 @@ class Proxy:
             except Exception:
                 log.exception("personalizing %s failed; serving the origin's page", visit.path)
                 self._metrics.inc("etalage_fail_open_total", reason="rewrite_error")
+            if banner is not None:
+                page = result.body if result is not None else body
+                at = page.lower().rfind(b"</body")
+                at = len(page) if at < 0 else at
+                result = Personalized(page[:at] + banner + page[at:], result.fired if result is not None else ())
         if result is None:
             self._metrics.inc("etalage_requests_total", outcome="passed")
             if if_none_match and _holds(if_none_match, get_header(headers, b"etag")):
