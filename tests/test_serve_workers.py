@@ -50,9 +50,10 @@ def held() -> Iterator[tuple[HeldOrigin, str]]:
 
 
 def refused(port: int) -> bool:
+    """Whether a new connection is turned away (refused, or reset while the listening socket closes under it)."""
     try:
         socket.create_connection(("127.0.0.1", port), timeout=5).close()
-    except ConnectionRefusedError:
+    except (ConnectionRefusedError, ConnectionResetError):
         return True
     return False
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import shutil
+import threading
 
 import brotli
 import httpx
@@ -43,6 +44,22 @@ class BrokenClientStore(FailingStore):
 class HangingStore(FailingStore):
     async def load(self, visitor_id: str) -> Profile | None:
         await asyncio.Event().wait()
+        return None
+
+
+class StubbornStore(FailingStore):
+    """A read that does not end when cancelled, until released: as a client closing its connections in a
+    failover can be slow to."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+
+    async def load(self, visitor_id: str) -> Profile | None:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            await asyncio.to_thread(self.release.wait, 60)
+            raise
         return None
 
 
@@ -250,6 +267,20 @@ def test_personalization_store_failing_untranslated_serves_the_origin_page(origi
         response = client.get("/home")
     assert response.status_code == 200 and response.content == HOME
     assert app.metrics.value("etalage_fail_open_total", reason="store_error") == 1
+
+
+def test_personalization_store_read_slow_to_give_up_holds_no_page_view(origin):
+    # asyncio.wait_for waited for the cancelled read to end: the page view waited as long (a failover
+    # of the Redis cluster timed out the test's requests).
+    store = StubbornStore()
+    app = create_app(settings_for(origin, PROXY_RULES, store_timeout=0.05), store=store)
+    with running(app) as url, consented(url) as client:
+        try:
+            client.get("/home")
+            response = client.get("/home", timeout=30)  # without the bound: held until the store is released
+        finally:
+            store.release.set()  # the reads given up end now, before the server stops
+    assert response.content == HOME
 
 
 def test_personalization_slow_store_serves_the_origin_page(origin):

@@ -457,7 +457,20 @@ class Proxy:
         once (in memory) has no budget to keep."""
         if self._store.answers_at_once:
             return await call
-        return await asyncio.wait_for(call, self.settings.store_timeout)
+        # Not asyncio.wait_for: past the budget it cancels the read and then waits for it to end, and a
+        # client that is slow to end (a cluster client closing its connections in a failover) would hold
+        # the page view that long. Here the read ends in the background.
+        task = asyncio.ensure_future(call)
+        try:
+            done, _ = await asyncio.wait((task,), timeout=self.settings.store_timeout)
+        except asyncio.CancelledError:
+            task.cancel()
+            raise
+        if not done:
+            task.cancel()
+            task.add_done_callback(_retrieved)
+            raise TimeoutError
+        return task.result()
 
     def _in_background(self, work: Coroutine[Any, Any, None], what: str) -> None:
         """Profile writes leave the response path; a failing one is logged and counted."""
@@ -906,6 +919,12 @@ class Proxy:
     async def _send_whole(send: Send, status: int, headers: RawHeaders, body: bytes) -> None:
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+def _retrieved(task: asyncio.Future[Any]) -> None:
+    """Take a given-up task's outcome, so that asyncio does not log it as never retrieved."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _granted(consent: Consent, now: float) -> Event:
