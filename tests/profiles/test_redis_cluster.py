@@ -79,7 +79,9 @@ def test_redis_cluster_proxy_serves_every_page_while_a_master_fails_over_and_per
         with steady_browsing(url) as statuses:
             wait_until(lambda: len(statuses) >= 10, "the load to get going")
             holder.kill()
-            during = client.get("/")
+            # Served, whatever the wait: in 2 of 4 whole-suite CI runs under coverage a page view right
+            # after the kill took over httpx's 5 s (never alone, in 20 runs); the closing note says so.
+            during = client.get("/", timeout=60)
             wait_until(lambda: cluster.replication(replica)["role"] == "master", "the cluster to promote the replica")
 
             def personalized_again() -> bool:

@@ -18,7 +18,7 @@ def steady_browsing(url: str) -> Iterator[list[int]]:
     stop = threading.Event()
 
     def browse() -> None:
-        with httpx.Client(base_url=url) as client:
+        with httpx.Client(base_url=url, timeout=60) as client:  # every page must be served; how fast is for benchmarks/
             client.post("/consent", data={"choice": "accept"})
             while not stop.is_set():
                 for path in ("/", "/c/dogs", "/c/rodents"):
