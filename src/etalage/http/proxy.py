@@ -457,20 +457,16 @@ class Proxy:
         once (in memory) has no budget to keep."""
         if self._store.answers_at_once:
             return await call
-        # Not asyncio.wait_for: past the budget it cancels the read and then waits for it to end, and a
-        # client that is slow to end (a cluster client closing its connections in a failover) would hold
-        # the page view that long. Here the read ends in the background.
+        # Shielded as in _within_budget: asyncio.wait_for alone cancels the read at the budget and then waits
+        # for it to end, and a client slow to end (a cluster client closing its connections in a failover)
+        # would hold the page view that long. Here the read is cancelled and ends in the background.
         task = asyncio.ensure_future(call)
         try:
-            done, _ = await asyncio.wait((task,), timeout=self.settings.store_timeout)
-        except asyncio.CancelledError:
-            task.cancel()
-            raise
-        if not done:
+            return await asyncio.wait_for(asyncio.shield(task), self.settings.store_timeout)
+        except (TimeoutError, asyncio.CancelledError):
             task.cancel()
             task.add_done_callback(_retrieved)
-            raise TimeoutError
-        return task.result()
+            raise
 
     def _in_background(self, work: Coroutine[Any, Any, None], what: str) -> None:
         """Profile writes leave the response path; a failing one is logged and counted."""
